@@ -1,0 +1,60 @@
+# Two commands on a fresh machine: `make synth` and `make test`. Each installs what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_NOSPIN := 1
+export PIPENV_VERBOSITY := -1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION ?= 20
+export CHECKPOINT_DISABLE := 1
+
+PYTHON ?= python3
+PIPENV_VERSION := 2026.10.3
+# pipenv from PATH, else a private copy under .build/ (works where the system pip is locked by PEP 668)
+PIPENV := $(shell command -v pipenv 2>/dev/null || echo .build/pipenv/bin/pipenv)
+VENV_PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help install synth diff deploy test test-fast snapshot-update bench lint serve-model bench-model \
+        deploy-local destroy-local e2e clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.build/pipenv/bin/pipenv:
+	$(PYTHON) -m venv .build/pipenv
+	.build/pipenv/bin/pip install --quiet pipenv==$(PIPENV_VERSION)
+
+.venv/.synced: Pipfile.lock | $(PIPENV)
+	$(PIPENV) sync --dev
+	touch $@
+
+node_modules/.synced: package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: .venv/.synced node_modules/.synced ## install the pinned Python and Node dependencies
+
+synth: install ## synthesize every stack of PIPELINE_ENV (default local) into cdktf.out/ and print a table
+	$(VENV_PY) main.py
+
+diff: install ## cdktf diff of every stack (needs credentials for dev/prod)
+	npx cdktf diff '*'
+
+deploy: install ## cdktf deploy of every stack in dependency order (needs credentials for dev/prod)
+	npx cdktf deploy '*' --auto-approve
+
+test: install ## the whole suite: unit, snapshots, checkov, terraform validate, runtime, plan review, e2e
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+snapshot-update: install ## regenerate the synthesized-JSON snapshots after an intended change
+	$(VENV_PY) -m pytest tests/stacks --snapshot-update
+
+bench: install ## synth benchmark: the project's synth vs the floor vs the naive provider import
+	$(VENV_PY) benchmarks/synth_time.py
+
+lint: install ## ruff over the Python code
+	$(VENV_PY) -m ruff check .
+
+clean: ## remove generated output (keeps state/)
+	rm -rf cdktf.out .build/model .pytest_cache

@@ -1,0 +1,48 @@
+"""The root of an environment file (`config/<env>.toml`): one typed model per section."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from modules.config.backend import BackendConfig, LocalBackendConfig
+from modules.config.base import AccountId, Region, ResourceName, RetentionDays, StrictModel
+from modules.config.registry import RegistryConfig
+from modules.config.state import StateConfig
+
+
+class PipelineConfig(StrictModel):
+    """Everything one environment of the pipeline can change; every field defaulted to the secure choice."""
+
+    project: ResourceName = Field(default="inference", description="prefix of every resource name")
+    environment: ResourceName = Field(description="environment name, e.g. local, dev, prod")
+    production: bool = Field(default=False, description="turns on deletion protection and refuses mutable tags")
+    region: Region = Field(default="eu-west-1", description="AWS region of every stack")
+    allowed_account_ids: tuple[AccountId, ...] = Field(
+        default=(), description="accounts the provider may touch; required with the s3 backend")
+    tags: dict[str, str] = Field(default_factory=dict, description="extra default tags on every resource")
+    log_retention_days: RetentionDays = Field(default=30, description="retention of every log group")
+    backend: BackendConfig = Field(default_factory=LocalBackendConfig, description="Terraform state backend")
+    state: StateConfig = Field(default_factory=StateConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+
+    @model_validator(mode="after")
+    def _combinations(self) -> PipelineConfig:
+        problems = []
+        if self.backend.type == "s3" and not self.allowed_account_ids:
+            problems.append("allowed_account_ids: required (at least one 12-digit id) with the s3 backend")
+        if self.production and self.backend.type != "s3":
+            problems.append("backend.type: must be 's3' when production = true")
+        if self.production and self.registry.force_delete:
+            problems.append("registry.force_delete: must be false when production = true")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def name_prefix(self) -> str:
+        """`<project>-<environment>`: the prefix of every physical resource name."""
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def state_bucket_name(self) -> str:
+        return self.state.bucket_name or f"{self.name_prefix}-tfstate"

@@ -1,0 +1,1 @@
+"""One TerraformStack per file; composed in main.py."""

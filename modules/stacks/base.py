@@ -1,0 +1,80 @@
+"""What every stack shares: the AWS provider with default tags, the state backend, version constraints.
+
+Why here and not in each stack: a stack that forgets `allowed_account_ids` or its own backend key could
+overwrite another environment; one base class makes that impossible to forget.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+from constructs import Construct
+
+from modules import aws, defaults
+from modules.config import PipelineConfig
+from modules.config.backend import LocalBackendConfig
+
+# cdktf.out/stacks/<stack>/ is where Terraform runs; the project root is three levels up.
+PROJECT_ROOT_FROM_STACK_DIR = "../../.."
+
+
+class PipelineStack(TerraformStack):
+    """A stack of the pipeline: `self.config`, `self.account_id`, `self.partition` and `output()`."""
+
+    def __init__(self, scope: Construct, stack_name: str, *, config: PipelineConfig,
+                 force_local_backend: bool = False) -> None:
+        super().__init__(scope, stack_name)
+        self.config = config
+        self.stack_name = stack_name
+        self._configure_backend(force_local_backend)
+        self.add_override("terraform.required_version", defaults.REQUIRED_TERRAFORM_VERSION)
+        self.add_override("terraform.required_providers.aws",
+                          {"source": defaults.REQUIRED_PROVIDER_SOURCE, "version": defaults.REQUIRED_PROVIDER_VERSION})
+        aws.provider.AwsProvider(
+            self, "aws",
+            region=config.region,
+            allowed_account_ids=list(config.allowed_account_ids) or None,
+            default_tags=[aws.provider.AwsProviderDefaultTags(tags=self.default_tags)],
+        )
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        return {**self.config.tags, "project": self.config.project, "environment": self.config.environment,
+                "stack": self.stack_name, "managed-by": "cdktf"}
+
+    def _configure_backend(self, force_local: bool) -> None:
+        backend = self.config.backend
+        if force_local or isinstance(backend, LocalBackendConfig):
+            directory = backend.directory if isinstance(backend, LocalBackendConfig) else "state/bootstrap"
+            if force_local and not isinstance(backend, LocalBackendConfig):
+                directory = f"state/{self.config.environment}"
+            # A relative path: cdktf's default is an absolute path of the machine that ran synth.
+            LocalBackend(self, path=f"{PROJECT_ROOT_FROM_STACK_DIR}/{directory}/{self.stack_name}.tfstate")
+            self.backend_description = f"local ({directory}/{self.stack_name}.tfstate)"
+            return
+        S3Backend(
+            self,
+            bucket=backend.bucket,
+            key=f"{backend.key_prefix}/{self.stack_name}.tfstate",
+            region=backend.region or self.config.region,
+            encrypt=True,
+            kms_key_id=backend.kms_key_id,
+            dynamodb_table=backend.dynamodb_table,
+        )
+        # cdktf 0.21's S3Backend has no use_lockfile: S3-native locking (Terraform >= 1.10) set by override.
+        if backend.use_lockfile:
+            self.add_override("terraform.backend.s3.use_lockfile", True)
+        self.backend_description = f"s3 (s3://{backend.bucket}/{backend.key_prefix}/{self.stack_name}.tfstate)"
+
+    @cached_property
+    def account_id(self) -> str:
+        return aws.data_aws_caller_identity.DataAwsCallerIdentity(self, "caller").account_id
+
+    @cached_property
+    def partition(self) -> str:
+        return aws.data_aws_partition.DataAwsPartition(self, "partition").partition
+
+    def output(self, name: str, value: object, description: str, *, sensitive: bool = False) -> TerraformOutput:
+        """Only stacks emit outputs, and each says what it is for."""
+        return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive)

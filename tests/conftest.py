@@ -1,0 +1,49 @@
+"""Session-wide fixtures: synthesize every environment once (each process pays the jsii start-up once),
+and report in the summary how many stacks Terraform validated and checkov scanned.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("local", "dev", "prod")
+GATE_COUNTS = {"terraform validate": set(), "checkov": set()}
+
+
+def record_gate(gate: str, stack: str) -> None:
+    """Tests of a gate call this for each stack they really checked; the summary prints the counts."""
+    GATE_COUNTS[gate].add(stack)
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory) -> dict[str, Path]:
+    """environment name -> cdktf.out-like folder of that environment, synthesized once per session."""
+    import main
+    from modules.config import load_config
+    from modules.synth_run import synthesize
+
+    root = tmp_path_factory.mktemp("synth")
+    outdirs = {}
+    for env in ENVIRONMENTS:
+        config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
+        outdirs[env] = root / env
+        synthesize(main.compose, config, outdirs[env])
+    return outdirs
+
+
+def stack_dirs(outdir: Path) -> list[Path]:
+    return sorted(p for p in (outdir / "stacks").iterdir() if (p / "cdk.tf.json").is_file())
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    lines = [f"{gate}: {len(stacks)} stack(s) checked ({', '.join(sorted(stacks)) or 'none'})"
+             for gate, stacks in GATE_COUNTS.items()]
+    terminalreporter.write_sep("=", "gates")
+    for line in lines:
+        terminalreporter.write_line(line)
