@@ -56,5 +56,11 @@ bench: install ## synth benchmark: the project's synth vs the floor vs the naive
 lint: install ## ruff over the Python code
 	$(VENV_PY) -m ruff check .
 
+serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the example model into .build/model/ on first use)
+	$(VENV_PY) -m containers.inference.serve --train-if-missing --model-dir .build/model --host 127.0.0.1 --port 8080
+
+bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
+	$(VENV_PY) benchmarks/model_server.py
+
 clean: ## remove generated output (keeps state/)
 	rm -rf cdktf.out .build/model .pytest_cache

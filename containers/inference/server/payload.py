@@ -1,0 +1,138 @@
+"""Turn an /invocations request body into a validated (rows x features) float array.
+
+Every rejection is a PayloadError carrying the HTTP status and a message that names the problem
+(and the offending instance index), so bad input is always a 4xx and never a crash.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+JSON_TYPE = "application/json"
+CSV_TYPE = "text/csv"
+SUPPORTED_TYPES = (JSON_TYPE, CSV_TYPE)
+
+
+class PayloadError(Exception):
+    """A client error: `status` is the HTTP status, `details` extra JSON fields such as the index."""
+
+    def __init__(self, status: int, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+
+def media_type(content_type: str) -> str:
+    """`application/json; charset=utf-8` -> `application/json`."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def parse_instances(
+    body: bytes, content_type: str, *, n_features: int, max_batch_size: int
+) -> np.ndarray:
+    """Decode the body by content type and check shape, type and size of the batch."""
+    kind = media_type(content_type)
+    if kind not in SUPPORTED_TYPES:
+        raise PayloadError(
+            415,
+            f"unsupported content type {kind or '(none)'!r}; send one of {', '.join(SUPPORTED_TYPES)}",
+        )
+    if not body.strip():
+        raise PayloadError(400, "request body is empty")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PayloadError(
+            400, f"request body is not UTF-8: {error.reason} at byte {error.start}"
+        ) from error
+    rows = _json_rows(text) if kind == JSON_TYPE else _csv_rows(text)
+    return _validated(rows, n_features=n_features, max_batch_size=max_batch_size)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a valid number")
+
+
+def _json_rows(text: str) -> list[Any]:
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as error:
+        raise PayloadError(
+            400,
+            f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}",
+        ) from error
+    except ValueError as error:  # NaN / Infinity literals
+        raise PayloadError(400, f"malformed JSON: {error}") from error
+    except RecursionError as error:
+        raise PayloadError(400, "malformed JSON: nested too deeply") from error
+    if not isinstance(document, dict) or "instances" not in document:
+        raise PayloadError(400, 'expected a JSON object with an "instances" list')
+    instances = document["instances"]
+    if not isinstance(instances, list):
+        raise PayloadError(400, '"instances" must be a list of feature lists')
+    return instances
+
+
+def _csv_rows(text: str) -> list[Any]:
+    rows: list[Any] = []
+    for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        try:
+            rows.append([float(cell) for cell in row])
+        except ValueError as error:
+            raise PayloadError(
+                400, f"CSV line {line_number}: {error}", index=len(rows)
+            ) from error
+    return rows
+
+
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _validated(rows: list[Any], *, n_features: int, max_batch_size: int) -> np.ndarray:
+    if not rows:
+        raise PayloadError(400, "instances is empty; send at least one row")
+    if len(rows) > max_batch_size:
+        raise PayloadError(
+            400, f"batch of {len(rows)} instances exceeds the limit of {max_batch_size}"
+        )
+    for index, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise PayloadError(
+                400,
+                f"instances[{index}] must be a list of {n_features} numbers",
+                index=index,
+            )
+        if len(row) != n_features:
+            raise PayloadError(
+                400,
+                f"instances[{index}] has {len(row)} features; expected {n_features}",
+                index=index,
+            )
+        for position, value in enumerate(row):
+            # bool is an int subclass, but true/false as a measurement is a client bug.
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise PayloadError(
+                    400,
+                    f"instances[{index}][{position}] is {type(value).__name__}, not a number",
+                    index=index,
+                )
+            if not _is_finite(value):
+                raise PayloadError(
+                    400,
+                    f"instances[{index}][{position}] is {value}, not a finite number",
+                    index=index,
+                )
+    return np.asarray(rows, dtype=np.float64)

@@ -1,0 +1,140 @@
+"""The contract between the infrastructure (modules/) and the Lambda code (lambdas/).
+
+Both sides import these names, so a renamed variable or key layout breaks at import time
+or in a test, never silently in production. Pure stdlib: this file ships in every zip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any, Final
+
+# --- environment variables set on the functions by the compute stack --------------------
+
+# ARN of the SNS topic that `submit` publishes accepted jobs to.
+REQUESTS_TOPIC_ARN: Final = "REQUESTS_TOPIC_ARN"
+# ARN of the SNS topic that `worker` publishes a completion notice to.
+RESULTS_TOPIC_ARN: Final = "RESULTS_TOPIC_ARN"
+# Name of the S3 bucket that holds requests/{job_id}.json and results/{job_id}.json.
+RESULTS_BUCKET: Final = "RESULTS_BUCKET"
+# Name of the SageMaker endpoint, used when MODEL_BACKEND is "sagemaker".
+ENDPOINT_NAME: Final = "ENDPOINT_NAME"
+# HTTP base URL of the Fargate inference service (no trailing path), used when MODEL_BACKEND is "http".
+MODEL_URL: Final = "MODEL_URL"
+# Which model host to call: one of MODEL_BACKENDS.
+MODEL_BACKEND: Final = "MODEL_BACKEND"
+# URL of the SQS work queue (informational for the worker; the event source mapping feeds it).
+QUEUE_URL: Final = "QUEUE_URL"
+# Largest accepted request body in bytes; defaults to DEFAULT_MAX_PAYLOAD_BYTES.
+MAX_PAYLOAD_BYTES: Final = "MAX_PAYLOAD_BYTES"
+# Python logging level name for the functions (DEBUG, INFO, WARNING, ERROR).
+LOG_LEVEL: Final = "LOG_LEVEL"
+
+# --- values of those variables --------------------------------------------------------------
+
+BACKEND_SAGEMAKER: Final = "sagemaker"
+BACKEND_HTTP: Final = "http"
+MODEL_BACKENDS: Final = (BACKEND_SAGEMAKER, BACKEND_HTTP)
+
+# SageMaker real-time invocations accept at most 6 MB, so a bigger job could never be served.
+DEFAULT_MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
+
+# --- SNS message attributes that the work-queue filter policies match on --------------------
+
+ATTR_MODEL: Final = "model"
+ATTR_PRIORITY: Final = "priority"
+# On results-topic notifications only, so a subscriber can take just the failures.
+ATTR_STATUS: Final = "status"
+PRIORITY_HIGH: Final = "high"
+PRIORITY_NORMAL: Final = "normal"
+PRIORITIES: Final = (PRIORITY_HIGH, PRIORITY_NORMAL)
+
+# --- job status values, in the S3 documents and in results-topic notifications --------------
+
+STATUS_PENDING: Final = "pending"
+STATUS_SUCCEEDED: Final = "succeeded"
+STATUS_FAILED: Final = "failed"
+
+
+# --- S3 key layout (the storage stack's lifecycle rules and IAM policies use these prefixes) --
+
+REQUESTS_PREFIX: Final = "requests/"
+RESULTS_PREFIX: Final = "results/"
+
+
+def request_key(job_id: str) -> str:
+    """Key of the accepted request document of a job."""
+    return f"{REQUESTS_PREFIX}{job_id}.json"
+
+
+def result_key(job_id: str) -> str:
+    """Key of the result document of a job; its presence means the job is finished."""
+    return f"{RESULTS_PREFIX}{job_id}.json"
+
+
+def required_env(name: str) -> str:
+    """The value of a contract variable; a missing one is a deployment bug, so say which."""
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(f"environment variable {name} is not set on this function")
+    return value
+
+
+def max_payload_bytes() -> int:
+    """The configured body limit, falling back to the SageMaker limit when unset or invalid."""
+    raw = os.environ.get(MAX_PAYLOAD_BYTES, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_PAYLOAD_BYTES
+
+
+# --- log lines: metric filters and Logs Insights queries match on these field names -----------
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: `level`, `logger`, `message`, plus the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stdout` is at emit time, so redirected output (tests) is honoured."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def json_logger(name: str) -> logging.Logger:
+    """A logger that writes JSON lines to stdout at LOG_LEVEL, without duplicating into the root logger.
+
+    Log with `logger.info("job completed", extra={"fields": {"job_id": job_id}})`.
+    """
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = _CurrentStdoutHandler()
+        handler.setFormatter(JsonLineFormatter())
+        logger.addHandler(handler)
+        # The Lambda runtime puts a plain-text handler on the root logger; don't print twice.
+        logger.propagate = False
+    level = os.environ.get(LOG_LEVEL, "INFO").upper()
+    logger.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
+    return logger
