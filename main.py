@@ -10,13 +10,28 @@ from modules.synth_run import run
 
 def compose(app, config: PipelineConfig) -> dict:
     """Every stack of the pipeline, wired by attributes (cdktf turns them into cross-stack references)."""
+    from modules.stacks.api import ApiStack
+    from modules.stacks.compute import ComputeStack
+    from modules.stacks.inference import InferenceStack
+    from modules.stacks.messaging import MessagingStack
+    from modules.stacks.network import NetworkStack
     from modules.stacks.registry import RegistryStack
     from modules.stacks.state import StateStack
+    from modules.stacks.storage import StorageStack
 
     stacks = {
         "state": StateStack(app, config=config),
+        "network": NetworkStack(app, config=config),
         "registry": RegistryStack(app, config=config),
     }
+    stacks["storage"] = StorageStack(app, config=config)
+    stacks["messaging"] = MessagingStack(app, config=config, storage=stacks["storage"])
+    stacks["compute"] = ComputeStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
+                                     storage=stacks["storage"], messaging=stacks["messaging"])
+    stacks["inference"] = InferenceStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
+                                         storage=stacks["storage"], messaging=stacks["messaging"])
+    stacks["api"] = ApiStack(app, config=config, network=stacks["network"], compute=stacks["compute"],
+                             inference=stacks["inference"])
     return stacks
 
 

@@ -78,6 +78,9 @@ def load_config(path: Path) -> PipelineConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown}: malformed TOML: {exc}") from None
     raw.setdefault("environment", path.stem)
+    emulator_url = os.environ.get("PIPELINE_EMULATOR_URL")
+    if emulator_url:
+        raw.setdefault("emulator", {})["url"] = emulator_url
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:

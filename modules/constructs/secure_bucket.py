@@ -4,7 +4,7 @@ ACLs disabled, TLS-only policy, server access logging, abort of incomplete uploa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cdktf import TerraformResourceLifecycle

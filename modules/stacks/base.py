@@ -6,9 +6,13 @@ overwrite another environment; one base class makes that impossible to forget.
 
 from __future__ import annotations
 
+import inspect
+import os
 from functools import cached_property
+from pathlib import Path
 
-from cdktf import LocalBackend, S3Backend, TerraformOutput, TerraformStack
+import jsii
+from cdktf import Aspects, IAspect, LocalBackend, S3Backend, TerraformOutput, TerraformResource, TerraformStack
 from constructs import Construct
 
 from modules import aws, defaults
@@ -17,6 +21,7 @@ from modules.config.backend import LocalBackendConfig
 
 # cdktf.out/stacks/<stack>/ is where Terraform runs; the project root is three levels up.
 PROJECT_ROOT_FROM_STACK_DIR = "../../.."
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 class PipelineStack(TerraformStack):
@@ -34,9 +39,12 @@ class PipelineStack(TerraformStack):
         aws.provider.AwsProvider(
             self, "aws",
             region=config.region,
-            allowed_account_ids=list(config.allowed_account_ids) or None,
+            allowed_account_ids=(list(config.allowed_account_ids) or None) if not config.emulator.active else None,
             default_tags=[aws.provider.AwsProviderDefaultTags(tags=self.default_tags)],
+            **_emulator_provider_arguments(config),
         )
+        if config.emulator.active:
+            Aspects.of(self).add(_EmulatorGaps(config))
 
     @property
     def default_tags(self) -> dict[str, str]:
@@ -45,6 +53,15 @@ class PipelineStack(TerraformStack):
 
     def _configure_backend(self, force_local: bool) -> None:
         backend = self.config.backend
+        if self.config.emulator.active:
+            # Emulator deploys never touch real state: a folder per environment and emulator (its port), so a
+            # fresh emulator starts from empty state; the path is relative to wherever synth writes.
+            directory = f"{self.config.emulator.state_directory}/{self.config.environment}-{self.config.emulator.port}"
+            stack_dir = Path(self.node.root.outdir).resolve() / "stacks" / self.stack_name
+            relative = os.path.relpath(PROJECT_ROOT / directory / f"{self.stack_name}.tfstate", stack_dir)
+            LocalBackend(self, path=relative)
+            self.backend_description = f"local ({directory}/{self.stack_name}.tfstate, emulator)"
+            return
         if force_local or isinstance(backend, LocalBackendConfig):
             directory = backend.directory if isinstance(backend, LocalBackendConfig) else "state/bootstrap"
             if force_local and not isinstance(backend, LocalBackendConfig):
@@ -78,3 +95,41 @@ class PipelineStack(TerraformStack):
     def output(self, name: str, value: object, description: str, *, sensitive: bool = False) -> TerraformOutput:
         """Only stacks emit outputs, and each says what it is for."""
         return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive)
+
+
+def _emulator_provider_arguments(config: PipelineConfig) -> dict[str, object]:
+    """AwsProvider arguments that send every call to the emulator (`make deploy-local`); none otherwise.
+
+    Endpoints go in as the provider's struct class: jsii silently drops snake_case dict keys of nested blocks.
+    """
+    if not config.emulator.active:
+        return {}
+    from tools.emulator import provider_settings
+
+    settings = provider_settings(config.emulator.url.rstrip("/"))
+    endpoint_fields = inspect.signature(aws.provider.AwsProviderEndpoints.__init__).parameters
+    endpoints = {}
+    for service, url in settings.pop("endpoints")[0].items():
+        # Python names of the struct differ where the Terraform key is a keyword or joined (lambda, s3control).
+        name = next(n for n in (service, f"{service}_", service.replace("s3", "s3_", 1)) if n in endpoint_fields)
+        endpoints[name] = url
+    return {**settings, "endpoints": [aws.provider.AwsProviderEndpoints(**endpoints)]}
+
+
+@jsii.implements(IAspect)
+class _EmulatorGaps:
+    """Applies the emulator gap flags that need no stack code (modules/config/emulator.py): drops the
+    resource types a flag excludes (`count = 0`) and, with skip_prevent_destroy, lifts prevent_destroy."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.excluded = config.emulator.excluded_resource_types()
+        self.release_prevent_destroy = config.emulator.skips("prevent_destroy")
+
+    def visit(self, node) -> None:  # noqa: ANN001 - any construct of the tree
+        if not isinstance(node, TerraformResource):
+            return
+        if node.terraform_resource_type in self.excluded:
+            node.add_override("count", 0)
+        lifecycle = node.lifecycle
+        if self.release_prevent_destroy and lifecycle is not None and lifecycle.prevent_destroy:
+            node.add_override("lifecycle.prevent_destroy", False)

@@ -29,7 +29,7 @@ def test_every_shipped_environment_is_valid(env):
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("unknown_knob = 1\n" + LOCAL, "unknown_knob: unknown key; allowed: allowed_account_ids, backend,"),
+    ("unknown_knob = 1\n" + LOCAL, "unknown_knob: unknown key; allowed: allowed_account_ids, "),
     (LOCAL.replace('region = "eu-west-1"', 'region = "mars-north-1"'), "region: unknown region 'mars-north-1'; allowed: us-east-1"),
     (LOCAL.replace("log_retention_days = 7", "log_retention_days = 8"), "log_retention_days: must be one of the CloudWatch retention values 1, 3, 5, 7"),
     (LOCAL.replace("log_retention_days = 7", 'log_retention_days = "week"'), "log_retention_days: Input should be a valid integer"),

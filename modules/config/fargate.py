@@ -1,0 +1,118 @@
+"""The Fargate services: the HTTP inference service behind the load balancer and the queue worker.
+
+Why the CPU/memory table lives here: Fargate accepts only these pairs, and a wrong one otherwise fails at
+`terraform apply` with a message that does not say which values would have worked.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, model_validator
+
+from modules.config.base import StrictModel
+
+# Fargate task sizes (Linux): CPU units -> the memory values (MiB) it accepts.
+FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+# What "immutable" looks like: a version (1.2.3, v1.2.3-rc1), a git sha (7-40 hex) or an image digest.
+IMMUTABLE_TAG = re.compile(r"^(v?\d+\.\d+\.\d+([.+-][0-9A-Za-z.-]+)?|[0-9a-f]{7,40}|sha256:[0-9a-f]{64})$")
+MUTABLE_TAGS = ("latest", "stable", "main", "master", "dev", "prod", "edge")
+IMAGE_TAG = r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$"
+
+
+def memory_problems(cpu: int, memory: int) -> list[str]:
+    """Why CPU/MEMORY is not a Fargate size, naming what would be (empty when it is one)."""
+    if cpu not in FARGATE_MEMORY_BY_CPU:
+        return [f"cpu: {cpu} is not a Fargate CPU value; allowed: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"]
+    allowed = FARGATE_MEMORY_BY_CPU[cpu]
+    if memory not in allowed:
+        return [f"memory: {memory} MiB is not allowed with cpu {cpu}; allowed: {', '.join(map(str, allowed))}"]
+    return []
+
+
+def tag_problems(field: str, tag: str) -> list[str]:
+    """Why TAG would let a deploy run different bytes than the plan reviewed (production only)."""
+    if tag.lower() in MUTABLE_TAGS or not IMMUTABLE_TAG.fullmatch(tag):
+        return [(f"{field}.image_tag: {tag!r} is mutable-looking; production needs an immutable tag: a version "
+                "(1.4.2, v1.4.2-rc1), a git sha (7-40 hex) or an image digest (sha256:<64 hex>)")]
+    return []
+
+
+class FargateTaskConfig(StrictModel):
+    """What every Fargate service shares: image, size, counts."""
+
+    image: str = Field(default="inference", pattern=r"^[a-z0-9][a-z0-9._-]*$",
+                       description="image = folder in containers/ (its ECR repository)")
+    image_tag: str = Field(default="latest", pattern=IMAGE_TAG,
+                           description="tag or sha256 digest to run; production refuses mutable-looking tags")
+    cpu: int = Field(default=512, description=f"CPU units; allowed: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}")
+    memory: int = Field(default=1024, description="memory in MiB; must be one Fargate allows for the cpu")
+    min_count: int = Field(default=1, ge=0, le=1000, description="fewest tasks autoscaling keeps")
+    desired_count: int = Field(default=1, ge=0, le=1000,
+                               description="tasks at creation; afterwards autoscaling owns the count")
+    max_count: int = Field(default=4, ge=1, le=1000, description="most tasks autoscaling starts")
+
+    @model_validator(mode="after")
+    def _size_and_counts(self) -> FargateTaskConfig:
+        problems = memory_problems(self.cpu, self.memory)
+        if not self.min_count <= self.desired_count <= self.max_count:
+            problems.append(f"min_count/desired_count/max_count: must satisfy min_count <= desired_count <= max_count, got "
+                            f"{self.min_count} <= {self.desired_count} <= {self.max_count}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class InferenceServiceConfig(FargateTaskConfig):
+    """The HTTP model server (SageMaker container contract) behind the load balancer."""
+
+    enabled: bool = Field(default=True, description="run the Fargate inference service and its load balancer")
+    cpu_target_percent: int = Field(default=60, ge=10, le=90, description="target tracking: average CPU")
+    requests_per_target: int = Field(default=200, ge=1, le=100000,
+                                     description="target tracking: ALB requests per task per minute")
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="wait after a scale-in")
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="wait after a scale-out")
+
+
+class QueueWorkerConfig(FargateTaskConfig):
+    """A Fargate service sized by a work queue's backlog (step scaling), optionally down to zero tasks."""
+
+    enabled: bool = Field(default=True, description="run the queue worker service")
+    queue: str | None = Field(default=None, description="work queue (messaging.queues name) whose backlog drives "
+                                                        "scaling; default: the first work queue")
+    command: tuple[str, ...] = Field(
+        default=(), description="container command override, e.g. a queue-consumer entry point; empty: the image's")
+    min_count: int = Field(default=0, ge=0, le=1000, description="fewest tasks; 0 scales to zero on an empty queue")
+    desired_count: int = Field(default=0, ge=0, le=1000,
+                               description="tasks at creation; afterwards the backlog alarms own the count")
+    messages_per_task: int = Field(default=10, ge=1, le=100000,
+                                   description="visible messages one more task is added for (step size)")
+    scale_out_evaluation_minutes: int = Field(default=1, ge=1, le=60, description="backlog minutes before scale-out")
+    scale_in_evaluation_minutes: int = Field(default=10, ge=1, le=60, description="empty-queue minutes before scale-in")
+    cooldown_seconds: int = Field(default=120, ge=0, le=3600, description="wait between scaling steps")
+
+
+class LoadBalancerConfig(StrictModel):
+    """The load balancer in front of the inference service: internal unless a certificate makes it public."""
+
+    internal: bool = Field(default=True, description="reachable only inside the VPC (the API reaches it by VPC link)")
+    certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$",
+                                        description="ACM certificate: HTTPS listener plus HTTP->HTTPS redirect; "
+                                                    "required when internal = false")
+    ssl_policy: str = Field(default="ELBSecurityPolicy-TLS13-1-2-2021-06", description="TLS policy of the listener")
+    idle_timeout_seconds: int = Field(default=60, ge=1, le=4000, description="connection idle timeout")
+    deletion_protection: bool | None = Field(default=None, description="default: on exactly when production = true")
+
+    @model_validator(mode="after")
+    def _public_needs_tls(self) -> LoadBalancerConfig:
+        if not self.internal and not self.certificate_arn:
+            raise ValueError("internal = false needs certificate_arn: a public load balancer serves HTTPS only")
+        return self

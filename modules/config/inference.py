@@ -1,0 +1,177 @@
+"""The SageMaker inference section: the endpoint's name (other stacks agree on it without depending on the
+inference stack), the model image and artifact, the endpoint mode with its mode-specific knobs, autoscaling
+and alarms.
+
+Why mode-specific knobs are refused in the wrong mode instead of ignored: an `instance_type` left in a
+serverless file looks like it does something; refusing it (naming the field and the mode) keeps files honest.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from modules.config.base import StrictModel
+
+ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
+IMAGE_TAG_PATTERN = r"^(sha256:[a-f0-9]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
+# Conventionally moving tags: even in an immutable repository they say "whatever was pushed last".
+MUTABLE_TAGS = ("latest", "stable", "main", "master", "current", "prod", "production", "dev", "edge", "nightly")
+# The endpoint-configuration name appends "-<10 hex>" and SageMaker names stop at 63 characters.
+MAX_ENDPOINT_NAME = 52
+
+Mode = Literal["real-time", "serverless", "async"]
+MODES: tuple[str, ...] = ("real-time", "serverless", "async")
+
+# Which knobs belong to which modes (every other field applies to all of them).
+MODE_FIELDS: dict[str, tuple[str, ...]] = {
+    "instance_type": ("real-time", "async"),
+    "initial_instance_count": ("real-time", "async"),
+    "network_isolation": ("real-time", "async"),
+    "vpc": ("real-time", "async"),
+    "data_capture_sampling_percentage": ("real-time",),
+    "target_invocations_per_instance": ("real-time",),
+    "memory_size_mb": ("serverless",),
+    "max_concurrency": ("serverless",),
+    "provisioned_concurrency": ("serverless",),
+    "target_provisioned_concurrency_utilization": ("serverless",),
+    "max_concurrent_invocations_per_instance": ("async",),
+    "target_backlog_per_instance": ("async",),
+}
+
+
+class InferenceConfig(StrictModel):
+    """The SageMaker endpoint; its name is known from config, so compute grants InvokeEndpoint on the exact ARN."""
+
+    endpoint_name: str = Field(
+        default="", pattern=rf"{ENDPOINT_NAME_PATTERN}|^$", max_length=MAX_ENDPOINT_NAME,
+        description="endpoint name; empty (default) derives <project>-<environment>-inference when loading")
+    mode: Mode = Field(default="serverless", description="endpoint mode: real-time, serverless or async")
+    image_tag: str = Field(
+        default="1.0.0", pattern=IMAGE_TAG_PATTERN,
+        description="tag (or sha256:<digest>) of the inference image in the registry's `inference` repository; "
+                    "moving tags such as latest are refused in production")
+    model_artifact_key: str = Field(
+        default="models/inference/model.tar.gz", pattern=r"^[A-Za-z0-9!_.*'()/-]+\.tar\.gz$",
+        description="key of the model.tar.gz in the artifacts bucket (extracted to /opt/ml/model)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="LOG_LEVEL of the model server")
+
+    # --- real-time and async: instances -------------------------------------------------------------------
+    instance_type: str = Field(default="ml.m5.large", pattern=INSTANCE_TYPE_PATTERN,
+                               description="[real-time, async] ML instance type")
+    initial_instance_count: int = Field(default=1, ge=1, le=100,
+                                        description="[real-time, async] instances at creation (autoscaling takes over)")
+    network_isolation: bool = Field(
+        default=True, description="[real-time, async] the container gets no network at all (the model is local)")
+    vpc: bool = Field(default=True,
+                      description="[real-time, async] attach the endpoint to the private subnets with its own SG")
+
+    # --- real-time ---------------------------------------------------------------------------------------------
+    data_capture_sampling_percentage: int = Field(
+        default=20, ge=0, le=100,
+        description="[real-time] percentage of requests/responses captured to results/data-capture/ (0: off)")
+    target_invocations_per_instance: int = Field(
+        default=200, ge=1, le=100_000,
+        description="[real-time] autoscaling target of SageMakerVariantInvocationsPerInstance (per minute)")
+
+    # --- serverless ------------------------------------------------------------------------------------------------
+    memory_size_mb: int = Field(default=2048, description="[serverless] 1024-6144 in steps of 1024")
+    max_concurrency: int = Field(default=5, ge=1, le=200, description="[serverless] concurrent invocations, 1-200")
+    provisioned_concurrency: int | None = Field(
+        default=None, ge=1, le=200,
+        description="[serverless] warm capacity (<= max_concurrency); unset: none, and no autoscaling")
+    target_provisioned_concurrency_utilization: float = Field(
+        default=0.5, ge=0.1, le=0.95,
+        description="[serverless with provisioned concurrency] autoscaling target of "
+                    "SageMakerVariantProvisionedConcurrencyUtilization")
+
+    # --- async ----------------------------------------------------------------------------------------------------
+    max_concurrent_invocations_per_instance: int = Field(
+        default=4, ge=1, le=1000, description="[async] requests the endpoint sends to one instance at a time")
+    target_backlog_per_instance: float = Field(
+        default=5.0, ge=0.1, le=10_000,
+        description="[async] autoscaling target of ApproximateBacklogSizePerInstance")
+
+    # --- autoscaling (real-time, async, serverless with provisioned concurrency) -----------------------------------
+    min_capacity: int | None = Field(
+        default=None, ge=0, le=1000,
+        description="lowest capacity; default 1 (async: 0, i.e. scale to zero); 0 only in async mode")
+    max_capacity: int | None = Field(
+        default=None, ge=1, le=1000,
+        description="highest capacity; default 4 instances (serverless: max_concurrency)")
+    scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="wait after a scale-in")
+    scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="wait after a scale-out")
+
+    # --- alarms -----------------------------------------------------------------------------------------------------
+    alarm_errors_threshold: int = Field(
+        default=5, ge=1, le=100_000,
+        description="Invocation5XXErrors / model errors per 5 minutes that raise the alarm")
+    alarm_latency_p99_ms: int = Field(default=2000, ge=1, le=3_600_000,
+                                      description="ModelLatency p99 (milliseconds) that raises the alarm")
+
+    @model_validator(mode="after")
+    def _mode_knobs(self) -> InferenceConfig:
+        problems = []
+        for name in sorted(self.model_fields_set & set(MODE_FIELDS)):
+            modes = MODE_FIELDS[name]
+            if self.mode not in modes:
+                problems.append(f"{name}: applies only to mode {' or '.join(repr(m) for m in modes)}, "
+                                f"not to mode {self.mode!r}; remove it")
+        if self.memory_size_mb % 1024 or not 1024 <= self.memory_size_mb <= 6144:
+            problems.append(f"memory_size_mb: must be 1024-6144 in steps of 1024, got {self.memory_size_mb}")
+        if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
+            problems.append(f"provisioned_concurrency: must be <= max_concurrency ({self.max_concurrency}), "
+                            f"got {self.provisioned_concurrency}")
+        if self.min_capacity == 0 and self.mode != "async":
+            problems.append(f"min_capacity: 0 (scale to zero) only in mode 'async', not in mode {self.mode!r}")
+        if self.autoscaled and self.resolved_min_capacity > self.resolved_max_capacity:
+            problems.append(f"min_capacity: must be <= max_capacity ({self.resolved_max_capacity}), "
+                            f"got {self.resolved_min_capacity}")
+        if self.mode == "serverless" and self.max_capacity is not None and self.max_capacity > self.max_concurrency:
+            problems.append(f"max_capacity: provisioned concurrency cannot exceed max_concurrency "
+                            f"({self.max_concurrency}), got {self.max_capacity}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def autoscaled(self) -> bool:
+        """Plain serverless scales by itself; every other mode gets an Application Auto Scaling target."""
+        return self.mode != "serverless" or self.provisioned_concurrency is not None
+
+    @property
+    def resolved_min_capacity(self) -> int:
+        if self.min_capacity is not None:
+            return self.min_capacity
+        if self.mode == "serverless":
+            return self.provisioned_concurrency or 1
+        return 0 if self.mode == "async" else 1
+
+    @property
+    def resolved_max_capacity(self) -> int:
+        if self.max_capacity is not None:
+            return self.max_capacity
+        return self.max_concurrency if self.mode == "serverless" else 4
+
+    def problems(self, production: bool) -> list[str]:
+        """Checks that need the root config (the loader shows them as `inference.<field>: ...`)."""
+        problems = []
+        if production and self.image_tag.lower() in MUTABLE_TAGS:
+            problems.append(f"inference.image_tag: {self.image_tag!r} is a moving tag, refused when production = "
+                            f"true; use a release tag (e.g. 1.4.2) or sha256:<digest>")
+        return problems
+
+
+def derived_endpoint_name(project: str, environment: str) -> str:
+    """The default endpoint name, filled in by PipelineConfig before validation."""
+    return f"{project}-{environment}-inference"
+
+
+def local_nvme_instance(instance_type: str) -> bool:
+    """Instance types with local NVMe storage refuse a volume KMS key (their storage is hardware-encrypted)."""
+    family = instance_type.split(".")[1] if instance_type.count(".") == 2 else ""
+    return bool(re.fullmatch(r"[a-z]+\d+[a-z]*d[a-z]*|p5e?n?|g5|g6e?|inf2|trn1n?", family))

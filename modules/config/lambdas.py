@@ -1,0 +1,53 @@
+"""The Lambda functions built from lambdas/: runtime, sizing per function, network placement, worker batching."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from modules.config.base import StrictModel
+
+
+class FunctionConfig(StrictModel):
+    """Sizing of one function (Lambda's own limits)."""
+
+    memory_mb: int = Field(default=256, ge=128, le=10240, description="memory in MB (128-10240); CPU scales with it")
+    timeout_seconds: int = Field(default=30, ge=1, le=900, description="timeout in seconds (1-900)")
+    reserved_concurrency: int = Field(
+        default=10, ge=0, le=10000,
+        description="concurrent executions reserved and capped; bounds cost and downstream load (0 disables)")
+
+
+# The worker handles a batch of jobs (one model call each): more memory, hence more CPU, for JSON work. Its timeout
+# stays 30 s so the default 180 s queue visibility timeout is the required 6x.
+DEFAULT_FUNCTIONS = {"worker": FunctionConfig(timeout_seconds=30, memory_mb=512)}
+
+
+class LambdaConfig(StrictModel):
+    """Every function in lambdas/ (a folder with handler.py) becomes one Lambda function."""
+
+    runtime: Literal["python3.12", "python3.13"] = Field(default="python3.12", description="Lambda Python runtime")
+    architecture: Literal["arm64", "x86_64"] = Field(default="arm64", description="Graviton (arm64) costs less")
+    in_vpc: bool = Field(default=True, description="run in the private subnets behind a security group")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO",
+                                                                     description="LOG_LEVEL of every function")
+    max_payload_bytes: int = Field(default=6 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024,
+                                   description="largest accepted request body (SageMaker real-time caps at 6 MB)")
+    defaults: FunctionConfig = Field(default_factory=FunctionConfig, description="sizing of functions not listed")
+    functions: dict[str, FunctionConfig] = Field(
+        default_factory=lambda: dict(DEFAULT_FUNCTIONS),
+        description="per-function sizing keyed by folder name in lambdas/; replaces the defaults for that function")
+    worker_queues: tuple[str, ...] | None = Field(
+        default=None, description="work queues the worker function consumes; default: every work queue not "
+                                  "consumed by the Fargate queue worker")
+    worker_batch_size: int = Field(default=5, ge=1, le=10000,
+                                   description="messages per worker invocation (above 10 needs a batching window)")
+    worker_batching_window_seconds: int = Field(default=0, ge=0, le=300,
+                                                description="seconds to wait to fill a batch")
+    worker_maximum_concurrency: int = Field(default=5, ge=2, le=1000,
+                                            description="concurrent worker invocations per queue (SQS scaling_config)")
+
+    def sizing(self, function: str) -> FunctionConfig:
+        """The sizing of FUNCTION: its own entry, else the defaults."""
+        return self.functions.get(function, self.defaults)

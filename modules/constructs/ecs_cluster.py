@@ -1,0 +1,52 @@
+"""An ECS cluster with Container Insights, and ECS Exec sessions (when anyone enables them) logged encrypted.
+
+Why configure Exec logging although the services keep Exec off: a cluster-level setting means a later
+`enable_execute_command = true` cannot open unaudited shells into model containers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs import Construct
+
+from modules import aws
+from modules.config.base import CLOUDWATCH_RETENTION_DAYS
+
+_ecs = aws.ecs_cluster
+
+
+@dataclass(frozen=True, kw_only=True)
+class EcsClusterProps:
+    """The cluster's name, key and log retention."""
+
+    name: str  # cluster name
+    kms_key_arn: str  # CMK for Exec sessions and their log group
+    log_retention_days: int = 30  # retention of the Exec audit log group
+
+
+class EcsCluster(Construct):
+    """Exposes `cluster`, `arn`, `name`, `exec_log_group`."""
+
+    def __init__(self, scope: Construct, id_: str, *, props: EcsClusterProps) -> None:
+        super().__init__(scope, id_)
+        if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
+            raise ValueError(f"{id_}: log_retention_days must be one of "
+                             f"{', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, got {props.log_retention_days}")
+        self.exec_log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+            self, "exec-log-group", name=f"/ecs/{props.name}/exec", retention_in_days=props.log_retention_days,
+            kms_key_id=props.kms_key_arn)
+        self.cluster = _ecs.EcsCluster(
+            self, "cluster",
+            name=props.name,
+            setting=[_ecs.EcsClusterSetting(name="containerInsights", value="enabled")],
+            configuration=_ecs.EcsClusterConfiguration(
+                execute_command_configuration=_ecs.EcsClusterConfigurationExecuteCommandConfiguration(
+                    kms_key_id=props.kms_key_arn,
+                    logging="OVERRIDE",
+                    log_configuration=_ecs.EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration(
+                        cloud_watch_encryption_enabled=True,
+                        cloud_watch_log_group_name=self.exec_log_group.name))),
+        )
+        self.arn = self.cluster.arn
+        self.name = props.name

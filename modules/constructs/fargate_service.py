@@ -1,0 +1,191 @@
+"""A Fargate service that runs one container privately and safely: no public IP, read-only root filesystem,
+non-root user, separate task-execution and task roles (each least privilege), logs with retention under a
+customer key, a deployment circuit breaker that rolls back, and a desired count left to autoscaling.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cdktf import TerraformResourceLifecycle
+from constructs import Construct
+
+from modules import aws
+from modules.config.base import CLOUDWATCH_RETENTION_DAYS
+from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
+from modules.constructs.policy_statements import policy_document, statement
+from modules.constructs.service_roles import assume_role_policy
+
+HTTPS_PORT = 443
+SCRATCH_PATH = "/tmp"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FargateServiceProps:
+    """One service: its image and size, its network, who may call it, and what its code may do."""
+
+    name: str  # service, task family and log group (/ecs/<name>) name
+    cluster_arn: str
+    image: str  # full image reference: <repository url>:<tag> or <repository url>@sha256:<digest>
+    repository_arn: str  # the ECR repository the execution role may pull from
+    region: str
+    account_id: str  # confused-deputy guard on the task roles' trust
+    kms_key_arn: str  # CMK of the log group
+    vpc_id: str
+    vpc_cidr: str  # HTTPS egress to the VPC's interface endpoints
+    subnet_ids: tuple[str, ...] | list[str]  # private subnets
+    cpu: int = 512  # Fargate CPU units
+    memory: int = 1024  # MiB, one Fargate allows for cpu
+    cpu_architecture: str = "X86_64"  # X86_64 or ARM64: must match the image
+    desired_count: int = 1  # at creation only; autoscaling owns it afterwards
+    container_port: int | None = 8080  # None: the service takes no inbound traffic (queue worker)
+    ingress_security_group_id: str | None = None  # the only source admitted on container_port (the ALB's group)
+    target_group_arn: str | None = None  # register tasks in this target group
+    health_check_grace_seconds: int = 60  # time to load the model before ALB health checks count
+    command: tuple[str, ...] = ()  # command override; empty: the image's CMD
+    environment: dict[str, str] = field(default_factory=dict)
+    task_policy_statements: tuple[Any, ...] = ()  # what the code in the container calls; empty: nothing
+    log_retention_days: int = 30
+    user: str = "10001:10001"  # non-root uid:gid (the inference image's `model` user)
+    s3_prefix_list_id: str | None = None  # HTTPS egress to the S3 gateway endpoint (ECR image layers live in S3)
+    egress_to_internet: bool = False  # HTTPS egress to 0.0.0.0/0 instead of only the VPC and S3
+    depends_on: tuple[Any, ...] = ()  # e.g. the listener: a target group must be attached before the service
+
+
+class FargateService(Construct):
+    """Exposes `service`, `task_definition`, `task_role`, `execution_role`, `security_group_id`, `log_group`,
+    `name`, `container_name`."""
+
+    def __init__(self, scope: Construct, id_: str, *, props: FargateServiceProps) -> None:
+        super().__init__(scope, id_)
+        _validate(id_, props)
+        self.name = props.name
+        self.container_name = props.name
+        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+            self, "log-group", name=f"/ecs/{props.name}", retention_in_days=props.log_retention_days,
+            kms_key_id=props.kms_key_arn)
+        self.execution_role = self._role("execution-role", f"{props.name}-execution", props, [
+            # GetAuthorizationToken has no resource-level permissions.
+            statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
+            statement("PullOwnImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
+                                       "ecr:GetDownloadUrlForLayer"], [props.repository_arn]),
+            statement("OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]),
+        ], "ECS agent: pulls the image and writes the container's logs")
+        self.task_role = self._role("task-role", f"{props.name}-task", props, list(props.task_policy_statements),
+                                    "the container's own AWS calls")
+        self.task_definition = aws.ecs_task_definition.EcsTaskDefinition(
+            self, "task-definition",
+            family=props.name,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(props.cpu),
+            memory=str(props.memory),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            runtime_platform=aws.ecs_task_definition.EcsTaskDefinitionRuntimePlatform(
+                operating_system_family="LINUX", cpu_architecture=props.cpu_architecture),
+            volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name="scratch")],
+            container_definitions=json.dumps([self._container(props)]),
+        )
+        self.security_group = aws.security_group.SecurityGroup(
+            self, "security-group", name=f"{props.name}-service", vpc_id=props.vpc_id,
+            description=f"{props.name} tasks: only the load balancer in, HTTPS to AWS APIs out")
+        self.security_group_id = self.security_group.id
+        self._network_rules(props)
+        load_balancer = None
+        if props.target_group_arn:
+            load_balancer = [aws.ecs_service.EcsServiceLoadBalancer(
+                target_group_arn=props.target_group_arn, container_name=self.container_name,
+                container_port=props.container_port)]
+        self.service = aws.ecs_service.EcsService(
+            self, "service",
+            name=props.name,
+            cluster=props.cluster_arn,
+            task_definition=self.task_definition.arn,
+            desired_count=props.desired_count,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            enable_execute_command=False,
+            propagate_tags="SERVICE",
+            enable_ecs_managed_tags=True,
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            deployment_circuit_breaker=aws.ecs_service.EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
+            network_configuration=aws.ecs_service.EcsServiceNetworkConfiguration(
+                subnets=list(props.subnet_ids), security_groups=[self.security_group.id], assign_public_ip=False),
+            load_balancer=load_balancer,
+            health_check_grace_period_seconds=props.health_check_grace_seconds if load_balancer else None,
+            # Autoscaling owns the count after creation; a plan must not reset it to the initial value.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
+            depends_on=list(props.depends_on) or None,
+        )
+
+    def _role(self, id_: str, name: str, props: FargateServiceProps, statements: list, purpose: str):
+        role = aws.iam_role.IamRole(
+            self, id_, name=name, description=f"{props.name}: {purpose}",
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com", account_id=props.account_id))
+        if statements:
+            aws.iam_role_policy.IamRolePolicy(
+                self, f"{id_}-policy", name="least-privilege", role=role.id,
+                policy=policy_document(self, f"{id_}-document", statements).json)
+        return role
+
+    def _container(self, props: FargateServiceProps) -> dict[str, Any]:
+        container: dict[str, Any] = {
+            "name": self.container_name,
+            "image": props.image,
+            "essential": True,
+            "readonlyRootFilesystem": True,
+            "user": props.user,
+            "privileged": False,
+            "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
+            "mountPoints": [{"sourceVolume": "scratch", "containerPath": SCRATCH_PATH, "readOnly": False}],
+            "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": self.log_group.name, "awslogs-region": props.region,
+                "awslogs-stream-prefix": props.name}},
+        }
+        if props.container_port is not None:
+            container["portMappings"] = [{"containerPort": props.container_port, "protocol": "tcp"}]
+        if props.command:
+            container["command"] = list(props.command)
+        return container
+
+    def _network_rules(self, props: FargateServiceProps) -> None:
+        group = self.security_group.id
+        if props.ingress_security_group_id and props.container_port is not None:
+            aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
+                self, "ingress-load-balancer", security_group_id=group, ip_protocol="tcp",
+                from_port=props.container_port, to_port=props.container_port,
+                referenced_security_group_id=props.ingress_security_group_id,
+                description=f"only the load balancer, on {props.container_port}")
+        https_destinations = {"egress-internet": {"cidr_ipv4": "0.0.0.0/0"}} if props.egress_to_internet else {
+            "egress-vpc-endpoints": {"cidr_ipv4": props.vpc_cidr},
+            **({"egress-s3-gateway": {"prefix_list_id": props.s3_prefix_list_id}} if props.s3_prefix_list_id else {}),
+        }
+        for rule_id, destination in https_destinations.items():
+            aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+                self, rule_id, security_group_id=group, ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
+                description=f"HTTPS to AWS APIs ({rule_id.removeprefix('egress-')})", **destination)
+
+
+def _validate(id_: str, props: FargateServiceProps) -> None:
+    problems = list(memory_problems(props.cpu, props.memory))
+    if props.cpu_architecture not in ("X86_64", "ARM64"):
+        problems.append(f"cpu_architecture must be X86_64 or ARM64, got {props.cpu_architecture!r}")
+    if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
+        problems.append(f"log_retention_days must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, "
+                        f"got {props.log_retention_days}")
+    if props.user.split(":")[0] in ("", "0", "root"):
+        problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
+    if props.target_group_arn and props.container_port is None:
+        problems.append("target_group_arn needs container_port")
+    if props.desired_count < 0:
+        problems.append(f"desired_count must be >= 0, got {props.desired_count}")
+    if problems:
+        raise ValueError(f"{id_}: " + "; ".join(problems))
+
+
+__all__ = ["FARGATE_MEMORY_BY_CPU", "FargateService", "FargateServiceProps"]

@@ -1,0 +1,202 @@
+"""A SageMaker endpoint with its endpoint configuration (real-time, serverless or async) and its log group.
+
+Why the configuration name carries a content hash and is created before the old one is destroyed: an endpoint
+configuration cannot be changed in place and the live endpoint names it. With a fixed name Terraform would try
+to delete the configuration in use and fail; with a hashed name a change creates the new configuration, updates
+the endpoint to it (SageMaker swaps without downtime), then deletes the old one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from cdktf import TerraformResourceLifecycle
+from constructs import Construct
+
+from modules import aws
+from modules.constructs.content_hash import content_hash
+from modules.constructs.sagemaker_execution_role import log_group_name
+
+_config = aws.sagemaker_endpoint_configuration
+MODES = ("real-time", "serverless", "async")
+VARIANT_NAME = "primary"
+MAX_ENDPOINT_NAME = 52  # "-<10 hex>" is appended for the configuration; SageMaker names stop at 63
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SagemakerEndpointProps:
+    """The endpoint, its mode and the knobs of that mode (knobs of other modes must stay unset)."""
+
+    endpoint_name: str  # plain name, shared with the compute stack through config
+    model_name: str  # SagemakerModel.name (plain: part of the configuration hash)
+    model_name_reference: str | None = None  # SagemakerModel.model.name (token): makes the configuration wait
+    mode: Literal["real-time", "serverless", "async"]
+    kms_key_arn: str  # CMK of the ML storage volume / the image copy; None only for local-NVMe instance types
+    log_kms_key_arn: str  # CMK of the endpoint's log group
+    log_retention_days: int  # finite retention of the log group
+    volume_encryption: bool = True  # False for instance types with local NVMe storage (they refuse a volume key)
+    # real-time and async
+    instance_type: str | None = None  # ml.* instance type
+    initial_instance_count: int | None = None  # instances at creation
+    # real-time
+    data_capture_s3_uri: str | None = None  # s3://<results bucket>/data-capture/
+    data_capture_sampling_percentage: int = 0  # 0: no data capture
+    data_capture_kms_key_arn: str | None = None  # CMK of the captured objects
+    # serverless
+    memory_size_mb: int | None = None  # 1024-6144 in 1 GB steps
+    max_concurrency: int | None = None  # 1-200
+    provisioned_concurrency: int | None = None  # <= max_concurrency; None: none
+    # async
+    output_s3_uri: str | None = None  # s3://<results bucket>/async/output/
+    failure_s3_uri: str | None = None  # s3://<results bucket>/async/failure/
+    output_kms_key_arn: str | None = None  # CMK of the async outputs
+    success_topic_arn: str | None = None  # notified when a request succeeded
+    error_topic_arn: str | None = None  # notified when a request failed
+    max_concurrent_invocations_per_instance: int | None = None  # 1-1000
+
+
+class SagemakerEndpoint(Construct):
+    """Exposes `endpoint`, `configuration`, `log_group`, `name`, `arn`, `configuration_name`, `variant_name`."""
+
+    def __init__(self, scope: Construct, id_: str, *, props: SagemakerEndpointProps) -> None:
+        super().__init__(scope, id_)
+        _validate(id_, props)
+        self.name = props.endpoint_name
+        self.variant_name = VARIANT_NAME
+        self.configuration_name = f"{props.endpoint_name}-{content_hash(configuration_knobs(props))}"
+        # Created here (not by SageMaker on first write) so that it has a retention and a key.
+        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
+            self, "log-group", name=log_group_name(props.endpoint_name),
+            retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn)
+        self.configuration = _config.SagemakerEndpointConfiguration(
+            self, "configuration",
+            name=self.configuration_name,
+            kms_key_arn=props.kms_key_arn if props.volume_encryption else None,
+            production_variants=[_variant(props)],
+            data_capture_config=_data_capture(props),
+            async_inference_config=_async(props),
+            lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+        )
+        self.endpoint = aws.sagemaker_endpoint.SagemakerEndpoint(
+            self, "endpoint", name=props.endpoint_name, endpoint_config_name=self.configuration.name,
+            depends_on=[self.log_group])
+        self.arn = self.endpoint.arn
+
+
+def configuration_knobs(props: SagemakerEndpointProps) -> dict[str, object]:
+    """The plain values that define the configuration (ARNs are tokens and stay out; the model name is hashed)."""
+    return {"model": props.model_name, "mode": props.mode, "volume_encryption": props.volume_encryption,
+            "instance_type": props.instance_type, "initial_instance_count": props.initial_instance_count,
+            "data_capture": [props.data_capture_s3_uri, props.data_capture_sampling_percentage],
+            "serverless": [props.memory_size_mb, props.max_concurrency, props.provisioned_concurrency],
+            "async": [props.output_s3_uri, props.failure_s3_uri, props.max_concurrent_invocations_per_instance]}
+
+
+def _variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationProductionVariants:
+    model_name = props.model_name_reference or props.model_name
+    if props.mode == "serverless":
+        return _config.SagemakerEndpointConfigurationProductionVariants(
+            variant_name=VARIANT_NAME, model_name=model_name,
+            serverless_config=_config.SagemakerEndpointConfigurationProductionVariantsServerlessConfig(
+                memory_size_in_mb=props.memory_size_mb, max_concurrency=props.max_concurrency,
+                provisioned_concurrency=props.provisioned_concurrency))
+    return _config.SagemakerEndpointConfigurationProductionVariants(
+        variant_name=VARIANT_NAME, model_name=model_name, instance_type=props.instance_type,
+        initial_instance_count=props.initial_instance_count, initial_variant_weight=1)
+
+
+def _data_capture(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationDataCaptureConfig | None:
+    if props.mode != "real-time" or not props.data_capture_sampling_percentage:
+        return None
+    return _config.SagemakerEndpointConfigurationDataCaptureConfig(
+        enable_capture=True,
+        initial_sampling_percentage=props.data_capture_sampling_percentage,
+        destination_s3_uri=props.data_capture_s3_uri,
+        kms_key_id=props.data_capture_kms_key_arn,
+        capture_options=[_config.SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(capture_mode=mode)
+                         for mode in ("Input", "Output")],
+        capture_content_type_header=_config.SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader(
+            json_content_types=["application/json"]))
+
+
+def _async(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationAsyncInferenceConfig | None:
+    if props.mode != "async":
+        return None
+    return _config.SagemakerEndpointConfigurationAsyncInferenceConfig(
+        output_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfig(
+            s3_output_path=props.output_s3_uri, s3_failure_path=props.failure_s3_uri,
+            kms_key_id=props.output_kms_key_arn,
+            notification_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfigNotificationConfig(
+                success_topic=props.success_topic_arn, error_topic=props.error_topic_arn,
+                include_inference_response_in=["SUCCESS_NOTIFICATION_TOPIC"])),
+        client_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigClientConfig(
+            max_concurrent_invocations_per_instance=props.max_concurrent_invocations_per_instance))
+
+
+MODE_KNOBS = {
+    "real-time": ("instance_type", "initial_instance_count"),
+    "async": ("instance_type", "initial_instance_count", "output_s3_uri", "failure_s3_uri", "success_topic_arn",
+              "error_topic_arn", "max_concurrent_invocations_per_instance"),
+    "serverless": ("memory_size_mb", "max_concurrency"),
+}
+ONLY_IN = {
+    "instance_type": ("real-time", "async"), "initial_instance_count": ("real-time", "async"),
+    "data_capture_s3_uri": ("real-time",), "memory_size_mb": ("serverless",), "max_concurrency": ("serverless",),
+    "provisioned_concurrency": ("serverless",), "output_s3_uri": ("async",), "failure_s3_uri": ("async",),
+    "success_topic_arn": ("async",), "error_topic_arn": ("async",),
+    "max_concurrent_invocations_per_instance": ("async",),
+}
+
+
+def _validate(id_: str, props: SagemakerEndpointProps) -> None:
+    problems = []
+    if props.mode not in MODES:
+        raise ValueError(f"{id_}: mode must be one of {', '.join(MODES)}, got {props.mode!r}")
+    if not 1 <= len(props.endpoint_name) <= MAX_ENDPOINT_NAME:
+        problems.append(f"endpoint_name must be 1-{MAX_ENDPOINT_NAME} characters (a -<hash> is appended)")
+    for name in MODE_KNOBS[props.mode]:
+        if getattr(props, name) is None:
+            problems.append(f"{name} is required in mode {props.mode!r}")
+    for name, modes in ONLY_IN.items():
+        if getattr(props, name) is not None and props.mode not in modes:
+            problems.append(f"{name} applies only to mode {' or '.join(modes)}, not to mode {props.mode!r}")
+    if props.instance_type is not None and not _is_ml_instance(props.instance_type):
+        problems.append(f"instance_type must match ^ml\\.[a-z0-9]+\\.[a-z0-9]+$, got {props.instance_type!r}")
+    if props.initial_instance_count is not None and not 1 <= props.initial_instance_count <= 100:
+        problems.append(f"initial_instance_count must be 1-100, got {props.initial_instance_count}")
+    if not 0 <= props.data_capture_sampling_percentage <= 100:
+        problems.append(f"data_capture_sampling_percentage must be 0-100, got {props.data_capture_sampling_percentage}")
+    if props.data_capture_sampling_percentage and props.mode == "real-time" and not props.data_capture_s3_uri:
+        problems.append("data_capture_s3_uri is required when data_capture_sampling_percentage > 0")
+    if props.memory_size_mb is not None and props.memory_size_mb not in SERVERLESS_MEMORY_MB:
+        problems.append(f"memory_size_mb must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}, "
+                        f"got {props.memory_size_mb}")
+    if props.max_concurrency is not None and not 1 <= props.max_concurrency <= 200:
+        problems.append(f"max_concurrency must be 1-200, got {props.max_concurrency}")
+    if props.provisioned_concurrency is not None and not (
+            1 <= props.provisioned_concurrency <= (props.max_concurrency or 200)):
+        problems.append(f"provisioned_concurrency must be 1-max_concurrency ({props.max_concurrency}), "
+                        f"got {props.provisioned_concurrency}")
+    if props.max_concurrent_invocations_per_instance is not None and not (
+            1 <= props.max_concurrent_invocations_per_instance <= 1000):
+        problems.append("max_concurrent_invocations_per_instance must be 1-1000, "
+                        f"got {props.max_concurrent_invocations_per_instance}")
+    for name in ("data_capture_s3_uri", "output_s3_uri", "failure_s3_uri"):
+        value = getattr(props, name)
+        if value is not None and not (value.startswith("s3://") and value.endswith("/")):
+            problems.append(f"{name} must be an s3://bucket/prefix/ URI ending in '/', got {value!r}")
+    if props.volume_encryption and not props.kms_key_arn:
+        problems.append("kms_key_arn is required (customer key for the volume / image copy)")
+    if not props.log_kms_key_arn:
+        problems.append("log_kms_key_arn is required (the log group is encrypted with a customer key)")
+    if props.log_retention_days <= 0:
+        problems.append(f"log_retention_days must be a positive CloudWatch retention, got {props.log_retention_days}")
+    if problems:
+        raise ValueError(f"{id_}: " + "; ".join(problems))
+
+
+def _is_ml_instance(instance_type: str) -> bool:
+    return re.fullmatch(r"ml\.[a-z0-9]+\.[a-z0-9]+", instance_type) is not None

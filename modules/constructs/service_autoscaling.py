@@ -1,0 +1,75 @@
+"""Target-tracking autoscaling of an HTTP Fargate service on CPU and on load-balancer requests per task.
+
+Why two metrics: CPU tracks model cost per request, requests-per-target tracks load before CPU saturates;
+Application Auto Scaling scales out on whichever asks for more and scales in only when both allow it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from constructs import Construct
+
+from modules import aws
+
+_policy = aws.appautoscaling_policy
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceAutoscalingProps:
+    """The service, its bounds and its targets."""
+
+    cluster_name: str
+    service_name: str  # the service resource's name attribute (a token), so the target follows the service
+    min_count: int = 1
+    max_count: int = 4
+    cpu_target_percent: int = 60  # average CPU across tasks
+    requests_per_target: int | None = 200  # ALB requests per task per minute; None: CPU only
+    load_balancer_arn_suffix: str = ""  # aws_lb.arn_suffix, needed with requests_per_target
+    target_group_arn_suffix: str = ""  # aws_lb_target_group.arn_suffix, needed with requests_per_target
+    scale_in_cooldown_seconds: int = 300
+    scale_out_cooldown_seconds: int = 60
+
+
+class ServiceAutoscaling(Construct):
+    """Exposes `target`, `cpu_policy`, `requests_policy` (None without a load balancer)."""
+
+    def __init__(self, scope: Construct, id_: str, *, props: ServiceAutoscalingProps) -> None:
+        super().__init__(scope, id_)
+        _validate(id_, props)
+        self.target = aws.appautoscaling_target.AppautoscalingTarget(
+            self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
+            resource_id=f"service/{props.cluster_name}/{props.service_name}",
+            min_capacity=props.min_count, max_capacity=props.max_count)
+        self.cpu_policy = self._tracking("cpu", props, props.cpu_target_percent,
+                                         _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                                             predefined_metric_type="ECSServiceAverageCPUUtilization"))
+        self.requests_policy = None
+        if props.requests_per_target is not None:
+            self.requests_policy = self._tracking(
+                "requests", props, props.requests_per_target,
+                _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                    predefined_metric_type="ALBRequestCountPerTarget",
+                    resource_label=f"{props.load_balancer_arn_suffix}/{props.target_group_arn_suffix}"))
+
+    def _tracking(self, id_: str, props: ServiceAutoscalingProps, target: int, metric) -> _policy.AppautoscalingPolicy:
+        return _policy.AppautoscalingPolicy(
+            self, id_, name=f"{id_}-target-tracking", policy_type="TargetTrackingScaling",
+            service_namespace=self.target.service_namespace, scalable_dimension=self.target.scalable_dimension,
+            resource_id=self.target.resource_id,
+            target_tracking_scaling_policy_configuration=_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                target_value=target, predefined_metric_specification=metric,
+                scale_in_cooldown=props.scale_in_cooldown_seconds, scale_out_cooldown=props.scale_out_cooldown_seconds))
+
+
+def _validate(id_: str, props: ServiceAutoscalingProps) -> None:
+    problems = []
+    if not 0 <= props.min_count <= props.max_count or props.max_count < 1:
+        problems.append(f"min_count/max_count must satisfy 0 <= min_count <= max_count, max_count >= 1; got "
+                        f"{props.min_count}/{props.max_count}")
+    if not 10 <= props.cpu_target_percent <= 90:
+        problems.append(f"cpu_target_percent must be 10-90, got {props.cpu_target_percent}")
+    if props.requests_per_target is not None and not (props.load_balancer_arn_suffix and props.target_group_arn_suffix):
+        problems.append("requests_per_target needs load_balancer_arn_suffix and target_group_arn_suffix")
+    if problems:
+        raise ValueError(f"{id_}: " + "; ".join(problems))

@@ -1,0 +1,336 @@
+"""The compute stack: one Lambda function per folder in lambdas/, the ECS cluster, the Fargate inference service
+behind its load balancer, and the Fargate queue worker scaled on a work queue's backlog.
+
+Every environment variable a function or container reads is named by a constant of lambdas/contract.py, so the
+infrastructure and the code share one definition. Every grant names the exact ARN (and S3 prefix) the code uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from constructs import Construct
+
+from lambdas import contract
+from modules import aws
+from modules.config import PipelineConfig
+from modules.config.lambdas import FunctionConfig
+from modules.constructs.application_load_balancer import (
+    ApplicationLoadBalancer,
+    ApplicationLoadBalancerProps,
+)
+from modules.constructs.ecs_cluster import EcsCluster, EcsClusterProps
+from modules.constructs.fargate_service import FargateService, FargateServiceProps
+from modules.constructs.kms_key import KmsKey, KmsKeyProps
+from modules.constructs.lambda_function import LambdaFunction, LambdaFunctionProps
+from modules.constructs.lambda_package import (
+    LambdaPackage,
+    LambdaPackageProps,
+    function_names,
+)
+from modules.constructs.policy_statements import statement
+from modules.constructs.queue_worker_scaling import (
+    QueueWorkerScaling,
+    QueueWorkerScalingProps,
+)
+from modules.constructs.service_autoscaling import (
+    ServiceAutoscaling,
+    ServiceAutoscalingProps,
+)
+from modules.constructs.sqs_event_source import SqsEventSource, SqsEventSourceProps
+from modules.stacks.base import PipelineStack
+from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
+
+HTTPS_PORT = 443
+CONTAINER_PORT = 8080  # SageMaker container contract
+HEALTH_CHECK_PATH = "/ping"  # SageMaker container contract
+SQS_CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+KMS_ENCRYPT = ["kms:GenerateDataKey", "kms:Decrypt"]  # SSE-KMS writes and SNS publishes to an encrypted topic
+
+
+@dataclass(frozen=True)
+class InferenceService:
+    """The Fargate inference service as other stacks see it (docs/stack_interfaces.md)."""
+
+    load_balancer: Any  # aws_lb: .arn, .dns_name
+    listener_arn: str  # the listener that forwards to the service (the API's VPC link integrates with it)
+    security_group_id: str  # the load balancer's security group
+    url: str  # base URL for MODEL_URL
+    service: FargateService
+    alb: ApplicationLoadBalancer
+
+
+class ComputeStack(PipelineStack):
+    """Exposes `functions` (folder name -> LambdaFunction), `inference_service` (InferenceService or None),
+    `queue_worker` (FargateService or None), `cluster`, `key`, `lambda_security_group_id`."""
+
+    def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network, registry,
+                 storage, messaging, lambdas_dir=None) -> None:
+        super().__init__(scope, id_, config=config)
+        self.network, self.registry, self.storage, self.messaging = network, registry, storage, messaging
+        compute = config.compute
+        prefix = config.name_prefix
+        names = function_names(lambdas_dir) if lambdas_dir else function_names()
+        self._check(names)
+        self.key = KmsKey(self, "compute-key", props=KmsKeyProps(
+            alias=f"{prefix}-compute", description=f"Lambda environments and compute logs of {prefix}",
+            account_id=self.account_id, partition=self.partition, region=config.region))
+        self.s3_prefix_list_id = None
+        if not compute.egress_to_internet:
+            self.s3_prefix_list_id = aws.data_aws_ec2_managed_prefix_list.DataAwsEc2ManagedPrefixList(
+                self, "s3-prefix-list", name=f"com.amazonaws.{config.region}.s3").id
+
+        self.cluster = EcsCluster(self, "cluster", props=EcsClusterProps(
+            name=prefix, kms_key_arn=self.key.arn, log_retention_days=config.log_retention_days))
+        self.inference_service = self._inference_service() if compute.inference_service.enabled else None
+        self.model_url = compute.model_url or (self.inference_service.url if self.inference_service else "")
+        self.queue_worker = self._queue_worker()
+
+        self.lambda_security_group_id = self._lambda_security_group() if compute.lambdas.in_vpc else None
+        self.functions: dict[str, LambdaFunction] = {}
+        for name in names:
+            self.functions[name] = self._function(name, lambdas_dir)
+        self._worker_event_sources()
+        self._outputs()
+
+    # --- checks -------------------------------------------------------------------------------------------------
+
+    def _check(self, names: list[str]) -> None:
+        compute = self.config.compute
+        problems = []
+        unknown = sorted(set(compute.lambdas.functions) - set(names))
+        if unknown:
+            problems.append(f"compute.lambdas.functions: no folder with handler.py for {', '.join(unknown)}; "
+                            f"allowed: {', '.join(names)}")
+        for section in ("inference_service", "queue_worker"):
+            service = getattr(compute, section)
+            if service.enabled and service.image not in self.registry.repositories:
+                problems.append(f"compute.{section}.image: no image {service.image!r} in containers/; allowed: "
+                                f"{', '.join(sorted(self.registry.repositories))}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    # --- Lambda -------------------------------------------------------------------------------------------------
+
+    def _lambda_security_group(self) -> str:
+        group = aws.security_group.SecurityGroup(
+            self, "lambda-security-group", name=f"{self.config.name_prefix}-lambdas", vpc_id=self.network.vpc_id,
+            description="Lambda functions: no inbound, HTTPS to AWS APIs (VPC endpoints, S3 gateway) out")
+        self._https_egress("lambda", group.id)
+        if self.config.compute.model_backend == contract.BACKEND_HTTP and self.inference_service is not None \
+                and self.inference_service.alb.port != HTTPS_PORT:
+            port = self.inference_service.alb.port
+            aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+                self, "lambda-egress-model", security_group_id=group.id, ip_protocol="tcp", from_port=port,
+                to_port=port, cidr_ipv4=self.network.vpc_cidr, description=f"the internal model load balancer on {port}")
+        return group.id
+
+    def _https_egress(self, label: str, group_id: str) -> None:
+        destinations = {"internet": {"cidr_ipv4": "0.0.0.0/0"}} if self.config.compute.egress_to_internet else {
+            "vpc-endpoints": {"cidr_ipv4": self.network.vpc_cidr},
+            "s3-gateway": {"prefix_list_id": self.s3_prefix_list_id}}
+        for name, destination in destinations.items():
+            aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+                self, f"{label}-egress-{name}", security_group_id=group_id, ip_protocol="tcp", from_port=HTTPS_PORT,
+                to_port=HTTPS_PORT, description=f"HTTPS to AWS APIs ({name})", **destination)
+
+    def _function(self, name: str, lambdas_dir) -> LambdaFunction:
+        config = self.config
+        lambdas = config.compute.lambdas
+        sizing: FunctionConfig = lambdas.sizing(name)
+        package_props = {"function": name} | ({"lambdas_dir": lambdas_dir} if lambdas_dir else {})
+        package = LambdaPackage(self, f"package-{name}", props=LambdaPackageProps(**package_props))
+        environment, statements = self._function_needs(name)
+        network = {}
+        if self.lambda_security_group_id:
+            network = {"subnet_ids": self.network.private_subnet_ids,
+                       "security_group_ids": [self.lambda_security_group_id]}
+        return LambdaFunction(self, f"function-{name}", props=LambdaFunctionProps(
+            function_name=f"{config.name_prefix}-{name}", handler=f"lambdas.{name}.handler.handler",
+            package_path=package.path, source_code_hash=package.source_code_hash, kms_key_arn=self.key.arn,
+            account_id=self.account_id, region=config.region, partition=self.partition, runtime=lambdas.runtime,
+            architecture=lambdas.architecture, memory_mb=sizing.memory_mb, timeout_seconds=sizing.timeout_seconds,
+            reserved_concurrency=sizing.reserved_concurrency, log_retention_days=config.log_retention_days,
+            environment={contract.LOG_LEVEL: lambdas.log_level, **environment},
+            policy_statements=tuple(statements), **network))
+
+    def _function_needs(self, name: str) -> tuple[dict[str, str], list]:
+        """The environment and grants of each known function: exactly what its handler reads and calls."""
+        bucket = self.storage.results_bucket
+        requests_objects = f"{bucket.arn}/{contract.REQUESTS_PREFIX}*"
+        results_objects = f"{bucket.arn}/{contract.RESULTS_PREFIX}*"
+        payload = {contract.MAX_PAYLOAD_BYTES: str(self.config.compute.lambdas.max_payload_bytes)}
+        storage_key = statement("ResultsBucketKey", KMS_ENCRYPT, [self.storage.key.arn])
+        if name == "submit":
+            return ({contract.RESULTS_BUCKET: bucket.id, contract.REQUESTS_TOPIC_ARN: self.messaging.requests_topic_arn,
+                     **payload}, [
+                # DeleteObject: a request whose announcement failed is removed again (404 instead of pending).
+                statement("WriteRequests", ["s3:PutObject", "s3:DeleteObject"], [requests_objects]),
+                statement("PublishRequests", ["sns:Publish"], [self.messaging.requests_topic_arn]),
+                storage_key, statement("RequestsTopicKey", KMS_ENCRYPT, [self.messaging.key.arn])])
+        if name == "worker":
+            queues = [self.messaging.work_queues[queue] for queue in self._lambda_worker_queues()]
+            environment = {contract.RESULTS_BUCKET: bucket.id, contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
+                           **self._model_environment()}
+            if len(queues) == 1:
+                environment[contract.QUEUE_URL] = queues[0].url
+            return environment, [
+                statement("ConsumeWorkQueues", SQS_CONSUME, [queue.arn for queue in queues]),
+                *self._job_grants()]
+        if name == "status":
+            return {contract.RESULTS_BUCKET: bucket.id}, [
+                statement("ReadJobs", ["s3:GetObject"], [requests_objects, results_objects]),
+                # Without ListBucket a missing key is 403, not 404: the handler could not say "unknown job".
+                statement("TellMissingFromForbidden", ["s3:ListBucket"], [bucket.arn]),
+                statement("ResultsBucketKey", ["kms:Decrypt"], [self.storage.key.arn])]
+        if name == "predict":
+            return {**self._model_environment(), **payload}, self._model_grants()
+        return {}, []  # a new function starts with logs and traces only: grant what it needs here
+
+    def _job_grants(self) -> list:
+        """What processing a job needs (worker function and queue worker containers)."""
+        bucket = self.storage.results_bucket
+        return [
+            statement("ReadLargeRequests", ["s3:GetObject"], [f"{bucket.arn}/{contract.REQUESTS_PREFIX}*"]),
+            # DeleteObject: a result whose notification failed is removed so the retry redoes both.
+            statement("WriteResults", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                      [f"{bucket.arn}/{contract.RESULTS_PREFIX}*"]),
+            statement("PublishResults", ["sns:Publish"], [self.messaging.results_topic_arn]),
+            statement("ResultsBucketKey", KMS_ENCRYPT, [self.storage.key.arn]),
+            # The work queues and the results topic share the messaging key.
+            statement("MessagingKey", KMS_ENCRYPT, [self.messaging.key.arn]),
+            *self._model_grants(),
+        ]
+
+    def _model_environment(self) -> dict[str, str]:
+        backend = self.config.compute.model_backend
+        if backend == contract.BACKEND_SAGEMAKER:
+            return {contract.MODEL_BACKEND: backend, contract.ENDPOINT_NAME: self.config.inference.endpoint_name}
+        return {contract.MODEL_BACKEND: backend, contract.MODEL_URL: self.model_url}
+
+    @property
+    def endpoint_arn(self) -> str:
+        # SageMaker ARNs carry the endpoint name in lower case.
+        return (f"arn:{self.partition}:sagemaker:{self.config.region}:{self.account_id}:endpoint/"
+                f"{self.config.inference.endpoint_name.lower()}")
+
+    def _model_grants(self) -> list:
+        if self.config.compute.model_backend != contract.BACKEND_SAGEMAKER:
+            return []  # the http backend is reached through the security groups, not IAM
+        return [statement("InvokeOwnEndpoint", ["sagemaker:InvokeEndpoint"], [self.endpoint_arn])]
+
+    def _lambda_worker_queues(self) -> tuple[str, ...]:
+        return self.config.compute.lambda_worker_queues(tuple(self.messaging.work_queues))
+
+    def _worker_event_sources(self) -> None:
+        worker = self.functions.get("worker")
+        if worker is None:
+            return
+        lambdas = self.config.compute.lambdas
+        timeout = lambdas.sizing("worker").timeout_seconds
+        problems = []
+        for queue_name in self._lambda_worker_queues():
+            queue = self.messaging.work_queues[queue_name]
+            try:
+                SqsEventSource(self, f"worker-source-{queue_name.removesuffix('.fifo')}", props=SqsEventSourceProps(
+                    queue_name=queue.name, queue_arn=queue.arn,
+                    queue_visibility_timeout_seconds=queue.visibility_timeout_seconds,
+                    function_name=worker.function.function_name, function_timeout_seconds=timeout,
+                    batch_size=lambdas.worker_batch_size, batching_window_seconds=lambdas.worker_batching_window_seconds,
+                    maximum_concurrency=lambdas.worker_maximum_concurrency, depends_on=(worker.role_policy,)))
+            except ValueError as error:
+                problems.append(str(error))
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    # --- Fargate ------------------------------------------------------------------------------------------------
+
+    def _image(self, image: str, tag: str) -> tuple[str, str]:
+        repository = self.registry.repositories[image]
+        separator = "@" if tag.startswith("sha256:") else ":"
+        return f"{repository.url}{separator}{tag}", repository.arn
+
+    def _inference_service(self) -> InferenceService:
+        config = self.config
+        service_config, balancer = config.compute.inference_service, config.compute.load_balancer
+        name = f"{config.name_prefix}-inference"
+        alb = ApplicationLoadBalancer(self, "load-balancer", props=ApplicationLoadBalancerProps(
+            name=name, vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr,
+            subnet_ids=self.network.private_subnet_ids if balancer.internal else self.network.public_subnet_ids,
+            access_log_bucket=self.storage.access_logs_bucket.id, access_log_prefix=f"{LOAD_BALANCER_LOG_PREFIX}/{name}",
+            internal=balancer.internal, certificate_arn=balancer.certificate_arn, ssl_policy=balancer.ssl_policy,
+            target_port=CONTAINER_PORT, health_check_path=HEALTH_CHECK_PATH,
+            deletion_protection=config.production if balancer.deletion_protection is None
+            else balancer.deletion_protection,
+            idle_timeout_seconds=balancer.idle_timeout_seconds))
+        image, repository_arn = self._image(service_config.image, service_config.image_tag)
+        service = FargateService(self, "inference-service", props=FargateServiceProps(
+            name=name, cluster_arn=self.cluster.arn, image=image, repository_arn=repository_arn,
+            region=config.region, account_id=self.account_id, kms_key_arn=self.key.arn,
+            vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr, subnet_ids=self.network.private_subnet_ids,
+            cpu=service_config.cpu, memory=service_config.memory, desired_count=service_config.desired_count,
+            container_port=CONTAINER_PORT, ingress_security_group_id=alb.security_group_id,
+            target_group_arn=alb.target_group.arn,
+            environment={contract.MAX_PAYLOAD_BYTES: str(config.compute.lambdas.max_payload_bytes),
+                         contract.LOG_LEVEL: config.compute.lambdas.log_level},
+            log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
+            egress_to_internet=config.compute.egress_to_internet, depends_on=(alb.listener,)))
+        if not config.emulator.skips("autoscaling"):
+            ServiceAutoscaling(self, "inference-autoscaling", props=ServiceAutoscalingProps(
+                cluster_name=self.cluster.name, service_name=service.service.name,
+                min_count=service_config.min_count, max_count=service_config.max_count,
+                cpu_target_percent=service_config.cpu_target_percent,
+                requests_per_target=service_config.requests_per_target,
+                load_balancer_arn_suffix=alb.load_balancer.arn_suffix,
+                target_group_arn_suffix=alb.target_group.arn_suffix,
+                scale_in_cooldown_seconds=service_config.scale_in_cooldown_seconds,
+                scale_out_cooldown_seconds=service_config.scale_out_cooldown_seconds))
+        return InferenceService(load_balancer=alb.load_balancer, listener_arn=alb.listener_arn,
+                                security_group_id=alb.security_group_id,
+                                url=f"{alb.protocol}://{alb.load_balancer.dns_name}", service=service, alb=alb)
+
+    def _queue_worker(self) -> FargateService | None:
+        config = self.config
+        worker = config.compute.queue_worker
+        queue_name = config.compute.worker_queue_for_fargate(tuple(self.messaging.work_queues))
+        if queue_name is None:
+            return None
+        queue = self.messaging.work_queues[queue_name]
+        name = f"{config.name_prefix}-queue-worker"
+        image, repository_arn = self._image(worker.image, worker.image_tag)
+        service = FargateService(self, "queue-worker", props=FargateServiceProps(
+            name=name, cluster_arn=self.cluster.arn, image=image, repository_arn=repository_arn,
+            region=config.region, account_id=self.account_id, kms_key_arn=self.key.arn,
+            vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr, subnet_ids=self.network.private_subnet_ids,
+            cpu=worker.cpu, memory=worker.memory, desired_count=worker.desired_count, container_port=None,
+            command=worker.command,
+            environment={contract.QUEUE_URL: queue.url, contract.RESULTS_BUCKET: self.storage.results_bucket.id,
+                         contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
+                         contract.LOG_LEVEL: config.compute.lambdas.log_level, **self._model_environment()},
+            task_policy_statements=(statement("ConsumeWorkQueue", SQS_CONSUME, [queue.arn]), *self._job_grants()),
+            log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
+            egress_to_internet=config.compute.egress_to_internet))
+        if not config.emulator.skips("autoscaling"):
+            QueueWorkerScaling(self, "queue-worker-scaling", props=QueueWorkerScalingProps(
+                name=name, cluster_name=self.cluster.name, service_name=service.service.name, queue_name=queue.name,
+                min_count=worker.min_count, max_count=worker.max_count, messages_per_task=worker.messages_per_task,
+                scale_out_evaluation_minutes=worker.scale_out_evaluation_minutes,
+                scale_in_evaluation_minutes=worker.scale_in_evaluation_minutes, cooldown_seconds=worker.cooldown_seconds))
+        return service
+
+    # --- outputs ------------------------------------------------------------------------------------------------
+
+    def _outputs(self) -> None:
+        for name, function in self.functions.items():
+            self.output(f"function_name_{name}", function.function.function_name,
+                        f"the {name} Lambda function (lambdas/{name}/handler.py)")
+        self.output("ecs_cluster_name", self.cluster.name, "ECS cluster of the Fargate services")
+        if self.inference_service:
+            self.output("inference_load_balancer_dns", self.inference_service.load_balancer.dns_name,
+                        "DNS name of the inference service's load balancer")
+            self.output("inference_listener_arn", self.inference_service.listener_arn,
+                        "listener the API's VPC link integrates with")
+            self.output("model_url", self.inference_service.url, "MODEL_URL of the http model backend")
+        if self.queue_worker:
+            self.output("queue_worker_service_name", self.queue_worker.name, "Fargate service scaled on the backlog")

@@ -1,0 +1,138 @@
+"""The inference stack: a SageMaker model (the registry's inference image + model.tar.gz from the artifacts
+bucket), an endpoint configuration in the configured mode (real-time, serverless or async), the endpoint,
+autoscaling on the metric that fits the mode, and alarms.
+
+The endpoint name comes from config (`config.inference.endpoint_name`), so the compute stack grants
+InvokeEndpoint on its exact ARN without waiting for this stack.
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from lambdas import contract
+from modules.config import PipelineConfig
+from modules.config.inference import local_nvme_instance
+from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
+from modules.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps
+from modules.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
+from modules.constructs.kms_key import KmsKey, KmsKeyProps
+from modules.constructs.sagemaker_endpoint import SagemakerEndpoint, SagemakerEndpointProps
+from modules.constructs.sagemaker_execution_role import SagemakerExecutionRole, SagemakerExecutionRoleProps
+from modules.constructs.sagemaker_model import SagemakerModel, SagemakerModelProps
+from modules.stacks.base import PipelineStack
+
+IMAGE = "inference"  # folder in containers/ = key of registry.repositories
+DATA_CAPTURE_PREFIX = "data-capture/"
+ASYNC_OUTPUT_PREFIX = "async/output/"
+ASYNC_FAILURE_PREFIX = "async/failure/"
+
+
+class InferenceStack(PipelineStack):
+    """Exposes `endpoint_name`, `endpoint_arn`, `alarm_topic_arn`, `key`, `model`, `endpoint`, `role`."""
+
+    def __init__(self, scope: Construct, id_: str = "inference", *, config: PipelineConfig, network, registry,
+                 storage, messaging) -> None:
+        super().__init__(scope, id_, config=config)
+        inference = config.inference
+        name = inference.endpoint_name
+        instances = inference.mode in ("real-time", "async")
+        if IMAGE not in registry.repositories:
+            raise ValueError(f"inference: the registry has no {IMAGE!r} repository (containers/{IMAGE}/Dockerfile)")
+        if inference.mode == "async" and config.messaging.fifo_topics:
+            raise ValueError("inference.mode: 'async' notifies the results topic, which SageMaker cannot do while "
+                             "messaging.fifo_topics = true; use a standard results topic or another mode")
+        self.key = KmsKey(self, "inference-key", props=KmsKeyProps(
+            alias=f"{config.name_prefix}-inference", description=f"SageMaker volume and logs of {name}",
+            account_id=self.account_id, partition=self.partition, region=config.region))
+        results_arn = storage.results_bucket.arn
+        results_uri = f"s3://{storage.results_bucket.name}/"
+        capture = inference.mode == "real-time" and inference.data_capture_sampling_percentage > 0
+        write_prefixes = []
+        if capture:
+            write_prefixes.append(f"{results_arn}/{DATA_CAPTURE_PREFIX}*")
+        if inference.mode == "async":
+            write_prefixes += [f"{results_arn}/{ASYNC_OUTPUT_PREFIX}*", f"{results_arn}/{ASYNC_FAILURE_PREFIX}*"]
+
+        in_vpc = instances and inference.vpc
+        self.security_group = None
+        if in_vpc:
+            self.security_group = EgressSecurityGroup(self, "endpoint-security-group", props=EgressSecurityGroupProps(
+                name=f"{name}-endpoint", vpc_id=network.vpc_id, vpc_cidr=network.vpc_cidr,
+                description=f"SageMaker endpoint {name}: HTTPS out to VPC endpoints and S3 only, nothing in",
+                s3_prefix_list_region=config.region))
+
+        repository = registry.repositories[IMAGE]
+        self.role = SagemakerExecutionRole(self, "execution-role", props=SagemakerExecutionRoleProps(
+            role_name=f"{name}-sagemaker", account_id=self.account_id, partition=self.partition,
+            region=config.region, endpoint_name=name,
+            artifact_object_arn=f"{storage.artifacts_bucket.arn}/{inference.model_artifact_key}",
+            repository_arn=repository.arn,
+            kms_key_arns=(storage.key.arn, self.key.arn,
+                          *((messaging.key.arn,) if inference.mode == "async" else ())),
+            write_prefix_arns=tuple(write_prefixes),
+            publish_topic_arns=(messaging.results_topic_arn,) if inference.mode == "async" else (),
+            vpc_id=network.vpc_id if in_vpc else None))
+
+        self.model = SagemakerModel(self, "model", props=SagemakerModelProps(
+            name_prefix=name, image_repository_url=repository.url, image_tag=inference.image_tag,
+            artifact_bucket=storage.artifacts_bucket.name, artifact_key=inference.model_artifact_key,
+            execution_role_arn=self.role.arn, network_isolation=instances and inference.network_isolation,
+            subnet_ids=network.private_subnet_ids if in_vpc else (),
+            security_group_ids=(self.security_group.id,) if in_vpc else (),
+            environment={contract.LOG_LEVEL: inference.log_level}, depends_on=(self.role.policy,)))
+
+        self.endpoint = SagemakerEndpoint(self, "endpoint", props=SagemakerEndpointProps(
+            endpoint_name=name, model_name=self.model.name, model_name_reference=self.model.model.name,
+            mode=inference.mode, kms_key_arn=self.key.arn, log_kms_key_arn=self.key.arn,
+            log_retention_days=config.log_retention_days,
+            volume_encryption=not (instances and local_nvme_instance(inference.instance_type)),
+            instance_type=inference.instance_type if instances else None,
+            initial_instance_count=inference.initial_instance_count if instances else None,
+            data_capture_s3_uri=f"{results_uri}{DATA_CAPTURE_PREFIX}" if capture else None,
+            data_capture_sampling_percentage=inference.data_capture_sampling_percentage if capture else 0,
+            data_capture_kms_key_arn=storage.key.arn if capture else None,
+            memory_size_mb=inference.memory_size_mb if inference.mode == "serverless" else None,
+            max_concurrency=inference.max_concurrency if inference.mode == "serverless" else None,
+            provisioned_concurrency=inference.provisioned_concurrency if inference.mode == "serverless" else None,
+            **self._async_props(config, results_uri, storage, messaging)))
+        self.endpoint_name = name
+        self.endpoint_arn = self.endpoint.arn
+        self.alarm_topic_arn = messaging.alarm_topic_arn
+
+        self.autoscaling = None
+        if inference.autoscaled and not config.emulator.skips("autoscaling"):
+            target = {"real-time": inference.target_invocations_per_instance,
+                      "async": inference.target_backlog_per_instance,
+                      "serverless": inference.target_provisioned_concurrency_utilization}[inference.mode]
+            self.autoscaling = EndpointAutoscaling(self, "autoscaling", props=EndpointAutoscalingProps(
+                endpoint_name=self.endpoint.endpoint.name, variant_name=self.endpoint.variant_name,
+                mode=inference.mode, min_capacity=inference.resolved_min_capacity,
+                max_capacity=inference.resolved_max_capacity, target_value=target,
+                scale_in_cooldown_seconds=inference.scale_in_cooldown_seconds,
+                scale_out_cooldown_seconds=inference.scale_out_cooldown_seconds, alarm_name_prefix=name))
+        self.alarms = EndpointAlarms(self, "alarms", props=EndpointAlarmsProps(
+            endpoint_name=name, variant_name=self.endpoint.variant_name, mode=inference.mode,
+            alarm_topic_arn=self.alarm_topic_arn, errors_threshold=inference.alarm_errors_threshold,
+            latency_p99_ms=inference.alarm_latency_p99_ms))
+
+        self.output("endpoint_name", name, "SageMaker endpoint (ENDPOINT_NAME of the Lambdas)")
+        self.output("endpoint_arn", self.endpoint_arn, "SageMaker endpoint ARN (sagemaker:InvokeEndpoint)")
+        self.output("endpoint_mode", inference.mode, "real-time, serverless or async")
+        self.output("endpoint_configuration_name", self.endpoint.configuration_name,
+                    "current endpoint configuration (name carries a hash of its settings)")
+        self.output("model_name", self.model.name, "current SageMaker model (name carries a hash of image and artifact)")
+        self.output("model_image", self.model.image, "image the endpoint runs (push it before deploying)")
+        self.output("model_artifact_uri", self.model.model_data_url,
+                    "upload model.tar.gz here before deploying (python containers/inference/train.py <dir>)")
+        self.output("execution_role_arn", self.role.arn, "role the model runs as")
+
+    def _async_props(self, config: PipelineConfig, results_uri: str, storage, messaging) -> dict:
+        inference = config.inference
+        if inference.mode != "async":
+            return {}
+        return {"output_s3_uri": f"{results_uri}{ASYNC_OUTPUT_PREFIX}",
+                "failure_s3_uri": f"{results_uri}{ASYNC_FAILURE_PREFIX}",
+                "output_kms_key_arn": storage.key.arn,
+                "success_topic_arn": messaging.results_topic_arn, "error_topic_arn": messaging.results_topic_arn,
+                "max_concurrent_invocations_per_instance": inference.max_concurrent_invocations_per_instance}

@@ -1,0 +1,87 @@
+"""The messaging stack: the requests topic fans out to work queues by filter policy, the results topic tells
+subscribers a job finished, and an alarm topic collects every queue alarm. One CMK encrypts all of them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from constructs import Construct
+
+from modules import aws
+from modules.config import PipelineConfig
+from modules.config.messaging import physical_queue_name
+from modules.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
+from modules.constructs.encrypted_topic import EncryptedTopic, EncryptedTopicProps
+from modules.constructs.kms_key import KmsKey, KmsKeyProps
+from modules.stacks.base import PipelineStack
+
+# SNS encrypts into the queues, SQS reads its own messages, CloudWatch publishes alarms to the encrypted topic.
+# The Lambdas that consume or publish are granted kms:Decrypt/GenerateDataKey in IAM by the compute stack.
+KEY_SERVICE_PRINCIPALS = ("sns.amazonaws.com", "sqs.amazonaws.com", "cloudwatch.amazonaws.com")
+
+
+class MessagingStack(PipelineStack):
+    """Exposes `key`, `requests_topic_arn`, `results_topic_arn`, `alarm_topic_arn`, `work_queues` (name -> EncryptedQueue).
+
+    `storage` is accepted to keep the composition order of docs/stack_interfaces.md; nothing here needs it yet.
+    """
+
+    def __init__(self, scope: Construct, id_: str = "messaging", *, config: PipelineConfig,
+                 storage: object | None = None) -> None:
+        super().__init__(scope, id_, config=config)
+        messaging = config.messaging
+        prefix = config.name_prefix
+        self.storage = storage
+        self.key = KmsKey(self, "messaging-key", props=KmsKeyProps(
+            alias=f"{prefix}-messaging", description=f"topics and queues of {prefix}",
+            account_id=self.account_id, partition=self.partition, service_principals=KEY_SERVICE_PRINCIPALS))
+
+        self.requests_topic = EncryptedTopic(self, "requests-topic", props=EncryptedTopicProps(
+            name=f"{prefix}-requests", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics))
+        self.results_topic = EncryptedTopic(self, "results-topic", props=EncryptedTopicProps(
+            name=f"{prefix}-results", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics))
+        # CloudWatch cannot publish to a FIFO topic, so alarms always go to a standard one.
+        self.alarm_topic = EncryptedTopic(self, "alarm-topic", props=EncryptedTopicProps(
+            name=f"{prefix}-alarms", kms_key_arn=self.key.arn, publisher_service="cloudwatch.amazonaws.com",
+            account_id=self.account_id,
+            publisher_source_arn=f"arn:{self.partition}:cloudwatch:{config.region}:{self.account_id}:alarm:*"))
+        self.requests_topic_arn = self.requests_topic.arn
+        self.results_topic_arn = self.results_topic.arn
+        self.alarm_topic_arn = self.alarm_topic.arn
+        if messaging.alarm_email:
+            aws.sns_topic_subscription.SnsTopicSubscription(
+                self, "alarm-email", topic_arn=self.alarm_topic.arn, protocol="email", endpoint=messaging.alarm_email)
+
+        self.work_queues: dict[str, EncryptedQueue] = {}
+        for queue_config in messaging.queues:
+            label = queue_config.name.removesuffix(".fifo")
+            queue = EncryptedQueue(self, f"queue-{label}", props=EncryptedQueueProps(
+                name=physical_queue_name(prefix, queue_config.name), kms_key_arn=self.key.arn,
+                source_topic_arn=self.requests_topic.arn,
+                visibility_timeout_seconds=queue_config.visibility_timeout_seconds,
+                receive_wait_time_seconds=queue_config.receive_wait_time_seconds,
+                message_retention_seconds=queue_config.message_retention_seconds,
+                max_receive_count=messaging.max_receive_count, alarm_topic_arn=self.alarm_topic.arn,
+                oldest_message_age_alarm_seconds=messaging.oldest_message_age_alarm_seconds))
+            aws.sns_topic_subscription.SnsTopicSubscription(
+                self, f"queue-{label}-subscription", topic_arn=self.requests_topic.arn, protocol="sqs",
+                endpoint=queue.arn, raw_message_delivery=True,
+                filter_policy=json.dumps(filter_policy(queue_config.filter), sort_keys=True)
+                if queue_config.filter else None,
+                filter_policy_scope="MessageAttributes" if queue_config.filter else None)
+            self.work_queues[queue_config.name] = queue
+            key = label.replace("-", "_")
+            self.output(f"queue_url_{key}", queue.url, f"work queue {queue_config.name} (fed by the requests topic)")
+            self.output(f"dead_letter_queue_url_{key}", queue.dead_letter_queue.url,
+                        f"dead-letter queue of {queue_config.name}: inspect, fix, redrive")
+
+        self.output("messaging_kms_key_arn", self.key.arn, "CMK of topics and queues (publishers/consumers need it)")
+        self.output("requests_topic_arn", self.requests_topic_arn, "submit publishes accepted jobs here")
+        self.output("results_topic_arn", self.results_topic_arn, "subscribe here to hear about finished jobs")
+        self.output("alarm_topic_arn", self.alarm_topic_arn, "queue alarms (dead letters, stuck messages) land here")
+
+
+def filter_policy(filter_config: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """SNS filter policy on message attributes: every listed attribute must match one of its values."""
+    return {attribute: sorted(values) for attribute, values in filter_config.items()}

@@ -1,0 +1,63 @@
+"""The storage stack: model artifacts, job requests/results and their access logs, under one CMK.
+
+Bucket names are `<project>-<environment>-<purpose>[-<suffix>]`; the results bucket expires `requests/` and
+`results/` objects (the key layout of lambdas/contract.py) after `storage.results_expiry_days`.
+"""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from lambdas.contract import REQUESTS_PREFIX, RESULTS_PREFIX
+from modules import aws
+from modules.config import PipelineConfig
+from modules.constructs.kms_key import KmsKey, KmsKeyProps
+from modules.constructs.policy_statements import statement
+from modules.constructs.secure_bucket import ExpiryRule, SecureBucket, SecureBucketProps
+from modules.stacks.base import PipelineStack
+
+# Where load balancers write their access logs in the access-log bucket (the compute stack uses it).
+LOAD_BALANCER_LOG_PREFIX = "alb"
+
+
+class StorageStack(PipelineStack):
+    """Exposes `key`, `artifacts_bucket`, `results_bucket`, `access_logs_bucket` (SecureBucket: .arn .id .name)."""
+
+    def __init__(self, scope: Construct, id_: str = "storage", *, config: PipelineConfig) -> None:
+        super().__init__(scope, id_, config=config)
+        storage = config.storage
+        prefix = config.name_prefix
+        self.key = KmsKey(self, "storage-key", props=KmsKeyProps(
+            alias=f"{prefix}-storage", description=f"model artifacts, requests and results of {prefix}",
+            account_id=self.account_id, partition=self.partition))
+        access_logs_name = storage.bucket_name(prefix, "access-logs")
+        self.access_logs_bucket = SecureBucket(self, "access-logs", props=SecureBucketProps(
+            bucket_name=access_logs_name, log_target=True, account_id=self.account_id,
+            partition=self.partition, force_destroy=storage.force_destroy,
+            noncurrent_version_days=storage.noncurrent_version_days,
+            extra_policy_statements=(self._load_balancer_log_delivery(access_logs_name),)))
+        common = {"kms_key_arn": self.key.arn, "access_log_bucket": self.access_logs_bucket.id,
+                  "partition": self.partition, "force_destroy": storage.force_destroy,
+                  "noncurrent_version_days": storage.noncurrent_version_days}
+        self.artifacts_bucket = SecureBucket(self, "artifacts", props=SecureBucketProps(
+            bucket_name=storage.bucket_name(prefix, "artifacts"), **common))
+        self.results_bucket = SecureBucket(self, "results", props=SecureBucketProps(
+            bucket_name=storage.bucket_name(prefix, "results"), **common,
+            expiry_rules=(ExpiryRule(id="expire-requests", prefix=REQUESTS_PREFIX, days=storage.results_expiry_days),
+                          ExpiryRule(id="expire-results", prefix=RESULTS_PREFIX, days=storage.results_expiry_days))))
+
+        self.output("storage_kms_key_arn", self.key.arn, "CMK of the buckets (consumers need kms:Decrypt on it)")
+        for purpose, bucket in (("artifacts", self.artifacts_bucket), ("results", self.results_bucket),
+                                ("access_logs", self.access_logs_bucket)):
+            self.output(f"{purpose}_bucket_name", bucket.id, f"name of the {purpose.replace('_', ' ')} bucket")
+            self.output(f"{purpose}_bucket_arn", bucket.arn, f"ARN of the {purpose.replace('_', ' ')} bucket")
+
+    def _load_balancer_log_delivery(self, bucket_name: str):
+        """ALB access logs (compute stack) land under `alb/`. Regions older than August 2022 deliver as the
+        region's Elastic Load Balancing account, newer ones as the log-delivery service: both may write there only.
+        """
+        elb_account = aws.data_aws_elb_service_account.DataAwsElbServiceAccount(self, "elb-account")
+        return statement(
+            "LoadBalancerAccessLogDelivery", ["s3:PutObject"],
+            [f"arn:{self.partition}:s3:::{bucket_name}/{LOAD_BALANCER_LOG_PREFIX}/*"],
+            principals={"AWS": [elb_account.arn], "Service": ["logdelivery.elasticloadbalancing.amazonaws.com"]})

@@ -1,0 +1,96 @@
+"""The inference and api sections: mode-specific knobs refused in the wrong mode, ranges, production rules,
+each as one line naming the field."""
+
+from __future__ import annotations
+
+import pytest
+
+from modules.config import ConfigError, load_config
+from tests.conftest import PROJECT_ROOT
+
+LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
+PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
+
+
+def _load(tmp_path, text: str, name: str = "broken.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_config(path)
+
+
+def _with_inference(text: str, knobs: str) -> str:
+    return text.replace("[inference]\n", f"[inference]\n{knobs}\n", 1)
+
+
+def test_the_endpoint_name_is_derived_from_project_and_environment(tmp_path):
+    assert _load(tmp_path, LOCAL, "local.toml").inference.endpoint_name == "inference-local-inference"
+
+
+@pytest.mark.parametrize(("knobs", "expected"), [
+    ('instance_type = "ml.m5.large"',
+     "inference: instance_type: applies only to mode 'real-time' or 'async', not to mode 'serverless'; remove it"),
+    ("data_capture_sampling_percentage = 10",
+     "data_capture_sampling_percentage: applies only to mode 'real-time', not to mode 'serverless'"),
+    ("provisioned_concurrency = 3", "provisioned_concurrency: must be <= max_concurrency (2), got 3"),
+    ("min_capacity = 0", "min_capacity: 0 (scale to zero) only in mode 'async', not in mode 'serverless'"),
+])
+def test_serverless_refuses_knobs_of_other_modes_and_impossible_values(tmp_path, knobs, expected):
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        _load(tmp_path, _with_inference(LOCAL, knobs))
+
+
+def test_serverless_memory_goes_in_1_gb_steps(tmp_path):
+    with pytest.raises(ConfigError, match="memory_size_mb: must be 1024-6144 in steps of 1024, got 1536"):
+        _load(tmp_path, LOCAL.replace("memory_size_mb = 2048", "memory_size_mb = 1536"))
+
+
+def test_instance_types_must_be_ml_families(tmp_path):
+    text = PROD.replace('instance_type = "ml.m5.large"', 'instance_type = "m5.large"')
+    with pytest.raises(ConfigError, match=r"inference.instance_type: String should match pattern"):
+        _load(tmp_path, text)
+
+
+def test_real_time_refuses_serverless_knobs(tmp_path):
+    with pytest.raises(ConfigError, match="max_concurrency: applies only to mode 'serverless', not to mode 'real-time'"):
+        _load(tmp_path, _with_inference(PROD, "max_concurrency = 5"))
+
+
+def test_async_may_scale_to_zero_by_default(tmp_path):
+    text = LOCAL.replace('mode = "serverless"', 'mode = "async"').replace(
+        "memory_size_mb = 2048\nmax_concurrency = 2\n", "")
+    inference = _load(tmp_path, text).inference
+    assert (inference.resolved_min_capacity, inference.autoscaled) == (0, True)
+
+
+@pytest.mark.parametrize("tag", ["latest", "stable"])
+def test_production_refuses_moving_image_tags(tmp_path, tag):
+    with pytest.raises(ConfigError, match=f"inference.image_tag: '{tag}' is a moving tag, refused when production"):
+        _load(tmp_path, PROD.replace('image_tag = "1.0.0"\ninstance_type', f'image_tag = "{tag}"\ninstance_type'))
+
+
+@pytest.mark.parametrize(("replacement", "expected"), [
+    ('auth = "jwt"', "api: jwt_issuer: required when auth = 'jwt' (https issuer URL); jwt_audience: required"),
+    ('auth = "iam"\njwt_issuer = "https://issuer.example.com/"', "jwt_issuer: applies only to auth = 'jwt'"),
+    ('auth = "basic"', "api.auth: Input should be 'iam', 'jwt' or 'none'"),
+    ('auth = "iam"\ncors_allowed_origins = ["*"]', "cors_allowed_origins: '*' is not an exact origin"),
+])
+def test_api_authorization_and_cors_are_checked(tmp_path, replacement, expected):
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
+        _load(tmp_path, LOCAL.replace('auth = "iam"\ncors_allowed_origins = ["http://localhost:3000"]', replacement))
+
+
+def test_no_authorization_is_allowed_outside_production_only(tmp_path):
+    assert _load(tmp_path, LOCAL.replace('auth = "iam"', 'auth = "none"')).api.auth == "none"
+    with pytest.raises(ConfigError, match="api.auth: 'none' is refused when production = true; allowed: iam, jwt"):
+        _load(tmp_path, PROD.replace('auth = "iam"', 'auth = "none"'))
+
+
+@pytest.mark.parametrize(("knob", "value", "expected"), [
+    ("throttling_rate_limit", "0", "api.throttling_rate_limit: Input should be greater than or equal to 1"),
+    ("throttling_rate_limit", "10001", "api.throttling_rate_limit: Input should be less than or equal to 10000"),
+    ("throttling_burst_limit", "5001", "api.throttling_burst_limit: Input should be less than or equal to 5000"),
+])
+def test_throttling_stays_in_range(tmp_path, knob, value, expected):
+    text = LOCAL.replace(f"{knob} = {'10' if 'rate' in knob else '20'}", f"{knob} = {value}")
+    with pytest.raises(ConfigError, match=expected):
+        _load(tmp_path, text)

@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+from modules.constructs.lambda_function import LambdaFunction, LambdaFunctionProps
+from modules.constructs.policy_statements import statement
+from tests.constructs.helpers import only, synth_with
+
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
+
+
+def _function(stack, **overrides):
+    props = {"function_name": "p-submit", "handler": "lambdas.submit.handler.handler", "package_path": "a.zip",
+             "source_code_hash": "aGFzaA==", "kms_key_arn": KEY, "account_id": "123456789012",
+             "region": "eu-west-1", **overrides}
+    return LambdaFunction(stack, "fn", props=LambdaFunctionProps(**props))
+
+
+def _policy(doc, name="fn_policy"):
+    documents = doc["data"]["aws_iam_policy_document"]
+    return next(v for k, v in documents.items() if k.startswith(name))["statement"]
+
+
+def test_a_function_traces_encrypts_its_environment_and_reserves_concurrency():
+    fn = only(synth_with(lambda s: _function(s, environment={"B": "2", "A": "1"})), "aws_lambda_function")
+    assert fn["tracing_config"] == {"mode": "Active"}
+    assert fn["kms_key_arn"] == KEY
+    assert fn["reserved_concurrent_executions"] == 10
+    assert fn["runtime"] == "python3.12"
+    assert fn["environment"] == {"variables": {"A": "1", "B": "2"}}
+    assert fn["source_code_hash"] == "aGFzaA=="
+
+
+def test_a_function_has_its_own_encrypted_log_group_with_finite_retention_created_first():
+    doc = synth_with(lambda s: _function(s, log_retention_days=14))
+    group = only(doc, "aws_cloudwatch_log_group")
+    assert group == {**group, "name": "/aws/lambda/p-submit", "retention_in_days": 14, "kms_key_id": KEY}
+    assert any(dep.startswith("aws_cloudwatch_log_group.") for dep in only(doc, "aws_lambda_function")["depends_on"])
+
+
+def test_the_role_allows_logs_on_its_own_group_traces_and_only_the_given_grants():
+    grant = statement("Publish", ["sns:Publish"], ["arn:aws:sns:eu-west-1:123456789012:t"])
+    doc = synth_with(lambda s: _function(s, policy_statements=(grant,)))
+    statements = {st["sid"]: st for st in _policy(doc)}
+    assert set(statements) == {"OwnLogGroupOnly", "XRayTraces", "DecryptOwnEnvironment", "Publish"}
+    assert statements["OwnLogGroupOnly"]["resources"][0].endswith(".arn}:*")
+    assert statements["Publish"]["resources"] == ["arn:aws:sns:eu-west-1:123456789012:t"]
+    trust = json.loads(only(doc, "aws_iam_role")["assume_role_policy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_in_the_vpc_the_interface_grants_name_the_subnets_and_group():
+    doc = synth_with(lambda s: _function(s, subnet_ids=["subnet-1"], security_group_ids=["sg-1"]))
+    assert only(doc, "aws_lambda_function")["vpc_config"] == {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"]}
+    create = next(st for st in _policy(doc) if st["sid"] == "VpcInterfacesCreate")
+    assert "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1" in create["resources"]
+    assert "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-1" in create["resources"]
+
+
+def test_outside_the_vpc_there_are_no_interface_grants():
+    doc = synth_with(_function)
+    assert "vpc_config" not in only(doc, "aws_lambda_function")
+    assert not [st for st in _policy(doc) if st["sid"].startswith("Vpc")]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("memory_mb", 127, "memory_mb must be 128-10240, got 127"),
+    ("memory_mb", 10241, "memory_mb must be 128-10240, got 10241"),
+    ("timeout_seconds", 0, "timeout_seconds must be 1-900, got 0"),
+    ("timeout_seconds", 901, "timeout_seconds must be 1-900, got 901"),
+    ("runtime", "python3.8", "runtime must be one of python3.12, python3.13"),
+    ("log_retention_days", 10, "log_retention_days must be one of"),
+    ("reserved_concurrency", -1, "reserved_concurrency must be >= 0"),
+    ("subnet_ids", ["subnet-1"], "subnet_ids and security_group_ids go together"),
+])
+def test_invalid_settings_are_refused_naming_the_field(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        synth_with(lambda s: _function(s, **{field: value}))
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ValueError, match="memory_mb.*timeout_seconds"):
+        synth_with(lambda s: _function(s, memory_mb=1, timeout_seconds=0))

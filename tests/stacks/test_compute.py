@@ -1,0 +1,235 @@
+"""The compute stack: wiring to network, registry, storage and messaging; the env-var contract; least-privilege
+grants on exact ARNs; production protections; and every config check that guards it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from lambdas import contract
+from modules.config import ConfigError, load_config
+from modules.constructs.lambda_package import function_names
+from tests.conftest import PROJECT_ROOT
+
+
+def _doc(synthesized, env: str) -> dict:
+    return json.loads((synthesized[env] / "stacks" / "compute" / "cdk.tf.json").read_text())
+
+
+def _by_name(doc: dict, resource_type: str, key: str = "function_name") -> dict:
+    return {v[key]: v for v in doc["resource"].get(resource_type, {}).values()}
+
+
+def _policy_of(doc: dict, function: str) -> dict[str, dict]:
+    """sid -> statement of the least-privilege policy of FUNCTION (a folder name)."""
+    documents = doc["data"]["aws_iam_policy_document"]
+    statements = next(v for k, v in documents.items() if k.startswith(f"function-{function}_policy"))["statement"]
+    return {st["sid"]: st for st in statements}
+
+
+# --- wiring -----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_compute_depends_on_network_registry_storage_and_messaging(env, synthesized):
+    manifest = json.loads((synthesized[env] / "manifest.json").read_text())
+    assert set(manifest["stacks"]["compute"]["dependencies"]) == {"network", "registry", "storage", "messaging"}
+
+
+def test_one_function_per_lambdas_folder_with_the_contract_handler(synthesized):
+    functions = _by_name(_doc(synthesized, "dev"), "aws_lambda_function")
+    assert sorted(functions) == sorted(f"inference-dev-{name}" for name in function_names())
+    for name in function_names():
+        function = functions[f"inference-dev-{name}"]
+        assert function["handler"] == f"lambdas.{name}.handler.handler"
+        assert function["runtime"] == "python3.12"
+        assert function["filename"].startswith("assets/")
+        assert function["tracing_config"] == {"mode": "Active"}
+        assert function["kms_key_arn"].startswith("${aws_kms_key.compute-key")
+        assert str(function["vpc_config"]["subnet_ids"]).count("cross-stack-reference-input-network")
+
+
+def test_environment_variables_are_the_contract_names(synthesized):
+    functions = _by_name(_doc(synthesized, "dev"), "aws_lambda_function")
+    env = {name.removeprefix("inference-dev-"): f["environment"]["variables"] for name, f in functions.items()}
+    assert set(env["submit"]) == {contract.RESULTS_BUCKET, contract.REQUESTS_TOPIC_ARN, contract.MAX_PAYLOAD_BYTES,
+                                  contract.LOG_LEVEL}
+    assert set(env["status"]) == {contract.RESULTS_BUCKET, contract.LOG_LEVEL}
+    assert env["predict"][contract.MODEL_BACKEND] == contract.BACKEND_SAGEMAKER
+    assert env["predict"][contract.ENDPOINT_NAME] == "inference-dev-inference"
+    assert {contract.RESULTS_BUCKET, contract.RESULTS_TOPIC_ARN, contract.MODEL_BACKEND,
+            contract.ENDPOINT_NAME} <= set(env["worker"])
+    assert "messaging" in env["submit"][contract.REQUESTS_TOPIC_ARN]
+
+
+def test_the_http_backend_points_functions_at_the_load_balancer(synthesized):
+    doc = _doc(synthesized, "local")
+    predict = _by_name(doc, "aws_lambda_function")["inference-local-predict"]["environment"]["variables"]
+    assert predict[contract.MODEL_BACKEND] == contract.BACKEND_HTTP
+    assert re.fullmatch(r"http://\$\{aws_lb\.load-balancer_\w+\.dns_name\}", predict[contract.MODEL_URL])
+    assert "InvokeOwnEndpoint" not in _policy_of(doc, "predict")
+
+
+def test_grants_name_exact_arns_and_prefixes(synthesized):
+    doc = _doc(synthesized, "dev")
+    submit = _policy_of(doc, "submit")
+    assert submit["WriteRequests"]["actions"] == ["s3:PutObject", "s3:DeleteObject"]
+    assert all(r.endswith(f"/{contract.REQUESTS_PREFIX}*") for r in submit["WriteRequests"]["resources"])
+    assert submit["PublishRequests"]["resources"][0].startswith("${data.terraform_remote_state.cross-stack-reference-input-messaging")
+    status = _policy_of(doc, "status")
+    assert {r.rsplit("/", 1)[-1] for r in status["ReadJobs"]["resources"]} == {"*"}
+    assert status["ReadJobs"]["actions"] == ["s3:GetObject"]
+    worker = _policy_of(doc, "worker")
+    assert worker["InvokeOwnEndpoint"]["resources"] == [
+        ("arn:${data.aws_partition.partition.partition}:sagemaker:eu-west-1:"
+        "${data.aws_caller_identity.caller.account_id}:endpoint/inference-dev-inference")]
+    assert len(worker["ConsumeWorkQueues"]["resources"]) == 2
+    for function in function_names():
+        for st in _policy_of(doc, function).values():
+            if st["resources"] == ["*"]:
+                assert st["sid"] in ("XRayTraces", "VpcInterfacesDescribe"), st
+
+
+def test_the_worker_consumes_every_work_queue_reporting_partial_failures(synthesized):
+    mappings = _doc(synthesized, "dev")["resource"]["aws_lambda_event_source_mapping"].values()
+    assert len(mappings) == 2
+    for mapping in mappings:
+        assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+        assert mapping["scaling_config"] == {"maximum_concurrency": 5}
+        assert mapping["batch_size"] == 5
+
+
+def test_lambda_and_service_groups_allow_only_https_to_the_vpc_and_s3(synthesized):
+    doc = _doc(synthesized, "prod")
+    for rule in doc["resource"]["aws_vpc_security_group_egress_rule"].values():
+        assert rule.get("cidr_ipv4") != "0.0.0.0/0"
+    ingress = doc["resource"]["aws_vpc_security_group_ingress_rule"].values()
+    assert all(r.get("cidr_ipv4", "").startswith("${data.terraform_remote_state") or r.get("referenced_security_group_id")
+               for r in ingress)
+
+
+def test_production_protects_the_load_balancer_and_dev_does_not(synthesized):
+    assert next(iter(_doc(synthesized, "prod")["resource"]["aws_lb"].values()))["enable_deletion_protection"] is True
+    assert next(iter(_doc(synthesized, "dev")["resource"]["aws_lb"].values()))["enable_deletion_protection"] is False
+
+
+def test_production_runs_the_configured_immutable_tag(synthesized):
+    doc = _doc(synthesized, "prod")
+    for task in doc["resource"]["aws_ecs_task_definition"].values():
+        assert json.loads(task["container_definitions"])[0]["image"].endswith(":1.0.0")
+
+
+def test_services_autoscale_and_the_queue_worker_scales_on_backlog_only(synthesized):
+    doc = _doc(synthesized, "dev")
+    targets = {t["resource_id"].split("/")[-1]: t for t in doc["resource"]["aws_appautoscaling_target"].values()}
+    assert len(targets) == 2
+    types = sorted(p["policy_type"] for p in doc["resource"]["aws_appautoscaling_policy"].values())
+    assert types == ["StepScaling", "StepScaling", "TargetTrackingScaling", "TargetTrackingScaling"]
+
+
+def test_outputs_name_functions_load_balancer_and_cluster(synthesized):
+    outputs = _doc(synthesized, "dev")["output"]
+    assert {f"function_name_{name}" for name in function_names()} <= set(outputs)
+    assert {"inference_load_balancer_dns", "inference_listener_arn", "ecs_cluster_name", "model_url"} <= set(outputs)
+    assert all(outputs[name].get("description") for name in outputs if not name.startswith("cross-stack-output"))
+
+
+# --- synth-time checks ------------------------------------------------------------------------------------------
+
+def _compose(config):
+    from cdktf import App
+
+    import main
+
+    app = App(context={"excludeStackIdFromLogicalIds": "true", "allowSepCharsInLogicalIds": "true"})
+    return main.compose(app, config)
+
+
+def test_the_emulator_skips_autoscaling(monkeypatch):
+    monkeypatch.setenv("PIPELINE_EMULATOR_URL", "http://127.0.0.1:5000")
+    config = load_config(PROJECT_ROOT / "config" / "local.toml")
+    stacks = _compose(config)
+    from cdktf import Testing
+    doc = json.loads(Testing.synth(stacks["compute"]))
+    assert "aws_appautoscaling_target" not in doc["resource"]
+    assert "aws_appautoscaling_policy" not in doc["resource"]
+
+
+def test_a_queue_visibility_under_six_times_the_worker_timeout_stops_synth(tmp_path):
+    text = (PROJECT_ROOT / "config" / "dev.toml").read_text().replace(
+        "visibility_timeout_seconds = 180", "visibility_timeout_seconds = 120", 1)
+    assert "visibility_timeout_seconds = 120" in text
+    path = tmp_path / "dev.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=r"visibility timeout 120 s, under 6 x the timeout of function "
+                                         r".*\(30 s\) = 180 s"):
+        _compose(load_config(path))
+
+
+# --- config checks ----------------------------------------------------------------------------------------------
+
+DEV = (PROJECT_ROOT / "config" / "dev.toml").read_text()
+PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
+
+
+def _load(tmp_path: Path, text: str, name: str = "dev.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_config(path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\ncpu = 256\nmemory = 4096\n"),
+     "compute.inference_service: memory: 4096 MiB is not allowed with cpu 256; allowed: 512, 1024, 2048"),
+    (DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\ncpu = 300\n"),
+     "compute.inference_service: cpu: 300 is not a Fargate CPU value; allowed: 256, 512, 1024"),
+    (DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\nmemory = 1000\n"),
+     "allowed: 1024, 2048, 3072, 4096"),
+    (DEV.replace("max_count = 2\n\n[compute.queue_worker]", "max_count = 0\n\n[compute.queue_worker]"),
+     "compute.inference_service.max_count: Input should be greater than or equal to 1"),
+    (DEV.replace("desired_count = 1\n", "desired_count = 3\n"),
+     ("compute.inference_service: min_count/desired_count/max_count: must satisfy min_count <= desired_count <= "
+     "max_count, got 1 <= 3 <= 2")),
+    (DEV + "\n[compute.lambdas.functions.submit]\nmemory_mb = 64\n",
+     "compute.lambdas.functions.submit.memory_mb: Input should be greater than or equal to 128"),
+    (DEV + "\n[compute.lambdas.functions.submit]\nmemory_mb = 20000\n",
+     "compute.lambdas.functions.submit.memory_mb: Input should be less than or equal to 10240"),
+    (DEV + "\n[compute.lambdas.functions.submit]\ntimeout_seconds = 901\n",
+     "compute.lambdas.functions.submit.timeout_seconds: Input should be less than or equal to 900"),
+    (DEV + "\n[compute.lambdas.functions.submit]\ntimeout_seconds = 0\n",
+     "compute.lambdas.functions.submit.timeout_seconds: Input should be greater than or equal to 1"),
+    (DEV + "\n[compute.load_balancer]\ninternal = false\n",
+     "compute.load_balancer: internal = false needs certificate_arn"),
+    (DEV.replace("[compute.queue_worker]\n", "[compute.queue_worker]\nqueue = \"nope\"\n"),
+     "compute.queue_worker.queue: no work queue 'nope'; allowed: default, priority"),
+    (DEV.replace("in_vpc = true\n", "in_vpc = true\nworker_queues = [\"nope\"]\n"),
+     "compute.lambdas.worker_queues: no work queue 'nope'; allowed: default, priority"),
+])
+def test_invalid_compute_settings_name_the_field_and_what_is_allowed(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, text)
+    assert expected in str(error.value)
+
+
+@pytest.mark.parametrize("tag", ["latest", "stable", "main", "my-feature"])
+def test_production_refuses_mutable_looking_tags(tmp_path, tag):
+    with pytest.raises(ConfigError, match=rf"compute.inference_service.image_tag: '{tag}' is mutable-looking"):
+        _load(tmp_path, PROD.replace('image_tag = "1.0.0"', f'image_tag = "{tag}"', 1), "prod.toml")
+
+
+@pytest.mark.parametrize("tag", ["1.4.2", "v2.0.0-rc1", "3f9c2ab", "sha256:" + "a" * 64])
+def test_production_accepts_versions_shas_and_digests(tmp_path, tag):
+    config = _load(tmp_path, PROD.replace('image_tag = "1.0.0"', f'image_tag = "{tag}"', 1), "prod.toml")
+    assert config.compute.inference_service.image_tag == tag
+
+
+def test_secure_defaults_of_the_compute_section():
+    from modules.config.compute import ComputeConfig
+
+    compute = ComputeConfig()
+    assert compute.lambdas.in_vpc is True and compute.egress_to_internet is False
+    assert compute.load_balancer.internal is True and compute.load_balancer.certificate_arn is None
+    assert compute.queue_worker.min_count == 0
+    assert compute.lambdas.sizing("worker").timeout_seconds * 6 <= 180  # fits the default queue visibility

@@ -1,0 +1,78 @@
+"""Wiring of the inference stack in every environment (on the session's synthesized output)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+REMOTE = "${data.terraform_remote_state.cross-stack-reference-input-"
+
+
+def _stack(synthesized, env: str) -> dict:
+    return json.loads((synthesized[env] / "stacks" / "inference" / "cdk.tf.json").read_text())
+
+
+def _one(doc: dict, resource_type: str) -> dict:
+    (resource,) = doc["resource"][resource_type].values()
+    return resource
+
+
+def _statements(doc: dict) -> dict:
+    (document,) = doc["data"]["aws_iam_policy_document"].values()
+    return {st["sid"]: st for st in document["statement"]}
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_the_model_runs_the_registry_image_with_the_artifact_from_storage(env, synthesized):
+    doc = _stack(synthesized, env)
+    container = _one(doc, "aws_sagemaker_model")["primary_container"]
+    assert container["image"].startswith(f"{REMOTE}registry.") and container["image"].endswith(":1.0.0")
+    assert container["model_data_url"] == f"s3://inference-{env}-artifacts/models/inference/model.tar.gz"
+    statements = _statements(doc)
+    assert statements["ReadModelArtifact"]["resources"][0].startswith(f"{REMOTE}storage.")
+    assert statements["ReadModelArtifact"]["resources"][0].endswith("/models/inference/model.tar.gz")
+    assert statements["PullInferenceImage"]["resources"][0].startswith(f"{REMOTE}registry.")
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_the_endpoint_has_the_name_other_stacks_derive_and_the_outputs_are_present(env, synthesized):
+    doc = _stack(synthesized, env)
+    assert _one(doc, "aws_sagemaker_endpoint")["name"] == f"inference-{env}-inference"
+    assert {"endpoint_name", "endpoint_arn", "endpoint_configuration_name", "model_name", "model_artifact_uri",
+            "model_image", "execution_role_arn"} <= set(doc["output"])
+    config = _one(doc, "aws_sagemaker_endpoint_configuration")
+    assert config["lifecycle"] == {"create_before_destroy": True}
+    assert config["name"].startswith(f"inference-{env}-inference-")
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_alarms_go_to_the_messaging_alarm_topic(env, synthesized):
+    alarms = _stack(synthesized, env)["resource"]["aws_cloudwatch_metric_alarm"].values()
+    assert alarms and all(a["alarm_actions"][0].startswith(f"{REMOTE}messaging.") for a in alarms)
+
+
+def test_local_serverless_has_no_vpc_and_no_autoscaling(synthesized):
+    doc = _stack(synthesized, "local")
+    assert "serverless_config" in _one(doc, "aws_sagemaker_endpoint_configuration")["production_variants"][0]
+    assert "vpc_config" not in _one(doc, "aws_sagemaker_model")
+    assert "aws_appautoscaling_target" not in doc["resource"]
+
+
+def test_dev_scales_provisioned_concurrency(synthesized):
+    doc = _stack(synthesized, "dev")
+    assert _one(doc, "aws_appautoscaling_target")["scalable_dimension"] == "sagemaker:variant:DesiredProvisionedConcurrency"
+
+
+def test_prod_runs_real_time_in_the_private_subnets_with_data_capture_and_invocation_scaling(synthesized):
+    doc = _stack(synthesized, "prod")
+    model = _one(doc, "aws_sagemaker_model")
+    assert all(subnet.startswith(f"{REMOTE}network.") for subnet in model["vpc_config"]["subnets"])
+    (group_id,) = doc["resource"]["aws_security_group"]
+    assert model["vpc_config"]["security_group_ids"] == [f"${{aws_security_group.{group_id}.id}}"]  # attached
+    config = _one(doc, "aws_sagemaker_endpoint_configuration")
+    assert config["production_variants"][0]["instance_type"] == "ml.m5.large"
+    assert config["data_capture_config"]["destination_s3_uri"] == "s3://inference-prod-results/data-capture/"
+    assert _statements(doc)["WriteOutputs"]["resources"][0].endswith("/data-capture/*")
+    policy = _one(doc, "aws_appautoscaling_policy")["target_tracking_scaling_policy_configuration"]
+    assert policy["predefined_metric_specification"]["predefined_metric_type"] == "SageMakerVariantInvocationsPerInstance"
