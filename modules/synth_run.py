@@ -49,7 +49,20 @@ def summarize(outdir: Path) -> list[StackSummary]:
             outputs=len(doc.get("output", {})),
             depends_on=tuple(stack.get("dependencies", [])),
         ))
-    return rows
+    return deployment_order(rows)
+
+
+def deployment_order(rows: list[StackSummary]) -> list[StackSummary]:
+    """Producers before consumers (the order `cdktf deploy '*'` applies them), ties by name."""
+    by_name = {row.name: row for row in rows}
+    depth: dict[str, int] = {}
+
+    def depth_of(name: str) -> int:
+        if name not in depth:
+            depth[name] = 1 + max((depth_of(dep) for dep in by_name[name].depends_on if dep in by_name), default=-1)
+        return depth[name]
+
+    return sorted(rows, key=lambda row: (depth_of(row.name), row.name))
 
 
 def _swap_into_place(built: Path, target: Path) -> None:
