@@ -15,8 +15,8 @@ PIPENV := $(shell command -v pipenv 2>/dev/null || echo .build/pipenv/bin/pipenv
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install synth diff deploy test test-fast snapshot-update bench lint serve-model bench-model \
-        deploy-local destroy-local e2e clean
+.PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
+        plan-review emulator-start emulator-stop deploy-local destroy-local e2e clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,15 @@ serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the e
 
 bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
 	$(VENV_PY) benchmarks/model_server.py
+
+plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
+	$(VENV_PY) -m tools.plan_review $(PLANS)
+
+emulator-start: install ## start the local AWS emulator (moto) on loopback, recorded in .build/emulator.json
+	$(VENV_PY) -m tools.emulator start
+
+emulator-stop: ## stop the recorded emulator
+	$(VENV_PY) -m tools.emulator stop
 
 clean: ## remove generated output (keeps state/)
 	rm -rf cdktf.out .build/model .pytest_cache

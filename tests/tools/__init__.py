@@ -1,0 +1,1 @@
+"""Tests of the project tools: emulator, plan review, CI workflows."""
