@@ -44,7 +44,8 @@ diff: install ## cdktf diff of every stack (needs credentials for dev/prod)
 deploy: install ## cdktf deploy of every stack in dependency order (needs credentials for dev/prod)
 	npx cdktf deploy '*' --auto-approve
 
-test: install ## the whole suite: unit, snapshots, checkov, terraform validate, runtime, plan review, e2e
+test: install ## lint, then the whole suite: unit, snapshots, checkov, terraform validate, runtime, plan review, e2e
+	$(VENV_PY) -m ruff check .
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 snapshot-update: install ## regenerate the synthesized-JSON snapshots after an intended change
