@@ -72,5 +72,14 @@ emulator-start: install ## start the local AWS emulator (moto) on loopback, reco
 emulator-stop: ## stop the recorded emulator
 	$(VENV_PY) -m tools.emulator stop
 
+deploy-local: install ## deploy every stack onto a local moto emulator (no AWS account needed)
+	$(VENV_PY) -m tools.local deploy
+
+destroy-local: install ## destroy the local deployment; stop the emulator if deploy-local started it
+	$(VENV_PY) -m tools.local destroy
+
+e2e: install ## on a private emulator: deploy, push one job through the deployed pipeline, destroy
+	$(VENV_PY) -m tools.local e2e
+
 clean: ## remove generated output (keeps state/)
-	rm -rf cdktf.out .build/model .pytest_cache
+	rm -rf cdktf.out .build/model .build/cdktf.out.local-* .pytest_cache

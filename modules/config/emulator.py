@@ -19,6 +19,7 @@ from modules.config.base import StrictModel
 EXCLUDED_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "bucket_access_logging": ("aws_s3_bucket_logging",),
     "redrive_allow_policy": ("aws_sqs_queue_redrive_allow_policy",),
+    "bucket_policy": ("aws_s3_bucket_policy",),
 }
 
 
@@ -42,6 +43,10 @@ class EmulatorConfig(StrictModel):
         default=False,
         description="moto 5.2.5 ignores RedriveAllowPolicy in SetQueueAttributes (GetQueueAttributes never returns "
                     "it): Terraform waits for it to appear until it times out")
+    skip_bucket_policy: bool = Field(
+        default=False,
+        description="the emulator speaks plain HTTP and moto enforces bucket policies: the TLS-only deny "
+                    "(aws:SecureTransport false) refuses every S3 call of the smoke test with 403")
     skip_prevent_destroy: bool = Field(
         default=False,
         description="emulator resources are throwaway: lift prevent_destroy (the state bucket) so "

@@ -1,0 +1,313 @@
+"""`python -m tools.local deploy | destroy | outputs | e2e`: the local loop on a moto emulator.
+
+deploy   reuse the running emulator (MOTO_ENDPOINT or `.build/emulator.json`) or start one in the background,
+         synthesize PIPELINE_ENV (default local) against it into .build/cdktf.out.local-emulator/, apply every
+         stack in dependency order, print the outputs and the times.
+destroy  destroy every stack in reverse order, forget its emulator state, stop the emulator if deploy started it.
+outputs  print the outputs of the current local deployment again.
+e2e      on a private emulator: deploy, smoke-test through the deployed resources, destroy; exit 0 only if every
+         step passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tools.local.deploy import (
+    DEFAULT_OUTDIR,
+    ENGINES,
+    DeployError,
+    Synthesized,
+    dependency_levels,
+    emulator_environment,
+    make_engine,
+    read_stacks,
+    remove_state,
+    stack_outputs,
+    synthesize,
+)
+from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT, TerraformNotFound, toolchain
+
+SESSION_FILE = BUILD_DIR / "local-deploy.json"
+E2E_OUTDIR = BUILD_DIR / "cdktf.out.local-e2e"
+EXIT_FAILED = 1
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(width=int(os.environ.get("COLUMNS", "140")), highlight=False)
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _config():
+    from modules.config import config_path_from_env, load_config
+
+    return load_config(config_path_from_env())
+
+
+def print_outputs(outputs: dict[str, dict[str, Any]], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("stack", "output", "value"):
+        table.add_column(column, overflow="fold")
+    for stack, values in outputs.items():
+        for name, value in sorted(values.items()):
+            if name.startswith("cross-stack-output-"):  # cdktf's plumbing between stacks, not for people
+                continue
+            shown = value if isinstance(value, str) else json.dumps(value)
+            table.add_row(stack, name, shown)
+    _console().print(table)
+
+
+def print_times(times: dict[str, float]) -> None:
+    from rich.table import Table
+
+    table = Table(title="times")
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    for phase, seconds in times.items():
+        table.add_row(phase, f"{seconds:.1f}")
+    _console().print(table)
+
+
+# --- deploy-local / destroy-local ------------------------------------------------------------
+
+
+def _read_session() -> dict[str, Any] | None:
+    try:
+        return json.loads(SESSION_FILE.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from tools.emulator import find_running, start_emulator, write_record
+
+    times: dict[str, float] = {}
+    tc = toolchain()
+    config = _config()
+    previous = _read_session() or {}
+    emulator = find_running()
+    started_emulator = False
+    if emulator is None:
+        began = time.monotonic()
+        emulator = start_emulator(reuse=False, detach=True)
+        write_record(emulator)
+        started_emulator = True
+        times["start emulator"] = time.monotonic() - began
+        say(f"emulator started at {emulator.url} (pid {emulator.pid})")
+    else:
+        say(f"reusing the emulator at {emulator.url}")
+        started_emulator = bool(previous.get("started_emulator")) and previous.get("emulator_url") == emulator.url
+    env = emulator_environment(emulator.url, config.environment)
+    synth = synthesize(emulator.url, Path(args.outdir), config.environment)
+    times["synth"] = synth.seconds
+    say(f"synthesized {len(synth.stacks)} stack(s) into {_shown(synth.outdir)}; order: "
+        + " -> ".join("{" + ", ".join(level) + "}" for level in synth.levels))
+    SESSION_FILE.parent.mkdir(parents=True, exist_ok=True)
+    SESSION_FILE.write_text(json.dumps({
+        "environment": config.environment, "emulator_url": emulator.url, "emulator_pid": emulator.pid,
+        "started_emulator": started_emulator, "outdir": str(synth.outdir), "engine": args.engine}, indent=2) + "\n")
+    engine = make_engine(args.engine, tc, env, say)
+    say(f"deploying with {engine.name} ...")
+    result = engine.deploy(synth)
+    times[f"deploy ({engine.name})"] = result.seconds
+    outputs = stack_outputs(tc, synth, env)
+    print_outputs(outputs, f"{config.name_prefix} on the emulator at {emulator.url}")
+    print_times(times)
+    say(f"try it: AWS_ENDPOINT_URL={emulator.url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+        f"aws --region {config.region} sqs list-queues   |   tear down: make destroy-local")
+    return 0
+
+
+def _synth_for_destroy(session: dict[str, Any], url: str) -> Synthesized:
+    outdir = Path(session.get("outdir") or DEFAULT_OUTDIR)
+    if (outdir / "manifest.json").is_file():
+        doc_url = _provider_url(outdir)
+        if doc_url == url.rstrip("/"):
+            stacks = read_stacks(outdir)
+            return Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=0.0)
+    return synthesize(url, outdir, session.get("environment"))
+
+
+def _provider_url(outdir: Path) -> str | None:
+    for stack in read_stacks(outdir).values():
+        doc = json.loads((stack.directory / "cdk.tf.json").read_text())
+        endpoints = doc.get("provider", {}).get("aws", [{}])[0].get("endpoints")
+        if endpoints:
+            return str(endpoints[0].get("s3", "")).rstrip("/")
+    return None
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from tools.emulator import STATE_FILE, Emulator, answers, find_running
+
+    session = _read_session()
+    if session is None:
+        say("no local deployment recorded (.build/local-deploy.json); nothing to destroy")
+        return 0
+    url = session["emulator_url"]
+    times: dict[str, float] = {}
+    if not answers(url):
+        say(f"the emulator at {url} is gone, and with it every deployed resource; forgetting its state")
+        synth = None
+    else:
+        tc = toolchain()
+        env = emulator_environment(url, session.get("environment"))
+        synth = _synth_for_destroy(session, url)
+        engine = make_engine(args.engine or session.get("engine") or "cdktf", tc, env, say)
+        say(f"destroying {len(synth.stacks)} stack(s) with {engine.name} ...")
+        result = engine.destroy(synth)
+        times[f"destroy ({engine.name})"] = result.seconds
+    if synth is None and (Path(session.get("outdir", "")) / "manifest.json").is_file():
+        outdir = Path(session["outdir"])
+        stacks = read_stacks(outdir)
+        synth = Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=0.0)
+    if synth is not None:
+        remove_state(synth)
+    if session.get("started_emulator"):
+        running = find_running()
+        if running is not None and running.url == url:
+            Emulator(url=url, port=running.port, pid=session.get("emulator_pid"), owned=True).stop()
+            STATE_FILE.unlink(missing_ok=True)
+            say(f"emulator at {url} stopped (deploy-local had started it)")
+    else:
+        say(f"emulator at {url} left running (deploy-local did not start it)")
+    SESSION_FILE.unlink(missing_ok=True)
+    if times:
+        print_times(times)
+    return 0
+
+
+def cmd_outputs(args: argparse.Namespace) -> int:
+    session = _read_session()
+    if session is None:
+        say("no local deployment recorded; run `make deploy-local`")
+        return EXIT_FAILED
+    outdir = Path(session["outdir"])
+    stacks = read_stacks(outdir)
+    synth = Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=0.0)
+    print_outputs(stack_outputs(toolchain(), synth, emulator_environment(session["emulator_url"])),
+                  f"outputs on the emulator at {session['emulator_url']}")
+    return 0
+
+
+# --- e2e ----------------------------------------------------------------------------------------
+
+
+def run_e2e(*, engine_name: str = "cdktf", outdir: Path = E2E_OUTDIR, keep: bool = False,
+            report=say) -> tuple[bool, list, dict[str, float]]:
+    """Deploy onto a private emulator, smoke-test, destroy. Returns (all passed, steps, times)."""
+    from tools.emulator import start_emulator
+    from tools.local.smoke import StepFailed, Steps, run_smoke
+
+    steps = Steps(say=report)
+    times: dict[str, float] = {}
+    began = time.monotonic()
+    emulator = synth = engine = None
+    try:
+        with steps.step("Terraform CLI and offline provider mirror found") as note:
+            tc = toolchain()
+            note["detail"] = f"{tc.binary}, mirror {tc.mirror}"
+        with steps.step("private emulator started") as note:
+            emulator = start_emulator(reuse=False)
+            note["detail"] = emulator.url
+        config = _config()
+        env = emulator_environment(emulator.url, config.environment)
+        with steps.step("synth against the emulator") as note:
+            synth = synthesize(emulator.url, outdir, config.environment)
+            times["synth"] = synth.seconds
+            note["detail"] = f"{len(synth.stacks)} stacks: " + " -> ".join(
+                "{" + ", ".join(level) + "}" for level in synth.levels)
+        engine = make_engine(engine_name, tc, env, report)
+        with steps.step(f"deploy every stack ({engine.name})"):
+            times[f"deploy ({engine.name})"] = engine.deploy(synth).seconds
+        with steps.step("read the stack outputs"):
+            outputs = stack_outputs(tc, synth, env)
+        queue_filters = {queue.name: dict(queue.filter) for queue in config.messaging.queues} \
+            if hasattr(config, "messaging") else {}
+        smoke_began = time.monotonic()
+        try:
+            run_smoke(steps, emulator_url=emulator.url, region=config.region, outputs=outputs,
+                      queue_filters=queue_filters)
+        finally:
+            times["smoke test"] = time.monotonic() - smoke_began
+    except StepFailed:
+        pass
+    finally:
+        if synth is not None and engine is not None and emulator is not None and not keep:
+            try:
+                with steps.step(f"destroy every stack ({engine.name})"):
+                    times[f"destroy ({engine.name})"] = engine.destroy(synth).seconds
+            except StepFailed:
+                pass
+            remove_state(synth)
+        if emulator is not None and not keep:
+            emulator.stop()
+        times["e2e total"] = time.monotonic() - began
+    return steps.passed, steps.done, times
+
+
+def cmd_e2e(args: argparse.Namespace) -> int:
+    passed, done, times = run_e2e(engine_name=args.engine or "cdktf", keep=args.keep)
+    print_times(times)
+    failed = [step.name for step in done if not step.passed]
+    say(f"e2e {'PASSED' if passed else 'FAILED'}: {len(done) - len(failed)}/{len(done)} steps passed"
+        + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 0 if passed else EXIT_FAILED
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    parser = argparse.ArgumentParser(prog="python -m tools.local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    deploy = commands.add_parser("deploy", help="deploy every stack onto the emulator (make deploy-local)")
+    deploy.add_argument("--engine", choices=ENGINES, default="cdktf")
+    deploy.add_argument("--outdir", default=str(DEFAULT_OUTDIR), help="emulator synth folder")
+    deploy.set_defaults(handler=cmd_deploy)
+    destroy = commands.add_parser("destroy", help="destroy the local deployment (make destroy-local)")
+    destroy.add_argument("--engine", choices=ENGINES, default=None, help="default: the one deploy used")
+    destroy.set_defaults(handler=cmd_destroy)
+    commands.add_parser("outputs", help="print the outputs of the local deployment").set_defaults(handler=cmd_outputs)
+    e2e = commands.add_parser("e2e", help="deploy, smoke-test, destroy on a private emulator (make e2e)")
+    e2e.add_argument("--engine", choices=ENGINES, default="cdktf")
+    e2e.add_argument("--keep", action="store_true", help="leave the deployment and emulator running (debugging)")
+    e2e.set_defaults(handler=cmd_e2e)
+    args = parser.parse_args(argv)
+    os.chdir(PROJECT_ROOT)
+    try:
+        return int(args.handler(args))
+    except (DeployError, TerraformNotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # config errors and emulator errors: one line, no traceback
+        from modules.config import ConfigError
+        from tools.emulator import EmulatorError
+
+        if isinstance(exc, (ConfigError, EmulatorError)):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2 if isinstance(exc, ConfigError) else EXIT_FAILED
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())
