@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.alarm_settings import PERIOD_SECONDS, notifying_alarm_settings
 
 _alarm = aws.cloudwatch_metric_alarm
 API_NAMESPACE = "AWS/ApiGateway"
-PERIOD_SECONDS = 300
-EVALUATION_PERIODS = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,9 +44,7 @@ class ApiAlarms(Construct):
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         dimensions = {"ApiId": props.api_id, "Stage": props.stage_name}
-        common = {"evaluation_periods": EVALUATION_PERIODS, "datapoints_to_alarm": EVALUATION_PERIODS,
-                  "comparison_operator": "GreaterThanOrEqualToThreshold", "treat_missing_data": "notBreaching",
-                  "alarm_actions": [props.alarm_topic_arn], "ok_actions": [props.alarm_topic_arn]}
+        common = notifying_alarm_settings(props.alarm_topic_arn)
 
         def metric(query_id: str, name: str) -> _alarm.CloudwatchMetricAlarmMetricQuery:
             return _alarm.CloudwatchMetricAlarmMetricQuery(

@@ -13,10 +13,9 @@ from typing import Literal
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.alarm_settings import PERIOD_SECONDS, notifying_alarm_settings
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
-PERIOD_SECONDS = 300
-EVALUATION_PERIODS = 3  # three bad 5-minute periods in a row: a trend, not a blip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +62,5 @@ class EndpointAlarms(Construct):
         return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
             self, metric, alarm_name=f"{props.endpoint_name}-{metric}", alarm_description=description,
             namespace=SAGEMAKER_NAMESPACE, metric_name=metric, dimensions=dimensions, statistic=statistic,
-            extended_statistic=extended_statistic, period=PERIOD_SECONDS, evaluation_periods=EVALUATION_PERIODS,
-            datapoints_to_alarm=EVALUATION_PERIODS, threshold=threshold,
-            comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
-            alarm_actions=[props.alarm_topic_arn], ok_actions=[props.alarm_topic_arn])
+            extended_statistic=extended_statistic, period=PERIOD_SECONDS, threshold=threshold,
+            **notifying_alarm_settings(props.alarm_topic_arn))

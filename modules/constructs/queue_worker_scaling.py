@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.ecs_service_target import count_bounds_problem, ecs_service_target
 
 _policy = aws.appautoscaling_policy
 _alarm = aws.cloudwatch_metric_alarm
@@ -39,10 +40,8 @@ class QueueWorkerScaling(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: QueueWorkerScalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.target = aws.appautoscaling_target.AppautoscalingTarget(
-            self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
-            resource_id=f"service/{props.cluster_name}/{props.service_name}",
-            min_capacity=props.min_count, max_capacity=props.max_count)
+        self.target = ecs_service_target(self, cluster_name=props.cluster_name, service_name=props.service_name,
+                                         min_count=props.min_count, max_count=props.max_count)
         per_task = props.messages_per_task
         # Bounds are relative to the alarm threshold (1 visible message): 1..N -> +1, N..5N -> +2, beyond -> +4.
         self.scale_out_policy = self._step_policy("scale-out", props, "ChangeInCapacity", [
@@ -102,9 +101,8 @@ class QueueWorkerScaling(Construct):
 
 def _validate(id_: str, props: QueueWorkerScalingProps) -> None:
     problems = []
-    if not 0 <= props.min_count <= props.max_count or props.max_count < 1:
-        problems.append(f"min_count/max_count must satisfy 0 <= min_count <= max_count, max_count >= 1; got "
-                        f"{props.min_count}/{props.max_count}")
+    if bounds := count_bounds_problem(props.min_count, props.max_count):
+        problems.append(bounds)
     if props.messages_per_task < 1:
         problems.append(f"messages_per_task must be >= 1, got {props.messages_per_task}")
     for name in ("scale_out_evaluation_minutes", "scale_in_evaluation_minutes"):

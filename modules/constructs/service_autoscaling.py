@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.ecs_service_target import count_bounds_problem, ecs_service_target
 
 _policy = aws.appautoscaling_policy
 
@@ -37,10 +38,8 @@ class ServiceAutoscaling(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: ServiceAutoscalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.target = aws.appautoscaling_target.AppautoscalingTarget(
-            self, "target", service_namespace="ecs", scalable_dimension="ecs:service:DesiredCount",
-            resource_id=f"service/{props.cluster_name}/{props.service_name}",
-            min_capacity=props.min_count, max_capacity=props.max_count)
+        self.target = ecs_service_target(self, cluster_name=props.cluster_name, service_name=props.service_name,
+                                         min_count=props.min_count, max_count=props.max_count)
         self.cpu_policy = self._tracking("cpu", props, props.cpu_target_percent,
                                          _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
                                              predefined_metric_type="ECSServiceAverageCPUUtilization"))
@@ -64,9 +63,8 @@ class ServiceAutoscaling(Construct):
 
 def _validate(id_: str, props: ServiceAutoscalingProps) -> None:
     problems = []
-    if not 0 <= props.min_count <= props.max_count or props.max_count < 1:
-        problems.append(f"min_count/max_count must satisfy 0 <= min_count <= max_count, max_count >= 1; got "
-                        f"{props.min_count}/{props.max_count}")
+    if bounds := count_bounds_problem(props.min_count, props.max_count):
+        problems.append(bounds)
     if not 10 <= props.cpu_target_percent <= 90:
         problems.append(f"cpu_target_percent must be 10-90, got {props.cpu_target_percent}")
     if props.requests_per_target is not None and not (props.load_balancer_arn_suffix and props.target_group_arn_suffix):
