@@ -37,6 +37,20 @@ def synthesized(tmp_path_factory) -> dict[str, Path]:
     return outdirs
 
 
+@pytest.fixture(scope="session")
+def terraform():
+    """The real Terraform CLI and offline provider mirror. A missing one FAILS the test that needs it, never
+    skips it: a green run must mean validated, planned or deployed."""
+    from tools.terraform_cli import TerraformNotFound, toolchain
+
+    try:
+        return toolchain()
+    except TerraformNotFound as exc:
+        missing = str(exc)
+    pytest.fail(f"this test needs the real Terraform CLI and the hashicorp/aws provider mirror: {missing}",
+                pytrace=False)
+
+
 def stack_dirs(outdir: Path) -> list[Path]:
     return sorted(p for p in (outdir / "stacks").iterdir() if (p / "cdk.tf.json").is_file())
 

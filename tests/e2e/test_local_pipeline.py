@@ -9,16 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from tools.terraform_cli import TerraformNotFound, toolchain
-
-
-@pytest.fixture(scope="module")
-def terraform():
-    try:
-        return toolchain()
-    except TerraformNotFound as exc:
-        pytest.fail(f"the local e2e cannot run: {exc}", pytrace=False)
-
 
 @pytest.mark.emulator
 @pytest.mark.terraform

@@ -11,15 +11,6 @@ import json
 import pytest
 
 from tests.conftest import ENVIRONMENTS, record_gate, stack_dirs
-from tools.terraform_cli import TerraformNotFound, toolchain
-
-
-@pytest.fixture(scope="module")
-def terraform():
-    try:
-        return toolchain()
-    except TerraformNotFound as exc:
-        pytest.fail(f"Terraform gate cannot run: {exc}", pytrace=False)
 
 
 @pytest.mark.terraform
