@@ -44,4 +44,4 @@ def _check_region(region: str) -> str:
 RetentionDays = Annotated[int, AfterValidator(_check_retention)]
 Region = Annotated[str, AfterValidator(_check_region)]
 AccountId = Annotated[str, Field(pattern=r"^\d{12}$")]
-ResourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+ResourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")]  # 2-32 chars, e.g. "qa"

@@ -46,11 +46,13 @@ class LambdaFunctionProps:
 
 
 class LambdaFunction(Construct):
-    """Exposes `function` (`.arn`, `.invoke_arn`, `.function_name`), `role`, `role_policy`, `log_group`."""
+    """Exposes `function` (`.arn`, `.invoke_arn`, `.function_name`), `name` (plain), `role`, `role_policy`,
+    `log_group`."""
 
     def __init__(self, scope: Construct, id_: str, *, props: LambdaFunctionProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
+        self.name = props.function_name
         self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
             self, "log-group", name=f"/aws/lambda/{props.function_name}",
             retention_in_days=props.log_retention_days, kms_key_id=props.kms_key_arn)

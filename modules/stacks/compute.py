@@ -236,9 +236,11 @@ class ComputeStack(PipelineStack):
                 SqsEventSource(self, f"worker-source-{queue_name.removesuffix('.fifo')}", props=SqsEventSourceProps(
                     queue_name=queue.name, queue_arn=queue.arn,
                     queue_visibility_timeout_seconds=queue.visibility_timeout_seconds,
-                    function_name=worker.function.function_name, function_timeout_seconds=timeout,
+                    # The plain name reads well in a refusal; depends_on keeps the function-first ordering.
+                    function_name=worker.name, function_timeout_seconds=timeout,
                     batch_size=lambdas.worker_batch_size, batching_window_seconds=lambdas.worker_batching_window_seconds,
-                    maximum_concurrency=lambdas.worker_maximum_concurrency, depends_on=(worker.role_policy,)))
+                    maximum_concurrency=lambdas.worker_maximum_concurrency,
+                    depends_on=(worker.function, worker.role_policy)))
             except ValueError as error:
                 problems.append(str(error))
         if problems:

@@ -233,3 +233,25 @@ def test_secure_defaults_of_the_compute_section():
     assert compute.load_balancer.internal is True and compute.load_balancer.certificate_arn is None
     assert compute.queue_worker.min_count == 0
     assert compute.lambdas.sizing("worker").timeout_seconds * 6 <= 180  # fits the default queue visibility
+
+
+def test_synth_refuses_a_worker_timeout_the_queue_visibility_cannot_cover(tmp_path):
+    """GIVEN a worker timeout of 60 s and queues at the default 180 s visibility, WHEN synth runs, THEN it stops
+    with exit 2 and one line naming the queue, the function and both values."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    config = tmp_path / "short.toml"
+    config.write_text((PROJECT_ROOT / "config" / "local.toml").read_text()
+                      + "\n[compute.lambdas.functions.worker]\ntimeout_seconds = 60\n")
+    env = {**os.environ, "PIPELINE_CONFIG": str(config), "CDKTF_OUTDIR": str(tmp_path / "out")}
+    proc = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert ("queue 'inference-short-default' has visibility timeout 180 s, under 6 x the timeout of function "
+            "'inference-short-worker' (60 s) = 360 s") in line
+    assert "TfToken" not in line and not (tmp_path / "out").exists()
