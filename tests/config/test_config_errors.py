@@ -74,3 +74,9 @@ def test_synth_with_a_bad_config_exits_2_with_one_line_and_keeps_the_previous_ou
     assert lines[0].startswith("error: ") and "bad.toml: log_retention_days:" in lines[0]
     assert "Traceback" not in proc.stderr
     assert marker.read_text() == "{}" and sorted(p.name for p in previous.rglob("*")) == ["marker.json", "stacks"]
+
+
+def test_the_environment_name_defaults_to_the_file_name_even_a_short_one(tmp_path):
+    assert _load(tmp_path, LOCAL, "qa.toml").environment == "qa"
+    with pytest.raises(ConfigError, match="environment: String should match pattern"):
+        _load(tmp_path, LOCAL, "Q.toml")
