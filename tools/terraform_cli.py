@@ -11,8 +11,12 @@ the usual install prefixes.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +24,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".build"
 AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
+REATTACH_ENV = "TF_REATTACH_PROVIDERS"
 
 # Terraform's implied local mirror folders (see "Implied Local Mirror Directories" in the CLI docs) first,
 # then the usual install prefixes, searched a few levels deep.
@@ -145,6 +150,53 @@ def write_cli_config(mirror: Path, path: Path) -> Path:
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path
+
+
+@contextmanager
+def shared_provider(folder: Path, env: dict[str, str] | None = None, timeout: float = 60.0) -> Iterator[dict[str, str]]:
+    """Start FOLDER's installed AWS provider once, in debug mode, and let every Terraform command attach to it.
+
+    Why: each Terraform command otherwise starts its own provider process (an apply starts it three times:
+    schema, plan walk, apply walk), and the AWS provider spends about 3 s of CPU building its schema on every
+    start. Terraform attaches to a running provider named in `TF_REATTACH_PROVIDERS` (its documented debugging
+    hook). Share one process only between commands with the same provider configuration: a provider process
+    keeps the configuration of the last `ConfigureProvider` call (default tags, endpoints), so two
+    differently-configured root modules attached at once would overwrite each other's settings.
+    The process runs in FOLDER, as Terraform would start it: the provider resolves relative paths (Lambda zips
+    under assets/) against its own working directory.
+    If the provider does not announce itself in time, this yields no variable and every command starts its own
+    provider, as usual: slower, same result.
+    """
+    binaries = sorted((folder / ".terraform" / "providers").glob(f"{AWS_PROVIDER_PATH}/*/*/terraform-provider-aws*"))
+    if not binaries:
+        yield {}
+        return
+    log = folder / ".terraform" / "shared-provider.log"
+    # Debug mode logs every RPC at trace level unless told not to. With logging off, the provider rejects an
+    # AWS_CA_BUNDLE ("unable to add custom RootCAs HTTPClient"); the emulator speaks plain HTTP, so drop it.
+    quiet = {"TF_LOG": "off", "TF_LOG_PROVIDER": "off", "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"}
+    base = os.environ if env is None else env
+    child_env = {name: value for name, value in base.items() if name not in ("AWS_CA_BUNDLE", REATTACH_ENV)} | quiet
+    with log.open("wb") as output:
+        process = subprocess.Popen([str(binaries[-1]), "-debug"], stdout=output, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=child_env, cwd=folder)
+    try:
+        reattach = None
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            found = re.search(r"TF_REATTACH_PROVIDERS='([^']+)'", log.read_text(errors="replace"))
+            if found:
+                reattach = found[1]
+                break
+            time.sleep(0.1)
+        yield {REATTACH_ENV: reattach} if reattach else {}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @cache

@@ -33,6 +33,9 @@ class EncryptedQueueProps:
 
     name: str  # physical queue name (1-80 of A-Za-z0-9_-, optional .fifo suffix)
     kms_key_arn: str  # CMK of both queues; its policy must admit sqs and the publishing service (sns)
+    account_id: str  # owning account and region: the queue ARNs in the inline policies are built from them
+    region: str
+    partition: str = "aws"
     source_topic_arn: str | None = None  # the only SNS topic allowed to send (aws:SourceArn); None: IAM senders only
     visibility_timeout_seconds: int = 180  # >= 6x the consumer's timeout (enforced by the compute stack)
     receive_wait_time_seconds: int = 20  # long polling
@@ -54,9 +57,22 @@ class EncryptedQueue(Construct):
         common = {"kms_master_key_id": props.kms_key_arn,
                   "kms_data_key_reuse_period_seconds": KMS_DATA_KEY_REUSE_SECONDS,
                   "fifo_queue": fifo or None}
+        # Policies are inline, on ARNs built from the names: a separate aws_sqs_queue_policy would wait for the
+        # queue and then for its own attribute propagation (~25 s each in the provider), on every deploy path.
+        queue_arn, dead_letter_arn = (f"arn:{props.partition}:sqs:{props.region}:{props.account_id}:{name}"
+                                      for name in (props.name, dead_letter_name))
         self.dead_letter_queue = aws.sqs_queue.SqsQueue(
             self, "dead-letter-queue", name=dead_letter_name,
-            message_retention_seconds=props.dead_letter_retention_seconds, **common)
+            message_retention_seconds=props.dead_letter_retention_seconds,
+            policy=policy_document(self, "dead-letter-queue-policy-document",
+                                   [deny_insecure_transport([dead_letter_arn], "sqs:*")]).json,
+            **common)
+        queue_statements = [deny_insecure_transport([queue_arn], "sqs:*")]
+        if props.source_topic_arn:
+            queue_statements.append(statement(
+                "SubscribedTopicSends", ["sqs:SendMessage"], [queue_arn],
+                principals={"Service": ["sns.amazonaws.com"]},
+                conditions=(Condition("ArnEquals", "aws:SourceArn", (props.source_topic_arn,)),)))
         self.queue = aws.sqs_queue.SqsQueue(
             self, "queue", name=props.name,
             visibility_timeout_seconds=props.visibility_timeout_seconds,
@@ -64,8 +80,9 @@ class EncryptedQueue(Construct):
             message_retention_seconds=props.message_retention_seconds,
             redrive_policy=json.dumps({"deadLetterTargetArn": self.dead_letter_queue.arn,
                                        "maxReceiveCount": props.max_receive_count}),
+            policy=policy_document(self, "queue-policy-document", queue_statements).json,
             **common)
-        # A separate resource: inline on the DLQ it would reference the queue that references the DLQ (a cycle).
+        # A separate resource: inline on the DLQ it would make the DLQ wait for the queue that waits for the DLQ.
         aws.sqs_queue_redrive_allow_policy.SqsQueueRedriveAllowPolicy(
             self, "dead-letter-redrive-allow", queue_url=self.dead_letter_queue.id,
             redrive_allow_policy=json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [self.queue.arn]}))
@@ -73,20 +90,6 @@ class EncryptedQueue(Construct):
         self.url = self.queue.url
         self.name = props.name
         self.visibility_timeout_seconds = props.visibility_timeout_seconds
-
-        queue_statements = [deny_insecure_transport([self.queue.arn], "sqs:*")]
-        if props.source_topic_arn:
-            queue_statements.append(statement(
-                "SubscribedTopicSends", ["sqs:SendMessage"], [self.queue.arn],
-                principals={"Service": ["sns.amazonaws.com"]},
-                conditions=(Condition("ArnEquals", "aws:SourceArn", (props.source_topic_arn,)),)))
-        aws.sqs_queue_policy.SqsQueuePolicy(
-            self, "queue-policy", queue_url=self.queue.id,
-            policy=policy_document(self, "queue-policy-document", queue_statements).json)
-        aws.sqs_queue_policy.SqsQueuePolicy(
-            self, "dead-letter-queue-policy", queue_url=self.dead_letter_queue.id,
-            policy=policy_document(self, "dead-letter-queue-policy-document",
-                                   [deny_insecure_transport([self.dead_letter_queue.arn], "sqs:*")]).json)
 
         actions = [props.alarm_topic_arn] if props.alarm_topic_arn else None
         self.alarms = {

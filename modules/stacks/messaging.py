@@ -58,6 +58,7 @@ class MessagingStack(PipelineStack):
             label = queue_config.name.removesuffix(".fifo")
             queue = EncryptedQueue(self, f"queue-{label}", props=EncryptedQueueProps(
                 name=physical_queue_name(prefix, queue_config.name), kms_key_arn=self.key.arn,
+                account_id=self.account_id, region=config.region, partition=self.partition,
                 source_topic_arn=self.requests_topic.arn,
                 visibility_timeout_seconds=queue_config.visibility_timeout_seconds,
                 receive_wait_time_seconds=queue_config.receive_wait_time_seconds,

@@ -15,7 +15,8 @@ ALARMS = "arn:aws:sns:eu-west-1:123456789012:alarms"
 
 
 def _queue(stack, **overrides):
-    props = {"name": "work", "kms_key_arn": KEY, "source_topic_arn": TOPIC, "alarm_topic_arn": ALARMS, **overrides}
+    props = {"name": "work", "kms_key_arn": KEY, "source_topic_arn": TOPIC, "alarm_topic_arn": ALARMS,
+             "account_id": "123456789012", "region": "eu-west-1", **overrides}
     return EncryptedQueue(stack, "queue", props=EncryptedQueueProps(**props))
 
 
@@ -66,6 +67,18 @@ def test_the_queue_policy_admits_only_the_subscribed_topic_and_denies_plain_http
 def test_the_dead_letter_queue_policy_denies_plain_http(default_queue):
     statements = next(s for key, s in _documents(default_queue).items() if "dead-letter-queue-policy" in key)
     assert [s["sid"] for s in statements] == ["DenyInsecureTransport"]
+    assert statements[0]["resources"] == ["arn:aws:sqs:eu-west-1:123456789012:work-dlq"]
+
+
+def test_each_queue_carries_its_policy_inline_on_its_own_arn(default_queue):
+    queues = _queues(default_queue)
+    documents = default_queue["data"]["aws_iam_policy_document"]
+    for name, document_id in (("work", "_queue-policy-document"), ("work-dlq", "dead-letter-queue-policy-document")):
+        key = next(k for k in documents if document_id in k and (name == "work-dlq") == ("dead-letter" in k))
+        assert queues[name]["policy"] == f"${{data.aws_iam_policy_document.{key}.json}}"
+        assert {r for st in documents[key]["statement"] for r in st["resources"]} == {
+            f"arn:aws:sqs:eu-west-1:123456789012:{name}"}
+    assert "aws_sqs_queue_policy" not in default_queue["resource"]
 
 
 def test_alarms_fire_on_any_dead_letter_and_on_old_messages_and_notify_the_alarm_topic(default_queue):

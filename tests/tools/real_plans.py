@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from typing import Any
 import boto3
 
 from tools.emulator import provider_settings
-from tools.terraform_cli import TerraformToolchain
+from tools.terraform_cli import TerraformToolchain, shared_provider
 
 REGION = "us-east-1"
 AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -212,44 +209,6 @@ def apply_change_and_plan(terraform: TerraformToolchain, scenario: StackScenario
     plan_json = folder / "plan.json"
     plan_json.write_text(_terraform(terraform, ["show", "-json", "plan.tfplan"], folder, extra_env))
     return plan_json
-
-
-@contextmanager
-def shared_provider(folder: Path, timeout: float = 60.0) -> Iterator[dict[str, str]]:
-    """Start FOLDER's installed AWS provider once, in debug mode, and let every Terraform command attach to it.
-
-    Why: each Terraform command otherwise starts its own provider process, and the AWS provider spends about
-    3 s of CPU building its schema on every start; the two stacks need seven of them, about half of the
-    fixture's time. Terraform attaches to a running provider named in `TF_REATTACH_PROVIDERS` (its documented
-    debugging hook). If the provider does not announce itself in time, this yields no variable and every
-    command starts its own provider, as usual: slower, same plans.
-    """
-    binaries = sorted((folder / ".terraform" / "providers").glob(f"{AWS_PROVIDER}/*/*/terraform-provider-aws*"))
-    if not binaries:
-        yield {}
-        return
-    log = folder / "shared-provider.log"
-    # Debug mode logs every RPC at trace level unless told not to. With logging off, the provider rejects an
-    # AWS_CA_BUNDLE ("unable to add custom RootCAs HTTPClient"); the emulator speaks plain HTTP, so drop it.
-    quiet = {"TF_LOG": "off", "TF_LOG_PROVIDER": "off", "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"}
-    env = {name: value for name, value in os.environ.items() if name != "AWS_CA_BUNDLE"} | quiet
-    with log.open("wb") as output:
-        process = subprocess.Popen([str(binaries[-1]), "-debug"], stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=env)
-    try:
-        reattach = None
-        deadline = time.monotonic() + timeout
-        while reattach is None and process.poll() is None and time.monotonic() < deadline:
-            found = re.search(r"TF_REATTACH_PROVIDERS='([^']+)'", log.read_text(errors="replace"))
-            reattach = found[1] if found else time.sleep(0.1)
-        yield {"TF_REATTACH_PROVIDERS": reattach} if reattach else {}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def plan_all_stacks(terraform: TerraformToolchain, work: Path, url: str, prefix: str) -> dict[str, Path]:

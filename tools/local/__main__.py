@@ -206,7 +206,7 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 # --- e2e ----------------------------------------------------------------------------------------
 
 
-def run_e2e(*, engine_name: str = "cdktf", outdir: Path = E2E_OUTDIR, keep: bool = False,
+def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: bool = False,
             report=say) -> tuple[bool, list, dict[str, float]]:
     """Deploy onto a private emulator, smoke-test, destroy. Returns (all passed, steps, times)."""
     from tools.emulator import start_emulator
@@ -260,7 +260,7 @@ def run_e2e(*, engine_name: str = "cdktf", outdir: Path = E2E_OUTDIR, keep: bool
 
 
 def cmd_e2e(args: argparse.Namespace) -> int:
-    passed, done, times = run_e2e(engine_name=args.engine or "cdktf", keep=args.keep)
+    passed, done, times = run_e2e(engine_name=args.engine, keep=args.keep)
     print_times(times)
     failed = [step.name for step in done if not step.passed]
     say(f"e2e {'PASSED' if passed else 'FAILED'}: {len(done) - len(failed)}/{len(done)} steps passed"
@@ -289,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     destroy.set_defaults(handler=cmd_destroy)
     commands.add_parser("outputs", help="print the outputs of the local deployment").set_defaults(handler=cmd_outputs)
     e2e = commands.add_parser("e2e", help="deploy, smoke-test, destroy on a private emulator (make e2e)")
-    e2e.add_argument("--engine", choices=ENGINES, default="cdktf")
+    e2e.add_argument("--engine", choices=ENGINES, default="terraform",
+                     help="default terraform: the faster engine here (README, Local loop: Engines)")
     e2e.add_argument("--keep", action="store_true", help="leave the deployment and emulator running (debugging)")
     e2e.set_defaults(handler=cmd_e2e)
     args = parser.parse_args(argv)

@@ -6,11 +6,12 @@ never mix. The stacks and their dependencies come from the synthesized manifest,
 deployed without touching this file.
 
 Two engines apply the same synthesized folder:
-- `cdktf` (default): `cdktf deploy/destroy '*' --skip-synth` from node_modules, with the project's offline
-  Terraform CLI configuration; cdktf orders the stacks and runs independent ones concurrently.
-- `terraform`: `terraform init` per stack, then `terraform apply/destroy` level by level (stacks of one
-  dependency level concurrently). Same result, per-stack timings and logs; the fallback when the cdktf CLI or
-  Node is unavailable.
+- `cdktf` (default of deploy/destroy): `cdktf deploy/destroy '*' --skip-synth` from node_modules, with the
+  project's offline Terraform CLI configuration; cdktf orders the stacks and runs independent ones concurrently.
+- `terraform` (default of e2e): `terraform init` per stack, then `terraform apply/destroy` per stack, each stack
+  as soon as the stacks it waits for are done, the most awaited first, at most one stack per CPU in Terraform's
+  CPU-bound start at a time, each stack's commands sharing one provider process; destroy with -refresh=false.
+  Same result, per-stack timings and timestamped logs, and no Node: the fallback when the cdktf CLI is missing.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT, TerraformToolchain
+from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT, TerraformToolchain, shared_provider
 
 DEFAULT_OUTDIR = BUILD_DIR / "cdktf.out.local-emulator"
 LOG_DIR = BUILD_DIR / "local-deploy"
@@ -36,6 +38,8 @@ CDKTF_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 TERRAFORM_PARALLELISM = 20
 APPLY_TIMEOUT_SECONDS = 900
 ENGINES = ("cdktf", "terraform")
+# Terraform has finished planning and waits on AWS (or the emulator) from here on.
+_WORK_STARTED = re.compile(r": (Creating|Destroying|Modifying)\.\.\.|No changes\.|complete!")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r")
 
 Say = Callable[[str], None]
@@ -138,6 +142,26 @@ def dependency_levels(stacks: dict[str, StackInfo]) -> list[list[str]]:
     return levels
 
 
+def _priorities(synth: Synthesized, waits_for: dict[str, set[str]]) -> dict[str, tuple[int, int]]:
+    """Start order among ready stacks: the ones most stacks (transitively) wait for first, then the bigger ones."""
+    blocked: dict[str, set[str]] = {name: set() for name in waits_for}
+    for name, prerequisites in waits_for.items():
+        for prerequisite in prerequisites:
+            blocked[prerequisite].add(name)
+
+    def downstream(name: str, seen: set[str]) -> set[str]:
+        for other in blocked[name] - seen:
+            seen.add(other)
+            downstream(other, seen)
+        return seen
+
+    def size(name: str) -> int:
+        doc = json.loads((synth.stacks[name].directory / "cdk.tf.json").read_text())
+        return sum(len(items) for items in doc.get("resource", {}).values())
+
+    return {name: (len(downstream(name, set())), size(name)) for name in waits_for}
+
+
 def _log_path(action: str, stack: str | None = None) -> Path:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     return LOG_DIR / (f"{stack}.{action}.log" if stack else f"{action}.log")
@@ -160,13 +184,32 @@ class TerraformEngine:
     def __init__(self, toolchain: TerraformToolchain, env: dict[str, str], say: Say) -> None:
         self.toolchain, self.env, self.say = toolchain, env, say
 
-    def _terraform(self, args: list[str], stack: StackInfo, log: Path) -> None:
+    def _terraform(self, args: list[str], stack: StackInfo, log: Path, extra_env: dict[str, str] | None = None,
+                   started: Callable[[], None] | None = None) -> None:
+        """Run `terraform ARGS` in STACK's folder; every line of its output goes to LOG with the seconds since
+        the command started, so the log shows where the time went (provider start, plan, each resource).
+        STARTED is called once Terraform's CPU-heavy start (schemas, plan) is over: at its first change to a
+        resource, or at its end."""
+        began = time.monotonic()
         with log.open("a") as out:
             out.write(f"$ terraform {' '.join(args)}\n")
             out.flush()
-            proc = subprocess.run([str(self.toolchain.binary), *args], cwd=stack.directory,
-                                  env=self.toolchain.env(self.env), stdout=out, stderr=subprocess.STDOUT,
-                                  text=True, check=False, timeout=APPLY_TIMEOUT_SECONDS)
+            proc = subprocess.Popen([str(self.toolchain.binary), *args], cwd=stack.directory,
+                                    env=self.toolchain.env({**self.env, **(extra_env or {})}), stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, errors="replace")
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(f"[{time.monotonic() - began:6.1f}s] {line}")
+                if started is not None and _WORK_STARTED.search(line):
+                    started()
+                    started = None
+            if started is not None:
+                started()
+            try:
+                proc.wait(timeout=max(1.0, APPLY_TIMEOUT_SECONDS - (time.monotonic() - began)))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise DeployError(f"{stack.name}: terraform {args[0]} timed out (log: {log})") from None
         if proc.returncode != 0:
             raise DeployError(f"{stack.name}: terraform {args[0]} failed (log: {log}):\n{_tail(log)}")
 
@@ -179,44 +222,84 @@ class TerraformEngine:
                 continue
             self._terraform(["init", "-input=false", "-no-color"], stack, _log_path("init", name))
 
-    def _run_levels(self, synth: Synthesized, levels: list[list[str]], action: str, args: list[str]) -> EngineResult:
+    def _run_graph(self, synth: Synthesized, action: str, args: list[str], *, reverse: bool = False) -> EngineResult:
+        """Run ARGS in every stack, each as soon as the stacks it waits for are done: its dependencies (apply),
+        or the stacks that depend on it (destroy, REVERSE). Not level by level: a slow stack holds back only
+        the stacks that need it. Each stack's commands share one provider process (see shared_provider)."""
+        waits_for = {name: set(stack.dependencies) for name, stack in synth.stacks.items()}
+        if reverse:
+            waits_for = {name: {other for other, deps in waits_for.items() if name in deps} for name in waits_for}
+        priority = _priorities(synth, waits_for)
+        # Terraform's start (provider schema, plan) is CPU-bound: on apply, let at most one stack per CPU start at
+        # once, the most awaited first, instead of all ready stacks slowing each other down on a small machine.
+        # Not on destroy (-refresh=false, little to plan): measured slower there, the slots held back messaging.
+        start_slots = threading.BoundedSemaphore(len(synth.stacks) if reverse else max(1, os.cpu_count() or 1))
         started = time.monotonic()
         result = EngineResult(seconds=0.0)
-        for level in levels:
-            def run(name: str) -> StackRun:
-                log = _log_path(action, name)
-                log.write_text("")
-                began = time.monotonic()
-                self._terraform(args, synth.stacks[name], log)
-                run = StackRun(stack=name, seconds=time.monotonic() - began, log=log)
-                self.say(f"  {name}: {action} done in {run.seconds:.1f} s")
-                return run
-            with ThreadPoolExecutor(max_workers=len(level)) as pool:
-                futures = [pool.submit(run, name) for name in level]
-                errors = []
-                for future in futures:
+
+        def run(name: str) -> StackRun:
+            log = _log_path(action, name)
+            log.write_text("")
+            stack = synth.stacks[name]
+            began = time.monotonic()
+            slot = [True]
+
+            def release_slot() -> None:
+                if slot and slot.pop():
+                    start_slots.release()
+            try:
+                with shared_provider(stack.directory, self.toolchain.env(self.env)) as reattach:
+                    self._terraform(args, stack, log, reattach, started=release_slot)
+            finally:
+                release_slot()
+            run = StackRun(stack=name, seconds=time.monotonic() - began, log=log)
+            self.say(f"  {name}: {action} done in {run.seconds:.1f} s (at {time.monotonic() - started:.1f} s)")
+            return run
+
+        done: set[str] = set()
+        errors: list[str] = []
+        with ThreadPoolExecutor(max_workers=len(synth.stacks)) as pool:
+            running: dict[Future[StackRun], str] = {}
+            pending = set(synth.stacks)
+            while pending or running:
+                ready = [] if errors else sorted((name for name in pending if waits_for[name] <= done),
+                                                 key=lambda name: (-priority[name][0], -priority[name][1], name))
+                for name in ready:
+                    # Wait for a start slot, but never longer than the next stack to finish (it may free others).
+                    if running and not start_slots.acquire(timeout=0.5):
+                        break
+                    if not running:
+                        start_slots.acquire()
+                    pending.discard(name)
+                    running[pool.submit(run, name)] = name
+                if not running:
+                    break  # an error stopped scheduling: what is left waits on a failed stack
+                finished, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = running.pop(future)
                     try:
                         result.runs.append(future.result())
+                        done.add(name)
                     except DeployError as exc:
                         errors.append(str(exc))
-                if errors:
-                    raise DeployError("\n".join(errors))
+        if errors:
+            raise DeployError("\n".join(errors))
         result.seconds = time.monotonic() - started
         return result
 
     def deploy(self, synth: Synthesized) -> EngineResult:
         self.init(synth)
-        return self._run_levels(synth, synth.levels, "apply",
-                                ["apply", "-auto-approve", "-input=false", "-no-color",
-                                 f"-parallelism={TERRAFORM_PARALLELISM}"])
+        return self._run_graph(synth, "apply",
+                               ["apply", "-auto-approve", "-input=false", "-no-color",
+                                f"-parallelism={TERRAFORM_PARALLELISM}"])
 
     def destroy(self, synth: Synthesized) -> EngineResult:
         self.init(synth)
         # -refresh=false: the emulator has no one else changing things, and reading every resource back first
         # costs more than the deletes on a loaded machine.
-        return self._run_levels(synth, list(reversed(synth.levels)), "destroy",
-                                ["destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false",
-                                 f"-parallelism={TERRAFORM_PARALLELISM}"])
+        return self._run_graph(synth, "destroy",
+                               ["destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false",
+                                f"-parallelism={TERRAFORM_PARALLELISM}"], reverse=True)
 
 
 class CdktfEngine:
