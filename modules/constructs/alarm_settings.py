@@ -18,3 +18,13 @@ def notifying_alarm_settings(alarm_topic_arn: str) -> dict[str, Any]:
     return {"evaluation_periods": EVALUATION_PERIODS, "datapoints_to_alarm": EVALUATION_PERIODS,
             "comparison_operator": "GreaterThanOrEqualToThreshold", "treat_missing_data": "notBreaching",
             "alarm_actions": [alarm_topic_arn], "ok_actions": [alarm_topic_arn]}
+
+
+def health_alarm_problems(latency_p99_ms: int, alarm_topic_arn: str) -> list[str]:
+    """The checks every health-alarm construct shares, phrased once."""
+    problems = []
+    if latency_p99_ms < 1:
+        problems.append(f"latency_p99_ms must be >= 1, got {latency_p99_ms}")
+    if not alarm_topic_arn:
+        problems.append("alarm_topic_arn is required (an alarm nobody hears is no alarm)")
+    return problems

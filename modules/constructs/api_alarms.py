@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
-from modules.constructs.alarm_settings import PERIOD_SECONDS, notifying_alarm_settings
+from modules.constructs.alarm_settings import PERIOD_SECONDS, health_alarm_problems, notifying_alarm_settings
 
 _alarm = aws.cloudwatch_metric_alarm
 API_NAMESPACE = "AWS/ApiGateway"
@@ -37,10 +37,7 @@ class ApiAlarms(Construct):
         problems = []
         if not 0 < props.server_error_rate_percent <= 100:
             problems.append(f"server_error_rate_percent must be in (0, 100], got {props.server_error_rate_percent}")
-        if props.latency_p99_ms < 1:
-            problems.append(f"latency_p99_ms must be >= 1, got {props.latency_p99_ms}")
-        if not props.alarm_topic_arn:
-            problems.append("alarm_topic_arn is required (an alarm nobody hears is no alarm)")
+        problems += health_alarm_problems(props.latency_p99_ms, props.alarm_topic_arn)
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         dimensions = {"ApiId": props.api_id, "Stage": props.stage_name}

@@ -13,7 +13,7 @@ from typing import Literal
 from constructs import Construct
 
 from modules import aws
-from modules.constructs.alarm_settings import PERIOD_SECONDS, notifying_alarm_settings
+from modules.constructs.alarm_settings import PERIOD_SECONDS, health_alarm_problems, notifying_alarm_settings
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 
@@ -38,10 +38,7 @@ class EndpointAlarms(Construct):
         problems = []
         if props.errors_threshold < 1:
             problems.append(f"errors_threshold must be >= 1, got {props.errors_threshold}")
-        if props.latency_p99_ms < 1:
-            problems.append(f"latency_p99_ms must be >= 1, got {props.latency_p99_ms}")
-        if not props.alarm_topic_arn:
-            problems.append("alarm_topic_arn is required (an alarm nobody hears is no alarm)")
+        problems += health_alarm_problems(props.latency_p99_ms, props.alarm_topic_arn)
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         variant = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}

@@ -33,3 +33,17 @@ def test_latency_and_integration_latency_alarm_on_p99():
 def test_a_rate_above_100_percent_is_refused():
     with pytest.raises(ValueError, match=r"server_error_rate_percent must be in \(0, 100\], got 101"):
         _alarms(server_error_rate_percent=101)
+
+
+def test_every_bad_threshold_and_a_missing_topic_are_named_in_one_error():
+    with pytest.raises(ValueError) as error:
+        _alarms(server_error_rate_percent=0, latency_p99_ms=0, alarm_topic_arn="")
+    assert str(error.value) == (
+        "alarms: server_error_rate_percent must be in (0, 100], got 0; latency_p99_ms must be >= 1, got 0; "
+        "alarm_topic_arn is required (an alarm nobody hears is no alarm)")
+
+
+def test_alarms_need_three_bad_periods_and_announce_recovery():
+    for alarm in _alarms().values():
+        assert (alarm["evaluation_periods"], alarm["datapoints_to_alarm"]) == (3, 3)
+        assert alarm["ok_actions"] == [TOPIC] and alarm["treat_missing_data"] == "notBreaching"
