@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
+from lambdas.aws_clients import s3
 from lambdas.contract import (
     RESULTS_BUCKET,
     STATUS_PENDING,
@@ -28,10 +27,6 @@ from lambdas.http import HttpError, error_response, json_response
 log = json_logger(__name__)
 NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound")
 
-
-@cache
-def s3() -> Any:
-    return boto3.client("s3")
 
 
 def job_id_from(event: dict[str, Any]) -> str:

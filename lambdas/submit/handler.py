@@ -11,11 +11,9 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-import boto3
-
+from lambdas.aws_clients import s3, sns
 from lambdas.contract import (
     ATTR_MODEL,
     ATTR_PRIORITY,
@@ -46,14 +44,6 @@ INLINE_INPUTS_LIMIT = 200 * 1024
 log = json_logger(__name__)
 
 
-@cache
-def s3() -> Any:
-    return boto3.client("s3")
-
-
-@cache
-def sns() -> Any:
-    return boto3.client("sns")
 
 
 def validated_job(document: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 from lambdas import model_client
+from lambdas.aws_clients import s3, sns
 from lambdas.contract import (
     ATTR_MODEL,
     ATTR_STATUS,
@@ -46,14 +45,6 @@ class MalformedJob(Exception):
     """The message can never be processed; it should end in the dead-letter queue for inspection."""
 
 
-@cache
-def s3() -> Any:
-    return boto3.client("s3")
-
-
-@cache
-def sns() -> Any:
-    return boto3.client("sns")
 
 
 def parse_job(body: str) -> dict[str, Any]:
