@@ -46,9 +46,13 @@ class VpcFlowLogs(Construct):
                                   (f"arn:{props.partition}:ec2:{props.region}:{props.account_id}:vpc-flow-log/*",))))])
         self.role = aws.iam_role.IamRole(self, "role", name=props.role_name, assume_role_policy=trust.json,
                                          description="VPC flow logs delivery into one log group")
-        write = policy_document(self, "write", [statement(
-            "WriteFlowLogs", ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            [self.log_group.arn, f"{self.log_group.arn}:*"])])
+        write = policy_document(self, "write", [
+            statement("WriteFlowLogs", ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                      [self.log_group.arn, f"{self.log_group.arn}:*"]),
+            # The flow-logs service looks its destination up before delivering (AWS's documented role policy:
+            # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html); the action has no
+            # resource-level permissions, so "*" is the only resource it accepts. It reads names, never events.
+            statement("FindLogGroup", ["logs:DescribeLogGroups"], ["*"])])
         aws.iam_role_policy.IamRolePolicy(self, "write-policy", name="write-flow-logs", role=self.role.id,
                                           policy=write.json)
         self.flow_log = aws.flow_log.FlowLog(

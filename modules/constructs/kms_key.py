@@ -6,9 +6,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import jsii
+from cdktf import IResolveContext, IStringProducer, Lazy
 from constructs import Construct
 
 from modules import aws, defaults
+
+# What a service principal does with a customer key for the pipeline: encrypt (data keys) and decrypt. Nothing
+# else: SNS, SQS and CloudWatch alarms never call Encrypt, ReEncrypt or DescribeKey on our behalf.
+SERVICE_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
+# CloudWatch Logs' own list for encrypting a log group, as AWS documents it ("Encrypt log data in CloudWatch Logs
+# using AWS KMS", step 2: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
+LOGS_KEY_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,34 +28,69 @@ class KmsKeyProps:
     description: str  # shown in the console; say what the key protects
     account_id: str  # the owning account (token from aws_caller_identity)
     partition: str = "aws"  # token from aws_partition in stacks
-    region: str = ""  # region whose CloudWatch Logs may use the key; empty: no logs grant
-    service_principals: tuple[str, ...] = ()  # e.g. ("sns.amazonaws.com",): may encrypt/decrypt via the key
+    region: str = ""  # region of the log groups that may use the key (allow_log_group); empty: no logs grant
+    service_principals: tuple[str, ...] = ()  # e.g. ("sns.amazonaws.com",): may generate data keys and decrypt
     deletion_window_in_days: int = defaults.KMS_DELETION_WINDOW_DAYS
 
 
 class KmsKey(Construct):
-    """Exposes `key`, `alias`, `arn`. Why a construct: every key needs the same rotation, window and policy."""
+    """Exposes `key`, `alias`, `arn` and `allow_log_group(log_group)`. Why a construct: every key needs the same
+    rotation, window and policy."""
 
     def __init__(self, scope: Construct, id_: str, *, props: KmsKeyProps) -> None:
         super().__init__(scope, id_)
         if not 7 <= props.deletion_window_in_days <= 30:
             raise ValueError(f"{id_}: deletion_window_in_days must be 7-30, got {props.deletion_window_in_days}")
+        self._props = props
+        self._log_group_names: list[str] = []
         self.key = aws.kms_key.KmsKey(
             self, "key",
             description=props.description,
             enable_key_rotation=defaults.KMS_KEY_ROTATION,
             deletion_window_in_days=props.deletion_window_in_days,
-            policy=json.dumps(key_policy(props), sort_keys=True),
+            # Rendered at synth, once every log group of the stack has been registered with allow_log_group().
+            policy=Lazy.string_value(_PolicyProducer(self)),
         )
         self.alias = aws.kms_alias.KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
         self.arn = self.key.arn
 
+    def allow_log_group(self, log_group: Any) -> None:
+        """Let CloudWatch Logs use this key for LOG_GROUP (an aws_cloudwatch_log_group, or its plain name) only.
 
-def key_policy(props: KmsKeyProps) -> dict[str, Any]:
+        Why per group: the encryption context names the log group, so the key policy can admit exactly the
+        groups this key encrypts instead of every log group in the account.
+        """
+        if not self._props.region:
+            raise ValueError(f"{self.node.id}: allow_log_group needs the key's region (KmsKeyProps.region)")
+        name = log_group if isinstance(log_group, str) else log_group.name_input
+        if not isinstance(name, str) or not name or "${" in name:
+            raise ValueError(f"{self.node.id}: allow_log_group needs a log group with a plain name, got {name!r}")
+        if name not in self._log_group_names:
+            self._log_group_names.append(name)
+
+    @property
+    def log_group_names(self) -> tuple[str, ...]:
+        return tuple(sorted(self._log_group_names))
+
+    def policy(self) -> dict[str, Any]:
+        return key_policy(self._props, self.log_group_names)
+
+
+@jsii.implements(IStringProducer)
+class _PolicyProducer:
+    def __init__(self, key: KmsKey) -> None:
+        self._key = key
+
+    def produce(self, context: IResolveContext) -> str:  # noqa: ARG002 - the jsii interface's signature
+        return json.dumps(self._key.policy(), sort_keys=True)
+
+
+def key_policy(props: KmsKeyProps, log_group_names: tuple[str, ...] = ()) -> dict[str, Any]:
     """The key policy as a plain JSON document (a key policy, not an IAM policy: "*" resource means this key).
 
     The account root keeps administration so the key can never become unmanageable (as AWS's default policy);
-    services get only the data-key operations, and only on behalf of this account.
+    services get only the data-key operations, only on behalf of this account, and CloudWatch Logs only for
+    the named log groups.
     """
     same_account = {"StringEquals": {"aws:SourceAccount": props.account_id}}
     statements: list[dict[str, Any]] = [{
@@ -56,15 +100,14 @@ def key_policy(props: KmsKeyProps) -> dict[str, Any]:
     if props.service_principals:
         statements.append({
             "Sid": "ServiceUse", "Effect": "Allow", "Resource": "*", "Condition": same_account,
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:ReEncrypt*", "kms:DescribeKey"],
-            "Principal": {"Service": sorted(props.service_principals)},
+            "Action": list(SERVICE_KEY_ACTIONS), "Principal": {"Service": sorted(props.service_principals)},
         })
-    if props.region:
+    if log_group_names:
+        arns = [f"arn:{props.partition}:logs:{props.region}:{props.account_id}:log-group:{name}"
+                for name in log_group_names]
         statements.append({
-            "Sid": "CloudWatchLogsUse", "Effect": "Allow", "Resource": "*",
-            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Sid": "CloudWatchLogsUse", "Effect": "Allow", "Resource": "*", "Action": list(LOGS_KEY_ACTIONS),
             "Principal": {"Service": f"logs.{props.region}.amazonaws.com"},
-            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
-                                      f"arn:{props.partition}:logs:{props.region}:{props.account_id}:*"}},
+            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arns[0] if len(arns) == 1 else arns}},
         })
     return {"Version": "2012-10-17", "Statement": statements}

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from modules import aws
 from modules.config.base import CLOUDWATCH_RETENTION_DAYS
-from modules.constructs.policy_statements import policy_document, statement
+from modules.constructs.policy_statements import Condition, policy_document, statement
 from modules.constructs.service_roles import assume_role_policy
 
 LAMBDA_MEMORY_MB = (128, 10240)
@@ -43,6 +43,7 @@ class LambdaFunctionProps:
     policy_statements: tuple[Any, ...] = ()  # policy_statements.statement(...): what the code itself calls
     subnet_ids: tuple[str, ...] | list[str] = ()  # private subnets; empty: outside the VPC
     security_group_ids: tuple[str, ...] | list[str] = ()  # required with subnet_ids
+    vpc_id: str | None = None  # the VPC of subnet_ids (required with them): scopes the network-interface grants
 
 
 class LambdaFunction(Construct):
@@ -91,7 +92,6 @@ class LambdaFunction(Construct):
 
 
 def _statements(props: LambdaFunctionProps, log_group_arn: str) -> list:
-    arn = f"arn:{props.partition}:ec2:{props.region}:{props.account_id}"
     statements = [
         statement("OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
         # X-Ray has no resource-level permissions: "*" is the only resource these actions accept.
@@ -100,18 +100,33 @@ def _statements(props: LambdaFunctionProps, log_group_arn: str) -> list:
         *props.policy_statements,
     ]
     if props.subnet_ids:
-        # The network interfaces Lambda places in the VPC: created only in these subnets with these groups.
-        statements += [
-            statement("VpcInterfacesCreate", ["ec2:CreateNetworkInterface"], [
-                f"{arn}:network-interface/*",
-                *(f"{arn}:subnet/{subnet}" for subnet in props.subnet_ids),
-                *(f"{arn}:security-group/{group}" for group in props.security_group_ids)]),
-            statement("VpcInterfacesManage", ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                                              "ec2:UnassignPrivateIpAddresses"], [f"{arn}:network-interface/*"]),
-            # Describe calls have no resource-level permissions.
-            statement("VpcInterfacesDescribe", ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"]),
-        ]
+        statements += _network_interface_statements(props)
     return statements
+
+
+def _network_interface_statements(props: LambdaFunctionProps) -> list:
+    """The network interfaces Lambda manages with the function's role, scoped per resource type by the condition
+    keys that type carries in the request (Service Authorization Reference, Amazon EC2:
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+
+    CreateNetworkInterface names three resources: the new `network-interface` (it carries no ec2:Subnet or ec2:Vpc:
+    a condition on them would never match), the `subnet` and the `security-group` (both carry ec2:Vpc). The
+    other actions act on an existing `network-interface`, which carries ec2:Subnet and ec2:Vpc.
+    """
+    arn = f"arn:{props.partition}:ec2:{props.region}:{props.account_id}"
+    in_vpc = Condition("ArnEquals", "ec2:Vpc", (f"{arn}:vpc/{props.vpc_id}",))
+    in_subnets = Condition("ArnEquals", "ec2:Subnet", tuple(f"{arn}:subnet/{subnet}" for subnet in props.subnet_ids))
+    return [
+        statement("VpcInterfacesCreate", ["ec2:CreateNetworkInterface"], [f"{arn}:network-interface/*"]),
+        statement("VpcInterfacesCreateInOwnSubnets", ["ec2:CreateNetworkInterface"], [
+            *(f"{arn}:subnet/{subnet}" for subnet in props.subnet_ids),
+            *(f"{arn}:security-group/{group}" for group in props.security_group_ids)], conditions=(in_vpc,)),
+        statement("VpcInterfacesManage", ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                                          "ec2:UnassignPrivateIpAddresses"], [f"{arn}:network-interface/*"],
+                  conditions=(in_vpc, in_subnets)),
+        # Describe calls have no resource-level permissions.
+        statement("VpcInterfacesDescribe", ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"]),
+    ]
 
 
 def _validate(id_: str, props: LambdaFunctionProps) -> None:
@@ -131,8 +146,8 @@ def _validate(id_: str, props: LambdaFunctionProps) -> None:
     if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
         problems.append(f"log_retention_days must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, "
                         f"got {props.log_retention_days}")
-    if bool(props.subnet_ids) != bool(props.security_group_ids):
-        problems.append("subnet_ids and security_group_ids go together (both set to run in the VPC, or neither)")
+    if not (bool(props.subnet_ids) == bool(props.security_group_ids) == bool(props.vpc_id)):
+        problems.append("subnet_ids, security_group_ids and vpc_id go together (all set to run in the VPC, or none)")
     if not props.kms_key_arn:
         problems.append("kms_key_arn is required (environment and logs under a customer key)")
     if problems:

@@ -42,6 +42,7 @@ class ApiStack(PipelineStack):
             cors_allowed_origins=api.cors_allowed_origins, throttling_rate_limit=api.throttling_rate_limit,
             throttling_burst_limit=api.throttling_burst_limit, log_retention_days=config.log_retention_days,
             log_kms_key_arn=self.key.arn))
+        self.key.allow_log_group(self.http_api.log_group)
         common = {"api_id": self.http_api.id, "execution_arn": self.http_api.execution_arn,
                   "authorization_type": self.http_api.authorization_type, "authorizer_id": self.http_api.authorizer_id,
                   "timeout_ms": api.integration_timeout_ms}

@@ -92,6 +92,8 @@ class ComputeStack(PipelineStack):
         for name in names:
             self.functions[name] = self._function(name, lambdas_dir)
         self._worker_event_sources()
+        for log_group in self._log_groups():
+            self.key.allow_log_group(log_group)
         self._outputs()
 
     # --- checks -------------------------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ class ComputeStack(PipelineStack):
         environment, statements = self._function_needs(name)
         network = {}
         if self.lambda_security_group_id:
-            network = {"subnet_ids": self.network.private_subnet_ids,
+            network = {"subnet_ids": self.network.private_subnet_ids, "vpc_id": self.network.vpc_id,
                        "security_group_ids": [self.lambda_security_group_id]}
         return LambdaFunction(self, f"function-{name}", props=LambdaFunctionProps(
             function_name=f"{config.name_prefix}-{name}", handler=f"lambdas.{name}.handler.handler",
@@ -320,6 +322,12 @@ class ComputeStack(PipelineStack):
                 scale_out_evaluation_minutes=worker.scale_out_evaluation_minutes,
                 scale_in_evaluation_minutes=worker.scale_in_evaluation_minutes, cooldown_seconds=worker.cooldown_seconds))
         return service
+
+    def _log_groups(self) -> list:
+        """Every log group the compute key encrypts: its key policy admits CloudWatch Logs for exactly these."""
+        services = [self.inference_service.service if self.inference_service else None, self.queue_worker]
+        return [self.cluster.exec_log_group, *(function.log_group for function in self.functions.values()),
+                *(service.log_group for service in services if service is not None)]
 
     # --- outputs ------------------------------------------------------------------------------------------------
 

@@ -96,6 +96,7 @@ class InferenceStack(PipelineStack):
             max_concurrency=inference.max_concurrency if inference.mode == "serverless" else None,
             provisioned_concurrency=inference.provisioned_concurrency if inference.mode == "serverless" else None,
             **self._async_props(config, results_uri, storage, messaging)))
+        self.key.allow_log_group(self.endpoint.log_group)
         self.endpoint_name = name
         self.endpoint_arn = self.endpoint.arn
         self.alarm_topic_arn = messaging.alarm_topic_arn

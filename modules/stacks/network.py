@@ -43,6 +43,7 @@ class NetworkStack(PipelineStack):
                 retention_days=network.flow_logs_retention_days or config.log_retention_days,
                 kms_key_arn=key.arn, role_name=f"{prefix}-vpc-flow-logs", account_id=self.account_id,
                 region=config.region, partition=self.partition))
+            key.allow_log_group(self.flow_logs.log_group)
 
         self.output("vpc_id", self.vpc_id, "the pipeline's VPC")
         self.output("vpc_cidr", self.vpc_cidr, "address range of the VPC (the only source the endpoints admit)")

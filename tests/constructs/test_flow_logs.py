@@ -44,6 +44,12 @@ def test_the_role_writes_only_to_its_own_log_group(default_flow_logs):
     assert "*" not in write["resources"]
 
 
+def test_the_role_may_look_up_log_groups_as_the_flow_logs_service_requires(default_flow_logs):
+    statements = {st["sid"]: st for st in _document(default_flow_logs, "write")["statement"]}
+    assert statements["FindLogGroup"]["actions"] == ["logs:DescribeLogGroups"]
+    assert statements["FindLogGroup"]["resources"] == ["*"]  # the action has no resource-level permissions
+
+
 def test_every_bad_setting_is_named_in_one_error():
     with pytest.raises(ValueError) as error:
         synth_with(lambda s: _flow_logs(s, retention_days=8, traffic_type="SOME", max_aggregation_interval=5,

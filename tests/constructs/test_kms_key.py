@@ -17,14 +17,40 @@ def test_a_key_rotates_and_keeps_the_longest_deletion_window():
     assert key["deletion_window_in_days"] == 30
 
 
-def test_the_key_policy_lets_named_services_use_the_key_only_for_this_account():
-    doc = synth_with(lambda s: _key(s, service_principals=("sns.amazonaws.com",), region="eu-west-1"))
-    policy = json.loads(only(doc, "aws_kms_key")["policy"])
+def _policy(doc) -> dict:
+    return json.loads(only(doc, "aws_kms_key")["policy"])
+
+
+def test_the_key_policy_lets_named_services_only_generate_data_keys_and_decrypt_for_this_account():
+    policy = _policy(synth_with(lambda s: _key(s, service_principals=("sns.amazonaws.com",))))
     by_sid = {st["Sid"]: st for st in policy["Statement"]}
     assert by_sid["ServiceUse"]["Principal"] == {"Service": ["sns.amazonaws.com"]}
     assert by_sid["ServiceUse"]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
-    assert "kms:*" not in by_sid["ServiceUse"]["Action"]
-    assert by_sid["CloudWatchLogsUse"]["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert sorted(by_sid["ServiceUse"]["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+
+
+def test_cloudwatch_logs_may_use_the_key_only_for_the_log_groups_registered_with_it():
+    def build(stack):
+        key = _key(stack, region="eu-west-1")
+        key.allow_log_group("/aws/lambda/b")
+        key.allow_log_group("/aws/lambda/a")
+        key.allow_log_group("/aws/lambda/a")  # registering twice changes nothing
+
+    logs = {st["Sid"]: st for st in _policy(synth_with(build))["Statement"]}["CloudWatchLogsUse"]
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/a",
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/b"]}}
+
+
+def test_a_key_with_a_region_but_no_log_group_grants_cloudwatch_logs_nothing():
+    policy = _policy(synth_with(lambda s: _key(s, region="eu-west-1")))
+    assert [st["Sid"] for st in policy["Statement"]] == ["AccountAdministration"]
+
+
+def test_a_log_group_without_a_plain_name_is_refused():
+    with pytest.raises(ValueError, match="allow_log_group needs a log group with a plain name"):
+        synth_with(lambda s: _key(s, region="eu-west-1").allow_log_group("${aws_cloudwatch_log_group.x.name}"))
 
 
 def test_without_services_only_the_account_administers_the_key():

@@ -49,12 +49,29 @@ def test_the_role_allows_logs_on_its_own_group_traces_and_only_the_given_grants(
     assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
 
 
+def _in_vpc(stack):
+    return _function(stack, subnet_ids=["subnet-1"], security_group_ids=["sg-1"], vpc_id="vpc-1")
+
+
 def test_in_the_vpc_the_interface_grants_name_the_subnets_and_group():
-    doc = synth_with(lambda s: _function(s, subnet_ids=["subnet-1"], security_group_ids=["sg-1"]))
+    doc = synth_with(_in_vpc)
     assert only(doc, "aws_lambda_function")["vpc_config"] == {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"]}
-    create = next(st for st in _policy(doc) if st["sid"] == "VpcInterfacesCreate")
-    assert "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1" in create["resources"]
-    assert "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-1" in create["resources"]
+    create = next(st for st in _policy(doc) if st["sid"] == "VpcInterfacesCreateInOwnSubnets")
+    assert create["resources"] == ["arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",
+                                   "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-1"]
+
+
+def test_each_interface_grant_is_conditioned_only_on_keys_its_resource_type_carries():
+    """A new network-interface carries no ec2:Vpc/ec2:Subnet (a condition on them would deny every create);
+    subnets and security groups carry ec2:Vpc; an existing network-interface carries both."""
+    statements = {st["sid"]: st for st in _policy(synth_with(_in_vpc))}
+    vpc = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-1"
+    assert statements["VpcInterfacesCreate"]["resources"] == ["arn:aws:ec2:eu-west-1:123456789012:network-interface/*"]
+    assert "condition" not in statements["VpcInterfacesCreate"]
+    assert {(c["variable"], tuple(c["values"])) for c in statements["VpcInterfacesCreateInOwnSubnets"]["condition"]} \
+        == {("ec2:Vpc", (vpc,))}
+    assert {(c["variable"], tuple(c["values"])) for c in statements["VpcInterfacesManage"]["condition"]} == {
+        ("ec2:Vpc", (vpc,)), ("ec2:Subnet", ("arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",))}
 
 
 def test_outside_the_vpc_there_are_no_interface_grants():
@@ -71,7 +88,7 @@ def test_outside_the_vpc_there_are_no_interface_grants():
     ("runtime", "python3.8", "runtime must be one of python3.12, python3.13"),
     ("log_retention_days", 10, "log_retention_days must be one of"),
     ("reserved_concurrency", -1, "reserved_concurrency must be >= 0"),
-    ("subnet_ids", ["subnet-1"], "subnet_ids and security_group_ids go together"),
+    ("subnet_ids", ["subnet-1"], "subnet_ids, security_group_ids and vpc_id go together"),
 ])
 def test_invalid_settings_are_refused_naming_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
