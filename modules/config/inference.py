@@ -22,6 +22,14 @@ IMAGE_TAG_PATTERN = r"^(sha256:[a-f0-9]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
 MUTABLE_TAGS = ("latest", "stable", "main", "master", "current", "prod", "production", "dev", "edge", "nightly")
 # The endpoint-configuration name appends "-<10 hex>" and SageMaker names stop at 63 characters.
 MAX_ENDPOINT_NAME = 52
+# Model artifacts live at models/<model_name>/<model_version>/model.tar.gz in the artifacts bucket.
+MODEL_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
+# One path segment of an S3 key that needs no URL encoding: letters, digits, ".", "_", "-" (so semver without
+# "+build", dates, hex content hashes), starting and ending with a letter or digit.
+MODEL_VERSION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$"
+# Names that say "whatever was uploaded last": a version must name one artifact forever.
+MOVING_MODEL_VERSIONS = ("latest", "current", "stable", "live", "newest", "head", "main", "master", "prod",
+                         "production", "dev", "nightly")
 
 Mode = Literal["real-time", "serverless", "async"]
 MODES: tuple[str, ...] = ("real-time", "serverless", "async")
@@ -54,9 +62,14 @@ class InferenceConfig(StrictModel):
         default="1.0.0", pattern=IMAGE_TAG_PATTERN,
         description="tag (or sha256:<digest>) of the inference image in the registry's `inference` repository; "
                     "moving tags such as latest are refused in production")
-    model_artifact_key: str = Field(
-        default="models/inference/model.tar.gz", pattern=r"^[A-Za-z0-9!_.*'()/-]+\.tar\.gz$",
-        description="key of the model.tar.gz in the artifacts bucket (extracted to /opt/ml/model)")
+    model_name: str = Field(
+        default="inference", pattern=MODEL_NAME_PATTERN,
+        description="name of the model in the artifacts bucket: models/<model_name>/<model_version>/model.tar.gz")
+    model_version: str = Field(
+        default="1.0.0", pattern=MODEL_VERSION_PATTERN,
+        description="version of the model artifact (a release such as 1.4.2, a date such as 2025-06-01, or a "
+                    "content hash); every instance loads exactly this one. A new model gets a new version: "
+                    "upload it under the new key, then change this value (the SageMaker model is replaced)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="LOG_LEVEL of the model server")
 
@@ -121,6 +134,9 @@ class InferenceConfig(StrictModel):
             if self.mode not in modes:
                 problems.append(f"{name}: applies only to mode {' or '.join(repr(m) for m in modes)}, "
                                 f"not to mode {self.mode!r}; remove it")
+        if self.model_version.lower() in MOVING_MODEL_VERSIONS:
+            problems.append(f"model_version: {self.model_version!r} does not name one artifact; use a release "
+                            f"(e.g. 1.4.2), a date (2025-06-01) or a content hash")
         if self.memory_size_mb % 1024 or not 1024 <= self.memory_size_mb <= 6144:
             problems.append(f"memory_size_mb: must be 1024-6144 in steps of 1024, got {self.memory_size_mb}")
         if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
@@ -137,6 +153,13 @@ class InferenceConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def model_artifact_key(self) -> str:
+        """Key of the model.tar.gz in the artifacts bucket (extracted to /opt/ml/model). The version is part of
+        the key, so instances added later load the same bytes as the first ones, and a new version is a new key
+        (and therefore a new SageMaker model)."""
+        return f"models/{self.model_name}/{self.model_version}/model.tar.gz"
 
     @property
     def autoscaled(self) -> bool:

@@ -1,9 +1,12 @@
 """A SageMaker endpoint with its endpoint configuration (real-time, serverless or async) and its log group.
 
-Why the configuration name carries a content hash and is created before the old one is destroyed: an endpoint
-configuration cannot be changed in place and the live endpoint names it. With a fixed name Terraform would try
-to delete the configuration in use and fail; with a hashed name a change creates the new configuration, updates
-the endpoint to it (SageMaker swaps without downtime), then deletes the old one.
+Why the configuration name carries a hash of every argument and is created before the old one is destroyed: an
+endpoint configuration cannot be changed in place (every argument forces a replacement) and the live endpoint
+names it. With a fixed name Terraform would try to delete the configuration in use and fail; with a name that
+changes whenever an argument does (model, volume key, data capture destination and key, async outputs, topics
+...) a change creates the new configuration, updates the endpoint to it (SageMaker swaps without downtime), then
+deletes the old one. The hash is evaluated by Terraform over the real values (see content_hash.py). The endpoint
+keeps its fixed name: it is updated in place.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import aws
-from modules.constructs.content_hash import content_hash
+from modules.constructs.content_hash import HASH_LENGTH, replacement_hash
 from modules.constructs.sagemaker_execution_role import log_group_name
 
 _config = aws.sagemaker_endpoint_configuration
 MODES = ("real-time", "serverless", "async")
 VARIANT_NAME = "primary"
-MAX_ENDPOINT_NAME = 52  # "-<10 hex>" is appended for the configuration; SageMaker names stop at 63
+MAX_ENDPOINT_NAME = 63 - HASH_LENGTH - 1  # "-<hash>" is appended for the configuration; SageMaker names stop at 63
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 
 
@@ -31,8 +34,7 @@ class SagemakerEndpointProps:
     """The endpoint, its mode and the knobs of that mode (knobs of other modes must stay unset)."""
 
     endpoint_name: str  # plain name, shared with the compute stack through config
-    model_name: str  # SagemakerModel.name (plain: part of the configuration hash)
-    model_name_reference: str | None = None  # SagemakerModel.model.name (token): makes the configuration wait
+    model_name: str  # SagemakerModel.name (a reference: the configuration waits for the model, hashes its name)
     mode: Literal["real-time", "serverless", "async"]
     kms_key_arn: str  # CMK of the ML storage volume / the image copy; None only for local-NVMe instance types
     log_kms_key_arn: str  # CMK of the endpoint's log group
@@ -59,52 +61,49 @@ class SagemakerEndpointProps:
 
 
 class SagemakerEndpoint(Construct):
-    """Exposes `endpoint`, `configuration`, `log_group`, `name`, `arn`, `configuration_name`, `variant_name`."""
+    """Exposes `endpoint`, `configuration`, `log_group`, `name`, `arn`, `variant_name`, `configuration_name`
+    (Terraform expression: <endpoint>-<hash>)."""
 
     def __init__(self, scope: Construct, id_: str, *, props: SagemakerEndpointProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
         self.name = props.endpoint_name
         self.variant_name = VARIANT_NAME
-        self.configuration_name = f"{props.endpoint_name}-{content_hash(configuration_knobs(props))}"
         # Created here (not by SageMaker on first write) so that it has a retention and a key.
         self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
             self, "log-group", name=log_group_name(props.endpoint_name),
             retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn)
+        arguments = configuration_arguments(props)
         self.configuration = _config.SagemakerEndpointConfiguration(
             self, "configuration",
-            name=self.configuration_name,
-            kms_key_arn=props.kms_key_arn if props.volume_encryption else None,
-            production_variants=[_variant(props)],
-            data_capture_config=_data_capture(props),
-            async_inference_config=_async(props),
+            name=f"{props.endpoint_name}-{replacement_hash(arguments)}",
+            **arguments,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
+        self.configuration_name = self.configuration.name
         self.endpoint = aws.sagemaker_endpoint.SagemakerEndpoint(
             self, "endpoint", name=props.endpoint_name, endpoint_config_name=self.configuration.name,
             depends_on=[self.log_group])
         self.arn = self.endpoint.arn
 
 
-def configuration_knobs(props: SagemakerEndpointProps) -> dict[str, object]:
-    """The plain values that define the configuration (ARNs are tokens and stay out; the model name is hashed)."""
-    return {"model": props.model_name, "mode": props.mode, "volume_encryption": props.volume_encryption,
-            "instance_type": props.instance_type, "initial_instance_count": props.initial_instance_count,
-            "data_capture": [props.data_capture_s3_uri, props.data_capture_sampling_percentage],
-            "serverless": [props.memory_size_mb, props.max_concurrency, props.provisioned_concurrency],
-            "async": [props.output_s3_uri, props.failure_s3_uri, props.max_concurrent_invocations_per_instance]}
+def configuration_arguments(props: SagemakerEndpointProps) -> dict[str, object]:
+    """Every argument of the configuration but its name: all of them force a replacement, so all are hashed."""
+    return {"kms_key_arn": props.kms_key_arn if props.volume_encryption else None,
+            "production_variants": [_variant(props)],
+            "data_capture_config": _data_capture(props),
+            "async_inference_config": _async(props)}
 
 
 def _variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationProductionVariants:
-    model_name = props.model_name_reference or props.model_name
     if props.mode == "serverless":
         return _config.SagemakerEndpointConfigurationProductionVariants(
-            variant_name=VARIANT_NAME, model_name=model_name,
+            variant_name=VARIANT_NAME, model_name=props.model_name,
             serverless_config=_config.SagemakerEndpointConfigurationProductionVariantsServerlessConfig(
                 memory_size_in_mb=props.memory_size_mb, max_concurrency=props.max_concurrency,
                 provisioned_concurrency=props.provisioned_concurrency))
     return _config.SagemakerEndpointConfigurationProductionVariants(
-        variant_name=VARIANT_NAME, model_name=model_name, instance_type=props.instance_type,
+        variant_name=VARIANT_NAME, model_name=props.model_name, instance_type=props.instance_type,
         initial_instance_count=props.initial_instance_count, initial_variant_weight=1)
 
 

@@ -1,8 +1,9 @@
 """The role a SageMaker model runs as, granted exactly what hosting needs and nothing else.
 
 Why not AmazonSageMakerFullAccess (what terraform-aws-modules ships): it reads every bucket and image in the
-account. This role reads one artifact object and one repository, writes one log group and the output prefixes
-it is given, publishes to the topics it is given and uses only the named keys.
+account. This role reads one artifact object and one repository, writes one log group, one metrics namespace
+and the output prefixes it is given, publishes to the topics it is given, uses only the named keys and manages
+network interfaces only in the endpoint's VPC.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from modules.constructs.service_roles import assume_role_policy
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+METRICS_NAMESPACE = "/aws/sagemaker/Endpoints"  # instance metrics of endpoints
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,8 +70,21 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
         # ecr:GetAuthorizationToken has no resource-level permissions: AWS only accepts "*" here. The token alone
         # reads nothing; the pull actions above stay limited to the one repository.
         statement("EcrAuthorizationToken", ["ecr:GetAuthorizationToken"], ["*"]),
-        statement("WriteEndpointLogs", ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                  [log_group, f"{log_group}:log-stream:*"]),
+        # The action list of AWS's "CreateModel API: Execution Role Permissions"
+        # (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms),
+        # on the endpoint's own group only. CreateLogGroup stays although the stack creates the group (with
+        # retention and key): AWS documents it for the role and says nothing of a hosting agent that tolerates a
+        # denial; on this one name it can at most recreate our own group.
+        statement("WriteEndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                                        "logs:DescribeLogStreams"],
+                  # ":*" covers the streams and the ":*"-suffixed form of the group's own ARN.
+                  [log_group, f"{log_group}:*"]),
+        # PutMetricData has no resource-level permissions ("*" only); the namespace condition keeps it to the
+        # instance metrics SageMaker publishes for endpoints (CPU, memory, disk, GPU: "/aws/sagemaker/Endpoints",
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html). The invocation metrics
+        # are published by the service itself under AWS/SageMaker, a namespace no caller may write to.
+        statement("PublishEndpointMetrics", ["cloudwatch:PutMetricData"], ["*"],
+                  conditions=(Condition("StringEquals", "cloudwatch:namespace", (METRICS_NAMESPACE,)),)),
     ]
     if props.kms_key_arns:
         statements.append(statement("UseKeys", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
@@ -83,18 +98,43 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
     if props.publish_topic_arns:
         statements.append(statement("PublishNotifications", ["sns:Publish"], list(props.publish_topic_arns)))
     if props.vpc_id:
-        ec2 = f"{arn}:ec2:{props.region}:{props.account_id}"
-        # Describe calls have no resource-level permissions: AWS only accepts "*".
-        statements.append(statement("DescribeNetwork", [
-            "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-            "ec2:DescribeNetworkInterfaces"], ["*"]))
-        statements.append(statement(
-            "ManageEndpointNetworkInterfaces",
-            ["ec2:CreateNetworkInterface", "ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-             "ec2:DeleteNetworkInterfacePermission"],
-            [f"{ec2}:network-interface/*", f"{ec2}:subnet/*", f"{ec2}:security-group/*"],
-            conditions=(Condition("ArnEquals", "ec2:Vpc", (f"{ec2}:vpc/{props.vpc_id}",)),)))
+        statements += _network_interface_statements(props)
     return statements
+
+
+def _network_interface_statements(props: SagemakerExecutionRoleProps) -> list:
+    """The EC2 calls of AWS's list for a model in a VPC
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html), one statement per resource type.
+
+    Why split: a statement only matches a request if its condition keys are present for the resource being
+    authorized. Per the service authorization reference for EC2
+    (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html):
+    - CreateNetworkInterface is authorized on the subnet and the security groups, which carry ec2:Vpc, AND on
+      the new network-interface, which carries only aws:RequestTag/*, aws:TagKeys and ec2:NetworkInterfaceID
+      (no ec2:Vpc, no ec2:Subnet: the interface does not exist yet);
+    - CreateNetworkInterfacePermission, DeleteNetworkInterface and DeleteNetworkInterfacePermission are
+      authorized on the existing network-interface only, which does carry ec2:Vpc and ec2:Subnet.
+    A single statement conditioned on ec2:Vpc never matches the new interface, so CreateNetworkInterface was
+    implicitly denied and CreateEndpoint failed.
+    """
+    ec2 = f"arn:{props.partition}:ec2:{props.region}:{props.account_id}"
+    in_vpc = (Condition("ArnEquals", "ec2:Vpc", (f"{ec2}:vpc/{props.vpc_id}",)),)
+    return [
+        # Describe calls have no resource-level permissions: AWS only accepts "*".
+        statement("DescribeNetwork", [
+            "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNetworkInterfaces"], ["*"]),
+        statement("CreateNetworkInterfacesInEndpointVpc", ["ec2:CreateNetworkInterface"],
+                  [f"{ec2}:subnet/*", f"{ec2}:security-group/*"], conditions=in_vpc),
+        # The new interface itself carries no key that could name the VPC, and its id is not known before it
+        # exists. This leaves nothing open: the same request is also authorized on its subnet and its security
+        # groups (statement above), so an interface can only be created in the endpoint's VPC.
+        statement("CreateNetworkInterfaceResource", ["ec2:CreateNetworkInterface"], [f"{ec2}:network-interface/*"]),
+        statement("ManageEndpointNetworkInterfaces",
+                  ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
+                   "ec2:DeleteNetworkInterfacePermission"],
+                  [f"{ec2}:network-interface/*"], conditions=in_vpc),
+    ]
 
 
 def _validate(id_: str, props: SagemakerExecutionRoleProps) -> None:

@@ -83,7 +83,7 @@ class InferenceStack(PipelineStack):
             environment={contract.LOG_LEVEL: inference.log_level}, depends_on=(self.role.policy,)))
 
         self.endpoint = SagemakerEndpoint(self, "endpoint", props=SagemakerEndpointProps(
-            endpoint_name=name, model_name=self.model.name, model_name_reference=self.model.model.name,
+            endpoint_name=name, model_name=self.model.name,
             mode=inference.mode, kms_key_arn=self.key.arn, log_kms_key_arn=self.key.arn,
             log_retention_days=config.log_retention_days,
             volume_encryption=not (instances and local_nvme_instance(inference.instance_type)),
@@ -121,11 +121,13 @@ class InferenceStack(PipelineStack):
         self.output("endpoint_arn", self.endpoint_arn, "SageMaker endpoint ARN (sagemaker:InvokeEndpoint)")
         self.output("endpoint_mode", inference.mode, "real-time, serverless or async")
         self.output("endpoint_configuration_name", self.endpoint.configuration_name,
-                    "current endpoint configuration (name carries a hash of its settings)")
-        self.output("model_name", self.model.name, "current SageMaker model (name carries a hash of image and artifact)")
+                    "current endpoint configuration (name carries a hash of all its arguments)")
+        self.output("model_name", self.model.name,
+                    "current SageMaker model (name carries a hash of image, artifact version, role and network)")
         self.output("model_image", self.model.image, "image the endpoint runs (push it before deploying)")
         self.output("model_artifact_uri", self.model.model_data_url,
-                    "upload model.tar.gz here before deploying (python containers/inference/train.py <dir>)")
+                    "upload model.tar.gz of inference.model_version here before deploying "
+                    "(python containers/inference/train.py <dir>)")
         self.output("execution_role_arn", self.role.arn, "role the model runs as")
 
     def _async_props(self, config: PipelineConfig, results_uri: str, storage, messaging) -> dict:

@@ -94,3 +94,22 @@ def test_throttling_stays_in_range(tmp_path, knob, value, expected):
     text = LOCAL.replace(f"{knob} = {'10' if 'rate' in knob else '20'}", f"{knob} = {value}")
     with pytest.raises(ConfigError, match=expected):
         _load(tmp_path, text)
+
+
+# Defect 7: the artifact key was fixed, so instances added later loaded whatever was uploaded last.
+def test_the_model_artifact_key_carries_the_configured_model_name_and_version(tmp_path):
+    inference = _load(tmp_path, _with_inference(LOCAL, 'model_name = "churn"').replace(
+        'model_version = "1.0.0"', 'model_version = "2025-06-01"')).inference
+    assert inference.model_artifact_key == "models/churn/2025-06-01/model.tar.gz"
+
+
+@pytest.mark.parametrize("version", ["latest", "Current", "stable"])
+def test_a_model_version_that_names_whatever_was_uploaded_last_is_refused(tmp_path, version):
+    with pytest.raises(ConfigError, match=f"inference: model_version: '{version}' does not name one artifact"):
+        _load(tmp_path, LOCAL.replace('model_version = "1.0.0"', f'model_version = "{version}"'))
+
+
+@pytest.mark.parametrize("version", ["1.0/2", "../1.0.0", "1.0.0+build.5", "-1", ""])
+def test_a_model_version_must_be_one_plain_key_segment(tmp_path, version):
+    with pytest.raises(ConfigError, match="inference.model_version: String should match pattern"):
+        _load(tmp_path, LOCAL.replace('model_version = "1.0.0"', f'model_version = "{version}"'))

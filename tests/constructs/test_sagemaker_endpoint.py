@@ -1,9 +1,10 @@
+import re
+
 import pytest
 
-from modules.constructs.content_hash import content_hash
-from modules.constructs.sagemaker_endpoint import SagemakerEndpoint, SagemakerEndpointProps, configuration_knobs
+from modules.constructs.sagemaker_endpoint import SagemakerEndpoint, SagemakerEndpointProps
 from tests.constructs.helpers import only, synth_with
-from tests.constructs.sagemaker_fixtures import KEY, TOPIC
+from tests.constructs.sagemaker_fixtures import KEY, OTHER_KEY, OTHER_TOPIC, TOPIC, unhashed_arguments
 
 COMMON = {"endpoint_name": "ep", "model_name": "ep-model", "kms_key_arn": KEY, "log_kms_key_arn": KEY,
           "log_retention_days": 7}
@@ -59,16 +60,63 @@ def test_async_writes_outputs_and_failures_to_s3_and_notifies_topics():
     assert config["async_inference_config"]["client_config"] == {"max_concurrent_invocations_per_instance": 4}
 
 
-def test_the_configuration_name_hashes_its_knobs_and_is_replaced_before_destroyed():
+def _configuration(mode, **overrides) -> dict:
+    return only(_synth(mode, **overrides), "aws_sagemaker_endpoint_configuration")
+
+
+def test_the_configuration_is_named_by_a_terraform_hash_and_replaced_before_destroyed_the_endpoint_stays():
     doc = _synth("serverless")
     config = only(doc, "aws_sagemaker_endpoint_configuration")
-    assert config["name"] == f"ep-{content_hash(configuration_knobs(_props('serverless')))}"
+    assert re.fullmatch(r"ep-\$\{substr\(sha1\(jsonencode\(\{.*\}\)\), 0, 10\)\}", config["name"])
     assert config["lifecycle"] == {"create_before_destroy": True}
-    changed = configuration_knobs(_props("serverless", memory_size_mb=4096))
-    assert content_hash(changed) != content_hash(configuration_knobs(_props("serverless")))
     endpoint = only(doc, "aws_sagemaker_endpoint")
-    assert endpoint["name"] == "ep"
+    assert endpoint["name"] == "ep"  # fixed: updated in place to the new configuration
     assert endpoint["endpoint_config_name"].startswith("${aws_sagemaker_endpoint_configuration.")
+
+
+# Defect 8: every input that forces a new configuration must rename it, or create_before_destroy creates the new
+# configuration under the old name ("already exists"). Keys, topics and the model are references at synth: the
+# Python hash of today left them out.
+@pytest.mark.parametrize(("mode", "change"), [
+    ("real-time", {"model_name": "ep-other-model"}),
+    ("real-time", {"kms_key_arn": OTHER_KEY}),
+    ("real-time", {"data_capture_kms_key_arn": OTHER_KEY}),
+    ("real-time", {"data_capture_s3_uri": "s3://other/data-capture/"}),
+    ("real-time", {"data_capture_sampling_percentage": 50}),
+    ("real-time", {"instance_type": "ml.c5.large"}),
+    ("real-time", {"initial_instance_count": 3}),
+    ("real-time", {"instance_type": "ml.g4dn.xlarge", "volume_encryption": False}),
+    ("serverless", {"memory_size_mb": 4096}),
+    ("serverless", {"provisioned_concurrency": 2}),
+    ("async", {"output_kms_key_arn": OTHER_KEY}),
+    ("async", {"output_s3_uri": "s3://other/async/output/"}),
+    ("async", {"failure_s3_uri": "s3://other/async/failure/"}),
+    ("async", {"success_topic_arn": OTHER_TOPIC}),
+    ("async", {"error_topic_arn": OTHER_TOPIC}),
+    ("async", {"max_concurrent_invocations_per_instance": 8}),
+], ids=lambda value: value if isinstance(value, str) else "+".join(value))
+def test_a_change_in_any_input_that_replaces_the_configuration_changes_its_name(mode, change):
+    assert _configuration(mode, **change)["name"] != _configuration(mode)["name"]
+
+
+@pytest.mark.parametrize("mode", ["real-time", "serverless", "async"])
+def test_every_argument_of_the_configuration_is_hashed_into_its_name(mode):
+    assert unhashed_arguments(_configuration(mode)) == []
+
+
+def test_the_configuration_waits_for_the_model_and_hashes_the_name_it_really_has():
+    def build(stack):
+        from modules.constructs.sagemaker_model import SagemakerModel, SagemakerModelProps
+
+        model = SagemakerModel(stack, "model", props=SagemakerModelProps(
+            name_prefix="ep", image_repository_url="repo", image_tag="1.0.0", artifact_bucket="artifacts",
+            artifact_key="models/m/1.0.0/model.tar.gz", execution_role_arn="arn:aws:iam::123456789012:role/r"))
+        SagemakerEndpoint(stack, "endpoint", props=_props("serverless", model_name=model.name))
+
+    config = only(synth_with(build), "aws_sagemaker_endpoint_configuration")
+    reference = config["production_variants"][0]["model_name"]
+    assert re.fullmatch(r"\$\{aws_sagemaker_model\.[\w-]+\.name\}", reference)
+    assert f'"modelName" = {reference[2:-1]}' in config["name"]
 
 
 def test_the_log_group_has_the_sagemaker_name_a_retention_and_a_key():

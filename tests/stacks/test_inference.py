@@ -28,10 +28,11 @@ def test_the_model_runs_the_registry_image_with_the_artifact_from_storage(env, s
     doc = _stack(synthesized, env)
     container = _one(doc, "aws_sagemaker_model")["primary_container"]
     assert container["image"].startswith(f"{REMOTE}registry.") and container["image"].endswith(":1.0.0")
-    assert container["model_data_url"] == f"s3://inference-{env}-artifacts/models/inference/model.tar.gz"
+    # Defect 7: the key carries the configured version, so every instance loads the same artifact.
+    assert container["model_data_url"] == f"s3://inference-{env}-artifacts/models/inference/1.0.0/model.tar.gz"
     statements = _statements(doc)
-    assert statements["ReadModelArtifact"]["resources"][0].startswith(f"{REMOTE}storage.")
-    assert statements["ReadModelArtifact"]["resources"][0].endswith("/models/inference/model.tar.gz")
+    (artifact,) = statements["ReadModelArtifact"]["resources"]  # exactly that one object
+    assert artifact.startswith(f"{REMOTE}storage.") and artifact.endswith("}/models/inference/1.0.0/model.tar.gz")
     assert statements["PullInferenceImage"]["resources"][0].startswith(f"{REMOTE}registry.")
 
 
@@ -43,7 +44,7 @@ def test_the_endpoint_has_the_name_other_stacks_derive_and_the_outputs_are_prese
             "model_image", "execution_role_arn"} <= set(doc["output"])
     config = _one(doc, "aws_sagemaker_endpoint_configuration")
     assert config["lifecycle"] == {"create_before_destroy": True}
-    assert config["name"].startswith(f"inference-{env}-inference-")
+    assert config["name"].startswith(f"inference-{env}-inference-${{substr(sha1(jsonencode(")
 
 
 @pytest.mark.parametrize("env", ["local", "dev", "prod"])
@@ -76,3 +77,23 @@ def test_prod_runs_real_time_in_the_private_subnets_with_data_capture_and_invoca
     assert _statements(doc)["WriteOutputs"]["resources"][0].endswith("/data-capture/*")
     policy = _one(doc, "aws_appautoscaling_policy")["target_tracking_scaling_policy_configuration"]
     assert policy["predefined_metric_specification"]["predefined_metric_type"] == "SageMakerVariantInvocationsPerInstance"
+
+
+def _bare(reference: str) -> str:
+    return reference.removeprefix("${").removesuffix("}")
+
+
+# Defect 8, wired: the names hash the role, network, keys and model the stack really passes, by reference, so a
+# replaced dependency (new ARN or id behind the same wiring) renames the model or configuration too.
+def test_prod_names_follow_every_dependency_that_replaces_the_model_or_configuration(synthesized):
+    doc = _stack(synthesized, "prod")
+    model = _one(doc, "aws_sagemaker_model")
+    dependencies = [model["execution_role_arn"], *model["vpc_config"]["subnets"],
+                    *model["vpc_config"]["security_group_ids"]]
+    assert all(f" = {_bare(value)}" in model["name"] or f"{_bare(value)}," in model["name"]
+               or f"{_bare(value)}]" in model["name"] for value in dependencies)
+    config = _one(doc, "aws_sagemaker_endpoint_configuration")
+    for value in (config["kms_key_arn"], config["data_capture_config"]["kms_key_id"],
+                  config["production_variants"][0]["model_name"]):
+        assert f" = {_bare(value)}" in config["name"], value
+
