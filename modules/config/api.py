@@ -13,6 +13,11 @@ from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
 
+# The routes are fixed; these answer with a Lambda function (the folder in lambdas/), the predict route only with
+# predict_backend = "lambda". The compute stack deploys a routed function only while its route uses it.
+PREDICT_ROUTE = ("POST", "/v1/predict")
+JOB_ROUTES = {("POST", "/v1/jobs"): "submit", ("GET", "/v1/jobs/{id}"): "status"}
+ROUTED_FUNCTIONS = frozenset({"predict", *JOB_ROUTES.values()})
 ORIGIN_PATTERN = r"^https://[A-Za-z0-9.-]+(:\d{1,5})?$|^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$"
 
 
@@ -59,6 +64,11 @@ class ApiConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def lambda_routes(self) -> dict[tuple[str, str], str]:
+        """(method, path) -> the function in lambdas/ that answers it with this config."""
+        predict = {PREDICT_ROUTE: "predict"} if self.predict_backend == "lambda" else {}
+        return {**predict, **JOB_ROUTES}
 
     def problems(self, production: bool) -> list[str]:
         """Checks that need the root config."""

@@ -62,7 +62,7 @@ class PipelineConfig(StrictModel):
             problems.append("registry.force_delete: must be false when production = true")
         problems.extend(self.network.problems(self.region))
         problems.extend(self.storage.problems(self.name_prefix))
-        problems.extend(self.messaging.problems(self.name_prefix))
+        problems.extend(self.messaging.problems(self.name_prefix, self.production))
         problems.extend(self.compute.problems(production=self.production,
                                               queue_names=tuple(queue.name for queue in self.messaging.queues)))
         problems.extend(self.inference.problems(self.production))

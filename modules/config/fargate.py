@@ -6,11 +6,10 @@ Why the CPU/memory table lives here: Fargate accepts only these pairs, and a wro
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
+from modules.config.image_tag import ImageTag
 
 # Fargate task sizes (Linux): CPU units -> the memory values (MiB) it accepts.
 FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
@@ -22,10 +21,6 @@ FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
     8192: tuple(range(16384, 61440 + 1, 4096)),
     16384: tuple(range(32768, 122880 + 1, 8192)),
 }
-# What "immutable" looks like: a version (1.2.3, v1.2.3-rc1), a git sha (7-40 hex) or an image digest.
-IMMUTABLE_TAG = re.compile(r"^(v?\d+\.\d+\.\d+([.+-][0-9A-Za-z.-]+)?|[0-9a-f]{7,40}|sha256:[0-9a-f]{64})$")
-MUTABLE_TAGS = ("latest", "stable", "main", "master", "dev", "prod", "edge")
-IMAGE_TAG = r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[0-9a-f]{64})$"
 
 
 def memory_problems(cpu: int, memory: int) -> list[str]:
@@ -38,21 +33,15 @@ def memory_problems(cpu: int, memory: int) -> list[str]:
     return []
 
 
-def tag_problems(field: str, tag: str) -> list[str]:
-    """Why TAG would let a deploy run different bytes than the plan reviewed (production only)."""
-    if tag.lower() in MUTABLE_TAGS or not IMMUTABLE_TAG.fullmatch(tag):
-        return [(f"{field}.image_tag: {tag!r} is mutable-looking; production needs an immutable tag: a version "
-                "(1.4.2, v1.4.2-rc1), a git sha (7-40 hex) or an image digest (sha256:<64 hex>)")]
-    return []
-
-
 class FargateTaskConfig(StrictModel):
     """What every Fargate service shares: image, size, counts."""
 
     image: str = Field(default="inference", pattern=r"^[a-z0-9][a-z0-9._-]*$",
                        description="image = folder in containers/ (its ECR repository)")
-    image_tag: str = Field(default="latest", pattern=IMAGE_TAG,
-                           description="tag or sha256 digest to run; production refuses mutable-looking tags")
+    image_tag: ImageTag = Field(
+        default="1.0.0",
+        description="tag or sha256:<digest> to run (PIPELINE_IMAGE_TAG overrides it at synth); moving tags such as "
+                    "latest are refused, production also refuses tags that do not look immutable")
     cpu: int = Field(default=512, description=f"CPU units; allowed: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}")
     memory: int = Field(default=1024, description="memory in MiB; must be one Fargate allows for the cpu")
     min_count: int = Field(default=1, ge=0, le=1000, description="fewest tasks autoscaling keeps")
@@ -100,19 +89,41 @@ class QueueWorkerConfig(FargateTaskConfig):
     cooldown_seconds: int = Field(default=120, ge=0, le=3600, description="wait between scaling steps")
 
 
+# A DNS host name (no wildcard, no trailing dot): what a TLS client sends as SNI and checks the certificate against.
+HOST_NAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
 class LoadBalancerConfig(StrictModel):
-    """The load balancer in front of the inference service: internal unless a certificate makes it public."""
+    """The load balancer in front of the inference service: internal, HTTPS whenever a certificate is given
+    (production requires one; a public load balancer too)."""
 
     internal: bool = Field(default=True, description="reachable only inside the VPC (the API reaches it by VPC link)")
     certificate_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$",
-                                        description="ACM certificate: HTTPS listener plus HTTP->HTTPS redirect; "
-                                                    "required when internal = false")
+                                        description="ACM certificate (same region): HTTPS listener plus HTTP->HTTPS "
+                                                    "redirect; required when internal = false or production = true")
+    tls_server_name: str | None = Field(
+        default=None, pattern=HOST_NAME, max_length=253,
+        description="[with certificate_arn] the DNS name the certificate carries: API Gateway verifies the listener's "
+                    "certificate against it (integration tls_config), and an https MODEL_URL must use it")
     ssl_policy: str = Field(default="ELBSecurityPolicy-TLS13-1-2-2021-06", description="TLS policy of the listener")
     idle_timeout_seconds: int = Field(default=60, ge=1, le=4000, description="connection idle timeout")
     deletion_protection: bool | None = Field(default=None, description="default: on exactly when production = true")
 
     @model_validator(mode="after")
-    def _public_needs_tls(self) -> LoadBalancerConfig:
+    def _tls_settings_go_together(self) -> LoadBalancerConfig:
+        problems = []
         if not self.internal and not self.certificate_arn:
-            raise ValueError("internal = false needs certificate_arn: a public load balancer serves HTTPS only")
+            problems.append("internal = false needs certificate_arn: a public load balancer serves HTTPS only")
+        if self.certificate_arn and not self.tls_server_name:
+            problems.append("certificate_arn needs tls_server_name: the DNS name the certificate carries, which "
+                            "API Gateway verifies (e.g. \"model.internal.example.com\")")
+        if self.tls_server_name and not self.certificate_arn:
+            problems.append("tls_server_name applies only with certificate_arn (an HTTPS listener); set both or neither")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def tls(self) -> bool:
+        """The listener speaks HTTPS."""
+        return self.certificate_arn is not None

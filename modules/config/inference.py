@@ -14,12 +14,10 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
+from modules.config.image_tag import ImageTag, image_tag_problems
 
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
-IMAGE_TAG_PATTERN = r"^(sha256:[a-f0-9]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
-# Conventionally moving tags: even in an immutable repository they say "whatever was pushed last".
-MUTABLE_TAGS = ("latest", "stable", "main", "master", "current", "prod", "production", "dev", "edge", "nightly")
 # The endpoint-configuration name appends "-<10 hex>" and SageMaker names stop at 63 characters.
 MAX_ENDPOINT_NAME = 52
 # Model artifacts live at models/<model_name>/<model_version>/model.tar.gz in the artifacts bucket.
@@ -58,10 +56,11 @@ class InferenceConfig(StrictModel):
         default="", pattern=rf"{ENDPOINT_NAME_PATTERN}|^$", max_length=MAX_ENDPOINT_NAME,
         description="endpoint name; empty (default) derives <project>-<environment>-inference when loading")
     mode: Mode = Field(default="serverless", description="endpoint mode: real-time, serverless or async")
-    image_tag: str = Field(
-        default="1.0.0", pattern=IMAGE_TAG_PATTERN,
-        description="tag (or sha256:<digest>) of the inference image in the registry's `inference` repository; "
-                    "moving tags such as latest are refused in production")
+    image_tag: ImageTag = Field(
+        default="1.0.0",
+        description="tag (or sha256:<digest>) of the inference image in the registry's `inference` repository "
+                    "(PIPELINE_IMAGE_TAG overrides it at synth); one rule for every image tag: "
+                    "modules/config/image_tag.py")
     model_name: str = Field(
         default="inference", pattern=MODEL_NAME_PATTERN,
         description="name of the model in the artifacts bucket: models/<model_name>/<model_version>/model.tar.gz")
@@ -183,9 +182,7 @@ class InferenceConfig(StrictModel):
     def problems(self, production: bool) -> list[str]:
         """Checks that need the root config (the loader shows them as `inference.<field>: ...`)."""
         problems = []
-        if production and self.image_tag.lower() in MUTABLE_TAGS:
-            problems.append(f"inference.image_tag: {self.image_tag!r} is a moving tag, refused when production = "
-                            f"true; use a release tag (e.g. 1.4.2) or sha256:<digest>")
+        problems += image_tag_problems("inference.image_tag", self.image_tag, production=production)
         return problems
 
 

@@ -1,4 +1,11 @@
-"""The Lambda functions built from lambdas/: runtime, sizing per function, network placement, worker batching."""
+"""The Lambda functions built from lambdas/: runtime, sizing per function, network placement, worker batching.
+
+Why reserved concurrency is opt-in: a reservation is taken from the account's pool, and Lambda refuses any that
+would leave fewer than 100 unreserved executions
+(https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). New accounts can start with a quota
+as low as 10, where any reservation fails at apply. Set it per function where a cap protects something (the model
+endpoint, a downstream database) or a floor guarantees capacity, on accounts whose quota leaves room.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,11 @@ class FunctionConfig(StrictModel):
 
     memory_mb: int = Field(default=256, ge=128, le=10240, description="memory in MB (128-10240); CPU scales with it")
     timeout_seconds: int = Field(default=30, ge=1, le=900, description="timeout in seconds (1-900)")
-    reserved_concurrency: int = Field(
-        default=10, ge=0, le=10000,
-        description="concurrent executions reserved and capped; bounds cost and downstream load (0 disables)")
+    reserved_concurrency: int | None = Field(
+        default=None, ge=0, le=10000,
+        description="concurrent executions reserved for (and capped at) this function; unset: no reservation. "
+                    "Lambda refuses a reservation that leaves the account under 100 unreserved executions, so "
+                    "new accounts (quota as low as 10) cannot reserve at all; 0 stops every invocation")
 
 
 # The worker handles a batch of jobs (one model call each): more memory, hence more CPU, for JSON work. Its timeout

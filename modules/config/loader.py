@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from modules.config.environment import PipelineConfig
+from modules.config.image_tag import IMAGE_TAG_ENV, IMAGE_TAG_FIELDS, image_tag_problems
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "config"
 DEFAULT_ENVIRONMENT = "local"
@@ -66,6 +67,20 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
     return f"{field}: {message}"
 
 
+def _override_image_tags(raw: dict, tag: str, shown: str) -> None:
+    """PIPELINE_IMAGE_TAG (e.g. the git sha of the commit whose images CI pushed) replaces every image tag of the
+    environment, so one synth renders a reviewable plan with the tag that will really run."""
+    problems = image_tag_problems(IMAGE_TAG_ENV, tag, production=raw.get("production") is True)
+    if problems:
+        raise ConfigError(f"{shown}: {'; '.join(problems)}")
+    for sections, field in IMAGE_TAG_FIELDS:
+        table = raw
+        for section in sections:
+            table = table.setdefault(section, {}) if isinstance(table, dict) else None
+        if isinstance(table, dict):  # otherwise a malformed section, which validation names
+            table[field] = tag
+
+
 def load_config(path: Path) -> PipelineConfig:
     """Parse and validate PATH; raise ConfigError with one line naming the file, the field and what is allowed."""
     shown = _display(path)
@@ -81,6 +96,9 @@ def load_config(path: Path) -> PipelineConfig:
     emulator_url = os.environ.get("PIPELINE_EMULATOR_URL")
     if emulator_url:
         raw.setdefault("emulator", {})["url"] = emulator_url
+    image_tag = os.environ.get(IMAGE_TAG_ENV)
+    if image_tag:
+        _override_image_tags(raw, image_tag, shown)
     try:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:

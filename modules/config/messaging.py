@@ -6,6 +6,7 @@ The filter attribute names come from lambdas/contract.py, the one place the subm
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -71,6 +72,37 @@ class QueueConfig(StrictModel):
         return self.name.endswith(FIFO_SUFFIX)
 
 
+# How each alarm-subscription protocol's endpoint must look (SNS Subscribe: the endpoint is protocol-specific).
+ENDPOINT_FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
+    "email": (re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), "an e-mail address (name@example.com)"),
+    "https": (re.compile(r"^https://[^\s/]+(/\S*)?$"), "an https:// URL (e.g. a chat integration's webhook)"),
+    "lambda": (re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$"),
+               "a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>)"),
+    "sqs": (re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"),
+            "an SQS queue ARN (arn:aws:sqs:<region>:<account>:<name>)"),
+}
+
+
+class AlarmSubscription(StrictModel):
+    """One subscriber of the alarm topic: who hears that work is stuck."""
+
+    protocol: Literal["email", "https", "lambda", "sqs"] = Field(
+        description="email (confirm the mail), https (confirm the request; chat integrations such as Amazon Q "
+                    "Developer in chat applications), lambda or sqs (the receiver must allow sns.amazonaws.com "
+                    "from the alarm topic)")
+    endpoint: str = Field(description="address, URL or ARN, as the protocol requires")
+
+    @model_validator(mode="after")
+    def _endpoint_fits_protocol(self) -> AlarmSubscription:
+        pattern, shape = ENDPOINT_FORMATS[self.protocol]
+        if self.protocol == "sqs" and self.endpoint.endswith(FIFO_SUFFIX):
+            raise ValueError(f"endpoint: {self.endpoint!r} is a FIFO queue; SNS delivers a standard topic's "
+                             "messages only to standard queues")
+        if not pattern.fullmatch(self.endpoint):
+            raise ValueError(f"endpoint: {self.endpoint!r} does not fit protocol {self.protocol!r}; expected {shape}")
+        return self
+
+
 def _default_queues() -> tuple[QueueConfig, ...]:
     return (QueueConfig(name="default", filter={ATTR_PRIORITY: ("normal",)}),
             QueueConfig(name="priority", filter={ATTR_PRIORITY: ("high",)}))
@@ -87,8 +119,17 @@ class MessagingConfig(StrictModel):
     oldest_message_age_alarm_seconds: int = Field(
         default=900, ge=60, le=SQS_MAX_RETENTION_SECONDS,
         description="alarm when the oldest message of a work queue is older than this")
-    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                                    description="optional e-mail subscribed to the alarm topic (confirm the mail)")
+    alarm_subscriptions: tuple[AlarmSubscription, ...] = Field(
+        default=(), description="subscribers of the alarm topic ({protocol, endpoint}); production = true needs "
+                                "at least one, or alarms reach nobody")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alarm_email_was_replaced(cls, data: object) -> object:
+        if isinstance(data, dict) and "alarm_email" in data:
+            raise ValueError(f"alarm_email: replaced by alarm_subscriptions; write alarm_subscriptions = "
+                             f"[{{ protocol = \"email\", endpoint = \"{data['alarm_email']}\" }}]")
+        return data
 
     @model_validator(mode="after")
     def _queues_fit_topics(self) -> MessagingConfig:
@@ -99,6 +140,11 @@ class MessagingConfig(StrictModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             problems.append(f"queues: duplicate name(s) {', '.join(duplicates)}")
+        subscribers = [(subscription.protocol, subscription.endpoint) for subscription in self.alarm_subscriptions]
+        repeated = sorted({f"{protocol} {endpoint}" for protocol, endpoint in subscribers
+                           if subscribers.count((protocol, endpoint)) > 1})
+        if repeated:
+            problems.append(f"alarm_subscriptions: listed more than once: {', '.join(repeated)}")
         fifo_queues = [queue.name for queue in self.queues if queue.fifo]
         if fifo_queues and not self.fifo_topics:
             problems.append(f"queues: FIFO queue(s) {', '.join(fifo_queues)} need fifo_topics = true "
@@ -107,11 +153,17 @@ class MessagingConfig(StrictModel):
             raise ValueError("; ".join(problems))
         return self
 
-    def problems(self, name_prefix: str) -> list[str]:
-        """Checks that need the name prefix: physical queue names (with -dlq) must fit SQS's 80 characters."""
+    def problems(self, name_prefix: str, production: bool = False) -> list[str]:
+        """Checks that need the root config: physical queue names (with -dlq) must fit SQS's 80 characters, and
+        production alarms must reach someone."""
+        problems = []
         too_long = [physical_queue_name(name_prefix, queue.name, dead_letter=True) for queue in self.queues
                     if len(physical_queue_name(name_prefix, queue.name, dead_letter=True)) > MAX_QUEUE_NAME]
         if too_long:
-            return [(f"messaging.queues: name(s) {', '.join(too_long)} longer than {MAX_QUEUE_NAME} characters "
-                     "with the <project>-<environment>- prefix and -dlq suffix; shorten the queue name")]
-        return []
+            problems.append(f"messaging.queues: name(s) {', '.join(too_long)} longer than {MAX_QUEUE_NAME} characters "
+                            "with the <project>-<environment>- prefix and -dlq suffix; shorten the queue name")
+        if production and not self.alarm_subscriptions:
+            problems.append("messaging.alarm_subscriptions: at least one is required when production = true; e.g. "
+                            "alarm_subscriptions = [{ protocol = \"email\", endpoint = \"oncall@example.com\" }] "
+                            "(protocols: email, https, lambda, sqs)")
+        return problems

@@ -103,6 +103,8 @@ def _validate(id_: str, props: ApiRouteProps) -> None:
         problems.append("function_name and function_invoke_arn go together")
     elif vpc_target and not (props.vpc_link_id and props.listener_arn):
         problems.append("vpc_link_id and listener_arn go together")
+    if props.tls_server_name and not vpc_target:
+        problems.append("tls_server_name applies only to a VPC-link integration (an HTTPS listener)")
     if props.authorization_type not in ("AWS_IAM", "JWT", "NONE"):
         problems.append(f"authorization_type must be AWS_IAM, JWT or NONE, got {props.authorization_type!r}")
     if props.authorization_type == "JWT" and not props.authorizer_id:

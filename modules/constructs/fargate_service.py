@@ -19,7 +19,16 @@ from modules.constructs.policy_statements import policy_document, statement
 from modules.constructs.service_roles import assume_role_policy
 
 HTTPS_PORT = 443
+# The read-only root filesystem leaves one writable place: a task (bind-mount) volume at SCRATCH_PATH. AWS's ECS
+# developer guide, "Use bind mounts with Amazon ECS" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
+# bind-mounts.html), says: "If the absolute path that's specified in the VOLUME directive is the same as the
+# containerPath that's specified in the task definition, the data in the VOLUME directive path is copied to the
+# data volume" and "By default, the volume permissions are set to 0755 and the owner as root. These permissions
+# can be customized in the Dockerfile." A non-root container user therefore cannot write to the volume unless the
+# image declares SCRATCH_PATH as a VOLUME with a mode it may write (containers/inference/Dockerfile does;
+# tests/stacks/test_compute.py checks that the image and this mount agree).
 SCRATCH_PATH = "/tmp"
+SCRATCH_VOLUME = "scratch"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,7 +95,7 @@ class FargateService(Construct):
             task_role_arn=self.task_role.arn,
             runtime_platform=aws.ecs_task_definition.EcsTaskDefinitionRuntimePlatform(
                 operating_system_family="LINUX", cpu_architecture=props.cpu_architecture),
-            volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name="scratch")],
+            volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name=SCRATCH_VOLUME)],
             container_definitions=json.dumps([self._container(props)]),
         )
         self.security_group = aws.security_group.SecurityGroup(
@@ -141,7 +150,7 @@ class FargateService(Construct):
             "user": props.user,
             "privileged": False,
             "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
-            "mountPoints": [{"sourceVolume": "scratch", "containerPath": SCRATCH_PATH, "readOnly": False}],
+            "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
             "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
             "logConfiguration": {"logDriver": "awslogs", "options": {
                 "awslogs-group": self.log_group.name, "awslogs-region": props.region,

@@ -1,6 +1,6 @@
 """A Lambda function with everything it needs and nothing more: its own role scoped to exact ARNs, its own log
-group with finite retention under a customer key, X-Ray active, KMS-encrypted environment, reserved concurrency,
-and optionally a place in the VPC's private subnets.
+group with finite retention under a customer key, X-Ray active, KMS-encrypted environment, optional reserved
+concurrency, and optionally a place in the VPC's private subnets.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ class LambdaFunctionProps:
     architecture: str = "arm64"  # one of ARCHITECTURES (Graviton: cheaper per ms)
     memory_mb: int = 256  # 128-10240
     timeout_seconds: int = 30  # 1-900
-    reserved_concurrency: int = 10  # caps the blast radius and downstream load; 0 disables the function
+    # None: no reservation (Lambda refuses reservations that leave < 100 unreserved); N caps and guarantees N; 0 stops it
+    reserved_concurrency: int | None = None
     log_retention_days: int = 30  # one of CloudWatch's retention values
     environment: dict[str, str] = field(default_factory=dict)  # variable names come from lambdas.contract
     policy_statements: tuple[Any, ...] = ()  # policy_statements.statement(...): what the code itself calls
@@ -141,7 +142,7 @@ def _validate(id_: str, props: LambdaFunctionProps) -> None:
         problems.append(f"runtime must be one of {', '.join(PYTHON_RUNTIMES)}, got {props.runtime!r}")
     if props.architecture not in ARCHITECTURES:
         problems.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {props.architecture!r}")
-    if props.reserved_concurrency < 0:
+    if props.reserved_concurrency is not None and props.reserved_concurrency < 0:
         problems.append(f"reserved_concurrency must be >= 0, got {props.reserved_concurrency}")
     if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
         problems.append(f"log_retention_days must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, "

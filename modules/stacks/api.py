@@ -22,8 +22,6 @@ from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.stacks.base import PipelineStack
 
 FARGATE_MODEL_PATH = "/invocations"  # SageMaker container contract, served by the Fargate service too
-# route key -> Lambda folder in lambdas/ (POST /v1/predict is added by backend)
-LAMBDA_ROUTES = {("POST", "/v1/jobs"): "submit", ("GET", "/v1/jobs/{id}"): "status"}
 
 
 class ApiStack(PipelineStack):
@@ -51,9 +49,8 @@ class ApiStack(PipelineStack):
         self.vpc_link = None
         if api.predict_backend == "fargate":
             self.routes["POST /v1/predict"] = self._fargate_predict(config, network, compute, common)
-        else:
-            self.routes["POST /v1/predict"] = self._lambda_route("predict", "POST", "/v1/predict", compute, common)
-        for (method, path), function in LAMBDA_ROUTES.items():
+        # The same table decides which functions the compute stack deploys (modules/config/api.py).
+        for (method, path), function in api.lambda_routes().items():
             self.routes[f"{method} {path}"] = self._lambda_route(function, method, path, compute, common)
 
         self.alarms = ApiAlarms(self, "alarms", props=ApiAlarmsProps(
@@ -88,6 +85,8 @@ class ApiStack(PipelineStack):
         self.vpc_link = aws.apigatewayv2_vpc_link.Apigatewayv2VpcLink(
             self, "vpc-link", name=f"{config.name_prefix}-api", subnet_ids=network.private_subnet_ids,
             security_group_ids=[security_group.id])
+        # With a certificate on the listener, tls_config makes API Gateway speak HTTPS over the VPC link and verify
+        # the certificate against this name; without tls_config it would send plain HTTP.
         return ApiRoute(self, "route-predict-fargate", props=ApiRouteProps(
             method="POST", path="/v1/predict", vpc_link_id=self.vpc_link.id, listener_arn=service.listener_arn,
-            backend_path=FARGATE_MODEL_PATH, **common))
+            backend_path=FARGATE_MODEL_PATH, tls_server_name=service.tls_server_name, **common))

@@ -15,6 +15,7 @@ from constructs import Construct
 from lambdas import contract
 from modules import aws
 from modules.config import PipelineConfig
+from modules.config.api import ROUTED_FUNCTIONS
 from modules.config.lambdas import FunctionConfig
 from modules.constructs.application_load_balancer import (
     ApplicationLoadBalancer,
@@ -47,6 +48,10 @@ CONTAINER_PORT = 8080  # SageMaker container contract
 HEALTH_CHECK_PATH = "/ping"  # SageMaker container contract
 SQS_CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
 KMS_ENCRYPT = ["kms:GenerateDataKey", "kms:Decrypt"]  # SSE-KMS writes and SNS publishes to an encrypted topic
+# Functions whose only callers the stacks build (an API route, or the worker's event sources): each is deployed
+# only while a caller uses it. A folder in lambdas/ outside this set has no caller the stacks know of and is always
+# deployed, so a new function appears without editing this list.
+CALLED_FUNCTIONS = ROUTED_FUNCTIONS | {"worker"}
 
 
 @dataclass(frozen=True)
@@ -56,14 +61,16 @@ class InferenceService:
     load_balancer: Any  # aws_lb: .arn, .dns_name
     listener_arn: str  # the listener that forwards to the service (the API's VPC link integrates with it)
     security_group_id: str  # the load balancer's security group
-    url: str  # base URL for MODEL_URL
+    url: str  # base URL for MODEL_URL: https://<tls_server_name> with a certificate, else http://<dns name>
     service: FargateService
     alb: ApplicationLoadBalancer
+    tls_server_name: str | None = None  # the name the listener's certificate carries (None: plain HTTP)
 
 
 class ComputeStack(PipelineStack):
-    """Exposes `functions` (folder name -> LambdaFunction), `inference_service` (InferenceService or None),
-    `queue_worker` (FargateService or None), `cluster`, `key`, `lambda_security_group_id`."""
+    """Exposes `functions` (folder name -> LambdaFunction, only those in use), `left_out_functions` (folders not
+    deployed because nothing calls them), `inference_service` (InferenceService or None), `queue_worker`
+    (FargateService or None), `cluster`, `key`, `lambda_security_group_id`."""
 
     def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network, registry,
                  storage, messaging, lambdas_dir=None) -> None:
@@ -88,8 +95,10 @@ class ComputeStack(PipelineStack):
         self.queue_worker = self._queue_worker()
 
         self.lambda_security_group_id = self._lambda_security_group() if compute.lambdas.in_vpc else None
+        used = self._functions_in_use(names)
+        self.left_out_functions = tuple(name for name in names if name not in used)
         self.functions: dict[str, LambdaFunction] = {}
-        for name in names:
+        for name in used:
             self.functions[name] = self._function(name, lambdas_dir)
         self._worker_event_sources()
         for log_group in self._log_groups():
@@ -136,6 +145,14 @@ class ComputeStack(PipelineStack):
             aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
                 self, f"{label}-egress-{name}", security_group_id=group_id, ip_protocol="tcp", from_port=HTTPS_PORT,
                 to_port=HTTPS_PORT, description=f"HTTPS to AWS APIs ({name})", **destination)
+
+    def _functions_in_use(self, names: list[str]) -> list[str]:
+        """NAMES without the functions nothing would invoke: predict when /v1/predict goes to Fargate, the worker
+        when it consumes no queue. Their code, role, grants, log group and outputs are left out together."""
+        in_use = set(self.config.api.lambda_routes().values())
+        if self._lambda_worker_queues():
+            in_use.add("worker")
+        return [name for name in names if name not in CALLED_FUNCTIONS or name in in_use]
 
     def _function(self, name: str, lambdas_dir) -> LambdaFunction:
         config = self.config
@@ -290,9 +307,11 @@ class ComputeStack(PipelineStack):
                 target_group_arn_suffix=alb.target_group.arn_suffix,
                 scale_in_cooldown_seconds=service_config.scale_in_cooldown_seconds,
                 scale_out_cooldown_seconds=service_config.scale_out_cooldown_seconds))
+        # With a certificate only its name verifies: the load balancer's own DNS name is not on the certificate.
+        host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
         return InferenceService(load_balancer=alb.load_balancer, listener_arn=alb.listener_arn,
-                                security_group_id=alb.security_group_id,
-                                url=f"{alb.protocol}://{alb.load_balancer.dns_name}", service=service, alb=alb)
+                                security_group_id=alb.security_group_id, url=f"{alb.protocol}://{host}",
+                                service=service, alb=alb, tls_server_name=balancer.tls_server_name)
 
     def _queue_worker(self) -> FargateService | None:
         config = self.config

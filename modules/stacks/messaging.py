@@ -4,6 +4,7 @@ subscribers a job finished, and an alarm topic collects every queue alarm. One C
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from constructs import Construct
@@ -22,7 +23,8 @@ KEY_SERVICE_PRINCIPALS = ("sns.amazonaws.com", "sqs.amazonaws.com", "cloudwatch.
 
 
 class MessagingStack(PipelineStack):
-    """Exposes `key`, `requests_topic_arn`, `results_topic_arn`, `alarm_topic_arn`, `work_queues` (name -> EncryptedQueue).
+    """Exposes `key`, `requests_topic_arn`, `results_topic_arn`, `alarm_topic_arn`, `alarm_subscriptions`,
+    `work_queues` (name -> EncryptedQueue).
 
     `storage` is accepted to keep the composition order of docs/stack_interfaces.md; nothing here needs it yet.
     """
@@ -49,9 +51,12 @@ class MessagingStack(PipelineStack):
         self.requests_topic_arn = self.requests_topic.arn
         self.results_topic_arn = self.results_topic.arn
         self.alarm_topic_arn = self.alarm_topic.arn
-        if messaging.alarm_email:
+        # Named by protocol and endpoint, so reordering the list in the file replaces nothing.
+        self.alarm_subscriptions = [
             aws.sns_topic_subscription.SnsTopicSubscription(
-                self, "alarm-email", topic_arn=self.alarm_topic.arn, protocol="email", endpoint=messaging.alarm_email)
+                self, f"alarm-{subscription.protocol}-{hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:8]}",
+                topic_arn=self.alarm_topic.arn, protocol=subscription.protocol, endpoint=subscription.endpoint)
+            for subscription in messaging.alarm_subscriptions]
 
         self.work_queues: dict[str, EncryptedQueue] = {}
         for queue_config in messaging.queues:

@@ -64,7 +64,7 @@ def test_async_may_scale_to_zero_by_default(tmp_path):
 
 @pytest.mark.parametrize("tag", ["latest", "stable"])
 def test_production_refuses_moving_image_tags(tmp_path, tag):
-    with pytest.raises(ConfigError, match=f"inference.image_tag: '{tag}' is a moving tag, refused when production"):
+    with pytest.raises(ConfigError, match=f"inference.image_tag: '{tag}' is a moving tag, refused in every environment"):
         _load(tmp_path, PROD.replace('image_tag = "1.0.0"\ninstance_type', f'image_tag = "{tag}"\ninstance_type'))
 
 

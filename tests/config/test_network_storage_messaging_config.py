@@ -75,12 +75,58 @@ def _queue_section(queues: str, messaging_extra: str = "") -> str:
      "messaging.queues.0.receive_wait_time_seconds: Input should be less than or equal to 20"),
     (_queue_section('[[messaging.queues]]\nname = "' + "q" * 70 + '"\n'),
      "messaging.queues: name(s) inference-broken-" + "q" * 70 + "-dlq longer than 80 characters"),
-    (_queue_section('[[messaging.queues]]\nname = "a"\n', 'alarm_email = "not-an-address"'),
-     "messaging.alarm_email: String should match pattern"),
+    (_queue_section('[[messaging.queues]]\nname = "a"\n',
+                    'alarm_subscriptions = [{ protocol = "email", endpoint = "not-an-address" }]'),
+     "messaging.alarm_subscriptions.0: endpoint: 'not-an-address' does not fit protocol 'email'; expected an e-mail"),
 ], ids=["bad-queue-name", "fifo-queue-standard-topic", "duplicate-queue", "unknown-filter-attribute",
         "unknown-priority", "long-poll-over-20", "physical-name-too-long", "bad-email"])
 def test_a_bad_messaging_section_is_named(tmp_path, text, expected):
     assert expected in _error(tmp_path, text)
+
+
+def _subscriptions(entries: str) -> str:
+    return LOCAL.replace("[messaging]\n", f"[messaging]\nalarm_subscriptions = [{entries}]\n", 1)
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ('{ protocol = "https", endpoint = "http://hooks.example.com/alarms" }',
+     "'http://hooks.example.com/alarms' does not fit protocol 'https'; expected an https:// URL"),
+    ('{ protocol = "lambda", endpoint = "arn:aws:sqs:eu-west-1:111111111111:pager" }',
+     "does not fit protocol 'lambda'; expected a Lambda function ARN"),
+    ('{ protocol = "sqs", endpoint = "pager" }', "'pager' does not fit protocol 'sqs'; expected an SQS queue ARN"),
+    ('{ protocol = "sqs", endpoint = "arn:aws:sqs:eu-west-1:111111111111:pager.fifo" }',
+     "is a FIFO queue; SNS delivers a standard topic's messages only to standard queues"),
+    ('{ protocol = "sms", endpoint = "+15555550100" }',
+     "messaging.alarm_subscriptions.0.protocol: Input should be 'email', 'https', 'lambda' or 'sqs'"),
+    ('{ protocol = "email", endpoint = "a@example.com" }, { protocol = "email", endpoint = "a@example.com" }',
+     "alarm_subscriptions: listed more than once: email a@example.com"),
+], ids=["https-needs-https", "lambda-needs-a-function-arn", "sqs-needs-an-arn", "no-fifo-queue", "unknown-protocol",
+        "duplicate"])
+def test_each_alarm_subscription_endpoint_is_checked_against_its_protocol(tmp_path, entry, expected):
+    assert expected in _error(tmp_path, _subscriptions(entry))
+
+
+def test_every_protocol_accepts_its_endpoint(tmp_path):
+    path = tmp_path / "local.toml"
+    path.write_text(_subscriptions(
+        '{ protocol = "email", endpoint = "oncall@example.com" }, '
+        '{ protocol = "https", endpoint = "https://global.sns-api.chatbot.amazonaws.com" }, '
+        '{ protocol = "lambda", endpoint = "arn:aws:lambda:eu-west-1:111111111111:function:pager" }, '
+        '{ protocol = "sqs", endpoint = "arn:aws:sqs:eu-west-1:111111111111:alarms" }'))
+    assert [s.protocol for s in load_config(path).messaging.alarm_subscriptions] == ["email", "https", "lambda", "sqs"]
+
+
+def test_alarm_email_is_refused_naming_what_replaced_it(tmp_path):
+    message = _error(tmp_path, LOCAL.replace("[messaging]\n", '[messaging]\nalarm_email = "oncall@example.com"\n'))
+    assert ('messaging: alarm_email: replaced by alarm_subscriptions; write alarm_subscriptions = '
+            '[{ protocol = "email", endpoint = "oncall@example.com" }]') in message
+
+
+def test_production_alarms_must_reach_at_least_one_subscriber(tmp_path):
+    text = "\n".join(line for line in PROD.splitlines() if not line.startswith("alarm_subscriptions"))
+    assert "alarm_subscriptions" not in text
+    assert ("messaging.alarm_subscriptions: at least one is required when production = true"
+            in _error(tmp_path, text))
 
 
 def test_fifo_queues_are_accepted_with_fifo_topics(tmp_path):

@@ -40,6 +40,13 @@ def test_a_vpc_link_route_overwrites_the_path_for_the_model_server_and_grants_no
     assert "aws_lambda_permission" not in doc["resource"]
 
 
+def test_a_vpc_link_route_to_an_https_listener_verifies_the_certificate_name():
+    doc = _synth(method="POST", path="/v1/predict", function_name=None, function_invoke_arn=None,
+                 vpc_link_id="link", listener_arn="arn:listener", tls_server_name="model.example.com")
+    integration = only(doc, "aws_apigatewayv2_integration")
+    assert integration["tls_config"] == {"server_name_to_verify": "model.example.com"}
+
+
 def test_jwt_routes_carry_the_authorizer():
     route = only(_synth(authorization_type="JWT", authorizer_id="auth1"), "aws_apigatewayv2_route")
     assert route["authorizer_id"] == "auth1"
@@ -50,6 +57,7 @@ def test_jwt_routes_carry_the_authorizer():
     ({"authorization_type": "JWT"}, "authorizer_id is required with authorization_type JWT"),
     ({"timeout_ms": 31000}, "timeout_ms must be 50-30000, got 31000"),
     ({"path": "v1/jobs"}, "path must look like"),
+    ({"tls_server_name": "model.example.com"}, "tls_server_name applies only to a VPC-link integration"),
 ])
 def test_bad_routes_are_refused(overrides, expected):
     with pytest.raises(ValueError, match=expected):

@@ -21,14 +21,20 @@ def _policy(doc, name="fn_policy"):
     return next(v for k, v in documents.items() if k.startswith(name))["statement"]
 
 
-def test_a_function_traces_encrypts_its_environment_and_reserves_concurrency():
+def test_a_function_traces_and_encrypts_its_environment_and_reserves_no_concurrency_by_default():
     fn = only(synth_with(lambda s: _function(s, environment={"B": "2", "A": "1"})), "aws_lambda_function")
     assert fn["tracing_config"] == {"mode": "Active"}
     assert fn["kms_key_arn"] == KEY
-    assert fn["reserved_concurrent_executions"] == 10
+    # A reservation fails on accounts whose quota leaves under 100 unreserved executions: opt-in only.
+    assert "reserved_concurrent_executions" not in fn
     assert fn["runtime"] == "python3.12"
     assert fn["environment"] == {"variables": {"A": "1", "B": "2"}}
     assert fn["source_code_hash"] == "aGFzaA=="
+
+
+def test_a_reservation_is_rendered_when_asked_for():
+    fn = only(synth_with(lambda s: _function(s, reserved_concurrency=5)), "aws_lambda_function")
+    assert fn["reserved_concurrent_executions"] == 5
 
 
 def test_a_function_has_its_own_encrypted_log_group_with_finite_retention_created_first():

@@ -57,3 +57,17 @@ def test_prod_predicts_through_the_vpc_link_to_the_fargate_listener(synthesized)
 def test_local_allows_cors_from_the_local_frontend_only(synthesized):
     (api,) = _stack(synthesized, "local")["resource"]["aws_apigatewayv2_api"].values()
     assert api["cors_configuration"]["allow_origins"] == ["http://localhost:3000"]
+
+
+def test_prod_reaches_the_load_balancer_over_tls_verifying_the_certificate_name(synthesized):
+    """Without tls_config API Gateway would speak plain HTTP over the VPC link; with it, HTTPS to the listener,
+    checked against the name the certificate carries."""
+    from modules.config import load_config
+    from tests.conftest import PROJECT_ROOT
+
+    name = load_config(PROJECT_ROOT / "config" / "prod.toml").compute.load_balancer.tls_server_name
+    integrations = _stack(synthesized, "prod")["resource"]["aws_apigatewayv2_integration"].values()
+    link = next(i for i in integrations if i.get("connection_type") == "VPC_LINK")
+    assert name and link["tls_config"] == {"server_name_to_verify": name}
+    (vpc_link_group,) = _stack(synthesized, "prod")["resource"]["aws_vpc_security_group_egress_rule"].values()
+    assert (vpc_link_group["from_port"], vpc_link_group["to_port"]) == (443, 443)

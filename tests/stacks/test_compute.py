@@ -136,6 +136,139 @@ def test_outputs_name_functions_load_balancer_and_cluster(synthesized):
     assert all(outputs[name].get("description") for name in outputs if not name.startswith("cross-stack-output"))
 
 
+# --- only what is used is deployed; reservations are opt-in --------------------------------------------------------
+
+def test_prod_deploys_no_predict_function_because_its_predict_route_goes_to_fargate(synthesized):
+    """GIVEN api.predict_backend = "fargate" in prod, THEN the predict function, its role, log group, package and
+    output are all absent, while dev (predict_backend = "lambda") keeps them."""
+    prod, dev = _doc(synthesized, "prod"), _doc(synthesized, "dev")
+    assert sorted(_by_name(prod, "aws_lambda_function")) == ["inference-prod-status", "inference-prod-submit",
+                                                             "inference-prod-worker"]
+    assert not [k for kind in ("aws_iam_role", "aws_cloudwatch_log_group") for k, v in prod["resource"][kind].items()
+                if "predict" in json.dumps(v)]
+    assert "function_name_predict" not in prod["output"]
+    assert "inference-dev-predict" in _by_name(dev, "aws_lambda_function")
+    assert "function_name_predict" in dev["output"]
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_no_function_reserves_concurrency_unless_its_config_asks(env, synthesized):
+    """Lambda refuses a reservation that leaves the account under 100 unreserved executions (new accounts can
+    have a quota of 10), so no environment file reserves any by default."""
+    functions = _by_name(_doc(synthesized, env), "aws_lambda_function")
+    assert functions
+    assert {name: f["reserved_concurrent_executions"] for name, f in functions.items()
+            if "reserved_concurrent_executions" in f} == {}
+
+
+def test_a_reservation_applies_to_the_one_function_that_sets_it_and_an_idle_worker_is_left_out(tmp_path):
+    """GIVEN submit reserves 5 and the worker function consumes no queue, THEN only submit carries a reservation,
+    and the worker, its event sources and its output are gone."""
+    from cdktf import Testing
+
+    path = tmp_path / "local.toml"
+    path.write_text((PROJECT_ROOT / "config" / "local.toml").read_text().replace(
+        "[compute.inference_service]", "worker_queues = []\n\n[compute.lambdas.functions.submit]\n"
+        "reserved_concurrency = 5\n\n[compute.inference_service]").replace(
+        '[compute]\nmodel_backend = "http"\n', '[compute]\nmodel_backend = "http"\n\n[compute.lambdas]\n'))
+    stacks = _compose(load_config(path))
+    doc = json.loads(Testing.synth(stacks["compute"]))
+    functions = _by_name(doc, "aws_lambda_function")
+    assert {name: f.get("reserved_concurrent_executions") for name, f in functions.items()} == {
+        "inference-local-predict": None, "inference-local-status": None, "inference-local-submit": 5}
+    assert "aws_lambda_event_source_mapping" not in doc["resource"]
+    assert "function_name_worker" not in doc["output"]
+    assert stacks["compute"].left_out_functions == ("worker",)
+
+
+# --- TLS between API Gateway and the load balancer ---------------------------------------------------------------
+
+def test_prod_serves_the_internal_load_balancer_over_https_with_the_configured_certificate(synthesized):
+    doc = _doc(synthesized, "prod")
+    balancer = load_config(PROJECT_ROOT / "config" / "prod.toml").compute.load_balancer
+    (lb,) = doc["resource"]["aws_lb"].values()
+    assert lb["internal"] is True
+    listeners = {listener["protocol"]: listener for listener in doc["resource"]["aws_lb_listener"].values()}
+    assert listeners["HTTPS"]["port"] == 443
+    assert listeners["HTTPS"]["certificate_arn"] == balancer.certificate_arn
+    assert listeners["HTTPS"]["ssl_policy"].startswith("ELBSecurityPolicy-TLS13")
+    assert listeners["HTTP"]["default_action"][0]["type"] == "redirect"
+    https_id = next(k for k, v in doc["resource"]["aws_lb_listener"].items() if v["protocol"] == "HTTPS")
+    assert doc["output"]["inference_listener_arn"]["value"] == f"${{aws_lb_listener.{https_id}.arn}}"
+    assert doc["output"]["model_url"]["value"] == f"https://{balancer.tls_server_name}"
+
+
+def test_the_http_backend_behind_tls_calls_the_certificate_name(tmp_path):
+    """GIVEN prod with model_backend = "http", THEN MODEL_URL is https://<tls_server_name>: the load balancer's own
+    DNS name is not on the certificate, so only that name verifies."""
+    from cdktf import Testing
+
+    path = tmp_path / "prod.toml"
+    path.write_text(PROD.replace('[compute]\nmodel_backend = "sagemaker"', '[compute]\nmodel_backend = "http"'))
+    config = load_config(path)
+    doc = json.loads(Testing.synth(_compose(config)["compute"]))
+    worker = _by_name(doc, "aws_lambda_function")["inference-prod-worker"]["environment"]["variables"]
+    assert worker[contract.MODEL_URL] == f"https://{config.compute.load_balancer.tls_server_name}"
+
+
+# --- the Fargate scratch volume and the image ------------------------------------------------------------------
+
+def _dockerfile_runtime_stage(image: str) -> list[str]:
+    """The instructions of the last stage of containers/IMAGE/Dockerfile, continuation lines joined."""
+    text = (PROJECT_ROOT / "containers" / image / "Dockerfile").read_text()
+    instructions = re.sub(r"\\\n\s*", " ", text).splitlines()
+    instructions = [line.strip() for line in instructions if line.strip() and not line.lstrip().startswith("#")]
+    last_from = max(i for i, line in enumerate(instructions) if line.upper().startswith("FROM "))
+    return instructions[last_from:]
+
+
+def _declared_volumes(stage: list[str]) -> dict[str, int]:
+    """VOLUME path -> index of its instruction in STAGE (JSON and plain forms)."""
+    volumes = {}
+    for index, line in enumerate(stage):
+        if line.upper().startswith("VOLUME "):
+            argument = line[len("VOLUME "):].strip()
+            paths = json.loads(argument) if argument.startswith("[") else argument.split()
+            volumes.update({path: index for path in paths})
+    return volumes
+
+
+def _writable_by(stage: list[str], path: str, uid: str, before: int) -> bool:
+    """Whether a RUN before index BEFORE leaves PATH writable for UID: world-writable by chmod, or owned by UID."""
+    for line in stage[:before]:
+        if not line.upper().startswith("RUN "):
+            continue
+        for mode in re.findall(rf"chmod\s+(?:-\w+\s+)*([0-7]{{3,4}})\s+(?:\S+\s+)*{re.escape(path)}(?:\s|$|&|;)", line):
+            if int(mode, 8) & 0o002:
+                return True
+        if re.search(rf"chown\s+(?:-\w+\s+)*{uid}(:\S+)?\s+(?:\S+\s+)*{re.escape(path)}(?:\s|$|&|;)", line):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_task_mount_is_a_volume_the_image_declares_writable_for_the_container_user(env, synthesized):
+    """Fargate creates a bind mount root-owned with mode 0755 unless the image declares the path as a VOLUME (AWS,
+    "Use bind mounts with Amazon ECS"): GIVEN each task definition's mounts and user, THEN the image's Dockerfile
+    declares each mount path as a VOLUME, after a RUN that makes it writable for that user."""
+    config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
+    images = {f"{config.name_prefix}-inference": config.compute.inference_service.image,
+              f"{config.name_prefix}-queue-worker": config.compute.queue_worker.image}
+    tasks = _doc(synthesized, env)["resource"]["aws_ecs_task_definition"].values()
+    assert len(tasks) == 2
+    for task in tasks:
+        (container,) = json.loads(task["container_definitions"])
+        stage = _dockerfile_runtime_stage(images[task["family"]])
+        volumes = _declared_volumes(stage)
+        uid = container["user"].split(":")[0]
+        assert container["mountPoints"], task["family"]
+        for mount in container["mountPoints"]:
+            path = mount["containerPath"]
+            assert path in volumes, f"{task['family']}: {path} is mounted but the image declares no VOLUME for it"
+            assert _writable_by(stage, path, uid, volumes[path]), (
+                f"{task['family']}: no RUN before VOLUME {path} makes it writable for uid {uid}")
+
+
 # --- synth-time checks ------------------------------------------------------------------------------------------
 
 def _compose(config):
@@ -213,16 +346,46 @@ def test_invalid_compute_settings_name_the_field_and_what_is_allowed(tmp_path, t
     assert expected in str(error.value)
 
 
-@pytest.mark.parametrize("tag", ["latest", "stable", "main", "my-feature"])
-def test_production_refuses_mutable_looking_tags(tmp_path, tag):
-    with pytest.raises(ConfigError, match=rf"compute.inference_service.image_tag: '{tag}' is mutable-looking"):
-        _load(tmp_path, PROD.replace('image_tag = "1.0.0"', f'image_tag = "{tag}"', 1), "prod.toml")
+def _without_certificate(text: str) -> str:
+    return "\n".join(line for line in text.splitlines()
+                     if not line.startswith(("certificate_arn", "tls_server_name"))) + "\n"
 
 
-@pytest.mark.parametrize("tag", ["1.4.2", "v2.0.0-rc1", "3f9c2ab", "sha256:" + "a" * 64])
-def test_production_accepts_versions_shas_and_digests(tmp_path, tag):
-    config = _load(tmp_path, PROD.replace('image_tag = "1.0.0"', f'image_tag = "{tag}"', 1), "prod.toml")
-    assert config.compute.inference_service.image_tag == tag
+def test_production_refuses_a_load_balancer_without_a_certificate(tmp_path):
+    text = _without_certificate(PROD)
+    assert "certificate_arn" not in text
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, text, "prod.toml")
+    assert ("compute.load_balancer.certificate_arn: required when production = true (API Gateway and the functions "
+            "send confidential data to the load balancer); set certificate_arn") in str(error.value)
+
+
+CERTIFICATE = 'certificate_arn = "arn:aws:acm:eu-west-1:111111111111:certificate/abc"'
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (DEV + f"\n[compute.load_balancer]\n{CERTIFICATE}\n",
+     "compute.load_balancer: certificate_arn needs tls_server_name: the DNS name the certificate carries"),
+    (DEV + '\n[compute.load_balancer]\ntls_server_name = "model.example.com"\n',
+     "compute.load_balancer: tls_server_name applies only with certificate_arn"),
+    (DEV + '\n[compute.load_balancer]\ntls_server_name = "*.example.com"\n' + CERTIFICATE + "\n",
+     "compute.load_balancer.tls_server_name: String should match pattern"),
+    (DEV.replace('model_backend = "sagemaker"', 'model_backend = "http"\nmodel_url = "http://model.example.com"')
+     + f'\n[compute.load_balancer]\n{CERTIFICATE}\ntls_server_name = "model.example.com"\n',
+     "compute.model_url: 'http://model.example.com' cannot verify the load balancer's certificate; with "
+     "certificate_arn use https://model.example.com"),
+    (DEV.replace('model_backend = "sagemaker"', 'model_backend = "http"\nmodel_url = "https://other.example.com"')
+     + f'\n[compute.load_balancer]\n{CERTIFICATE}\ntls_server_name = "model.example.com"\n',
+     "compute.model_url: 'https://other.example.com' cannot verify"),
+], ids=["certificate-without-name", "name-without-certificate", "wildcard-name", "plain-http-model-url",
+        "model-url-of-another-name"])
+def test_tls_settings_that_cannot_verify_are_refused(tmp_path, text, expected):
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, text)
+    assert expected in str(error.value)
+
+
+# Image tags (moving tags refused everywhere, production's stricter rule, PIPELINE_IMAGE_TAG): tests/config/test_image_tag.py
 
 
 def test_secure_defaults_of_the_compute_section():

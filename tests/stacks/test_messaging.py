@@ -74,3 +74,21 @@ def test_the_stack_exposes_the_interface_attributes():
     for bucket in (storage.artifacts_bucket, storage.results_bucket, storage.access_logs_bucket):
         assert bucket.arn and bucket.id and bucket.name
     assert storage.key.arn
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_alarm_topic_of_dev_and_prod_reaches_a_subscriber(env, synthesized):
+    doc = _messaging(synthesized, env)
+    alarm_topic = next(k for k, t in doc["resource"]["aws_sns_topic"].items() if t["name"].endswith("-alarms"))
+    subscribers = [s for s in doc["resource"]["aws_sns_topic_subscription"].values()
+                   if s["topic_arn"] == f"${{aws_sns_topic.{alarm_topic}.arn}}"]
+    assert subscribers, f"nobody hears the {env} alarms"
+    assert [(s["protocol"], s["endpoint"]) for s in subscribers] == [
+        (s.protocol, s.endpoint) for s in _config(env).messaging.alarm_subscriptions]
+
+
+def _config(env):
+    from modules.config import load_config
+    from tests.conftest import PROJECT_ROOT
+
+    return load_config(PROJECT_ROOT / "config" / f"{env}.toml")
