@@ -35,10 +35,20 @@ def missing_key(error: ClientError) -> bool:
 
 
 @cache
-def s3(*, queue_driven: bool = False) -> Any:
-    return boto3.client("s3", config=QUEUE_DRIVEN_CALLS if queue_driven else API_CALLS)
+def s3() -> Any:
+    return boto3.client("s3", config=API_CALLS)
 
 
 @cache
-def sns(*, queue_driven: bool = False) -> Any:
-    return boto3.client("sns", config=QUEUE_DRIVEN_CALLS if queue_driven else API_CALLS)
+def sns() -> Any:
+    return boto3.client("sns", config=API_CALLS)
+
+
+@cache
+def queue_driven_s3() -> Any:
+    return boto3.client("s3", config=QUEUE_DRIVEN_CALLS)
+
+
+@cache
+def queue_driven_sns() -> Any:
+    return boto3.client("sns", config=QUEUE_DRIVEN_CALLS)

@@ -72,26 +72,26 @@ class ModelTimeout(ModelUnavailable):
         self.budget_seconds = budget_seconds
 
 
+@cache
 def sagemaker_runtime(read_timeout_seconds: int | None = None) -> Any:
     """The client whose read timeout is READ_TIMEOUT_SECONDS (default: MODEL_TIMEOUT_SECONDS, rounded down).
 
     botocore fixes the read timeout per client, so there is one client per whole-second budget, created on
-    first use (tests set the endpoint first); an invocation that is not short of time always uses the default.
+    first use (tests set the endpoint first); a call with the full budget always uses the default client.
     """
-    seconds = read_timeout_seconds or max(1, int(model_timeout_seconds()))
-    return _sagemaker_runtime(seconds)
-
-
-@cache
-def _sagemaker_runtime(read_timeout_seconds: int) -> Any:
+    seconds = read_timeout_seconds or _default_read_timeout()
     return boto3.client(
         "sagemaker-runtime",
         config=Config(
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=read_timeout_seconds,
+            read_timeout=seconds,
             retries=NO_RETRIES,
         ),
     )
+
+
+def _default_read_timeout() -> int:
+    return max(1, int(model_timeout_seconds()))
 
 
 def call_budget(deadline: Deadline = NO_DEADLINE) -> float:
@@ -135,8 +135,9 @@ def _invoke_sagemaker(body: bytes, budget: float) -> bytes:
     # Whole seconds, rounded down so the call ends inside the budget (a connect either fails within its own
     # second or takes milliseconds, so the two timeouts do not add up).
     read_timeout = max(1, math.floor(budget))
+    client = sagemaker_runtime() if read_timeout == _default_read_timeout() else sagemaker_runtime(read_timeout)
     try:
-        response = sagemaker_runtime(read_timeout).invoke_endpoint(
+        response = client.invoke_endpoint(
             EndpointName=required_env(ENDPOINT_NAME),
             ContentType=JSON_TYPE,
             Accept=JSON_TYPE,

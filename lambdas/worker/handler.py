@@ -28,7 +28,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas import aws_clients, model_client
+from lambdas import model_client
+from lambdas.aws_clients import missing_key
+from lambdas.aws_clients import queue_driven_s3 as s3
+from lambdas.aws_clients import queue_driven_sns as sns
 from lambdas.contract import (
     ATTR_MODEL,
     ATTR_STATUS,
@@ -52,14 +55,6 @@ WRITTEN, ALREADY_DONE = "written", "already_done"
 
 class MalformedJob(Exception):
     """The message can never be processed; it should end in the dead-letter queue for inspection."""
-
-
-def s3() -> Any:
-    return aws_clients.s3(queue_driven=True)
-
-
-def sns() -> Any:
-    return aws_clients.sns(queue_driven=True)
 
 
 
@@ -99,7 +94,7 @@ def result_exists(bucket: str, key: str) -> bool:
     try:
         s3().head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if aws_clients.missing_key(error):
+        if missing_key(error):
             return False
         raise
     return True

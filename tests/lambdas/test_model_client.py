@@ -105,9 +105,9 @@ def _streaming(data: bytes) -> StreamingBody:
 @pytest.fixture
 def fresh_sagemaker_clients() -> Iterator[None]:
     """Clients are cached per execution environment; a test that points them elsewhere starts and ends clean."""
-    model_client._sagemaker_runtime.cache_clear()
+    model_client.sagemaker_runtime.cache_clear()
     yield
-    model_client._sagemaker_runtime.cache_clear()
+    model_client.sagemaker_runtime.cache_clear()
 
 
 def test_the_sagemaker_client_makes_one_attempt_bounded_by_the_configured_model_timeout(

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas import aws_clients, contract, model_client
+from lambdas import contract, model_client
 from lambdas.worker import handler as worker
 from tests.lambdas.lambda_events import sqs_event
 from tests.lambdas.scripted_server import LambdaContext, scripted_server
@@ -252,13 +252,13 @@ def worker_without_result_reads(pipeline, aws_environment: str, monkeypatch: pyt
     key = iam.create_access_key(UserName="worker")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    aws_clients.s3.cache_clear()
+    worker.s3.cache_clear()
     _enforce_iam(aws_environment, "0")
     try:
         yield
     finally:
         _enforce_iam(aws_environment, "inf")
-        aws_clients.s3.cache_clear()
+        worker.s3.cache_clear()
 
 
 def _enforce_iam(moto_endpoint: str, after_requests: str) -> None:
