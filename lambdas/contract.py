@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from datetime import UTC, datetime
@@ -29,8 +30,10 @@ MODEL_URL: Final = "MODEL_URL"
 MODEL_BACKEND: Final = "MODEL_BACKEND"
 # URL of the SQS work queue (informational for the worker; the event source mapping feeds it).
 QUEUE_URL: Final = "QUEUE_URL"
-# Largest accepted request body in bytes; defaults to DEFAULT_MAX_PAYLOAD_BYTES.
+# Largest accepted request body in bytes, derived at synth from the route and the endpoint mode.
 MAX_PAYLOAD_BYTES: Final = "MAX_PAYLOAD_BYTES"
+# Seconds one model call may take (compute.model_timeout_seconds); the time left in the invocation may cut it.
+MODEL_TIMEOUT_SECONDS: Final = "MODEL_TIMEOUT_SECONDS"
 # Python logging level name for the functions (DEBUG, INFO, WARNING, ERROR).
 LOG_LEVEL: Final = "LOG_LEVEL"
 
@@ -40,8 +43,19 @@ BACKEND_SAGEMAKER: Final = "sagemaker"
 BACKEND_HTTP: Final = "http"
 MODEL_BACKENDS: Final = (BACKEND_SAGEMAKER, BACKEND_HTTP)
 
-# SageMaker real-time invocations accept at most 6 MB, so a bigger job could never be served.
-DEFAULT_MAX_PAYLOAD_BYTES: Final = 6 * 1024 * 1024
+# Fallback when MAX_PAYLOAD_BYTES is unset (the stacks always set it): a serverless endpoint's 4 MB, the smallest
+# model limit of any route (modules/limits.py), so an unconfigured function never accepts what no model can take.
+DEFAULT_MAX_PAYLOAD_BYTES: Final = 4_000_000
+
+# --- time budgets: the synth checks (modules/config/compute.py) and the handlers use the same numbers ---------
+
+DEFAULT_MODEL_TIMEOUT_SECONDS: Final = 10
+# What one job needs besides its model call: HeadObject, GetObject (large jobs), PutObject and Publish take well
+# under a second together; the rest is slack for a slow answer. A worker starts a job only with this much plus
+# the model timeout left, and synth refuses a batch that cannot fit its function's timeout.
+JOB_OVERHEAD_SECONDS: Final = 2
+# Time `predict` keeps after the model call to answer 504 itself, before its own timeout cuts it.
+REPLY_MARGIN_SECONDS: Final = 1
 
 # --- SNS message attributes that the work-queue filter policies match on --------------------
 
@@ -85,9 +99,19 @@ def required_env(name: str) -> str:
 
 
 def max_payload_bytes() -> int:
-    """The configured body limit, falling back to the SageMaker limit when unset or invalid."""
+    """The configured body limit, falling back to DEFAULT_MAX_PAYLOAD_BYTES when unset or invalid."""
     raw = os.environ.get(MAX_PAYLOAD_BYTES, "")
     return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_PAYLOAD_BYTES
+
+
+def model_timeout_seconds() -> float:
+    """The configured model-call timeout, falling back to DEFAULT_MODEL_TIMEOUT_SECONDS when unset or invalid."""
+    raw = os.environ.get(MODEL_TIMEOUT_SECONDS, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return float(DEFAULT_MODEL_TIMEOUT_SECONDS)
+    return value if math.isfinite(value) and value > 0 else float(DEFAULT_MODEL_TIMEOUT_SECONDS)
 
 
 # --- log lines: metric filters and Logs Insights queries match on these field names -----------

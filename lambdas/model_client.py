@@ -3,13 +3,19 @@
 Both hosts run the same image, so both speak the same contract: POST a JSON body
 `{"instances": [...]}` to /invocations, get `{"predictions": [...], "model_version": ...}` back.
 Failures split in two, because callers must treat them differently:
-- ModelInputRejected: the model answered 4xx; retrying the same input can never succeed.
-- ModelUnavailable: timeouts, 5xx, throttling, connection errors; worth retrying.
+- ModelInputRejected: the model answered 4xx, or the body is over the size limit; retrying the same input can
+  never succeed.
+- ModelUnavailable: timeouts (ModelTimeout), 5xx, throttling, connection errors; worth retrying.
+
+Every call is one attempt bounded by a budget: the configured MODEL_TIMEOUT_SECONDS, cut to the time the caller
+has left (a Deadline). No SDK retries: a retry would double the time a caller cannot afford, and the callers
+retry anyway (the worker by SQS redelivery, predict's client on a 502/504).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import urllib.error
 import urllib.request
 from functools import cache
@@ -18,7 +24,7 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
 from lambdas.contract import (
     BACKEND_HTTP,
@@ -27,12 +33,19 @@ from lambdas.contract import (
     MODEL_BACKEND,
     MODEL_BACKENDS,
     MODEL_URL,
+    max_payload_bytes,
+    model_timeout_seconds,
     required_env,
 )
+from lambdas.deadline import NO_DEADLINE, Deadline
 
-# Below API Gateway's 30 s integration limit, so `predict` can still answer 502 itself.
-MODEL_TIMEOUT_SECONDS = 25.0
 JSON_TYPE = "application/json"
+# Connecting to a VPC endpoint or the internal load balancer takes milliseconds; a second means it is not there.
+CONNECT_TIMEOUT_SECONDS = 1
+# Below this a call cannot succeed (TLS handshake, the model's own work): do not start it.
+MIN_CALL_SECONDS = 0.5
+# One attempt, whatever the retry mode: redelivery (worker) or the API client (predict) is the retry.
+NO_RETRIES = {"mode": "standard", "total_max_attempts": 1}
 
 
 class ModelError(Exception):
@@ -47,27 +60,64 @@ class ModelInputRejected(ModelError):
     """The model refused the input (HTTP 4xx); the message is the model's own explanation."""
 
 
+class PayloadTooLarge(ModelInputRejected):
+    """The encoded body exceeds MAX_PAYLOAD_BYTES, the limit synth derived from the model's own."""
+
+
+class ModelTimeout(ModelUnavailable):
+    """The model did not answer within the budget (or no budget was left to start the call)."""
+
+    def __init__(self, message: str, budget_seconds: float) -> None:
+        super().__init__(message)
+        self.budget_seconds = budget_seconds
+
+
 @cache
-def sagemaker_runtime() -> Any:
-    """One client per execution environment, created on first use (tests set the endpoint first)."""
+def sagemaker_runtime(read_timeout_seconds: int | None = None) -> Any:
+    """The client whose read timeout is READ_TIMEOUT_SECONDS (default: MODEL_TIMEOUT_SECONDS, rounded down).
+
+    botocore fixes the read timeout per client, so there is one client per whole-second budget, created on
+    first use (tests set the endpoint first); a call with the full budget always uses the default client.
+    """
+    seconds = read_timeout_seconds or _default_read_timeout()
     return boto3.client(
         "sagemaker-runtime",
         config=Config(
-            connect_timeout=5,
-            read_timeout=MODEL_TIMEOUT_SECONDS,
-            retries={"mode": "standard"},
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=seconds,
+            retries=NO_RETRIES,
         ),
     )
 
 
-def invoke(payload: dict[str, Any]) -> dict[str, Any]:
-    """Send the payload to the backend named by MODEL_BACKEND and return the decoded JSON answer."""
+def _default_read_timeout() -> int:
+    return max(1, int(model_timeout_seconds()))
+
+
+def call_budget(deadline: Deadline = NO_DEADLINE) -> float:
+    """Seconds the next model call may take: the configured timeout, cut to what the deadline leaves."""
+    return min(model_timeout_seconds(), deadline.remaining())
+
+
+def invoke(payload: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
+    """Send the payload to the backend named by MODEL_BACKEND and return the decoded JSON answer.
+
+    The call is refused before it starts when the body is over MAX_PAYLOAD_BYTES (PayloadTooLarge) or when the
+    deadline leaves less than MIN_CALL_SECONDS (ModelTimeout).
+    """
     backend = required_env(MODEL_BACKEND)
-    body = json.dumps(payload).encode()
+    # Compact separators: the body must not grow past the limit the client's own request was checked against.
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    limit = max_payload_bytes()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the model request is {len(body)} bytes, over the limit of {limit} bytes")
+    budget = call_budget(deadline)
+    if budget < MIN_CALL_SECONDS:
+        raise ModelTimeout(f"no time left for a model call ({max(budget, 0):.1f} s)", max(budget, 0.0))
     if backend == BACKEND_SAGEMAKER:
-        answer = _invoke_sagemaker(body)
+        answer = _invoke_sagemaker(body, budget)
     elif backend == BACKEND_HTTP:
-        answer = _invoke_http(body)
+        answer = _invoke_http(body, budget)
     else:
         raise RuntimeError(
             f"{MODEL_BACKEND}={backend!r}; expected one of {', '.join(MODEL_BACKENDS)}"
@@ -81,9 +131,13 @@ def invoke(payload: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _invoke_sagemaker(body: bytes) -> bytes:
+def _invoke_sagemaker(body: bytes, budget: float) -> bytes:
+    # Whole seconds, rounded down so the call ends inside the budget (a connect either fails within its own
+    # second or takes milliseconds, so the two timeouts do not add up).
+    read_timeout = max(1, math.floor(budget))
+    client = sagemaker_runtime() if read_timeout == _default_read_timeout() else sagemaker_runtime(read_timeout)
     try:
-        response = sagemaker_runtime().invoke_endpoint(
+        response = client.invoke_endpoint(
             EndpointName=required_env(ENDPOINT_NAME),
             ContentType=JSON_TYPE,
             Accept=JSON_TYPE,
@@ -100,11 +154,13 @@ def _invoke_sagemaker(body: bytes) -> bytes:
         raise ModelUnavailable(
             f"SageMaker {details.get('Code')}: {details.get('Message')}"
         ) from error
+    except (ReadTimeoutError, ConnectTimeoutError) as error:
+        raise ModelTimeout(f"SageMaker did not answer within {budget:.1f} s", budget) from error
     except BotoCoreError as error:
         raise ModelUnavailable(f"SageMaker call failed: {error}") from error
 
 
-def _invoke_http(body: bytes) -> bytes:
+def _invoke_http(body: bytes, budget: float) -> bytes:
     base_url = required_env(MODEL_URL).rstrip("/")
     if urlsplit(base_url).scheme not in (
         "http",
@@ -118,7 +174,8 @@ def _invoke_http(body: bytes) -> bytes:
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=MODEL_TIMEOUT_SECONDS) as response:
+        # urllib's timeout bounds the connect and each read; no retries happen here.
+        with urllib.request.urlopen(request, timeout=budget) as response:
             return response.read()
     except urllib.error.HTTPError as error:
         message = _model_message(error.read().decode("utf-8", "replace"))
@@ -127,7 +184,13 @@ def _invoke_http(body: bytes) -> bytes:
         raise ModelUnavailable(
             f"model answered HTTP {error.code}: {message}"
         ) from error
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+    except TimeoutError as error:  # socket.timeout is TimeoutError
+        raise ModelTimeout(f"model at {base_url} did not answer within {budget:.1f} s", budget) from error
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, TimeoutError):
+            raise ModelTimeout(f"model at {base_url} did not answer within {budget:.1f} s", budget) from error
+        raise ModelUnavailable(f"model unreachable at {base_url}: {error}") from error
+    except ConnectionError as error:
         raise ModelUnavailable(f"model unreachable at {base_url}: {error}") from error
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.aws_clients import s3
+from lambdas.aws_clients import missing_key, s3
 from lambdas.contract import (
     RESULTS_BUCKET,
     STATUS_PENDING,
@@ -25,8 +25,6 @@ from lambdas.contract import (
 from lambdas.http import HttpError, error_response, json_response
 
 log = json_logger(__name__)
-NOT_FOUND_CODES = ("404", "NoSuchKey", "NotFound")
-
 
 
 def job_id_from(event: dict[str, Any]) -> str:
@@ -45,7 +43,7 @@ def read_json(bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return json.loads(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+        if missing_key(error):
             return None
         raise
 
@@ -54,7 +52,7 @@ def exists(bucket: str, key: str) -> bool:
     try:
         s3().head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in NOT_FOUND_CODES:
+        if missing_key(error):
             return False
         raise
     return True

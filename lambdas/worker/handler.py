@@ -10,6 +10,13 @@ Outcomes per record:
   Retrying input the model refuses can never help, and a stored failure ends "pending" for the client.
 - malformed message, model unavailable, AWS errors -> reported in batchItemFailures, so SQS retries
   it and, after maxReceiveCount receives, moves it to the dead-letter queue.
+- not started because the invocation has too little time left for one more job -> reported in
+  batchItemFailures too, so SQS redelivers it to a fresh invocation instead of the function timing out
+  (a timed-out invocation returns the whole batch, finished jobs included).
+
+Time: a job is started only with MODEL_TIMEOUT_SECONDS + JOB_OVERHEAD_SECONDS left, so its model call always
+gets its full budget; synth refuses a batch size whose jobs cannot all fit the function's timeout. The AWS
+calls make one attempt each: redelivery is the retry.
 """
 
 from __future__ import annotations
@@ -22,19 +29,24 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas import model_client
-from lambdas.aws_clients import s3, sns
+from lambdas.aws_clients import missing_key
+from lambdas.aws_clients import queue_driven_s3 as s3
+from lambdas.aws_clients import queue_driven_sns as sns
 from lambdas.contract import (
     ATTR_MODEL,
     ATTR_STATUS,
+    JOB_OVERHEAD_SECONDS,
     RESULTS_BUCKET,
     RESULTS_TOPIC_ARN,
     STATUS_FAILED,
     STATUS_SUCCEEDED,
     json_logger,
+    model_timeout_seconds,
     request_key,
     required_env,
     result_key,
 )
+from lambdas.deadline import NO_DEADLINE, Deadline
 
 log = json_logger(__name__)
 
@@ -43,7 +55,6 @@ WRITTEN, ALREADY_DONE = "written", "already_done"
 
 class MalformedJob(Exception):
     """The message can never be processed; it should end in the dead-letter queue for inspection."""
-
 
 
 
@@ -79,14 +90,11 @@ def job_inputs(job: dict[str, Any], bucket: str) -> dict[str, Any]:
 
 
 def result_exists(bucket: str, key: str) -> bool:
+    """Whether the job is done; a 403 (no s3:ListBucket, see aws_clients.MISSING_KEY_CODES) raises."""
     try:
         s3().head_object(Bucket=bucket, Key=key)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in (
-            "404",
-            "NoSuchKey",
-            "NotFound",
-        ):
+        if missing_key(error):
             return False
         raise
     return True
@@ -112,7 +120,9 @@ def store_result_once(bucket: str, key: str, document: dict[str, Any]) -> str:
     return WRITTEN
 
 
-def run_model(job: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+def run_model(
+    job: dict[str, Any], inputs: dict[str, Any], deadline: Deadline = NO_DEADLINE
+) -> dict[str, Any]:
     """The result document: predictions, or the model's reason for refusing the input."""
     base = {
         "job_id": job["job_id"],
@@ -120,7 +130,7 @@ def run_model(job: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
         "priority": job.get("priority"),
     }
     try:
-        output = model_client.invoke(inputs)
+        output = model_client.invoke(inputs, deadline)
     except model_client.ModelInputRejected as rejection:
         document = {**base, "status": STATUS_FAILED, "error": str(rejection)}
     else:
@@ -129,13 +139,14 @@ def run_model(job: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def process_job(job: dict[str, Any]) -> str:
+def process_job(job: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> str:
     """Run one job to completion at most once; return WRITTEN or ALREADY_DONE."""
     bucket, job_id = required_env(RESULTS_BUCKET), job["job_id"]
     key = result_key(job_id)
     if result_exists(bucket, key):
         return ALREADY_DONE
-    document = run_model(job, job_inputs(job, bucket))
+    # The model call leaves the job's own overhead (store, notify) inside the invocation.
+    document = run_model(job, job_inputs(job, bucket), deadline.reserve(JOB_OVERHEAD_SECONDS))
     if store_result_once(bucket, key, document) == ALREADY_DONE:
         return ALREADY_DONE
     try:
@@ -162,12 +173,18 @@ def process_job(job: dict[str, Any]) -> str:
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
     """Report only the failed records, so SQS deletes the rest (ReportBatchItemFailures)."""
     failures: list[dict[str, str]] = []
-    for record in event.get("Records", []):
+    deadline = Deadline.from_context(context)
+    job_seconds = model_timeout_seconds() + JOB_OVERHEAD_SECONDS
+    records = event.get("Records", [])
+    for index, record in enumerate(records):
+        if deadline.remaining() < job_seconds:
+            _defer(records[index:], deadline, job_seconds, failures)
+            break
         fields: dict[str, Any] = {"message_id": record.get("messageId", "")}
         try:
             job = parse_job(record.get("body", ""))
             fields["job_id"] = job["job_id"]
-            fields["outcome"] = process_job(job)
+            fields["outcome"] = process_job(job, deadline)
         except (MalformedJob, model_client.ModelUnavailable) as expected:
             # Anticipated failures: the reason is enough, a traceback would only bury it.
             log.error(
@@ -182,6 +199,29 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
         else:
             log.info("record processed", extra={"fields": fields})
     return {"batchItemFailures": failures}
+
+
+def _defer(
+    records: list[dict[str, Any]],
+    deadline: Deadline,
+    job_seconds: float,
+    failures: list[dict[str, str]],
+) -> None:
+    """Hand back the records this invocation has no time to start: SQS redelivers them, none is lost."""
+    for record in records:
+        message_id = record.get("messageId", "")
+        failures.append({"itemIdentifier": message_id})
+        log.warning(
+            "record deferred: too little time left for another job",
+            extra={
+                "fields": {
+                    "message_id": message_id,
+                    "remaining_seconds": round(deadline.remaining(), 1),
+                    "job_seconds": job_seconds,
+                    "receive_count": _receive_count(record),
+                }
+            },
+        )
 
 
 def _failure(

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
+from modules.limits import API_GATEWAY_HTTP_INTEGRATION_TIMEOUT
 
 # The routes are fixed; these answer with a Lambda function (the folder in lambdas/), the predict route only with
 # predict_backend = "lambda". The compute stack deploys a routed function only while its route uses it.
@@ -38,8 +39,10 @@ class ApiConfig(StrictModel):
     throttling_rate_limit: float = Field(default=50, ge=1, le=10_000,
                                          description="steady-state requests per second of the stage")
     throttling_burst_limit: int = Field(default=100, ge=1, le=5_000, description="burst of requests of the stage")
-    integration_timeout_ms: int = Field(default=29_000, ge=50, le=30_000,
-                                        description="how long API Gateway waits for a backend (HTTP API max 30 s)")
+    integration_timeout_ms: int = Field(
+        default=29_000, ge=50, le=API_GATEWAY_HTTP_INTEGRATION_TIMEOUT.value,
+        description="how long API Gateway waits for a backend: 50-30000, an HTTP API's fixed maximum "
+                    f"({API_GATEWAY_HTTP_INTEGRATION_TIMEOUT.doc}); functions behind it must end 2 s earlier")
     alarm_5xx_rate_percent: float = Field(default=1.0, gt=0, le=100,
                                           description="share of 5xx responses (per 5 minutes) that raises the alarm")
     alarm_latency_p99_ms: int = Field(default=5000, ge=1, le=30_000,

@@ -1,15 +1,29 @@
 """The compute stack: Lambda functions, the ECS cluster, the Fargate inference service with its load balancer,
-and the queue worker. Checks that need other sections (queue names, production) are in `problems()`.
+and the queue worker. Checks that need other sections (queue names, production, the endpoint mode, the API) are
+in `problems()`.
+
+Why the payload and time limits are derived here: AWS enforces them on the hops between services (API Gateway,
+Lambda's event, the SageMaker endpoint), where the emulator enforces nothing. A body or a timeout that cannot
+fit is refused at synth with one line naming the field, instead of failing a real request (README: Payload
+limits, Time budgets). The numbers come from modules/limits.py.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from lambdas.contract import BACKEND_HTTP, BACKEND_SAGEMAKER
+from lambdas.contract import (
+    BACKEND_HTTP,
+    BACKEND_SAGEMAKER,
+    DEFAULT_MODEL_TIMEOUT_SECONDS,
+    JOB_OVERHEAD_SECONDS,
+    REPLY_MARGIN_SECONDS,
+)
+from modules.config.api import ApiConfig
 from modules.config.base import StrictModel
 from modules.config.fargate import (
     InferenceServiceConfig,
@@ -17,7 +31,52 @@ from modules.config.fargate import (
     QueueWorkerConfig,
 )
 from modules.config.image_tag import image_tag_problems
-from modules.config.lambdas import LambdaConfig
+from modules.config.inference import InferenceConfig
+from modules.config.lambdas import LambdaConfig, handler_folders
+from modules.limits import (
+    API_GATEWAY_BASE64_GROWTH,
+    API_GATEWAY_HTTP_PAYLOAD,
+    IAM_ROLE_NAME,
+    KIB,
+    LAMBDA_FUNCTION_NAME,
+    LAMBDA_SYNC_PAYLOAD,
+    LOAD_BALANCER_NAME,
+    LOG_GROUP_NAME,
+    SAGEMAKER_INVOCATION_TIMEOUT,
+    SAGEMAKER_REALTIME_PAYLOAD,
+    SAGEMAKER_SERVERLESS_PAYLOAD,
+    TARGET_GROUP_NAME,
+    Limit,
+    name_problem,
+)
+
+# What API Gateway wraps around the body in a Lambda event: the request line and headers (at most 10 KiB on an
+# HTTP API), the request context, JWT claims. 64 KiB leaves room for all of it.
+LAMBDA_EVENT_ENVELOPE_BYTES = 64 * KIB
+# Between API Gateway's clock and the function's: the network hop and a cold start's init phase (about a second
+# for these handlers, and not counted in the function's timeout).
+API_HEADROOM_SECONDS = 2
+PREDICT = "predict"
+WORKER = "worker"
+
+
+def lambda_event_body_max() -> int:
+    """The largest request body that fits a Lambda event: the 6 MiB invocation limit, less the envelope, with
+    the body base64-encoded (API Gateway encodes any body it treats as binary: 3 bytes become 4)."""
+    grown, raw = API_GATEWAY_BASE64_GROWTH.value
+    return (LAMBDA_SYNC_PAYLOAD.value - LAMBDA_EVENT_ENVELOPE_BYTES) * raw // grown
+
+
+@dataclass(frozen=True)
+class PayloadLimits:
+    """The largest body AWS carries on each route (bytes), each with the hop that bounds it."""
+
+    predict: int  # POST /v1/predict, whichever backend answers it
+    predict_bound: str
+    jobs: int  # POST /v1/jobs, and the worker's model call
+    jobs_bound: str
+    inference_service: int  # the Fargate model server's own limit
+    inference_service_bound: str
 
 
 class ComputeConfig(StrictModel):
@@ -31,6 +90,10 @@ class ComputeConfig(StrictModel):
         default=None, pattern=r"^https?://[^\s/]+(:\d+)?$",
         description="MODEL_URL override for the http backend; default: the load balancer (https://<tls_server_name> "
                     "when it has a certificate: a DNS record of that name must point at it)")
+    model_timeout_seconds: int = Field(
+        default=DEFAULT_MODEL_TIMEOUT_SECONDS, ge=1, le=SAGEMAKER_INVOCATION_TIMEOUT.value,
+        description="seconds one model call may take (one attempt, no SDK retries); cut to the time the invocation "
+                    "has left. The worker's batch and predict's timeout must fit it (checked at synth)")
     egress_to_internet: bool = Field(
         default=False, description="allow HTTPS egress to 0.0.0.0/0 (through NAT); default: only the VPC (interface "
                                    "endpoints) and the S3 gateway endpoint")
@@ -39,8 +102,11 @@ class ComputeConfig(StrictModel):
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     queue_worker: QueueWorkerConfig = Field(default_factory=QueueWorkerConfig)
 
-    def problems(self, *, production: bool, queue_names: tuple[str, ...], function_names: tuple[str, ...] = ()) -> list[str]:
-        """Checks across sections: production tags and TLS, queue names that exist, a reachable http backend."""
+    def problems(self, *, production: bool, queue_names: tuple[str, ...], function_names: tuple[str, ...] = (),
+                 name_prefix: str | None = None, inference: InferenceConfig | None = None,
+                 api: ApiConfig | None = None) -> list[str]:
+        """Checks across sections: production tags and TLS, queue names that exist, a reachable http backend, and
+        (given the name prefix, the inference and api sections) the AWS limits on names, payloads and time."""
         problems = []
         for section in ("inference_service", "queue_worker"):
             service = getattr(self, section)
@@ -63,6 +129,12 @@ class ComputeConfig(StrictModel):
         if self.model_backend == BACKEND_HTTP and not self.inference_service.enabled and not self.model_url:
             problems.append("compute.model_backend: 'http' needs inference_service.enabled = true or a model_url")
         problems += self._model_url_problems()
+        if name_prefix is not None:
+            problems += self.name_problems(name_prefix, function_names or handler_folders())
+        if inference is not None and api is not None:
+            problems += self.payload_problems(endpoint_mode=inference.mode, predict_backend=api.predict_backend)
+            problems += self.time_problems(api_functions=tuple(sorted(set(api.lambda_routes().values()))),
+                                           integration_timeout_ms=api.integration_timeout_ms)
         return problems
 
     def _model_url_problems(self) -> list[str]:
@@ -76,6 +148,158 @@ class ComputeConfig(StrictModel):
             return [f"compute.model_url: {self.model_url!r} cannot verify the load balancer's certificate; with "
                     f"certificate_arn use https://{name} (compute.load_balancer.tls_server_name), or leave it unset"]
         return []
+
+    # --- names --------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def function_name(name_prefix: str, folder: str) -> str:
+        """`<project>-<environment>-<folder in lambdas/>`."""
+        return f"{name_prefix}-{folder}"
+
+    @staticmethod
+    def inference_service_name(name_prefix: str) -> str:
+        """The inference service, its load balancer and target group: `<project>-<environment>-inference`."""
+        return f"{name_prefix}-inference"
+
+    @staticmethod
+    def queue_worker_name(name_prefix: str) -> str:
+        return f"{name_prefix}-queue-worker"
+
+    def physical_names(self, name_prefix: str,
+                       function_names: tuple[str, ...]) -> list[tuple[Limit, str, str, str]]:
+        """(limit, name, what, pattern) of every name this stack builds from the prefix. The suffixes of roles and
+        log groups are the constructs' (LambdaFunction, FargateService, EcsCluster); tests/stacks/test_compute.py
+        checks this list against the synthesized names, so the two cannot drift apart."""
+        names = [(LOG_GROUP_NAME, f"/ecs/{name_prefix}/exec", "ECS Exec log group", "/ecs/<project>-<environment>/exec")]
+        for folder in function_names:
+            function = self.function_name(name_prefix, folder)
+            pattern = f"<project>-<environment>-{folder}"
+            names += [(LAMBDA_FUNCTION_NAME, function, "Lambda function", pattern),
+                      (IAM_ROLE_NAME, f"{function}-lambda", "IAM role", f"{pattern}-lambda"),
+                      (LOG_GROUP_NAME, f"/aws/lambda/{function}", "log group", f"/aws/lambda/{pattern}")]
+        services = []
+        if self.inference_service.enabled:
+            service = self.inference_service_name(name_prefix)
+            services.append((service, "<project>-<environment>-inference"))
+            names += [(LOAD_BALANCER_NAME, service, "load balancer", "<project>-<environment>-inference"),
+                      (TARGET_GROUP_NAME, service, "target group", "<project>-<environment>-inference")]
+        if self.queue_worker.enabled:
+            services.append((self.queue_worker_name(name_prefix), "<project>-<environment>-queue-worker"))
+        for service, pattern in services:
+            names += [(IAM_ROLE_NAME, f"{service}-execution", "IAM role", f"{pattern}-execution"),
+                      (IAM_ROLE_NAME, f"{service}-task", "IAM role", f"{pattern}-task"),
+                      (LOG_GROUP_NAME, f"/ecs/{service}", "log group", f"/ecs/{pattern}")]
+        return names
+
+    def name_problems(self, name_prefix: str, function_names: tuple[str, ...]) -> list[str]:
+        """Names AWS would refuse as too long, each naming the settings that compose it."""
+        problems = []
+        for limit, name, what, pattern in self.physical_names(name_prefix, function_names):
+            problem = name_problem(limit, name, what, pattern, "project, environment")
+            if problem:
+                problems.append(problem)
+        return problems
+
+    # --- payloads -----------------------------------------------------------------------------------------------
+
+    def payload_limits(self, *, endpoint_mode: str, predict_backend: str) -> PayloadLimits:
+        """The largest body each route can carry, from the hops it crosses (modules/limits.py)."""
+        lambda_body = lambda_event_body_max()
+        lambda_bound = (f"a Lambda event ({LAMBDA_SYNC_PAYLOAD.value} bytes with the API Gateway envelope and "
+                        "base64)")
+        if predict_backend == "fargate":
+            service_max, service_bound = API_GATEWAY_HTTP_PAYLOAD.value, "API Gateway's HTTP API payload"
+        else:
+            service_max, service_bound = lambda_body, f"what its Lambda callers can send, {lambda_bound}"
+        service = self.inference_service.max_payload_bytes or service_max
+        if self.model_backend == BACKEND_SAGEMAKER:
+            if endpoint_mode == "serverless":
+                model, model_bound = SAGEMAKER_SERVERLESS_PAYLOAD.value, "a serverless SageMaker endpoint"
+            else:
+                model, model_bound = SAGEMAKER_REALTIME_PAYLOAD.value, "SageMaker InvokeEndpoint"
+        elif self.inference_service.enabled and not self.model_url:
+            model, model_bound = service, "the inference service (compute.inference_service.max_payload_bytes)"
+        else:
+            model, model_bound = lambda_body, lambda_bound  # an external model_url: its limit is not ours to know
+        jobs, jobs_bound = min((lambda_body, lambda_bound), (model, model_bound))
+        if predict_backend == "fargate":
+            predict, predict_bound = min((service_max, service_bound), (service, "the inference service"))
+        else:
+            predict, predict_bound = jobs, jobs_bound
+        return PayloadLimits(predict=predict, predict_bound=predict_bound, jobs=jobs, jobs_bound=jobs_bound,
+                             inference_service=service_max, inference_service_bound=service_bound)
+
+    def payload_problems(self, *, endpoint_mode: str, predict_backend: str) -> list[str]:
+        limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend)
+        problems = []
+        configured = self.lambdas.max_payload_bytes
+        routes = [("POST /v1/jobs", limits.jobs, limits.jobs_bound)]
+        if predict_backend == "lambda":
+            routes.append(("POST /v1/predict", limits.predict, limits.predict_bound))
+        over = [(route, maximum, bound) for route, maximum, bound in routes if configured and configured > maximum]
+        if over:
+            route, maximum, bound = min(over, key=lambda item: item[1])
+            problems.append(f"compute.lambdas.max_payload_bytes: {configured} bytes is more than {route} can carry "
+                            f"on AWS: at most {maximum} bytes, bounded by {bound}; allowed: 1024-{maximum} or unset "
+                            "(the derived maximum)")
+        service = self.inference_service.max_payload_bytes
+        if self.inference_service.enabled and service and service > limits.inference_service:
+            problems.append(f"compute.inference_service.max_payload_bytes: {service} bytes is more than can reach "
+                            f"the service: at most {limits.inference_service} bytes, bounded by "
+                            f"{limits.inference_service_bound}; allowed: 1024-{limits.inference_service} or unset")
+        return problems
+
+    def function_payload_bytes(self, function: str, *, endpoint_mode: str, predict_backend: str) -> int:
+        """MAX_PAYLOAD_BYTES of FUNCTION: the configured limit, else its route's derived maximum."""
+        limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend)
+        # Off the API (predict_backend = "fargate"), a predict function is bounded by its Lambda event like the rest.
+        route_max = limits.predict if function == PREDICT and predict_backend == "lambda" else limits.jobs
+        return self.lambdas.max_payload_bytes or route_max
+
+    def inference_service_payload_bytes(self, *, endpoint_mode: str, predict_backend: str) -> int:
+        """MAX_PAYLOAD_BYTES of the Fargate model server."""
+        limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend)
+        return self.inference_service.max_payload_bytes or limits.inference_service
+
+    # --- time ---------------------------------------------------------------------------------------------------
+
+    def time_problems(self, *, api_functions: tuple[str, ...], integration_timeout_ms: int) -> list[str]:
+        """Timeouts that cannot fit inside each other: the worker's batch, and every function behind the API
+        (api_functions: the folders in lambdas/ that ApiConfig.lambda_routes() routes to)."""
+        problems = []
+        lambdas, model = self.lambdas, self.model_timeout_seconds
+        worker_timeout = lambdas.sizing(WORKER).timeout_seconds
+        per_job = model + JOB_OVERHEAD_SECONDS
+        if per_job > worker_timeout:
+            problems.append(f"compute.model_timeout_seconds: {model} s plus {JOB_OVERHEAD_SECONDS} s per job is more "
+                            f"than the worker's timeout of {worker_timeout} s ({lambdas.timeout_field(WORKER)}): no "
+                            "job could ever finish; lower the model timeout or raise the worker's timeout")
+        elif lambdas.worker_batch_size * per_job > worker_timeout:
+            problems.append(
+                f"compute.lambdas.worker_batch_size: a batch of {lambdas.worker_batch_size} jobs run one after another "
+                f"needs {lambdas.worker_batch_size} x ({model} s model timeout + {JOB_OVERHEAD_SECONDS} s) = "
+                f"{lambdas.worker_batch_size * per_job} s, more than the worker's timeout of {worker_timeout} s "
+                f"({lambdas.timeout_field(WORKER)}): on a slow model, jobs are handed back unstarted until they reach "
+                f"the dead-letter queue; allowed: at most {worker_timeout // per_job} jobs, or a lower "
+                "compute.model_timeout_seconds, or a longer worker timeout (queues' visibility timeout >= 6x it)")
+        for function in api_functions:
+            timeout = lambdas.sizing(function).timeout_seconds
+            if (timeout + API_HEADROOM_SECONDS) * 1000 > integration_timeout_ms:
+                problems.append(
+                    f"{lambdas.timeout_field(function)}: {function}'s {timeout} s plus {API_HEADROOM_SECONDS} s "
+                    f"headroom is more than api.integration_timeout_ms ({integration_timeout_ms} ms): API Gateway "
+                    f"would cut the call and answer for it; allowed: at most "
+                    f"{integration_timeout_ms // 1000 - API_HEADROOM_SECONDS} s")
+        if PREDICT in api_functions:
+            timeout = lambdas.sizing(PREDICT).timeout_seconds
+            if model + REPLY_MARGIN_SECONDS > timeout:
+                problems.append(f"compute.model_timeout_seconds: {model} s plus {REPLY_MARGIN_SECONDS} s to answer is "
+                                f"more than predict's timeout of {timeout} s ({lambdas.timeout_field(PREDICT)}): "
+                                "a slow model would be cut at the time left, never at the configured timeout; "
+                                f"allowed: at most {timeout - REPLY_MARGIN_SECONDS} s")
+        return problems
+
+    # --- queues -------------------------------------------------------------------------------------------------
 
     def worker_queue_for_fargate(self, queue_names: tuple[str, ...]) -> str | None:
         """The queue whose backlog scales the queue worker (None when it is disabled)."""

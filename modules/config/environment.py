@@ -64,7 +64,8 @@ class PipelineConfig(StrictModel):
         problems.extend(self.storage.problems(self.name_prefix))
         problems.extend(self.messaging.problems(self.name_prefix, self.production))
         problems.extend(self.compute.problems(production=self.production,
-                                              queue_names=tuple(queue.name for queue in self.messaging.queues)))
+                                              queue_names=tuple(queue.name for queue in self.messaging.queues),
+                                              name_prefix=self.name_prefix, inference=self.inference, api=self.api))
         problems.extend(self.inference.problems(self.production))
         problems.extend(self.api.problems(self.production))
         if self.production and self.storage.force_destroy:

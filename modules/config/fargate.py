@@ -1,7 +1,7 @@
 """The Fargate services: the HTTP inference service behind the load balancer and the queue worker.
 
-Why the CPU/memory table lives here: Fargate accepts only these pairs, and a wrong one otherwise fails at
-`terraform apply` with a message that does not say which values would have worked.
+Why the CPU/memory pairs are checked here: Fargate accepts only the pairs of modules/limits.py, and a wrong one
+otherwise fails at `terraform apply` with a message that does not say which values would have worked.
 """
 
 from __future__ import annotations
@@ -10,17 +10,10 @@ from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
 from modules.config.image_tag import ImageTag
+from modules.limits import FARGATE_TASK_SIZES
 
-# Fargate task sizes (Linux): CPU units -> the memory values (MiB) it accepts.
-FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4096 + 1, 1024)),
-    1024: tuple(range(2048, 8192 + 1, 1024)),
-    2048: tuple(range(4096, 16384 + 1, 1024)),
-    4096: tuple(range(8192, 30720 + 1, 1024)),
-    8192: tuple(range(16384, 61440 + 1, 4096)),
-    16384: tuple(range(32768, 122880 + 1, 8192)),
-}
+# Fargate task sizes (Linux): CPU units -> the memory values (MiB) it accepts; the data is the limits table's.
+FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = dict(FARGATE_TASK_SIZES.value)
 
 
 def memory_problems(cpu: int, memory: int) -> list[str]:
@@ -69,6 +62,10 @@ class InferenceServiceConfig(FargateTaskConfig):
                                      description="target tracking: ALB requests per task per minute")
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="wait after a scale-in")
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="wait after a scale-out")
+    max_payload_bytes: int | None = Field(
+        default=None, ge=1024,
+        description="MAX_PAYLOAD_BYTES of the model server; default: the largest body that can reach it (API "
+                    "Gateway's 10 MB when it answers /v1/predict, else what a Lambda caller can send)")
 
 
 class QueueWorkerConfig(FargateTaskConfig):

@@ -9,18 +9,30 @@ endpoint, a downstream database) or a floor guarantees capacity, on accounts who
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
+import lambdas
 from modules.config.base import StrictModel
+from modules.limits import LAMBDA_TIMEOUT
+
+LAMBDAS_DIR = Path(lambdas.__file__).resolve().parent
+
+
+def handler_folders(lambdas_dir: Path = LAMBDAS_DIR) -> tuple[str, ...]:
+    """The functions the compute stack builds: every folder of lambdas/ with a handler.py (sorted)."""
+    return tuple(sorted(p.parent.name for p in lambdas_dir.glob("*/handler.py")))
 
 
 class FunctionConfig(StrictModel):
     """Sizing of one function (Lambda's own limits)."""
 
     memory_mb: int = Field(default=256, ge=128, le=10240, description="memory in MB (128-10240); CPU scales with it")
-    timeout_seconds: int = Field(default=30, ge=1, le=900, description="timeout in seconds (1-900)")
+    timeout_seconds: int = Field(
+        default=25, ge=1, le=LAMBDA_TIMEOUT.value,
+        description="timeout in seconds (1-900); functions behind the API must end under api.integration_timeout_ms")
     reserved_concurrency: int | None = Field(
         default=None, ge=0, le=10000,
         description="concurrent executions reserved for (and capped at) this function; unset: no reservation. "
@@ -29,7 +41,8 @@ class FunctionConfig(StrictModel):
 
 
 # The worker handles a batch of jobs (one model call each): more memory, hence more CPU, for JSON work. Its timeout
-# stays 30 s so the default 180 s queue visibility timeout is the required 6x.
+# stays 30 s so the default 180 s queue visibility timeout is the required 6x; the default batch of 2 jobs fits
+# it with the default model timeout (2 x (10 s + 2 s) = 24 s, checked at synth).
 DEFAULT_FUNCTIONS = {"worker": FunctionConfig(timeout_seconds=30, memory_mb=512)}
 
 
@@ -41,8 +54,10 @@ class LambdaConfig(StrictModel):
     in_vpc: bool = Field(default=True, description="run in the private subnets behind a security group")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO",
                                                                      description="LOG_LEVEL of every function")
-    max_payload_bytes: int = Field(default=6 * 1024 * 1024, ge=1024, le=6 * 1024 * 1024,
-                                   description="largest accepted request body (SageMaker real-time caps at 6 MB)")
+    max_payload_bytes: int | None = Field(
+        default=None, ge=1024,
+        description="largest accepted request body of submit, predict and the worker's model call; default: the "
+                    "largest AWS carries on each route (README: Payload limits); a larger value stops synth")
     defaults: FunctionConfig = Field(default_factory=FunctionConfig, description="sizing of functions not listed")
     functions: dict[str, FunctionConfig] = Field(
         default_factory=lambda: dict(DEFAULT_FUNCTIONS),
@@ -50,8 +65,10 @@ class LambdaConfig(StrictModel):
     worker_queues: tuple[str, ...] | None = Field(
         default=None, description="work queues the worker function consumes; default: every work queue not "
                                   "consumed by the Fargate queue worker")
-    worker_batch_size: int = Field(default=5, ge=1, le=10000,
-                                   description="messages per worker invocation (above 10 needs a batching window)")
+    worker_batch_size: int = Field(
+        default=2, ge=1, le=10000,
+        description="messages per worker invocation (above 10 needs a batching window); the jobs of a batch run one "
+                    "after another, so batch x (model timeout + 2 s) must fit the worker's timeout")
     worker_batching_window_seconds: int = Field(default=0, ge=0, le=300,
                                                 description="seconds to wait to fill a batch")
     worker_maximum_concurrency: int = Field(default=5, ge=2, le=1000,
@@ -60,3 +77,8 @@ class LambdaConfig(StrictModel):
     def sizing(self, function: str) -> FunctionConfig:
         """The sizing of FUNCTION: its own entry, else the defaults."""
         return self.functions.get(function, self.defaults)
+
+    def timeout_field(self, function: str) -> str:
+        """The config field that sets FUNCTION's timeout, for error messages."""
+        entry = f"functions.{function}" if function in self.functions else "defaults"
+        return f"compute.lambdas.{entry}.timeout_seconds"

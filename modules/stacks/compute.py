@@ -166,7 +166,8 @@ class ComputeStack(PipelineStack):
             network = {"subnet_ids": self.network.private_subnet_ids, "vpc_id": self.network.vpc_id,
                        "security_group_ids": [self.lambda_security_group_id]}
         return LambdaFunction(self, f"function-{name}", props=LambdaFunctionProps(
-            function_name=f"{config.name_prefix}-{name}", handler=f"lambdas.{name}.handler.handler",
+            function_name=config.compute.function_name(config.name_prefix, name),
+            handler=f"lambdas.{name}.handler.handler",
             package_path=package.path, source_code_hash=package.source_code_hash, kms_key_arn=self.key.arn,
             account_id=self.account_id, region=config.region, partition=self.partition, runtime=lambdas.runtime,
             architecture=lambdas.architecture, memory_mb=sizing.memory_mb, timeout_seconds=sizing.timeout_seconds,
@@ -179,7 +180,7 @@ class ComputeStack(PipelineStack):
         bucket = self.storage.results_bucket
         requests_objects = f"{bucket.arn}/{contract.REQUESTS_PREFIX}*"
         results_objects = f"{bucket.arn}/{contract.RESULTS_PREFIX}*"
-        payload = {contract.MAX_PAYLOAD_BYTES: str(self.config.compute.lambdas.max_payload_bytes)}
+        payload = {contract.MAX_PAYLOAD_BYTES: str(self._payload_bytes(name))}
         storage_key = statement("ResultsBucketKey", KMS_ENCRYPT, [self.storage.key.arn])
         if name == "submit":
             return ({contract.RESULTS_BUCKET: bucket.id, contract.REQUESTS_TOPIC_ARN: self.messaging.requests_topic_arn,
@@ -191,7 +192,7 @@ class ComputeStack(PipelineStack):
         if name == "worker":
             queues = [self.messaging.work_queues[queue] for queue in self._lambda_worker_queues()]
             environment = {contract.RESULTS_BUCKET: bucket.id, contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
-                           **self._model_environment()}
+                           **payload, **self._model_environment()}
             if len(queues) == 1:
                 environment[contract.QUEUE_URL] = queues[0].url
             return environment, [
@@ -200,8 +201,7 @@ class ComputeStack(PipelineStack):
         if name == "status":
             return {contract.RESULTS_BUCKET: bucket.id}, [
                 statement("ReadJobs", ["s3:GetObject"], [requests_objects, results_objects]),
-                # Without ListBucket a missing key is 403, not 404: the handler could not say "unknown job".
-                statement("TellMissingFromForbidden", ["s3:ListBucket"], [bucket.arn]),
+                self._missing_key_is_404(),
                 statement("ResultsBucketKey", ["kms:Decrypt"], [self.storage.key.arn])]
         if name == "predict":
             return {**self._model_environment(), **payload}, self._model_grants()
@@ -215,6 +215,8 @@ class ComputeStack(PipelineStack):
             # DeleteObject: a result whose notification failed is removed so the retry redoes both.
             statement("WriteResults", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                       [f"{bucket.arn}/{contract.RESULTS_PREFIX}*"]),
+            # HeadObject on results/<id>.json is how a job is known to be done (idempotency).
+            self._missing_key_is_404(),
             statement("PublishResults", ["sns:Publish"], [self.messaging.results_topic_arn]),
             statement("ResultsBucketKey", KMS_ENCRYPT, [self.storage.key.arn]),
             # The work queues and the results topic share the messaging key.
@@ -222,11 +224,33 @@ class ComputeStack(PipelineStack):
             *self._model_grants(),
         ]
 
+    def _missing_key_is_404(self):
+        """s3:ListBucket on the results bucket, for every principal that tells a missing key from a present one.
+
+        S3 answers a missing key with 404 only to a caller holding s3:ListBucket on the bucket, and with 403
+        AccessDenied to anyone else (HeadObject and GetObject API reference: "If the object you request doesn't
+        exist, the error that Amazon S3 returns depends on whether you also have the s3:ListBucket permission").
+        Without it, status could not say "unknown job" and the worker could not tell "not done yet" from "denied",
+        so every first delivery would fail into the dead-letter queue. The handlers treat only 404 as absent
+        (lambdas/aws_clients.py MISSING_KEY_CODES), so a 403 still surfaces as the misconfiguration it is.
+        No s3:prefix condition: that documentation ties the 404 to ListBucket on the bucket and names no condition
+        key, and S3 does not document a prefix in the request context of that implicit check, so a prefix-scoped
+        grant is not documented to turn the 403 into a 404.
+        """
+        return statement("TellMissingFromForbidden", ["s3:ListBucket"], [self.storage.results_bucket.arn])
+
+    def _payload_bytes(self, function: str) -> int:
+        config = self.config
+        return config.compute.function_payload_bytes(function, endpoint_mode=config.inference.mode,
+                                                     predict_backend=config.api.predict_backend)
+
     def _model_environment(self) -> dict[str, str]:
-        backend = self.config.compute.model_backend
-        if backend == contract.BACKEND_SAGEMAKER:
-            return {contract.MODEL_BACKEND: backend, contract.ENDPOINT_NAME: self.config.inference.endpoint_name}
-        return {contract.MODEL_BACKEND: backend, contract.MODEL_URL: self.model_url}
+        compute = self.config.compute
+        budget = {contract.MODEL_TIMEOUT_SECONDS: str(compute.model_timeout_seconds)}
+        if compute.model_backend == contract.BACKEND_SAGEMAKER:
+            return {contract.MODEL_BACKEND: compute.model_backend,
+                    contract.ENDPOINT_NAME: self.config.inference.endpoint_name, **budget}
+        return {contract.MODEL_BACKEND: compute.model_backend, contract.MODEL_URL: self.model_url, **budget}
 
     @property
     def endpoint_arn(self) -> str:
@@ -275,7 +299,7 @@ class ComputeStack(PipelineStack):
     def _inference_service(self) -> InferenceService:
         config = self.config
         service_config, balancer = config.compute.inference_service, config.compute.load_balancer
-        name = f"{config.name_prefix}-inference"
+        name = config.compute.inference_service_name(config.name_prefix)
         alb = ApplicationLoadBalancer(self, "load-balancer", props=ApplicationLoadBalancerProps(
             name=name, vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr,
             subnet_ids=self.network.private_subnet_ids if balancer.internal else self.network.public_subnet_ids,
@@ -293,7 +317,8 @@ class ComputeStack(PipelineStack):
             cpu=service_config.cpu, memory=service_config.memory, desired_count=service_config.desired_count,
             container_port=CONTAINER_PORT, ingress_security_group_id=alb.security_group_id,
             target_group_arn=alb.target_group.arn,
-            environment={contract.MAX_PAYLOAD_BYTES: str(config.compute.lambdas.max_payload_bytes),
+            environment={contract.MAX_PAYLOAD_BYTES: str(config.compute.inference_service_payload_bytes(
+                             endpoint_mode=config.inference.mode, predict_backend=config.api.predict_backend)),
                          contract.LOG_LEVEL: config.compute.lambdas.log_level},
             log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
             egress_to_internet=config.compute.egress_to_internet, depends_on=(alb.listener,)))
@@ -320,7 +345,7 @@ class ComputeStack(PipelineStack):
         if queue_name is None:
             return None
         queue = self.messaging.work_queues[queue_name]
-        name = f"{config.name_prefix}-queue-worker"
+        name = config.compute.queue_worker_name(config.name_prefix)
         image, repository_arn = self._image(worker.image, worker.image_tag)
         service = FargateService(self, "queue-worker", props=FargateServiceProps(
             name=name, cluster_arn=self.cluster.arn, image=image, repository_arn=repository_arn,
@@ -330,6 +355,7 @@ class ComputeStack(PipelineStack):
             command=worker.command,
             environment={contract.QUEUE_URL: queue.url, contract.RESULTS_BUCKET: self.storage.results_bucket.id,
                          contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
+                         contract.MAX_PAYLOAD_BYTES: str(self._payload_bytes("worker")),
                          contract.LOG_LEVEL: config.compute.lambdas.log_level, **self._model_environment()},
             task_policy_statements=(statement("ConsumeWorkQueue", SQS_CONSUME, [queue.arn]), *self._job_grants()),
             log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,

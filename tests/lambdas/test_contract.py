@@ -24,6 +24,7 @@ ENV_NAMES = (
     "MODEL_BACKEND",
     "QUEUE_URL",
     "MAX_PAYLOAD_BYTES",
+    "MODEL_TIMEOUT_SECONDS",
     "LOG_LEVEL",
 )
 
@@ -56,13 +57,13 @@ def test_message_attributes_and_priorities_match_the_filter_policies() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (None, 6 * 1024 * 1024),
+        (None, 4_000_000),
         ("1024", 1024),
-        ("0", 6 * 1024 * 1024),
-        ("lots", 6 * 1024 * 1024),
+        ("0", 4_000_000),
+        ("lots", 4_000_000),
     ],
 )
-def test_the_payload_limit_defaults_to_six_megabytes(
+def test_an_unset_payload_limit_falls_back_to_the_smallest_model_limit_a_serverless_endpoint_has(
     raw: str | None, expected: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if raw is None:
@@ -71,6 +72,28 @@ def test_the_payload_limit_defaults_to_six_megabytes(
         monkeypatch.setenv(contract.MAX_PAYLOAD_BYTES, raw)
 
     assert contract.max_payload_bytes() == expected
+
+
+def test_the_payload_fallback_is_the_serverless_limit_of_the_limits_table() -> None:
+    from modules.limits import SAGEMAKER_SERVERLESS_PAYLOAD
+
+    assert contract.DEFAULT_MAX_PAYLOAD_BYTES == SAGEMAKER_SERVERLESS_PAYLOAD.value
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, 10.0), ("2.5", 2.5), ("0", 10.0), ("-3", 10.0), ("inf", 10.0), ("nan", 10.0), ("soon", 10.0)],
+)
+def test_an_unset_or_invalid_model_timeout_falls_back_to_the_default(
+    raw: str | None, expected: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if raw is None:
+        monkeypatch.delenv(contract.MODEL_TIMEOUT_SECONDS, raising=False)
+    else:
+        monkeypatch.setenv(contract.MODEL_TIMEOUT_SECONDS, raw)
+
+    assert contract.DEFAULT_MODEL_TIMEOUT_SECONDS == 10
+    assert contract.model_timeout_seconds() == expected
 
 
 def test_a_missing_contract_variable_is_named_in_the_error(

@@ -98,7 +98,7 @@ def test_the_worker_consumes_every_work_queue_reporting_partial_failures(synthes
     for mapping in mappings:
         assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
         assert mapping["scaling_config"] == {"maximum_concurrency": 5}
-        assert mapping["batch_size"] == 5
+        assert mapping["batch_size"] == 2
 
 
 def test_lambda_and_service_groups_allow_only_https_to_the_vpc_and_s3(synthesized):
@@ -267,6 +267,109 @@ def test_every_task_mount_is_a_volume_the_image_declares_writable_for_the_contai
             assert path in volumes, f"{task['family']}: {path} is mounted but the image declares no VOLUME for it"
             assert _writable_by(stage, path, uid, volumes[path]), (
                 f"{task['family']}: no RUN before VOLUME {path} makes it writable for uid {uid}")
+
+
+# --- AWS's rules the emulator does not enforce (issue 11) --------------------------------------------------------
+
+def _statements(doc: dict, document_prefix: str) -> list[dict]:
+    documents = doc["data"]["aws_iam_policy_document"]
+    return next(v for k, v in documents.items() if k.startswith(document_prefix))["statement"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.parametrize("document", ["function-worker_policy", "queue-worker_task-role-document",
+                                      "function-status_policy"])
+def test_every_role_that_looks_up_a_result_may_list_the_results_bucket_so_a_missing_key_is_404(
+        synthesized, env, document):
+    """Defect 1: without s3:ListBucket S3 answers HeadObject on a missing results/<id>.json with 403, so every
+    first delivery of every job failed into the DLQ. The grant is on the bucket itself, with no condition."""
+    statements = _statements(_doc(synthesized, env), document)
+    listing = [st for st in statements if "s3:ListBucket" in st["actions"]]
+    assert len(listing) == 1, statements
+    [grant] = listing
+    assert grant["actions"] == ["s3:ListBucket"]
+    assert grant["resources"] == [
+        "${data.terraform_remote_state.cross-stack-reference-input-storage.outputs."
+        "cross-stack-output-aws_s3_bucketresults_bucket_F5D1CF61arn}"]
+    assert "condition" not in grant and grant["effect"] == "Allow"
+
+
+def _environment(doc: dict) -> dict[str, dict[str, str]]:
+    functions = {f["function_name"].split("-", 2)[-1]: f["environment"]["variables"]
+                 for f in doc["resource"]["aws_lambda_function"].values()}
+    for task in doc["resource"]["aws_ecs_task_definition"].values():
+        [container] = json.loads(task["container_definitions"])
+        functions[container["name"].split("-", 2)[-1]] = {e["name"]: e["value"] for e in container["environment"]}
+    return functions
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    # serverless endpoint: 4 MB everywhere the model is called
+    ("dev", {"submit": 4_000_000, "predict": 4_000_000, "worker": 4_000_000, "queue-worker": 4_000_000,
+             "inference": 4_669_440}),
+    # real-time endpoint, /v1/predict on Fargate: Lambda routes are bounded by the Lambda event, the service by
+    # API Gateway's 10 MB
+    ("prod", {"submit": 4_669_440, "worker": 4_669_440, "queue-worker": 4_669_440, "inference": 10_000_000}),
+    # http backend, /v1/predict on the predict Lambda: the Lambda event bounds everything
+    ("local", {"submit": 4_669_440, "predict": 4_669_440, "worker": 4_669_440, "inference": 4_669_440}),
+])
+def test_every_function_and_container_gets_the_payload_limit_of_its_route(synthesized, env, expected):
+    """Defect 6: 6 MiB everywhere was more than a serverless endpoint (4 MB) or a Lambda event (6 MiB with
+    the envelope and base64) carries."""
+    environment = _environment(_doc(synthesized, env))
+    assert {name: int(environment[name][contract.MAX_PAYLOAD_BYTES]) for name in expected} == expected
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_the_model_timeout_reaches_every_model_caller(synthesized, env):
+    environment = _environment(_doc(synthesized, env))
+    config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
+    callers = [caller for caller in ("predict", "worker", "queue-worker") if caller in environment]
+    assert {"worker", "queue-worker"} <= set(callers)
+    for caller in callers:
+        assert environment[caller][contract.MODEL_TIMEOUT_SECONDS] == str(config.compute.model_timeout_seconds)
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_functions_behind_the_api_end_before_api_gateway_cuts_the_integration(synthesized, env):
+    """Defect 5: a 30 s function under a 29 s integration is cut by API Gateway, which answers for it."""
+    from modules.config.compute import API_HEADROOM_SECONDS
+
+    doc = _doc(synthesized, env)
+    api = json.loads((synthesized[env] / "stacks" / "api" / "cdk.tf.json").read_text())
+    integrations = api["resource"]["aws_apigatewayv2_integration"].values()
+    timeouts = {f["function_name"].split("-", 2)[-1]: f["timeout"] for f in doc["resource"]["aws_lambda_function"].values()}
+    routed = {re.search(r"aws_lambda_functionfunction-(\w+?)_function", i["integration_uri"]).group(1):
+              i["timeout_milliseconds"] for i in integrations if i["integration_type"] == "AWS_PROXY"}
+    assert {"submit", "status"} <= set(routed)
+    for function, integration_timeout_ms in routed.items():
+        assert (timeouts[function] + API_HEADROOM_SECONDS) * 1000 <= integration_timeout_ms, function
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_a_whole_worker_batch_fits_the_workers_timeout(synthesized, env):
+    """Defect 5: 5 jobs x (25 s read timeout x 3 attempts) in a 30 s function sent healthy jobs to the DLQ."""
+    doc = _doc(synthesized, env)
+    worker = _by_name(doc, "aws_lambda_function")[f"inference-{env}-worker"]
+    model_timeout = int(worker["environment"]["variables"][contract.MODEL_TIMEOUT_SECONDS])
+    for mapping in doc["resource"]["aws_lambda_event_source_mapping"].values():
+        assert mapping["batch_size"] * (model_timeout + contract.JOB_OVERHEAD_SECONDS) <= worker["timeout"]
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_the_names_config_checks_are_the_names_the_stack_builds(synthesized, env):
+    """The name-length checks of config validation must see exactly the names AWS will be sent (config checks
+    every folder of lambdas/; here, the functions this environment builds)."""
+    doc = _doc(synthesized, env)
+    config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
+    folders = tuple(f["function_name"].removeprefix(f"{config.name_prefix}-")
+                    for f in doc["resource"]["aws_lambda_function"].values())
+    checked = {name for _, name, _, _ in config.compute.physical_names(config.name_prefix, folders)}
+    built = {v["name"] for v in doc["resource"]["aws_iam_role"].values()}
+    built |= {v["name"] for v in doc["resource"]["aws_cloudwatch_log_group"].values()}
+    built |= {v["function_name"] for v in doc["resource"]["aws_lambda_function"].values()}
+    built |= {v["name"] for kind in ("aws_lb", "aws_lb_target_group") for v in doc["resource"].get(kind, {}).values()}
+    assert checked == built
 
 
 # --- synth-time checks ------------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from .payload import PayloadError, parse_instances
 Environ = Mapping[str, Any]
 StartResponse = Callable[..., Any]
 
-# SageMaker real-time endpoints reject bodies over 6 MB, so anything larger is a client error anywhere.
+# The default serves SageMaker, which sets no MAX_PAYLOAD_BYTES: InvokeEndpoint's body stops at 6291456 bytes
+# (API reference, Body length constraint) and a serverless endpoint refuses over 4 MB before the container sees it.
+# On Fargate the compute stack sets MAX_PAYLOAD_BYTES from the route (modules/limits.py, README: Payload limits).
 DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 1000
 DEFAULT_MODEL_DIR = "/opt/ml/model"

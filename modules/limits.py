@@ -1,0 +1,176 @@
+"""The AWS limits the pipeline depends on: one table, each entry with its documentation link and why it matters.
+
+Why a table: the local emulator enforces none of these, so a value AWS refuses (a 36-character load balancer
+name, a 6 MiB body to a serverless endpoint) would otherwise pass every gate and fail at apply time or, worse,
+at run time. Config validation reads the numbers from here, so a limit AWS changes is edited in one place, next
+to the page that says so.
+
+A leaf module: it imports nothing from the project, so the config schema, the stacks and the tests can all use it.
+Where AWS writes "MB" without saying whether it means 10^6 or 2^20 bytes, the value is the smaller reading;
+where a service states the exact byte count (an API's length constraint, a service error message), that count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limit:
+    """One AWS limit: what it bounds, the number, its unit, where AWS documents it, and why the pipeline cares."""
+
+    name: str
+    value: Any  # an int for most limits; a tuple for sets of allowed values
+    unit: str
+    doc: str
+    why: str
+
+
+# --- payload sizes, per hop ---------------------------------------------------------------------------------
+
+API_GATEWAY_HTTP_PAYLOAD = Limit(
+    name="API Gateway HTTP API payload", value=10_000_000, unit="bytes",
+    doc="https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html",
+    why="largest request body any route accepts; binds the Fargate predict route (VPC link), not Lambda routes")
+LAMBDA_SYNC_PAYLOAD = Limit(
+    name="Lambda synchronous invocation payload", value=6 * MIB, unit="bytes",
+    doc="https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
+    why="the whole API Gateway event (headers, request context and the body, base64 when binary) must fit; "
+        "6291456 bytes is the figure in Lambda's own RequestTooLargeException message")
+API_GATEWAY_BASE64_GROWTH = Limit(
+    name="base64 growth of binary bodies in Lambda events", value=(4, 3), unit="ratio",
+    doc="https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html",
+    why="API Gateway base64-encodes a body it treats as binary (isBase64Encoded): 3 bytes become 4 characters")
+SAGEMAKER_REALTIME_PAYLOAD = Limit(
+    name="SageMaker InvokeEndpoint request and response body", value=6 * MIB, unit="bytes",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html",
+    why="Body length constraint of InvokeEndpoint (6291456): the largest model call of a real-time endpoint")
+SAGEMAKER_SERVERLESS_PAYLOAD = Limit(
+    name="SageMaker serverless request and response payload", value=4_000_000, unit="bytes",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-invoke.html",
+    why="a serverless endpoint refuses bodies over 4 MB, below what InvokeEndpoint itself accepts")
+SAGEMAKER_ASYNC_INLINE_PAYLOAD = Limit(
+    name="SageMaker InvokeEndpointAsync inline body", value=128_000, unit="bytes",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-invoke-endpoint.html",
+    why="an async request larger than this must go through S3 (InputLocation)")
+SAGEMAKER_ASYNC_S3_PAYLOAD = Limit(
+    name="SageMaker asynchronous inference payload (S3 input)", value=1_000_000_000, unit="bytes",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference.html",
+    why="the largest input an async endpoint reads from S3")
+SNS_MESSAGE = Limit(
+    name="SNS message size", value=256 * KIB, unit="bytes",
+    doc="https://docs.aws.amazon.com/sns/latest/api/API_Publish.html",
+    why="a job's inline inputs ride in the requests-topic message; larger inputs stay in S3 (submit)")
+SQS_MESSAGE = Limit(
+    name="SQS message size (queue default)", value=256 * KIB, unit="bytes",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html",
+    why="the work queues keep the default maximum_message_size; the SNS limit above binds first")
+
+# --- timeouts -----------------------------------------------------------------------------------------------
+
+API_GATEWAY_HTTP_INTEGRATION_TIMEOUT = Limit(
+    name="API Gateway HTTP API maximum integration timeout", value=30_000, unit="ms",
+    doc="https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html",
+    why="HTTP APIs cut every integration at 30 s and it cannot be raised (29 s is the REST API default)")
+SAGEMAKER_INVOCATION_TIMEOUT = Limit(
+    name="SageMaker model container response time", value=60, unit="s",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_runtime_InvokeEndpoint.html",
+    why="a container must answer /invocations within 60 s (serverless too), so a longer model timeout is moot")
+LAMBDA_TIMEOUT = Limit(
+    name="Lambda function timeout", value=900, unit="s",
+    doc="https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html",
+    why="the longest a function may run")
+SQS_VISIBILITY_TIMEOUT_FACTOR = Limit(
+    name="SQS visibility timeout per Lambda function timeout (AWS recommendation)", value=6, unit="x",
+    doc="https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html",
+    why="AWS: at least six times the function timeout, so a throttled batch is retried before it reappears")
+SQS_VISIBILITY_TIMEOUT = Limit(
+    name="SQS visibility timeout", value=43_200, unit="s",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html",
+    why="12 hours at most, so 6 x the function timeout must stay under it")
+
+# --- sizes and concurrency ----------------------------------------------------------------------------------
+
+SAGEMAKER_SERVERLESS_MEMORY_SIZES = Limit(
+    name="SageMaker serverless memory sizes", value=(1024, 2048, 3072, 4096, 5120, 6144), unit="MB",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html",
+    why="MemorySizeInMB accepts only these 1 GB steps")
+SAGEMAKER_SERVERLESS_MAX_CONCURRENCY = Limit(
+    name="SageMaker serverless max concurrency per endpoint", value=200, unit="invocations",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProductionVariantServerlessConfig.html",
+    why="MaxConcurrency and ProvisionedConcurrency are 1-200")
+FARGATE_TASK_SIZES = Limit(
+    name="Fargate task CPU and memory pairs (Linux)",
+    value=(
+        (256, (512, 1024, 2048)),
+        (512, tuple(range(1024, 4096 + 1, 1024))),
+        (1024, tuple(range(2048, 8192 + 1, 1024))),
+        (2048, tuple(range(4096, 16384 + 1, 1024))),
+        (4096, tuple(range(8192, 30720 + 1, 1024))),
+        (8192, tuple(range(16384, 61440 + 1, 4096))),  # Linux platform 1.4.0 or later
+        (16384, tuple(range(32768, 122880 + 1, 8192))),  # Linux platform 1.4.0 or later
+    ),
+    unit="CPU units -> MiB",
+    doc="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html",
+    why="RegisterTaskDefinition refuses any other pair ('No Fargate configuration exists for given values')")
+
+# --- name lengths -------------------------------------------------------------------------------------------
+
+SAGEMAKER_NAME = Limit(
+    name="SageMaker endpoint, endpoint configuration and model name", value=63, unit="characters",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html",
+    why="the endpoint configuration and model names add a hash suffix to the endpoint name")
+LOAD_BALANCER_NAME = Limit(
+    name="Elastic Load Balancing load balancer name", value=32, unit="characters",
+    doc="https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html",
+    why="the inference service's load balancer is <project>-<environment>-inference")
+TARGET_GROUP_NAME = Limit(
+    name="Elastic Load Balancing target group name", value=32, unit="characters",
+    doc="https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html",
+    why="the target group carries the load balancer's name")
+S3_BUCKET_NAME = Limit(
+    name="S3 bucket name", value=(3, 63), unit="characters",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+    why="bucket names are <project>-<environment>-<purpose>[-<suffix>]")
+IAM_ROLE_NAME = Limit(
+    name="IAM role name", value=64, unit="characters",
+    doc="https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html",
+    why="every role is named after its function or service, e.g. <project>-<environment>-queue-worker-execution")
+SQS_QUEUE_NAME = Limit(
+    name="SQS queue name", value=80, unit="characters",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html",
+    why="queue names are <project>-<environment>-<queue>[-dlq][.fifo]")
+LAMBDA_FUNCTION_NAME = Limit(
+    name="Lambda function name", value=64, unit="characters",
+    doc="https://docs.aws.amazon.com/lambda/latest/dg/API_CreateFunction.html",
+    why="function names are <project>-<environment>-<folder in lambdas/> (140 is the limit of the full ARN)")
+LOG_GROUP_NAME = Limit(
+    name="CloudWatch Logs log group name", value=512, unit="characters",
+    doc="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html",
+    why="log groups are /aws/lambda/<function>, /ecs/<service> and similar")
+
+LIMITS: tuple[Limit, ...] = (
+    API_GATEWAY_HTTP_PAYLOAD, LAMBDA_SYNC_PAYLOAD, API_GATEWAY_BASE64_GROWTH, SAGEMAKER_REALTIME_PAYLOAD,
+    SAGEMAKER_SERVERLESS_PAYLOAD, SAGEMAKER_ASYNC_INLINE_PAYLOAD, SAGEMAKER_ASYNC_S3_PAYLOAD, SNS_MESSAGE,
+    SQS_MESSAGE, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
+    SQS_VISIBILITY_TIMEOUT_FACTOR, SQS_VISIBILITY_TIMEOUT, SAGEMAKER_SERVERLESS_MEMORY_SIZES,
+    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
+    TARGET_GROUP_NAME, S3_BUCKET_NAME, IAM_ROLE_NAME, SQS_QUEUE_NAME, LAMBDA_FUNCTION_NAME, LOG_GROUP_NAME,
+)
+
+
+def name_problem(limit: Limit, name: str, what: str, composed_of: str, settings: str) -> str | None:
+    """One config problem when NAME is longer than LIMIT allows: which name, its pattern, which settings to shorten.
+
+    `what` says which resource carries the name, `composed_of` its pattern (e.g. "<project>-<environment>-inference")
+    and `settings` the config fields that compose it, which lead the line so the reader knows what to edit.
+    """
+    maximum = limit.value[1] if isinstance(limit.value, tuple) else limit.value
+    if len(name) <= maximum:
+        return None
+    return (f"{settings}: {what} name {name!r} is {len(name)} characters, over the {maximum} AWS allows "
+            f"({limit.doc}); it is {composed_of}: shorten {settings.replace(', ', ' or ')}")

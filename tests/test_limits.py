@@ -1,0 +1,85 @@
+"""The table of AWS limits (modules/limits.py): every entry documented, linked and explained; a leaf module."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+
+from modules import limits
+from modules.limits import LIMITS, Limit, name_problem
+
+PROJECT_PACKAGES = {"modules", "lambdas", "containers", "tools", "tests", "main"}
+
+
+def test_every_limit_of_the_module_is_in_the_table_once() -> None:
+    declared = [value for value in vars(limits).values() if isinstance(value, Limit)]
+    assert sorted(limit.name for limit in declared) == sorted(limit.name for limit in LIMITS)
+    assert len({limit.name for limit in LIMITS}) == len(LIMITS)
+
+
+@pytest.mark.parametrize("limit", LIMITS, ids=lambda limit: limit.name)
+def test_each_limit_names_its_unit_its_aws_documentation_and_one_line_of_why(limit: Limit) -> None:
+    assert limit.unit and limit.name
+    assert limit.doc.startswith("https://docs.aws.amazon.com/")
+    assert limit.why and "\n" not in limit.why
+
+
+def test_limits_are_frozen() -> None:
+    with pytest.raises(FrozenInstanceError):
+        limits.SNS_MESSAGE.value = 1  # type: ignore[misc]
+
+
+def test_the_table_is_a_leaf_module_importing_nothing_from_the_project() -> None:
+    tree = ast.parse(Path(limits.__file__).read_text())
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    assert not imported & PROJECT_PACKAGES
+
+
+@pytest.mark.parametrize(("limit", "value"), [
+    (limits.API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, 30_000),  # HTTP API; 29 s is the REST API's default
+    (limits.LAMBDA_SYNC_PAYLOAD, 6_291_456),
+    (limits.SAGEMAKER_REALTIME_PAYLOAD, 6_291_456),
+    (limits.SAGEMAKER_SERVERLESS_PAYLOAD, 4_000_000),
+    (limits.SNS_MESSAGE, 262_144),
+    (limits.SQS_VISIBILITY_TIMEOUT_FACTOR, 6),
+    (limits.LOAD_BALANCER_NAME, 32),
+    (limits.IAM_ROLE_NAME, 64),
+    (limits.SAGEMAKER_NAME, 63),
+    (limits.SQS_QUEUE_NAME, 80),
+    (limits.LAMBDA_FUNCTION_NAME, 64),
+    (limits.LOG_GROUP_NAME, 512),
+    (limits.S3_BUCKET_NAME, (3, 63)),
+], ids=lambda item: getattr(item, "name", str(item)))
+def test_the_numbers_are_the_documented_ones(limit: Limit, value: object) -> None:
+    assert limit.value == value
+
+
+def test_the_fargate_sizes_of_config_validation_are_the_tables() -> None:
+    from modules.config.fargate import FARGATE_MEMORY_BY_CPU
+
+    assert FARGATE_MEMORY_BY_CPU == dict(limits.FARGATE_TASK_SIZES.value)
+    assert FARGATE_MEMORY_BY_CPU[8192] == tuple(range(16384, 61440 + 1, 4096))
+
+
+def test_the_queue_event_source_enforces_the_tables_visibility_factor() -> None:
+    from modules.constructs.sqs_event_source import VISIBILITY_TIMEOUT_FACTOR
+
+    assert VISIBILITY_TIMEOUT_FACTOR == limits.SQS_VISIBILITY_TIMEOUT_FACTOR.value
+
+
+def test_a_name_at_the_limit_passes_and_one_over_names_the_settings_to_shorten() -> None:
+    assert name_problem(limits.LOG_GROUP_NAME, "/" + "a" * 511, "log group", "/x/<p>", "project") is None
+
+    problem = name_problem(limits.LOG_GROUP_NAME, "/" + "a" * 512, "log group", "/x/<p>", "project, environment")
+
+    assert problem is not None and problem.startswith("project, environment: log group name")
+    assert "513 characters, over the 512 AWS allows" in problem
+    assert problem.endswith("shorten project or environment")
