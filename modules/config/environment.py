@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from modules.config.api import ApiConfig
-from modules.config.backend import BackendConfig, LocalBackendConfig
+from modules.config.backend import BackendConfig, LocalBackendConfig, S3BackendConfig
 from modules.config.base import AccountId, Region, ResourceName, RetentionDays, StrictModel
 from modules.config.compute import ComputeConfig
 from modules.config.emulator import EmulatorConfig
@@ -14,7 +14,16 @@ from modules.config.messaging import MessagingConfig
 from modules.config.network import NetworkConfig
 from modules.config.registry import RegistryConfig
 from modules.config.state import StateConfig
-from modules.config.storage import StorageConfig
+from modules.config.storage import MAX_BUCKET_NAME, StorageConfig
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of REGION, for ARNs that cannot wait for the aws_partition data source (backend blocks)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 class PipelineConfig(StrictModel):
@@ -25,7 +34,8 @@ class PipelineConfig(StrictModel):
     production: bool = Field(default=False, description="turns on deletion protection and refuses mutable tags")
     region: Region = Field(default="eu-west-1", description="AWS region of every stack")
     allowed_account_ids: tuple[AccountId, ...] = Field(
-        default=(), description="accounts the provider may touch; required with the s3 backend")
+        default=(), description="accounts the provider may touch; required with the s3 backend; the first is the "
+                                "account id that makes default bucket names globally unique")
     tags: dict[str, str] = Field(default_factory=dict, description="extra default tags on every resource")
     log_retention_days: RetentionDays = Field(default=30, description="retention of every log group")
     backend: BackendConfig = Field(default_factory=LocalBackendConfig, description="Terraform state backend")
@@ -61,7 +71,9 @@ class PipelineConfig(StrictModel):
         if self.production and self.registry.force_delete:
             problems.append("registry.force_delete: must be false when production = true")
         problems.extend(self.network.problems(self.region))
-        problems.extend(self.storage.problems(self.name_prefix))
+        problems.extend(self.storage.problems(self.name_prefix, self.account_id))
+        problems.extend(self.state.problems(self.name_prefix, self.account_id, MAX_BUCKET_NAME))
+        problems.extend(self._state_problems())
         problems.extend(self.messaging.problems(self.name_prefix, self.production))
         problems.extend(self.compute.problems(production=self.production,
                                               queue_names=tuple(queue.name for queue in self.messaging.queues),
@@ -79,6 +91,77 @@ class PipelineConfig(StrictModel):
         """`<project>-<environment>`: the prefix of every physical resource name."""
         return f"{self.project}-{self.environment}"
 
+    def _state_problems(self) -> list[str]:
+        """The backend must point at what the state stack creates; the state bucket admits only listed roles."""
+        problems = []
+        backend, state = self.backend, self.state
+        if isinstance(backend, S3BackendConfig):
+            # One name for one bucket: a backend elsewhere would keep state where neither the state key nor the
+            # principal restriction applies, while the state stack builds a bucket nobody uses.
+            if backend.bucket and backend.bucket != self.state_bucket_name:
+                problems.append(f"backend.bucket: {backend.bucket!r} is not the state stack's bucket "
+                                f"{self.state_bucket_name!r}; leave backend.bucket out (it defaults to the state "
+                                "bucket), or rename both with state.bucket_name")
+            if backend.region and backend.region != self.region:
+                problems.append(f"backend.region: {backend.region!r} is not {self.region!r}, where the state stack "
+                                "creates the state bucket; leave backend.region out")
+            if backend.kms_key_id and ":alias/" in backend.kms_key_id \
+                    and backend.kms_key_id != self.state_key_alias_arn:
+                problems.append(f"backend.kms_key_id: the state bucket refuses state encrypted with any key but its "
+                                f"own; use {self.state_key_alias_arn} or the key ARN (output state_kms_key_arn)")
+        elif state.self_managed:
+            problems.append("state.self_managed: needs backend.type = 's3' (the bucket the state stack moves into)")
+        if self.production and not state.allowed_principal_arns:
+            problems.append("state.allowed_principal_arns: required when production = true (the role ARNs that "
+                            "plan and deploy, and a break-glass role)")
+        foreign = [arn for arn in state.allowed_principal_arns if arn.split(":")[4] not in self.allowed_account_ids]
+        if foreign:
+            problems.append(f"state.allowed_principal_arns: {', '.join(foreign)} not in allowed_account_ids "
+                            f"({', '.join(self.allowed_account_ids) or 'none'}); the state bucket grants nothing "
+                            "to other accounts")
+        return problems
+
+    @property
+    def account_id(self) -> str | None:
+        """The account the environment deploys to (the first of allowed_account_ids); None without one (local)."""
+        return self.allowed_account_ids[0] if self.allowed_account_ids else None
+
+    @property
+    def partition(self) -> str:
+        return partition_of(self.region)
+
     @property
     def state_bucket_name(self) -> str:
-        return self.state.bucket_name or f"{self.name_prefix}-tfstate"
+        return self.state.bucket_names(self.name_prefix, self.account_id)[0]
+
+    @property
+    def state_access_log_bucket_name(self) -> str:
+        return self.state.bucket_names(self.name_prefix, self.account_id)[1]
+
+    @property
+    def state_key_alias(self) -> str:
+        """Alias (without `alias/`) of the state stack's key: a name known before the key's random id exists."""
+        return f"{self.name_prefix}-tfstate"
+
+    @property
+    def state_key_alias_arn(self) -> str | None:
+        if not self.account_id:
+            return None
+        return f"arn:{self.partition}:kms:{self.region}:{self.account_id}:alias/{self.state_key_alias}"
+
+    @property
+    def backend_bucket(self) -> str:
+        """The bucket of the s3 backend: the configured one (which must be the state bucket) or the state bucket."""
+        configured = self.backend.bucket if isinstance(self.backend, S3BackendConfig) else None
+        return configured or self.state_bucket_name
+
+    @property
+    def backend_kms_key_id(self) -> str | None:
+        """The key the s3 backend names on every state write: configured, else the state key's alias ARN.
+
+        Why an alias ARN: the key's own ARN holds a random id only known after the state stack is applied, and a
+        backend block cannot read it. Terraform's S3 backend accepts an alias ARN since 1.6.1 (hashicorp/terraform
+        #33993), and S3 accepts one in the SSE-KMS header.
+        """
+        configured = self.backend.kms_key_id if isinstance(self.backend, S3BackendConfig) else None
+        return configured or self.state_key_alias_arn

@@ -15,23 +15,39 @@ class StorageConfig(StrictModel):
 
     bucket_suffix: str | None = Field(
         default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,20}[a-z0-9]$",
-        description="appended as <project>-<environment>-<purpose>-<suffix> to make names globally unique")
+        description="appended as <project>-<environment>-<purpose>-<suffix> to make names globally unique; "
+                    "defaults to the account id (allowed_account_ids[0]) where one is configured")
     results_expiry_days: int = Field(default=30, ge=1, le=3650,
-                                     description="days before requests/ and results/ objects expire")
+                                     description="days before requests/, results/ and async/ objects expire")
+    data_capture_expiry_days: int = Field(
+        default=30, ge=1, le=3650,
+        description="days before SageMaker data capture (data-capture/ in the results bucket: sampled request "
+                    "and response payloads) expires")
+    access_log_expiry_days: int = Field(
+        default=90, ge=1, le=3650,
+        description="days before server and load-balancer access logs expire (the storage and state stacks' "
+                    "access-log buckets)")
     noncurrent_version_days: int = Field(default=30, ge=1, le=3650,
                                          description="days overwritten or deleted object versions are kept")
     force_destroy: bool = Field(default=False,
                                 description="let `destroy` empty the buckets (eases local teardown; never in prod)")
 
-    def bucket_name(self, name_prefix: str, purpose: str) -> str:
-        """`<project>-<environment>-<purpose>[-<suffix>]`."""
-        return "-".join(part for part in (name_prefix, purpose, self.bucket_suffix) if part)
+    def bucket_name(self, name_prefix: str, purpose: str, account_id: str | None = None) -> str:
+        """`<project>-<environment>-<purpose>[-<suffix>]`; the suffix is bucket_suffix, else the account id."""
+        return "-".join(part for part in (name_prefix, purpose, self.bucket_suffix or account_id) if part)
 
-    def problems(self, name_prefix: str) -> list[str]:
+    def problems(self, name_prefix: str, account_id: str | None = None) -> list[str]:
         """Checks that need the name prefix: every bucket name must fit S3's 63 characters."""
-        too_long = [self.bucket_name(name_prefix, purpose) for purpose in BUCKET_PURPOSES
-                    if len(self.bucket_name(name_prefix, purpose)) > MAX_BUCKET_NAME]
-        if too_long:
-            return [(f"storage.bucket_suffix: bucket name(s) {', '.join(too_long)} longer than {MAX_BUCKET_NAME} "
-                     "characters; shorten the suffix, project or environment")]
-        return []
+        names = [self.bucket_name(name_prefix, purpose, account_id) for purpose in BUCKET_PURPOSES]
+        too_long = [f"{name} ({len(name)})" for name in names if len(name) > MAX_BUCKET_NAME]
+        if not too_long:
+            return []
+        if self.bucket_suffix:
+            made_of, fix = "project, environment and storage.bucket_suffix", "shorten one of them"
+        elif account_id:
+            made_of = "project, environment and the account id (allowed_account_ids[0])"
+            fix = "shorten project or environment, or set a shorter storage.bucket_suffix"
+        else:
+            made_of, fix = "project and environment", "shorten one of them"
+        return [f"storage.bucket_suffix: bucket name(s) {', '.join(too_long)} longer than {MAX_BUCKET_NAME} "
+                f"characters, made of {made_of}; {fix}"]
