@@ -75,26 +75,27 @@ class PipelineStack(TerraformStack):
             self.backend_description = f"local ({directory}/{self.stack_name}.tfstate, emulator)"
             return
         if force_local or isinstance(backend, LocalBackendConfig):
-            directory = backend.directory if isinstance(backend, LocalBackendConfig) else "state/bootstrap"
-            if force_local and not isinstance(backend, LocalBackendConfig):
-                directory = f"state/{self.config.environment}"
+            directory = local_state_directory(self.config)
             # A relative path: cdktf's default is an absolute path of the machine that ran synth.
             LocalBackend(self, path=f"{PROJECT_ROOT_FROM_STACK_DIR}/{directory}/{self.stack_name}.tfstate")
             self.backend_description = f"local ({directory}/{self.stack_name}.tfstate)"
             return
+        bucket, key = self.config.backend_bucket, f"{backend.key_prefix}/{self.stack_name}.tfstate"
+        # kms_key_id is what makes `encrypt = true` mean the state key: without it Terraform asks S3 for SSE-S3
+        # (AES256) on every write, which overrides the bucket's default SSE-KMS.
         S3Backend(
             self,
-            bucket=backend.bucket,
-            key=f"{backend.key_prefix}/{self.stack_name}.tfstate",
+            bucket=bucket,
+            key=key,
             region=backend.region or self.config.region,
             encrypt=True,
-            kms_key_id=backend.kms_key_id,
+            kms_key_id=self.config.backend_kms_key_id,
             dynamodb_table=backend.dynamodb_table,
         )
         # cdktf 0.21's S3Backend has no use_lockfile: S3-native locking (Terraform >= 1.10) set by override.
         if backend.use_lockfile:
             self.add_override("terraform.backend.s3.use_lockfile", True)
-        self.backend_description = f"s3 (s3://{backend.bucket}/{backend.key_prefix}/{self.stack_name}.tfstate)"
+        self.backend_description = f"s3 (s3://{bucket}/{key}, SSE-KMS {self.config.backend_kms_key_id})"
 
     @cached_property
     def account_id(self) -> str:
@@ -124,6 +125,13 @@ class PipelineStack(TerraformStack):
     def output(self, name: str, value: object, description: str, *, sensitive: bool = False) -> TerraformOutput:
         """Only stacks emit outputs, and each says what it is for."""
         return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive)
+
+
+def local_state_directory(config: PipelineConfig) -> str:
+    """Folder (relative to the project root) of the local state files: the local backend's directory, or, for
+    the state stack of an s3 environment before `make state-migrate`, `state/<environment>`."""
+    backend = config.backend
+    return backend.directory if isinstance(backend, LocalBackendConfig) else f"state/{config.environment}"
 
 
 def _emulator_provider_arguments(config: PipelineConfig) -> dict[str, object]:

@@ -79,4 +79,4 @@ def test_a_consumer_of_the_network_reads_it_through_the_s3_backend(tmp_path):
     remote = next(iter(doc["data"]["terraform_remote_state"].values()))
     assert remote["backend"] == "s3"
     assert remote["config"]["key"] == "inference-pipeline/dev/network.tfstate"
-    assert remote["config"]["bucket"] == "inference-dev-tfstate"
+    assert remote["config"]["bucket"] == "inference-dev-tfstate-111111111111"

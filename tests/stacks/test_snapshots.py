@@ -50,16 +50,27 @@ def test_local_environment_keeps_state_in_relative_files(synthesized):
         assert backend == {"local": {"path": f"../../../state/local/{stack.name}.tfstate"}}
 
 
+ACCOUNTS = {"dev": "111111111111", "prod": "222222222222"}
+
+
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_remote_environments_use_one_encrypted_locked_s3_key_per_stack(env, synthesized):
+def test_remote_environments_use_one_locked_s3_key_per_stack_encrypted_with_the_state_key(env, synthesized):
+    """Without kms_key_id, `encrypt = true` makes Terraform request SSE-S3 on every write, overriding the state
+    bucket's SSE-KMS default; the key is named by its alias ARN (its key id is random, a backend cannot read it)."""
     keys = set()
+    state_stack = json.loads((synthesized[env] / "stacks" / "state" / "cdk.tf.json").read_text())
+    (state_bucket,) = [b["bucket"] for name, b in state_stack["resource"]["aws_s3_bucket"].items()
+                       if name.startswith("state-bucket")]
+    (alias,) = [a["name"] for a in state_stack["resource"]["aws_kms_alias"].values()]
     for stack in stack_dirs(synthesized[env]):
         backend = json.loads((stack / "cdk.tf.json").read_text())["terraform"]["backend"]
         if stack.name == "state":
-            assert "local" in backend, "the state bootstrap stack must keep local state"
+            assert "local" in backend, "the state bootstrap stack keeps local state until state.self_managed"
             continue
         s3 = backend["s3"]
         assert s3["encrypt"] is True and s3["use_lockfile"] is True
+        assert s3["kms_key_id"] == f"arn:aws:kms:eu-west-1:{ACCOUNTS[env]}:{alias}"
+        assert s3["bucket"] == state_bucket == f"inference-{env}-tfstate-{ACCOUNTS[env]}"
         assert s3["key"] == f"inference-pipeline/{env}/{stack.name}.tfstate"
         keys.add(s3["key"])
     assert len(keys) == len(stack_dirs(synthesized[env])) - 1
