@@ -15,14 +15,15 @@ from modules.constructs.policy_statements import Condition, deny_insecure_transp
 
 _sse = aws.s3_bucket_server_side_encryption_configuration
 _lifecycle = aws.s3_bucket_lifecycle_configuration
+HOUSEKEEPING_RULE_ID = "housekeeping"  # the rule every bucket has: incomplete uploads and old versions
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExpiryRule:
     """Delete current objects under PREFIX after DAYS (noncurrent versions follow the bucket setting)."""
 
-    id: str  # rule id shown in the console
-    prefix: str  # "" for the whole bucket
+    id: str  # rule id shown in the console; unique per bucket
+    prefix: str  # "" for the whole bucket; rules of one bucket must not overlap
     days: int  # 1-3650
 
 
@@ -112,13 +113,23 @@ def _validate(id_: str, props: SecureBucketProps) -> None:
     for rule in props.expiry_rules:
         if not 1 <= rule.days <= 3650:
             problems.append(f"expiry rule {rule.id!r}: days must be 1-3650, got {rule.days}")
+    ids = [HOUSEKEEPING_RULE_ID, *(rule.id for rule in props.expiry_rules)]
+    if duplicates := sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1}):
+        problems.append(f"expiry rule id(s) {', '.join(duplicates)} used twice (S3 needs unique rule ids; "
+                        f"{HOUSEKEEPING_RULE_ID!r} is the bucket's own rule)")
+    # Two expiries for one object leave the later one dead (S3 applies the earlier): a mistake, refused here.
+    overlapping = [f"{a.id!r} ({a.prefix or 'whole bucket'}) and {b.id!r} ({b.prefix or 'whole bucket'})"
+                   for i, a in enumerate(props.expiry_rules) for b in props.expiry_rules[i + 1:]
+                   if a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)]
+    if overlapping:
+        problems.append(f"expiry rules overlap: {'; '.join(overlapping)}")
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))
 
 
 def _lifecycle_rules(props: SecureBucketProps) -> list[_lifecycle.S3BucketLifecycleConfigurationRule]:
     rules = [_lifecycle.S3BucketLifecycleConfigurationRule(
-        id="housekeeping",
+        id=HOUSEKEEPING_RULE_ID,
         status="Enabled",
         filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()],  # empty filter: the whole bucket
         abort_incomplete_multipart_upload=[_lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
@@ -128,6 +139,14 @@ def _lifecycle_rules(props: SecureBucketProps) -> list[_lifecycle.S3BucketLifecy
     )]
     for rule in props.expiry_rules:
         rules.append(_lifecycle.S3BucketLifecycleConfigurationRule(
-            id=rule.id, status="Enabled", filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix=rule.prefix)],
+            id=rule.id, status="Enabled", filter=[_rule_filter(rule.prefix)],
             expiration=[_lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=rule.days)]))
     return rules
+
+
+def _rule_filter(prefix: str) -> _lifecycle.S3BucketLifecycleConfigurationRuleFilter:
+    """A rule's filter. The whole bucket is the empty filter, the form the housekeeping rule uses, rather than
+    a second spelling of it (`prefix = ""`)."""
+    if not prefix:
+        return _lifecycle.S3BucketLifecycleConfigurationRuleFilter()
+    return _lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)

@@ -1,7 +1,10 @@
 """The storage stack: model artifacts, job requests/results and their access logs, under one CMK.
 
-Bucket names are `<project>-<environment>-<purpose>[-<suffix>]`; the results bucket expires `requests/` and
-`results/` objects (the key layout of lambdas/contract.py) after `storage.results_expiry_days`.
+Bucket names are `<project>-<environment>-<purpose>[-<suffix>]`, the suffix being `storage.bucket_suffix` or else
+the account id (S3 names are global). Nothing is kept forever: in the results bucket, `requests/` and `results/`
+(the key layout of lambdas/contract.py) and SageMaker's async `async/output/` and `async/failure/` expire after
+`storage.results_expiry_days`, data capture (`data-capture/`, sampled payloads) after
+`storage.data_capture_expiry_days`; the whole access-log bucket after `storage.access_log_expiry_days`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.policy_statements import statement
 from modules.constructs.secure_bucket import ExpiryRule, SecureBucket, SecureBucketProps
 from modules.stacks.base import PipelineStack
+from modules.stacks.inference import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX, DATA_CAPTURE_PREFIX
 
 # Where load balancers write their access logs in the access-log bucket (the compute stack uses it).
 LOAD_BALANCER_LOG_PREFIX = "alb"
@@ -26,25 +30,31 @@ class StorageStack(PipelineStack):
     def __init__(self, scope: Construct, id_: str = "storage", *, config: PipelineConfig) -> None:
         super().__init__(scope, id_, config=config)
         storage = config.storage
-        prefix = config.name_prefix
+        prefix, account_id = config.name_prefix, config.account_id
         self.key = KmsKey(self, "storage-key", props=KmsKeyProps(
             alias=f"{prefix}-storage", description=f"model artifacts, requests and results of {prefix}",
             account_id=self.account_id, partition=self.partition))
-        access_logs_name = storage.bucket_name(prefix, "access-logs")
+        access_logs_name = storage.bucket_name(prefix, "access-logs", account_id)
         self.access_logs_bucket = SecureBucket(self, "access-logs", props=SecureBucketProps(
             bucket_name=access_logs_name, log_target=True, account_id=self.account_id,
             partition=self.partition, force_destroy=storage.force_destroy,
             noncurrent_version_days=storage.noncurrent_version_days,
+            expiry_rules=(ExpiryRule(id="expire-access-logs", prefix="", days=storage.access_log_expiry_days),),
             extra_policy_statements=(self._load_balancer_log_delivery(access_logs_name),)))
         common = {"kms_key_arn": self.key.arn, "access_log_bucket": self.access_logs_bucket.id,
                   "partition": self.partition, "force_destroy": storage.force_destroy,
                   "noncurrent_version_days": storage.noncurrent_version_days}
         self.artifacts_bucket = SecureBucket(self, "artifacts", props=SecureBucketProps(
-            bucket_name=storage.bucket_name(prefix, "artifacts"), **common))
+            bucket_name=storage.bucket_name(prefix, "artifacts", account_id), **common))
+        # Every prefix anything writes to, whatever the inference mode: switching modes leaves no data behind.
+        results_days, capture_days = storage.results_expiry_days, storage.data_capture_expiry_days
         self.results_bucket = SecureBucket(self, "results", props=SecureBucketProps(
-            bucket_name=storage.bucket_name(prefix, "results"), **common,
-            expiry_rules=(ExpiryRule(id="expire-requests", prefix=REQUESTS_PREFIX, days=storage.results_expiry_days),
-                          ExpiryRule(id="expire-results", prefix=RESULTS_PREFIX, days=storage.results_expiry_days))))
+            bucket_name=storage.bucket_name(prefix, "results", account_id), **common,
+            expiry_rules=(ExpiryRule(id="expire-requests", prefix=REQUESTS_PREFIX, days=results_days),
+                          ExpiryRule(id="expire-results", prefix=RESULTS_PREFIX, days=results_days),
+                          ExpiryRule(id="expire-async-output", prefix=ASYNC_OUTPUT_PREFIX, days=results_days),
+                          ExpiryRule(id="expire-async-failure", prefix=ASYNC_FAILURE_PREFIX, days=results_days),
+                          ExpiryRule(id="expire-data-capture", prefix=DATA_CAPTURE_PREFIX, days=capture_days))))
 
         self.output("storage_kms_key_arn", self.key.arn, "CMK of the buckets (consumers need kms:Decrypt on it)")
         for purpose, bucket in (("artifacts", self.artifacts_bucket), ("results", self.results_bucket),

@@ -1,4 +1,6 @@
 
+import re
+
 import pytest
 
 from modules.constructs.secure_bucket import ExpiryRule, SecureBucket, SecureBucketProps
@@ -57,6 +59,27 @@ def test_expiry_rules_become_lifecycle_rules_on_their_prefix():
     rules = only(doc, "aws_s3_bucket_lifecycle_configuration")["rule"]
     assert rules[1] == {"id": "results", "status": "Enabled", "filter": [{"prefix": "results/"}],
                         "expiration": [{"days": 30}]}
+
+
+def test_a_whole_bucket_expiry_uses_the_empty_filter_like_the_housekeeping_rule():
+    doc = synth_with(lambda s: _bucket(s, expiry_rules=(ExpiryRule(id="logs", prefix="", days=90),)))
+    rules = only(doc, "aws_s3_bucket_lifecycle_configuration")["rule"]
+    assert rules[1] == {"id": "logs", "status": "Enabled", "filter": [{}], "expiration": [{"days": 90}]}
+    assert rules[0]["filter"] == [{}]
+
+
+@pytest.mark.parametrize(("rules", "expected"), [
+    ((ExpiryRule(id="a", prefix="x/", days=1), ExpiryRule(id="a", prefix="y/", days=1)),
+     "expiry rule id(s) a used twice"),
+    ((ExpiryRule(id="housekeeping", prefix="x/", days=1),), "expiry rule id(s) housekeeping used twice"),
+    ((ExpiryRule(id="async", prefix="async/", days=30), ExpiryRule(id="output", prefix="async/output/", days=7)),
+     "expiry rules overlap: 'async' (async/) and 'output' (async/output/)"),
+    ((ExpiryRule(id="all", prefix="", days=30), ExpiryRule(id="results", prefix="results/", days=7)),
+     "expiry rules overlap: 'all' (whole bucket) and 'results' (results/)"),
+], ids=["duplicate-id", "housekeeping-id", "nested-prefix", "whole-bucket-and-prefix"])
+def test_expiry_rules_that_s3_would_reject_or_never_apply_are_refused(rules, expected):
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        synth_with(lambda s: _bucket(s, expiry_rules=rules))
 
 
 def test_a_log_target_uses_sse_s3_and_admits_log_delivery_from_its_account_only():

@@ -29,7 +29,8 @@ def test_the_model_runs_the_registry_image_with_the_artifact_from_storage(env, s
     container = _one(doc, "aws_sagemaker_model")["primary_container"]
     assert container["image"].startswith(f"{REMOTE}registry.") and container["image"].endswith(":1.0.0")
     # Defect 7: the key carries the configured version, so every instance loads the same artifact.
-    assert container["model_data_url"] == f"s3://inference-{env}-artifacts/models/inference/1.0.0/model.tar.gz"
+    bucket = f"inference-{env}-artifacts" + {"local": "", "dev": "-111111111111", "prod": "-222222222222"}[env]
+    assert container["model_data_url"] == f"s3://{bucket}/models/inference/1.0.0/model.tar.gz"
     statements = _statements(doc)
     (artifact,) = statements["ReadModelArtifact"]["resources"]  # exactly that one object
     assert artifact.startswith(f"{REMOTE}storage.") and artifact.endswith("}/models/inference/1.0.0/model.tar.gz")
@@ -73,7 +74,7 @@ def test_prod_runs_real_time_in_the_private_subnets_with_data_capture_and_invoca
     assert model["vpc_config"]["security_group_ids"] == [f"${{aws_security_group.{group_id}.id}}"]  # attached
     config = _one(doc, "aws_sagemaker_endpoint_configuration")
     assert config["production_variants"][0]["instance_type"] == "ml.m5.large"
-    assert config["data_capture_config"]["destination_s3_uri"] == "s3://inference-prod-results/data-capture/"
+    assert config["data_capture_config"]["destination_s3_uri"] == "s3://inference-prod-results-222222222222/data-capture/"
     assert _statements(doc)["WriteOutputs"]["resources"][0].endswith("/data-capture/*")
     policy = _one(doc, "aws_appautoscaling_policy")["target_tracking_scaling_policy_configuration"]
     assert policy["predefined_metric_specification"]["predefined_metric_type"] == "SageMakerVariantInvocationsPerInstance"
