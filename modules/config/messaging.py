@@ -12,11 +12,12 @@ from pydantic import Field, field_validator, model_validator
 
 from lambdas.contract import ATTR_MODEL, ATTR_PRIORITY, PRIORITIES
 from modules.config.base import StrictModel
+from modules.limits import SQS_QUEUE_NAME
 
 FILTER_ATTRIBUTES = (ATTR_MODEL, ATTR_PRIORITY)
 FIFO_SUFFIX = ".fifo"
 DEAD_LETTER_SUFFIX = "-dlq"
-MAX_QUEUE_NAME = 80  # SQS limit, including the .fifo suffix
+MAX_QUEUE_NAME = SQS_QUEUE_NAME.value  # including the .fifo suffix
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.fifo)?$")
 SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
 

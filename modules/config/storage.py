@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from modules.config.base import StrictModel
+from modules.limits import S3_BUCKET_NAME
 
 BUCKET_PURPOSES = ("artifacts", "results", "access-logs")
-MAX_BUCKET_NAME = 63
+MAX_BUCKET_NAME = S3_BUCKET_NAME.value[1]
 
 
 class StorageConfig(StrictModel):

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
+from modules.limits import LOAD_BALANCER_NAME, TARGET_GROUP_NAME
 
 HTTP_PORT, HTTPS_PORT = 80, 443
-MAX_NAME = 32  # ALB and target group names
+MAX_NAME = min(LOAD_BALANCER_NAME.value, TARGET_GROUP_NAME.value)  # one name serves both
 
 
 @dataclass(frozen=True, kw_only=True)

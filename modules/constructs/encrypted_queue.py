@@ -18,9 +18,10 @@ from modules.constructs.policy_statements import (
     policy_document,
     statement,
 )
+from modules.limits import SQS_QUEUE_NAME
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.fifo)?$")
-MAX_QUEUE_NAME = 80
+MAX_QUEUE_NAME = SQS_QUEUE_NAME.value
 FIFO_SUFFIX = ".fifo"
 DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, the SQS maximum: time to inspect and redrive
 MAX_RETENTION_SECONDS = 1_209_600

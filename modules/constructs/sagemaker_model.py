@@ -17,8 +17,9 @@ from constructs import Construct
 
 from modules import aws
 from modules.constructs.content_hash import HASH_LENGTH, replacement_hash
+from modules.limits import SAGEMAKER_NAME
 
-MAX_NAME = 63  # SageMaker model names
+MAX_NAME = SAGEMAKER_NAME.value
 _model = aws.sagemaker_model
 
 
