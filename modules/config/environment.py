@@ -9,12 +9,13 @@ from modules.config.backend import BackendConfig, LocalBackendConfig, S3BackendC
 from modules.config.base import AccountId, Region, ResourceName, RetentionDays, StrictModel
 from modules.config.compute import ComputeConfig
 from modules.config.emulator import EmulatorConfig
-from modules.config.inference import InferenceConfig, derived_endpoint_name
+from modules.config.inference import MAX_ENDPOINT_NAME, InferenceConfig, derived_endpoint_name
 from modules.config.messaging import MessagingConfig
 from modules.config.network import NetworkConfig
 from modules.config.registry import RegistryConfig
 from modules.config.state import StateConfig
 from modules.config.storage import MAX_BUCKET_NAME, StorageConfig
+from modules.limits import SAGEMAKER_NAME
 
 
 def partition_of(region: str) -> str:
@@ -56,8 +57,14 @@ class PipelineConfig(StrictModel):
         if isinstance(data, dict) and isinstance(data.get("inference", {}), dict):
             inference = dict(data.get("inference") or {})
             if not inference.get("endpoint_name"):
-                inference["endpoint_name"] = derived_endpoint_name(
-                    str(data.get("project", "inference")), str(data.get("environment", "")))
+                derived = derived_endpoint_name(str(data.get("project", "inference")), str(data.get("environment", "")))
+                if len(derived) > MAX_ENDPOINT_NAME:
+                    raise ValueError(
+                        f"project, environment: the SageMaker endpoint name derived from them, {derived!r}, is "
+                        f"{len(derived)} characters; at most {MAX_ENDPOINT_NAME} (configurations append -<hash>, "
+                        f"SageMaker names stop at {SAGEMAKER_NAME.value}): shorten project or environment, or set "
+                        "inference.endpoint_name")
+                inference["endpoint_name"] = derived
             data = {**data, "inference": inference}
         return data
 

@@ -15,11 +15,12 @@ from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
 from modules.config.image_tag import ImageTag, image_tag_problems
+from modules.limits import SAGEMAKER_NAME
 
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 # The endpoint-configuration name appends "-<10 hex>" and SageMaker names stop at 63 characters.
-MAX_ENDPOINT_NAME = 52
+MAX_ENDPOINT_NAME = SAGEMAKER_NAME.value - 11
 # Model artifacts live at models/<model_name>/<model_version>/model.tar.gz in the artifacts bucket.
 MODEL_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
 # One path segment of an S3 key that needs no URL encoding: letters, digits, ".", "_", "-" (so semver without
