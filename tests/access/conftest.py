@@ -33,5 +33,6 @@ def gate(synthesized: dict[str, Path], evaluator: None) -> dict[str, check.Resul
 
 
 @pytest.fixture
-def stacks_copy(synthesized: dict[str, Path], tmp_path: Path) -> Callable[[str], StacksCopy]:
+def stacks_copy(synthesized: dict[str, Path], tmp_path: Path, evaluator: None) -> Callable[[str], StacksCopy]:
+    """A writable copy of an environment's stacks, for a test that then runs the gate on it."""
     return lambda env: StacksCopy(synthesized[env] / "stacks", tmp_path / env)

@@ -35,16 +35,20 @@ def allowed(result: check.Result, principal: str, action: str, resource: str) ->
 def test_every_runtime_call_is_allowed_by_the_synthesized_policies(gate, env: str) -> None:
     result = gate[env]
 
+    denials = [denial_line(result, d) for d in result.denials]
+
     assert result.evaluation.decisions, "the gate evaluated nothing"
-    assert [denial_line(result, d) for d in result.denials] == []
+    assert not denials, f"{len(denials)} denied in {env}:\n" + "\n".join(denials)
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_unused_grant_is_explained_in_the_accepted_list(gate, env: str) -> None:
     result = gate[env]
 
-    assert [grant.describe() for grant in result.unexplained_unused] == [], (
-        "grant less, or explain each in tools/access_check/accepted_unused.yaml")
+    unexplained = [grant.describe() for grant in result.unexplained_unused]
+
+    assert not unexplained, (f"{len(unexplained)} unused grants in {env}; grant less, or explain each in "
+                             "tools/access_check/accepted_unused.yaml:\n" + "\n".join(unexplained))
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

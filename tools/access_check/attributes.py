@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from tools.access_check.stacks import Block
+from tools.access_check.stacks import Block, InputError
 
 if TYPE_CHECKING:
     from tools.access_check.expressions import Resolver
 
 UNKNOWN = object()
+_REQUIRED = object()
 
 # The AWS account of Elastic Load Balancing per region (regions opened before August 2022):
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
@@ -38,8 +39,12 @@ class _Context:
         self.resolver, self.block = resolver, block
         self.account, self.region, self.partition = resolver.account, resolver.region, resolver.partition
 
-    def arg(self, path: str, default: Any = None) -> Any:
-        return self.resolver.arg(self.block, path, default)
+    def arg(self, path: str, default: Any = _REQUIRED) -> Any:
+        """A resolved argument; one that an ARN needs and the stack leaves to AWS (`name_prefix`) is an error."""
+        value = self.resolver.arg(self.block, path, None if default is _REQUIRED else default)
+        if value is None and default is _REQUIRED:
+            raise InputError(f"{self.block}: `{path}` is not set (a generated name is unknown offline)")
+        return value
 
     def attr(self, name: str) -> Any:
         return self.resolver.attribute(self.block, name)

@@ -33,6 +33,7 @@ class Decision:
     grants: list[dict[str, Any]] = field(default_factory=list)  # the deciding ones
     reason: str = ""
     absent_context_keys: list[str] = field(default_factory=list)
+    resource_policy: str = ""  # label of the resource policy consulted, if any
 
     @property
     def allowed(self) -> bool:
@@ -119,8 +120,9 @@ def _run_simulator(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _decision(request: Request, item: dict[str, Any], result: dict[str, Any], policies: dict[str, Policy]) -> Decision:
     absent = sorted(set(result.get("absentContextKeys", [])))
+    resource_policy = policies[item["resourcePolicy"]].label if item["resourcePolicy"] else ""
     decision = Decision(request, result["decision"], result.get("allow", []), result.get("grants", []),
-                        absent_context_keys=absent)
+                        absent_context_keys=absent, resource_policy=resource_policy)
     if not decision.allowed:
         decision.reason = _reason(item, result, policies, absent)
     return decision

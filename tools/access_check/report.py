@@ -17,8 +17,9 @@ def principal_label(result: Result, principal: str) -> str:
 
 def denial_line(result: Result, decision: Decision) -> str:
     request = decision.request
+    why = f"; needed because {request.why}" if request.why else ""
     return (f"DENIED {principal_label(result, request.principal)} {request.action} {request.resource}: "
-            f"{decision.reason} [{request.origin}]")
+            f"{decision.reason}{why} [{request.origin}]")
 
 
 def deciding(decision: Decision) -> str:
@@ -26,7 +27,7 @@ def deciding(decision: Decision) -> str:
     for grant in decision.grants:
         kind = grant.get("policyType", "")
         sid = grant.get("statementId") or f"#{grant.get('statementIndex')}"
-        where = grant.get("policyIdentifier") if kind != "resource" else "resource policy"
+        where = grant.get("policyIdentifier") if kind != "resource" else decision.resource_policy or "resource policy"
         parts.append(f"{sid} ({where})")
     return ", ".join(parts) or "-"
 
