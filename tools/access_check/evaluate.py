@@ -146,9 +146,12 @@ def _reason(item: dict[str, Any], result: dict[str, Any], policies: dict[str, Po
     if item["resourcePolicy"]:
         consulted.append(policies[item["resourcePolicy"]].label)
     if item["action"].startswith("kms:") and item["resourcePolicy"]:
-        return (f"implicitly denied: the key policy {policies[item['resourcePolicy']].label} neither allows this "
-                f"principal nor lets IAM policies grant it, or no policy grants it "
-                f"(consulted: {', '.join(consulted) or 'none'})")
+        key_policy = policies[item["resourcePolicy"]].label
+        if result.get("identityResult") == "Allowed":
+            return (f"implicitly denied: an identity policy allows it, but the key policy {key_policy} neither "
+                    "allows this principal nor lets IAM policies of the account grant it")
+        return (f"implicitly denied: no identity statement allows it and the key policy {key_policy} does not "
+                f"allow this principal (consulted: {', '.join(consulted)})")
     return f"implicitly denied: no statement allows it (consulted: {', '.join(consulted) or 'no policy'})"
 
 

@@ -61,6 +61,9 @@ def _call(declaration: str, principal: str, action: str, resource: str, context:
 
 
 def _source(inventory: Inventory, source_arn: str) -> dict[str, str]:
+    """What a service principal acting for one of our resources sends: "present in the request context only if
+    the call to your resource is being made directly by an AWS service principal on behalf of a resource"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourcearn)."""
     return {"aws:SourceArn": source_arn, "aws:SourceAccount": inventory.account}
 
 
@@ -312,8 +315,9 @@ def elb_delivers_access_logs(inventory: Inventory) -> Iterator[Request]:
         elb_account = ELB_ACCOUNTS.get(inventory.region)
         principal = (f"arn:{inventory.partition}:iam::{elb_account}:root" if elb_account
                      else "logdelivery.elasticloadbalancing.amazonaws.com")
-        yield _call("elb-delivers-access-logs", principal, "s3:PutObject", resource,
-                    {"aws:SourceAccount": inventory.account}, balancer.path)
+        # aws:SourceAccount is present only when a service principal acts; the ELB account is an account.
+        context = {} if elb_account else {"aws:SourceAccount": inventory.account}
+        yield _call("elb-delivers-access-logs", principal, "s3:PutObject", resource, context, balancer.path)
 
 
 # --- SageMaker hosting, with the model's execution role ---------------------------------------------------

@@ -161,6 +161,8 @@ async function evaluate(request, policies) {
     decision: response.overallResult,
     resourceType: resourceType ?? null,
     absentContextKeys: absent,
+    identityResult: analyses[0]?.analysis?.identityAnalysis?.result ?? null,
+    resourceResult: analyses[0]?.analysis?.resourceAnalysis?.result ?? null,
     allow: [],
     deny: [],
     nearMisses: [],
