@@ -16,7 +16,7 @@ VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
-        plan-review emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean
+        plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ plan-review: install ## review Terraform plan JSON files: make plan-review PLANS
 
 state-migrate: install ## move the state stack's own local state into its bucket: make state-migrate PIPELINE_ENV=prod (set [state] self_managed = true first)
 	$(VENV_PY) -m tools.state_migrate
+
+access-check: install ## synth PIPELINE_ENV, then prove offline that its policies allow every runtime AWS call
+	$(VENV_PY) main.py
+	$(VENV_PY) -m tools.access_check
 
 emulator-start: install ## start the local AWS emulator (moto) on loopback, recorded in .build/emulator.json
 	$(VENV_PY) -m tools.emulator start

@@ -26,6 +26,9 @@ from containers.inference import train
 from containers.inference.server.app import create_app
 from lambdas import contract
 
+# The access gate: every AWS call the handlers make is recorded and must be in tools/access_check/manifests/.
+from tools.access_check.pytest_plugin import aws_call_recorder, record_aws_calls  # noqa: F401  (fixtures)
+
 REGION = "us-east-1"
 
 

@@ -1,0 +1,144 @@
+"""The access gate over local, dev and prod, and on mutated copies that reintroduce each permission defect.
+
+The first two tests are the gate itself: every recorded and declared call allowed, every unused grant explained.
+The mutation tests prove it would catch the defects again, naming principal and action.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.access.mutations import (
+    component_role,
+    edit_policy,
+    eni_grant_only_with_vpc_condition,
+    identity_policy_blocks,
+    inventory_of,
+    without_action,
+    without_service_principal,
+)
+from tests.conftest import ENVIRONMENTS
+from tools.access_check import check
+from tools.access_check.report import denial_line
+
+
+def denials_of(result: check.Result, principal: str, action: str) -> list:
+    return [d for d in result.denials if d.request.principal == principal and d.request.action == action]
+
+
+def allowed(result: check.Result, principal: str, action: str, resource: str) -> bool:
+    return any(d.allowed for d in result.evaluation.decisions if (d.request.principal, d.request.action,
+                                                                   d.request.resource) == (principal, action, resource))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_runtime_call_is_allowed_by_the_synthesized_policies(gate, env: str) -> None:
+    result = gate[env]
+
+    denials = [denial_line(result, d) for d in result.denials]
+
+    assert result.evaluation.decisions, "the gate evaluated nothing"
+    assert not denials, f"{len(denials)} denied in {env}:\n" + "\n".join(denials)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_unused_grant_is_explained_in_the_accepted_list(gate, env: str) -> None:
+    result = gate[env]
+
+    unexplained = [grant.describe() for grant in result.unexplained_unused]
+
+    assert not unexplained, (f"{len(unexplained)} unused grants in {env}; grant less, or explain each in "
+                             "tools/access_check/accepted_unused.yaml:\n" + "\n".join(unexplained))
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_deployed_runtime_has_a_manifest_and_the_services_acting_for_us_are_evaluated(gate, env: str) -> None:
+    result = gate[env]
+    principals = set(result.principals)
+    deployed = {status.component for status in result.components if status.role}
+
+    assert result.unproven == []
+    assert {"submit", "worker", "status", "inference-service", "queue-worker"} <= deployed
+    assert {"lambda.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "apigateway.amazonaws.com",
+            f"logs.{result.region}.amazonaws.com", "logging.s3.amazonaws.com"} <= principals
+    assert result.recorded_calls > 0 and result.declared_calls > 0
+
+
+# --- mutations: each reintroduces one defect on a copy, and the gate must name principal and action ---------
+
+
+def test_a_worker_without_list_bucket_is_denied_because_s3_answers_403_for_a_missing_result(stacks_copy) -> None:
+    copy = stacks_copy("dev")
+    role = component_role(copy, "worker")
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(copy, block, "policy", without_action("s3:ListBucket"))
+
+    result = check.run(copy.root)
+
+    [denial] = [d for d in denials_of(result, role, "s3:ListBucket") if "worker:" in d.request.origin]
+    assert denial.request.resource == "arn:aws:s3:::" + denial.request.resource.rsplit(":", 1)[-1]
+    line = denial_line(result, denial)
+    assert "worker-lambda" in line and "s3:ListBucket" in line and "HeadObject" in line
+
+
+def test_an_eni_grant_conditioned_on_ec2_vpc_leaves_the_sagemaker_endpoint_without_interfaces(stacks_copy) -> None:
+    copy = stacks_copy("prod")
+    inventory = inventory_of(copy)
+    [model] = inventory.blocks("aws_sagemaker_model")
+    role = inventory.arg(model, "execution_role_arn")
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(copy, block, "policy", eni_grant_only_with_vpc_condition)
+
+    result = check.run(copy.root)
+
+    denials = [d for d in denials_of(result, role, "ec2:CreateNetworkInterface")
+               if d.request.resource.endswith(":network-interface/*")]
+    assert denials, "CreateNetworkInterface on network-interface/* conditioned on ec2:Vpc must be denied"
+    line = denial_line(result, denials[0])
+    assert "sagemaker" in line and "ec2:CreateNetworkInterface" in line
+    assert "AWS sends no ec2:Vpc" in line
+    subnet_calls = [d for d in result.evaluation.decisions if d.request.principal == role
+                    and d.request.action == "ec2:CreateNetworkInterface" and ":subnet/" in d.request.resource]
+    assert subnet_calls and all(d.allowed for d in subnet_calls), "only the interface resource may fail"
+
+
+def test_a_publisher_without_generate_data_key_on_the_topic_key_is_denied(gate, stacks_copy) -> None:
+    copy = stacks_copy("dev")
+    inventory = inventory_of(copy)
+    role = component_role(copy, "submit")
+    [topic] = [t for t in inventory.blocks("aws_sns_topic") if inventory.attr(t, "arn").endswith("-requests")]
+    key = inventory.topic_key(inventory.attr(topic, "arn"))
+    assert key, "the requests topic is encrypted with a customer key"
+    assert allowed(gate["dev"], role, "kms:GenerateDataKey", key), "before the mutation submit may use the key"
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(copy, block, "policy",
+                    without_action("kms:GenerateDataKey", lambda resources: key in resources or "*" in resources))
+
+    result = check.run(copy.root)
+
+    [denial] = [d for d in denials_of(result, role, "kms:GenerateDataKey") if d.request.resource == key]
+    line = denial_line(result, denial)
+    assert "submit-lambda" in line and "kms:GenerateDataKey" in line and "sns:Publish" in line
+
+
+def test_a_queue_policy_without_the_topic_grant_stops_delivery(gate, stacks_copy) -> None:
+    copy = stacks_copy("dev")
+    inventory = inventory_of(copy)
+    [topic] = [t for t in inventory.blocks("aws_sns_topic") if inventory.attr(t, "arn").endswith("-requests")]
+    subscription = next(s for s in inventory.blocks("aws_sns_topic_subscription")
+                        if inventory.arg(s, "topic_arn") == inventory.attr(topic, "arn"))
+    queue_arn = inventory.arg(subscription, "endpoint")
+    assert allowed(gate["dev"], "sns.amazonaws.com", "sqs:SendMessage", queue_arn)
+    queue = inventory.find("aws_sqs_queue", queue_arn)
+    policies = [(queue, "policy")] if "policy" in queue.body else []
+    policies += [(block, "policy") for block in inventory.blocks("aws_sqs_queue_policy")
+                 if inventory.queue_arn(inventory.arg(block, "queue_url")) == queue_arn]
+    assert policies, "the queue has a policy"
+    for block, argument in policies:
+        edit_policy(copy, block, argument, without_service_principal("sns.amazonaws.com"))
+
+    result = check.run(copy.root)
+
+    [denial] = [d for d in denials_of(result, "sns.amazonaws.com", "sqs:SendMessage") if d.request.resource == queue_arn]
+    line = denial_line(result, denial)
+    assert "sns.amazonaws.com sqs:SendMessage" in line and queue_arn in line
