@@ -12,12 +12,14 @@ from constructs import Construct
 
 from modules import aws, defaults
 
-# What a service principal does with a customer key for the pipeline: encrypt (data keys) and decrypt. Nothing
-# else: SNS, SQS and CloudWatch alarms never call Encrypt, ReEncrypt or DescribeKey on our behalf.
+# What a service principal does with a customer key for the pipeline: envelope encryption, i.e. data keys and
+# decrypt. Nothing else: SNS, SQS, CloudWatch alarms and CloudWatch Logs never call Encrypt or ReEncrypt with
+# our keys. AWS's example key policy for log groups lists kms:Encrypt*, ReEncrypt* and Describe* as well
+# (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html), but its own managed
+# policy for Logs' KMS use grants GenerateDataKey and Decrypt under the log group's encryption context, and
+# DescribeKey without one (CloudWatchLogsAPIKeyAccess); a DescribeKey request carries no encryption context, so
+# the conditioned statement below could never grant it anyway. tools/access_check proves the two suffice.
 SERVICE_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey*")
-# CloudWatch Logs' own list for encrypting a log group, as AWS documents it ("Encrypt log data in CloudWatch Logs
-# using AWS KMS", step 2: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html).
-LOGS_KEY_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,7 +108,7 @@ def key_policy(props: KmsKeyProps, log_group_names: tuple[str, ...] = ()) -> dic
         arns = [f"arn:{props.partition}:logs:{props.region}:{props.account_id}:log-group:{name}"
                 for name in log_group_names]
         statements.append({
-            "Sid": "CloudWatchLogsUse", "Effect": "Allow", "Resource": "*", "Action": list(LOGS_KEY_ACTIONS),
+            "Sid": "CloudWatchLogsUse", "Effect": "Allow", "Resource": "*", "Action": list(SERVICE_KEY_ACTIONS),
             "Principal": {"Service": f"logs.{props.region}.amazonaws.com"},
             "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arns[0] if len(arns) == 1 else arns}},
         })

@@ -32,7 +32,9 @@ class SagemakerExecutionRoleProps:
     endpoint_name: str  # the model writes to /aws/sagemaker/Endpoints/<endpoint_name>
     artifact_object_arn: str  # arn:aws:s3:::<artifacts bucket>/<key of model.tar.gz>: s3:GetObject only
     repository_arn: str  # the ECR repository of the image: pull only
-    kms_key_arns: tuple[str, ...] = ()  # keys of the artifact bucket, output buckets, topics and volume
+    decrypt_key_arns: tuple[str, ...] = ()  # keys of what it reads: the artifact bucket's (and a topic's, to publish)
+    encrypt_key_arns: tuple[str, ...] = ()  # keys of what it writes: output buckets, notification topics
+    volume_key_arn: str | None = None  # the endpoint configuration's volume key: granted to EC2/EBS only
     write_prefix_arns: tuple[str, ...] = ()  # arn:aws:s3:::<bucket>/<prefix>/*: data capture, async output
     publish_topic_arns: tuple[str, ...] = ()  # async success/error notifications
     vpc_id: str | None = None  # the endpoint's VPC: network-interface management is limited to it
@@ -86,15 +88,18 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
         statement("PublishEndpointMetrics", ["cloudwatch:PutMetricData"], ["*"],
                   conditions=(Condition("StringEquals", "cloudwatch:namespace", (METRICS_NAMESPACE,)),)),
     ]
-    if props.kms_key_arns:
-        statements.append(statement("UseKeys", ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
-                                    list(props.kms_key_arns)))
-        # Volume encryption hands a grant to the EC2/EBS service; only grants for AWS resources are allowed.
-        statements.append(statement("GrantKeysToAwsResources", ["kms:CreateGrant"], list(props.kms_key_arns),
+    # Each key only for what the role does with it (tools/access_check proves these suffice): reading the artifact
+    # decrypts, writing captured data or a notification generates a data key, and the volume key is handed to
+    # EC2/EBS as a grant for AWS resources only.
+    if props.decrypt_key_arns:
+        statements.append(statement("DecryptInputs", ["kms:Decrypt"], list(props.decrypt_key_arns)))
+    if props.encrypt_key_arns:
+        statements.append(statement("EncryptOutputs", ["kms:GenerateDataKey"], list(props.encrypt_key_arns)))
+    if props.volume_key_arn:
+        statements.append(statement("GrantVolumeKeyToAwsResources", ["kms:CreateGrant"], [props.volume_key_arn],
                                     conditions=(Condition("Bool", "kms:GrantIsForAWSResource", ("true",)),)))
     if props.write_prefix_arns:
-        statements.append(statement("WriteOutputs", ["s3:PutObject", "s3:AbortMultipartUpload"],
-                                    list(props.write_prefix_arns)))
+        statements.append(statement("WriteOutputs", ["s3:PutObject"], list(props.write_prefix_arns)))
     if props.publish_topic_arns:
         statements.append(statement("PublishNotifications", ["sns:Publish"], list(props.publish_topic_arns)))
     if props.vpc_id:

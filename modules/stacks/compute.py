@@ -46,8 +46,14 @@ from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
 HTTPS_PORT = 443
 CONTAINER_PORT = 8080  # SageMaker container contract
 HEALTH_CHECK_PATH = "/ping"  # SageMaker container contract
-SQS_CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-KMS_ENCRYPT = ["kms:GenerateDataKey", "kms:Decrypt"]  # SSE-KMS writes and SNS publishes to an encrypted topic
+# What Lambda's SQS event source polls with the function's role (AWSLambdaSQSQueueExecutionRole's list).
+SQS_EVENT_SOURCE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+# What a container consumer calls itself: it also hides a message longer while a job runs.
+SQS_CONSUMER = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+# SNS publishes to (and SQS deliveries from) a CMK-encrypted topic or queue need both, with the caller's rights.
+KMS_ENCRYPT = ["kms:GenerateDataKey", "kms:Decrypt"]
+# A single-part SSE-KMS PutObject needs only a data key (a multipart upload would also need kms:Decrypt).
+KMS_WRITE_OBJECT = ["kms:GenerateDataKey"]
 # Functions whose only callers the stacks build (an API route, or the worker's event sources): each is deployed
 # only while a caller uses it. A folder in lambdas/ outside this set has no caller the stacks know of and is always
 # deployed, so a new function appears without editing this list.
@@ -181,14 +187,14 @@ class ComputeStack(PipelineStack):
         requests_objects = f"{bucket.arn}/{contract.REQUESTS_PREFIX}*"
         results_objects = f"{bucket.arn}/{contract.RESULTS_PREFIX}*"
         payload = {contract.MAX_PAYLOAD_BYTES: str(self._payload_bytes(name))}
-        storage_key = statement("ResultsBucketKey", KMS_ENCRYPT, [self.storage.key.arn])
         if name == "submit":
             return ({contract.RESULTS_BUCKET: bucket.id, contract.REQUESTS_TOPIC_ARN: self.messaging.requests_topic_arn,
                      **payload}, [
                 # DeleteObject: a request whose announcement failed is removed again (404 instead of pending).
                 statement("WriteRequests", ["s3:PutObject", "s3:DeleteObject"], [requests_objects]),
                 statement("PublishRequests", ["sns:Publish"], [self.messaging.requests_topic_arn]),
-                storage_key, statement("RequestsTopicKey", KMS_ENCRYPT, [self.messaging.key.arn])])
+                statement("ResultsBucketKey", KMS_WRITE_OBJECT, [self.storage.key.arn]),
+                statement("RequestsTopicKey", KMS_ENCRYPT, [self.messaging.key.arn])])
         if name == "worker":
             queues = [self.messaging.work_queues[queue] for queue in self._lambda_worker_queues()]
             environment = {contract.RESULTS_BUCKET: bucket.id, contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
@@ -196,7 +202,7 @@ class ComputeStack(PipelineStack):
             if len(queues) == 1:
                 environment[contract.QUEUE_URL] = queues[0].url
             return environment, [
-                statement("ConsumeWorkQueues", SQS_CONSUME, [queue.arn for queue in queues]),
+                statement("ConsumeWorkQueues", SQS_EVENT_SOURCE, [queue.arn for queue in queues]),
                 *self._job_grants()]
         if name == "status":
             return {contract.RESULTS_BUCKET: bucket.id}, [
@@ -357,7 +363,7 @@ class ComputeStack(PipelineStack):
                          contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
                          contract.MAX_PAYLOAD_BYTES: str(self._payload_bytes("worker")),
                          contract.LOG_LEVEL: config.compute.lambdas.log_level, **self._model_environment()},
-            task_policy_statements=(statement("ConsumeWorkQueue", SQS_CONSUME, [queue.arn]), *self._job_grants()),
+            task_policy_statements=(statement("ConsumeWorkQueue", SQS_CONSUMER, [queue.arn]), *self._job_grants()),
             log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
             egress_to_internet=config.compute.egress_to_internet))
         if not config.emulator.skips("autoscaling"):

@@ -68,8 +68,11 @@ class InferenceStack(PipelineStack):
             region=config.region, endpoint_name=name,
             artifact_object_arn=f"{storage.artifacts_bucket.arn}/{inference.model_artifact_key}",
             repository_arn=repository.arn,
-            kms_key_arns=(storage.key.arn, self.key.arn,
-                          *((messaging.key.arn,) if inference.mode == "async" else ())),
+            # Async notifications publish to the CMK-encrypted results topic: a data key and decrypt on its key.
+            decrypt_key_arns=(storage.key.arn, *((messaging.key.arn,) if inference.mode == "async" else ())),
+            encrypt_key_arns=(*((storage.key.arn,) if write_prefixes else ()),
+                              *((messaging.key.arn,) if inference.mode == "async" else ())),
+            volume_key_arn=self.key.arn if not (instances and local_nvme_instance(inference.instance_type)) else None,
             write_prefix_arns=tuple(write_prefixes),
             publish_topic_arns=(messaging.results_topic_arn,) if inference.mode == "async" else (),
             vpc_id=network.vpc_id if in_vpc else None))

@@ -4,7 +4,7 @@ import pytest
 
 from modules.constructs.sagemaker_execution_role import SagemakerExecutionRole, SagemakerExecutionRoleProps
 from tests.constructs.helpers import only, synth_with
-from tests.constructs.sagemaker_fixtures import ACCOUNT, ARTIFACT, KEY, REPOSITORY, TOPIC
+from tests.constructs.sagemaker_fixtures import ACCOUNT, ARTIFACT, KEY, OTHER_KEY, REPOSITORY, TOPIC
 
 
 def _role(stack, **overrides):
@@ -61,15 +61,19 @@ def test_metrics_may_be_published_only_to_the_namespace_of_endpoint_instance_met
 
 def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
     by_sid = _statements(synth_with(lambda s: _role(
-        s, kms_key_arns=(KEY,), write_prefix_arns=("arn:aws:s3:::results/data-capture/*",),
-        publish_topic_arns=(TOPIC,), vpc_id="vpc-123")))
-    assert by_sid["UseKeys"]["resources"] == [KEY]
-    assert by_sid["GrantKeysToAwsResources"]["condition"][0]["variable"] == "kms:GrantIsForAWSResource"
+        s, decrypt_key_arns=(KEY,), encrypt_key_arns=(KEY,), volume_key_arn=OTHER_KEY,
+        write_prefix_arns=("arn:aws:s3:::results/data-capture/*",), publish_topic_arns=(TOPIC,), vpc_id="vpc-123")))
+    assert (by_sid["DecryptInputs"]["actions"], by_sid["DecryptInputs"]["resources"]) == (["kms:Decrypt"], [KEY])
+    assert (by_sid["EncryptOutputs"]["actions"], by_sid["EncryptOutputs"]["resources"]) == (["kms:GenerateDataKey"], [KEY])
+    grant = by_sid["GrantVolumeKeyToAwsResources"]
+    assert grant["resources"] == [OTHER_KEY]
+    assert grant["condition"][0]["variable"] == "kms:GrantIsForAWSResource"
     assert by_sid["WriteOutputs"]["resources"] == ["arn:aws:s3:::results/data-capture/*"]
     assert by_sid["PublishNotifications"]["resources"] == [TOPIC]
     enis = by_sid["ManageEndpointNetworkInterfaces"]
     assert enis["condition"][0]["values"] == ["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-123"]
-    assert not {"UseKeys", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
+    assert by_sid["WriteOutputs"]["actions"] == ["s3:PutObject"]
+    assert not {"DecryptInputs", "EncryptOutputs", "GrantVolumeKeyToAwsResources", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
                 "CreateNetworkInterfacesInEndpointVpc"} & set(_statements(synth_with(_role)))
 
 
