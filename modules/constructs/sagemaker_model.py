@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cdktf import TerraformResourceLifecycle
+from cdktf import Fn, TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import aws
@@ -47,7 +47,9 @@ class SagemakerModel(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         separator = "@" if props.image_tag.startswith("sha256:") else ":"
-        self.image = f"{props.image_repository_url}{separator}{props.image_tag}"
+        # join() rather than an f-string: the repository URL is a reference, and a reference inside a quoted string
+        # of the name's jsonencode() is an escape sequence cdktf warns about on every synth.
+        self.image = Fn.join("", [props.image_repository_url, f"{separator}{props.image_tag}"])
         self.model_data_url = f"s3://{props.artifact_bucket}/{props.artifact_key}"
         arguments = model_arguments(props, image=self.image, model_data_url=self.model_data_url)
         self.model = _model.SagemakerModel(

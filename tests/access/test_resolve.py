@@ -92,6 +92,15 @@ def test_a_cross_stack_value_is_the_producers_output_expression_resolved_in_the_
     assert stacks.producer_of("consumer", "cross-stack-reference-input-producer") == "producer"
 
 
+def test_a_join_of_references_and_strings_is_evaluated_like_terraform(stacks: Synthesized) -> None:
+    """An image is `join("", [<repository url>, ":<tag>"])` in the synthesized JSON."""
+    resolver = Resolver(stacks)
+
+    assert resolver.evaluate("producer", 'join("", [aws_sqs_queue.work.arn, ":1.0.0"])') == \
+        "arn:aws:sqs:eu-west-1:111111111111:jobs:1.0.0"
+    assert resolver.evaluate("producer", 'join("/", ["a", aws_s3_bucket.results.arn])') == "a/arn:aws:s3:::results-bucket"
+
+
 def test_the_account_is_the_configs_allowed_account_else_a_fixed_fake_one(tmp_path: Path) -> None:
     pinned = Synthesized(write_stacks(tmp_path / "pinned", {"producer": PRODUCER}, account="222222222222"))
     unpinned = Synthesized(write_stacks(tmp_path / "unpinned", {"producer": PRODUCER}, account=None))
@@ -184,6 +193,7 @@ def test_a_lookup_data_source_of_a_resource_the_stacks_create_is_that_resource(t
     [
         ("aws_sqs_queue.missing.arn", "no aws_sqs_queue.missing"),
         ('jsonencode({"a" = 1})', "only references are supported"),
+        ('join("", [upper("a")])', "join of references and strings only"),
         ("var.region", "refers to var"),
         ("aws_s3_bucket.results.website_endpoint", "don't know the value of attribute `website_endpoint`"),
     ],

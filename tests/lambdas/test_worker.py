@@ -273,6 +273,7 @@ def _enforce_iam(moto_endpoint: str, after_requests: str) -> None:
     ).close()
 
 
+@pytest.mark.simulated_denial
 def test_a_403_on_the_result_lookup_is_a_failure_not_an_absent_result(
     pipeline, http_model, worker_without_result_reads
 ) -> None:
@@ -287,6 +288,7 @@ def test_a_403_on_the_result_lookup_is_a_failure_not_an_absent_result(
     assert http_model.invocations == calls_before
 
 
+@pytest.mark.simulated_denial
 def test_result_exists_raises_on_access_denied(pipeline, worker_without_result_reads) -> None:
     with pytest.raises(worker.ClientError) as denied:
         worker.result_exists(pipeline.bucket, contract.result_key(str(uuid.uuid4())))

@@ -1,9 +1,11 @@
 """Resolve the `${...}` references of synthesized Terraform JSON into the concrete values AWS would see.
 
-cdktf writes only plain references (`${aws_sqs_queue.q.arn}`, `${data.aws_partition.partition.partition}`,
-`${data.terraform_remote_state.cross-stack-reference-input-storage.outputs.<name>}` ...), never function calls,
-so a reference walker is enough: attributes that AWS computes come from attributes.py, policy documents from
-documents.py, and a cross-stack value is the producer stack's output expression, resolved in that stack.
+cdktf writes plain references (`${aws_sqs_queue.q.arn}`, `${data.aws_partition.partition.partition}`,
+`${data.terraform_remote_state.cross-stack-reference-input-storage.outputs.<name>}` ...); the one function call in
+values the gate reads is `join("<separator>", [<references and strings>])` (an image: repository URL + tag), so a
+reference walker plus that one function is enough: attributes that AWS computes come from attributes.py, policy
+documents from documents.py, and a cross-stack value is the producer stack's output expression, resolved in that
+stack.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ _WHOLE = re.compile(r"^\$\{([^{}]+)\}$")
 _PART = re.compile(r"\$\{([^{}]+)\}")
 _STEP = re.compile(r"([A-Za-z0-9_-]+)((?:\[\d+\])*)")
 _REFERENCE = re.compile(r"^[A-Za-z0-9_.\[\]-]+$")
+_JOIN = re.compile(r'^join\("([^"]*)",\s*\[(.*)\]\)$')
+_JOIN_ITEM = re.compile(r'\s*(?:"([^"]*)"|([A-Za-z0-9_.\[\]-]+))\s*(?:,|$)')
 
 
 class Resolver:
@@ -86,6 +90,9 @@ class Resolver:
     def evaluate(self, stack: str, expression: str) -> Any:
         """The value of one reference expression (the text between `${` and `}`)."""
         expression = expression.strip()
+        joined = _JOIN.match(expression)
+        if joined:
+            return joined[1].join(self._join_items(stack, joined[2], expression))
         if not _REFERENCE.match(expression):
             raise InputError(f"stack {stack}: cannot evaluate `${{{expression}}}` offline (only references are supported)")
         steps = self._steps(expression)
@@ -123,6 +130,17 @@ class Resolver:
         if name in block.body:
             return self.resolve(block.stack, block.body[name])
         raise InputError(f"{block}: don't know the value of attribute `{name}` offline")
+
+    def _join_items(self, stack: str, items: str, expression: str) -> list[str]:
+        values, position = [], 0
+        while position < len(items):
+            item = _JOIN_ITEM.match(items, position)
+            if item is None or item.end() == position:
+                raise InputError(f"stack {stack}: cannot evaluate `${{{expression}}}` offline (join of references "
+                                 "and strings only)")
+            values.append(item[1] if item[1] is not None else self._as_text(stack, item[2]))
+            position = item.end()
+        return values
 
     def _as_text(self, stack: str, expression: str) -> str:
         value = self.evaluate(stack, expression)
