@@ -27,7 +27,8 @@ def _statements(doc: dict) -> dict:
 def test_the_model_runs_the_registry_image_with_the_artifact_from_storage(env, synthesized):
     doc = _stack(synthesized, env)
     container = _one(doc, "aws_sagemaker_model")["primary_container"]
-    assert container["image"].startswith(f"{REMOTE}registry.") and container["image"].endswith(":1.0.0")
+    image = container["image"]
+    assert image.startswith('${join("", [' + REMOTE.removeprefix("${") + "registry.") and image.endswith('":1.0.0"])}')
     # Defect 7: the key carries the configured version, so every instance loads the same artifact.
     bucket = f"inference-{env}-artifacts" + {"local": "", "dev": "-111111111111", "prod": "-222222222222"}[env]
     assert container["model_data_url"] == f"s3://{bucket}/models/inference/1.0.0/model.tar.gz"
