@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cdktf import Fn, TerraformResourceLifecycle
+from cdktf import Fn, TerraformResourceLifecycle, Token
 from constructs import Construct
 
 from modules import aws
@@ -49,7 +49,9 @@ class SagemakerModel(Construct):
         separator = "@" if props.image_tag.startswith("sha256:") else ":"
         # join() rather than an f-string: the repository URL is a reference, and a reference inside a quoted string
         # of the name's jsonencode() is an escape sequence cdktf warns about on every synth.
-        self.image = Fn.join("", [props.image_repository_url, f"{separator}{props.image_tag}"])
+        reference = f"{separator}{props.image_tag}"
+        self.image = (Fn.join("", [props.image_repository_url, reference])
+                      if Token.is_unresolved(props.image_repository_url) else props.image_repository_url + reference)
         self.model_data_url = f"s3://{props.artifact_bucket}/{props.artifact_key}"
         arguments = model_arguments(props, image=self.image, model_data_url=self.model_data_url)
         self.model = _model.SagemakerModel(
