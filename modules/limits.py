@@ -118,6 +118,38 @@ FARGATE_TASK_SIZES = Limit(
     doc="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html",
     why="RegisterTaskDefinition refuses any other pair ('No Fargate configuration exists for given values')")
 
+# --- SageMaker deployment guardrails and shadow variants ---------------------------------------------------
+
+SAGEMAKER_DEPLOYMENT_WAIT = Limit(
+    name="SageMaker deployment wait interval and termination wait", value=(0, 3600), unit="seconds",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html",
+    why="WaitIntervalInSeconds (baking per step) and TerminationWaitInSeconds are 0-3600")
+SAGEMAKER_DEPLOYMENT_TIMEOUT = Limit(
+    name="SageMaker deployment maximum execution timeout", value=(600, 14400), unit="seconds",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html",
+    why="MaximumExecutionTimeoutInSeconds of a blue/green update (rolling allows 28800; hashicorp/aws 5.100 "
+        "validates 600-14400 for both, so both lines accept the range used here)")
+SAGEMAKER_CANARY_SIZE = Limit(
+    name="SageMaker canary size", value=50, unit="percent of the variant's instances (at most)",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html",
+    why="CanarySize must be less than or equal to 50% of the variant's total instance count")
+SAGEMAKER_LINEAR_STEP = Limit(
+    name="SageMaker linear step size", value=(10, 50), unit="percent of the variant's instances",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html",
+    why="LinearStepSize must be 10-50% of the variant's total instance count")
+SAGEMAKER_ROLLING_BATCH = Limit(
+    name="SageMaker rolling update batch size", value=(5, 50), unit="percent of the variant's instances",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_RollingUpdatePolicy.html",
+    why="MaximumBatchSize must be between 5% and 50% of the variant's total instance count")
+SAGEMAKER_ROLLBACK_ALARMS = Limit(
+    name="SageMaker auto-rollback alarms", value=10, unit="alarms",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoRollbackConfig.html",
+    why="AutoRollbackConfig.Alarms holds 1-10 alarms: the endpoint's own alarms must fit")
+SAGEMAKER_SHADOW_VARIANTS = Limit(
+    name="SageMaker shadow variants per endpoint", value=1, unit="variants",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html",
+    why="one shadow variant per endpoint, and then only one production variant")
+
 # --- name lengths -------------------------------------------------------------------------------------------
 
 SAGEMAKER_NAME = Limit(
@@ -158,7 +190,9 @@ LIMITS: tuple[Limit, ...] = (
     SAGEMAKER_SERVERLESS_PAYLOAD, SAGEMAKER_ASYNC_INLINE_PAYLOAD, SAGEMAKER_ASYNC_S3_PAYLOAD, SNS_MESSAGE,
     SQS_MESSAGE, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
     SQS_VISIBILITY_TIMEOUT_FACTOR, SQS_VISIBILITY_TIMEOUT, SAGEMAKER_SERVERLESS_MEMORY_SIZES,
-    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
+    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_DEPLOYMENT_TIMEOUT,
+    SAGEMAKER_CANARY_SIZE, SAGEMAKER_LINEAR_STEP, SAGEMAKER_ROLLING_BATCH, SAGEMAKER_ROLLBACK_ALARMS,
+    SAGEMAKER_SHADOW_VARIANTS, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
     TARGET_GROUP_NAME, S3_BUCKET_NAME, IAM_ROLE_NAME, SQS_QUEUE_NAME, LAMBDA_FUNCTION_NAME, LOG_GROUP_NAME,
 )
 
