@@ -93,6 +93,12 @@ SQS_VISIBILITY_TIMEOUT = Limit(
     doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html",
     why="12 hours at most, so 6 x the function timeout must stay under it")
 
+S3_SINGLE_PUT = Limit(
+    name="S3 object uploaded in one PutObject", value=5 * 1024 * MIB, unit="bytes",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html",
+    why="the release tool uploads a model.tar.gz in one conditional PutObject (If-None-Match: *), atomic and "
+        "never overwriting; a larger artifact needs a multipart upload")
+
 # --- sizes and concurrency ----------------------------------------------------------------------------------
 
 SAGEMAKER_SERVERLESS_MEMORY_SIZES = Limit(
@@ -188,7 +194,7 @@ LOG_GROUP_NAME = Limit(
 LIMITS: tuple[Limit, ...] = (
     API_GATEWAY_HTTP_PAYLOAD, LAMBDA_SYNC_PAYLOAD, API_GATEWAY_BASE64_GROWTH, SAGEMAKER_REALTIME_PAYLOAD,
     SAGEMAKER_SERVERLESS_PAYLOAD, SAGEMAKER_ASYNC_INLINE_PAYLOAD, SAGEMAKER_ASYNC_S3_PAYLOAD, SNS_MESSAGE,
-    SQS_MESSAGE, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
+    SQS_MESSAGE, S3_SINGLE_PUT, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
     SQS_VISIBILITY_TIMEOUT_FACTOR, SQS_VISIBILITY_TIMEOUT, SAGEMAKER_SERVERLESS_MEMORY_SIZES,
     SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_DEPLOYMENT_TIMEOUT,
     SAGEMAKER_CANARY_SIZE, SAGEMAKER_LINEAR_STEP, SAGEMAKER_ROLLING_BATCH, SAGEMAKER_ROLLBACK_ALARMS,
