@@ -69,7 +69,16 @@ class PipelineDashboard(Construct):
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.body = dashboard_body(props)
         self.dashboard = aws.cloudwatch_dashboard.CloudwatchDashboard(
-            self, "dashboard", dashboard_name=props.name, dashboard_body=json.dumps(self.body))
+            self, "dashboard", dashboard_name=props.name, dashboard_body=canonical_json(self.body))
+
+
+def canonical_json(document: dict[str, Any]) -> str:
+    """Sorted keys, no spaces: the form the AWS provider normalizes the body to, so a plan never shows the stored
+    body differing from the configured one (the emulator stores the string as given)."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    if any(character in text for character in "<>&") or not text.isascii():
+        raise ValueError("dashboard text must be ASCII without <, > or & (the provider escapes them differently)")
+    return text
 
 
 def variant_comparison(definitions_by_variant: dict[str, tuple[AlarmDefinition, ...]]) -> tuple[Graph, ...]:
@@ -80,8 +89,12 @@ def variant_comparison(definitions_by_variant: dict[str, tuple[AlarmDefinition, 
     for index, definition in enumerate(production):
         rows = [tuple(definitions[index].graph_metric()) for definitions in definitions_by_variant.values()]
         graphs.append(Graph(title=f"{definition.metric_name} ({definition.stat}) per variant", metrics=tuple(rows),
-                            thresholds=((f"alarm at {definition.threshold:g}", definition.threshold),)))
+                            thresholds=((f"alarm at {_number(definition.threshold)}", definition.threshold),)))
     return tuple(graphs)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def dashboard_body(props: PipelineDashboardProps) -> dict[str, Any]:

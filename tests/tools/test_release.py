@@ -23,7 +23,7 @@ from tools.release import artifact as artifact_module
 from tools.release.artifact import ReleaseError, ReleaseInputError, package, upload
 from tools.release.cli import main
 from tools.release.config_file import promote_shadow, set_model_version
-from tools.release.plan_check import check_release_plan, render_counts
+from tools.release.plan_check import check_release_plan, render_counts, suspect_stacks
 
 BUCKET, KEY = "inference-local-artifacts", "models/inference/{version}/model.tar.gz"
 
@@ -245,3 +245,18 @@ def test_check_plan_exits_2_naming_a_file_that_is_not_a_plan(tmp_path, capsys):
     state.write_text(json.dumps({"format_version": "1.0", "values": {}}))  # a state file, not a plan
     assert main(["check-plan", f"inference={state}"]) == 2
     assert f"error: {state}: no 'resource_changes'" in capsys.readouterr().err
+
+
+def test_a_change_the_baseline_shows_identically_is_standing_and_any_other_still_fails():
+    drift = _change("aws_ecs_service.worker", ("update",), {"enable_ecs_managed_tags": False},
+                    {"enable_ecs_managed_tags": True})
+    other = _change("aws_ecs_service.worker", ("update",), {"enable_ecs_managed_tags": False},
+                    {"enable_ecs_managed_tags": True, "desired_count": 3})
+    baseline = [StackPlan(stack="api", source=Path("api.json"), format_version="1.2", terraform_version="1.11",
+                          resource_changes=(drift,))]
+    settled = check_release_plan(_plans(drift), baseline)
+    assert (settled.problems, settled.standing) == ([], ["api: aws_ecs_service.worker"])
+    assert settled.counts["api"] == Counter()
+    assert check_release_plan(_plans(other), baseline).problems == [
+        "api: change aws_ecs_service.worker is not part of a model release"]
+    assert suspect_stacks(check_release_plan(_plans(other))) == ["api"]

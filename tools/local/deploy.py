@@ -297,9 +297,9 @@ class TerraformEngine:
                                ["apply", "-auto-approve", "-input=false", "-no-color",
                                 f"-parallelism={TERRAFORM_PARALLELISM}"])
 
-    def plan(self, synth: Synthesized) -> dict[str, Path]:
-        """`terraform plan -out` and `show -json` in every stack (no order needed: a plan changes nothing), at most
-        one stack per CPU at once; returns stack -> plan JSON (the saved plan beside it, PLAN_FILE)."""
+    def plan(self, synth: Synthesized, stacks: list[str] | None = None) -> dict[str, Path]:
+        """`terraform plan -out` and `show -json` in every stack (or STACKS; no order needed: a plan changes
+        nothing), at most one stack per CPU at once; returns stack -> plan JSON (the saved plan beside it)."""
         self.init(synth)
 
         def run(name: str) -> Path:
@@ -315,7 +315,7 @@ class TerraformEngine:
             return path
 
         with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            futures = {name: pool.submit(run, name) for name in synth.stacks}
+            futures = {name: pool.submit(run, name) for name in (stacks or synth.stacks)}
             return {name: future.result() for name, future in futures.items()}
 
     def apply_plans(self, synth: Synthesized, stacks: list[str]) -> EngineResult:
