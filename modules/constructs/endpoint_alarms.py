@@ -4,7 +4,7 @@ Why these metrics: Invocation5XXErrors counts requests the endpoint failed, Invo
 the container itself answered with an error (async endpoints report InvocationFailures instead), and the p99 of
 ModelLatency shows the slow tail that averages hide. ModelLatency is in microseconds; thresholds here are in ms.
 
-The production variant's alarms are also what SageMaker watches to roll an update back (`rollback_alarm_names`):
+The production variant's alarms are also what SageMaker watches to roll an update back (`rollback_alarms`):
 their names never depend on the model, the shadow variant or the rollout, because the AWS provider replaces the
 whole endpoint when the auto-rollback alarm list changes (`auto_rollback_configuration` is ForceNew). A shadow
 variant gets the same alarms under its own names: they notify, and compare the candidate on the dashboard, but
@@ -57,8 +57,8 @@ def endpoint_alarm_definitions(props: EndpointAlarmsProps) -> tuple[AlarmDefinit
 
 
 class EndpointAlarms(Construct):
-    """Exposes `alarms` (metric name -> CloudwatchMetricAlarm), `definitions` and `rollback_alarm_names` (the
-    production variant's alarm names; empty for a shadow variant)."""
+    """Exposes `alarms` (metric name -> CloudwatchMetricAlarm), `definitions` and `rollback_alarms` (what an update
+    may roll back on: the production variant's alarms; none for a shadow variant)."""
 
     def __init__(self, scope: Construct, id_: str, *, props: EndpointAlarmsProps) -> None:
         super().__init__(scope, id_)
@@ -74,4 +74,4 @@ class EndpointAlarms(Construct):
         self.alarms = {definition.metric_name: health_alarm(self, definition.metric_name, definition,
                                                             props.alarm_topic_arn)
                        for definition in self.definitions}
-        self.rollback_alarm_names = () if props.shadow else tuple(definition.name for definition in self.definitions)
+        self.rollback_alarms = [] if props.shadow else list(self.alarms.values())

@@ -155,34 +155,32 @@ def _shadow_variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointC
 
 
 def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEndpointDeploymentConfig:
+    config = _endpoint.SagemakerEndpointDeploymentConfig
     size = {"type": CAPACITY_UNITS[deployment.step_unit], "value": deployment.step_size}
     rollback = _endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
         alarms=[_endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(alarm_name=name)
                 for name in deployment.rollback_alarm_names]) if deployment.rollback_alarm_names else None
     if deployment.strategy == "rolling":
-        return _endpoint.SagemakerEndpointDeploymentConfig(
-            rolling_update_policy=_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicy(
-                maximum_batch_size=_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(
-                    **size),
-                wait_interval_in_seconds=deployment.wait_interval_seconds,
-                maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
-                rollback_maximum_batch_size=(
-                    _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(
-                        type=size["type"], value=deployment.rollback_step_size)
-                    if deployment.rollback_step_size else None)),
-            auto_rollback_configuration=rollback)
+        rolling = _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicy
+        rollback_batch = {"type": size["type"], "value": deployment.rollback_step_size}
+        return config(auto_rollback_configuration=rollback, rolling_update_policy=rolling(
+            maximum_batch_size=_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(**size),
+            wait_interval_in_seconds=deployment.wait_interval_seconds,
+            maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
+            rollback_maximum_batch_size=(
+                _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(**rollback_batch)
+                if deployment.rollback_step_size else None)))
     routing = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration
-    return _endpoint.SagemakerEndpointDeploymentConfig(
-        blue_green_update_policy=_endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
+    canary = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize
+    linear = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize
+    return config(auto_rollback_configuration=rollback, blue_green_update_policy=(
+        _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
             traffic_routing_configuration=routing(
                 type=TRAFFIC_ROUTING[deployment.strategy], wait_interval_in_seconds=deployment.wait_interval_seconds,
-                canary_size=(_endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize(**size)
-                             if deployment.strategy == "canary" else None),
-                linear_step_size=(_endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize(**size)
-                                  if deployment.strategy == "linear" else None)),
+                canary_size=canary(**size) if deployment.strategy == "canary" else None,
+                linear_step_size=linear(**size) if deployment.strategy == "linear" else None),
             termination_wait_in_seconds=deployment.termination_wait_seconds,
-            maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds),
-        auto_rollback_configuration=rollback)
+            maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds)))
 
 
 def _data_capture(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationDataCaptureConfig | None:

@@ -74,8 +74,7 @@ class InferenceStack(PipelineStack):
         self.alarm_topic_arn = messaging.alarm_topic_arn
         self.alarms = self._alarms(config, VARIANT_NAME, shadow=False)
         self.shadow_alarms = self._alarms(config, SHADOW_VARIANT_NAME, shadow=True) if inference.shadow else None
-        rolls_back = inference.rollout.rolls_back(inference.mode)
-        rollback_alarms = list(self.alarms.alarms.values()) if rolls_back else []
+        rollback_alarms = self.alarms.rollback_alarms if inference.rollout.rolls_back(inference.mode) else []
 
         repository = registry.repositories[IMAGE]
         self.role = SagemakerExecutionRole(self, "execution-role", props=SagemakerExecutionRoleProps(
@@ -146,14 +145,13 @@ class InferenceStack(PipelineStack):
                     "current SageMaker model (name carries a hash of image, artifact version, role and network)")
         self.output("model_image", self.model.image, "image the endpoint runs (push it before deploying)")
         self.output("model_artifact_uri", self.model.model_data_url,
-                    "upload model.tar.gz of inference.model_version here before deploying "
-                    "(python containers/inference/train.py <dir>)")
+                    "the artifact of inference.model_version (make release uploads it: README, Ship a new model)")
         self.output("execution_role_arn", self.role.arn, "role the model runs as")
         if self.shadow_model:
             self.output("shadow_model_name", self.shadow_model.name,
                         "candidate SageMaker model of the shadow variant (gets a copy of production requests)")
             self.output("shadow_model_artifact_uri", self.shadow_model.model_data_url,
-                        "upload the candidate's model.tar.gz here before deploying (python -m tools.release)")
+                        "the candidate's artifact (uploaded like any release: python -m tools.release upload)")
 
     def _alarms(self, config: PipelineConfig, variant: str, *, shadow: bool) -> EndpointAlarms:
         inference = config.inference

@@ -7,18 +7,10 @@ import re
 
 import pytest
 
-from modules.config import ConfigError, load_config
-from tests.conftest import PROJECT_ROOT
+from modules.config import ConfigError
+from tests.config.test_inference_api_config import LOCAL, PROD, _load
 
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
 PROD_ROLLOUT = '[inference.rollout]\nstrategy = "canary"\nstep_size = 1\nwait_interval_seconds = 900\ntermination_wait_seconds = 600\n'
-
-
-def _load(tmp_path, text: str, name: str = "broken.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return load_config(path)
 
 
 def _prod_rollout(tmp_path, rollout: str):

@@ -113,5 +113,6 @@ def test_a_shadow_variant_alarms_under_its_own_names_and_never_rolls_production_
     assert sorted(a["alarm_name"] for a in alarms) == [
         "ep-Invocation5XXErrors", "ep-InvocationModelErrors", "ep-ModelLatency",
         "ep-shadow-Invocation5XXErrors", "ep-shadow-InvocationModelErrors", "ep-shadow-ModelLatency"]
-    assert (built["primary"].rollback_alarm_names, built["shadow"].rollback_alarm_names) == (ALARMS, ())
+    assert list(built["primary"].alarms.values()) == built["primary"].rollback_alarms
+    assert built["shadow"].rollback_alarms == []
     assert {a["dimensions"]["VariantName"] for a in alarms if "shadow" in a["alarm_name"]} == {"shadow"}

@@ -73,11 +73,29 @@ def smoke_through_the_api(s3: Any, applied: Any, request: Any) -> tuple[list[str
         return smoke_differences(in_process_api(environment), request)
 
 
+def verify_deployment(config: Any, outputs: dict[str, dict[str, Any]], url: str, *, smoke: bool,
+                      report: Callable[[str], None]) -> tuple[list[str], Any]:
+    """The checks of `make verify` on a deployment on the emulator at URL: (differences, the smoke answer)."""
+    from tools.release.verify import Applied, endpoint_differences
+
+    applied = Applied.from_outputs(outputs)
+    differences = endpoint_differences(_client("sagemaker", url, config.region), applied)
+    if not differences:
+        report(f"endpoint {applied.endpoint_name} serves {applied.configuration_name} (model {applied.model_name})")
+    response = None
+    if smoke:
+        problems, response = smoke_through_the_api(_client("s3", url, config.region), applied,
+                                                   json.loads(config.inference.smoke_request))
+        differences += problems
+        if response is not None and not problems:
+            report(f"POST /v1/predict answered 200 (model_version {response.body.get('model_version', '?')})")
+    return differences, response
+
+
 def verify_local(config: Any, *, smoke: bool, report: Callable[[str], None]) -> list[str]:
     """`make verify-local`: the release checks on the deployment of `make deploy-local`."""
     from tools.local.__main__ import read_session
     from tools.local.deploy import dependency_levels, read_stacks
-    from tools.release.verify import Applied, endpoint_differences
     from tools.terraform_cli import toolchain
 
     session = read_session()
@@ -86,17 +104,8 @@ def verify_local(config: Any, *, smoke: bool, report: Callable[[str], None]) -> 
     url, outdir = session["emulator_url"], Path(session["outdir"])
     stacks = read_stacks(outdir)
     synth = Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=0.0)
-    applied = Applied.from_outputs(stack_outputs(toolchain(), synth, emulator_environment(url)))
-    differences = endpoint_differences(_client("sagemaker", url, config.region), applied)
-    if not differences:
-        report(f"endpoint {applied.endpoint_name} serves {applied.configuration_name} (model {applied.model_name})")
-    if smoke:
-        problems, response = smoke_through_the_api(_client("s3", url, config.region), applied,
-                                                   json.loads(config.inference.smoke_request))
-        differences += problems
-        if response is not None and not problems:
-            report(f"POST /v1/predict answered 200 (model_version {response.body.get('model_version', '?')})")
-    return differences
+    outputs = stack_outputs(toolchain(), synth, emulator_environment(url, session.get("environment")))
+    return verify_deployment(config, outputs, url, smoke=smoke, report=report)[0]
 
 
 @dataclass
@@ -115,7 +124,7 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
     from tools.release.artifact import ReleaseError, package, upload
     from tools.release.config_file import set_model_version
     from tools.release.plan_check import check_release_plan, render_counts, suspect_stacks
-    from tools.release.verify import Applied, endpoint_differences
+    from tools.release.verify import Applied
 
     shutil.rmtree(WORK_DIR, ignore_errors=True)
     s3, sagemaker = _client("s3", emulator_url, config.region), _client("sagemaker", emulator_url, config.region)
@@ -170,20 +179,17 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
 
     with steps.step("release: apply the checked plans"):
         engine.apply_plans(release, [stack for stack, kinds in checked.counts.items() if kinds])
-        applied = Applied.from_outputs(stack_outputs(engine.toolchain, release, engine.env))
+        released_outputs = stack_outputs(engine.toolchain, release, engine.env)
+        applied = Applied.from_outputs(released_outputs)
 
-    with steps.step("verify: the endpoint serves the configuration the apply created") as note:
-        differences = endpoint_differences(sagemaker, applied)
+    with steps.step("verify (make verify-local's checks): the endpoint serves the configuration the apply created, "
+                    "POST /v1/predict answers from the released model") as note:
+        differences, response = verify_deployment(config, released_outputs, emulator_url, smoke=True, report=report)
         assert not differences, "\n".join(differences)
         assert applied.configuration_name != before.configuration_name and artifact.version in applied.artifact_uri
-        note["detail"] = f"{before.configuration_name} -> {applied.configuration_name}"
-
-    with steps.step("verify: POST /v1/predict answers, from the released model") as note:
-        problems, response = smoke_through_the_api(s3, applied, json.loads(config.inference.smoke_request))
-        assert not problems, "\n".join(problems)
         expected = json.loads((model_dir / METADATA_FILE).read_text())["model_version"]
         assert response.body.get("model_version") == expected, f"answered by {response.body.get('model_version')}"
-        note["detail"] = f"model_version {expected}"
+        note["detail"] = f"{before.configuration_name} -> {applied.configuration_name}, model_version {expected}"
 
     with steps.step("verify fails (exit 1, naming both configurations) after a silent rollback, passes once "
                     "restored") as note:
