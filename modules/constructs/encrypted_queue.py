@@ -79,9 +79,8 @@ class EncryptedQueue(Construct):
             visibility_timeout_seconds=props.visibility_timeout_seconds,
             receive_wait_time_seconds=props.receive_wait_time_seconds,
             message_retention_seconds=props.message_retention_seconds,
-            # Compact JSON, the form SQS returns and the provider normalizes to: no difference on any plan.
             redrive_policy=json.dumps({"deadLetterTargetArn": self.dead_letter_queue.arn,
-                                       "maxReceiveCount": props.max_receive_count}, separators=(",", ":")),
+                                       "maxReceiveCount": props.max_receive_count}),
             policy=policy_document(self, "queue-policy-document", queue_statements).json,
             **common)
         # A separate resource: inline on the DLQ it would make the DLQ wait for the queue that waits for the DLQ.

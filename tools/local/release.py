@@ -130,7 +130,7 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
     s3, sagemaker = _client("s3", emulator_url, config.region), _client("sagemaker", emulator_url, config.region)
     before = Applied.from_outputs(outputs)
     # What SageMaker would roll back to; the apply deletes it (create_before_destroy), so keep its description.
-    before_variants = sagemaker.describe_endpoint_config(EndpointConfigName=before.configuration_name)["ProductionVariants"]
+    previous = _describe_release(sagemaker, before)
     bucket = outputs["storage"]["artifacts_bucket_name"]
 
     with steps.step("release: package a second model version (trained now; version = its content hash)") as note:
@@ -193,26 +193,39 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
 
     with steps.step("verify fails (exit 1, naming both configurations) after a silent rollback, passes once "
                     "restored") as note:
-        line = _simulate_silent_rollback(sagemaker, before, before_variants, applied, emulator_url, edited)
+        line = _simulate_silent_rollback(sagemaker, previous, applied, emulator_url, edited)
         note["detail"] = line[:160]
 
     return ReleaseRun(synth=release, model_dir=model_dir, version=artifact.version, plan_summary=render_counts(
         checked.counts))
 
 
-def _simulate_silent_rollback(sagemaker: Any, before: Any, before_variants: list[dict[str, Any]], applied: Any,
-                              url: str, config_path: Path) -> str:
-    """Put the endpoint back on the configuration of BEFORE the release, as SageMaker does when it rolls an update
-    back (after the apply deleted that configuration: create_before_destroy), run `python -m tools.release verify`
-    and expect exit 1 naming both; then restore the applied configuration and expect verify to pass."""
+def _describe_release(sagemaker: Any, applied: Any) -> dict[str, Any]:
+    """What it takes to re-create a release's model and endpoint configuration (CreateModel, CreateEndpointConfig)."""
+    model = sagemaker.describe_model(ModelName=applied.model_name)
+    container = {key: value for key, value in model["PrimaryContainer"].items()
+                 if key in ("Image", "ModelDataUrl", "Environment", "Mode")}
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=applied.configuration_name)
+    return {"model": {"ModelName": applied.model_name, "ExecutionRoleArn": model["ExecutionRoleArn"],
+                      "PrimaryContainer": container},
+            "config": {"EndpointConfigName": applied.configuration_name,
+                       "ProductionVariants": config["ProductionVariants"]}}
+
+
+def _simulate_silent_rollback(sagemaker: Any, previous: dict[str, Any], applied: Any, url: str,
+                              config_path: Path) -> str:
+    """What a rollback SageMaker performs looks like afterwards: the endpoint back on the configuration of before the
+    release, which the apply then deleted with its model (create_before_destroy). Then `python -m tools.release
+    verify` must exit 1 naming both configurations; restored to the applied configuration, verify must pass."""
     from tools.release.verify import endpoint_differences
 
-    restored = False
+    old_config = previous["config"]["EndpointConfigName"]
+    sagemaker.create_model(**previous["model"])
+    sagemaker.create_endpoint_config(**previous["config"])
     try:
-        sagemaker.create_endpoint_config(EndpointConfigName=before.configuration_name,
-                                         ProductionVariants=before_variants)
-        restored = True
-        sagemaker.update_endpoint(EndpointName=applied.endpoint_name, EndpointConfigName=before.configuration_name)
+        sagemaker.update_endpoint(EndpointName=applied.endpoint_name, EndpointConfigName=old_config)
+        sagemaker.delete_endpoint_config(EndpointConfigName=old_config)
+        sagemaker.delete_model(ModelName=previous["model"]["ModelName"])
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump({"inference": {"endpoint_name": applied.endpoint_name,
                                      "endpoint_configuration_name": applied.configuration_name,
@@ -225,11 +238,9 @@ def _simulate_silent_rollback(sagemaker: Any, before: Any, before_variants: list
         Path(handle.name).unlink()
         lines = [line for line in proc.stdout.splitlines() if line.startswith("DIFFERS")]
         assert proc.returncode == 1, f"verify exited {proc.returncode} on a rolled-back endpoint: {proc.stdout}{proc.stderr}"
-        assert lines and before.configuration_name in lines[0] and applied.configuration_name in lines[0], proc.stdout
+        assert lines and old_config in lines[0] and applied.configuration_name in lines[0], proc.stdout
+        assert "no longer exists" in lines[0], lines[0]
     finally:
         sagemaker.update_endpoint(EndpointName=applied.endpoint_name, EndpointConfigName=applied.configuration_name)
-        if restored:
-            sagemaker.delete_endpoint_config(EndpointConfigName=before.configuration_name)
     assert not endpoint_differences(sagemaker, applied), "verify must pass again once the release is restored"
     return lines[0]
-
