@@ -203,3 +203,17 @@ def test_a_jwt_api_without_a_token_and_an_unreachable_api_are_one_line_errors(mo
         ApiClient("https://api.example.com/", "jwt", REGION)
     with pytest.raises(ApiCallError, match="POST http://127.0.0.1:9/v1/predict: "):
         ApiClient("http://127.0.0.1:9/", "none", REGION, timeout=2).request("POST", "/v1/predict", {})
+
+
+def test_the_e2e_rollback_simulation_is_caught_by_verify_and_leaves_the_release_in_place(emulator, sagemaker, released):
+    from tools.local.release import _describe_release, _simulate_silent_rollback
+
+    before, applied = released
+    previous = _describe_release(sagemaker, before)
+    sagemaker.delete_endpoint_config(EndpointConfigName=before.configuration_name)  # what the apply deletes
+    sagemaker.delete_model(ModelName=before.model_name)
+
+    line = _simulate_silent_rollback(sagemaker, previous, applied, emulator.url, PROJECT_ROOT / "config" / "local.toml")
+
+    assert line.startswith(f"DIFFERS endpoint {ENDPOINT} serves configuration {before.configuration_name} (deleted: ")
+    assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == applied.configuration_name

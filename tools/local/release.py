@@ -130,7 +130,7 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
     s3, sagemaker = _client("s3", emulator_url, config.region), _client("sagemaker", emulator_url, config.region)
     before = Applied.from_outputs(outputs)
     # What SageMaker would roll back to; the apply deletes it (create_before_destroy), so keep its description.
-    previous = _describe_release(sagemaker, before)
+    rolled_back_to = _describe_release(sagemaker, before)
     bucket = outputs["storage"]["artifacts_bucket_name"]
 
     with steps.step("release: package a second model version (trained now; version = its content hash)") as note:
@@ -156,8 +156,7 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
         edited = WORK_DIR / "config" / config_path.name
         edited.parent.mkdir(parents=True)
         shutil.copy(config_path, edited)
-        previous = set_model_version(edited, artifact.version)
-        note["detail"] = f"{previous} -> {artifact.version}"
+        note["detail"] = f"{set_model_version(edited, artifact.version)} -> {artifact.version}"
 
     with steps.step("release plan: the new model and endpoint configuration, the endpoint updated in place, "
                     "nothing else in any stack") as note:
@@ -193,7 +192,7 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
 
     with steps.step("verify fails (exit 1, naming both configurations) after a silent rollback, passes once "
                     "restored") as note:
-        line = _simulate_silent_rollback(sagemaker, previous, applied, emulator_url, edited)
+        line = _simulate_silent_rollback(sagemaker, rolled_back_to, applied, emulator_url, edited)
         note["detail"] = line[:160]
 
     return ReleaseRun(synth=release, model_dir=model_dir, version=artifact.version, plan_summary=render_counts(
