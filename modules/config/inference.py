@@ -146,7 +146,8 @@ class InferenceConfig(StrictModel):
             if self.mode not in modes:
                 problems.append(f"{name}: applies only to mode {' or '.join(repr(m) for m in modes)}, "
                                 f"not to mode {self.mode!r}; remove it")
-        problems += [problem for problem in (model_version_problem("model_version", self.model_version),) if problem]
+        if problem := model_version_problem("model_version", self.model_version):
+            problems.append(problem)
         if self.memory_size_mb % 1024 or not 1024 <= self.memory_size_mb <= 6144:
             problems.append(f"memory_size_mb: must be 1024-6144 in steps of 1024, got {self.memory_size_mb}")
         if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
@@ -172,8 +173,8 @@ class InferenceConfig(StrictModel):
             if self.mode not in SHADOW_MODES:
                 problems.append(f"shadow: applies only to mode 'real-time' (a shadow variant needs instances), "
                                 f"not to mode {self.mode!r}; remove [inference.shadow]")
-            problems += [problem for problem in (model_version_problem("shadow.model_version",
-                                                                       self.shadow.model_version),) if problem]
+            if problem := model_version_problem("shadow.model_version", self.shadow.model_version):
+                problems.append(problem)
             if self.shadow.model_version == self.model_version and self.shadow.image_tag in (None, self.image_tag):
                 problems.append(f"shadow.model_version: {self.shadow.model_version!r} is the production version "
                                 f"with the same image: a shadow of itself compares nothing")

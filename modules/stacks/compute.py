@@ -387,8 +387,8 @@ class ComputeStack(PipelineStack):
         """Deployment alarms of SERVICE (its target group's answers, or its error log lines), held to the model's
         thresholds; the service rolls back on them."""
         inference = self.config.inference
-        alarms = ServiceDeploymentAlarms(self, f"{service.name.removeprefix(self.config.name_prefix + '-')}-deployment-alarms",
-                                         props=ServiceDeploymentAlarmsProps(
+        label = service.name.removeprefix(f"{self.config.name_prefix}-")
+        alarms = ServiceDeploymentAlarms(self, f"{label}-deployment-alarms", props=ServiceDeploymentAlarmsProps(
             service_name=service.name, alarm_topic_arn=self.messaging.alarm_topic_arn,
             errors_threshold=inference.alarm_errors_threshold, latency_p99_ms=inference.alarm_latency_p99_ms,
             metrics_namespace=f"{service.name}/logs", **source))
