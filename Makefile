@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
         plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate release \
-        verify verify-local clean
+        verify verify-local docs refactor-check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -63,6 +63,12 @@ serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the e
 
 bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
 	$(VENV_PY) benchmarks/model_server.py
+
+docs: install ## regenerate docs/configuration.md (from the config schema) and docs/architecture.{dot,svg} (from the stacks)
+	$(VENV_PY) -m tools.docs
+
+refactor-check: install ## prove a refactor moved nothing: Terraform addresses vs the snapshots of BASE (default main)
+	$(VENV_PY) -m tools.refactor_check --base $(or $(BASE),main)
 
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)
