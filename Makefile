@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
         plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate release \
-        verify verify-local docs refactor-check clean
+        verify verify-local docs refactor-check refactor-plan clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ docs: install ## regenerate docs/configuration.md (from the config schema) and d
 
 refactor-check: install ## prove a refactor moved nothing: Terraform addresses vs the snapshots of BASE (default main)
 	$(VENV_PY) -m tools.refactor_check --base $(or $(BASE),main)
+
+refactor-plan: install ## prove it on the emulator: deploy BASE (default main), plan the working tree: no change in any stack
+	$(VENV_PY) -m tools.local.refactor_plan --base $(or $(BASE),main)
 
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)

@@ -18,3 +18,15 @@ def test_a_renamed_resource_shows_as_one_address_removed_and_one_added():
     before = addresses({"resource": {"aws_sqs_queue": {"jobs_1A2B": {}}}})
     after = addresses({"resource": {"aws_sqs_queue": {"jobs_3C4D": {}}}})
     assert (after - before, before - after) == ({"aws_sqs_queue.jobs_3C4D"}, {"aws_sqs_queue.jobs_1A2B"})
+
+
+def test_the_emulator_plan_check_leaves_out_only_changes_the_base_shows_identically():
+    from tools.local.refactor_plan import not_standing
+    from tools.plan_review.model import Change
+
+    echoed = Change(actions=("update",), before={"policy": "a b"}, after={"policy": "a  b"})
+    refactor = {("messaging", "aws_sqs_queue.jobs"): echoed,
+                ("api", "aws_iam_role.api"): Change(actions=("delete", "create"))}
+    standing = {("messaging", "aws_sqs_queue.jobs"): echoed,
+                ("api", "aws_iam_role.api"): Change(actions=("update",))}
+    assert list(not_standing(refactor, standing)) == [("api", "aws_iam_role.api")]

@@ -1,0 +1,123 @@
+"""`python -m tools.local.refactor_plan [--base REV]` (`make refactor-plan`): prove on the emulator that a refactor
+changes no infrastructure. Deploys the synth of REV (default main) on a private emulator, then plans the working
+tree's synth against that state: every stack must plan no change. Destroys and stops the emulator at the end.
+
+Why a plan and not only the address check (`make refactor-check`): an attribute that moved between files can still
+change value, and a Terraform plan against deployed resources is the one judge of "nothing changes". Changes the
+emulator shows on every plan whatever the code (moto echoes some arguments back differently; README, "Emulator
+gaps") are told apart by planning REV's own synth again: identical changes there are standing, not the refactor's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.local.deploy import (
+    DeployError,
+    Synthesized,
+    TerraformEngine,
+    dependency_levels,
+    emulator_environment,
+    read_stacks,
+    remove_state,
+    reuse_initialised,
+    synthesize,
+)
+from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT, toolchain
+
+BASE_OUTDIR = BUILD_DIR / "cdktf.out.refactor-base"  # beside the new synth: same depth, so the same state files
+NEW_OUTDIR = BUILD_DIR / "cdktf.out.refactor-new"
+BASE_TREE = BUILD_DIR / "refactor-base-tree"
+
+
+def synthesize_revision(rev: str, url: str, outdir: Path, environment: str) -> Synthesized:
+    """REV's own main.py and modules (a detached git worktree), run with this project's Python environment."""
+    shutil.rmtree(BASE_TREE, ignore_errors=True)
+    subprocess.run(["git", "worktree", "prune"], cwd=PROJECT_ROOT, check=False)
+    subprocess.run(["git", "worktree", "add", "--detach", "--force", str(BASE_TREE), rev], cwd=PROJECT_ROOT,
+                   check=True, capture_output=True, text=True)
+    try:
+        (BASE_TREE / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+        env = {**emulator_environment(url, environment), "CDKTF_OUTDIR": str(outdir)}
+        proc = subprocess.run([sys.executable, "main.py"], cwd=BASE_TREE, env=env, capture_output=True, text=True,
+                              check=False, timeout=600)
+        if proc.returncode != 0:
+            raise DeployError(f"synth of {rev} failed:\n{(proc.stderr or proc.stdout).strip()[-4000:]}")
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(BASE_TREE)], cwd=PROJECT_ROOT, check=False,
+                       capture_output=True)
+    stacks = read_stacks(outdir)
+    return Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=0.0)
+
+
+def changes_of(plans: dict[str, Path]) -> dict[tuple[str, str], object]:
+    """(stack, address) -> the change, for every resource a plan would create, update, replace or delete."""
+    from tools.plan_review.classify import Kind, kind_of
+    from tools.plan_review.model import load_plan
+
+    found = {}
+    for stack, path in plans.items():
+        for change in load_plan(path, stack=stack).resource_changes:
+            if kind_of(change.change.actions) not in (Kind.NO_OP, Kind.READ):
+                found[(stack, change.address)] = change.change
+    return found
+
+
+def not_standing(refactor: dict, standing: dict) -> dict:
+    """The refactor's changes that planning the base against itself does not show identically."""
+    return {key: change for key, change in refactor.items() if standing.get(key) != change}
+
+
+def run(rev: str, report=print) -> list[str]:
+    """Deploy REV, plan the working tree; returns one line per change the refactor would make (empty: none)."""
+    from modules.config import config_path_from_env, load_config
+    from tools.emulator import start_emulator
+
+    config = load_config(config_path_from_env())
+    tc = toolchain()
+    emulator = start_emulator(reuse=False)
+    base = None
+    engine = TerraformEngine(tc, emulator_environment(emulator.url, config.environment), report)
+    try:
+        base = synthesize_revision(rev, emulator.url, BASE_OUTDIR, config.environment)
+        report(f"deploying {rev} ({len(base.stacks)} stacks) on {emulator.url} ...")
+        engine.deploy(base)
+        new = synthesize(emulator.url, NEW_OUTDIR, config.environment)
+        reuse_initialised(base, new)
+        refactor = changes_of(engine.plan(new))
+        standing = changes_of(engine.plan(base, sorted({stack for stack, _ in refactor}))) if refactor else {}
+        left = not_standing(refactor, standing)
+        report(f"{len(refactor) - len(left)} standing emulator difference(s) left out (the same when {rev} is "
+               "planned against itself)")
+        return [f"{stack}: {'/'.join(change.actions)} {address}" for (stack, address), change in sorted(left.items())]
+    finally:
+        if base is not None:
+            engine.destroy(base)
+            remove_state(base)
+        emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    parser = argparse.ArgumentParser(prog="python -m tools.local.refactor_plan", description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="main", help="git revision deployed first (default main)")
+    args = parser.parse_args(argv)
+    try:
+        problems = run(args.base)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for line in problems:
+        print(line)
+    print(f"{len(problems)} change(s) against {args.base}" if problems
+          else f"every stack plans no change against {args.base}'s deployment")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
