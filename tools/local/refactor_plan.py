@@ -25,34 +25,47 @@ from tools.local.deploy import (
     emulator_environment,
     read_stacks,
     remove_state,
-    reuse_initialised,
     synthesize,
 )
 from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT, toolchain
 
-BASE_OUTDIR = BUILD_DIR / "cdktf.out.refactor-base"  # beside the new synth: same depth, so the same state files
 NEW_OUTDIR = BUILD_DIR / "cdktf.out.refactor-new"
-BASE_TREE = BUILD_DIR / "refactor-base-tree"
+BASE_TREE = BUILD_DIR / "refactor-base-tree"  # REV checked out: its synth, state and Terraform folders live there
 
 
-def synthesize_revision(rev: str, url: str, outdir: Path, environment: str) -> Synthesized:
-    """REV's own main.py and modules (a detached git worktree), run with this project's Python environment."""
-    shutil.rmtree(BASE_TREE, ignore_errors=True)
-    subprocess.run(["git", "worktree", "prune"], cwd=PROJECT_ROOT, check=False)
+def synthesize_revision(rev: str, url: str, environment: str) -> Synthesized:
+    """REV's own main.py and modules (a detached git worktree, removed by `forget_revision`), run with this
+    project's Python environment."""
+    forget_revision()
     subprocess.run(["git", "worktree", "add", "--detach", "--force", str(BASE_TREE), rev], cwd=PROJECT_ROOT,
                    check=True, capture_output=True, text=True)
-    try:
-        (BASE_TREE / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
-        env = {**emulator_environment(url, environment), "CDKTF_OUTDIR": str(outdir)}
-        proc = subprocess.run([sys.executable, "main.py"], cwd=BASE_TREE, env=env, capture_output=True, text=True,
-                              check=False, timeout=600)
-        if proc.returncode != 0:
-            raise DeployError(f"synth of {rev} failed:\n{(proc.stderr or proc.stdout).strip()[-4000:]}")
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(BASE_TREE)], cwd=PROJECT_ROOT, check=False,
-                       capture_output=True)
+    (BASE_TREE / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
+    outdir = BASE_TREE / ".build" / "cdktf.out.refactor-base"
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    env = {**emulator_environment(url, environment), "CDKTF_OUTDIR": str(outdir)}
+    proc = subprocess.run([sys.executable, "main.py"], cwd=BASE_TREE, env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
+    if proc.returncode != 0:
+        raise DeployError(f"synth of {rev} failed:\n{(proc.stderr or proc.stdout).strip()[-4000:]}")
     stacks = read_stacks(outdir)
     return Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=0.0)
+
+
+def forget_revision() -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", str(BASE_TREE)], cwd=PROJECT_ROOT, check=False,
+                   capture_output=True)
+    shutil.rmtree(BASE_TREE, ignore_errors=True)
+    subprocess.run(["git", "worktree", "prune"], cwd=PROJECT_ROOT, check=False)
+
+
+def adopt_state(base: Synthesized, new: Synthesized) -> None:
+    """Each synth keeps its state under its own project root: give the new synth a copy of the deployed state."""
+    deployed = dict(zip(base.stacks, base.state_files(), strict=True))
+    for name, target in zip(new.stacks, new.state_files(), strict=True):
+        if name not in deployed:
+            raise DeployError(f"stack {name} is new: a refactor adds no stack")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(deployed[name], target)
 
 
 def changes_of(plans: dict[str, Path]) -> dict[tuple[str, str], object]:
@@ -81,14 +94,14 @@ def run(rev: str, report=print) -> list[str]:
     config = load_config(config_path_from_env())
     tc = toolchain()
     emulator = start_emulator(reuse=False)
-    base = None
+    base = new = None
     engine = TerraformEngine(tc, emulator_environment(emulator.url, config.environment), report)
     try:
-        base = synthesize_revision(rev, emulator.url, BASE_OUTDIR, config.environment)
+        base = synthesize_revision(rev, emulator.url, config.environment)
         report(f"deploying {rev} ({len(base.stacks)} stacks) on {emulator.url} ...")
         engine.deploy(base)
         new = synthesize(emulator.url, NEW_OUTDIR, config.environment)
-        reuse_initialised(base, new)
+        adopt_state(base, new)
         refactor = changes_of(engine.plan(new))
         standing = changes_of(engine.plan(base, sorted({stack for stack, _ in refactor}))) if refactor else {}
         left = not_standing(refactor, standing)
@@ -99,6 +112,9 @@ def run(rev: str, report=print) -> list[str]:
         if base is not None:
             engine.destroy(base)
             remove_state(base)
+        if new is not None:
+            remove_state(new)
+        forget_revision()
         emulator.stop()
 
 
