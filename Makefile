@@ -16,7 +16,7 @@ VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
-        plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean
+        plan-review bench-plan-review drift access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,13 @@ bench-model: install ## model server throughput and p50/p99 latency on loopback 
 
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)
+
+bench-plan-review: install ## plan review time on plans of thousands of resource changes (linear pass, measured)
+	$(VENV_PY) benchmarks/plan_review.py
+
+drift: install ## refresh-only plan of every stack of PIPELINE_ENV (local: the emulator deployment), reviewed; exit 2 on drift
+	@if [ "$${PIPELINE_ENV:-local}" != local ]; then $(VENV_PY) main.py; fi
+	$(VENV_PY) -m tools.plan_review.drift
 
 state-migrate: install ## move the state stack's own local state into its bucket: make state-migrate PIPELINE_ENV=prod (set [state] self_managed = true first)
 	$(VENV_PY) -m tools.state_migrate

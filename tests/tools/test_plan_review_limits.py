@@ -113,7 +113,7 @@ def test_a_huge_plan_is_truncated_under_githubs_limit_with_an_explicit_notice_an
     markdown = capsys.readouterr().out
     assert comment_length(markdown) <= GITHUB_COMMENT_LIMIT
     assert markdown.startswith(COMMENT_MARKER)
-    assert "This review was truncated to stay under GitHub's 65,536-character comment limit" in markdown
+    assert "This review was truncated to stay under its 65,536-character limit (GitHub's comment limit)" in markdown
     expected = {column: count * copies for column, count in scenario.STORAGE_EXPECTED.items()}
     row = " | ".join(str(expected[c]) if not expected[c] or c not in ("replace", "destroy") else f"**{expected[c]}**"
                      for c in ("add", "change", "replace", "destroy", "import", "move", "forget"))
