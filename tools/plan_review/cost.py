@@ -26,7 +26,7 @@ from typing import Any
 from tools.plan_review.classify import Kind, kind_of
 from tools.plan_review.model import ResourceChange, StackPlan, strip_instance_keys
 from tools.plan_review.prices import Price, PriceTable
-from tools.plan_review.values import format_path
+from tools.plan_review.values import any_true, format_path, value_at
 
 ONE = Decimal(1)
 MIB_PER_GIB = Decimal(1024)
@@ -186,22 +186,13 @@ class Side:
         return cls(change, name, values, change.change.after_unknown if name == "after" else None)
 
     def is_known(self, *path: str | int) -> bool:
-        """Whether the value at PATH is wholly known (nothing under it is "known after apply")."""
-        mask = self.unknown
-        for step in path:
-            if mask is True:
-                return False
-            if isinstance(mask, dict) and isinstance(step, str):
-                mask = mask.get(step)
-            elif isinstance(mask, list) and isinstance(step, int) and step < len(mask):
-                mask = mask[step]
-            else:
-                return True
-        return not _contains_true(mask)
+        """Whether the value at PATH is wholly known (nothing at or under it is "known after apply")."""
+        return not any(value_at(self.unknown, path[:depth]) is True for depth in range(len(path))) and \
+            not any_true(value_at(self.unknown, path))
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of KEY (unknown parts of a nested value read as null: check them with `need`)."""
-        if _at_mask(self.unknown, key) is True:
+        if value_at(self.unknown, (key,)) is True:
             raise Unknown(f"`{key}` is known only after apply")
         value = self.values.get(key)
         return default if value is None else value
@@ -210,12 +201,7 @@ class Side:
         """The value at PATH, which must be known."""
         if not self.is_known(*path):
             raise Unknown(f"`{format_path(path)}` is known only after apply")
-        value: Any = self.values
-        for step in path:
-            value = value[step] if isinstance(value, (dict, list)) and (
-                isinstance(value, dict) and step in value or isinstance(value, list) and isinstance(step, int)
-                and step < len(value)) else None
-        return value
+        return value_at(self.values, path)
 
     def first(self, key: str) -> dict[str, Any]:
         """The single nested block KEY (Terraform JSON spells it as a one-element list), or {}."""
@@ -223,22 +209,6 @@ class Side:
         if isinstance(value, list):
             return value[0] if value and isinstance(value[0], dict) else {}
         return value if isinstance(value, dict) else {}
-
-
-def _at_mask(mask: Any, key: str) -> Any:
-    if mask is True:
-        return True
-    return mask.get(key) if isinstance(mask, dict) else None
-
-
-def _contains_true(mask: Any) -> bool:
-    if mask is True:
-        return True
-    if isinstance(mask, dict):
-        return any(_contains_true(v) for v in mask.values())
-    if isinstance(mask, list):
-        return any(_contains_true(v) for v in mask)
-    return False
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -270,6 +240,7 @@ class Pricing:
                 self._by_type.setdefault(change.type, []).append(change)
                 self._by_block.setdefault((change.module_address or "", change.config_address), []).append(change)
         self._value_index: dict[tuple[str, str, str], dict[str, Side]] = {}
+        self._scaling_indexes: dict[tuple[str, str, str], tuple[dict[str, Side], dict[tuple[str, str], Side]]] = {}
 
     # --- prices ------------------------------------------------------------------------------------------
     def price(self, key: str, member: str | None = None) -> Price:
@@ -352,21 +323,39 @@ class Pricing:
     def scaling(self, side: Side, namespace: str, dimension: str, resource_id: str | None) -> tuple[int, int] | None:
         """(min, max) capacity of the scaling target that scales SIDE's resource on DIMENSION, if there is one:
         matched on its `resource_id` when both are known, else on what its `resource_id` refers to."""
-        for target in self.sides("aws_appautoscaling_target", side.name):
-            values = target.values
-            if values.get("service_namespace") != namespace or values.get("scalable_dimension") != dimension:
-                continue
-            if resource_id is not None and target.is_known("resource_id") and values.get("resource_id"):
-                matches = values["resource_id"] == resource_id
-            else:
-                matches = side.change.config_address in self._blocks(target.change, "resource_id") and \
-                    (target.change.module_address or "") == (side.change.module_address or "")
-            if matches:
-                try:
-                    return int(target.get("min_capacity")), int(target.get("max_capacity"))
-                except (TypeError, ValueError):
-                    return None
-        return None
+        by_id, by_block = self._scaling_index(side.name, namespace, dimension)
+        target = by_id.get(resource_id) if resource_id is not None else None
+        if target is None:
+            referring = by_block.get((side.change.module_address or "", side.change.config_address))
+            # a target whose resource_id is known and differs scales something else (another variant)
+            if referring is not None and (resource_id is None or not referring.is_known("resource_id")):
+                target = referring
+        if target is None:
+            return None
+        try:
+            return int(target.get("min_capacity")), int(target.get("max_capacity"))
+        except (TypeError, ValueError):
+            return None
+
+    def _scaling_index(self, side_name: str, namespace: str, dimension: str
+                       ) -> tuple[dict[str, Side], dict[tuple[str, str], Side]]:
+        """Scaling targets of one side, namespace and dimension: by known resource_id, and by the resource
+        block their resource_id refers to (for targets whose resource_id is known only after apply)."""
+        key = ("aws_appautoscaling_target", side_name, f"{namespace}|{dimension}")
+        cached = self._scaling_indexes.get(key)
+        if cached is None:
+            by_id: dict[str, Side] = {}
+            by_block: dict[tuple[str, str], Side] = {}
+            for target in self.sides("aws_appautoscaling_target", side_name):
+                values = target.values
+                if values.get("service_namespace") != namespace or values.get("scalable_dimension") != dimension:
+                    continue
+                if target.is_known("resource_id") and values.get("resource_id"):
+                    by_id.setdefault(str(values["resource_id"]), target)
+                for block in self._blocks(target.change, "resource_id"):
+                    by_block.setdefault((target.change.module_address or "", block), target)
+            cached = self._scaling_indexes[key] = (by_id, by_block)
+        return cached
 
     # --- pricing -----------------------------------------------------------------------------------------
     def outcome(self, side: Side | None) -> Outcome | None:
@@ -652,41 +641,43 @@ def _ecs_service(p: Pricing, side: Side) -> Outcome:
     memory = _number(task.get("memory"), "task memory") / MIB_PER_GIB
     storage = Decimal(int((task.first("ephemeral_storage") if task.values.get("ephemeral_storage") else {})
                           .get("size_in_gib") or FARGATE_FREE_EPHEMERAL_GIB))
-    tasks = Decimal(int(side.get("desired_count", 0)))
+    tasks = int(side.get("desired_count", 0))
     cluster = _name_from_arn(side.values.get("cluster"))
     resource_id = f"service/{cluster}/{side.values.get('name')}" if cluster and side.values.get("name") else None
     scaled = p.scaling(side, "ecs", "ecs:service:DesiredCount", resource_id)
     if scaled is not None:
-        tasks = Decimal(scaled[0])
-    charges: list[Charge] = []
-    per_task_hour = Decimal(0)
+        tasks = scaled[0]
     spot = p.table.discount(p.region or "", "fargate_spot_discount")
-    for provider, count in _capacity_split(strategy, tasks).items():
-        if provider not in ("FARGATE", "FARGATE_SPOT") or not count:
-            continue
-        multiplier, note = ONE, None
-        if provider == "FARGATE_SPOT":
-            if spot is None:
-                raise NotInTable(f"no Fargate Spot discount for {p.region}")
-            multiplier = ONE - spot.minimum
-            note = f"Spot: {_pct(spot.minimum)} to {_pct(spot.maximum)} off on-demand, counted at {_pct(spot.minimum)}"
-        label = f"{_fmt(count)} {provider.lower().replace('_', ' ')} task{'s' if count != 1 else ''}"
-        cpu_key, gb_key = ("fargate_arm_vcpu_hour", "fargate_arm_gb_hour") if arm else ("fargate_vcpu_hour",
-                                                                                       "fargate_gb_hour")
-        charges.append(p.hourly(f"{label} × {_fmt(vcpu)} vCPU", count * vcpu, cpu_key, multiplier=multiplier,
-                                note=note))
-        charges.append(p.hourly(f"{label} × {_fmt(memory)} GB", count * memory, gb_key, multiplier=multiplier))
-        if storage > FARGATE_FREE_EPHEMERAL_GIB:
-            extra = storage - FARGATE_FREE_EPHEMERAL_GIB
-            charges.append(p.hourly(f"{label} × {_fmt(extra)} GB ephemeral storage", count * extra,
-                                    "fargate_ephemeral_gb_hour", multiplier=multiplier))
-    if tasks:
-        per_task_hour = sum((c.monthly for c in charges), Decimal(0)) / tasks
-    ceiling = per_task_hour * scaled[1] if scaled is not None and scaled[1] > tasks and tasks else None
-    if scaled is not None and not tasks and scaled[1]:
-        ceiling = None  # scales from zero: the ceiling needs a per-task price; shown in the note instead
+    cpu_key, gb_key = ("fargate_arm_vcpu_hour", "fargate_arm_gb_hour") if arm else ("fargate_vcpu_hour",
+                                                                                   "fargate_gb_hour")
+
+    def charges_for(count: int) -> list[Charge]:
+        charges: list[Charge] = []
+        for provider, share in _capacity_split(strategy, Decimal(count)).items():
+            if provider not in ("FARGATE", "FARGATE_SPOT") or not share:
+                continue
+            multiplier, note = ONE, None
+            if provider == "FARGATE_SPOT":
+                if spot is None:
+                    raise NotInTable(f"no Fargate Spot discount for {p.region}")
+                multiplier = ONE - spot.minimum
+                note = (f"Spot: {_pct(spot.minimum)} to {_pct(spot.maximum)} off on-demand, counted at "
+                        f"{_pct(spot.minimum)}")
+            label = f"{_fmt(share)} {provider.lower().replace('_', ' ')} task{'s' if share != 1 else ''}"
+            charges.append(p.hourly(f"{label} × {_fmt(vcpu)} vCPU", share * vcpu, cpu_key, multiplier=multiplier,
+                                    note=note))
+            charges.append(p.hourly(f"{label} × {_fmt(memory)} GB", share * memory, gb_key, multiplier=multiplier))
+            if storage > FARGATE_FREE_EPHEMERAL_GIB:
+                extra = storage - FARGATE_FREE_EPHEMERAL_GIB
+                charges.append(p.hourly(f"{label} × {_fmt(extra)} GB ephemeral storage", share * extra,
+                                        "fargate_ephemeral_gb_hour", multiplier=multiplier))
+        return charges
+
+    ceiling = None
+    if scaled is not None and scaled[1] > tasks:
+        ceiling = sum((c.monthly for c in charges_for(scaled[1])), Decimal(0))
     notes = (f"scales {scaled[0]} to {scaled[1]} tasks",) if scaled is not None else ()
-    return Estimate(tuple(charges), ceiling=ceiling, notes=notes)
+    return Estimate(tuple(charges_for(tasks)), ceiling=ceiling, notes=notes)
 
 
 PRICING_RULES: dict[str, Callable[[Pricing, Side], Outcome]] = {

@@ -14,11 +14,10 @@ Values compare as Terraform compares them: exactly, so `null` and `{}` differ, a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from tools.plan_review.classify import Kind, kind_of
 from tools.plan_review.model import AttributePath, ResourceChange, StackPlan
-from tools.plan_review.values import AttributeChange, attribute_changes, format_path
+from tools.plan_review.values import AttributeChange, attribute_changes, format_path, value_at
 
 
 @dataclass(frozen=True)
@@ -57,22 +56,6 @@ def plan_changes_nothing(plan: StackPlan) -> bool:
     return all(kind_of(output.change.actions) is Kind.NO_OP for output in plan.output_changes)
 
 
-_MISSING = object()
-
-
-def _at(value: Any, path: AttributePath) -> Any:
-    for step in path:
-        if isinstance(value, dict) and isinstance(step, str):
-            value = value.get(step)
-        elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
-            value = value[step]
-        elif isinstance(value, bool):  # a sensitivity mask covers everything under it
-            return value
-        else:
-            return None
-    return value
-
-
 def _relevant_paths(plan: StackPlan) -> dict[str, list[AttributePath]]:
     """address -> attribute paths (an empty address in `relevant_attributes` applies to every resource)."""
     paths: dict[str, list[AttributePath]] = {}
@@ -89,8 +72,8 @@ def _differences(change: ResourceChange, paths: list[AttributePath] | None) -> t
                                        after_sensitive=c.after_sensitive, empty_is_null=False))
     found: list[AttributeChange] = []
     for path in paths:
-        before, after = _at(c.before, path), _at(c.after, path)
-        before_mask, after_mask = _at(c.before_sensitive, path), _at(c.after_sensitive, path)
+        before, after = value_at(c.before, path), value_at(c.after, path)
+        before_mask, after_mask = value_at(c.before_sensitive, path), value_at(c.after_sensitive, path)
         if before == after and bool(before_mask) == bool(after_mask):
             continue
         prefix = format_path(path) if path else ""

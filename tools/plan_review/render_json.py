@@ -87,6 +87,8 @@ def stack_record(stack: StackReview) -> dict[str, Any]:
     stateful subset, deposed objects apart, then drift, IAM changes and cost."""
     summary = stack.summary
     current = [item for item in summary.destructive if item.change.deposed is None]
+    stateful_deposed = {(item.change.address, item.change.deposed): item.stateful for item in summary.destructive
+                        if item.change.deposed}
     record: dict[str, Any] = {
         "stack": stack.stack,
         "mode": "refresh-only" if stack.plan.refresh_only else "normal",
@@ -94,7 +96,7 @@ def stack_record(stack: StackReview) -> dict[str, Any]:
         "destructive": [item.change.address for item in current],
         "stateful_destructive": [item.change.address for item in current if item.stateful],
         "deposed": [{"address": c.address, "deposed": c.deposed, "action": kind_of(c.change.actions).value,
-                     "stateful": next((item.stateful for item in summary.destructive if item.change is c), None)}
+                     "stateful": stateful_deposed.get((c.address, c.deposed))}
                     for c in stack.plan.resource_changes if c.deposed],
         "drift": [_drift(item) for item in stack.drift],
         "iam_changes": [_iam(change) for change in stack.iam],

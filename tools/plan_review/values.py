@@ -163,9 +163,9 @@ def attribute_changes(before: Any, after: Any, *, after_unknown: Any = None, bef
             for index, (item_b, item_a) in enumerate(zip(b, a, strict=True)):
                 walk(item_b, item_a, _sub(unk, index), _sub(bs, index), _sub(as_, index), f"{path}[{index}]")
             return
-        if same(b, a) and not _contains_unknown(unk):
+        if same(b, a) and not any_true(unk):
             return
-        if isinstance(b, str) and isinstance(a, str) and not _contains_unknown(unk):
+        if isinstance(b, str) and isinstance(a, str) and not any_true(unk):
             decoded_b, decoded_a = _json_container(b), _json_container(a)
             if decoded_b is not None and decoded_a is not None:
                 if decoded_b == decoded_a:
@@ -182,11 +182,27 @@ def attribute_changes(before: Any, after: Any, *, after_unknown: Any = None, bef
     return found
 
 
-def _contains_unknown(mask: Any) -> bool:
+def any_true(mask: Any) -> bool:
+    """Whether an unknown/sensitive mask marks anything under it."""
     if mask is True:
         return True
     if isinstance(mask, dict):
-        return any(_contains_unknown(item) for item in mask.values())
+        return any(any_true(item) for item in mask.values())
     if isinstance(mask, list):
-        return any(_contains_unknown(item) for item in mask)
+        return any(any_true(item) for item in mask)
     return False
+
+
+def value_at(value: Any, path: tuple[str | int, ...]) -> Any:
+    """The part of VALUE (a value or a mask) at PATH; None where the path leads nowhere. A scalar mask covers
+    everything under it, so it is returned as it is."""
+    for step in path:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, dict) and isinstance(step, str):
+            value = value.get(step)
+        elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+            value = value[step]
+        else:
+            return None
+    return value
