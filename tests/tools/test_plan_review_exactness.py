@@ -18,17 +18,19 @@ from tools.plan_review.render_markdown import COMMENT_MARKER
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 
-_DRIFT_HEADER = re.compile(r"^  # (\S+)(?: \(deposed object \S+\))? (?:has changed|has been deleted|has moved to \S+)$")
+_DRIFT_HEADER = re.compile(
+    r"^  # (?P<address>\S+)(?: \(deposed object \S+\))? (?:has changed|has been deleted|has moved to (?P<to>\S+))$")
 
 
 def terraform_drift(plan_json: Path) -> list[str]:
-    """The addresses under Terraform's "Objects have changed outside of Terraform", in its order."""
+    """The addresses under Terraform's "Objects have changed outside of Terraform", in its order (a moved object
+    under its new address: Terraform prints "<old> has moved to <new>")."""
     text = plan_json.with_suffix(".txt").read_text()
     if "Objects have changed outside of Terraform" not in text:
         return []
     section = text.split("Objects have changed outside of Terraform", 1)[1]
     section = re.split(r"\nUnless you have made equivalent changes|\nThis is a refresh-only plan", section)[0]
-    return [m[1] for line in section.splitlines() if (m := _DRIFT_HEADER.match(line))]
+    return [m["to"] or m["address"] for line in section.splitlines() if (m := _DRIFT_HEADER.match(line))]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:

@@ -362,6 +362,16 @@ def diff_policies(before: tuple[Statement, ...], after: tuple[Statement, ...], *
     return tuple(diffs), tuple(widening)
 
 
+def policy_kind(resource_type: str, attribute: str) -> str | None:
+    """The kind of policy ATTRIBUTE of RESOURCE_TYPE holds (trust, bucket ...), or None when it is no policy."""
+    return next((kind for name, kind in POLICY_ATTRIBUTES.get(resource_type, ()) if name == attribute), None)
+
+
+def statement_changes(before: Any, after: Any, kind: str) -> tuple[tuple[StatementDiff, ...], tuple[Widening, ...]]:
+    """The statement-level difference of two spellings of one policy (raises PolicyUnreadable)."""
+    return diff_policies(parse_policy(before), parse_policy(after), resource_policy=kind in RESOURCE_POLICY_KINDS)
+
+
 def _side(change: ResourceChange, attribute: str, side: str) -> tuple[Any, bool, bool]:
     """(value, sensitive, unknown) of ATTRIBUTE on SIDE (before/after) of CHANGE."""
     c = change.change
@@ -414,10 +424,9 @@ def _policy_change(plan: StackPlan, change: ResourceChange, attribute: str, kind
     if b_value == a_value:
         return None
     try:
-        statements_before, statements_after = parse_policy(b_value), parse_policy(a_value)
+        diffs, widening = statement_changes(b_value, a_value, kind)
     except PolicyUnreadable as exc:
         return PolicyChange(**base, unavailable=f"not a readable policy document ({exc})")
-    diffs, widening = diff_policies(statements_before, statements_after, resource_policy=kind in RESOURCE_POLICY_KINDS)
     if not diffs:
         return None  # the same statements, differently spelled (AWS normalises policies on read)
     return PolicyChange(**base, statements=diffs, widening=widening)

@@ -24,7 +24,7 @@ def _values(values: list[str]) -> str:
     return ", ".join(code(value) for value in values)
 
 
-def _statement_line(diff: StatementDiff, warnings: list[str]) -> str:
+def statement_line(diff: StatementDiff, warnings: list[str], indent: str = "  ") -> str:
     if diff.status == "added":
         parts = [f"{name} {_values(values)}" for name, values in diff.added.items()]
         parts += [f"condition {code(c)}" for c in diff.conditions_added]
@@ -41,9 +41,9 @@ def _statement_line(diff: StatementDiff, warnings: list[str]) -> str:
         parts += [f"condition added: {code(c)}" for c in diff.conditions_added]
         parts += [f"condition removed: {code(c)}" for c in diff.conditions_removed]
         text = f"statement {diff.label} ({diff.effect}): " + "; ".join(parts)
-    line = f"  - {text}\n"
+    line = f"{indent}- {text}\n"
     if warnings:
-        line += f"    - ⚠️ widens access: {'; '.join(warnings)}\n"
+        line += f"{indent}  - ⚠️ widens access: {'; '.join(warnings)}\n"
     return line
 
 
@@ -54,7 +54,7 @@ def _policy_item(change: PolicyChange) -> str:
     by_statement: dict[str, list[str]] = {}
     for widening in change.widening:
         by_statement.setdefault(widening.statement, []).append(widening.detail)
-    return line + "\n" + "".join(_statement_line(diff, by_statement.get(diff.label, []))
+    return line + "\n" + "".join(statement_line(diff, by_statement.get(diff.label, []))
                                  for diff in change.statements)
 
 

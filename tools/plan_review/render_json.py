@@ -105,7 +105,9 @@ def stack_record(stack: StackReview) -> dict[str, Any]:
     if stack.plan.refresh_only:
         record["state_writes"] = {
             "removed": [item.change.address for item in stack.drift if item.deleted],
-            "updated": [item.change.address for item in stack.drift if not item.deleted],
+            "moved": [item.change.address for item in stack.drift
+                      if item.moved and not item.deleted and not item.attributes],
+            "updated": [item.change.address for item in stack.drift if not item.deleted and item.attributes],
         }
     return record
 

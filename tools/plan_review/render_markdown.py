@@ -14,6 +14,7 @@ from __future__ import annotations
 from tools.plan_review.classify import COUNTED_COLUMNS, DestructiveChange, Kind, StackSummary, describe_reason, kind_of
 from tools.plan_review.fit import GITHUB_COMMENT_LIMIT, Section, fit
 from tools.plan_review.gates import Gate
+from tools.plan_review.iam import PolicyUnreadable, policy_kind, statement_changes
 from tools.plan_review.markdown import (
     PRIORITY_CHANGES,
     PRIORITY_DETAIL,
@@ -28,7 +29,7 @@ from tools.plan_review.markdown import (
 from tools.plan_review.model import OutputChange, ResourceChange
 from tools.plan_review.relevance import DriftItem
 from tools.plan_review.render_cost import cost_sections
-from tools.plan_review.render_iam import iam_sections
+from tools.plan_review.render_iam import iam_sections, statement_line
 from tools.plan_review.review import Review, StackReview
 from tools.plan_review.values import UNKNOWN, AttributeChange, attribute_changes, display, format_path
 
@@ -241,15 +242,43 @@ def _outputs_section(stack: StackReview) -> Section | None:
                    more="| … | {count} more omitted (comment size limit) | | |\n")
 
 
+def _policy_drift_lines(item: DriftItem, attribute: str, indent: str) -> list[str] | None:
+    """A drifted policy as statement differences (as IAM changes show them), or None when it cannot be read so."""
+    kind = policy_kind(item.change.type, attribute)
+    c = item.change.change
+    if kind is None or not isinstance(c.before, dict) or not isinstance(c.after, dict):
+        return None
+    try:
+        diffs, widening = statement_changes(c.before.get(attribute), c.after.get(attribute), kind)
+    except PolicyUnreadable:
+        return None
+    by_statement: dict[str, list[str]] = {}
+    for found in widening:
+        by_statement.setdefault(found.statement, []).append(found.detail)
+    header = f"{indent}- {code(attribute)}: " + ("the same statements, spelled differently\n" if not diffs else
+                                                 "statement by statement:\n")
+    return [header] + [statement_line(d, by_statement.get(d.label, []), indent + "  ") for d in diffs]
+
+
 def _drift_item(item: DriftItem, indent: str = "") -> str:
     address = code(item.change.address) + _deposed(item.change)
     if item.deleted:
         return f"{indent}- {address}: deleted outside Terraform\n"
     moved = f" (moved from {code(item.change.previous_address or '')})" if item.moved else ""
     lines = [f"{indent}- {address}{moved}\n"]
-    lines += [_attribute_line(a, set(), indent + "  ") for a in item.attributes[:MAX_ATTRIBUTES_PER_RESOURCE]]
-    if len(item.attributes) > MAX_ATTRIBUTES_PER_RESOURCE:
-        lines.append(f"{indent}  - … {len(item.attributes) - MAX_ATTRIBUTES_PER_RESOURCE} more attributes\n")
+    shown: list[AttributeChange] = []
+    policies: dict[str, list[str]] = {}
+    for attribute in item.attributes:
+        if attribute.top not in policies:
+            policy_lines = _policy_drift_lines(item, attribute.top, indent + "  ")
+            if policy_lines is None:
+                shown.append(attribute)
+                continue
+            policies[attribute.top] = policy_lines
+            lines += policy_lines
+    lines += [_attribute_line(a, set(), indent + "  ") for a in shown[:MAX_ATTRIBUTES_PER_RESOURCE]]
+    if len(shown) > MAX_ATTRIBUTES_PER_RESOURCE:
+        lines.append(f"{indent}  - … {len(shown) - MAX_ATTRIBUTES_PER_RESOURCE} more attributes\n")
     return "".join(lines)
 
 
@@ -270,12 +299,18 @@ def _state_writes_section(stack: StackReview) -> Section:
         return Section(head="No drift: the real objects match the state, so applying this plan writes nothing.\n\n",
                        priority=PRIORITY_CHANGES)
     removed = [item for item in stack.drift if item.deleted]
+    moved = [item for item in stack.drift if item.moved and not item.deleted and not item.attributes]
     flips = [item for item in stack.drift if not item.deleted and item.only_empty_flips]
-    updated = [item for item in stack.drift if not item.deleted and not item.only_empty_flips]
+    updated = [item for item in stack.drift
+               if not item.deleted and not item.only_empty_flips and item not in moved]
     head = "Applying this plan changes no infrastructure. It writes to state:\n\n"
     if removed:
         head += (f"- **{plural(len(removed), 'object')} removed from state** (deleted outside Terraform): "
                  + ", ".join(code(item.change.address) + _deposed(item.change) for item in removed) + "\n")
+    if moved:
+        head += (f"- {plural(len(moved), 'object')} moved in state: "
+                 + ", ".join(f"{code(item.change.previous_address or '')} → {code(item.change.address)}"
+                             for item in moved) + "\n")
     if updated or flips:
         head += f"- {plural(len(updated) + len(flips), 'object')} updated to what AWS holds"
         head += (f" ({len(flips)} of them only for null ↔ empty values, e.g. `tags`: null → {{}}: provider "
