@@ -9,24 +9,17 @@ from pathlib import Path
 import pytest
 
 from tests.tools import real_plans as scenario
-from tools.plan_review.cli import EXIT_OK, EXIT_STATEFUL_DESTRUCTION, main
+from tests.tools.review_runs import run, run_json
+from tools.plan_review.cli import EXIT_OK, EXIT_STATEFUL_DESTRUCTION
 from tools.plan_review.render_markdown import COMMENT_MARKER
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 
-Run = tuple[int, str, str]
-
-
-def review(capsys: pytest.CaptureFixture[str], *args: str | Path) -> Run:
-    code = main([str(arg) for arg in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+review = run
 
 
 def review_json(capsys: pytest.CaptureFixture[str], *plans: str | Path) -> dict[str, dict]:
-    code, out, err = review(capsys, "--format", "json", *plans)
-    assert code == EXIT_OK, err
-    return {stack["stack"]: stack for stack in json.loads(out)["stacks"]}
+    return {stack["stack"]: stack for stack in run_json(capsys, *plans)["stacks"]}
 
 
 def counts(stack: dict) -> dict[str, int]:

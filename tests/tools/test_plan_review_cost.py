@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.tools import real_plans as scenario
+from tests.tools.review_runs import run, run_json
 from tools.plan_review.cli import EXIT_BAD_INPUT, EXIT_COST_INCREASE, EXIT_OK, EXIT_STATEFUL_DESTRUCTION, main
 from tools.plan_review.cost import money
 from tools.plan_review.prices import default_price_table
@@ -36,18 +37,6 @@ def fargate_task_month(*, spot: bool = False) -> Decimal:
     return hourly * HOURS * (1 - discount.minimum if spot else 1)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(arg) for arg in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def cost_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> dict:
-    code, out, err = run(capsys, "--format", "json", *args)
-    assert code == EXIT_OK, err
-    return json.loads(out)
-
-
 def resources(stack: dict) -> dict[str, dict]:
     return {r["address"]: r for r in stack["cost"]["resources"]}
 
@@ -62,7 +51,7 @@ def cents(amount: Decimal) -> float:
 
 def test_a_cost_increase_prices_sagemaker_fargate_spot_nat_addresses_and_interface_endpoints_from_the_table(
         capsys: pytest.CaptureFixture[str], serving_plan: Path) -> None:
-    stack = cost_json(capsys, serving_plan)["stacks"][0]
+    stack = run_json(capsys, serving_plan)["stacks"][0]
     priced = resources(stack)
     endpoint = priced[scenario.ENDPOINT]
     # before: the one instance of the applied configuration; after: the new scaling target's minimum, not the
@@ -91,7 +80,7 @@ def test_a_cost_increase_prices_sagemaker_fargate_spot_nat_addresses_and_interfa
 
 def test_a_cost_decrease_is_negative_and_prices_what_the_plan_removes(
         capsys: pytest.CaptureFixture[str], edge_plan: Path) -> None:
-    stack = cost_json(capsys, edge_plan)["stacks"][0]
+    stack = run_json(capsys, edge_plan)["stacks"][0]
     removed = (price("nat_gateway_hour") * HOURS + price("public_ipv4_hour") * HOURS + price("kms_key_month")
                + price("secret_month") + 2 * price("alarm_metric_month"))
     assert stack["cost"]["difference"] == -cents(removed)
@@ -103,7 +92,7 @@ def test_a_cost_decrease_is_negative_and_prices_what_the_plan_removes(
 
 def test_the_markdown_shows_before_after_difference_and_total_per_stack(
         capsys: pytest.CaptureFixture[str], serving_plan: Path, edge_plan: Path) -> None:
-    document = cost_json(capsys, serving_plan, edge_plan)
+    document = run_json(capsys, serving_plan, edge_plan)
     _, markdown, _ = run(capsys, serving_plan, edge_plan)
     section = markdown[markdown.index("### Cost: fixed monthly (USD)"):]
     for stack in document["stacks"]:
@@ -118,7 +107,7 @@ def test_the_markdown_shows_before_after_difference_and_total_per_stack(
 
 def test_a_resource_the_table_does_not_know_is_listed_as_not_priced_and_left_out_of_both_totals(
         capsys: pytest.CaptureFixture[str], serving_plan: Path) -> None:
-    stack = cost_json(capsys, serving_plan)["stacks"][0]
+    stack = run_json(capsys, serving_plan)["stacks"][0]
     not_priced = {r["address"]: r["reason"] for r in stack["cost"]["not_priced"]}
     assert not_priced == {scenario.UNKNOWN_PRICED: "the price table has no price for aws_sagemaker_notebook_instance"}
     assert scenario.UNKNOWN_PRICED not in resources(stack)
@@ -129,7 +118,7 @@ def test_a_resource_the_table_does_not_know_is_listed_as_not_priced_and_left_out
 
 def test_a_region_without_prices_leaves_priced_resources_not_priced_instead_of_free(
         capsys: pytest.CaptureFixture[str], serving_plan: Path) -> None:
-    stack = cost_json(capsys, "--region", "ap-southeast-7", serving_plan)["stacks"][0]
+    stack = run_json(capsys, "--region", "ap-southeast-7", serving_plan)["stacks"][0]
     reasons = {r["address"]: r["reason"] for r in stack["cost"]["not_priced"]}
     assert reasons[scenario.NEW_NAT] == "the table has no prices for ap-southeast-7"
     assert reasons[scenario.ENDPOINT] == "the table has no prices for ap-southeast-7"
@@ -138,7 +127,7 @@ def test_a_region_without_prices_leaves_priced_resources_not_priced_instead_of_f
 
 def test_prices_the_table_marks_uncertain_are_shown_as_approximate(
         capsys: pytest.CaptureFixture[str], serving_plan: Path) -> None:
-    stack = cost_json(capsys, "--region", "eu-west-1", serving_plan)["stacks"][0]
+    stack = run_json(capsys, "--region", "eu-west-1", serving_plan)["stacks"][0]
     endpoint = resources(stack)[scenario.ENDPOINT]
     assert endpoint["after"]["uncertain"] is True and stack["cost"]["uncertain"] is True
     _, markdown, _ = run(capsys, "--region", "eu-west-1", serving_plan)
@@ -148,7 +137,7 @@ def test_prices_the_table_marks_uncertain_are_shown_as_approximate(
 
 def test_traffic_driven_items_are_listed_as_unit_prices_with_assumptions_never_as_totals(
         capsys: pytest.CaptureFixture[str], serving_plan: Path) -> None:
-    document = cost_json(capsys, serving_plan)
+    document = run_json(capsys, serving_plan)
     usage = {u["item"]: u for u in document["cost"]["usage_prices"]}
     assert usage["sagemaker_data_processed_gb"]["unit_price"] == float(price("sagemaker_data_processed_gb"))
     assert usage["nat_gateway_gb"]["resource_types"] == ["aws_nat_gateway"]
@@ -164,7 +153,7 @@ def test_traffic_driven_items_are_listed_as_unit_prices_with_assumptions_never_a
 
 def test_fail_on_cost_increase_exits_4_over_an_amount_or_a_percentage_and_not_under_it(
         capsys: pytest.CaptureFixture[str], serving_plan: Path, edge_plan: Path) -> None:
-    increase = Decimal(str(cost_json(capsys, serving_plan)["stacks"][0]["cost"]["difference"]))
+    increase = Decimal(str(run_json(capsys, serving_plan)["stacks"][0]["cost"]["difference"]))
     assert run(capsys, "--fail-on-cost-increase", str(increase - 1), serving_plan)[0] == EXIT_COST_INCREASE
     assert run(capsys, "--fail-on-cost-increase", f"${increase + 1}", serving_plan)[0] == EXIT_OK
     assert run(capsys, "--fail-on-cost-increase", "10%", serving_plan)[0] == EXIT_COST_INCREASE
@@ -206,7 +195,7 @@ def test_a_first_deploy_is_priced_through_the_configurations_references(
     changes = {rc["address"]: rc["change"] for rc in json.loads(first.read_text())["resource_changes"]}
     assert changes[scenario.NEW_INTERFACE_ENDPOINT]["after_unknown"]["subnet_ids"]
     assert changes[scenario.SERVICE]["after_unknown"]["task_definition"]
-    stack = cost_json(capsys, f"serving={first}")["stacks"][0]
+    stack = run_json(capsys, f"serving={first}")["stacks"][0]
     assert [r["address"] for r in stack["cost"]["not_priced"]] == [scenario.UNKNOWN_PRICED]
     assert stack["cost"]["before"] == 0.0
     priced = resources(stack)

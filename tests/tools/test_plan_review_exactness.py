@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.tools import real_plans as scenario
-from tools.plan_review.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_STATEFUL_DESTRUCTION, main
+from tests.tools.review_runs import run, run_json
+from tools.plan_review.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_STATEFUL_DESTRUCTION
 from tools.plan_review.fit import comment_length
 from tools.plan_review.render_markdown import COMMENT_MARKER
 
@@ -33,23 +34,11 @@ def terraform_drift(plan_json: Path) -> list[str]:
     return [m["to"] or m["address"] for line in section.splitlines() if (m := _DRIFT_HEADER.match(line))]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(arg) for arg in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def review_json(capsys: pytest.CaptureFixture[str], *args: str | Path) -> dict:
-    code, out, err = run(capsys, "--format", "json", *args)
-    assert code in (EXIT_OK,), err
-    return json.loads(out)
-
-
 @pytest.mark.parametrize("plan_name", ["noop", "plan", "refresh"])
 def test_the_drift_the_review_lists_is_the_drift_terraform_reports(
         capsys: pytest.CaptureFixture[str], drift_plans: dict[str, Path], plan_name: str) -> None:
     plan = drift_plans[plan_name]
-    (stack,) = review_json(capsys, f"drift={plan}")["stacks"]
+    (stack,) = run_json(capsys, f"drift={plan}")["stacks"]
     assert [item["address"] for item in stack["drift"]] == terraform_drift(plan)
 
 
@@ -74,7 +63,7 @@ def test_a_no_op_plan_shows_no_drift_even_for_a_topic_policy_the_configuration_m
 def test_a_refresh_only_plan_is_identified_and_says_what_applying_it_writes_to_state(
         capsys: pytest.CaptureFixture[str], drift_plans: dict[str, Path]) -> None:
     plan = drift_plans["refresh"]
-    (stack,) = review_json(capsys, f"drift={plan}")["stacks"]
+    (stack,) = run_json(capsys, f"drift={plan}")["stacks"]
     assert stack["mode"] == "refresh-only" and stack["cost"] is None
     assert sorted(stack["state_writes"]["removed"]) == sorted([scenario.DOOMED_TOPIC, scenario.DOOMED_SUBSCRIPTION])
     assert {scenario.DRIFTED_LOG_GROUP, scenario.DRIFTED_PARAMETER} <= set(stack["state_writes"]["updated"])
@@ -99,7 +88,7 @@ def test_a_deposed_object_is_marked_apart_from_the_current_object(
     deposed = [rc for rc in plan["resource_changes"] if rc.get("deposed")]
     assert [(rc["address"], rc["change"]["actions"]) for rc in deposed] == [(scenario.DEPOSED_BUCKET, ["delete"])]
     key = deposed[0]["deposed"]
-    (stack,) = review_json(capsys, edge_plan)["stacks"]
+    (stack,) = run_json(capsys, edge_plan)["stacks"]
     assert stack["deposed"] == [{"address": scenario.DEPOSED_BUCKET, "deposed": key, "action": "destroy",
                                  "stateful": "S3 bucket: objects"}]
     assert scenario.DEPOSED_BUCKET not in stack["destructive"] + stack["stateful_destructive"]

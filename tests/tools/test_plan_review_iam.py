@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 from tests.tools import real_plans as scenario
-from tools.plan_review.cli import EXIT_OK, main
+from tests.tools.review_runs import run, run_json
+from tools.plan_review.cli import EXIT_OK
 from tools.plan_review.iam import diff_policies, parse_policy
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 
 
 def review(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[str, dict]:
-    assert main([str(a) for a in args]) == EXIT_OK
-    markdown = capsys.readouterr().out
-    assert main(["--format", "json", *(str(a) for a in args)]) == EXIT_OK
-    return markdown, json.loads(capsys.readouterr().out)
+    code, markdown, err = run(capsys, *args)
+    assert code == EXIT_OK, err
+    return markdown, run_json(capsys, *args)
 
 
 def iam_changes(document: dict, stack: str = "serving") -> dict[str, dict]:
