@@ -100,7 +100,8 @@ def test_each_saved_plan_carries_what_proves_it_still_applies(live: Live, tmp_pa
         "stack": "down", "head_sha": CONTEXT.head_sha, "tree": CONTEXT.tree, "pipeline_env": "prod",
         "changes": True, "output_changes": False}
     assert meta["lineage"] and meta["serial"] > 0 and len(meta["synth_digest"]) == 64
-    assert {p.name for p in (tmp_path / "down").iterdir()} == {"plan.tfplan", "plan.json", "plan.txt", "meta.json"}
+    assert {p.name for p in (tmp_path / "down").iterdir()} == {"plan.tfplan", "plan.json", "plan.txt", "meta.json",
+                                                               "terraform.lock.hcl"}
 
 
 def test_unchanged_tree_and_state_apply_exactly_the_saved_plans(live: Live, tmp_path: Path) -> None:

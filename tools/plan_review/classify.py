@@ -79,6 +79,7 @@ def _topic_has_subscriptions(change: ResourceChange, facts: PlanFacts) -> bool:
     before = change.change.before if isinstance(change.change.before, dict) else {}
     return before.get("arn") in facts.subscribed_topics
 
+
 # The one list of resource types whose destruction loses data, history or the ability to decrypt it. Keep it
 # here: the markdown warning, the JSON `stateful_destructive` list and `--fail-on-destroy` all read it.
 STATEFUL_RESOURCE_TYPES: dict[str, StatefulRule] = {

@@ -60,11 +60,6 @@ class ResourceChange:
         block = f"{'data.' if self.mode == 'data' else ''}{self.type}.{self.name}"
         return f"{strip_instance_keys(self.module_address)}.{block}" if self.module_address else block
 
-    @property
-    def module_prefix(self) -> str:
-        """`module.a["x"].` for a resource inside a module instance, else ""."""
-        return f"{self.module_address}." if self.module_address else ""
-
 
 def strip_instance_keys(address: str) -> str:
     """ADDRESS without its `[...]` instance keys, honouring quoted keys that contain brackets or dots."""

@@ -31,7 +31,14 @@ from tools.plan_review.relevance import DriftItem
 from tools.plan_review.render_cost import cost_sections
 from tools.plan_review.render_iam import iam_sections, statement_line
 from tools.plan_review.review import Review, StackReview
-from tools.plan_review.values import UNKNOWN, AttributeChange, attribute_changes, display, format_path
+from tools.plan_review.values import (
+    UNKNOWN,
+    WHITESPACE_CHANGES,
+    AttributeChange,
+    attribute_changes,
+    display,
+    format_path,
+)
 
 COMMENT_MARKER = "<!-- plan-review -->"
 MAX_ATTRIBUTES_PER_RESOURCE = 25
@@ -134,7 +141,7 @@ def _summary_table(review: Review) -> Section:
 
 def _attribute_line(attribute: AttributeChange, forced: set[str], indent: str = "  ") -> str:
     mark = " (forces replacement)" if attribute.path in forced else ""
-    if attribute.note == "whitespace changes":
+    if attribute.note == WHITESPACE_CHANGES:
         return f"{indent}- {code(attribute.path)}: jsonencode(…) # whitespace changes{mark}\n"
     note = f" ({attribute.note})" if attribute.note else ""
     return f"{indent}- {code(attribute.path)}: {code(attribute.before)} → {code(attribute.after)}{note}{mark}\n"

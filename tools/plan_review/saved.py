@@ -39,6 +39,8 @@ META_FILE = "meta.json"
 PLAN_FILE = "plan.tfplan"
 JSON_FILE = "plan.json"
 TEXT_FILE = "plan.txt"
+LOCK_FILE = ".terraform.lock.hcl"  # the provider versions and checksums the plan was made with
+SAVED_LOCK_FILE = "terraform.lock.hcl"  # saved without its dot: artifact uploads leave hidden files out
 APPLY_SAVED, REPLAN = "apply-saved", "replan"
 EXIT_FAILED = 1
 
@@ -178,6 +180,8 @@ def plan_stack(tf: Terraform, stack_dir: Path, out: Path, *, stack: str, context
     code = tf.run(args, stack_dir, ok=(0, 2)).returncode
     shown = tf.run(["show", "-json", str(plan_file)], stack_dir).stdout
     (out / JSON_FILE).write_text(shown)
+    if (stack_dir / LOCK_FILE).is_file():  # applied with the same providers, whatever the registry has since
+        shutil.copy2(stack_dir / LOCK_FILE, out / SAVED_LOCK_FILE)
     (out / TEXT_FILE).write_text(tf.run(["show", "-no-color", str(plan_file)], stack_dir).stdout)
     meta = Meta(stack=stack, head_sha=context.head_sha, tree=context.tree, pipeline_env=context.pipeline_env,
                 synth_digest=synth_digest(stack_dir), lineage=identity.lineage, serial=identity.serial,
@@ -253,6 +257,9 @@ def apply_plans(tf: Terraform, outdir: Path, plans: Path, stacks: list[str], con
     for stack in stacks:
         stack_dir, folder = infos[stack].directory, plans / stack
         meta = Meta.read(folder)
+        saved_lock = folder / SAVED_LOCK_FILE
+        if saved_lock.is_file() and not (stack_dir / LOCK_FILE).is_file():
+            shutil.copy2(saved_lock, stack_dir / LOCK_FILE)
         ensure_initialised(tf, stack_dir)
         if meta.synth_digest != synth_digest(stack_dir):
             raise SavedPlanError(f"{stack}: the synthesized stack differs from the one planned")
