@@ -62,12 +62,23 @@ def deployment(terraform: TerraformToolchain, tmp_path_factory: pytest.TempPathF
         yield live_
 
 
+def serials(live: Live) -> tuple[int, ...] | None:
+    """The serials of both stacks' local state files (None before the first apply)."""
+    try:
+        return tuple(json.loads((live.stack_dir(s) / "terraform.tfstate").read_text())["serial"] for s in ("up", "down"))
+    except OSError:
+        return None
+
+
 @pytest.fixture
 def live(deployment: Live) -> Live:
-    """The deployment applied from its base configuration: every test starts from the same state."""
+    """The deployment at its base configuration and state: every test starts from the same place. Applied again
+    only when a test moved a state on (an apply costs tens of seconds on a busy machine)."""
     change(deployment)
-    deployment.apply("up")
-    deployment.apply("down")
+    if getattr(deployment, "base_serials", None) != serials(deployment) or serials(deployment) is None:
+        deployment.apply("up")
+        deployment.apply("down")
+        deployment.base_serials = serials(deployment)  # type: ignore[attr-defined]
     return deployment
 
 
@@ -131,6 +142,19 @@ def test_a_state_changed_since_review_is_replanned_with_its_downstream_and_terra
                            live.stack_dir("up"))
     with pytest.raises(SavedPlanError, match="up: its state changed since the plan"):
         apply_plans(live.terraform, live.outdir, tmp_path, ["up"], CONTEXT)
+
+
+def test_a_plan_file_that_is_not_the_reviewed_one_is_refused(live: Live, tmp_path: Path) -> None:
+    change(live, own="x")
+    save_plans(live, tmp_path / "reviewed")
+    change(live, own="y")
+    save_plans(live, tmp_path / "other")
+    swapped = tmp_path / "reviewed" / "down" / "plan.tfplan"
+    swapped.write_bytes((tmp_path / "other" / "down" / "plan.tfplan").read_bytes())
+    change(live, own="x")
+    with pytest.raises(SavedPlanError, match="the plan file is not the plan that was reviewed"):
+        apply_plans(live.terraform, live.outdir, tmp_path / "reviewed", ["down"], CONTEXT)
+    assert parameter(live, "/down/own") == "a"
 
 
 def test_another_tree_environment_or_synth_means_replanning_every_stack(live: Live, tmp_path: Path) -> None:

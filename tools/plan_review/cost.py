@@ -620,6 +620,17 @@ def _cluster_default_strategy(p: Pricing, side: Side) -> list[dict[str, Any]]:
     return []
 
 
+def _fargate_task_size(task: Side) -> tuple[Decimal, Decimal, Decimal, bool]:
+    """(vCPU, memory GB, ephemeral storage GB, ARM) of a Fargate task definition."""
+    platform = task.first("runtime_platform") if task.values.get("runtime_platform") else {}
+    if str(platform.get("operating_system_family") or "LINUX").upper().startswith("WINDOWS"):
+        raise NotInTable("Windows tasks add a licence fee the table does not hold")
+    storage = (task.first("ephemeral_storage") if task.values.get("ephemeral_storage") else {}).get("size_in_gib")
+    return (_number(task.get("cpu"), "task cpu") / MIB_PER_GIB, _number(task.get("memory"), "task memory") / MIB_PER_GIB,
+            Decimal(int(storage or FARGATE_FREE_EPHEMERAL_GIB)),
+            str(platform.get("cpu_architecture") or "X86_64").upper() == "ARM64")
+
+
 def _ecs_service(p: Pricing, side: Side) -> Outcome:
     strategy = list(side.get("capacity_provider_strategy", []) or [])
     # launch_type is computed when unset: unknown on a new service that does not set it.
@@ -633,14 +644,7 @@ def _ecs_service(p: Pricing, side: Side) -> Outcome:
     task = p.linked(side, "task_definition", "aws_ecs_task_definition", _task_definition_keys)
     if task is None:
         raise Unknown("its task definition is not in this plan, so its size is unknown")
-    platform = task.first("runtime_platform") if task.values.get("runtime_platform") else {}
-    if str(platform.get("operating_system_family") or "LINUX").upper().startswith("WINDOWS"):
-        raise NotInTable("Windows tasks add a licence fee the table does not hold")
-    arm = str(platform.get("cpu_architecture") or "X86_64").upper() == "ARM64"
-    vcpu = _number(task.get("cpu"), "task cpu") / MIB_PER_GIB
-    memory = _number(task.get("memory"), "task memory") / MIB_PER_GIB
-    storage = Decimal(int((task.first("ephemeral_storage") if task.values.get("ephemeral_storage") else {})
-                          .get("size_in_gib") or FARGATE_FREE_EPHEMERAL_GIB))
+    vcpu, memory, storage, arm = _fargate_task_size(task)
     tasks = int(side.get("desired_count", 0))
     cluster = _name_from_arn(side.values.get("cluster"))
     resource_id = f"service/{cluster}/{side.values.get('name')}" if cluster and side.values.get("name") else None

@@ -246,6 +246,14 @@ def fingerprint(plan_json: dict[str, Any]) -> list[tuple[str, str, tuple[str, ..
     return sorted(found)
 
 
+def verify_rendering(tf: Terraform, stack_dir: Path, folder: Path) -> None:
+    """The plan file must be the one whose JSON was reviewed: `terraform show -json` of it again, compared with
+    the saved JSON (an artifact could otherwise pair a reviewed JSON with another plan file)."""
+    shown = json.loads(tf.run(["show", "-json", str((folder / PLAN_FILE).resolve())], stack_dir).stdout)
+    if shown != json.loads((folder / JSON_FILE).read_text()):
+        raise SavedPlanError(f"{folder}: the plan file is not the plan that was reviewed (its JSON differs)")
+
+
 def apply_plans(tf: Terraform, outdir: Path, plans: Path, stacks: list[str], context: PlanContext, *,
                 replan_if_upstream_changed: bool = False, applied_to: Path | None = None) -> Applied:
     """Apply each stack's plan under PLANS, in the given (dependency) order, stopping at the first that may not
@@ -267,6 +275,7 @@ def apply_plans(tf: Terraform, outdir: Path, plans: Path, stacks: list[str], con
         if (now.lineage, now.serial) != (meta.lineage, meta.serial):
             raise SavedPlanError(f"{stack}: its state changed since the plan (serial {meta.serial} → {now.serial}, "
                                  "or a new lineage): re-run the workflow to review a new plan")
+        verify_rendering(tf, stack_dir, folder)
         plan_dir = folder
         changed_upstream = sorted(reads[stack] & applied.with_output_changes)
         if changed_upstream:
