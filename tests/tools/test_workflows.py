@@ -135,11 +135,14 @@ def test_the_deploy_gates_honour_the_merged_pull_requests_labels_on_both_paths()
     assert "GITHUB_STEP_SUMMARY" in replan_gate["run"]
 
 
-def test_the_deploy_ends_in_a_named_step_that_later_checks_can_follow() -> None:
+def test_the_deploy_ends_with_the_applied_review_then_the_release_verification_after_both_paths() -> None:
     deploy = load("deploy.yml")
     deployed = deploy["jobs"]["deployed"]
     assert deployed["needs"] == ["apply-reviewed", "apply-replanned"]
-    assert steps_of(deploy, "deployed")[-1]["name"] == "Summarize what was applied"
+    names = [s["name"] for s in steps_of(deploy, "deployed") if "name" in s]
+    assert names.index("Summarize what was applied") < len(names) - 1
+    assert names[-1].startswith("Verify the release")
+    assert "tools.release verify --stacks cdktf.out/stacks" in steps_of(deploy, "deployed")[-1]["run"]
 
 
 def test_the_drift_workflow_runs_nightly_and_on_demand_and_keeps_one_issue() -> None:
