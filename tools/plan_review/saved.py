@@ -223,11 +223,12 @@ def decide(outdir: Path, saved: Path, tf: Terraform, context: PlanContext) -> li
             else None
         reason = _why_not(metas[stack], stacks[stack].directory, tf, context)
         for upstream in sorted(reads[stack]):
+            upstream_meta = metas[upstream]
             if reason is not None:
                 break
             if decisions[upstream].action != APPLY_SAVED:
                 reason = f"it reads {upstream}, which is re-planned"
-            elif metas[upstream] is not None and metas[upstream].output_changes:  # type: ignore[union-attr]
+            elif upstream_meta is not None and upstream_meta.output_changes:
                 reason = f"it reads {upstream}, whose reviewed plan changes outputs"
         decisions[stack] = Decision(stack, APPLY_SAVED if reason is None else REPLAN,
                                     reason or "reviewed plan still applies: same tree, environment, synth and state")
