@@ -11,6 +11,7 @@ import pytest
 
 from tests.tools.live_stacks import REGION, Live, live_deployment, resources
 from tools.plan_review import drift
+from tools.plan_review.saved import Terraform
 from tools.terraform_cli import TerraformToolchain
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
@@ -42,7 +43,7 @@ def live(terraform: TerraformToolchain, tmp_path_factory: pytest.TempPathFactory
 
 
 def check(live: Live, plans: Path, *extra: str, monkeypatch: pytest.MonkeyPatch) -> int:
-    monkeypatch.setattr(drift, "local_terraform", lambda extra_env=None: live.terraform)
+    monkeypatch.setattr(Terraform, "detect", classmethod(lambda cls, extra_env=None: live.terraform))
     monkeypatch.setenv("PIPELINE_ENV", "local")
     return drift.main(["--outdir", str(live.outdir), "--plans", str(plans), *extra])
 

@@ -33,7 +33,7 @@ from tools.plan_review.render_markdown import render_markdown
 from tools.plan_review.review import Review, build_review
 from tools.plan_review.saved import Meta, PlanContext, SavedPlanError, Terraform, current_context, plan_stack
 from tools.plan_review.stacks import ci_stacks
-from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT, TerraformNotFound, toolchain
+from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT
 
 EXIT_CLEAN, EXIT_FAILED, EXIT_DRIFT = 0, 1, 2
 LOCAL_SESSION = BUILD_DIR / "local-deploy.json"
@@ -42,16 +42,6 @@ DEFAULT_PLANS = BUILD_DIR / "drift"
 
 class DriftError(RuntimeError):
     """Nothing to check, or a plan failed; the message says which."""
-
-
-def local_terraform(extra_env: dict[str, str] | None = None) -> Terraform:
-    """The project's Terraform (offline provider mirror when there is one), else the one on PATH."""
-    env = {**os.environ, **(extra_env or {})}
-    try:
-        tc = toolchain()
-    except TerraformNotFound:
-        return Terraform(os.environ.get("TERRAFORM_BIN") or "terraform", env)
-    return Terraform(str(tc.binary), tc.env(env))
 
 
 def current_target(environment: str, outdir: Path | None) -> tuple[Path, Terraform, bool]:
@@ -63,8 +53,8 @@ def current_target(environment: str, outdir: Path | None) -> tuple[Path, Terrafo
             raise DriftError("no local deployment recorded (.build/local-deploy.json): run `make deploy-local` "
                              "first, or pass --outdir") from None
         return (Path(session["outdir"]),
-                local_terraform(emulator_environment(session["emulator_url"], session.get("environment"))), True)
-    return (outdir or PROJECT_ROOT / "cdktf.out"), local_terraform(), environment == "local"
+                Terraform.detect(emulator_environment(session["emulator_url"], session.get("environment"))), True)
+    return (outdir or PROJECT_ROOT / "cdktf.out"), Terraform.detect(), environment == "local"
 
 
 def plan_for_drift(tf: Terraform, outdir: Path, stacks: list[str], plans: Path, context: PlanContext,

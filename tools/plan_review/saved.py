@@ -34,6 +34,7 @@ from typing import Any
 from tools.local.deploy import read_stacks
 from tools.plan_review.classify import Kind, kind_of
 from tools.plan_review.stacks import ci_stacks, dependency_order, upstreams
+from tools.terraform_cli import TerraformNotFound, toolchain
 
 META_FILE = "meta.json"
 PLAN_FILE = "plan.tfplan"
@@ -57,9 +58,15 @@ class Terraform:
     env: dict[str, str]
 
     @classmethod
-    def from_environment(cls) -> Terraform:
-        """`TERRAFORM_BIN` or `terraform` on PATH, with this process's environment (CI: credentials from OIDC)."""
-        return cls(os.environ.get("TERRAFORM_BIN") or shutil.which("terraform") or "terraform", dict(os.environ))
+    def detect(cls, extra_env: dict[str, str] | None = None) -> Terraform:
+        """The project's Terraform with its offline provider mirror where there is one (tools/terraform_cli.py),
+        else `TERRAFORM_BIN` or `terraform` on PATH (CI); this process's environment plus EXTRA_ENV."""
+        env = {**os.environ, **(extra_env or {})}
+        try:
+            tc = toolchain()
+        except TerraformNotFound:
+            return cls(os.environ.get("TERRAFORM_BIN") or shutil.which("terraform") or "terraform", env)
+        return cls(str(tc.binary), tc.env(env))
 
     def run(self, args: list[str], cwd: Path, *, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([self.binary, *args], cwd=cwd, env=self.env, text=True, capture_output=True,
@@ -388,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, tf: Terraform | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args, tf or Terraform.from_environment()))
+        return int(args.handler(args, tf or Terraform.detect()))
     except (SavedPlanError, subprocess.CalledProcessError, OSError, KeyError) as exc:
         print(f"saved plans: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
