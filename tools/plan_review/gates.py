@@ -18,6 +18,7 @@ ALLOW_COST_INCREASE_LABEL = "allow-cost-increase"
 EXIT_OK = 0
 EXIT_STATEFUL_DESTRUCTION = 3
 EXIT_COST_INCREASE = 4
+NAMED_IN_A_VERDICT = 10  # the verdict is never cut from the comment, so it names this many and counts the rest
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,11 @@ def evaluate_gates(review: Review, *, fail_on_destroy: bool, cost_limit: CostLim
     gates = []
     if fail_on_destroy:
         stateful = review.stateful_destructive()
+        named = ", ".join(stateful[:NAMED_IN_A_VERDICT])
+        more = f" and {len(stateful) - NAMED_IN_A_VERDICT} more" if len(stateful) > NAMED_IN_A_VERDICT else ""
         gates.append(Gate("stateful destruction", EXIT_STATEFUL_DESTRUCTION, ALLOW_DESTROY_LABEL, bool(stateful),
                           ALLOW_DESTROY_LABEL in labels,
-                          f"stateful resources would be destroyed or replaced: {', '.join(stateful)}" if stateful
+                          f"stateful resources would be destroyed or replaced: {named}{more}" if stateful
                           else "no stateful resource is destroyed or replaced"))
     if cost_limit is not None:
         before, after = review.cost_before, review.cost_after
