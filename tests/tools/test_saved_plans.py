@@ -8,6 +8,7 @@ passes values between stacks) into a parameter. The bootstrap `state` stack is i
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -201,8 +202,19 @@ def test_an_approved_plan_replanned_after_its_upstream_changed_applies_only_if_i
     assert parameter(live, "/down/pinned") == "v3-pinned-2"
 
 
-def test_the_cli_writes_the_decisions_for_the_workflow(live: Live, tmp_path: Path,
+def checkout(folder: Path) -> Path:
+    """A repository of one commit: the CLI reads the tree and head commit of the folder it runs in, and the
+    project's own checkout may move while the tests run (a commit made meanwhile would read as "main moved on")."""
+    folder.mkdir()
+    for args in (["init", "-q"], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q",
+                                  "--allow-empty", "-m", "reviewed"]):
+        subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+def test_the_cli_writes_the_decisions_for_the_workflow(live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(checkout(tmp_path / "checkout"))
     change(live, own="h")
     assert main(["plan", "--outdir", str(live.outdir), "--stack", "up", "down", "--to", str(tmp_path / "saved"),
                  "--pipeline-env", "prod"], tf=live.terraform) == 0
