@@ -90,7 +90,7 @@ def synthesized_for(outdir: Path, config) -> dict:
         manifest = json.loads((outdir / "manifest.json").read_text())
     except (OSError, ValueError):
         raise Refused(f"no synthesized stacks in {outdir}") from None
-    for name, stack in manifest["stacks"].items():
+    for stack in manifest["stacks"].values():
         doc = json.loads((outdir / stack["synthesizedStackPath"]).read_text())
         provider = doc["provider"]["aws"][0]
         environment = provider.get("default_tags", [{}])[0].get("tags", {}).get("environment")

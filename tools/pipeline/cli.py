@@ -384,9 +384,16 @@ def cmd_info(args: argparse.Namespace, pipeline: Pipeline) -> int:
     document = {
         "environment": deployment.environment, "target": deployment.target, "region": deployment.region,
         "accounts": list(pipeline.config.allowed_account_ids) or ["the emulator's"],
-        "api": pipeline.api.describe(), "state": deployment.source,
+        "api": pipeline.api.describe(), "api_url": getattr(pipeline.api, "url", None),
+        "emulator_url": deployment.emulator_url, "state": deployment.source,
         "queues": [{"name": q.name, "url": q.url, "dead_letter_url": q.dead_letter_url} for q in deployment.queues],
     }
+    if args.get:
+        if document.get(args.get) is None:
+            raise Failed(f"no {args.get} for the {deployment.target} target; fields: "
+                         + ", ".join(name for name, value in document.items() if isinstance(value, str)))
+        print(document[args.get])
+        return EXIT_OK
     lines = [f"environment {document['environment']} ({document['target']}), region {document['region']}, "
              f"account(s) {', '.join(document['accounts'])}",
              f"API: {document['api']}", f"outputs from {document['state']}"]
@@ -461,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     work = command(commands, "work", cmd_work, "local: run the queue consumers until the work queues are empty")
     work.add_argument("--timeout", type=float, default=DEFAULT_WAIT_SECONDS, help="seconds at most (default 120)")
-    command(commands, "info", cmd_info, "where the environment's pipeline is: target, region, API, queues")
+    info = command(commands, "info", cmd_info, "where the environment's pipeline is: target, region, API, queues")
+    info.add_argument("--get", metavar="FIELD", help="print one field only (region, api_url, emulator_url, ...)")
     return parser
 
 

@@ -242,7 +242,6 @@ def local_deployment(config: Any, record_path: Path | None = None) -> Deployment
 def aws_deployment(config: Any, stacks: tuple[str, ...] = ("api", "messaging")) -> Deployment:
     """Outputs of STACKS from the environment's state: the s3 backend's objects, or the local backend's files."""
     from modules.config.backend import S3BackendConfig
-    from modules.stacks.base import local_state_directory
 
     outputs: dict[str, dict[str, Any]] = {}
     backend = config.backend
@@ -267,7 +266,7 @@ def aws_deployment(config: Any, stacks: tuple[str, ...] = ("api", "messaging")) 
                 raise DeploymentError(f"cannot read the state s3://{bucket}/{key}: {exc}") from None
             outputs[stack] = state_outputs(json.loads(body))
     else:
-        directory = PROJECT_ROOT / local_state_directory(config)
+        directory = PROJECT_ROOT / backend.directory  # the local backend's folder (not modules.stacks: no jsii)
         source = _shown(directory)
         for stack in stacks:
             state = read_state(directory / f"{stack}.tfstate")

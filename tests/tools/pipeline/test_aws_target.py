@@ -27,6 +27,7 @@ from botocore.stub import Stubber
 from lambdas import contract
 from modules.config import load_config
 from tests.conftest import PROJECT_ROOT
+from tools import readme_examples
 from tools.pipeline.api import call_api
 from tools.pipeline.cli import EXIT_FAILED, EXIT_OK, main
 from tools.pipeline.deployment import WorkQueue
@@ -217,3 +218,17 @@ def test_redrive_on_aws_uses_sqs_move_task_and_follows_it_to_completion():
                 {"SourceArn": f"{arn}-dlq", "MaxResults": 1})
         assert redrive_with_move_task(sqs, queue, progress.append, poll_seconds=0) == 7
     assert progress == ["moving default's dead letters: 3 of 7 so far"]
+
+
+API_BLOCKS = [block for block in readme_examples.shell_blocks()
+              if block.run == "api"]
+
+
+@pytest.mark.parametrize("block", API_BLOCKS, ids=[block.where for block in API_BLOCKS])
+def test_the_readmes_api_examples_run_as_pasted_against_the_deployed_api(block, dev_state, api_gateway):
+    from tools.readme_examples import Runner
+
+    outcome = Runner().run_static(block)
+    assert outcome.passed, f"{block.where} failed:\n{outcome.output[-4000:]}"
+    assert api_gateway.seen and all(call["headers"].get("authorization", "").startswith("AWS4-HMAC-SHA256")
+                                    for call in api_gateway.seen)
