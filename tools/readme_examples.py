@@ -37,6 +37,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,6 +392,8 @@ class Runner:
         began = time.monotonic()
         proc = subprocess.Popen(["bash", handle.name], cwd=PROJECT_ROOT, env=self.environment(), text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        watchdog = threading.Timer(self.timeout, proc.kill)  # a hanging block fails instead of hanging the build
+        watchdog.start()
         assert proc.stdout is not None
         outcomes: list[Outcome] = []
         current, output, started = None, [], began
@@ -403,7 +406,8 @@ class Runner:
                 current, output, started = (None if tag == "done" else int(tag)), [], time.monotonic()
                 continue
             output.append(line)
-        proc.wait(timeout=self.timeout)
+        proc.wait()
+        watchdog.cancel()
         os.unlink(handle.name)
         if current is not None:  # the block that was running when bash stopped
             outcomes.append(Outcome(session[current], False, "".join(output), time.monotonic() - started))
@@ -453,3 +457,39 @@ def _appears(expected: str, output: str) -> bool:
     if expected.endswith("..."):
         return expected[:-3].rstrip() in output
     return expected in output
+
+
+def run_local_examples(steps, *, emulator_url: str, environment: str, outdir: Path, say=print) -> None:
+    """The e2e step's part: every document's run=local blocks, one bash session per document, against the
+    deployment on EMULATOR_URL (synthesized into OUTDIR). Each block is reported as a step with its time; the
+    first failing block fails the step (StepFailed). The README's examples are for `local`: another environment's
+    e2e runs none of them."""
+    from tools.local.smoke import Step, StepFailed
+
+    if environment != "local":
+        say(f"README examples not run: they are written for local, this e2e deployed {environment}")
+        return
+    with tempfile.TemporaryDirectory(prefix="readme-") as folder:
+        record = Path(folder) / "local-deploy.json"
+        record.write_text(json.dumps({"environment": environment, "emulator_url": emulator_url, "outdir": str(outdir),
+                                      "started_emulator": False, "engine": "terraform"}))
+        runner = Runner(env={"PIPELINE_LOCAL_DEPLOYMENT": str(record), "PIPELINE_ENV": environment,
+                             "CDKTF_OUTDIR": str(Path(folder) / "cdktf.out")})
+        for path in documents():
+            session = [block for block in blocks(path) if block.shell and block.run == "local"]
+            if not session:
+                continue
+            outcomes = runner.run_session(session, say=lambda _: None)
+            for outcome in outcomes:
+                first = next((line for line in outcome.block.text.splitlines() if line.strip()), "")
+                step = Step(f"README {outcome.block.where}: {first.split('#', 1)[0].strip()[:60]}", outcome.passed,
+                            outcome.seconds, "" if outcome.passed else outcome.output.strip()[-3000:])
+                steps.done.append(step)
+                mark = "✓" if step.passed else "✗"
+                say(f"{mark} {step.name} ({step.seconds:.1f} s)" + (f": {step.detail}" if step.detail else ""))
+                if not step.passed:
+                    raise StepFailed(step.name)
+            if len(outcomes) < len(session):
+                missing = session[len(outcomes)]
+                steps.done.append(Step(f"README {missing.where}", False, 0.0, "the session ended before this block"))
+                raise StepFailed(missing.where)

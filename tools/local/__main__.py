@@ -207,8 +207,9 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: bool = False,
-            report=say) -> tuple[bool, list, dict[str, float]]:
-    """Deploy onto a private emulator, smoke-test, destroy. Returns (all passed, steps, times)."""
+            report=say, readme_examples: bool = True) -> tuple[bool, list, dict[str, float]]:
+    """Deploy onto a private emulator, smoke-test, run the README's run=local examples against the deployment
+    (tools/readme_examples.py), destroy. Returns (all passed, steps, times)."""
     from tools.emulator import start_emulator
     from tools.local.smoke import StepFailed, Steps, run_smoke
 
@@ -243,6 +244,15 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
                       queue_filters=queue_filters)
         finally:
             times["smoke test"] = time.monotonic() - smoke_began
+        if readme_examples:
+            from tools.readme_examples import run_local_examples
+
+            examples_began = time.monotonic()
+            try:
+                run_local_examples(steps, emulator_url=emulator.url, environment=config.environment,
+                                   outdir=synth.outdir, say=report)
+            finally:
+                times["README examples"] = time.monotonic() - examples_began
     except StepFailed:
         pass
     finally:
