@@ -57,19 +57,14 @@ class PipelineConfig(StrictModel):
         if isinstance(data, dict) and isinstance(data.get("inference", {}), dict):
             inference = dict(data.get("inference") or {})
             project, environment = data.get("project", "inference"), data.get("environment", "")
-            # Derived only from valid names: an invalid one is refused on its own field, not on a name never written.
+            # Derived only from valid names (an invalid one is refused on its own field) and only when it fits: a
+            # name that does not is refused with the other name problems (_combinations), by the settings it is
+            # made of, not as a field the user never wrote.
             if not inference.get("endpoint_name") and all(
                     isinstance(name, str) and RESOURCE_NAME.fullmatch(name) for name in (project, environment)):
                 derived = derived_endpoint_name(project, environment)
-                problem = name_problem(
-                    SAGEMAKER_NAME, derived, "derived SageMaker endpoint", "<project>-<environment>-inference",
-                    "project, environment", maximum=MAX_ENDPOINT_NAME,
-                    reason=f"the {MAX_ENDPOINT_NAME} that leave room for the -<hash> of the endpoint configuration "
-                           f"and model names (SageMaker names stop at {SAGEMAKER_NAME.value})",
-                    fix="shorten project or environment, or set inference.endpoint_name")
-                if problem:
-                    raise ValueError(problem)
-                inference["endpoint_name"] = derived
+                if len(derived) <= MAX_ENDPOINT_NAME:
+                    inference["endpoint_name"] = derived
             data = {**data, "inference": inference}
         return data
 
@@ -82,6 +77,8 @@ class PipelineConfig(StrictModel):
             problems.append("backend.type: must be 's3' when production = true")
         if self.production and self.registry.force_delete:
             problems.append("registry.force_delete: must be false when production = true")
+        if not self.inference.endpoint_name:
+            problems.append(self._derived_endpoint_problem())
         problems.extend(self.network.problems(self.region))
         problems.extend(self.network.name_problems(self.name_prefix))
         problems.extend(self.storage.problems(self.name_prefix, self.account_id))
@@ -98,6 +95,14 @@ class PipelineConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _derived_endpoint_problem(self) -> str:
+        return name_problem(
+            SAGEMAKER_NAME, derived_endpoint_name(self.project, self.environment), "derived SageMaker endpoint",
+            "<project>-<environment>-inference", "project, environment", maximum=MAX_ENDPOINT_NAME,
+            reason=f"the {MAX_ENDPOINT_NAME} that leave room for the -<hash> of the endpoint configuration and model "
+                   f"names (SageMaker names stop at {SAGEMAKER_NAME.value})",
+            fix="shorten project or environment, or set inference.endpoint_name")
 
     @property
     def name_prefix(self) -> str:
