@@ -12,7 +12,8 @@ string (GitHub shows only the language):
     ```bash run=aws        needs a real AWS account and deployment: checked, not run
     ```bash run=never why="..."   never run, for the reason given
 
-`needs=model-server` starts the model server on 127.0.0.1:8080 (what `make serve-model` runs) for the block.
+`needs=model-server` starts the model server on 127.0.0.1:8080 (what `make serve-model` runs) for the block;
+`expect="text"` (run=local) fails the block unless its output contains the text, so a claim next to it holds.
 ```json request=/v1/jobs (or /v1/predict, /invocations) marks a request body: it is validated like the others.
 
 and every block, whatever its mode, is checked: bash parses it, no `<placeholder>` that a shell would read as a
@@ -400,8 +401,17 @@ class Runner:
         for line in proc.stdout:
             if line.startswith(marker):
                 if current is not None:
-                    outcomes.append(Outcome(session[current], True, "".join(output), time.monotonic() - started))
-                    say(f"  README block {session[current].where}: ok ({time.monotonic() - started:.1f} s)")
+                    block, text = session[current], "".join(output)
+                    expected = block.attributes.get("expect")
+                    passed = expected is None or expected in text
+                    outcomes.append(Outcome(block, passed, text if passed else f"{text}\nexpected, not found: "
+                                                                             f"{expected!r}", time.monotonic() - started))
+                    say(f"  README block {block.where}: {'ok' if passed else 'FAILED'} "
+                        f"({time.monotonic() - started:.1f} s)")
+                    if not passed:
+                        proc.kill()
+                        current = None
+                        break
                 tag = line[len(marker):].strip()
                 current, output, started = (None if tag == "done" else int(tag)), [], time.monotonic()
                 continue
@@ -414,6 +424,7 @@ class Runner:
         return outcomes
 
 
+EXAMPLES_LOG = PROJECT_ROOT / ".build" / "local-deploy" / "readme-examples.log"
 SERVE_MODEL_PORT = 8080  # `make serve-model`'s port, which the model server's examples call
 
 
@@ -469,6 +480,8 @@ def run_local_examples(steps, *, emulator_url: str, environment: str, outdir: Pa
     if environment != "local":
         say(f"README examples not run: they are written for local, this e2e deployed {environment}")
         return
+    EXAMPLES_LOG.parent.mkdir(parents=True, exist_ok=True)
+    EXAMPLES_LOG.write_text("")
     with tempfile.TemporaryDirectory(prefix="readme-") as folder:
         record = Path(folder) / "local-deploy.json"
         record.write_text(json.dumps({"environment": environment, "emulator_url": emulator_url, "outdir": str(outdir),
@@ -479,11 +492,15 @@ def run_local_examples(steps, *, emulator_url: str, environment: str, outdir: Pa
             session = [block for block in blocks(path) if block.shell and block.run == "local"]
             if not session:
                 continue
-            outcomes = runner.run_session(session, say=lambda _: None)
+            outcomes = runner.run_session(session, say=say)
+            with EXAMPLES_LOG.open("a") as log:
+                log.writelines(f"===== {outcome.block.where} ({outcome.seconds:.1f} s)\n{outcome.output}\n"
+                               for outcome in outcomes)
             for outcome in outcomes:
-                first = next((line for line in outcome.block.text.splitlines() if line.strip()), "")
-                step = Step(f"README {outcome.block.where}: {first.split('#', 1)[0].strip()[:60]}", outcome.passed,
-                            outcome.seconds, "" if outcome.passed else outcome.output.strip()[-3000:])
+                first = next((line.split("#", 1)[0].strip() for line in outcome.block.text.splitlines()
+                              if line.split("#", 1)[0].strip()), "")
+                step = Step(f"README {outcome.block.where}: {first[:60]}", outcome.passed, outcome.seconds,
+                            "" if outcome.passed else f"{outcome.output.strip()[-3000:]} (all output: {EXAMPLES_LOG})")
                 steps.done.append(step)
                 mark = "✓" if step.passed else "✗"
                 say(f"{mark} {step.name} ({step.seconds:.1f} s)" + (f": {step.detail}" if step.detail else ""))

@@ -169,3 +169,11 @@ def test_make_help_lists_every_documented_target():
                            text=True, check=True, env={"PATH": "/usr/bin:/bin", "NO_INSTALL": "1"}).stdout
     assert [line.split()[0] for line in shown.splitlines()] == documented
     assert "e2e" in documented and "plan-local" in documented and "queues" in documented
+
+
+def test_a_local_block_whose_expected_output_is_missing_fails_and_stops_the_session():
+    blocks = [_block("echo 'retention 7 -> 14'", run="local", expect="7 -> 14"),
+              _block("echo 'nothing'", run="local", expect="7 -> 14"), _block("echo never", run="local")]
+    outcomes = readme.Runner().run_session(blocks, say=lambda _: None)
+    assert [outcome.passed for outcome in outcomes] == [True, False]
+    assert "expected, not found: '7 -> 14'" in outcomes[1].output

@@ -6,6 +6,10 @@ copy of it) is synthesized against the emulator into .build/cdktf.out.local-plan
 the deployment's own state, `terraform show -json` writes .build/plans/local/<stack>/plan.json, and the review is
 `python -m tools.plan_review` over those files (the folder names the stack), exactly as the plan workflow runs it.
 
+Plans skip the refresh (-refresh=false): nothing changes the emulator behind Terraform's back, so the state is
+what is deployed, and reading every resource back would double the time. Each stack reuses the deployment's
+`terraform init` (same providers, same backend path) and one provider process for plan and show.
+
 CONFIG is read as the deployed environment: copied to .build/plan-local/<environment>.toml, so its name comes from
 the deployment, not from the file name (a file that sets another `environment` is refused).
 """
@@ -52,12 +56,22 @@ def config_for(deployed_environment: str, changed: Path | None) -> Path:
     return copy
 
 
+def reuse_initialized(deployed: Path, synth: Synthesized) -> None:
+    """Copy each stack's `terraform init` result from the deployment's synth folder (same providers, same backend
+    path relative to the stack): a fresh synth then needs no init, which is most of a plan's start-up."""
+    for name, stack in synth.stacks.items():
+        source = deployed / "stacks" / name
+        if (source / ".terraform" / "terraform.tfstate").is_file() and (source / ".terraform.lock.hcl").is_file():
+            shutil.copytree(source / ".terraform", stack.directory / ".terraform", symlinks=True, dirs_exist_ok=True)
+            shutil.copy2(source / ".terraform.lock.hcl", stack.directory / ".terraform.lock.hcl")
+
+
 def plan_stack(tc, synth: Synthesized, name: str, env: dict[str, str], plans: Path) -> Path:
     """`terraform plan` of one stack against the deployment's state, then its JSON form."""
     directory = synth.stacks[name].directory
     with shared_provider(directory, tc.env(env)) as reattach:
-        planned = tc.run(["plan", "-input=false", "-no-color", "-lock=false", "-out=plan.bin"], directory,
-                         check=False, env={**env, **reattach})
+        planned = tc.run(["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", "-out=plan.bin"],
+                         directory, check=False, env={**env, **reattach})
         if planned.returncode != 0:
             raise DeployError(f"{name}: terraform plan failed:\n{planned.stderr.strip()[-3000:]}")
         shown = tc.run(["show", "-json", "plan.bin"], directory, check=False, env={**env, **reattach})
@@ -81,7 +95,8 @@ def run(changed: Path | None, plans: Path = PLANS_DIR) -> int:
         f"local deployment on {url} (recorded in {deployment_record_path().name})")
     synth = synthesize(url, PLAN_OUTDIR, environment)
     env = emulator_environment(url, environment)
-    TerraformEngine(tc, env, say).init(synth)  # one after the other: the plugin cache is not safe to share
+    reuse_initialized(Path(record["outdir"]), synth)
+    TerraformEngine(tc, env, say).init(synth)  # what is left, one after the other: the plugin cache is not shared-safe
     shutil.rmtree(plans, ignore_errors=True)
     order = [name for level in synth.levels for name in level]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:

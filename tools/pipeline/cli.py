@@ -146,10 +146,11 @@ class Pipeline:
 def open_pipeline(args: argparse.Namespace, out: Output) -> Pipeline:
     from modules.config import config_path_from_env, load_config
 
-    if args.env:
-        os.environ["PIPELINE_ENV"] = args.env
-        os.environ.pop("PIPELINE_CONFIG", None)
-    config = load_config(config_path_from_env())
+    environ = dict(os.environ)
+    if args.env:  # --env wins over both variables
+        environ.pop("PIPELINE_CONFIG", None)
+        environ["PIPELINE_ENV"] = args.env
+    config = load_config(config_path_from_env(environ))
     target = args.target or ("aws" if config.allowed_account_ids else "local")
     if target == "local":
         from tools.pipeline.local import HANDLER_LOG, LocalApi, LocalModel, LocalWorker

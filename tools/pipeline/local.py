@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from tools.pipeline.api import Response, call_api
 from tools.pipeline.deployment import Deployment, DeploymentError, Runtime, WorkQueue
@@ -74,24 +75,18 @@ def runtime_environment(runtime: Runtime, deployment: Deployment, overrides: dic
     values = {**runtime.environment, **overrides, **EMULATOR_CREDENTIALS,
               "AWS_ENDPOINT_URL": str(deployment.emulator_url), "AWS_REGION": deployment.region,
               "AWS_DEFAULT_REGION": deployment.region}
-    saved = {name: os.environ.get(name) for name in (*values, *HIDDEN_VARIABLES)}
-    for name in HIDDEN_VARIABLES:
-        os.environ.pop(name, None)
-    os.environ.update(values)
-    _clear_cached_clients()
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
     sink = log.open("a") if log is not None else contextlib.nullcontext(sys.stderr)
-    try:
-        with sink as out, contextlib.redirect_stdout(out):
-            yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    # patch.dict restores the whole environment afterwards, the hidden variables included.
+    with mock.patch.dict(os.environ, values), sink as out, contextlib.redirect_stdout(out):
+        for name in HIDDEN_VARIABLES:
+            os.environ.pop(name, None)
         _clear_cached_clients()
+        try:
+            yield
+        finally:
+            _clear_cached_clients()
 
 
 def api_event(method: str, route: str, path: str, body: Any = None,

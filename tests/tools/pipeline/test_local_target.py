@@ -7,6 +7,7 @@ The functions' code runs in-process under the deployed environment variables; th
 from __future__ import annotations
 
 import json
+import os
 import uuid
 
 import pytest
@@ -147,3 +148,17 @@ def test_info_names_the_target_region_and_queues(deployment, capsys):
     assert code == EXIT_OK
     assert (info["environment"], info["target"], info["region"]) == ("local", "local", "eu-west-1")
     assert [queue["name"] for queue in info["queues"]] == ["default", "priority"]
+
+
+def test_the_pipeline_script_runs_from_any_directory_in_the_project_environment(deployment, tmp_path):
+    import subprocess
+
+    from tests.conftest import PROJECT_ROOT
+
+    job = tmp_path / "mine.json"
+    job.write_text('{"model": "iris", "inputs": {"instances": [[5.1, 3.5, 1.4, 0.2]]}}')
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    proc = subprocess.run([str(PROJECT_ROOT / "pipeline"), "jobs", "submit", "--file", "mine.json", "--json"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert json.loads(proc.stdout)["status"] == contract.STATUS_PENDING  # the relative --file is the caller's
