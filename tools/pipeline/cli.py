@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.pipeline.api import ApiError, HttpApi, Response
+from tools.api_client import ApiCallError, ApiClient, ApiResponse
 from tools.pipeline.deployment import TARGETS, Deployment, DeploymentError, aws_deployment, local_deployment
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_JOB_FAILED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 DEFAULT_WAIT_SECONDS = 120.0
-TOKEN_ENV = "PIPELINE_API_TOKEN"
+TOKEN_ENV = "PIPELINE_API_TOKEN"  # tools/api_client.py reads it too
 API_URL_ENV = "PIPELINE_API_URL"
 MODEL_URL_ENV = "PIPELINE_MODEL_URL"
 FINISHED = ("succeeded", "failed")
@@ -114,8 +114,10 @@ class Pipeline:
 
     config: Any
     deployment: Deployment
-    api: Any  # HttpApi or LocalApi: request(method, path, body) -> Response
+    api: Any  # ApiClient or LocalApi: request(method, path, body) -> ApiResponse
+    api_description: str
     out: Output
+    api_url: str | None = None
     model: Any = None  # LocalModel (local target)
     worker: Any = None  # LocalWorker (local target)
 
@@ -132,15 +134,26 @@ class Pipeline:
 
         return boto3.client("sqs", region_name=self.deployment.region)
 
-    def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> Response:
+    def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200,)) -> ApiResponse:
         answer = self.api.request(method, path, body)
         if answer.status not in ok:
-            raise Failed(f"{method} {path} answered {answer.status}: {answer.error}")
+            raise Failed(f"{method} {path} answered {answer.status}: {error_text(answer.body)}")
         return answer
 
     def close(self) -> None:
         if self.model is not None:
             self.model.close()
+
+
+def error_text(body: Any) -> str:
+    """The API's error (`{"error", "field"}`, lambdas/http.py) with its field, else the body as it came."""
+    if isinstance(body, dict) and "error" in body:
+        return body["error"] + (f" (field {body['field']})" if body.get("field") else "")
+    return json.dumps(body) if body is not None else "(no body)"
+
+
+def header(answer: ApiResponse, name: str, default: str) -> str:
+    return next((value for key, value in answer.headers.items() if key.lower() == name), default)
 
 
 def open_pipeline(args: argparse.Namespace, out: Output) -> Pipeline:
@@ -160,12 +173,14 @@ def open_pipeline(args: argparse.Namespace, out: Output) -> Pipeline:
         api = LocalApi(deployment=deployment, routes=config.api.lambda_routes(), model=model,
                        log=None if args.verbose else HANDLER_LOG)
         worker = LocalWorker(deployment=deployment, model=model, log=api.log)
-        return Pipeline(config=config, deployment=deployment, api=api, out=out, model=model, worker=worker)
+        return Pipeline(config=config, deployment=deployment, api=api, api_description=api.describe(), out=out,
+                        model=model, worker=worker)
     deployment = aws_deployment(config)
     url = args.api_url or os.environ.get(API_URL_ENV) or deployment.output("api_invoke_url")
     auth = deployment.outputs.get("api", {}).get("api_auth") or config.api.auth
-    api = HttpApi(url=url, auth=auth, region=config.region, token=args.token or os.environ.get(TOKEN_ENV))
-    return Pipeline(config=config, deployment=deployment, api=api, out=out)
+    api = ApiClient(url, auth, config.region, token=args.token)  # the token defaults to PIPELINE_API_TOKEN
+    return Pipeline(config=config, deployment=deployment, api=api, api_description=f"{url} (auth {auth})",
+                    out=out, api_url=url)
 
 
 # --- inputs ---------------------------------------------------------------------------------------------------
@@ -254,7 +269,7 @@ def wait_for(pipeline: Pipeline, job_id: str, timeout: float, quiet: bool = Fals
             report = pipeline.worker.run_once(wait_seconds=1)
             processed += report.received
         else:
-            time.sleep(min(float(answer.headers.get("retry-after", "1") or 1), 5.0))
+            time.sleep(min(float(header(answer, "retry-after", "1") or 1), 5.0))
 
 
 def show_job(pipeline: Pipeline, document: dict[str, Any], waited: float | None = None, quiet: bool = False) -> int:
@@ -385,7 +400,7 @@ def cmd_info(args: argparse.Namespace, pipeline: Pipeline) -> int:
     document = {
         "environment": deployment.environment, "target": deployment.target, "region": deployment.region,
         "accounts": list(pipeline.config.allowed_account_ids) or ["the emulator's"],
-        "api": pipeline.api.describe(), "api_url": getattr(pipeline.api, "url", None),
+        "api": pipeline.api_description, "api_url": pipeline.api_url,
         "emulator_url": deployment.emulator_url, "state": deployment.source,
         "queues": [{"name": q.name, "url": q.url, "dead_letter_url": q.dead_letter_url} for q in deployment.queues],
     }
@@ -492,7 +507,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args, pipeline))
     except UsageError as exc:
         return _error(out, str(exc), EXIT_USAGE)
-    except (Failed, DeploymentError, ApiError) as exc:
+    except (Failed, DeploymentError, ApiCallError) as exc:
         return _error(out, str(exc), EXIT_FAILED)
     except KeyboardInterrupt:
         return _error(out, "interrupted", EXIT_FAILED)

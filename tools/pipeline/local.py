@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from tools.pipeline.api import Response, call_api
+from tools.api_client import ApiClient, ApiResponse
 from tools.pipeline.deployment import Deployment, DeploymentError, Runtime, WorkQueue
 from tools.terraform_cli import BUILD_DIR
 
@@ -190,24 +190,24 @@ class LocalApi:
             raise DeploymentError(f"function {name} is not in the compute stack's state; run `make deploy-local`")
         return runtime
 
-    def request(self, method: str, path: str, body: Any = None) -> Response:
+    def request(self, method: str, path: str, body: Any = None) -> ApiResponse:
         for (route_method, route), folder in self.routes.items():
             match = _route_pattern(route).match(path)
             if route_method == method and match:
                 return self._invoke(folder, api_event(method, route, path, body, match.groupdict() or None))
         if (method, path) == ("POST", "/v1/predict"):  # predict_backend = "fargate": the VPC link to the model
-            return call_api(self.model.ensure(), "POST", "/invocations", body, auth="none")
-        return Response(status=404, headers={}, body={"message": "Not Found"})
+            return ApiClient(self.model.ensure(), "none", self.deployment.region).request("POST", "/invocations", body)
+        return ApiResponse(status=404, body={"message": "Not Found"}, headers={})
 
-    def _invoke(self, folder: str, event: dict[str, Any]) -> Response:
+    def _invoke(self, folder: str, event: dict[str, Any]) -> ApiResponse:
         runtime = self.runtime(folder)
         overrides = {"MODEL_BACKEND": "http", "MODEL_URL": self.model.ensure()} if folder == "predict" else {}
         handler = importlib.import_module(f"lambdas.{folder}.handler").handler
         with runtime_environment(runtime, self.deployment, overrides, self.log):
             answer = handler(event, LambdaContext(runtime))
         raw = answer.get("body") or ""
-        return Response(status=int(answer["statusCode"]), headers=answer.get("headers", {}),
-                        body=json.loads(raw) if raw else None)
+        return ApiResponse(status=int(answer["statusCode"]), body=json.loads(raw) if raw else None,
+                           headers=answer.get("headers", {}))
 
     def describe(self) -> str:
         return f"the handlers in this process, on the emulator at {self.deployment.emulator_url}"
