@@ -32,6 +32,7 @@ TOKEN_ENV = "PIPELINE_API_TOKEN"  # tools/api_client.py reads it too
 API_URL_ENV = "PIPELINE_API_URL"
 MODEL_URL_ENV = "PIPELINE_MODEL_URL"
 FINISHED = ("succeeded", "failed")
+PROGRESS_EVERY = 10.0  # seconds between progress lines in a log (not a terminal)
 
 
 class UsageError(Exception):
@@ -51,7 +52,8 @@ class Output:
 
     json_mode: bool = False
     quiet: bool = False
-    _last_progress: str = ""
+    _last_key: str | None = None
+    _last_line: float = 0.0
     _status: Any = field(default=None, repr=False)
 
     def note(self, message: str) -> None:
@@ -59,11 +61,12 @@ class Output:
             self._clear_status()
             print(message, file=sys.stderr, flush=True)
 
-    def progress(self, message: str) -> None:
-        """A running status: a spinner on a terminal, otherwise one line whenever the message changes."""
-        if self.json_mode or self.quiet or message == self._last_progress:
+    def progress(self, message: str, key: str | None = None) -> None:
+        """A running status: a spinner on a terminal; in a log, a line when KEY (the state, default the message)
+        changes, else every PROGRESS_EVERY seconds, so a long wait neither floods a CI log nor looks stuck."""
+        if self.json_mode or self.quiet:
             return
-        self._last_progress = message
+        key = message if key is None else key
         if sys.stderr.isatty():
             if self._status is None:
                 from rich.console import Console
@@ -72,8 +75,10 @@ class Output:
                 self._status.start()
             else:
                 self._status.update(message)
-        else:
+        elif key != self._last_key or time.monotonic() - self._last_line >= PROGRESS_EVERY:
             print(message, file=sys.stderr, flush=True)
+            self._last_line = time.monotonic()
+        self._last_key = key
 
     def _clear_status(self) -> None:
         if self._status is not None:
@@ -264,7 +269,7 @@ def wait_for(pipeline: Pipeline, job_id: str, timeout: float, quiet: bool = Fals
                                 None if quiet else f"job {job_id} still {status} after {waited:.0f} s")
             return EXIT_TIMEOUT
         extra = f", {processed} message(s) processed here" if pipeline.local else ""
-        pipeline.out.progress(f"waiting for job {job_id}: {status} ({waited:.0f} s{extra})")
+        pipeline.out.progress(f"waiting for job {job_id}: {status} ({waited:.0f} s{extra})", key=status)
         if pipeline.local:
             report = pipeline.worker.run_once(wait_seconds=1)
             processed += report.received
@@ -383,7 +388,8 @@ def cmd_work(args: argparse.Namespace, pipeline: Pipeline) -> int:
         if pending == 0 or waited > args.timeout:
             break
         pipeline.out.progress(f"working the queues: {totals['succeeded']} succeeded, {totals['failed']} failed "
-                              f"(retried until max_receive_count, then dead-lettered), {pending} left ({waited:.0f} s)")
+                              f"(retried until max_receive_count, then dead-lettered), {pending} left ({waited:.0f} s)",
+                              key=f"{totals['succeeded']}/{totals['failed']}")
     document = {**totals, "left": pending, "seconds": round(time.monotonic() - began, 1),
                 "unconsumed_queues": sorted(unconsumed)}
     text = (f"processed {totals['received']} message(s): {totals['succeeded']} succeeded, {totals['failed']} failed"
