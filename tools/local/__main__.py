@@ -126,8 +126,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     outputs = stack_outputs(tc, synth, env)
     print_outputs(outputs, f"{config.name_prefix} on the emulator at {emulator.url}")
     print_times(times)
-    say(f"try it: AWS_ENDPOINT_URL={emulator.url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-        f"aws --region {config.region} sqs list-queues   |   tear down: make destroy-local")
+    say("try it: ./pipeline jobs submit --file examples/job.json --wait   (README: Try it; ./pipeline --help)   |   "
+        "tear down: make destroy-local")
     return 0
 
 
