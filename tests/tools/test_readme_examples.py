@@ -122,9 +122,10 @@ def test_the_synth_table_is_what_synth_prints(synthesized):
 
 def _cost_drivers(outdir: Path, config) -> dict[str, int]:
     counts = {"NAT gateways": 0, "interface endpoint ENIs (endpoints × AZs)": 0, "application load balancers": 0,
-              "KMS customer keys": 0, "CloudWatch alarms": 0}
+              "KMS customer keys": 0, "CloudWatch alarms": 0, "CloudWatch dashboards": 0}
     kinds = {"aws_nat_gateway": "NAT gateways", "aws_lb": "application load balancers",
-             "aws_kms_key": "KMS customer keys", "aws_cloudwatch_metric_alarm": "CloudWatch alarms"}
+             "aws_kms_key": "KMS customer keys", "aws_cloudwatch_metric_alarm": "CloudWatch alarms",
+             "aws_cloudwatch_dashboard": "CloudWatch dashboards"}
     for document in (json.loads(path.read_text()) for path in outdir.glob("stacks/*/cdk.tf.json")):
         for kind, resources in document.get("resource", {}).items():
             for resource in resources.values():
