@@ -94,6 +94,10 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
         return f"{field}: unknown key; allowed: {', '.join(allowed)}" if allowed else f"{field}: unknown key"
     if error["type"] in TYPE_ERRORS:
         return f"{field}: {TYPE_ERRORS[error['type']]}, not {toml_value(error['input'])}"
+    if error["type"] == "union_tag_invalid":  # the key that picks a table's kind, e.g. backend.type
+        key = error["ctx"]["discriminator"].strip("'")
+        allowed = error["ctx"]["expected_tags"].replace("'", '"')  # TOML's quotes
+        return f"{field}.{key}: must be one of {allowed}, not {toml_value(error['input'].get(key))}"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "value_error" and not loc:
         return message  # model-level combination checks already name their fields

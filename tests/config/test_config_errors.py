@@ -34,7 +34,7 @@ def test_every_shipped_environment_is_valid(env):
     (LOCAL.replace("log_retention_days = 7", "log_retention_days = 8"), "log_retention_days: must be one of the CloudWatch retention values 1, 3, 5, 7"),
     (LOCAL.replace("log_retention_days = 7", 'log_retention_days = "week"'), "log_retention_days: must be a whole number, without quotes (e.g. 30), not \"week\""),
     (LOCAL.replace("images_to_keep = 10", "images_to_keep = 0"), "registry.images_to_keep: Input should be greater than or equal to 1"),
-    (LOCAL.replace('type = "local"', 'type = "gcs"'), "backend: Input tag 'gcs' found using 'type' does not match any of the expected tags: 'local', 's3'"),
+    (LOCAL.replace('type = "local"', 'type = "gcs"'), "backend.type: must be one of \"local\", \"s3\", not \"gcs\""),
     (LOCAL + "\n[registry.extra]\nx = 1\n", "registry.extra: unknown key; allowed: force_delete, images_to_keep, untagged_expiry_days"),
     (LOCAL.replace("project = \"inference\"", "project = \"inference\"\nproduction = true"), "backend.type: must be 's3' when production = true"),
     ('region = "eu-west-1"\n[backend]\ntype = "s3"\nbucket = "b-state"\n', "allowed_account_ids: required (at least one 12-digit id) with the s3 backend"),
