@@ -149,6 +149,21 @@ def test_predict_and_queue_depths_against_the_real_environment(dev_state, capsys
     assert [row["queue"] for row in json.loads(capsys.readouterr().out)["queues"]] == ["default", "priority"]
 
 
+def test_dead_letters_of_the_real_environment_are_listed_from_its_state_and_left_in_place(
+        dev_state, deployment, capsys):
+    dead_letter_url = deployment.output("dead_letter_queue_url_default")
+    job = {"job_id": "3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90", "model": "iris", "priority": "normal"}
+    deployment.client("sqs").send_message(QueueUrl=dead_letter_url, MessageBody=json.dumps(job))
+    for _ in range(2):  # the second listing finds what the first one left
+        assert main(["--env", "dev", "dlq", "list", "--json"]) == EXIT_OK
+        listed = {entry["queue"]: entry["messages"] for entry in json.loads(capsys.readouterr().out)["dead_letter_queues"]}
+        assert [(m["job_id"], m["model"], m["priority"]) for m in listed["default"]] == [tuple(job.values())]
+        assert listed["priority"] == []
+    assert main(["--env", "dev", "queues", "--json"]) == EXIT_OK
+    depths = json.loads(capsys.readouterr().out)["queues"]
+    assert {row["queue"]: row["dead_letters"] for row in depths} == {"default": 1, "priority": 0}
+
+
 def test_a_signature_for_another_region_is_refused_by_the_gateway_as_aws_would(dev_state, api_gateway):
     answer = ApiClient(api_gateway.url, "iam", "us-east-1").request("POST", "/v1/predict",
                                                                      {"instances": [[5.1, 3.5, 1.4, 0.2]]})
