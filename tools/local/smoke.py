@@ -165,12 +165,12 @@ class DeployedPipeline:
 @contextlib.contextmanager
 def handler_environment(values: dict[str, str]) -> Iterator[None]:
     """Set the contract variables for the in-process handlers, with fresh boto3 clients; restore after."""
-    from lambdas import model_client
+    from lambdas import jobs, model_client
     from lambdas.status import handler as status
     from lambdas.submit import handler as submit
     from lambdas.worker import handler as worker
 
-    cached = (submit.s3, submit.sns, worker.s3, worker.sns, status.s3, model_client.sagemaker_runtime)
+    cached = (submit.s3, submit.sns, jobs.s3, jobs.sns, status.s3, model_client.sagemaker_runtime)
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     for client in cached:
