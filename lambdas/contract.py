@@ -67,8 +67,9 @@ DEFAULT_MODEL_TIMEOUT_SECONDS: Final = 10
 # under a second together; the rest is slack for a slow answer. A worker starts a job only with this much plus
 # the model timeout left, and synth refuses a batch that cannot fit its function's timeout.
 JOB_OVERHEAD_SECONDS: Final = 2
-# How long the queue worker container's receives wait for a message (SQS's maximum: the fewest empty receives). A
-# stop waits for at most one such receive plus the jobs in hand, so synth keeps that under the task's stop timeout.
+# How long the queue worker container's receives wait for a message: SQS's maximum, the fewest empty receives
+# (modules/limits.py SQS_LONG_POLL). A stop waits for one such receive plus the jobs in hand, so synth keeps that
+# under the task's stop timeout.
 LONG_POLL_SECONDS: Final = 20
 # Time `predict` keeps after the model call to answer 504 itself, before its own timeout cuts it.
 REPLY_MARGIN_SECONDS: Final = 1

@@ -35,6 +35,7 @@ class SagemakerExecutionRoleProps:
     decrypt_key_arns: tuple[str, ...] = ()  # keys of what it reads: the artifact bucket's (and a topic's, to publish)
     encrypt_key_arns: tuple[str, ...] = ()  # keys of what it writes: output buckets, notification topics
     volume_key_arn: str | None = None  # the endpoint configuration's volume key: granted to EC2/EBS only
+    read_prefix_arns: tuple[str, ...] = ()  # arn:aws:s3:::<bucket>/<prefix>/*: async inputs (InputLocation)
     write_prefix_arns: tuple[str, ...] = ()  # arn:aws:s3:::<bucket>/<prefix>/*: data capture, async output
     publish_topic_arns: tuple[str, ...] = ()  # async success/error notifications
     vpc_id: str | None = None  # the endpoint's VPC: network-interface management is limited to it
@@ -98,6 +99,8 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
     if props.volume_key_arn:
         statements.append(statement("GrantVolumeKeyToAwsResources", ["kms:CreateGrant"], [props.volume_key_arn],
                                     conditions=(Condition("Bool", "kms:GrantIsForAWSResource", ("true",)),)))
+    if props.read_prefix_arns:
+        statements.append(statement("ReadInputs", ["s3:GetObject"], list(props.read_prefix_arns)))
     if props.write_prefix_arns:
         statements.append(statement("WriteOutputs", ["s3:PutObject"], list(props.write_prefix_arns)))
     if props.publish_topic_arns:
@@ -149,8 +152,9 @@ def _validate(id_: str, props: SagemakerExecutionRoleProps) -> None:
             problems.append(f"{name} is required")
     if props.artifact_object_arn.endswith(("/*", "*")):
         problems.append("artifact_object_arn must name one object (no wildcard): the model reads only its artifact")
-    for prefix in props.write_prefix_arns:
-        if not prefix.endswith("/*") or prefix.endswith(":::*") or "/" not in prefix.rstrip("/*"):
-            problems.append(f"write_prefix_arns: {prefix!r} must be <bucket ARN>/<prefix>/* (not a whole bucket)")
+    for field in ("read_prefix_arns", "write_prefix_arns"):
+        for prefix in getattr(props, field):
+            if not prefix.endswith("/*") or prefix.endswith(":::*") or "/" not in prefix.rstrip("/*"):
+                problems.append(f"{field}: {prefix!r} must be <bucket ARN>/<prefix>/* (not a whole bucket)")
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))

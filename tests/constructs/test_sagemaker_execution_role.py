@@ -62,7 +62,10 @@ def test_metrics_may_be_published_only_to_the_namespace_of_endpoint_instance_met
 def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
     by_sid = _statements(synth_with(lambda s: _role(
         s, decrypt_key_arns=(KEY,), encrypt_key_arns=(KEY,), volume_key_arn=OTHER_KEY,
+        read_prefix_arns=("arn:aws:s3:::results/async/input/*",),
         write_prefix_arns=("arn:aws:s3:::results/data-capture/*",), publish_topic_arns=(TOPIC,), vpc_id="vpc-123")))
+    assert (by_sid["ReadInputs"]["actions"], by_sid["ReadInputs"]["resources"]) == (
+        ["s3:GetObject"], ["arn:aws:s3:::results/async/input/*"])
     assert (by_sid["DecryptInputs"]["actions"], by_sid["DecryptInputs"]["resources"]) == (["kms:Decrypt"], [KEY])
     assert (by_sid["EncryptOutputs"]["actions"], by_sid["EncryptOutputs"]["resources"]) == (["kms:GenerateDataKey"], [KEY])
     grant = by_sid["GrantVolumeKeyToAwsResources"]
@@ -73,7 +76,7 @@ def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
     enis = by_sid["ManageEndpointNetworkInterfaces"]
     assert enis["condition"][0]["values"] == ["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-123"]
     assert by_sid["WriteOutputs"]["actions"] == ["s3:PutObject"]
-    assert not {"DecryptInputs", "EncryptOutputs", "GrantVolumeKeyToAwsResources", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
+    assert not {"ReadInputs", "DecryptInputs", "EncryptOutputs", "GrantVolumeKeyToAwsResources", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
                 "CreateNetworkInterfacesInEndpointVpc"} & set(_statements(synth_with(_role)))
 
 
@@ -132,6 +135,8 @@ def test_network_interfaces_are_kept_to_the_endpoints_vpc_wherever_the_resource_
 def test_a_wildcard_artifact_and_a_whole_bucket_output_are_refused():
     with pytest.raises(ValueError) as error:
         synth_with(lambda s: _role(s, artifact_object_arn="arn:aws:s3:::artifacts/*",
-                                   write_prefix_arns=("arn:aws:s3:::results/*",)))
+                                   write_prefix_arns=("arn:aws:s3:::results/*",),
+                                   read_prefix_arns=("arn:aws:s3:::results/*",)))
     assert "artifact_object_arn must name one object" in str(error.value)
+    assert "read_prefix_arns: 'arn:aws:s3:::results/*' must be <bucket ARN>/<prefix>/*" in str(error.value)
     assert "write_prefix_arns: 'arn:aws:s3:::results/*' must be <bucket ARN>/<prefix>/*" in str(error.value)
