@@ -168,7 +168,6 @@ def handler_environment(values: dict[str, str]) -> Iterator[None]:
     from lambdas import jobs, model_client
     from lambdas.status import handler as status
     from lambdas.submit import handler as submit
-    from lambdas.worker import handler as worker
 
     cached = (submit.s3, submit.sns, jobs.s3, jobs.sns, status.s3, model_client.sagemaker_runtime)
     saved = {name: os.environ.get(name) for name in values}
