@@ -235,12 +235,9 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
             times[f"deploy ({engine.name})"] = engine.deploy(synth).seconds
         with steps.step("read the stack outputs"):
             outputs = stack_outputs(tc, synth, env)
-        queue_filters = {queue.name: dict(queue.filter) for queue in config.messaging.queues} \
-            if hasattr(config, "messaging") else {}
         smoke_began = time.monotonic()
         try:
-            run_smoke(steps, emulator_url=emulator.url, region=config.region, outputs=outputs,
-                      queue_filters=queue_filters)
+            run_smoke(steps, emulator_url=emulator.url, outputs=outputs, config=config)
         finally:
             times["smoke test"] = time.monotonic() - smoke_began
     except StepFailed:
