@@ -15,7 +15,7 @@ PIPENV := $(shell command -v pipenv 2>/dev/null || echo .build/pipenv/bin/pipenv
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
+.PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model bench-worker e2e-stress \
         plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean
 
 help: ## list the targets
@@ -63,6 +63,9 @@ serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the e
 bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
 	$(VENV_PY) benchmarks/model_server.py
 
+bench-worker: install ## queue consumer jobs/s and p50/p99 job latency on loopback, emulator queue, real model (measured)
+	$(VENV_PY) benchmarks/worker_throughput.py
+
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)
 
@@ -85,8 +88,11 @@ deploy-local: install ## deploy every stack onto a local moto emulator (no AWS a
 destroy-local: install ## destroy the local deployment; stop the emulator if deploy-local started it
 	$(VENV_PY) -m tools.local destroy
 
-e2e: install ## on a private emulator: deploy, push one job through the deployed pipeline, destroy
+e2e: install ## on a private emulator: deploy, push a job through each consumer path (+ poison, duplicate), destroy
 	$(VENV_PY) -m tools.local e2e
+
+e2e-stress: install ## make e2e three times in a row under a CPU hog on every core; pass count and times
+	$(VENV_PY) -m tools.local stress
 
 clean: ## remove generated output (keeps state/)
 	rm -rf cdktf.out .build/model .build/cdktf.out.local-* .pytest_cache

@@ -137,11 +137,12 @@ class LocalProcess:
         return [json.loads(line) for line in self.log.read_text(errors="replace").splitlines() if line.startswith("{")]
 
 
-def start_model_server(model_dir: Path = MODEL_DIR) -> tuple[str, LocalProcess]:
+def start_model_server(model_dir: Path = MODEL_DIR, workers: int = 1) -> tuple[str, LocalProcess]:
     """The image's server (serve.py -> gunicorn) on loopback, with the example model trained on first use."""
     port = _free_port()
     server = LocalProcess.start([sys.executable, "-m", "containers.inference.serve", "--model-dir", str(model_dir),
-                                 "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--train-if-missing"],
+                                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                                 "--train-if-missing"],
                                 dict(os.environ), "model-server.log")
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + MODEL_START_TIMEOUT_SECONDS
