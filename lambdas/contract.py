@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -100,6 +101,14 @@ RESULTS_PREFIX: Final = "results/"
 ASYNC_INPUT_PREFIX: Final = "async/input/"
 ASYNC_OUTPUT_PREFIX: Final = "async/output/"
 ASYNC_FAILURE_PREFIX: Final = "async/failure/"
+
+
+def is_job_id(value: object) -> bool:
+    """Job ids are lowercase UUIDs (submit makes them): only such a value ever becomes part of an S3 key."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def request_key(job_id: str) -> str:

@@ -22,14 +22,13 @@ policy moves the message to its dead-letter queue after maxReceiveCount receives
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambdas import model_client
-from lambdas.aws_clients import missing_key
+from lambdas.aws_clients import key_exists
 from lambdas.aws_clients import queue_driven_s3 as s3
 from lambdas.aws_clients import queue_driven_sns as sns
 from lambdas.contract import (
@@ -40,6 +39,7 @@ from lambdas.contract import (
     RESULTS_TOPIC_ARN,
     STATUS_FAILED,
     STATUS_SUCCEEDED,
+    is_job_id,
     model_timeout_seconds,
     request_key,
     required_env,
@@ -79,11 +79,8 @@ def parse_job(body: str) -> dict[str, Any]:
     if not isinstance(job, dict):
         raise MalformedJob("body is not a JSON object")
     job_id = job.get("job_id")
-    try:
-        if not isinstance(job_id, str) or str(uuid.UUID(job_id)) != job_id:
-            raise ValueError
-    except ValueError as error:
-        raise MalformedJob(f"job_id {job_id!r} is not a lowercase UUID") from error
+    if not is_job_id(job_id):
+        raise MalformedJob(f"job_id {job_id!r} is not a lowercase UUID")
     if isinstance(job.get("inputs"), dict):
         return job
     # Only this job's own request document may be read, whatever the message says.
@@ -102,13 +99,7 @@ def job_inputs(job: dict[str, Any], bucket: str) -> dict[str, Any]:
 
 def result_exists(bucket: str, key: str) -> bool:
     """Whether the job is done; a 403 (no s3:ListBucket, see aws_clients.MISSING_KEY_CODES) raises."""
-    try:
-        s3().head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if missing_key(error):
-            return False
-        raise
-    return True
+    return key_exists(s3(), bucket, key)
 
 
 def store_result_once(bucket: str, key: str, document: dict[str, Any]) -> str:

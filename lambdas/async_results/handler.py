@@ -22,7 +22,6 @@ subscribers cannot tell which mode answered.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -36,6 +35,7 @@ from lambdas.contract import (
     STATUS_FAILED,
     STATUS_SUCCEEDED,
     async_input_key,
+    is_job_id,
     json_logger,
     required_env,
     result_key,
@@ -59,11 +59,8 @@ def parse_notification(body: str, bucket: str) -> dict[str, Any]:
     if not isinstance(notification, dict) or notification.get("eventSource") != "aws:sagemaker":
         raise ForeignNotification("not a SageMaker notification (eventSource is not aws:sagemaker)")
     job_id = notification.get("inferenceId")
-    try:
-        if not isinstance(job_id, str) or str(uuid.UUID(job_id)) != job_id:
-            raise ValueError
-    except ValueError as error:
-        raise ForeignNotification(f"inferenceId {job_id!r} is not a job id (a lowercase UUID)") from error
+    if not is_job_id(job_id):
+        raise ForeignNotification(f"inferenceId {job_id!r} is not a job id (a lowercase UUID)")
     expected_input = f"s3://{bucket}/{async_input_key(job_id)}"
     if (notification.get("requestParameters") or {}).get("inputLocation") != expected_input:
         raise ForeignNotification(f"the input location is not {expected_input}")

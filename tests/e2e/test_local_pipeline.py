@@ -1,6 +1,7 @@
 """The whole pipeline on the local emulator, as `make e2e` runs it: every stack deployed with the real Terraform
-CLI onto a private moto server, a job pushed through the deployed topic, queue, worker, model server, bucket and
-results topic, then everything destroyed.
+CLI onto a private moto server, a job pushed through each consumer path (the worker function, the queue worker
+run from its deployed task definition, the asynchronous endpoint) with a poison message and a duplicate delivery
+on each, then everything destroyed.
 
 Fails (never skips) when Terraform or the offline provider mirror is missing: a green run must mean deployed.
 """
@@ -23,3 +24,5 @@ def test_a_job_flows_through_the_deployed_pipeline_and_everything_is_destroyed_a
     failed = [f"{step.name}: {step.detail}" for step in steps if not step.passed]
     assert passed, "local e2e failed:\n" + "\n".join(failed or ["no step ran"])
     assert any(step.name.startswith("destroy every stack") for step in steps), "the deployment was not destroyed"
+    paths = ("worker function path", "queue worker path", "async endpoint path")
+    assert all(any(step.name.startswith(path) for step in steps) for path in paths), "a consumer path did not run"

@@ -311,8 +311,9 @@ class Smoke:
         """Deliver the message BODY until the redrive policy moves it to the dead-letter queue; the deliveries."""
         deliveries = 0
         for _ in range(self.config.messaging.max_receive_count + 2):
-            messages = [m for m in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                                            WaitTimeSeconds=1).get("Messages", []) if m["Body"] == body]
+            messages = [m for m in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                                            AttributeNames=["All"]).get("Messages", [])
+                        if m["Body"] == body]
             if not messages:
                 break
             deliveries += 1
