@@ -143,13 +143,17 @@ class ComputeStack(PipelineStack):
             self, "lambda-security-group", name=f"{self.config.name_prefix}-lambdas", vpc_id=self.network.vpc_id,
             description="Lambda functions: no inbound, HTTPS to AWS APIs (VPC endpoints, S3 gateway) out")
         self._https_egress("lambda", group.id)
-        if self.config.compute.model_backend == contract.BACKEND_HTTP and self.inference_service is not None \
+        self._model_egress("lambda", group.id, self.config.compute.model_backend)
+        return group.id
+
+    def _model_egress(self, label: str, group_id: str, backend: str) -> None:
+        """A caller on the http backend also reaches the internal load balancer on its port when that is not HTTPS."""
+        if backend == contract.BACKEND_HTTP and self.inference_service is not None \
                 and self.inference_service.alb.port != HTTPS_PORT:
             port = self.inference_service.alb.port
             aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-                self, "lambda-egress-model", security_group_id=group.id, ip_protocol="tcp", from_port=port,
+                self, f"{label}-egress-model", security_group_id=group_id, ip_protocol="tcp", from_port=port,
                 to_port=port, cidr_ipv4=self.network.vpc_cidr, description=f"the internal model load balancer on {port}")
-        return group.id
 
     def _https_egress(self, label: str, group_id: str) -> None:
         destinations = {"internet": {"cidr_ipv4": "0.0.0.0/0"}} if self.config.compute.egress_to_internet else {
@@ -417,6 +421,7 @@ class ComputeStack(PipelineStack):
                 statement("ProtectBusyTask", TASK_PROTECTION, [tasks])),
             log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
             egress_to_internet=config.compute.egress_to_internet, depends_on=(self.cluster.capacity_providers,)))
+        self._model_egress("queue-worker", service.security_group_id, backend)
         if not config.emulator.skips("autoscaling"):
             QueueWorkerScaling(self, "queue-worker-scaling", props=QueueWorkerScalingProps(
                 name=name, cluster_name=self.cluster.name, service_name=service.service.name, queue_name=queue.name,

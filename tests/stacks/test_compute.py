@@ -611,3 +611,17 @@ def test_synth_refuses_a_worker_timeout_the_queue_visibility_cannot_cover(tmp_pa
     assert ("queue 'inference-short-priority' has visibility timeout 180 s, under 6 x the timeout of function "
             "'inference-short-worker' (60 s) = 360 s") in line
     assert "TfToken" not in line and not (tmp_path / "out").exists()
+
+
+def test_a_queue_worker_on_the_http_backend_may_reach_the_plain_http_load_balancer(tmp_path):
+    """GIVEN dev's queue worker on the http backend (its load balancer listens on 80 without a certificate), THEN
+    its security group lets it out on that port, as the functions' group does."""
+    from cdktf import Testing
+
+    path = tmp_path / "dev.toml"
+    path.write_text(DEV.replace("[compute.queue_worker]\n", '[compute.queue_worker]\nmodel_backend = "http"\n'))
+    doc = json.loads(Testing.synth(_compose(load_config(path))["compute"]))
+    rules = {k: r for k, r in doc["resource"]["aws_vpc_security_group_egress_rule"].items() if "egress-model" in k}
+
+    assert [r["from_port"] for r in rules.values()] == [80]
+    assert "queue-worker_security-group" in next(iter(rules.values()))["security_group_id"]
