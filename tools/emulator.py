@@ -41,6 +41,7 @@ ENDPOINT_ENV = "MOTO_ENDPOINT"
 HEALTH_PATH = "/moto-api/"
 RESET_PATH = "/moto-api/reset"
 START_TIMEOUT_SECONDS = 30.0
+SERVER_MODULE = "tools.emulator_server"  # moto.server, with the one change that module explains
 
 # Terraform AWS provider `endpoints` keys for every service the stacks use (or may use soon). Canonical key
 # names only: the aliases (applicationautoscaling, cloudwatchlogs, elasticloadbalancingv2 ...) conflict with
@@ -182,7 +183,7 @@ def _is_moto_server(pid: int) -> bool:
     if not Path("/proc/self").exists():
         return True
     try:
-        return b"moto.server" in cmdline.read_bytes()
+        return any(module in cmdline.read_bytes() for module in (b"moto.server", SERVER_MODULE.encode()))
     except OSError:
         return False
 
@@ -240,8 +241,9 @@ def find_running(state_file: Path = STATE_FILE) -> Emulator | None:
 
 
 def _spawn(port: int, *, detach: bool) -> subprocess.Popen[bytes]:
-    """`python -m moto.server` on loopback; detached (own session, log file) when it must outlive us."""
-    command = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    """moto's server on loopback (tools/emulator_server.py: with repeated CreateFunction requests answered as the
+    first); detached (own session, log file) when it must outlive us."""
+    command = [sys.executable, "-m", SERVER_MODULE, "-H", LOOPBACK, "-p", str(port)]
     if detach:
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         with LOG_FILE.open("ab") as log:
