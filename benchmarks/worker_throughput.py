@@ -26,7 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from tools.emulator import start_emulator  # noqa: E402
-from tools.local.smoke import LOG_DIR, LocalProcess, start_model_server, wait_for  # noqa: E402
+from tools.local.smoke import LOG_DIR, LocalProcess, ModelServer, wait_for  # noqa: E402
 
 REGION = "us-east-1"
 ROW = [5.1, 3.5, 1.4, 0.2]
@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(size) for size in args.batch_sizes.split(",")]
     print(f"load average before: {os.getloadavg()[0]:.2f} (1 min)", flush=True)
     emulator = start_emulator(reuse=False)
-    model_url, model_server = start_model_server(workers=args.model_workers)
+    model_server = ModelServer.start(workers=args.model_workers)
+    model_url = model_server.url
     aws_env = {"AWS_ENDPOINT_URL": emulator.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
     clients = {name: boto3.client(name, endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="test",
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"round {round_} batch {size:>2}: {figures['jobs_per_second']:6.1f} jobs/s, "
                       f"p50 {figures['p50_ms']:7.1f} ms, p99 {figures['p99_ms']:7.1f} ms", flush=True)
     finally:
-        model_server.stop(timeout=15)
+        model_server.stop()
         emulator.stop()
     print(f"\n{args.jobs} jobs per measurement, {args.rounds} rounds, model server with {args.model_workers} workers; "
           f"load average after: {os.getloadavg()[0]:.2f}")

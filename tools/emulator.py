@@ -41,7 +41,9 @@ ENDPOINT_ENV = "MOTO_ENDPOINT"
 HEALTH_PATH = "/moto-api/"
 RESET_PATH = "/moto-api/reset"
 START_TIMEOUT_SECONDS = 30.0
-SERVER_MODULE = "tools.emulator_server"  # moto.server, with the one change that module explains
+# moto's server plus the SageMaker operations a model release needs (UpdateEndpoint ...) and repeated
+# CreateFunction requests answered as the first: see that module.
+SERVER_MODULE = "tools.emulator_server"
 
 # Terraform AWS provider `endpoints` keys for every service the stacks use (or may use soon). Canonical key
 # names only: the aliases (applicationautoscaling, cloudwatchlogs, elasticloadbalancingv2 ...) conflict with
@@ -183,9 +185,10 @@ def _is_moto_server(pid: int) -> bool:
     if not Path("/proc/self").exists():
         return True
     try:
-        return any(module in cmdline.read_bytes() for module in (b"moto.server", SERVER_MODULE.encode()))
+        command = cmdline.read_bytes()
     except OSError:
         return False
+    return any(marker in command for marker in (b"moto.server", SERVER_MODULE.encode()))
 
 
 def _terminate_pid(pid: int, timeout: float = 10.0) -> None:
@@ -241,8 +244,8 @@ def find_running(state_file: Path = STATE_FILE) -> Emulator | None:
 
 
 def _spawn(port: int, *, detach: bool) -> subprocess.Popen[bytes]:
-    """moto's server on loopback (tools/emulator_server.py: with repeated CreateFunction requests answered as the
-    first); detached (own session, log file) when it must outlive us."""
+    """moto's server on loopback, with the operations tools/emulator_server.py adds (and repeated CreateFunction
+    requests answered as the first); detached (own session, log file) when it must outlive us."""
     command = [sys.executable, "-m", SERVER_MODULE, "-H", LOOPBACK, "-p", str(port)]
     if detach:
         BUILD_DIR.mkdir(parents=True, exist_ok=True)

@@ -137,27 +137,37 @@ class LocalProcess:
         return [json.loads(line) for line in self.log.read_text(errors="replace").splitlines() if line.startswith("{")]
 
 
-def start_model_server(model_dir: Path = MODEL_DIR, workers: int = 1) -> tuple[str, LocalProcess]:
+@dataclass
+class ModelServer:
     """The image's server (serve.py -> gunicorn) on loopback, with the example model trained on first use."""
-    port = _free_port()
-    server = LocalProcess.start([sys.executable, "-m", "containers.inference.serve", "--model-dir", str(model_dir),
-                                 "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                                 "--train-if-missing"],
-                                dict(os.environ), "model-server.log")
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + MODEL_START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"model server exited with {server.process.returncode} (log: {server.log})")
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2) as response:
-                if response.status == 200:
-                    return url, server
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.3)
-    server.stop()
-    raise RuntimeError(f"model server did not answer /ping within {MODEL_START_TIMEOUT_SECONDS:.0f} s "
-                       f"(log: {server.log})")
+
+    url: str
+    local: LocalProcess
+
+    @classmethod
+    def start(cls, model_dir: Path = MODEL_DIR, workers: int = 1) -> ModelServer:
+        port = _free_port()
+        local = LocalProcess.start([sys.executable, "-m", "containers.inference.serve", "--model-dir", str(model_dir),
+                                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                                    "--train-if-missing"],
+                                   dict(os.environ), "model-server.log")
+        server = cls(url=f"http://127.0.0.1:{port}", local=local)
+        deadline = time.monotonic() + MODEL_START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if local.process.poll() is not None:
+                raise RuntimeError(f"model server exited with {local.process.returncode} (log: {local.log})")
+            try:
+                with urllib.request.urlopen(f"{server.url}/ping", timeout=2) as response:
+                    if response.status == 200:
+                        return server
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.3)
+        server.stop()
+        raise RuntimeError(f"model server did not answer /ping within {MODEL_START_TIMEOUT_SECONDS:.0f} s "
+                           f"(log: {local.log})")
+
+    def stop(self, timeout: float = 15) -> None:
+        self.local.stop(timeout=timeout)
 
 
 def start_queue_worker(task_definition: dict[str, Any], aws_env: dict[str, str]) -> tuple[LocalProcess, list[str]]:
@@ -251,7 +261,7 @@ def handler_environment(values: dict[str, str]) -> Iterator[None]:
             client.cache_clear()
 
 
-def _api_event(method: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None) -> dict:
+def api_event(method: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None) -> dict:
     """An API Gateway HTTP API (payload 2.0) event, as the deployed route delivers it."""
     event: dict[str, Any] = {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
                              "headers": {"content-type": "application/json"},
@@ -261,6 +271,30 @@ def _api_event(method: str, path: str, body: Any = None, path_parameters: dict[s
     if path_parameters:
         event["pathParameters"] = path_parameters
     return event
+
+
+def in_process_api(environment: dict[str, str]):
+    """`call(method, path, body) -> ApiResponse` answering the API's routes with the handlers' own code, run here
+    with ENVIRONMENT (the contract variables): the emulator cannot invoke the deployed functions."""
+    from tools.api_client import ApiResponse
+
+    def call(method: str, path: str, body: Any = None) -> ApiResponse:
+        with handler_environment(environment):
+            from lambdas.predict import handler as predict
+            from lambdas.submit import handler as submit
+
+            routes = {("POST", "/v1/predict"): predict.handler, ("POST", "/v1/jobs"): submit.handler}
+            if (method, path) not in routes:
+                return ApiResponse(status=404, body={"message": "Not Found"}, headers={})
+            answer = routes[(method, path)](api_event(method, path, body), None)
+        text = answer.get("body") or ""
+        try:
+            document = json.loads(text) if text else None
+        except ValueError:
+            document = text
+        return ApiResponse(status=int(answer["statusCode"]), body=document, headers=dict(answer.get("headers") or {}))
+
+    return call
 
 
 def _sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -339,7 +373,7 @@ class Smoke:
 
         queue = next(q for q in self.config.messaging.queues if q.name == queue_name)
         attributes = attributes_for(queue)
-        answer = submit.handler(_api_event("POST", "/v1/jobs", {
+        answer = submit.handler(api_event("POST", "/v1/jobs", {
             "model": attributes["model"], "priority": attributes["priority"],
             "inputs": {"instances": [SETOSA, VIRGINICA]}}), None)
         if answer["statusCode"] != 202:
@@ -382,7 +416,7 @@ class Smoke:
     def status_is_200(self, job_id: str) -> None:
         from lambdas.status import handler as status
 
-        answer = status.handler(_api_event("GET", f"/v1/jobs/{job_id}", path_parameters={"id": job_id}), None)
+        answer = status.handler(api_event("GET", f"/v1/jobs/{job_id}", path_parameters={"id": job_id}), None)
         if answer["statusCode"] != 200:
             raise AssertionError(f"status answered {answer['statusCode']}: {answer.get('body')}")
 
@@ -403,8 +437,14 @@ class Smoke:
                             aws_secret_access_key="test")
 
 
-def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, Any]], config: Any) -> None:
-    """Every step of the smoke test; raises StepFailed at the first failed step (already reported)."""
+SMOKE_PATHS = ("worker function", "queue worker")  # the async endpoint path is the queue worker's when it hands off
+
+
+def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, Any]], config: Any,
+              model_dir: Path = MODEL_DIR, model_label: str = "the example model",
+              paths: tuple[str, ...] = SMOKE_PATHS) -> None:
+    """Every step of the smoke test on PATHS, jobs answered by the model in MODEL_DIR; raises StepFailed at the
+    first failed step (already reported)."""
     import boto3
 
     region = config.region
@@ -421,9 +461,9 @@ def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, A
     model_server = queue_worker = None
     subscription_arn = None
     try:
-        with steps.step("model server (containers/inference) answers /ping") as note:
-            model_url, model_server = start_model_server()
-            note["detail"] = model_url
+        with steps.step(f"model server (containers/inference) serving {model_label} answers /ping") as note:
+            model_server = ModelServer.start(model_dir)
+            model_url = note["detail"] = model_server.url
 
         with steps.step("probe queue subscribed to the results topic"):
             smoke.probe_url = smoke.sqs.create_queue(QueueName=f"smoke-probe-{int(time.time())}")["QueueUrl"]
@@ -435,9 +475,9 @@ def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, A
 
         submit_env = {**aws_env, **smoke.function_environment("submit")}
         status_env = {**aws_env, **smoke.function_environment("status")}
-        if deployed.function_queue:
+        if deployed.function_queue and "worker function" in paths:
             _worker_function_path(smoke, model_url, submit_env, status_env)
-        if deployed.queue_worker_queue:
+        if deployed.queue_worker_queue and "queue worker" in paths:
             queue_worker = _queue_worker_path(smoke, model_url, submit_env, status_env)
     finally:
         if queue_worker is not None:
@@ -449,7 +489,7 @@ def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, A
             with contextlib.suppress(Exception):
                 smoke.sqs.delete_queue(QueueUrl=smoke.probe_url)
         if model_server is not None:
-            model_server.stop(timeout=15)
+            model_server.stop()
 
 
 def _worker_function_path(smoke: Smoke, model_url: str, submit_env: dict[str, str], status_env: dict[str, str]) -> None:
