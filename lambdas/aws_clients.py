@@ -52,3 +52,14 @@ def queue_driven_s3() -> Any:
 @cache
 def queue_driven_sns() -> Any:
     return boto3.client("sns", config=QUEUE_DRIVEN_CALLS)
+
+
+@cache
+def batch() -> Any:
+    return boto3.client("batch", config=API_CALLS)
+
+
+@cache
+def presigning_s3() -> Any:
+    """Signs upload URLs: SigV4 (S3 refuses SigV2 for SSE-KMS objects) for the client's own PUT."""
+    return boto3.client("s3", config=Config(signature_version="s3v4", **_TIMEOUTS))

@@ -5,7 +5,10 @@ is accepted (and is the only command). The process replaces itself with gunicorn
 ECS, SageMaker or Ctrl-C reaches gunicorn's master directly and shuts down gracefully.
 
 usage: python serve.py [serve] [--model-dir DIR] [--host H] [--port N] [--workers N] [--train-if-missing]
+       python serve.py batch --manifest s3://BUCKET/requests/batches/ID.json [--model-dir DIR] [--array-index N]
    or: python -m containers.inference.serve ...   (from the repository root)
+
+`batch` scores a batch's JSON Lines in S3 with the model in-process (batch/job.py; the AWS Batch job's command).
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve"],
-        help="SageMaker's start command",
+        choices=["serve", "batch"],
+        help="serve: SageMaker's start command; batch: score a batch (see `serve.py batch --help`)",
     )
     parser.add_argument(
         "--model-dir",
@@ -70,7 +73,17 @@ def gunicorn_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def run_batch(argv: list[str]) -> int:
+    """The batch mode: batch/job.py with the model loader of the server (imported like train.py)."""
+    job = importlib.import_module(f"{__package__}.batch.job" if __package__ else "batch.job")
+    model = importlib.import_module(f"{__package__}.server.model" if __package__ else "server.model")
+    return job.main(argv, model.load_model)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:
+        sys.exit(run_batch(argv[1:]))
     args = parse_args(argv)
     if args.train_if_missing and not (args.model_dir / "model.joblib").is_file():
         print(f"training the example model into {args.model_dir}", file=sys.stderr)

@@ -28,7 +28,8 @@ def manifests() -> dict[str, Manifest]:
 
 
 def test_there_is_one_manifest_per_runtime_component() -> None:
-    assert set(manifests()) == {"submit", "worker", "status", "predict", "inference-service", "queue-worker"}
+    assert set(manifests()) == {"submit", "worker", "status", "predict", "inference-service", "queue-worker",
+                                "batch-submit", "batch-status", "batch-job"}
 
 
 def test_every_manifest_file_is_in_the_form_the_recorder_writes() -> None:
@@ -53,7 +54,9 @@ def test_the_queue_worker_declares_every_job_call_of_the_worker_until_its_consum
 
 
 def test_the_inference_service_makes_no_aws_call_so_its_code_imports_no_aws_sdk() -> None:
-    sources = sorted((PROJECT_ROOT / "containers" / "inference").rglob("*.py"))
+    # The model server and its start script; the image's batch mode (containers/inference/batch) is batch-job.json.
+    image = PROJECT_ROOT / "containers" / "inference"
+    sources = sorted([*(image / "server").rglob("*.py"), image / "serve.py", image / "train.py"])
     importing = [path.name for path in sources
                  if re.search(r"^\s*(import|from)\s+(boto3|botocore)\b", path.read_text(), re.MULTILINE)]
 

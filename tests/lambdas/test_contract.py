@@ -137,7 +137,7 @@ def test_every_folder_under_lambdas_is_a_function_with_a_handler() -> None:
         p for p in LAMBDAS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"
     ]
 
-    assert sorted(p.name for p in folders) == ["predict", "status", "submit", "worker"]
+    assert sorted(p.name for p in folders) == ["batch_status", "batch_submit", "predict", "status", "submit", "worker"]
     for folder in folders:
         assert (folder / "__init__.py").is_file()
         module = __import__(f"lambdas.{folder.name}.handler", fromlist=["handler"])

@@ -3,10 +3,11 @@
 Every test that runs component code has its AWS calls recorded (recorder.py); a call or outcome that the
 component's manifest lacks fails that test, so a manifest cannot drift from the code.
 
-To rewrite the manifests after an intended change, run the whole folder with ACCESS_CHECK_RECORD=1:
-    ACCESS_CHECK_RECORD=1 .venv/bin/python -m pytest tests/lambdas
-They are rewritten only after a complete, green run of every test file of the folder (a partial run would
-drop calls); review the diff, then run `make access-check`.
+To rewrite the manifests after an intended change, run the whole folder(s) with ACCESS_CHECK_RECORD=1:
+    ACCESS_CHECK_RECORD=1 .venv/bin/python -m pytest tests/lambdas tests/containers/batch
+They are rewritten only after a complete, green run of every test file of each recording folder that ran (a partial
+run would drop calls), and only for the components those tests exercised; review the diff, then run
+`make access-check`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from tools.access_check.components import MANIFESTS_DIR, load_manifests
 from tools.access_check.recorder import CallRecorder, missing_from, updated_manifest
 
 RECORD_VARIABLE = "ACCESS_CHECK_RECORD"
+# The test folders whose conftest imports these fixtures: the Lambda handlers, and the image's batch mode.
+RECORDING_FOLDERS = ("tests/lambdas", "tests/containers/batch")
 
 
 def recording() -> bool:
@@ -63,7 +66,8 @@ def record_aws_calls(request: pytest.FixtureRequest, aws_call_recorder: CallReco
                             f"lacks")
     if problems:
         pytest.fail("\n".join([*problems, f"if the change is intended, re-record: {RECORD_VARIABLE}=1 "
-                                          ".venv/bin/python -m pytest tests/lambdas (then review the diff)"]),
+                                          f".venv/bin/python -m pytest {' '.join(RECORDING_FOLDERS)} (then review "
+                                          "the diff)"]),
                     pytrace=False)
 
 
@@ -78,16 +82,17 @@ def _forget_cached_clients() -> None:
 
 def _write_manifests(request: pytest.FixtureRequest, recorder: CallRecorder) -> None:
     session = request.session
-    folder = Path(str(request.config.rootpath)) / "tests" / "lambdas"
+    root = Path(str(request.config.rootpath))
     ran = {Path(str(item.path)) for item in session.items}
-    partial = [path.name for path in sorted(folder.glob("test_*.py")) if path not in ran]
+    folders = [root / folder for folder in RECORDING_FOLDERS if any(path.parent == root / folder for path in ran)]
+    partial = [path.name for folder in folders for path in sorted(folder.glob("test_*.py")) if path not in ran]
     parallel = bool(os.environ.get("PYTEST_XDIST_WORKER"))  # each worker sees only its share of the calls
     if parallel or session.testsfailed or partial or request.config.option.keyword or request.config.option.markexpr:
         reason = ("run without -n" if parallel else f"{session.testsfailed} failed" if session.testsfailed
                   else f"not run: {', '.join(partial) or '-k/-m'}")
         # Shown in pytest's warnings summary (output of a session teardown is captured).
-        warnings.warn(f"access_check: manifests NOT rewritten ({reason}); run all of tests/lambdas, green",
-                      stacklevel=1)
+        warnings.warn(f"access_check: manifests NOT rewritten ({reason}); run all of {' and '.join(RECORDING_FOLDERS)}"
+                      ", green", stacklevel=1)
         return
     existing = {manifest.component: manifest for manifest in load_manifests()}
     for component, calls in sorted(recorder.calls.items()):
