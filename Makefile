@@ -16,7 +16,8 @@ VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
-        plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean
+        plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean \
+        bench-batch transform
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -62,6 +63,12 @@ serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the e
 
 bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
 	$(VENV_PY) benchmarks/model_server.py
+
+bench-batch: install ## batch mode on one task: records/s and peak memory at 100k and 1M records (measured, not asserted)
+	$(VENV_PY) benchmarks/batch_job.py
+
+transform: install ## SageMaker Batch Transform of the endpoint's model: make transform INPUT=s3://<results bucket>/batch-inputs/<prefix>/
+	$(VENV_PY) -m tools.transform --input "$(INPUT)" $(TRANSFORM_ARGS)
 
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)

@@ -50,6 +50,7 @@ EMULATED_SERVICES: tuple[str, ...] = (
     "apigatewayv2",
     "appautoscaling",
     "autoscaling",
+    "batch",
     "cloudwatch",
     "dynamodb",
     "ec2",

@@ -5,8 +5,8 @@ deploy   reuse the running emulator (MOTO_ENDPOINT or `.build/emulator.json`) or
          stack in dependency order, print the outputs and the times.
 destroy  destroy every stack in reverse order, forget its emulator state, stop the emulator if deploy started it.
 outputs  print the outputs of the current local deployment again.
-e2e      on a private emulator: deploy, smoke-test through the deployed resources, destroy; exit 0 only if every
-         step passed.
+e2e      on a private emulator: deploy, smoke-test through the deployed resources (a job, and a batch where the
+         batch stack is deployed), destroy; exit 0 only if every step passed.
 """
 
 from __future__ import annotations
@@ -210,6 +210,7 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
             report=say) -> tuple[bool, list, dict[str, float]]:
     """Deploy onto a private emulator, smoke-test, destroy. Returns (all passed, steps, times)."""
     from tools.emulator import start_emulator
+    from tools.local.batch_smoke import has_batch, run_batch_smoke
     from tools.local.smoke import StepFailed, Steps, run_smoke
 
     steps = Steps(say=report)
@@ -243,6 +244,12 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
                       queue_filters=queue_filters)
         finally:
             times["smoke test"] = time.monotonic() - smoke_began
+        if has_batch(outputs):
+            batch_began = time.monotonic()
+            try:
+                run_batch_smoke(steps, emulator_url=emulator.url, region=config.region, outputs=outputs)
+            finally:
+                times["batch smoke test"] = time.monotonic() - batch_began
     except StepFailed:
         pass
     finally:
