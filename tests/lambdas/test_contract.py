@@ -26,6 +26,16 @@ ENV_NAMES = (
     "MAX_PAYLOAD_BYTES",
     "MODEL_TIMEOUT_SECONDS",
     "LOG_LEVEL",
+    "BATCH_JOB_QUEUE",
+    "BATCH_JOB_DEFINITION",
+    "BATCH_MAX_ARRAY_SIZE",
+    "BATCH_MAX_INPUT_BYTES",
+    "BATCH_MAX_PARTS",
+    "BATCH_PART_BYTES",
+    "BATCH_UPLOAD_URL_SECONDS",
+    "BATCH_MAX_UPLOAD_PARTS",
+    "BATCH_RECORDS_PER_CALL",
+    "BATCH_MAX_RECORD_BYTES",
 )
 
 
@@ -46,6 +56,13 @@ def test_each_environment_variable_constant_has_a_one_line_comment_above_it() ->
 def test_job_documents_live_under_fixed_prefixes() -> None:
     assert contract.request_key("abc") == "requests/abc.json"
     assert contract.result_key("abc") == "results/abc.json"
+
+
+def test_batch_manifests_and_outputs_live_under_the_prefixes_that_expire() -> None:
+    assert contract.batch_request_key("abc") == "requests/batches/abc.json"
+    assert contract.batch_results_prefix("abc") == "results/batches/abc/"
+    assert contract.batch_request_key("abc").startswith(contract.REQUESTS_PREFIX)
+    assert contract.TRANSFORM_RESULTS_PREFIX.startswith(contract.RESULTS_PREFIX)
 
 
 def test_message_attributes_and_priorities_match_the_filter_policies() -> None:

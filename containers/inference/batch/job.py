@@ -223,7 +223,7 @@ def score_part(s3: Any, manifest: Manifest, part: Part, scorer: Scorer, settings
         for batch in batched(lines, settings.records_per_call):
             parsed = parse_lines(batch, key=part.key, n_features=scorer.n_features,
                                  max_record_bytes=settings.max_record_bytes)
-            output.write(scorer.lines(parsed.ids, parsed.rows).encode())
+            output.write(scorer.lines(parsed.ids, parsed.matrix).encode())
             errors.write("".join(parsed.errors).encode())
             succeeded, failed = succeeded + len(parsed.rows), failed + len(parsed.errors)
         output.close()

@@ -21,6 +21,8 @@ import numpy as np
 
 # Ids stay what the client sent; only these JSON types identify a record unambiguously.
 ID_TYPES = (str, int)
+NUMBER_TYPES = frozenset({int, float})
+_ENCODE_STRING = json.encoder.encode_basestring_ascii  # what json.dumps uses for a str (ensure_ascii)
 
 
 def _reject_constant(name: str) -> float:
@@ -36,11 +38,12 @@ class BadRecord(Exception):
 
 @dataclass
 class ParsedBatch:
-    """The valid records of a batch of lines (ids as JSON text, feature rows) and the error lines of the rest."""
+    """The valid records of a batch of lines (ids as JSON text, their feature matrix) and the error lines of the rest."""
 
     ids: list[str] = field(default_factory=list)  # each already encoded as JSON
     rows: list[list[float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # complete JSON lines, newline included
+    matrix: np.ndarray | None = None  # rows as float64, once every one of them is known to be finite
 
     def add_error(self, source: str, reason: str, record_id: Any = None) -> None:
         self.errors.append(json.dumps({"id": record_id, "source": source, "error": reason}) + "\n")
@@ -51,14 +54,19 @@ def source_of(key: str, offset: int) -> str:
     return f"{key}@{offset}"
 
 
+def _json_id(record_id: Any) -> str:
+    """What json.dumps gives for an id (a string or an integer), by the encoder's own C routine."""
+    return _ENCODE_STRING(record_id) if type(record_id) is str else str(record_id)
+
+
 def parse_lines(lines: Sequence[tuple[int, bytes | None]], *, key: str, n_features: int,
                 max_record_bytes: int) -> ParsedBatch:
     """LINES are (byte offset, raw line) pairs; a None line was longer than MAX_RECORD_BYTES and not kept."""
     parsed = ParsedBatch()
+    kept: list[tuple[int, Any]] = []  # offset and id as sent, of each kept row: to name one that is not finite
     for offset, raw in lines:
-        source = source_of(key, offset)
         if raw is None:
-            parsed.add_error(source, f"line longer than {max_record_bytes} bytes (batch.max_record_bytes)")
+            parsed.add_error(source_of(key, offset), f"line longer than {max_record_bytes} bytes (batch.max_record_bytes)")
             continue
         try:
             text = raw.decode("utf-8").strip()
@@ -66,15 +74,48 @@ def parse_lines(lines: Sequence[tuple[int, bytes | None]], *, key: str, n_featur
                 continue  # blank lines separate nothing and are no records
             record_id, row = _record(text, n_features)
         except UnicodeDecodeError as error:
-            parsed.add_error(source, f"not UTF-8: {error.reason} at byte {error.start}")
+            parsed.add_error(source_of(key, offset), f"not UTF-8: {error.reason} at byte {error.start}")
         except _BadRecordWithId as problem:
-            parsed.add_error(source, str(problem), problem.record_id)
+            parsed.add_error(source_of(key, offset), str(problem), problem.record_id)
         except BadRecord as problem:
-            parsed.add_error(source, str(problem))
+            parsed.add_error(source_of(key, offset), str(problem))
         else:
-            parsed.ids.append(json.dumps(source if record_id is None else record_id))
+            parsed.ids.append(_json_id(source_of(key, offset) if record_id is None else record_id))
             parsed.rows.append(row)
+            kept.append((offset, record_id))
+    _finite_rows(parsed, kept, key, n_features)
     return parsed
+
+
+def _finite_rows(parsed: ParsedBatch, kept: list[tuple[int, Any]], key: str, n_features: int) -> None:
+    """The matrix of the rows, checked in one pass; the rare row with NaN, an infinity or an integer beyond a
+    float's range (JSON allows 1e999 and 10**400) moves to the errors."""
+    try:
+        matrix = np.asarray(parsed.rows, dtype=np.float64).reshape(len(parsed.rows), n_features)
+        finite = np.isfinite(matrix).all(axis=1)
+    except OverflowError:
+        matrix, finite = None, np.asarray([all(map(_finite, row)) for row in parsed.rows], dtype=bool)
+    if matrix is not None and finite.all():
+        parsed.matrix = matrix
+        return
+    ids, rows = [], []
+    for record_id, row, (offset, sent_id), ok in zip(parsed.ids, parsed.rows, kept, finite.tolist(), strict=True):
+        if ok:
+            ids.append(record_id)
+            rows.append(row)
+            continue
+        position = next(i for i, value in enumerate(row) if not _finite(value))
+        parsed.add_error(source_of(key, offset), f"features[{position}] is {row[position]}, not a finite number",
+                         sent_id)
+    parsed.ids, parsed.rows = ids, rows
+    parsed.matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), n_features)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 class _BadRecordWithId(BadRecord):
@@ -109,17 +150,15 @@ def _record(text: str, n_features: int) -> tuple[Any, list[float]]:
 
 
 def _features(values: Any, n_features: int, what: str) -> list[float]:
+    """The feature list when its values are JSON numbers (finiteness is checked per batch, by numpy)."""
     if type(values) is not list:
         raise BadRecord(f"{what} must be a list of {n_features} numbers")
     if len(values) != n_features:
         raise BadRecord(f"{what} has {len(values)} values; expected {n_features}")
-    for position, value in enumerate(values):
-        kind = type(value)
-        # bool is an int subclass, but true/false as a measurement is a client bug.
-        if kind is not float and kind is not int:
-            raise BadRecord(f"{what}[{position}] is {kind.__name__}, not a number")
-        if not (math.isfinite(value) if kind is float else -1e308 < value < 1e308):
-            raise BadRecord(f"{what}[{position}] is {value}, not a finite number")
+    if not NUMBER_TYPES.issuperset(map(type, values)):
+        # bool is an int subclass, but true/false as a measurement is a client bug: type() keeps them apart.
+        position, kind = next((i, type(v)) for i, v in enumerate(values) if type(v) not in NUMBER_TYPES)
+        raise BadRecord(f"{what}[{position}] is {kind.__name__}, not a number")
     return values
 
 
@@ -137,12 +176,11 @@ class Scorer:
         self._template = ('{"id":%s,"label":%s,"probabilities":{'
                           + ",".join(f"{label}:%r" for label in labels) + "}}\n")
 
-    def lines(self, ids: Sequence[str], rows: Sequence[Sequence[float]]) -> str:
-        """The prediction lines of ROWS (ids already JSON), in order."""
-        if not rows:
+    def lines(self, ids: Sequence[str], matrix: np.ndarray | Sequence[Sequence[float]]) -> str:
+        """The prediction lines of the rows of MATRIX (ids already JSON), in order."""
+        if not len(ids):
             return ""
-        matrix = np.asarray(rows, dtype=np.float64)
-        probabilities = self.model.estimator.predict_proba(matrix)
+        probabilities = self.model.estimator.predict_proba(np.asarray(matrix, dtype=np.float64))
         best = np.argmax(probabilities, axis=1).tolist()
         rounded = np.round(probabilities, 6).tolist()
         template, labels = self._template, self._labels
