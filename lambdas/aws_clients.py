@@ -11,6 +11,7 @@ needs. The API handlers (submit, status) keep a few quick retries: their client 
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -37,6 +38,16 @@ def missing_key(error: ClientError) -> bool:
 @cache
 def s3() -> Any:
     return boto3.client("s3", config=API_CALLS)
+
+
+def read_json(bucket: str, key: str) -> Any:
+    """The JSON document at KEY, or None when S3 says it does not exist (a 403 raises: see MISSING_KEY_CODES)."""
+    try:
+        return json.loads(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as error:
+        if missing_key(error):
+            return None
+        raise
 
 
 @cache

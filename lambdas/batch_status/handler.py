@@ -7,16 +7,12 @@ submitted; 400 for an id that is not a UUID (checked first, so arbitrary strings
 
 from __future__ import annotations
 
-import json
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambdas.aws_clients import batch, missing_key, s3
+from lambdas.aws_clients import batch, read_json, s3
 from lambdas.contract import RESULTS_BUCKET, batch_request_key, json_logger, required_env
-from lambdas.http import HttpError, error_response, json_response
+from lambdas.http import HttpError, error_response, json_response, uuid_path_parameter
 
 # AWS Batch job status -> the batch's state.
 STATES = {"SUBMITTED": "queued", "PENDING": "queued", "RUNNABLE": "queued", "STARTING": "queued",
@@ -27,25 +23,6 @@ DONE_SUFFIX = ".done.json"
 MARKER_READERS = 16
 
 log = json_logger(__name__)
-
-
-def batch_id_from(event: dict[str, Any]) -> str:
-    raw = (event.get("pathParameters") or {}).get("id")
-    try:
-        if not isinstance(raw, str) or str(uuid.UUID(raw)) != raw.lower():
-            raise ValueError
-    except ValueError as error:
-        raise HttpError(400, "batch id must be a UUID like 3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90", "id") from error
-    return raw.lower()
-
-
-def read_json(bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as error:
-        if missing_key(error):
-            return None
-        raise
 
 
 def done_markers(bucket: str, prefix: str) -> list[dict[str, Any]]:
@@ -100,7 +77,7 @@ def report(manifest: dict[str, Any], markers: list[dict[str, Any]], job: dict[st
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        batch_id = batch_id_from(event)
+        batch_id = uuid_path_parameter(event, "batch")
     except HttpError as problem:
         return error_response(problem)
     bucket = required_env(RESULTS_BUCKET)

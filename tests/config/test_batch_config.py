@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from modules.config import ConfigError, load_config
+from modules.config import load_config
 from modules.config.batch import OUTPUT_GROWTH, OUTPUT_PART_BYTES, BatchConfig
 from modules.limits import S3_MULTIPART_PART_SIZE, S3_MULTIPART_PARTS
+from tests.config.test_limits_config import _refused
 from tests.conftest import PROJECT_ROOT
 
 LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
 DEV = (PROJECT_ROOT / "config" / "dev.toml").read_text()
-
-
-def _refused(tmp_path: Path, text: str, name: str = "dev.toml") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    with pytest.raises(ConfigError) as error:
-        load_config(path)
-    message = str(error.value)
-    assert "\n" not in message
-    return message
 
 
 def _batch(text: str, *lines: str) -> str:

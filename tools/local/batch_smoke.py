@@ -24,11 +24,10 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.local.smoke import MODEL_DIR, Steps, _api_event, _receive
+from tools.local.smoke import MODEL_DIR, Steps, _api_event, _receive, handler_environment
 from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT
 
 IMAGE_ENTRY_POINT = PROJECT_ROOT / "containers" / "inference" / "serve.py"  # the image's ENTRYPOINT script
@@ -40,28 +39,6 @@ BATCH_OUTPUTS = ("batch_job_queue_arn", "batch_job_definition_arn", "batch_state
 
 def has_batch(outputs: dict[str, dict[str, Any]]) -> bool:
     return "batch" in outputs
-
-
-@contextlib.contextmanager
-def function_environment(values: dict[str, str]) -> Iterator[None]:
-    """VALUES in os.environ for the in-process functions, with fresh boto3 clients; restored afterwards."""
-    from lambdas import aws_clients
-
-    caches = [value for value in vars(aws_clients).values() if callable(getattr(value, "cache_clear", None))]
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    for cache in caches:
-        cache.cache_clear()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        for cache in caches:
-            cache.cache_clear()
 
 
 def _records(count: int, start: int) -> list[str]:
@@ -130,7 +107,7 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
         from lambdas.batch_status import handler as batch_status
         from lambdas.batch_submit import handler as batch_submit
 
-        with function_environment(deployed_environment("function_name_batch_submit")):
+        with handler_environment(deployed_environment("function_name_batch_submit")):
             with steps.step("batch_submit hands out upload URLs and the input is PUT to them") as note:
                 answer = batch_submit.handler(_api_event("POST", "/v1/batches", {"upload": {"parts": 2}}), None)
                 if answer["statusCode"] != 201:
@@ -182,7 +159,7 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
                         raise AssertionError(f"child {index} exited {finished.returncode} (log: {log})")
             note["detail"] = f"{' '.join(command)} x {size or 1}"
 
-        with function_environment(deployed_environment("function_name_batch_status")):
+        with handler_environment(deployed_environment("function_name_batch_status")):
             with steps.step("batch_status reports every part done with the record counts") as note:
                 answer = batch_status.handler(_api_event("GET", f"/v1/batches/{batch_id}",
                                                          path_parameters={"id": batch_id}), None)

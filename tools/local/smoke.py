@@ -165,12 +165,10 @@ class DeployedPipeline:
 @contextlib.contextmanager
 def handler_environment(values: dict[str, str]) -> Iterator[None]:
     """Set the contract variables for the in-process handlers, with fresh boto3 clients; restore after."""
-    from lambdas import model_client
-    from lambdas.status import handler as status
-    from lambdas.submit import handler as submit
-    from lambdas.worker import handler as worker
+    from lambdas import aws_clients, model_client
 
-    cached = (submit.s3, submit.sns, worker.s3, worker.sns, status.s3, model_client.sagemaker_runtime)
+    cached = [value for module in (aws_clients, model_client) for value in vars(module).values()
+              if callable(getattr(value, "cache_clear", None))]
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     for client in cached:
