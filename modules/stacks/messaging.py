@@ -1,5 +1,6 @@
 """The messaging stack: the requests topic fans out to work queues by filter policy, the results topic tells
-subscribers a job finished, and an alarm topic collects every queue alarm. One CMK encrypts all of them.
+subscribers a job (or, with the batch stack, a batch) finished, and an alarm topic collects every queue alarm. One
+CMK encrypts all of them.
 """
 
 from __future__ import annotations
@@ -90,7 +91,6 @@ class MessagingStack(PipelineStack):
         self.output("requests_topic_arn", self.requests_topic_arn, "submit publishes accepted jobs here")
         self.output("results_topic_arn", self.results_topic_arn, "subscribe here to hear about finished jobs")
         self.output("alarm_topic_arn", self.alarm_topic_arn, "queue alarms (dead letters, stuck messages) land here")
-
 
     def _batch_completions(self, config: PipelineConfig) -> dict[str, str]:
         """The batch stack's job-state rule may publish to the results topic (named by its ARN: the rule is built
