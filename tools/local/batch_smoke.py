@@ -86,7 +86,7 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
 
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
     client = {name: session.client(name, endpoint_url=emulator_url)
-              for name in ("sqs", "sns", "lambda", "batch", "events", "sts")}
+              for name in ("s3", "sqs", "sns", "lambda", "batch", "events", "sts")}
     emulator = {"AWS_ENDPOINT_URL": emulator_url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                 "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     probe_url = subscription_arn = None
@@ -129,9 +129,9 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
                 accepted = json.loads(answer["body"])
                 batch_id = accepted["batch_id"]
                 manifest_key = contract.batch_request_key(batch_id)
-                [parent] = client["batch"].list_jobs(jobQueue=flat["batch_job_queue_arn"], filters=[
-                    {"name": "JOB_NAME", "values": [f"batch-{batch_id}"]}])["jobSummaryList"]
-                job = client["batch"].describe_jobs(jobs=[parent["jobId"]])["jobs"][0]
+                manifest = json.loads(client["s3"].get_object(Bucket=accepted["output"].split("/")[2],
+                                                              Key=manifest_key)["Body"].read())
+                job = client["batch"].describe_jobs(jobs=[manifest["job_id"]])["jobs"][0]
                 if job["parameters"].get("batch_id") != batch_id or manifest_key not in job["parameters"]["manifest"]:
                     raise AssertionError(f"the submitted job carries parameters {job['parameters']}")
                 note["detail"] = f"batch {batch_id}: {accepted['parts']} parts, array of {accepted['array_size']}"
