@@ -278,8 +278,22 @@ def run(manifest_uri: str, *, model: Any, s3: Any, array_index: int | None, sett
     summary.seconds = time.monotonic() - began
     log("batch slice finished", batch_id=manifest.batch_id, array_index=array_index, parts=summary.parts,
         skipped=summary.skipped, records=summary.records, failed=summary.failed,
-        records_per_second=round(summary.records / summary.seconds) if summary.seconds else None)
+        records_per_second=round(summary.records / summary.seconds) if summary.seconds else None,
+        peak_memory_mib=peak_memory_mib())
     return summary
+
+
+def peak_memory_mib() -> float | None:
+    """This process's peak resident memory since it started its program (Linux VmHWM), for the job's log: sized
+    against the job definition's memory. None where /proc is missing. (getrusage's ru_maxrss would not do: it keeps
+    the peak of the process that forked us.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 # --- command line --------------------------------------------------------------------------------------------

@@ -169,12 +169,15 @@ def test_a_manifest_outside_the_jobs_bucket_is_refused_before_anything_is_read(s
 # --- the command line: exit codes the job definition's retry strategy reads ------------------------------------
 
 
-def test_the_command_exits_0_when_done_and_1_for_a_malformed_manifest(store, model_dir: Path) -> None:
+def test_the_command_exits_0_when_done_and_1_for_a_malformed_manifest(store, model_dir: Path, capsys) -> None:
     manifest_uri = store.manifest([store.put_lines("a.jsonl", iris_lines(20))], part_bytes=1024)
     malformed = contract.batch_request_key("00000000-0000-4000-8000-000000000000")
     store.s3.put_object(Bucket=store.bucket, Key=malformed, Body=b'{"version": 1, "parts": "all of them"}')
 
     assert job.main(["--manifest", manifest_uri, "--model-dir", str(model_dir)], job_loader()) == job.EXIT_OK
+    [finished] = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+                  if '"batch slice finished"' in line]
+    assert finished["records"] == 20 and finished["peak_memory_mib"] > 0, "the log says how much memory it took"
     assert job.main(["--manifest", f"s3://{store.bucket}/{malformed}", "--model-dir", str(model_dir)],
                     job_loader()) == job.EXIT_FAILED
 
