@@ -27,7 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.local.smoke import MODEL_DIR, Steps, _api_event, _receive, handler_environment
+from tools.local.smoke import MODEL_DIR, Steps, _receive, api_event, handler_environment
 from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT
 
 IMAGE_ENTRY_POINT = PROJECT_ROOT / "containers" / "inference" / "serve.py"  # the image's ENTRYPOINT script
@@ -109,7 +109,7 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
 
         with handler_environment(deployed_environment("function_name_batch_submit")):
             with steps.step("batch_submit hands out upload URLs and the input is PUT to them") as note:
-                answer = batch_submit.handler(_api_event("POST", "/v1/batches", {"upload": {"parts": 2}}), None)
+                answer = batch_submit.handler(api_event("POST", "/v1/batches", {"upload": {"parts": 2}}), None)
                 if answer["statusCode"] != 201:
                     raise AssertionError(f"batch_submit answered {answer['statusCode']}: {answer.get('body')}")
                 upload = json.loads(answer["body"])
@@ -123,7 +123,7 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
                 note["detail"] = f"{sum(RECORDS) + len(BAD_RECORDS)} records in {len(upload['uploads'])} parts"
 
             with steps.step("batch_submit plans the parts and submits one AWS Batch array job") as note:
-                answer = batch_submit.handler(_api_event("POST", "/v1/batches", upload["next"]["body"]), None)
+                answer = batch_submit.handler(api_event("POST", "/v1/batches", upload["next"]["body"]), None)
                 if answer["statusCode"] != 202:
                     raise AssertionError(f"batch_submit answered {answer['statusCode']}: {answer.get('body')}")
                 accepted = json.loads(answer["body"])
@@ -161,7 +161,7 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
 
         with handler_environment(deployed_environment("function_name_batch_status")):
             with steps.step("batch_status reports every part done with the record counts") as note:
-                answer = batch_status.handler(_api_event("GET", f"/v1/batches/{batch_id}",
+                answer = batch_status.handler(api_event("GET", f"/v1/batches/{batch_id}",
                                                          path_parameters={"id": batch_id}), None)
                 report = json.loads(answer["body"])
                 expected = {"total": sum(RECORDS) + len(BAD_RECORDS), "succeeded": sum(RECORDS),
