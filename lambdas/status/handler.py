@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambdas.aws_clients import missing_key, read_json, s3
+from lambdas.aws_clients import key_exists, read_json, s3
 from lambdas.contract import (
     RESULTS_BUCKET,
     STATUS_PENDING,
@@ -26,13 +24,7 @@ log = json_logger(__name__)
 
 
 def exists(bucket: str, key: str) -> bool:
-    try:
-        s3().head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if missing_key(error):
-            return False
-        raise
-    return True
+    return key_exists(s3(), bucket, key)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -166,7 +166,9 @@ class BatchConfig(StrictModel):
                  (IAM_ROLE_NAME, f"{name}-job", "IAM role", f"{pattern}-job"),
                  (LOG_GROUP_NAME, f"/aws/batch/{name}", "log group", f"/aws/batch/{pattern}")]
         for folder in sorted(BATCH_FUNCTIONS):
-            function, function_pattern = f"{name_prefix}-{folder}", f"<project>-<environment>-{folder}"
+            # As ComputeConfig.function_name builds it (dashes for a package name's underscores).
+            dashed = folder.replace("_", "-")
+            function, function_pattern = f"{name_prefix}-{dashed}", f"<project>-<environment>-{dashed}"
             names += [(LAMBDA_FUNCTION_NAME, function, "Lambda function", function_pattern),
                       (IAM_ROLE_NAME, f"{function}-lambda", "IAM role", f"{function_pattern}-lambda")]
         return names

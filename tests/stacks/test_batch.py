@@ -93,7 +93,7 @@ def test_the_functions_submit_to_the_queue_and_describe_jobs_and_nothing_more(sy
                                                             f"{contract.BATCH_RESULTS_PREFIX}*"}
     environment = {f["function_name"]: f["environment"]["variables"]
                    for f in doc["resource"]["aws_lambda_function"].values()}
-    assert environment["inference-dev-batch_submit"][contract.BATCH_JOB_DEFINITION].startswith(
+    assert environment["inference-dev-batch-submit"][contract.BATCH_JOB_DEFINITION].startswith(
         "${aws_batch_job_definition.")
 
 
