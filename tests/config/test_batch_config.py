@@ -66,7 +66,7 @@ def test_a_long_prefix_is_refused_for_the_names_the_batch_stack_builds(tmp_path)
         "[inference]\n", '[inference]\nendpoint_name = "short"\n', 1)
 
     message = _refused(tmp_path, text)
-    assert "IAM role name" in message and "<project>-<environment>-batch_submit-lambda" in message
+    assert "IAM role name" in message and "<project>-<environment>-batch-submit-lambda" in message
 
 
 def test_the_spot_share_splits_max_vcpus_and_the_queue_gets_the_rest_on_demand() -> None:

@@ -27,7 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.local.smoke import MODEL_DIR, Steps, _receive, api_event, handler_environment
+from tools.local.smoke import MODEL_DIR, Steps, api_event, handler_environment, wait_for
 from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT
 
 IMAGE_ENTRY_POINT = PROJECT_ROOT / "containers" / "inference" / "serve.py"  # the image's ENTRYPOINT script
@@ -189,7 +189,8 @@ def run_batch_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: di
             transformer = target["InputTransformer"]
             message = EventTemplateParser.parse(transformer["InputTemplate"], transformer["InputPathsMap"], parent_event)
             client["sns"].publish(TopicArn=target["Arn"], Message=json.dumps(message))  # what EventBridge does
-            notices = [json.loads(m["Body"]) for m in _receive(client["sqs"], probe_url)]
+            notices = [json.loads(m["Body"]) for m in wait_for(lambda: client["sqs"].receive_message(
+                QueueUrl=probe_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages"), "the completion message")]
             wanted = {"kind": "batch", "batch_id": batch_id, "state": "SUCCEEDED", "batch_job_id": job["jobId"],
                       "status_url": f"/v1/batches/{batch_id}"}
             if not any(wanted.items() <= notice.items() for notice in notices):
