@@ -37,7 +37,9 @@ def test_every_topic_and_queue_uses_the_stack_key(env, synthesized):
         assert all(r[field] == key for r in doc["resource"][kind].values())
     policy = json.loads(next(iter(doc["resource"]["aws_kms_key"].values()))["policy"])
     service_use = next(s for s in policy["Statement"] if s["Sid"] == "ServiceUse")
-    assert service_use["Principal"]["Service"] == ["cloudwatch.amazonaws.com", "sns.amazonaws.com", "sqs.amazonaws.com"]
+    # EventBridge publishes batch completions (the batch stack is on in every environment).
+    assert service_use["Principal"]["Service"] == ["cloudwatch.amazonaws.com", "events.amazonaws.com",
+                                                   "sns.amazonaws.com", "sqs.amazonaws.com"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
