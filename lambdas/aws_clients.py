@@ -11,6 +11,7 @@ needs. The API handlers (submit, status) keep a few quick retries: their client 
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -34,9 +35,30 @@ def missing_key(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in MISSING_KEY_CODES
 
 
+def key_exists(client: Any, bucket: str, key: str) -> bool:
+    """Whether the object exists (HeadObject with CLIENT); a 403 is a broken grant, never an absence, and raises."""
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if missing_key(error):
+            return False
+        raise
+    return True
+
+
 @cache
 def s3() -> Any:
     return boto3.client("s3", config=API_CALLS)
+
+
+def read_json(bucket: str, key: str) -> Any:
+    """The JSON document at KEY, or None when S3 says it does not exist (a 403 raises: see MISSING_KEY_CODES)."""
+    try:
+        return json.loads(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as error:
+        if missing_key(error):
+            return None
+        raise
 
 
 @cache
@@ -52,3 +74,14 @@ def queue_driven_s3() -> Any:
 @cache
 def queue_driven_sns() -> Any:
     return boto3.client("sns", config=QUEUE_DRIVEN_CALLS)
+
+
+@cache
+def batch() -> Any:
+    return boto3.client("batch", config=API_CALLS)
+
+
+@cache
+def presigning_s3() -> Any:
+    """Signs upload URLs: SigV4 (S3 refuses SigV2 for SSE-KMS objects) for the client's own PUT."""
+    return boto3.client("s3", config=Config(signature_version="s3v4", **_TIMEOUTS))

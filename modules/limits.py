@@ -88,6 +88,15 @@ SQS_VISIBILITY_TIMEOUT_FACTOR = Limit(
     name="SQS visibility timeout per Lambda function timeout (AWS recommendation)", value=6, unit="x",
     doc="https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html",
     why="AWS: at least six times the function timeout, so a throttled batch is retried before it reappears")
+FARGATE_STOP_TIMEOUT = Limit(
+    name="Fargate container stop timeout", value=120, unit="s",
+    doc="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html#ECS-Type-ContainerDefinition-stopTimeout",
+    why="the most a container gets between SIGTERM and SIGKILL on Fargate (also the length of a Spot interruption "
+        "warning): the queue worker's jobs in hand must finish within it")
+SQS_LONG_POLL = Limit(
+    name="SQS ReceiveMessage long-poll wait", value=20, unit="s",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html",
+    why="WaitTimeSeconds is 0-20: the queue worker waits 20 s per receive, and a stop waits for one such receive")
 SQS_VISIBILITY_TIMEOUT = Limit(
     name="SQS visibility timeout", value=43_200, unit="s",
     doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html",
@@ -97,9 +106,15 @@ S3_SINGLE_PUT = Limit(
     name="S3 object uploaded in one PutObject", value=5 * 1024 * MIB, unit="bytes",
     doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html",
     why="the release tool uploads a model.tar.gz in one conditional PutObject (If-None-Match: *), atomic and "
-        "never overwriting; a larger artifact needs a multipart upload")
+        "never overwriting; a larger artifact needs a multipart upload. Each upload URL of POST /v1/batches is one "
+        "presigned PutObject too")
 
 # --- sizes and concurrency ----------------------------------------------------------------------------------
+
+SQS_RECEIVE_BATCH = Limit(
+    name="SQS ReceiveMessage batch", value=10, unit="messages",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html",
+    why="MaxNumberOfMessages is 1-10: the queue worker's batch size")
 
 SAGEMAKER_SERVERLESS_MEMORY_SIZES = Limit(
     name="SageMaker serverless memory sizes", value=(1024, 2048, 3072, 4096, 5120, 6144), unit="MB",
@@ -123,6 +138,58 @@ FARGATE_TASK_SIZES = Limit(
     unit="CPU units -> MiB",
     doc="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html",
     why="RegisterTaskDefinition refuses any other pair ('No Fargate configuration exists for given values')")
+
+FARGATE_SPOT_ARCHITECTURES = Limit(
+    name="Fargate Spot CPU architectures (Linux)", value=("X86_64",), unit="architectures",
+    doc="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html",
+    why="Linux tasks with the ARM64 architecture cannot run on Fargate Spot: the batch stack's Spot share needs X86_64")
+
+# --- AWS Batch, S3 transfers, Batch Transform ---------------------------------------------------------------
+
+BATCH_ARRAY_SIZE = Limit(
+    name="AWS Batch array job size", value=(2, 10_000), unit="child jobs",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_ArrayProperties.html",
+    why="a batch fans out as one array job; a single child is submitted as a plain job instead")
+BATCH_RETRY_ATTEMPTS = Limit(
+    name="AWS Batch retry strategy attempts", value=(1, 10), unit="attempts",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html",
+    why="batch.retry_attempts counts the first attempt too")
+BATCH_EVALUATE_ON_EXIT = Limit(
+    name="AWS Batch evaluateOnExit conditions per retry strategy", value=5, unit="conditions",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html",
+    why="the job definition lists which failures are infrastructure (retried) and ends with EXIT for the rest")
+BATCH_JOB_TIMEOUT_MINIMUM = Limit(
+    name="AWS Batch job timeout minimum (attemptDurationSeconds)", value=60, unit="s",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_JobTimeout.html",
+    why="batch.timeout_minutes is at least one minute")
+BATCH_COMPUTE_ENVIRONMENTS_PER_QUEUE = Limit(
+    name="AWS Batch compute environments per job queue", value=3, unit="compute environments",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html",
+    why="the queue orders Fargate Spot before on-demand Fargate: two of the three")
+BATCH_NAME = Limit(
+    name="AWS Batch job queue and job definition name", value=128, unit="characters",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html",
+    why="the queue and the job definition are <project>-<environment>-batch")
+EVENTBRIDGE_RULE_NAME = Limit(
+    name="EventBridge rule name", value=64, unit="characters",
+    doc="https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html",
+    why="the job-state rule is <project>-<environment>-batch-state; the results topic policy names its ARN")
+S3_MULTIPART_PART_SIZE = Limit(
+    name="S3 multipart upload part size", value=(5 * MIB, 5 * 1024 * MIB), unit="bytes",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html",
+    why="the batch job streams each output through a multipart upload; every part but the last is at least 5 MiB")
+S3_MULTIPART_PARTS = Limit(
+    name="S3 multipart upload parts per object", value=10_000, unit="parts",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html",
+    why="with the job's 8 MiB parts one output object stops near 78 GiB, which bounds batch.part_bytes")
+S3_PRESIGNED_URL_EXPIRY = Limit(
+    name="S3 presigned URL (SigV4) lifetime", value=604_800, unit="s",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html",
+    why="batch.upload_url_seconds; a URL signed with a role's session also ends when that session does")
+SAGEMAKER_TRANSFORM_PAYLOAD = Limit(
+    name="SageMaker Batch Transform MaxPayloadInMB (and MaxConcurrentTransforms x MaxPayloadInMB)", value=100,
+    unit="MB", doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html",
+    why="the model server advertises MaxPayloadInMB and MaxConcurrentTransforms in /execution-parameters")
 
 # --- SageMaker deployment guardrails and shadow variants ---------------------------------------------------
 
@@ -195,22 +262,49 @@ LIMITS: tuple[Limit, ...] = (
     API_GATEWAY_HTTP_PAYLOAD, LAMBDA_SYNC_PAYLOAD, API_GATEWAY_BASE64_GROWTH, SAGEMAKER_REALTIME_PAYLOAD,
     SAGEMAKER_SERVERLESS_PAYLOAD, SAGEMAKER_ASYNC_INLINE_PAYLOAD, SAGEMAKER_ASYNC_S3_PAYLOAD, SNS_MESSAGE,
     SQS_MESSAGE, S3_SINGLE_PUT, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
-    SQS_VISIBILITY_TIMEOUT_FACTOR, SQS_VISIBILITY_TIMEOUT, SAGEMAKER_SERVERLESS_MEMORY_SIZES,
+    SQS_VISIBILITY_TIMEOUT_FACTOR, FARGATE_STOP_TIMEOUT, SQS_LONG_POLL, SQS_VISIBILITY_TIMEOUT, SQS_RECEIVE_BATCH,
+    SAGEMAKER_SERVERLESS_MEMORY_SIZES,
     SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_DEPLOYMENT_TIMEOUT,
     SAGEMAKER_CANARY_SIZE, SAGEMAKER_LINEAR_STEP, SAGEMAKER_ROLLING_BATCH, SAGEMAKER_ROLLBACK_ALARMS,
     SAGEMAKER_SHADOW_VARIANTS, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
     TARGET_GROUP_NAME, S3_BUCKET_NAME, IAM_ROLE_NAME, SQS_QUEUE_NAME, LAMBDA_FUNCTION_NAME, LOG_GROUP_NAME,
+    FARGATE_SPOT_ARCHITECTURES, BATCH_ARRAY_SIZE, BATCH_RETRY_ATTEMPTS, BATCH_EVALUATE_ON_EXIT,
+    BATCH_JOB_TIMEOUT_MINIMUM, BATCH_COMPUTE_ENVIRONMENTS_PER_QUEUE, BATCH_NAME, EVENTBRIDGE_RULE_NAME,
+    S3_MULTIPART_PART_SIZE, S3_MULTIPART_PARTS, S3_PRESIGNED_URL_EXPIRY, SAGEMAKER_TRANSFORM_PAYLOAD,
 )
 
 
-def name_problem(limit: Limit, name: str, what: str, composed_of: str, settings: str) -> str | None:
+def name_problem(limit: Limit, name: str, what: str, composed_of: str, settings: str, *,
+                 maximum: int | None = None, reason: str | None = None, fix: str | None = None) -> str | None:
     """One config problem when NAME is longer than LIMIT allows: which name, its pattern, which settings to shorten.
 
     `what` says which resource carries the name, `composed_of` its pattern (e.g. "<project>-<environment>-inference")
     and `settings` the config fields that compose it, which lead the line so the reader knows what to edit.
+    `maximum` and `reason` replace AWS's number where the pipeline needs room (a suffix it appends); `fix` replaces
+    the default advice, "shorten <each setting>".
     """
-    maximum = limit.value[1] if isinstance(limit.value, tuple) else limit.value
+    aws_maximum = limit.value[1] if isinstance(limit.value, tuple) else limit.value
+    maximum = aws_maximum if maximum is None else maximum
     if len(name) <= maximum:
         return None
-    return (f"{settings}: {what} name {name!r} is {len(name)} characters, over the {maximum} AWS allows "
-            f"({limit.doc}); it is {composed_of}: shorten {settings.replace(', ', ' or ')}")
+    allowed = reason or f"the {maximum} AWS allows"
+    return (f"{settings}: {what} name {name!r} is {len(name)} characters, over {allowed} ({limit.doc}); it is "
+            f"{composed_of}: {fix or 'shorten ' + either(settings.split(', '))}")
+
+
+def names_problem(limit: Limit, names: list[str], what: str, composed_of: str, settings: str, *,
+                  fix: str | None = None) -> str | None:
+    """name_problem for several names of one pattern (a bucket per purpose): one problem listing every name that
+    is too long, so the line says once which settings to edit."""
+    maximum = limit.value[1] if isinstance(limit.value, tuple) else limit.value
+    too_long = [name for name in names if len(name) > maximum]
+    if len(too_long) <= 1:
+        return name_problem(limit, too_long[0], what, composed_of, settings, fix=fix) if too_long else None
+    listed = ", ".join(f"{name!r} ({len(name)})" for name in too_long)
+    return (f"{settings}: {what} names {listed} are over the {maximum} characters AWS allows ({limit.doc}); they "
+            f"are {composed_of}: {fix or 'shorten ' + either(settings.split(', '))}")
+
+
+def either(options: list[str]) -> str:
+    """OPTIONS as prose: `a`, `a or b`, `a, b or c`."""
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"

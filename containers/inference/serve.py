@@ -1,11 +1,18 @@
 """Start the model server under gunicorn: the image's ENTRYPOINT and the local `make serve-model`.
 
 SageMaker starts a hosting container as `docker run IMAGE serve`, so a leading `serve` argument
-is accepted (and is the only command). The process replaces itself with gunicorn, so SIGTERM from
+is accepted (and is the default command). The process replaces itself with gunicorn, so SIGTERM from
 ECS, SageMaker or Ctrl-C reaches gunicorn's master directly and shuts down gracefully.
 
+`work` runs the queue consumer instead (queue_worker/consumer.py, the queue worker service's command): it
+takes its settings from the environment and handles SIGTERM itself.
+
 usage: python serve.py [serve] [--model-dir DIR] [--host H] [--port N] [--workers N] [--train-if-missing]
+       python serve.py work
+       python serve.py batch --manifest s3://BUCKET/requests/batches/ID.json [--model-dir DIR] [--array-index N]
    or: python -m containers.inference.serve ...   (from the repository root)
+
+`batch` scores a batch's JSON Lines in S3 with the model in-process (batch/job.py; the AWS Batch job's command).
 """
 
 from __future__ import annotations
@@ -30,8 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve"],
-        help="SageMaker's start command",
+        choices=["serve", "work", "batch"],
+        help="serve: the model server (SageMaker's start command); work: the queue consumer; batch: score a batch "
+             "(see `serve.py batch --help`)",
     )
     parser.add_argument(
         "--model-dir",
@@ -61,6 +69,13 @@ def train_example_model(model_dir: Path) -> None:
     train.write_model_dir(model_dir)
 
 
+def run_consumer() -> int:
+    """The queue consumer, imported beside this file like train.py (the image copies lambdas/ here too)."""
+    consumer = importlib.import_module(f"{__package__}.queue_worker.consumer" if __package__
+                                       else "queue_worker.consumer")
+    return int(consumer.main())
+
+
 def gunicorn_environment(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ, MODEL_DIR=str(args.model_dir.resolve()), HOST=args.host)
     if args.port is not None:
@@ -70,8 +85,20 @@ def gunicorn_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def run_batch(argv: list[str]) -> int:
+    """The batch mode: batch/job.py with the model loader of the server (imported like train.py)."""
+    job = importlib.import_module(f"{__package__}.batch.job" if __package__ else "batch.job")
+    model = importlib.import_module(f"{__package__}.server.model" if __package__ else "server.model")
+    return job.main(argv, model.load_model)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:
+        sys.exit(run_batch(argv[1:]))
     args = parse_args(argv)
+    if args.command == "work":
+        sys.exit(run_consumer())
     if args.train_if_missing and not (args.model_dir / "model.joblib").is_file():
         print(f"training the example model into {args.model_dir}", file=sys.stderr)
         train_example_model(args.model_dir)

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lambdas.contract import ATTR_MODEL, ATTR_PRIORITY, PRIORITIES
 from modules.config.base import StrictModel
-from modules.limits import SQS_QUEUE_NAME
+from modules.limits import SQS_QUEUE_NAME, name_problem
 
 FILTER_ATTRIBUTES = (ATTR_MODEL, ATTR_PRIORITY)
 FIFO_SUFFIX = ".fifo"
@@ -20,6 +20,8 @@ DEAD_LETTER_SUFFIX = "-dlq"
 MAX_QUEUE_NAME = SQS_QUEUE_NAME.value  # including the .fifo suffix
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.fifo)?$")
 SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
+# The queue of an asynchronous endpoint's notifications (messaging stack): no work queue may take its name.
+ASYNC_NOTIFICATIONS = "async-notifications"
 
 
 def physical_queue_name(name_prefix: str, name: str, *, dead_letter: bool = False) -> str:
@@ -141,6 +143,9 @@ class MessagingConfig(StrictModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             problems.append(f"queues: duplicate name(s) {', '.join(duplicates)}")
+        if ASYNC_NOTIFICATIONS in names:
+            problems.append(f"queues: {ASYNC_NOTIFICATIONS!r} is the name of the asynchronous endpoint's notifications "
+                            "queue; choose another name")
         subscribers = [(subscription.protocol, subscription.endpoint) for subscription in self.alarm_subscriptions]
         repeated = sorted({f"{protocol} {endpoint}" for protocol, endpoint in subscribers
                            if subscribers.count((protocol, endpoint)) > 1})
@@ -158,11 +163,15 @@ class MessagingConfig(StrictModel):
         """Checks that need the root config: physical queue names (with -dlq) must fit SQS's 80 characters, and
         production alarms must reach someone."""
         problems = []
-        too_long = [physical_queue_name(name_prefix, queue.name, dead_letter=True) for queue in self.queues
-                    if len(physical_queue_name(name_prefix, queue.name, dead_letter=True)) > MAX_QUEUE_NAME]
-        if too_long:
-            problems.append(f"messaging.queues: name(s) {', '.join(too_long)} longer than {MAX_QUEUE_NAME} characters "
-                            "with the <project>-<environment>- prefix and -dlq suffix; shorten the queue name")
+        for index, queue in enumerate(self.queues):
+            # The dead-letter queue's name is the longer of the two: it alone decides whether both fit.
+            name = f"messaging.queues.{index}.name" + (f" without {FIFO_SUFFIX}" if queue.fifo else "")
+            problem = name_problem(
+                SQS_QUEUE_NAME, physical_queue_name(name_prefix, queue.name, dead_letter=True), "dead-letter queue",
+                f"<project>-<environment>-<{name}>{DEAD_LETTER_SUFFIX}{FIFO_SUFFIX if queue.fifo else ''}",
+                f"project, environment, messaging.queues.{index}.name")
+            if problem:
+                problems.append(problem)
         if production and not self.alarm_subscriptions:
             problems.append("messaging.alarm_subscriptions: at least one is required when production = true; e.g. "
                             "alarm_subscriptions = [{ protocol = \"email\", endpoint = \"oncall@example.com\" }] "

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from modules.config.base import RetentionDays, StrictModel
+from modules.limits import IAM_ROLE_NAME, name_problem
 
 # Availability zones a new account can use, per region (AWS's published counts). Most regions have 3;
 # us-west-1 has 3 names but any one account sees only 2; ap-northeast-1's "1b" is closed to new accounts.
@@ -26,6 +27,8 @@ DEFAULT_AZ_LETTERS: dict[str, str] = {"us-west-1": "bc", "ap-northeast-1": "acd"
 
 # Interface endpoints the pipeline's private workloads need, as `com.amazonaws.<region>.<service>` suffixes.
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "sqs", "sns", "sts", "sagemaker.runtime")
+# Allowed on top, not built by default: the AWS Batch API, for the batch functions in a VPC without NAT.
+OPTIONAL_INTERFACE_ENDPOINT_SERVICES = ("batch",)
 
 MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 28  # the sizes AWS accepts for a VPC CIDR block
 MAX_SUBNET_PREFIX = 28  # the smallest subnet AWS accepts
@@ -62,7 +65,8 @@ class NetworkConfig(StrictModel):
     s3_gateway_endpoint: bool = Field(default=True, description="S3 gateway endpoint on the private route tables")
     interface_endpoints: tuple[str, ...] = Field(
         default=INTERFACE_ENDPOINT_SERVICES,
-        description=f"interface endpoints in the private subnets; allowed: {', '.join(INTERFACE_ENDPOINT_SERVICES)}")
+        description="interface endpoints in the private subnets; allowed: "
+                    f"{', '.join(INTERFACE_ENDPOINT_SERVICES + OPTIONAL_INTERFACE_ENDPOINT_SERVICES)}")
     flow_logs: bool = Field(default=True, description="VPC flow logs (all traffic) to an encrypted log group")
     flow_logs_retention_days: RetentionDays | None = Field(
         default=None, description="retention of the flow-log group; default: log_retention_days")
@@ -81,9 +85,10 @@ class NetworkConfig(StrictModel):
     @field_validator("interface_endpoints")
     @classmethod
     def _known_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in INTERFACE_ENDPOINT_SERVICES]
+        allowed = INTERFACE_ENDPOINT_SERVICES + OPTIONAL_INTERFACE_ENDPOINT_SERVICES
+        unknown = [name for name in value if name not in allowed]
         if unknown:
-            raise ValueError(f"unknown service(s) {', '.join(unknown)}; allowed: {', '.join(INTERFACE_ENDPOINT_SERVICES)}")
+            raise ValueError(f"unknown service(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
         if len(set(value)) != len(value):
             raise ValueError("each service at most once")
         return value
@@ -121,6 +126,19 @@ class NetworkConfig(StrictModel):
         except ValueError as exc:
             problems.append(f"network.cidr: {exc}")
         return problems
+
+    @staticmethod
+    def flow_logs_role_name(name_prefix: str) -> str:
+        """The role the flow-logs service assumes: `<project>-<environment>-vpc-flow-logs`."""
+        return f"{name_prefix}-vpc-flow-logs"
+
+    def name_problems(self, name_prefix: str) -> list[str]:
+        """Names AWS would refuse as too long, each naming the settings that compose it."""
+        if not self.flow_logs:
+            return []
+        problem = name_problem(IAM_ROLE_NAME, self.flow_logs_role_name(name_prefix), "flow-logs IAM role",
+                               "<project>-<environment>-vpc-flow-logs", "project, environment")
+        return [problem] if problem else []
 
     def subnet_plan(self, region: str) -> tuple[SubnetPlan, ...]:
         """Private subnets first (the larger blocks, aligned), then public; raises when the CIDR is too small."""

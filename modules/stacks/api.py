@@ -3,6 +3,8 @@
     POST /v1/predict   -> predict Lambda -> SageMaker endpoint   (or VPC link -> internal ALB -> Fargate service)
     POST /v1/jobs      -> submit Lambda  -> requests topic       (202 with a job id)
     GET  /v1/jobs/{id} -> status Lambda  -> results bucket       (200 / 202 / 404)
+    POST /v1/batches      -> batch_submit Lambda (batch stack) -> AWS Batch   (202 with a batch id; 201 upload URLs)
+    GET  /v1/batches/{id} -> batch_status Lambda (batch stack)                (200 / 404)
 
 Every route shares one authorization mode (IAM or JWT from config), one throttled stage with JSON access logs,
 and alarms on the 5xx share and the p99 latencies.
@@ -30,6 +32,7 @@ from modules.constructs.pipeline_dashboard import (
 from modules.stacks.base import PipelineStack
 
 FARGATE_MODEL_PATH = "/invocations"  # SageMaker container contract, served by the Fargate service too
+BATCH_ROUTES = {("POST", "/v1/batches"): "batch_submit", ("GET", "/v1/batches/{id}"): "batch_status"}
 
 
 class ApiStack(PipelineStack):
@@ -40,7 +43,7 @@ class ApiStack(PipelineStack):
     no earlier stack can know)."""
 
     def __init__(self, scope: Construct, id_: str = "api", *, config: PipelineConfig, network, compute,
-                 inference) -> None:
+                 inference, batch=None) -> None:
         super().__init__(scope, id_, config=config)
         api = config.api
         name = f"{config.name_prefix}-api"
@@ -64,6 +67,9 @@ class ApiStack(PipelineStack):
         # The same table decides which functions the compute stack deploys (modules/config/api.py).
         for (method, path), function in api.lambda_routes().items():
             self.routes[f"{method} {path}"] = self._lambda_route(function, method, path, compute, common)
+        # The batch stack's routes, with the same authorization, stage throttling and access logs.
+        for (method, path), function in (BATCH_ROUTES.items() if batch is not None else ()):
+            self.routes[f"{method} {path}"] = self._lambda_route(function, method, path, batch, common)
 
         self.alarms = ApiAlarms(self, "alarms", props=ApiAlarmsProps(
             name=name, api_id=self.http_api.id, stage_name=self.http_api.stage_name,
@@ -98,7 +104,9 @@ class ApiStack(PipelineStack):
         if inference.shadow_alarms:
             variants[inference.endpoint.shadow_variant_name] = inference.shadow_alarms.definitions
         endpoint = inference.endpoint_name
-        queues = compute.messaging.work_queues.values()
+        # The work queues and, async, the endpoint's notifications queue (async_results consumes it).
+        queues = [*compute.messaging.work_queues.values(),
+                  *filter(None, (compute.messaging.async_notifications_queue,))]
         workers = [service for service in (compute.queue_worker, compute.inference_service and
                                            compute.inference_service.service) if service is not None]
         worker_function = compute.functions.get("worker")
@@ -117,7 +125,7 @@ class ApiStack(PipelineStack):
                     *variant_comparison(variants)),
                     alarms=tuple(alarm(d.name) for definitions in variants.values() for d in definitions)),
                 Section(title="Queues: depth, age of the oldest message, dead letters", graphs=(
-                    Graph(title="Messages waiting per work queue", metrics=tuple(
+                    Graph(title="Messages waiting per queue", metrics=tuple(
                         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue.name,
                          {"stat": "Maximum", "label": queue.name}) for queue in queues)),
                     Graph(title="Dead letters per queue", metrics=tuple(
@@ -137,10 +145,11 @@ class ApiStack(PipelineStack):
                                  for d in alarms.definitions)),
             ))
 
-    def _lambda_route(self, function: str, method: str, path: str, compute, common: dict) -> ApiRoute:
-        if function not in compute.functions:
+    def _lambda_route(self, function: str, method: str, path: str, owner, common: dict) -> ApiRoute:
+        """A route to FUNCTION, one of OWNER's functions (the compute or the batch stack)."""
+        if function not in owner.functions:
             raise ValueError(f"api: {method} {path} needs the {function!r} Lambda (lambdas/{function}/handler.py)")
-        target = compute.functions[function].function
+        target = owner.functions[function].function
         return ApiRoute(self, f"route-{function}", props=ApiRouteProps(
             method=method, path=path, function_name=target.function_name, function_invoke_arn=target.invoke_arn,
             **common))

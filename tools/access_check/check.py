@@ -83,12 +83,16 @@ def run(stacks: Path, manifests: list[Manifest] | None = None, explanations: lis
 
 
 def uncovered_runtimes(inventory: Inventory, manifests: list[Manifest]) -> list[str]:
-    """Lambda functions and ECS task definitions whose code has no manifest: nothing proves their calls."""
+    """Lambda functions, ECS task definitions and Batch job definitions whose code has no manifest: nothing proves
+    their calls."""
     handlers = {m.runs_as.get("lambda_handler") for m in manifests}
     tasks = ["/" + m.runs_as["ecs_task_definition"].strip("/") for m in manifests if "ecs_task_definition" in m.runs_as]
+    jobs = ["/" + m.runs_as["batch_job_definition"].strip("/") for m in manifests if "batch_job_definition" in m.runs_as]
     uncovered = [f"{function.path} (handler {inventory.arg(function, 'handler')})"
                  for function in inventory.blocks("aws_lambda_function")
                  if inventory.arg(function, "handler") not in handlers]
     uncovered += [task.path for task in inventory.blocks("aws_ecs_task_definition")
                   if not any(task.path.endswith(suffix) for suffix in tasks)]
+    uncovered += [job.path for job in inventory.blocks("aws_batch_job_definition")
+                  if not any(job.path.endswith(suffix) for suffix in jobs)]
     return uncovered

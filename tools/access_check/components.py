@@ -23,16 +23,22 @@ MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
 JOB_ID_SYMBOL = "JOB_ID"
 # The job id every recorded key is written with; any UUID would do.
 EXAMPLE_JOB_ID = "3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90"
+PART_SYMBOL = "PART"
+EXAMPLE_PART = "00000"
 _SYMBOL = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
 class Call:
-    """One recorded or declared SDK call: `service:Operation`, its resource parameters, its outcomes."""
+    """One recorded or declared SDK call: `service:Operation`, its resource parameters, its outcomes, and the
+    contract variables whose values it was made under (`when`: {"MODEL_BACKEND": "sagemaker"} for a call of the
+    model client, which makes different calls per backend; empty: made whatever the configuration)."""
 
     call: str
-    params: dict[str, str] = field(hash=False, compare=False)
+    # Compared (two keys are two calls) but not hashed (a dict cannot be): equal calls still hash alike.
+    params: dict[str, str] = field(hash=False)
     outcomes: tuple[str, ...] = ()
+    when: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def service(self) -> str:
@@ -44,15 +50,26 @@ class Call:
 
     @property
     def signature(self) -> tuple[Any, ...]:
-        return (self.call, tuple(sorted(self.params.items())), tuple(sorted(self.outcomes)))
+        return (self.call, tuple(sorted(self.params.items())), tuple(sorted(self.outcomes)),
+                tuple(sorted(self.when.items())))
+
+    # One call per operation, parameters and outcomes: two PutObjects on different keys are two calls (a set of
+    # recorded calls must keep both; params is a dict, so the generated hash and equality would leave it out).
+    def __hash__(self) -> int:
+        return hash(self.signature)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Call) and self.signature == other.signature
 
     def describe(self) -> str:
         params = " ".join(f"{key}={value}" for key, value in sorted(self.params.items()))
         outcomes = f" -> {'/'.join(self.outcomes)}" if self.outcomes else ""
-        return f"{self.call} {params}{outcomes}".strip()
+        when = f" (when {', '.join(f'{k}={v}' for k, v in sorted(self.when.items()))})" if self.when else ""
+        return f"{self.call} {params}{outcomes}{when}".strip()
 
     def as_json(self) -> dict[str, Any]:
-        return {"call": self.call, "params": dict(sorted(self.params.items())), "outcomes": sorted(self.outcomes)}
+        document = {"call": self.call, "params": dict(sorted(self.params.items())), "outcomes": sorted(self.outcomes)}
+        return document | ({"when": dict(sorted(self.when.items()))} if self.when else {})
 
 
 @dataclass(frozen=True)
@@ -67,7 +84,8 @@ class Manifest:
     def load(cls, path: Path) -> Manifest:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            calls = tuple(Call(item["call"], dict(item.get("params", {})), tuple(item.get("outcomes", [])))
+            calls = tuple(Call(item["call"], dict(item.get("params", {})), tuple(item.get("outcomes", [])),
+                               dict(item.get("when", {})))
                           for item in raw.get("calls", []))
             return cls(raw["component"], dict(raw["runs_as"]), calls, bool(raw.get("recorded", True)),
                        raw.get("note", ""))
@@ -115,7 +133,21 @@ def locate(inventory: Inventory, manifest: Manifest) -> Deployment | None:
                 vpc = inventory.vpc_of_subnets(subnets)
                 return _deployment(inventory, manifest, inventory.arg(task, "task_role_arn"), variables, vpc)
         return None
-    raise InputError(f"manifest {manifest.component}: runs_as names neither lambda_handler nor ecs_task_definition")
+    if "batch_job_definition" in manifest.runs_as:
+        suffix = "/" + manifest.runs_as["batch_job_definition"].strip("/")
+        for job in inventory.blocks("aws_batch_job_definition"):
+            if job.path.endswith(suffix):
+                container = json.loads(inventory.arg(job, "container_properties"))
+                variables = {item["name"]: item["value"] for item in container.get("environment", [])}
+                # Its tasks run in the subnets of the compute environments of its stack.
+                subnets = [subnet for environment in inventory.blocks("aws_batch_compute_environment")
+                           if environment.stack == job.stack
+                           for subnet in inventory.arg(environment, "compute_resources.subnets") or []]
+                return _deployment(inventory, manifest, container.get("jobRoleArn"), variables,
+                                   inventory.vpc_of_subnets(subnets))
+        return None
+    raise InputError(f"manifest {manifest.component}: runs_as names none of lambda_handler, ecs_task_definition, "
+                     "batch_job_definition")
 
 
 def _deployment(inventory: Inventory, manifest: Manifest, role_arn: str | None, variables: dict[str, Any],
@@ -137,6 +169,8 @@ def substitute(value: str, environment: dict[str, str]) -> str | None:
         name = match[1]
         if name == JOB_ID_SYMBOL:
             return EXAMPLE_JOB_ID
+        if name == PART_SYMBOL:
+            return EXAMPLE_PART
         if name not in environment:
             missing = True
             return ""
@@ -159,10 +193,16 @@ def component_requests(inventory: Inventory, manifest: Manifest) -> ComponentReq
     if deployment is None:
         return result
     for call in manifest.calls:
+        other = {name: value for name, value in call.when.items() if deployment.environment.get(name) != value}
+        if other:
+            result.not_applicable.append(f"{call.describe()} (this deployment has "
+                                         + ", ".join(f"{name}={deployment.environment.get(name, '(unset)')}"
+                                                     for name in sorted(other)) + ")")
+            continue
         params = {key: substitute(value, deployment.environment) for key, value in call.params.items()}
         if any(value is None for value in params.values()):
             unset = sorted({name for value in call.params.values() for name in _SYMBOL.findall(value)}
-                           - set(deployment.environment) - {JOB_ID_SYMBOL})
+                           - set(deployment.environment) - {JOB_ID_SYMBOL, PART_SYMBOL})
             result.not_applicable.append(f"{call.describe()} (not set on this deployment: {', '.join(unset)})")
             continue
         origin = f"{manifest.component}: {call.describe()}"
@@ -174,7 +214,8 @@ def component_requests(inventory: Inventory, manifest: Manifest) -> ComponentReq
 
 
 # IAM service prefix -> the VPC endpoint service its API is reached through
-_ENDPOINT_SERVICES = {"s3": "s3", "sns": "sns", "sqs": "sqs", "sagemaker": "sagemaker.runtime", "kms": "kms"}
+_ENDPOINT_SERVICES = {"s3": "s3", "sns": "sns", "sqs": "sqs", "sagemaker": "sagemaker.runtime", "kms": "kms",
+                      "batch": "batch"}
 
 
 def _through_endpoint(inventory: Inventory, deployment: Deployment, request: Request) -> Request:
