@@ -6,14 +6,10 @@ or in a test, never silently in production. Pure stdlib: this file ships in ever
 
 from __future__ import annotations
 
-import json
-import logging
 import math
 import os
-import sys
 import uuid
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 # --- environment variables set on the functions by the compute stack --------------------
 
@@ -192,53 +188,3 @@ def model_timeout_seconds() -> float:
     except ValueError:
         return float(DEFAULT_MODEL_TIMEOUT_SECONDS)
     return value if math.isfinite(value) and value > 0 else float(DEFAULT_MODEL_TIMEOUT_SECONDS)
-
-
-# --- log lines: metric filters and Logs Insights queries match on these field names -----------
-
-
-class JsonLineFormatter(logging.Formatter):
-    """One JSON object per line: `level`, `logger`, `message`, plus the record's `fields`."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
-
-
-class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to whatever `sys.stdout` is at emit time, so redirected output (tests) is honoured."""
-
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
-        return sys.stdout
-
-    @stream.setter
-    def stream(self, _value: Any) -> None:
-        pass
-
-
-def json_logger(name: str) -> logging.Logger:
-    """A logger that writes JSON lines to stdout at LOG_LEVEL, without duplicating into the root logger.
-
-    Log with `logger.info("job completed", extra={"fields": {"job_id": job_id}})`.
-    """
-    logger = logging.getLogger(name)
-    if not logger.handlers:
-        handler = _CurrentStdoutHandler()
-        handler.setFormatter(JsonLineFormatter())
-        logger.addHandler(handler)
-        # The Lambda runtime puts a plain-text handler on the root logger; don't print twice.
-        logger.propagate = False
-    level = os.environ.get(LOG_LEVEL, "INFO").upper()
-    logger.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
-    return logger

@@ -18,3 +18,9 @@ REQUIRED_PROVIDER_SOURCE = "hashicorp/aws"
 # Every resource here uses only arguments both understand, so both are accepted.
 REQUIRED_PROVIDER_VERSION = ">= 5.100.0, < 7.0.0"
 REQUIRED_TERRAFORM_VERSION = ">= 1.10.0"  # S3-native state locking (use_lockfile)
+
+# Health alarms wait for a trend: three bad 5-minute periods in a row, not a blip. The soonest such an alarm can go
+# to ALARM after things break is what a deployment's baking period must cover (config/rollout.py checks it).
+ALARM_PERIOD_SECONDS = 300
+ALARM_EVALUATION_PERIODS = 3
+ALARM_TIME_TO_ALARM_SECONDS = ALARM_PERIOD_SECONDS * ALARM_EVALUATION_PERIODS

@@ -45,46 +45,6 @@ START_TIMEOUT_SECONDS = 30.0
 # CreateFunction requests answered as the first: see that module.
 SERVER_MODULE = "tools.emulator_server"
 
-# Terraform AWS provider `endpoints` keys for every service the stacks use (or may use soon). Canonical key
-# names only: the aliases (applicationautoscaling, cloudwatchlogs, elasticloadbalancingv2 ...) conflict with
-# the canonical key when both are set.
-EMULATED_SERVICES: tuple[str, ...] = (
-    "apigateway",
-    "apigatewayv2",
-    "appautoscaling",
-    "autoscaling",
-    "batch",
-    "cloudwatch",
-    "dynamodb",
-    "ec2",
-    "ecr",
-    "ecs",
-    "efs",
-    "elb",
-    "elbv2",
-    "events",
-    "iam",
-    "kms",
-    "lambda",
-    "logs",
-    "resourcegroupstaggingapi",
-    "s3",
-    "s3control",
-    "sagemaker",
-    "secretsmanager",
-    "servicediscovery",
-    "sns",
-    "sqs",
-    "ssm",
-    "sts",
-    "xray",
-)
-
-# moto accepts any credentials; these are the conventional placeholders (never real keys).
-EMULATOR_ACCESS_KEY = "test"
-EMULATOR_SECRET_KEY = "test"  # a placeholder the emulator accepts, not a secret
-
-
 class EmulatorError(RuntimeError):
     """The emulator could not be started or reached; the message says why and what to do."""
 
@@ -288,28 +248,6 @@ def start_emulator(port: int | None = None, *, reuse: bool = True, detach: bool 
     process = _spawn(chosen_port, detach=detach)
     _wait_until_healthy(process, url, timeout)
     return Emulator(url=url, port=chosen_port, pid=process.pid, owned=True, _process=process)
-
-
-def terraform_provider_endpoints(url: str) -> dict[str, str]:
-    """The AWS provider `endpoints` block sending every emulated service to URL."""
-    return dict.fromkeys(EMULATED_SERVICES, url)
-
-
-def provider_settings(url: str) -> dict[str, Any]:
-    """Extra AWS provider arguments for the emulator (snake_case, as `AwsProvider(**...)` and Terraform JSON take).
-
-    Fake credentials, no credential or account-id lookups (moto has no real STS behind it), no instance
-    metadata probe, path-style S3 (bucket names do not resolve as loopback hostnames), every endpoint on URL.
-    """
-    return {
-        "access_key": EMULATOR_ACCESS_KEY,
-        "secret_key": EMULATOR_SECRET_KEY,
-        "skip_credentials_validation": True,
-        "skip_requesting_account_id": True,
-        "skip_metadata_api_check": "true",
-        "s3_use_path_style": True,
-        "endpoints": [terraform_provider_endpoints(url)],
-    }
 
 
 def _cli_start(args: argparse.Namespace) -> int:

@@ -36,10 +36,10 @@ from lambdas.contract import (
     STATUS_SUCCEEDED,
     async_input_key,
     is_job_id,
-    json_logger,
     required_env,
     result_key,
 )
+from lambdas.json_logs import json_logger
 
 log = json_logger(__name__)
 

@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lambdas.aws_clients import batch, read_json, s3
-from lambdas.contract import RESULTS_BUCKET, batch_request_key, json_logger, required_env
+from lambdas.contract import RESULTS_BUCKET, batch_request_key, required_env
 from lambdas.http import HttpError, error_response, json_response, uuid_path_parameter
+from lambdas.json_logs import json_logger
 
 # AWS Batch job status -> the batch's state.
 STATES = {"SUBMITTED": "queued", "PENDING": "queued", "RUNNABLE": "queued", "STARTING": "queued",

@@ -38,10 +38,10 @@ from lambdas.contract import (
     RESULTS_BUCKET,
     batch_request_key,
     batch_results_prefix,
-    json_logger,
     required_env,
 )
 from lambdas.http import HttpError, error_response, json_object, json_response, request_body
+from lambdas.json_logs import json_logger
 
 # The request is a small JSON object; anything larger is not a batch request.
 REQUEST_LIMIT_BYTES = 16 * 1024

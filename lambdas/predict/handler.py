@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas import model_client
-from lambdas.contract import REPLY_MARGIN_SECONDS, json_logger, max_payload_bytes
+from lambdas.contract import REPLY_MARGIN_SECONDS, max_payload_bytes
 from lambdas.deadline import NO_DEADLINE, Deadline
 from lambdas.http import (
     HttpError,
@@ -25,6 +25,7 @@ from lambdas.http import (
     json_response,
     request_body,
 )
+from lambdas.json_logs import json_logger
 
 log = json_logger(__name__)
 

@@ -10,15 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas.aws_clients import key_exists, read_json, s3
-from lambdas.contract import (
-    RESULTS_BUCKET,
-    STATUS_PENDING,
-    json_logger,
-    request_key,
-    required_env,
-    result_key,
-)
+from lambdas.contract import RESULTS_BUCKET, STATUS_PENDING, request_key, required_env, result_key
 from lambdas.http import HttpError, error_response, json_response, uuid_path_parameter
+from lambdas.json_logs import json_logger
 
 log = json_logger(__name__)
 

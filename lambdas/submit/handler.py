@@ -22,7 +22,6 @@ from lambdas.contract import (
     REQUESTS_TOPIC_ARN,
     RESULTS_BUCKET,
     STATUS_PENDING,
-    json_logger,
     max_payload_bytes,
     request_key,
     required_env,
@@ -35,6 +34,7 @@ from lambdas.http import (
     json_response,
     request_body,
 )
+from lambdas.json_logs import json_logger
 
 MODEL_NAME = re.compile(r"[a-z0-9-]{1,64}")
 ALLOWED_FIELDS = ("model", "inputs", "priority")

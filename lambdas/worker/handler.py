@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from lambdas import jobs, model_client
-from lambdas.contract import json_logger
 from lambdas.deadline import Deadline
+from lambdas.json_logs import json_logger
 
 log = json_logger(__name__)
 

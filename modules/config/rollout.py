@@ -26,7 +26,7 @@ from pydantic import Field, model_validator
 from modules.config.base import StrictModel
 from modules.config.image_tag import ImageTag
 from modules.config.model_version import MODEL_VERSION_PATTERN
-from modules.constructs.alarm_settings import TIME_TO_ALARM_SECONDS
+from modules.defaults import ALARM_TIME_TO_ALARM_SECONDS
 from modules.limits import (
     SAGEMAKER_CANARY_SIZE,
     SAGEMAKER_DEPLOYMENT_TIMEOUT,
@@ -65,7 +65,7 @@ class RolloutConfig(StrictModel):
         default="instances", description="[canary, linear, rolling] step_size counts instances or percent of "
                                          "the variant's instances")
     wait_interval_seconds: int = Field(
-        default=TIME_TO_ALARM_SECONDS, ge=WAIT_MIN, le=WAIT_MAX,
+        default=ALARM_TIME_TO_ALARM_SECONDS, ge=WAIT_MIN, le=WAIT_MAX,
         description="[real-time, async] baking period after each traffic step, while the rollback alarms are "
                     "watched; with auto_rollback at least the time the alarms need to fire")
     termination_wait_seconds: int = Field(
@@ -122,10 +122,10 @@ class RolloutConfig(StrictModel):
                             "variants); use a blue/green strategy or remove [inference.shadow]")
         if self.strategy != "all-at-once" and self.step_unit == "instances" and self.step_size is not None:
             problems += self._instance_step_problems(min_fleet, max_fleet)
-        if self.rolls_back(mode) and self.wait_interval_seconds < TIME_TO_ALARM_SECONDS:
+        if self.rolls_back(mode) and self.wait_interval_seconds < ALARM_TIME_TO_ALARM_SECONDS:
             problems.append(f"rollout.wait_interval_seconds: {self.wait_interval_seconds} s is shorter than the "
-                            f"{TIME_TO_ALARM_SECONDS} s the endpoint's alarms need to fire, so auto-rollback could "
-                            f"never stop a bad model; use >= {TIME_TO_ALARM_SECONDS} or set auto_rollback = false")
+                            f"{ALARM_TIME_TO_ALARM_SECONDS} s the endpoint's alarms need to fire, so auto-rollback could "
+                            f"never stop a bad model; use >= {ALARM_TIME_TO_ALARM_SECONDS} or set auto_rollback = false")
         baking = self.wait_interval_seconds + (0 if self.strategy == "rolling" else self.termination_wait_seconds)
         if self.maximum_execution_timeout_seconds is not None and self.maximum_execution_timeout_seconds <= baking:
             problems.append(f"rollout.maximum_execution_timeout_seconds: {self.maximum_execution_timeout_seconds} s "

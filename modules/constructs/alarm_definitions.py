@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from constructs import Construct
 
 from modules import aws
-from modules.constructs.alarm_settings import PERIOD_SECONDS, notifying_alarm_settings
+from modules.constructs.alarm_settings import notifying_alarm_settings
+from modules.defaults import ALARM_PERIOD_SECONDS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,5 +50,5 @@ def health_alarm(scope: Construct, id_: str, definition: AlarmDefinition,
     return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
         scope, id_, alarm_name=definition.name, alarm_description=definition.description,
         namespace=definition.namespace, metric_name=definition.metric_name, dimensions=dict(definition.dimensions),
-        statistic=definition.statistic, extended_statistic=definition.extended_statistic, period=PERIOD_SECONDS,
+        statistic=definition.statistic, extended_statistic=definition.extended_statistic, period=ALARM_PERIOD_SECONDS,
         threshold=definition.threshold, **notifying_alarm_settings(alarm_topic_arn))

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-PERIOD_SECONDS = 300
-EVALUATION_PERIODS = 3  # three bad 5-minute periods in a row: a trend, not a blip
-# The soonest a health alarm can go to ALARM after things break: what a deployment's baking period must cover.
-TIME_TO_ALARM_SECONDS = PERIOD_SECONDS * EVALUATION_PERIODS
+from modules.defaults import ALARM_EVALUATION_PERIODS
 
 
 def notifying_alarm_settings(alarm_topic_arn: str) -> dict[str, Any]:
     """Keyword arguments of CloudwatchMetricAlarm: N of N periods at or above the threshold, missing data is
     healthy, ALARM and OK both sent to ALARM_TOPIC_ARN."""
-    return {"evaluation_periods": EVALUATION_PERIODS, "datapoints_to_alarm": EVALUATION_PERIODS,
+    return {"evaluation_periods": ALARM_EVALUATION_PERIODS, "datapoints_to_alarm": ALARM_EVALUATION_PERIODS,
             "comparison_operator": "GreaterThanOrEqualToThreshold", "treat_missing_data": "notBreaching",
             "alarm_actions": [alarm_topic_arn], "ok_actions": [alarm_topic_arn]}
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
-from modules.constructs.alarm_settings import PERIOD_SECONDS, health_alarm_problems, notifying_alarm_settings
+from modules.constructs.alarm_settings import health_alarm_problems, notifying_alarm_settings
+from modules.defaults import ALARM_PERIOD_SECONDS
 
 _alarm = aws.cloudwatch_metric_alarm
 API_NAMESPACE = "AWS/ApiGateway"
@@ -47,7 +48,7 @@ class ApiAlarms(Construct):
             return _alarm.CloudwatchMetricAlarmMetricQuery(
                 id=query_id, return_data=False,
                 metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
-                    namespace=API_NAMESPACE, metric_name=name, dimensions=dimensions, period=PERIOD_SECONDS,
+                    namespace=API_NAMESPACE, metric_name=name, dimensions=dimensions, period=ALARM_PERIOD_SECONDS,
                     stat="Sum"))
 
         self.alarms = {"5xx-rate": _alarm.CloudwatchMetricAlarm(
@@ -65,4 +66,4 @@ class ApiAlarms(Construct):
                 self, f"{metric_name.lower()}-p99", alarm_name=f"{props.name}-{metric_name}-p99",
                 alarm_description=f"{metric_name} p99 above {props.latency_p99_ms} ms",
                 namespace=API_NAMESPACE, metric_name=metric_name, dimensions=dimensions,
-                extended_statistic="p99", period=PERIOD_SECONDS, threshold=props.latency_p99_ms, **common)
+                extended_statistic="p99", period=ALARM_PERIOD_SECONDS, threshold=props.latency_p99_ms, **common)

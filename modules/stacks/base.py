@@ -154,7 +154,7 @@ def _emulator_provider_arguments(config: PipelineConfig) -> dict[str, object]:
     """
     if not config.emulator.active:
         return {}
-    from tools.emulator import provider_settings
+    from modules.emulator_provider import provider_settings
 
     settings = provider_settings(config.emulator.url.rstrip("/"))
     endpoint_fields = inspect.signature(aws.provider.AwsProviderEndpoints.__init__).parameters

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas import contract
+from lambdas import contract, json_logs
 
 LAMBDAS_DIR = Path(contract.__file__).parent
 ENV_NAMES = (
@@ -170,7 +170,7 @@ def test_log_lines_are_json_objects_with_level_message_and_fields(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(contract.LOG_LEVEL, "debug")
-    logger = contract.json_logger("tests.contract")
+    logger = json_logs.json_logger("tests.contract")
     output = io.StringIO()
 
     with redirect_stdout(output):

@@ -38,7 +38,7 @@ from typing import Any
 
 import boto3
 
-from tools.emulator import provider_settings
+from modules.emulator_provider import provider_settings
 from tools.terraform_cli import TerraformToolchain, shared_provider
 
 REGION = "us-east-1"

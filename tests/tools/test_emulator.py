@@ -10,17 +10,15 @@ from pathlib import Path
 import boto3
 import pytest
 
+from modules.emulator_provider import EMULATED_SERVICES, provider_settings, terraform_provider_endpoints
 from tools import emulator as emulator_module
 from tools.emulator import (
-    EMULATED_SERVICES,
     Emulator,
     EmulatorError,
     answers,
     find_running,
     free_loopback_port,
-    provider_settings,
     start_emulator,
-    terraform_provider_endpoints,
     write_record,
 )
 

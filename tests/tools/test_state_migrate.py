@@ -181,7 +181,8 @@ def test_the_stack_the_migration_initialises_is_the_one_make_synth_writes(tmp_pa
 def test_the_real_terraform_moves_the_state_into_the_emulators_bucket_encrypted_with_the_state_key(project, terraform):
     """Terraform's S3 backend, pointed at the emulator by an override file (the synthesized backend is the real
     one), moves the bootstrap state and names the state key's alias ARN on the write."""
-    from tools.emulator import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY, start_emulator
+    from modules.emulator_provider import EMULATOR_ACCESS_KEY, EMULATOR_SECRET_KEY
+    from tools.emulator import start_emulator
 
     config = _config(project)
     with start_emulator(reuse=False, state_file=project / "no-emulator.json") as emulator:

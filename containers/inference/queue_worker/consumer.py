@@ -45,8 +45,9 @@ import boto3
 from botocore.config import Config
 
 from lambdas import jobs, model_client
-from lambdas.contract import LONG_POLL_SECONDS, QUEUE_BATCH_SIZE, QUEUE_URL, json_logger, required_env
+from lambdas.contract import LONG_POLL_SECONDS, QUEUE_BATCH_SIZE, QUEUE_URL, required_env
 from lambdas.deadline import Deadline
+from lambdas.json_logs import json_logger
 
 from .health import beat, health_file
 from .task_protection import AGENT_URI, TaskProtection
