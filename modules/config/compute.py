@@ -27,6 +27,7 @@ from lambdas.contract import (
 )
 from modules.config.api import ApiConfig
 from modules.config.base import StrictModel
+from modules.config.batch import BATCH_FUNCTIONS
 from modules.config.fargate import (
     InferenceServiceConfig,
     LoadBalancerConfig,
@@ -106,8 +107,7 @@ class ComputeConfig(StrictModel):
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     queue_worker: QueueWorkerConfig = Field(default_factory=QueueWorkerConfig)
 
-    def problems(self, *, production: bool, queue_names: tuple[str, ...], function_names: tuple[str, ...] = (),
-                 name_prefix: str | None = None, inference: InferenceConfig | None = None,
+    def problems(self, *, production: bool, queue_names: tuple[str, ...], name_prefix: str | None = None, inference: InferenceConfig | None = None,
                  api: ApiConfig | None = None) -> list[str]:
         """Checks across sections: production tags and TLS, queue names that exist, a reachable http backend, and
         (given the name prefix, the inference and api sections) the AWS limits on names, payloads and time."""
@@ -121,17 +121,17 @@ class ComputeConfig(StrictModel):
                             "the functions send confidential data to the load balancer); set certificate_arn (ACM, "
                             "same region) and tls_server_name (the DNS name the certificate carries)")
         problems += self.consumer_problems(queue_names)
-        if function_names:
-            for name in sorted(set(self.lambdas.functions) - set(function_names)):
-                problems.append(f"compute.lambdas.functions: no function {name!r} in lambdas/; "
-                                f"allowed: {', '.join(function_names)}")
+        known = (*handler_folders(), *BATCH_FUNCTIONS)
+        for name in sorted(set(self.lambdas.functions) - set(known)):
+            problems.append(f"compute.lambdas.functions.{name}: no function {name!r} in lambdas/; "
+                            f"allowed: {', '.join(sorted(known))}")
         for field, backend in (("compute.model_backend", self.model_backend),
                                ("compute.queue_worker.model_backend", self.queue_worker.model_backend)):
             if backend == BACKEND_HTTP and not self.inference_service.enabled and not self.model_url:
                 problems.append(f"{field}: 'http' needs inference_service.enabled = true or a model_url")
         problems += self._model_url_problems()
         if name_prefix is not None:
-            problems += self.name_problems(name_prefix, function_names or handler_folders())
+            problems += self.name_problems(name_prefix, handler_folders())
         if inference is not None and api is not None:
             problems += self.async_problems(endpoint_mode=inference.mode, predict_backend=api.predict_backend)
             problems += self.payload_problems(endpoint_mode=inference.mode, predict_backend=api.predict_backend)

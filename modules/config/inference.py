@@ -71,7 +71,8 @@ class InferenceConfig(StrictModel):
                     "content hash); every instance loads exactly this one. A new model gets a new version: "
                     "upload it under the new key, then change this value (the SageMaker model is replaced)")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="LOG_LEVEL of the model server")
+        default="INFO", description="LOG_LEVEL of the inference image wherever it runs: the SageMaker endpoint, "
+                        "the Fargate service, the queue worker and batch jobs")
 
     # --- real-time and async: instances -------------------------------------------------------------------
     instance_type: str = Field(default="ml.m5.large", pattern=INSTANCE_TYPE_PATTERN,

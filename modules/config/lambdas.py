@@ -55,8 +55,8 @@ class LambdaConfig(StrictModel):
     runtime: Literal["python3.12", "python3.13"] = Field(default="python3.12", description="Lambda Python runtime")
     architecture: Literal["arm64", "x86_64"] = Field(default="arm64", description="Graviton (arm64) costs less")
     in_vpc: bool = Field(default=True, description="run in the private subnets behind a security group")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO",
-                                                                     description="LOG_LEVEL of every function")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="LOG_LEVEL of every Lambda function (the image's containers: inference.log_level)")
     max_payload_bytes: int | None = Field(
         default=None, ge=1024,
         description="largest accepted request body of submit, predict and the worker's model call; default: the "

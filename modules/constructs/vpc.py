@@ -83,7 +83,6 @@ class Vpc(Construct):
         self.public_subnet_ids = [subnet.id for subnet in public]
         self.private_subnet_ids = [subnet.id for subnet in private]
         self.private_route_table_ids = [table.id for table in private_tables]
-        self.nat_gateway_count = len(nat_ids)
 
 
 def _validate(id_: str, props: VpcProps) -> None:

@@ -77,13 +77,11 @@ class PipelineStack(TerraformStack):
             stack_dir = Path(self.node.root.outdir).resolve() / "stacks" / self.stack_name
             relative = os.path.relpath(PROJECT_ROOT / directory / f"{self.stack_name}.tfstate", stack_dir)
             LocalBackend(self, path=relative)
-            self.backend_description = f"local ({directory}/{self.stack_name}.tfstate, emulator)"
             return
         if force_local or isinstance(backend, LocalBackendConfig):
             directory = local_state_directory(self.config)
             # A relative path: cdktf's default is an absolute path of the machine that ran synth.
             LocalBackend(self, path=f"{PROJECT_ROOT_FROM_STACK_DIR}/{directory}/{self.stack_name}.tfstate")
-            self.backend_description = f"local ({directory}/{self.stack_name}.tfstate)"
             return
         bucket, key = self.config.backend_bucket, f"{backend.key_prefix}/{self.stack_name}.tfstate"
         # kms_key_id is what makes `encrypt = true` mean the state key: without it Terraform asks S3 for SSE-S3
@@ -100,7 +98,6 @@ class PipelineStack(TerraformStack):
         # cdktf 0.21's S3Backend has no use_lockfile: S3-native locking (Terraform >= 1.10) set by override.
         if backend.use_lockfile:
             self.add_override("terraform.backend.s3.use_lockfile", True)
-        self.backend_description = f"s3 (s3://{bucket}/{key}, SSE-KMS {self.config.backend_kms_key_id})"
 
     @cached_property
     def account_id(self) -> str:

@@ -69,7 +69,7 @@ class BatchStack(PipelineStack):
             environment={contract.RESULTS_BUCKET: self.bucket.id,
                          contract.BATCH_RECORDS_PER_CALL: str(batch.records_per_call),
                          contract.BATCH_MAX_RECORD_BYTES: str(batch.max_record_bytes),
-                         contract.LOG_LEVEL: config.compute.lambdas.log_level},
+                         contract.LOG_LEVEL: config.inference.log_level},
             job_policy_statements=tuple(self._job_grants()), retry_attempts=batch.retry_attempts,
             timeout_seconds=batch.timeout_seconds, log_retention_days=config.log_retention_days))
         self.jobs_security_group = self._egress_group("jobs", "AWS Batch jobs: nothing in, HTTPS to AWS APIs out")

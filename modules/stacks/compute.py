@@ -376,7 +376,7 @@ class ComputeStack(PipelineStack):
             target_group_arn=alb.target_group.arn,
             environment={contract.MAX_PAYLOAD_BYTES: str(config.compute.inference_service_payload_bytes(
                              endpoint_mode=config.inference.mode, predict_backend=config.api.predict_backend)),
-                         contract.LOG_LEVEL: config.compute.lambdas.log_level},
+                         contract.LOG_LEVEL: config.inference.log_level},
             log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
             egress_to_internet=config.compute.egress_to_internet, depends_on=(alb.listener,)))
         if not config.emulator.skips("autoscaling"):
@@ -424,7 +424,7 @@ class ComputeStack(PipelineStack):
                          contract.RESULTS_BUCKET: self.storage.results_bucket.id,
                          contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
                          contract.MAX_PAYLOAD_BYTES: str(payload),
-                         contract.LOG_LEVEL: config.compute.lambdas.log_level, **self._model_environment(backend)},
+                         contract.LOG_LEVEL: config.inference.log_level, **self._model_environment(backend)},
             task_policy_statements=(
                 statement("ConsumeWorkQueue", SQS_CONSUMER, [queue.arn]), *self._job_grants(backend),
                 # Scale-in protection while it holds messages: the ECS agent calls UpdateTaskProtection with this

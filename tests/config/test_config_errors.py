@@ -39,8 +39,10 @@ def test_every_shipped_environment_is_valid(env):
     (LOCAL.replace("project = \"inference\"", "project = \"inference\"\nproduction = true"), "backend.type: must be 's3' when production = true"),
     ('region = "eu-west-1"\n[backend]\ntype = "s3"\nbucket = "b-state"\n', "allowed_account_ids: required (at least one 12-digit id) with the s3 backend"),
     ("project = [", "malformed TOML"),
+    (LOCAL + "\n[compute.lambdas.functions.sumbit]\nmemory_mb = 256\n",
+     "compute.lambdas.functions.sumbit: no function 'sumbit' in lambdas/; allowed: async_results, batch_status"),
 ], ids=["unknown-key", "unknown-region", "retention-not-cloudwatch", "wrong-type", "out-of-range", "unknown-backend",
-        "unknown-nested-key", "prod-needs-s3", "s3-needs-accounts", "malformed-toml"])
+        "unknown-nested-key", "prod-needs-s3", "s3-needs-accounts", "malformed-toml", "sizing-of-an-unknown-function"])
 def test_a_bad_config_is_one_line_naming_file_field_and_allowed_values(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, text)
