@@ -253,6 +253,12 @@ LAMBDA_FUNCTION_NAME = Limit(
     name="Lambda function name", value=64, unit="characters",
     doc="https://docs.aws.amazon.com/lambda/latest/dg/API_CreateFunction.html",
     why="function names are <project>-<environment>-<folder in lambdas/> (140 is the limit of the full ARN)")
+CLOUDWATCH_LOG_RETENTION = Limit(
+    name="CloudWatch Logs retention values",
+    value=(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653),
+    unit="days",
+    doc="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html",
+    why="PutRetentionPolicy refuses any other number of days: every log group's retention must be one of these")
 LOG_GROUP_NAME = Limit(
     name="CloudWatch Logs log group name", value=512, unit="characters",
     doc="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html",
@@ -268,6 +274,7 @@ LIMITS: tuple[Limit, ...] = (
     SAGEMAKER_CANARY_SIZE, SAGEMAKER_LINEAR_STEP, SAGEMAKER_ROLLING_BATCH, SAGEMAKER_ROLLBACK_ALARMS,
     SAGEMAKER_SHADOW_VARIANTS, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
     TARGET_GROUP_NAME, S3_BUCKET_NAME, IAM_ROLE_NAME, SQS_QUEUE_NAME, LAMBDA_FUNCTION_NAME, LOG_GROUP_NAME,
+    CLOUDWATCH_LOG_RETENTION,
     FARGATE_SPOT_ARCHITECTURES, BATCH_ARRAY_SIZE, BATCH_RETRY_ATTEMPTS, BATCH_EVALUATE_ON_EXIT,
     BATCH_JOB_TIMEOUT_MINIMUM, BATCH_COMPUTE_ENVIRONMENTS_PER_QUEUE, BATCH_NAME, EVENTBRIDGE_RULE_NAME,
     S3_MULTIPART_PART_SIZE, S3_MULTIPART_PARTS, S3_PRESIGNED_URL_EXPIRY, SAGEMAKER_TRANSFORM_PAYLOAD,
@@ -308,3 +315,11 @@ def names_problem(limit: Limit, names: list[str], what: str, composed_of: str, s
 def either(options: list[str]) -> str:
     """OPTIONS as prose: `a`, `a or b`, `a, b or c`."""
     return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"
+
+
+def retention_problem(days: int) -> str | None:
+    """The one check of a log group's retention, for the config schema and every construct that makes a log group."""
+    if days in CLOUDWATCH_LOG_RETENTION.value:
+        return None
+    return f"must be one of the CloudWatch retention values {', '.join(map(str, CLOUDWATCH_LOG_RETENTION.value))}"
+

@@ -15,9 +15,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-# CloudWatch Logs accepts only these retention values (PutRetentionPolicy); anything else fails at apply time.
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                             2557, 2922, 3288, 3653)
+from modules.limits import retention_problem
 
 # Commercial regions the project knows; an unknown name fails here instead of at `terraform plan`.
 AWS_REGIONS = (
@@ -66,8 +64,9 @@ class StrictModel(BaseModel):
 
 
 def _check_retention(days: int) -> int:
-    if days not in CLOUDWATCH_RETENTION_DAYS:
-        raise ValueError(f"must be one of the CloudWatch retention values {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}")
+    problem = retention_problem(days)
+    if problem:
+        raise ValueError(problem)
     return days
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from constructs import Construct
 
 from modules import aws
-from modules.config.base import CLOUDWATCH_RETENTION_DAYS
 from modules.config.fargate import memory_problems
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.fargate_service import SCRATCH_PATH, SCRATCH_VOLUME
 from modules.constructs.policy_statements import statement
 from modules.constructs.service_roles import role_with_policy
@@ -65,9 +65,8 @@ class BatchJobDefinition(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         self.name = props.name
-        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "log-group", name=f"/aws/batch/{props.name}", retention_in_days=props.log_retention_days,
-            kms_key_id=props.kms_key_arn)
+        self.log_group = encrypted_log_group(
+            self, "log-group", name=f"/aws/batch/{props.name}", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
         self.execution_role, _ = role_with_policy(
             self, "execution-role", name=f"{props.name}-execution", service=ECS_TASKS, account_id=props.account_id,
             description=f"{props.name}: pulls the image and writes the job's logs", statements=[
@@ -144,9 +143,7 @@ def _validate(id_: str, props: BatchJobDefinitionProps) -> None:
                         f"{BATCH_EVALUATE_ON_EXIT.value} conditions, the last is EXIT for every other failure)")
     if props.timeout_seconds < BATCH_JOB_TIMEOUT_MINIMUM.value:
         problems.append(f"timeout_seconds must be at least {BATCH_JOB_TIMEOUT_MINIMUM.value}, got {props.timeout_seconds}")
-    if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
-        problems.append(f"log_retention_days must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, "
-                        f"got {props.log_retention_days}")
+    problems += log_group_problems("log_retention_days", props.log_retention_days)
     if props.user.split(":")[0] in ("", "0", "root"):
         problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
     if not props.command:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
-from modules.config.base import CLOUDWATCH_RETENTION_DAYS
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 
 _ecs = aws.ecs_cluster
 
@@ -37,12 +37,11 @@ class EcsCluster(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, props: EcsClusterProps) -> None:
         super().__init__(scope, id_)
-        if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
-            raise ValueError(f"{id_}: log_retention_days must be one of "
-                             f"{', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, got {props.log_retention_days}")
-        self.exec_log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "exec-log-group", name=f"/ecs/{props.name}/exec", retention_in_days=props.log_retention_days,
-            kms_key_id=props.kms_key_arn)
+        problems = log_group_problems("log_retention_days", props.log_retention_days)
+        if problems:
+            raise ValueError(f"{id_}: " + "; ".join(problems))
+        self.exec_log_group = encrypted_log_group(
+            self, "exec-log-group", name=f"/ecs/{props.name}/exec", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
         self.cluster = _ecs.EcsCluster(
             self, "cluster",
             name=props.name,

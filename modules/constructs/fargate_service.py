@@ -17,8 +17,8 @@ from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import aws
-from modules.config.base import CLOUDWATCH_RETENTION_DAYS
 from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import policy_document, statement
 from modules.constructs.service_roles import assume_role_policy
 from modules.limits import FARGATE_STOP_TIMEOUT
@@ -82,9 +82,8 @@ class FargateService(Construct):
         _validate(id_, props)
         self.name = props.name
         self.container_name = props.name
-        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "log-group", name=f"/ecs/{props.name}", retention_in_days=props.log_retention_days,
-            kms_key_id=props.kms_key_arn)
+        self.log_group = encrypted_log_group(
+            self, "log-group", name=f"/ecs/{props.name}", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
         self.execution_role = self._role("execution-role", f"{props.name}-execution", props, [
             # GetAuthorizationToken has no resource-level permissions.
             statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
@@ -208,9 +207,7 @@ def _validate(id_: str, props: FargateServiceProps) -> None:
     problems = list(memory_problems(props.cpu, props.memory))
     if props.cpu_architecture not in ("X86_64", "ARM64"):
         problems.append(f"cpu_architecture must be X86_64 or ARM64, got {props.cpu_architecture!r}")
-    if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
-        problems.append(f"log_retention_days must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, "
-                        f"got {props.log_retention_days}")
+    problems += log_group_problems("log_retention_days", props.log_retention_days)
     if props.user.split(":")[0] in ("", "0", "root"):
         problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
     if props.target_group_arn and props.container_port is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
-from modules.config.base import CLOUDWATCH_RETENTION_DAYS
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import Condition, policy_document, statement
 
 TRAFFIC_TYPES = ("ALL", "ACCEPT", "REJECT")
@@ -36,9 +36,8 @@ class VpcFlowLogs(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: VpcFlowLogsProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "log-group", name=props.log_group_name, retention_in_days=props.retention_days,
-            kms_key_id=props.kms_key_arn)
+        self.log_group = encrypted_log_group(
+            self, "log-group", name=props.log_group_name, retention_days=props.retention_days, kms_key_arn=props.kms_key_arn)
         trust = policy_document(self, "trust", [statement(
             "FlowLogsService", ["sts:AssumeRole"], None, principals={"Service": ["vpc-flow-logs.amazonaws.com"]},
             conditions=(Condition("StringEquals", "aws:SourceAccount", (props.account_id,)),
@@ -63,9 +62,7 @@ class VpcFlowLogs(Construct):
 
 def _validate(id_: str, props: VpcFlowLogsProps) -> None:
     problems = []
-    if props.retention_days not in CLOUDWATCH_RETENTION_DAYS:
-        problems.append(f"retention_days must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, "
-                        f"got {props.retention_days}")
+    problems += log_group_problems("retention_days", props.retention_days)
     if props.traffic_type not in TRAFFIC_TYPES:
         problems.append(f"traffic_type must be one of {', '.join(TRAFFIC_TYPES)}, got {props.traffic_type!r}")
     if props.max_aggregation_interval not in AGGREGATION_INTERVALS:

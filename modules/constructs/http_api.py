@@ -14,6 +14,7 @@ from typing import Literal
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 
 STAGE_NAME = "$default"
 AUTHORIZATION_TYPES = {"iam": "AWS_IAM", "jwt": "JWT", "none": "NONE"}
@@ -82,9 +83,8 @@ class HttpApi(Construct):
                 jwt_configuration=aws.apigatewayv2_authorizer.Apigatewayv2AuthorizerJwtConfiguration(
                     issuer=props.jwt_issuer, audience=list(props.jwt_audience)))
             self.authorizer_id = authorizer.id
-        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "access-logs", name=f"/aws/apigateway/{props.name}/access",
-            retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn)
+        self.log_group = encrypted_log_group(
+            self, "access-logs", name=f"/aws/apigateway/{props.name}/access", retention_days=props.log_retention_days, kms_key_arn=props.log_kms_key_arn)
         self.stage_name = STAGE_NAME
         self.stage = aws.apigatewayv2_stage.Apigatewayv2Stage(
             self, "stage", api_id=self.api.id, name=STAGE_NAME, auto_deploy=True,
@@ -113,7 +113,6 @@ def _validate(id_: str, props: HttpApiProps) -> None:
         problems.append(f"throttling_burst_limit must be 1-5000, got {props.throttling_burst_limit}")
     if not props.log_kms_key_arn:
         problems.append("log_kms_key_arn is required (access logs are encrypted with a customer key)")
-    if props.log_retention_days <= 0:
-        problems.append(f"log_retention_days must be a positive CloudWatch retention, got {props.log_retention_days}")
+    problems += log_group_problems("log_retention_days", props.log_retention_days)
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))

@@ -11,7 +11,7 @@ from typing import Any
 from constructs import Construct
 
 from modules import aws
-from modules.config.base import CLOUDWATCH_RETENTION_DAYS
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import Condition, policy_document, statement
 from modules.constructs.service_roles import assume_role_policy
 
@@ -55,9 +55,8 @@ class LambdaFunction(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         self.name = props.function_name
-        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "log-group", name=f"/aws/lambda/{props.function_name}",
-            retention_in_days=props.log_retention_days, kms_key_id=props.kms_key_arn)
+        self.log_group = encrypted_log_group(
+            self, "log-group", name=f"/aws/lambda/{props.function_name}", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
         self.role = aws.iam_role.IamRole(
             self, "role", name=f"{props.function_name}-lambda",
             description=f"runs the {props.function_name} function: only the actions its code calls",
@@ -144,9 +143,7 @@ def _validate(id_: str, props: LambdaFunctionProps) -> None:
         problems.append(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {props.architecture!r}")
     if props.reserved_concurrency is not None and props.reserved_concurrency < 0:
         problems.append(f"reserved_concurrency must be >= 0, got {props.reserved_concurrency}")
-    if props.log_retention_days not in CLOUDWATCH_RETENTION_DAYS:
-        problems.append(f"log_retention_days must be one of {', '.join(map(str, CLOUDWATCH_RETENTION_DAYS))}, "
-                        f"got {props.log_retention_days}")
+    problems += log_group_problems("log_retention_days", props.log_retention_days)
     if not (bool(props.subnet_ids) == bool(props.security_group_ids) == bool(props.vpc_id)):
         problems.append("subnet_ids, security_group_ids and vpc_id go together (all set to run in the VPC, or none)")
     if not props.kms_key_arn:

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from modules import aws
 from modules.constructs.content_hash import HASH_LENGTH, replacement_hash
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.sagemaker_execution_role import log_group_name
 from modules.limits import SAGEMAKER_DEPLOYMENT_TIMEOUT, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_ROLLBACK_ALARMS
 
@@ -106,9 +107,8 @@ class SagemakerEndpoint(Construct):
         self.variant_name = VARIANT_NAME
         self.shadow_variant_name = SHADOW_VARIANT_NAME if props.shadow_model_name else None
         # Created here (not by SageMaker on first write) so that it has a retention and a key.
-        self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
-            self, "log-group", name=log_group_name(props.endpoint_name),
-            retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn)
+        self.log_group = encrypted_log_group(
+            self, "log-group", name=log_group_name(props.endpoint_name), retention_days=props.log_retention_days, kms_key_arn=props.log_kms_key_arn)
         arguments = configuration_arguments(props)
         self.configuration = _config.SagemakerEndpointConfiguration(
             self, "configuration",
@@ -268,8 +268,7 @@ def _validate(id_: str, props: SagemakerEndpointProps) -> None:
         problems.append("kms_key_arn is required (customer key for the volume / image copy)")
     if not props.log_kms_key_arn:
         problems.append("log_kms_key_arn is required (the log group is encrypted with a customer key)")
-    if props.log_retention_days <= 0:
-        problems.append(f"log_retention_days must be a positive CloudWatch retention, got {props.log_retention_days}")
+    problems += log_group_problems("log_retention_days", props.log_retention_days)
     problems += _deployment_problems(props) + _shadow_problems(props)
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))

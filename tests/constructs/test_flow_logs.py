@@ -55,6 +55,6 @@ def test_every_bad_setting_is_named_in_one_error():
         synth_with(lambda s: _flow_logs(s, retention_days=8, traffic_type="SOME", max_aggregation_interval=5,
                                         kms_key_arn=""))
     message = str(error.value)
-    for part in ("retention_days must be one of 1, 3, 5, 7", "got 8", "traffic_type must be one of ALL, ACCEPT, REJECT",
+    for part in ("retention_days must be one of the CloudWatch retention values 1, 3, 5, 7", "got 8", "traffic_type must be one of ALL, ACCEPT, REJECT",
                  "max_aggregation_interval must be 60 or 600, got 5", "kms_key_arn is required"):
         assert part in message
