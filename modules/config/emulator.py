@@ -20,6 +20,8 @@ EXCLUDED_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "bucket_access_logging": ("aws_s3_bucket_logging",),
     "redrive_allow_policy": ("aws_sqs_queue_redrive_allow_policy",),
     "bucket_policy": ("aws_s3_bucket_policy",),
+    "eks_access_entries": ("aws_eks_access_entry", "aws_eks_access_policy_association"),
+    "eks_pod_identity": ("aws_eks_pod_identity_association",),
 }
 
 
@@ -47,6 +49,17 @@ class EmulatorConfig(StrictModel):
         default=False,
         description="the emulator speaks plain HTTP and moto enforces bucket policies: the TLS-only deny "
                     "(aws:SecureTransport false) refuses every S3 call of the smoke test with 403")
+    skip_eks_auto_mode: bool = Field(
+        default=False,
+        description="moto 5.2.5's CreateCluster ignores computeConfig, storageConfig and kubernetesNetworkConfig's "
+                    "elasticLoadBalancing, so Terraform would read back a cluster without Auto Mode: the cluster is "
+                    "created without those three blocks (its roles and policies stay)")
+    skip_eks_access_entries: bool = Field(
+        default=False,
+        description="moto 5.2.5 implements no EKS access entries (CreateAccessEntry, AssociateAccessPolicy)")
+    skip_eks_pod_identity: bool = Field(
+        default=False, description="moto 5.2.5 implements no EKS Pod Identity associations "
+                                   "(CreatePodIdentityAssociation); the roles stay")
     skip_prevent_destroy: bool = Field(
         default=False,
         description="emulator resources are throwaway: lift prevent_destroy (the state bucket) so "

@@ -85,6 +85,8 @@ class PipelineConfig(StrictModel):
         problems.extend(self.compute.problems(production=self.production,
                                               queue_names=tuple(queue.name for queue in self.messaging.queues),
                                               name_prefix=self.name_prefix, inference=self.inference, api=self.api))
+        problems.extend(self.compute.orchestrator_problems(account_id=self.account_id,
+                                                           predict_backend=self.api.predict_backend))
         problems.extend(self.inference.problems(self.production))
         problems.extend(self.api.problems(self.production))
         if self.production and self.storage.force_destroy:

@@ -79,7 +79,7 @@ class ComputeStack(PipelineStack):
     (FargateService or None), `cluster`, `key`, `lambda_security_group_id`."""
 
     def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network, registry,
-                 storage, messaging, lambdas_dir=None) -> None:
+                 storage, messaging, lambdas_dir=None, eks=None) -> None:
         super().__init__(scope, id_, config=config)
         self.network, self.registry, self.storage, self.messaging = network, registry, storage, messaging
         compute = config.compute
@@ -94,11 +94,17 @@ class ComputeStack(PipelineStack):
             self.s3_prefix_list_id = aws.data_aws_ec2_managed_prefix_list.DataAwsEc2ManagedPrefixList(
                 self, "s3-prefix-list", name=f"com.amazonaws.{config.region}.s3").id
 
+        # With orchestrator = "eks" the services, their load balancer and their roles are the eks stack's
+        # (modules/stacks/eks.py); the functions here call the model through that load balancer.
+        on_ecs = compute.orchestrator == "ecs"
         self.cluster = EcsCluster(self, "cluster", props=EcsClusterProps(
-            name=prefix, kms_key_arn=self.key.arn, log_retention_days=config.log_retention_days))
-        self.inference_service = self._inference_service() if compute.inference_service.enabled else None
+            name=prefix, kms_key_arn=self.key.arn, log_retention_days=config.log_retention_days)) if on_ecs else None
+        if on_ecs:
+            self.inference_service = self._inference_service() if compute.inference_service.enabled else None
+        else:
+            self.inference_service = eks.inference_service
         self.model_url = compute.model_url or (self.inference_service.url if self.inference_service else "")
-        self.queue_worker = self._queue_worker()
+        self.queue_worker = self._queue_worker() if on_ecs else None
 
         self.lambda_security_group_id = self._lambda_security_group() if compute.lambdas.in_vpc else None
         used = self._functions_in_use(names)
@@ -377,7 +383,8 @@ class ComputeStack(PipelineStack):
     def _log_groups(self) -> list:
         """Every log group the compute key encrypts: its key policy admits CloudWatch Logs for exactly these."""
         services = [self.inference_service.service if self.inference_service else None, self.queue_worker]
-        return [self.cluster.exec_log_group, *(function.log_group for function in self.functions.values()),
+        cluster = [self.cluster.exec_log_group] if self.cluster else []
+        return [*cluster, *(function.log_group for function in self.functions.values()),
                 *(service.log_group for service in services if service is not None)]
 
     # --- outputs ------------------------------------------------------------------------------------------------
@@ -386,6 +393,8 @@ class ComputeStack(PipelineStack):
         for name, function in self.functions.items():
             self.output(f"function_name_{name}", function.function.function_name,
                         f"the {name} Lambda function (lambdas/{name}/handler.py)")
+        if self.cluster is None:
+            return  # the services and their outputs are the eks stack's
         self.output("ecs_cluster_name", self.cluster.name, "ECS cluster of the Fargate services")
         if self.inference_service:
             self.output("inference_load_balancer_dns", self.inference_service.load_balancer.dns_name,
