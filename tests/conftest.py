@@ -12,7 +12,9 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS = ("local", "dev", "prod")
+ENVIRONMENTS = ("local", "dev", "prod", "local-eks")
+# The environments whose inference service and queue worker run on EKS (config/<env>.toml: orchestrator = "eks").
+EKS_ENVIRONMENTS = ("local-eks",)
 GATE_COUNTS = {"terraform validate": set(), "checkov": set()}
 
 
