@@ -121,7 +121,7 @@ def test_an_eks_section_or_backend_on_ecs_is_refused(tmp_path):
 
 
 def test_the_versions_start_where_auto_mode_does():
-    assert KUBERNETES_VERSIONS[0] == "1.%d" % EKS_AUTO_MODE_MIN_VERSION.value[1]
+    assert KUBERNETES_VERSIONS[0] == f"1.{EKS_AUTO_MODE_MIN_VERSION.value[1]}"
 
 
 @pytest.mark.parametrize(("instance_type", "gpu", "arm"), [
