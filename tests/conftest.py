@@ -40,6 +40,25 @@ def synthesized(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def node_group_synthesized(tmp_path_factory) -> Path:
+    """local-eks on a GPU node group instead of Auto Mode (the alternative no shipped environment uses), synthesized
+    once: cdktf.out-like folder with stacks/ and k8s/local-eks/."""
+    import main
+    from modules.config import load_config
+    from modules.synth_run import synthesize
+
+    config = load_config(PROJECT_ROOT / "config" / "local-eks.toml")
+    eks = config.compute.eks.model_copy(update={
+        "compute": "node-group", "inference_gpus": 1,
+        "node_group": config.compute.eks.node_group.model_copy(update={"instance_types": ("g5.xlarge",)})})
+    config = config.model_copy(update={"compute": config.compute.model_copy(update={"eks": eks})})
+    assert config.compute.eks.problems() == []
+    outdir = tmp_path_factory.mktemp("synth-node-group") / "local-eks"
+    synthesize(main.compose, config, outdir)
+    return outdir
+
+
+@pytest.fixture(scope="session")
 def terraform():
     """The real Terraform CLI and offline provider mirror. A missing one FAILS the test that needs it, never
     skips it: a green run must mean validated, planned or deployed."""

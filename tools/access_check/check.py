@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.access_check import service_calls
-from tools.access_check.components import Manifest, component_requests, load_manifests
+from tools.access_check.components import Manifest, component_requests, load_manifests, pod_identity
 from tools.access_check.evaluate import Evaluation, evaluate
 from tools.access_check.inventory import Inventory
 from tools.access_check.policies import Policies
@@ -91,4 +91,12 @@ def uncovered_runtimes(inventory: Inventory, manifests: list[Manifest]) -> list[
                  if inventory.arg(function, "handler") not in handlers]
     uncovered += [task.path for task in inventory.blocks("aws_ecs_task_definition")
                   if not any(task.path.endswith(suffix) for suffix in tasks)]
+    # Pods with a pod identity: our code has a manifest; the cluster add-ons' calls are declared in service_calls.
+    accounts = [m.runs_as["eks_service_account"] for m in manifests if "eks_service_account" in m.runs_as]
+    accounts += list(service_calls.ADDON_SERVICE_ACCOUNTS)
+    covered = {id(pod_identity(inventory, account)) for account in accounts}
+    uncovered += [f"{association.path} (service account {inventory.arg(association, 'namespace')}/"
+                  f"{inventory.arg(association, 'service_account')})"
+                  for association in inventory.blocks("aws_eks_pod_identity_association")
+                  if id(association) not in covered]
     return uncovered

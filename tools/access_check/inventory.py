@@ -141,4 +141,6 @@ _IDENTIFIERS = {
     "aws_ecr_repository": ("repository_url", "arn", "name"),
     "aws_apigatewayv2_integration": ("id",),
     "aws_apigatewayv2_api": ("id",),
+    "aws_eks_cluster": ("name", "arn"),
+    "aws_lb_target_group": ("name", "arn"),
 }

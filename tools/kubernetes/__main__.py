@@ -55,9 +55,12 @@ def manifests_folder(config: Any, folder: str | None = None) -> Path:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    config = _config()
-    folder = manifests_folder(config, args.folder)
-    version = args.kubernetes_version or config.compute.eks.kubernetes_version
+    if args.folder and args.kubernetes_version:  # both given: no config needed
+        folder, version = Path(args.folder), args.kubernetes_version
+    else:
+        config = _config()
+        folder = manifests_folder(config, args.folder)
+        version = args.kubernetes_version or config.compute.eks.kubernetes_version
     report = validate_folder(folder, version)
     for checked in report.checked:
         print(f"ok  {checked.file}: {checked.kind}/{checked.name} ({checked.schema})")
