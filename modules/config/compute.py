@@ -174,6 +174,9 @@ class ComputeConfig(StrictModel):
         if predict_backend == "eks" and not self.inference_service.enabled:
             problems.append("api.predict_backend: 'eks' needs the inference service "
                             "(compute.inference_service.enabled = true); or use 'lambda'")
+        if self.inference_service.enabled and self.inference_service.min_count < 1:
+            problems.append("compute.inference_service.min_count: 0 is not possible on EKS (a HorizontalPodAutoscaler "
+                            "keeps at least one pod); allowed: 1 or more")
         if account_id is None:
             problems.append("allowed_account_ids: required with compute.orchestrator = 'eks': the Kubernetes "
                             "manifests are written at synth and name the account's image registry, queue and "

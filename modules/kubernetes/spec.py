@@ -76,11 +76,9 @@ class WorkloadsSpec:
     namespace: str
     region: str
     auto_mode: bool  # TargetGroupBinding API group; network-policy enforcement switch of Auto Mode
-    kubernetes_version: str  # the schemas the manifests are validated against
     deploy_group: str  # Kubernetes group of the deploy roles' access entries
     inference: InferenceSpec | None = None
     queue_worker: QueueWorkerSpec | None = None
-    node_selector: dict[str, str] = field(default_factory=dict)
     gpu_toleration: bool = False  # GPU nodes are tainted: only pods asking for GPUs land there
 
     @property

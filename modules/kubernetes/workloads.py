@@ -182,8 +182,6 @@ class Manifests:
                  "labelSelector": {"matchLabels": self._selector(component)}},
             ],
         }
-        if spec.node_selector:
-            pod["nodeSelector"] = dict(spec.node_selector)
         if container.gpus and spec.gpu_toleration:
             pod["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
         return {"metadata": {"labels": {**self.labels, **self._selector(component)}}, "spec": pod}

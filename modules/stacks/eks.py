@@ -250,13 +250,12 @@ class EksStack(PipelineStack):
                 admit_queue_worker=queue_name is not None and calls_model_in_cluster)
         if queue_name is not None:
             settings = compute.queue_worker
-            queue = self.messaging.work_queues[queue_name]
+            environment = self._plain_environment(self.messaging.work_queues[queue_name])
             worker = QueueWorkerSpec(
                 container=ContainerSpec(
                     image=self._image(settings.image, settings.image_tag), cpu_millicores=settings.cpu,
-                    memory_mib=settings.memory, environment=self._plain_environment(queue),
-                    args=settings.command or QUEUE_CONSUMER_ARGS),
-                queue_url=self._plain_environment(queue)[contract.QUEUE_URL],
+                    memory_mib=settings.memory, environment=environment, args=settings.command or QUEUE_CONSUMER_ARGS),
+                queue_url=environment[contract.QUEUE_URL],
                 min_replicas=settings.min_count, max_replicas=settings.max_count,
                 messages_per_replica=settings.messages_per_task,
                 cooldown_seconds=settings.scale_in_evaluation_minutes * 60,
@@ -265,7 +264,7 @@ class EksStack(PipelineStack):
         gpu = eks.inference_gpus > 0
         return WorkloadsSpec(
             environment=config.environment, project=config.project, namespace=eks.namespace, region=config.region,
-            auto_mode=eks.auto_mode, kubernetes_version=eks.kubernetes_version, deploy_group=self.deploy_group,
+            auto_mode=eks.auto_mode, deploy_group=self.deploy_group,
             inference=inference, queue_worker=worker, gpu_toleration=gpu)
 
     # --- outputs ------------------------------------------------------------------------------------------------

@@ -103,6 +103,8 @@ def test_a_gpu_node_group_with_gpu_pods_is_accepted(tmp_path):
 @pytest.mark.parametrize(("replace", "by", "expected"), [
     ('predict_backend = "eks"', 'predict_backend = "fargate"', "api.predict_backend: 'fargate' is the ECS service"),
     ('allowed_account_ids = ["123456789012"]\n', "", "allowed_account_ids: required with compute.orchestrator = 'eks'"),
+    ("[compute.inference_service]\nmin_count = 1\ndesired_count = 1", "[compute.inference_service]\nmin_count = 0\n"
+     "desired_count = 1", "compute.inference_service.min_count: 0 is not possible on EKS"),
 ])
 def test_what_depends_on_the_orchestrator_must_agree_with_it(tmp_path, replace, by, expected):
     with pytest.raises(ConfigError, match=expected):

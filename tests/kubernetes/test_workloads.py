@@ -26,7 +26,7 @@ def _spec(**overrides) -> WorkloadsSpec:
         queue_url=QUEUE, min_replicas=0, max_replicas=4, messages_per_replica=10, cooldown_seconds=600,
         scale_in_window_seconds=600, termination_grace_seconds=90)
     values = {"environment": "test", "project": "p", "namespace": "inference", "region": "eu-west-1",
-              "auto_mode": True, "kubernetes_version": "1.35", "deploy_group": "p-deployers",
+              "auto_mode": True, "deploy_group": "p-deployers",
               "inference": inference, "queue_worker": worker, **overrides}
     return WorkloadsSpec(**values)
 
