@@ -92,7 +92,8 @@ def test_the_workflow_runs_every_stack_after_the_stacks_it_depends_on(
     order = load(workflow)["env"]["STACKS"].split()
     for environment, outdir in synthesized.items():
         stacks = json.loads((outdir / "manifest.json").read_text())["stacks"]
-        assert sorted(order) == sorted(set(stacks) - {BOOTSTRAP_STACK}), environment
+        # The eks stack exists only where compute.orchestrator = "eks"; the workflows pass over a missing stack.
+        assert set(stacks) - {BOOTSTRAP_STACK} <= set(order) and set(order) - set(stacks) <= {"eks"}, environment
         for name, stack in stacks.items():
             if name == BOOTSTRAP_STACK:
                 continue
