@@ -156,7 +156,7 @@ def _validate(id_: str, props: EksClusterProps) -> None:
                         f"got {props.log_retention_days}")
     if not props.admin_role_arns:
         problems.append("admin_role_arns: at least one (the creator gets no implicit access)")
-    if len(list(props.subnet_ids)) < 2 if isinstance(props.subnet_ids, (list, tuple)) else False:
+    if isinstance(props.subnet_ids, (list, tuple)) and len(props.subnet_ids) < 2:
         problems.append("subnet_ids: EKS needs subnets in at least two availability zones")
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))

@@ -110,6 +110,7 @@ def test_a_public_endpoint_carries_exactly_its_allow_list():
     ({"admin_role_arns": ()}, "admin_role_arns: at least one"),
     ({"log_types": ("api", "everything")}, "log_types: unknown everything"),
     ({"log_retention_days": 2}, "log_retention_days must be one of"),
+    ({"subnet_ids": ["subnet-a"]}, "subnet_ids: EKS needs subnets in at least two availability zones"),
 ])
 def test_invalid_props_are_refused_naming_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
