@@ -76,7 +76,8 @@ class InferenceService:
 class ComputeStack(PipelineStack):
     """Exposes `functions` (folder name -> LambdaFunction, only those in use), `left_out_functions` (folders not
     deployed because nothing calls them), `inference_service` (InferenceService or None), `queue_worker`
-    (FargateService or None), `cluster`, `key`, `lambda_security_group_id`."""
+    (FargateService or None), `cluster` (None on EKS: the eks stack runs the services), `key`,
+    `lambda_security_group_id`."""
 
     def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network, registry,
                  storage, messaging, lambdas_dir=None, eks=None) -> None:
