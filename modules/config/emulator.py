@@ -22,6 +22,7 @@ EXCLUDED_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "bucket_policy": ("aws_s3_bucket_policy",),
     "eks_access_entries": ("aws_eks_access_entry", "aws_eks_access_policy_association"),
     "eks_pod_identity": ("aws_eks_pod_identity_association",),
+    "aws_managed_policies": ("aws_iam_role_policy_attachment",),
 }
 
 
@@ -60,6 +61,11 @@ class EmulatorConfig(StrictModel):
     skip_eks_pod_identity: bool = Field(
         default=False, description="moto 5.2.5 implements no EKS Pod Identity associations "
                                    "(CreatePodIdentityAssociation); the roles stay")
+    skip_aws_managed_policies: bool = Field(
+        default=False,
+        description="moto 5.2.5 loads no AWS managed policies (unless MOTO_IAM_LOAD_MANAGED_POLICIES is set): "
+                    "AttachRolePolicy of arn:aws:iam::aws:policy/... answers NoSuchEntity; the attachments (only the "
+                    "EKS cluster and node roles have any) are left out")
     skip_prevent_destroy: bool = Field(
         default=False,
         description="emulator resources are throwaway: lift prevent_destroy (the state bucket) so "

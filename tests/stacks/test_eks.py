@@ -164,14 +164,15 @@ def test_every_name_the_eks_stack_builds_is_checked_against_the_aws_limits(synth
     assert checked == built
 
 
-def test_on_the_emulator_the_gaps_drop_auto_mode_access_entries_and_pod_identity_associations():
+def test_on_the_emulator_the_gaps_drop_auto_mode_access_entries_pod_identities_and_managed_policies():
     doc = _synth(_compose("eks", "http://127.0.0.1:5000")["eks"])
     cluster = _cluster(doc)
 
     assert not {"compute_config", "storage_config", "kubernetes_network_config"} & set(cluster)
-    for kind in ("aws_eks_access_entry", "aws_eks_access_policy_association", "aws_eks_pod_identity_association"):
-        assert all(block.get("count") == 0 for block in _resources(doc, kind).values()), kind
-    assert _resources(doc, "aws_iam_role_policy_attachment"), "the Auto Mode policies stay on the roles"
+    for kind in ("aws_eks_access_entry", "aws_eks_access_policy_association", "aws_eks_pod_identity_association",
+                 "aws_iam_role_policy_attachment"):
+        assert _resources(doc, kind) and all(b.get("count") == 0 for b in _resources(doc, kind).values()), kind
+    assert _resources(doc, "aws_iam_role_policy"), "the secrets key policy stays on the cluster role"
 
 
 def test_the_manifests_are_written_next_to_the_stacks(synthesized):
