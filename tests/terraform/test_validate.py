@@ -10,13 +10,19 @@ import json
 
 import pytest
 
-from tests.conftest import ENVIRONMENTS, record_gate, stack_dirs
+from tests.conftest import EKS_ENVIRONMENTS, ENVIRONMENTS, record_gate, stack_dirs
+
+# On an EKS environment only these stacks differ from the same environment on ECS in anything `terraform validate`
+# checks (arguments and references, not names); the others are validated in `local` (saves ~35 s per environment).
+EKS_CHANGED_STACKS = ("eks", "compute", "api")
 
 
 @pytest.mark.terraform
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_stack_is_valid_terraform(env, synthesized, terraform):
     stacks = stack_dirs(synthesized[env])
+    if env in EKS_ENVIRONMENTS:
+        stacks = [stack for stack in stacks if stack.name in EKS_CHANGED_STACKS]
     assert stacks, f"{env}: synth produced no stacks"
     failures = []
     for stack in stacks:
