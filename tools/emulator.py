@@ -56,6 +56,7 @@ EMULATED_SERVICES: tuple[str, ...] = (
     "ecr",
     "ecs",
     "efs",
+    "eks",
     "elb",
     "elbv2",
     "events",
