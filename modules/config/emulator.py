@@ -61,6 +61,10 @@ class EmulatorConfig(StrictModel):
     skip_eks_pod_identity: bool = Field(
         default=False, description="moto 5.2.5 implements no EKS Pod Identity associations "
                                    "(CreatePodIdentityAssociation); the roles stay")
+    skip_eks_cluster_security_group: bool = Field(
+        default=False,
+        description="moto 5.2.5 creates no cluster security group (DescribeCluster returns no "
+                    "clusterSecurityGroupId): the rule admitting the load balancer to the pods is left out")
     skip_aws_managed_policies: bool = Field(
         default=False,
         description="moto 5.2.5 loads no AWS managed policies (unless MOTO_IAM_LOAD_MANAGED_POLICIES is set): "

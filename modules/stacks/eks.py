@@ -157,10 +157,11 @@ class EksStack(PipelineStack):
             target_group_tags={CLUSTER_TAG: self.cluster.name}))
         # Pods take their addresses from the nodes' subnets behind the cluster security group: let the load
         # balancer (and nothing else new) reach the model server's port there.
-        aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-            self, "pods-from-load-balancer", security_group_id=self.cluster.security_group_id, ip_protocol="tcp",
-            from_port=CONTAINER_PORT, to_port=CONTAINER_PORT, referenced_security_group_id=alb.security_group_id,
-            description=f"the inference load balancer to the model server pods on {CONTAINER_PORT}")
+        if not config.emulator.skips("eks_cluster_security_group"):
+            aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
+                self, "pods-from-load-balancer", security_group_id=self.cluster.security_group_id, ip_protocol="tcp",
+                from_port=CONTAINER_PORT, to_port=CONTAINER_PORT, referenced_security_group_id=alb.security_group_id,
+                description=f"the inference load balancer to the model server pods on {CONTAINER_PORT}")
         host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
         return InferenceService(load_balancer=alb.load_balancer, listener_arn=alb.listener_arn,
                                 security_group_id=alb.security_group_id, url=f"{alb.protocol}://{host}",

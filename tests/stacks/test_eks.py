@@ -173,6 +173,8 @@ def test_on_the_emulator_the_gaps_drop_auto_mode_access_entries_pod_identities_a
                  "aws_iam_role_policy_attachment"):
         assert _resources(doc, kind) and all(b.get("count") == 0 for b in _resources(doc, kind).values()), kind
     assert _resources(doc, "aws_iam_role_policy"), "the secrets key policy stays on the cluster role"
+    assert not any("cluster_security_group_id" in rule["security_group_id"]
+                   for rule in _resources(doc, "aws_vpc_security_group_ingress_rule").values())
 
 
 def test_the_manifests_are_written_next_to_the_stacks(synthesized):
