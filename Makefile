@@ -17,10 +17,10 @@ PYTEST_ARGS ?=
 # The operators' CLI (tools/pipeline/): ./pipeline --help
 PIPELINE := ./pipeline
 
-.PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
+.PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model bench-worker \
         plan-review plan-local access-check k8s-validate k8s-apply k8s-install emulator-start emulator-stop \
-        deploy-local destroy-local e2e state-migrate release verify verify-local submit job predict queues dlq \
-        redrive work clean
+        deploy-local destroy-local e2e e2e-stress state-migrate release verify verify-local submit job predict queues \
+        dlq redrive work clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the e
 bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
 	$(VENV_PY) benchmarks/model_server.py
 
+bench-worker: install ## queue consumer jobs/s and p50/p99 job latency on loopback, emulator queue, real model (measured)
+	$(VENV_PY) benchmarks/worker_throughput.py
+
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)
 
@@ -119,8 +122,11 @@ deploy-local: install ## deploy every stack onto a local moto emulator (no AWS a
 destroy-local: install ## destroy the local deployment; stop the emulator if deploy-local started it
 	$(VENV_PY) -m tools.local destroy
 
-e2e: install ## on a private emulator: deploy, push a job through, release and verify a second model version, run the README's examples, destroy
+e2e: install ## on a private emulator: deploy, a job through each consumer path (+ poison, duplicate), release and verify a second model version, run the README's examples, destroy
 	$(VENV_PY) -m tools.local e2e
+
+e2e-stress: install ## make e2e three times in a row under a CPU hog on every core; pass count and times
+	$(VENV_PY) -m tools.local stress
 
 submit: install ## submit a job and wait for its result: make submit [FILE=examples/job.json] (./pipeline jobs submit)
 	$(PIPELINE) jobs submit --file $(or $(FILE),examples/job.json) --wait

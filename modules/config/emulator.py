@@ -70,6 +70,10 @@ class EmulatorConfig(StrictModel):
         description="moto 5.2.5 loads no AWS managed policies (unless MOTO_IAM_LOAD_MANAGED_POLICIES is set): "
                     "AttachRolePolicy of arn:aws:iam::aws:policy/... answers NoSuchEntity; the attachments (only the "
                     "EKS cluster and node roles have any) are left out")
+    skip_async_processing: bool = Field(
+        default=False,
+        description="moto 5.2.5 answers InvokeEndpointAsync but runs no model, writes no output and publishes no "
+                    "notification: the local loop plays the endpoint's part (tools/local/async_endpoint.py)")
     skip_prevent_destroy: bool = Field(
         default=False,
         description="emulator resources are throwaway: lift prevent_destroy (the state bucket) so "

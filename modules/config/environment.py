@@ -91,6 +91,10 @@ class PipelineConfig(StrictModel):
         problems.extend(self.compute.orchestrator_problems(account_id=self.account_id,
                                                            predict_backend=self.api.predict_backend))
         problems.extend(self.inference.problems(self.production))
+        if self.inference.mode == "async" and self.messaging.fifo_topics:
+            problems.append("inference.mode: 'async' needs standard topics: its results are announced on the results "
+                            "topic without a message group, which a FIFO topic (messaging.fifo_topics = true) refuses; "
+                            "set messaging.fifo_topics = false or use another mode")
         problems.extend(self.api.problems(self.production))
         if self.production and self.storage.force_destroy:
             problems.append("storage.force_destroy: must be false when production = true")

@@ -15,8 +15,6 @@ CONTAINER_PORT = 8080
 HEALTH_CHECK_PATH = "/ping"
 SCRATCH_PATH = "/tmp"  # the one writable path of the read-only root filesystem (emptyDir)
 RUN_AS = 10001  # the inference image's `model` user and group
-# The image's ENTRYPOINT is `python /opt/program/serve.py`; the queue worker runs its queue consumer.
-QUEUE_CONSUMER_ARGS = ("work",)
 INFERENCE = "inference"
 QUEUE_WORKER = "queue-worker"
 
@@ -65,6 +63,7 @@ class QueueWorkerSpec:
     cooldown_seconds: int  # idle time before scaling to zero
     scale_in_window_seconds: int  # how long the backlog must stay low before pods are removed
     termination_grace_seconds: int  # long enough to finish the job in hand
+    health_check_command: tuple[str, ...] = ()  # the liveness probe (the ECS task's health check); empty: none
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -246,8 +246,12 @@ class Manifests:
 
     def _queue_worker(self, chart: Any) -> None:
         spec, worker = self.spec, self.spec.queue_worker
-        # A consumer serves no HTTP: no probes; Kubernetes restarts it when the process exits.
-        template = self._pod(QUEUE_WORKER, worker.container,
+        # A consumer serves no HTTP: the liveness probe is the ECS task's health check (the receive loop's heartbeat
+        # file, containers/inference/queue_worker/health.py), with its timings; no readiness (no traffic comes in).
+        probes = {"livenessProbe": {"exec": {"command": list(worker.health_check_command)}, "initialDelaySeconds": 60,
+                                    "periodSeconds": 30, "timeoutSeconds": 5, "failureThreshold": 3}
+                  } if worker.health_check_command else None
+        template = self._pod(QUEUE_WORKER, worker.container, probes=probes,
                              termination_grace_seconds=worker.termination_grace_seconds)
         self._deployment(chart, QUEUE_WORKER, template, max_surge="1")
         # KEDA reads the queue with its own pod identity (the keda-operator service account's role).

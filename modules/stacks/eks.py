@@ -28,7 +28,6 @@ from modules.kubernetes.spec import (
     CONTAINER_PORT,
     HEALTH_CHECK_PATH,
     INFERENCE,
-    QUEUE_CONSUMER_ARGS,
     QUEUE_WORKER,
     ContainerSpec,
     InferenceSpec,
@@ -36,7 +35,7 @@ from modules.kubernetes.spec import (
     WorkloadsSpec,
 )
 from modules.stacks.base import PipelineStack
-from modules.stacks.compute import SQS_CONSUMER, ComputeStack, InferenceService
+from modules.stacks.compute import HEALTH_CHECK_COMMAND, ComputeStack, InferenceService
 from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
 
 # Where the cluster add-ons this stack grants run (their Helm charts: make k8s-install).
@@ -48,8 +47,6 @@ CLUSTER_TAG = "eks:eks-cluster-name"
 # Add-ons of a node-group cluster (Auto Mode runs their equivalents itself). Network policy enforcement is on.
 NODE_GROUP_ADDONS = {"vpc-cni": '{"enableNetworkPolicy":"true"}', "kube-proxy": None, "coredns": None,
                      "eks-pod-identity-agent": None}
-# What the queue worker needs beyond one model call to finish the job in hand when it is stopped.
-WORKER_SHUTDOWN_MARGIN_SECONDS = 30
 # What the AWS Load Balancer Controller calls to keep the target group's targets in step with the pods
 # (TargetGroupBinding only: it manages no load balancer and no security group here). Describe calls take no
 # resource-level permissions.
@@ -65,12 +62,14 @@ class EksStack(PipelineStack):
     `queue_worker_role` and `keda_role` (PodIdentityRole or None), `workloads` (WorkloadsSpec), `manifests` (the
     files written), `manifests_dir`."""
 
-    # The very methods that build the ECS task role's statements and the container environment.
+    # The very methods that build the ECS queue worker's task role statements and container environment.
+    _queue_worker_environment = ComputeStack._queue_worker_environment
+    _queue_worker_grants = ComputeStack._queue_worker_grants
     _job_grants = ComputeStack._job_grants
+    _result_grants = ComputeStack._result_grants
     _missing_key_is_404 = ComputeStack._missing_key_is_404
     _model_grants = ComputeStack._model_grants
     _model_environment = ComputeStack._model_environment
-    _payload_bytes = ComputeStack._payload_bytes
     endpoint_arn = ComputeStack.endpoint_arn
 
     def __init__(self, scope: Construct, id_: str = "eks", *, config: PipelineConfig, network, registry, storage,
@@ -177,13 +176,14 @@ class EksStack(PipelineStack):
             policy_statements=tuple(statements)))
 
     def _queue_worker_roles(self, queue) -> None:
-        """The consumer's grants are the ECS queue worker's task role statements; KEDA only reads the backlog."""
+        """The consumer's grants are the ECS queue worker's task role statements (less ProtectBusyTask: only the
+        ECS agent calls UpdateTaskProtection, and no ECS agent runs here); KEDA only reads the backlog."""
         config = self.config
         worker = config.compute.queue_worker_name(config.name_prefix)
         self.queue_worker_role = self._pod_identity(
             "queue-worker-identity", f"{worker}-pod", config.compute.eks.namespace, QUEUE_WORKER,
             "the queue worker's own AWS calls (as the ECS task role)",
-            [statement("ConsumeWorkQueue", SQS_CONSUMER, [queue.arn]), *self._job_grants()])
+            self._queue_worker_grants(queue.arn))
         self.keda_role = self._pod_identity(
             "keda-identity", f"{self.cluster.name}-keda-operator", KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT,
             "KEDA reads the work queue's backlog to scale the queue worker",
@@ -215,17 +215,13 @@ class EksStack(PipelineStack):
         return "amazonaws.com.cn" if self.config.partition == "aws-cn" else "amazonaws.com"
 
     def _plain_environment(self, queue) -> dict[str, str]:
-        """The queue worker's environment with plain values: the same variables as the ECS container's."""
+        """The queue worker's environment with plain values: the ECS container's, built by the same method."""
         config = self.config
         topic = self.messaging.results_topic.name
-        environment = {
-            contract.QUEUE_URL: f"https://sqs.{config.region}.{self._dns_suffix}/{config.account_id}/{queue.name}",
-            contract.RESULTS_BUCKET: self.storage.results_bucket.name,
-            contract.RESULTS_TOPIC_ARN: f"arn:{config.partition}:sns:{config.region}:{config.account_id}:{topic}",
-            contract.MAX_PAYLOAD_BYTES: str(self._payload_bytes("worker")),
-            contract.LOG_LEVEL: config.compute.lambdas.log_level,
-            **self._model_environment(),
-        }
+        environment = self._queue_worker_environment(
+            queue_url=f"https://sqs.{config.region}.{self._dns_suffix}/{config.account_id}/{queue.name}",
+            results_bucket=self.storage.results_bucket.name,
+            results_topic_arn=f"arn:{config.partition}:sns:{config.region}:{config.account_id}:{topic}")
         if contract.MODEL_URL in environment:
             environment[contract.MODEL_URL] = self.in_cluster_model_url
         return environment
@@ -234,7 +230,7 @@ class EksStack(PipelineStack):
         config = self.config
         compute, eks = config.compute, config.compute.eks
         inference = worker = None
-        calls_model_in_cluster = compute.model_backend == contract.BACKEND_HTTP and not compute.model_url
+        calls_model_in_cluster = compute.queue_worker_model_backend == contract.BACKEND_HTTP and not compute.model_url
         if compute.inference_service.enabled:
             service = compute.inference_service
             inference = InferenceSpec(
@@ -255,13 +251,15 @@ class EksStack(PipelineStack):
             worker = QueueWorkerSpec(
                 container=ContainerSpec(
                     image=self._image(settings.image, settings.image_tag), cpu_millicores=settings.cpu,
-                    memory_mib=settings.memory, environment=environment, args=settings.command or QUEUE_CONSUMER_ARGS),
+                    memory_mib=settings.memory, environment=environment, args=(contract.WORK_COMMAND,)),
+                health_check_command=HEALTH_CHECK_COMMAND,
                 queue_url=environment[contract.QUEUE_URL],
                 min_replicas=settings.min_count, max_replicas=settings.max_count,
                 messages_per_replica=settings.messages_per_task,
                 cooldown_seconds=settings.scale_in_evaluation_minutes * 60,
                 scale_in_window_seconds=settings.scale_in_evaluation_minutes * 60,
-                termination_grace_seconds=compute.model_timeout_seconds + WORKER_SHUTDOWN_MARGIN_SECONDS)
+                # The ECS stop timeout: synth checks that one long poll plus the slowest job fits in it.
+                termination_grace_seconds=settings.stop_timeout_seconds)
         gpu = eks.inference_gpus > 0
         return WorkloadsSpec(
             environment=config.environment, project=config.project, namespace=eks.namespace, region=config.region,

@@ -7,6 +7,7 @@ import json
 from functools import cache
 
 import pytest
+import yaml
 
 from modules.config import load_config
 from tests.conftest import PROJECT_ROOT
@@ -142,8 +143,52 @@ def test_the_queue_worker_pods_get_exactly_the_grants_of_the_ecs_task_role():
         return json.loads(json.dumps(statements).replace("data.aws_partition.partition.partition", "PARTITION")
                           .replace("data.aws_caller_identity.caller.account_id", "ACCOUNT"))
 
-    assert comparable(on_eks) == comparable(on_ecs)
+    # Task protection is the ECS agent's call on the task role's behalf: no ECS agent runs in a pod.
+    assert [s["sid"] for s in on_ecs if s not in on_eks] == ["ProtectBusyTask"]
+    assert comparable(on_eks) == comparable([s for s in on_ecs if s["sid"] != "ProtectBusyTask"])
     assert {s["sid"] for s in on_eks} >= {"ConsumeWorkQueue", "WriteResults", "PublishResults", "MessagingKey"}
+
+
+def _queue_worker_deployment(synthesized) -> dict:
+    objects = yaml.safe_load_all((synthesized[ENV] / "k8s" / ENV / "30-queue-worker.k8s.yaml").read_text())
+    return {o["kind"]: o for o in objects if o}
+
+
+def test_the_queue_worker_pods_run_the_ecs_task_command_environment_and_health_check(synthesized):
+    """Read as the local loop's smoke test reads them: it runs either container as a local process."""
+    from tools.local.smoke import deployment_container, task_definition_container
+
+    ecs = _synth(_compose("ecs")["compute"])
+    [task] = [t for t in _resources(ecs, "aws_ecs_task_definition").values() if "queue-worker" in t["family"]]
+    [ecs_container] = json.loads(task["container_definitions"])
+    [pod_container] = _queue_worker_deployment(synthesized)["Deployment"]["spec"]["template"]["spec"]["containers"]
+    pod_args, pod_environment = deployment_container(synthesized[ENV] / "k8s" / ENV / "30-queue-worker.k8s.yaml")
+    ecs_command, ecs_environment = task_definition_container({"containerDefinitions": [ecs_container]})
+
+    assert pod_args == ecs_command == ["work"]
+    assert pod_container["livenessProbe"]["exec"]["command"] == ecs_container["healthCheck"]["command"][1:]
+    assert sorted(pod_environment) == sorted(ecs_environment)
+    # Terraform references on ECS, their plain values in the manifest; every other value is the same.
+    assert {k: v for k, v in pod_environment.items() if "${" not in ecs_environment[k]} == {
+        k: v for k, v in ecs_environment.items() if "${" not in v}
+    assert pod_environment["QUEUE_URL"].endswith("/inference-local-eks-default")
+    assert ecs_environment["MODEL_URL"] != pod_environment["MODEL_URL"] == "http://inference.inference.svc:8080"
+
+
+def test_keda_scales_the_queue_worker_on_the_queue_it_consumes_which_the_worker_function_does_not(synthesized):
+    config = load_config(PROJECT_ROOT / "config" / f"{ENV}.toml")
+    queues = tuple(queue.name for queue in config.messaging.queues)
+    objects = _queue_worker_deployment(synthesized)
+    [trigger] = objects["ScaledObject"]["spec"]["triggers"]
+    [container] = objects["Deployment"]["spec"]["template"]["spec"]["containers"]
+    consumed = config.compute.worker_queue_for_fargate(queues)
+    sources = _resources(_doc(synthesized, "compute"), "aws_lambda_event_source_mapping")
+
+    assert trigger["metadata"]["queueURL"] == {v["name"]: v["value"] for v in container["env"]}["QUEUE_URL"]
+    assert trigger["metadata"]["queueURL"].endswith(f"-{consumed}")
+    assert consumed not in config.compute.lambda_worker_queues(queues)
+    assert sorted(name.split("_")[0] for name in sources) == [
+        f"worker-source-{queue}" for queue in config.compute.lambda_worker_queues(queues)]
 
 
 def test_keda_may_only_read_the_backlog_of_the_queue_it_scales_on(synthesized):
