@@ -18,9 +18,9 @@ PYTEST_ARGS ?=
 PIPELINE := ./pipeline
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model bench-worker \
-        plan-review plan-local access-check k8s-validate k8s-apply k8s-install emulator-start emulator-stop \
-        deploy-local destroy-local e2e e2e-stress state-migrate release verify verify-local submit job predict queues \
-        dlq redrive work clean
+        plan-review bench-plan-review plan-local drift access-check k8s-validate k8s-apply k8s-install emulator-start \
+        emulator-stop deploy-local destroy-local e2e e2e-stress state-migrate release verify verify-local submit job \
+        predict queues dlq redrive work bench-batch transform clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,11 +73,24 @@ serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the e
 bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
 	$(VENV_PY) benchmarks/model_server.py
 
+bench-batch: install ## batch mode on one task: records/s and peak memory at 100k and 1M records (measured, not asserted)
+	$(VENV_PY) benchmarks/batch_job.py
+
+transform: install ## SageMaker Batch Transform of the endpoint's model: make transform INPUT=s3://<results bucket>/batch-inputs/<prefix>/
+	$(VENV_PY) -m tools.transform --input "$(INPUT)" $(TRANSFORM_ARGS)
+
 bench-worker: install ## queue consumer jobs/s and p50/p99 job latency on loopback, emulator queue, real model (measured)
 	$(VENV_PY) benchmarks/worker_throughput.py
 
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)
+
+bench-plan-review: install ## plan review time on plans of thousands of resource changes (linear pass, measured)
+	$(VENV_PY) benchmarks/plan_review.py
+
+drift: install ## refresh-only plan of every stack of PIPELINE_ENV (local: the emulator deployment), reviewed; exit 2 on drift
+	@if [ "$${PIPELINE_ENV:-local}" != local ]; then $(VENV_PY) main.py; fi
+	$(VENV_PY) -m tools.plan_review.drift
 
 plan-local: install ## plan every stack against the local deployment (CONFIG=changed.toml to plan a change) and review it
 	$(VENV_PY) -m tools.local.plan $(if $(CONFIG),--config $(CONFIG))

@@ -11,6 +11,7 @@ from modules.synth_run import run
 def compose(app, config: PipelineConfig) -> dict:
     """Every stack of the pipeline, wired by attributes (cdktf turns them into cross-stack references)."""
     from modules.stacks.api import ApiStack
+    from modules.stacks.batch import BatchStack
     from modules.stacks.compute import ComputeStack
     from modules.stacks.inference import InferenceStack
     from modules.stacks.messaging import MessagingStack
@@ -35,8 +36,12 @@ def compose(app, config: PipelineConfig) -> dict:
                                      storage=stacks["storage"], messaging=stacks["messaging"], eks=stacks.get("eks"))
     stacks["inference"] = InferenceStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
                                          storage=stacks["storage"], messaging=stacks["messaging"])
+    if config.batch.enabled:
+        stacks["batch"] = BatchStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
+                                     storage=stacks["storage"], messaging=stacks["messaging"],
+                                     inference=stacks["inference"])
     stacks["api"] = ApiStack(app, config=config, network=stacks["network"], compute=stacks["compute"],
-                             inference=stacks["inference"])
+                             inference=stacks["inference"], batch=stacks.get("batch"))
     return stacks
 
 

@@ -11,6 +11,7 @@ needs. The API handlers (submit, status) keep a few quick retries: their client 
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -50,6 +51,16 @@ def s3() -> Any:
     return boto3.client("s3", config=API_CALLS)
 
 
+def read_json(bucket: str, key: str) -> Any:
+    """The JSON document at KEY, or None when S3 says it does not exist (a 403 raises: see MISSING_KEY_CODES)."""
+    try:
+        return json.loads(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+    except ClientError as error:
+        if missing_key(error):
+            return None
+        raise
+
+
 @cache
 def sns() -> Any:
     return boto3.client("sns", config=API_CALLS)
@@ -63,3 +74,14 @@ def queue_driven_s3() -> Any:
 @cache
 def queue_driven_sns() -> Any:
     return boto3.client("sns", config=QUEUE_DRIVEN_CALLS)
+
+
+@cache
+def batch() -> Any:
+    return boto3.client("batch", config=API_CALLS)
+
+
+@cache
+def presigning_s3() -> Any:
+    """Signs upload URLs: SigV4 (S3 refuses SigV2 for SSE-KMS objects) for the client's own PUT."""
+    return boto3.client("s3", config=Config(signature_version="s3v4", **_TIMEOUTS))

@@ -41,6 +41,29 @@ MODEL_TIMEOUT_SECONDS: Final = "MODEL_TIMEOUT_SECONDS"
 # Python logging level name for the functions (DEBUG, INFO, WARNING, ERROR).
 LOG_LEVEL: Final = "LOG_LEVEL"
 
+# --- batch inference (the batch stack sets these on its functions and on the batch job) -----------------
+
+# ARN of the AWS Batch job queue that batch_submit submits to.
+BATCH_JOB_QUEUE: Final = "BATCH_JOB_QUEUE"
+# ARN (with revision) of the job definition that runs the inference image in its batch mode.
+BATCH_JOB_DEFINITION: Final = "BATCH_JOB_DEFINITION"
+# Most child jobs one batch fans out to (batch.max_array_size).
+BATCH_MAX_ARRAY_SIZE: Final = "BATCH_MAX_ARRAY_SIZE"
+# Largest total input of one batch in bytes (batch.max_input_bytes).
+BATCH_MAX_INPUT_BYTES: Final = "BATCH_MAX_INPUT_BYTES"
+# Most parts one batch may have (batch.max_parts).
+BATCH_MAX_PARTS: Final = "BATCH_MAX_PARTS"
+# Target size of one part in bytes: inputs are split at line boundaries near it (batch.part_bytes).
+BATCH_PART_BYTES: Final = "BATCH_PART_BYTES"
+# Seconds an upload URL of POST /v1/batches stays valid (batch.upload_url_seconds).
+BATCH_UPLOAD_URL_SECONDS: Final = "BATCH_UPLOAD_URL_SECONDS"
+# Most upload URLs one POST /v1/batches may ask for (batch.max_upload_parts).
+BATCH_MAX_UPLOAD_PARTS: Final = "BATCH_MAX_UPLOAD_PARTS"
+# Records per model call in the batch job (batch.records_per_call).
+BATCH_RECORDS_PER_CALL: Final = "BATCH_RECORDS_PER_CALL"
+# Longest input line the batch job reads as a record; longer ones go to the errors part (batch.max_record_bytes).
+BATCH_MAX_RECORD_BYTES: Final = "BATCH_MAX_RECORD_BYTES"
+
 # --- values of those variables --------------------------------------------------------------
 
 BACKEND_SAGEMAKER: Final = "sagemaker"
@@ -109,6 +132,27 @@ def is_job_id(value: object) -> bool:
         return isinstance(value, str) and str(uuid.UUID(value)) == value
     except ValueError:
         return False
+
+
+# Batch inference: inputs are read only under BATCH_INPUTS_PREFIX (upload URLs point there too); a batch's
+# manifest is requests/batches/<id>.json, its outputs results/batches/<id>/ (both expire with their prefix).
+BATCH_INPUTS_PREFIX: Final = "batch-inputs/"
+BATCH_REQUESTS_PREFIX: Final = f"{REQUESTS_PREFIX}batches/"
+BATCH_RESULTS_PREFIX: Final = f"{RESULTS_PREFIX}batches/"
+# The manifest layout batch_submit writes and the image's batch mode reads (containers/inference/batch/job.py).
+BATCH_MANIFEST_VERSION: Final = 1
+# Where `make transform` (SageMaker Batch Transform over the same model) writes its outputs.
+TRANSFORM_RESULTS_PREFIX: Final = f"{RESULTS_PREFIX}transforms/"
+
+
+def batch_request_key(batch_id: str) -> str:
+    """Key of a batch's manifest: its parts, options and (once submitted) the AWS Batch job id."""
+    return f"{BATCH_REQUESTS_PREFIX}{batch_id}.json"
+
+
+def batch_results_prefix(batch_id: str) -> str:
+    """Prefix of a batch's outputs: part-NNNNN.jsonl, part-NNNNN.errors.jsonl and part-NNNNN.done.json."""
+    return f"{BATCH_RESULTS_PREFIX}{batch_id}/"
 
 
 def request_key(job_id: str) -> str:

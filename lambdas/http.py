@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from typing import Any
 
 JSON_HEADERS = {"content-type": "application/json"}
@@ -86,3 +87,14 @@ def instances(document: dict[str, Any], field: str) -> list[Any]:
             400, 'expected a non-empty "instances" list of feature rows', field
         )
     return value
+
+
+def uuid_path_parameter(event: dict[str, Any], noun: str) -> str:
+    """The `{id}` path parameter as a lowercase UUID, or a 400 (checked first, so no string ever becomes a key)."""
+    raw = (event.get("pathParameters") or {}).get("id")
+    try:
+        if not isinstance(raw, str) or str(uuid.UUID(raw)) != raw.lower():
+            raise ValueError
+    except ValueError as error:
+        raise HttpError(400, f"{noun} id must be a UUID like 3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90", "id") from error
+    return raw.lower()

@@ -106,7 +106,8 @@ S3_SINGLE_PUT = Limit(
     name="S3 object uploaded in one PutObject", value=5 * 1024 * MIB, unit="bytes",
     doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html",
     why="the release tool uploads a model.tar.gz in one conditional PutObject (If-None-Match: *), atomic and "
-        "never overwriting; a larger artifact needs a multipart upload")
+        "never overwriting; a larger artifact needs a multipart upload. Each upload URL of POST /v1/batches is one "
+        "presigned PutObject too")
 
 # --- sizes and concurrency ----------------------------------------------------------------------------------
 
@@ -137,6 +138,58 @@ FARGATE_TASK_SIZES = Limit(
     unit="CPU units -> MiB",
     doc="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html",
     why="RegisterTaskDefinition refuses any other pair ('No Fargate configuration exists for given values')")
+
+FARGATE_SPOT_ARCHITECTURES = Limit(
+    name="Fargate Spot CPU architectures (Linux)", value=("X86_64",), unit="architectures",
+    doc="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html",
+    why="Linux tasks with the ARM64 architecture cannot run on Fargate Spot: the batch stack's Spot share needs X86_64")
+
+# --- AWS Batch, S3 transfers, Batch Transform ---------------------------------------------------------------
+
+BATCH_ARRAY_SIZE = Limit(
+    name="AWS Batch array job size", value=(2, 10_000), unit="child jobs",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_ArrayProperties.html",
+    why="a batch fans out as one array job; a single child is submitted as a plain job instead")
+BATCH_RETRY_ATTEMPTS = Limit(
+    name="AWS Batch retry strategy attempts", value=(1, 10), unit="attempts",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html",
+    why="batch.retry_attempts counts the first attempt too")
+BATCH_EVALUATE_ON_EXIT = Limit(
+    name="AWS Batch evaluateOnExit conditions per retry strategy", value=5, unit="conditions",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_RetryStrategy.html",
+    why="the job definition lists which failures are infrastructure (retried) and ends with EXIT for the rest")
+BATCH_JOB_TIMEOUT_MINIMUM = Limit(
+    name="AWS Batch job timeout minimum (attemptDurationSeconds)", value=60, unit="s",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_JobTimeout.html",
+    why="batch.timeout_minutes is at least one minute")
+BATCH_COMPUTE_ENVIRONMENTS_PER_QUEUE = Limit(
+    name="AWS Batch compute environments per job queue", value=3, unit="compute environments",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html",
+    why="the queue orders Fargate Spot before on-demand Fargate: two of the three")
+BATCH_NAME = Limit(
+    name="AWS Batch job queue and job definition name", value=128, unit="characters",
+    doc="https://docs.aws.amazon.com/batch/latest/APIReference/API_CreateJobQueue.html",
+    why="the queue and the job definition are <project>-<environment>-batch")
+EVENTBRIDGE_RULE_NAME = Limit(
+    name="EventBridge rule name", value=64, unit="characters",
+    doc="https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html",
+    why="the job-state rule is <project>-<environment>-batch-state; the results topic policy names its ARN")
+S3_MULTIPART_PART_SIZE = Limit(
+    name="S3 multipart upload part size", value=(5 * MIB, 5 * 1024 * MIB), unit="bytes",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html",
+    why="the batch job streams each output through a multipart upload; every part but the last is at least 5 MiB")
+S3_MULTIPART_PARTS = Limit(
+    name="S3 multipart upload parts per object", value=10_000, unit="parts",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html",
+    why="with the job's 8 MiB parts one output object stops near 78 GiB, which bounds batch.part_bytes")
+S3_PRESIGNED_URL_EXPIRY = Limit(
+    name="S3 presigned URL (SigV4) lifetime", value=604_800, unit="s",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-presigned-url.html",
+    why="batch.upload_url_seconds; a URL signed with a role's session also ends when that session does")
+SAGEMAKER_TRANSFORM_PAYLOAD = Limit(
+    name="SageMaker Batch Transform MaxPayloadInMB (and MaxConcurrentTransforms x MaxPayloadInMB)", value=100,
+    unit="MB", doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html",
+    why="the model server advertises MaxPayloadInMB and MaxConcurrentTransforms in /execution-parameters")
 
 # --- SageMaker deployment guardrails and shadow variants ---------------------------------------------------
 
@@ -233,6 +286,9 @@ LIMITS: tuple[Limit, ...] = (
     SAGEMAKER_SHADOW_VARIANTS, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
     TARGET_GROUP_NAME, S3_BUCKET_NAME, IAM_ROLE_NAME, SQS_QUEUE_NAME, LAMBDA_FUNCTION_NAME, LOG_GROUP_NAME,
     EKS_CLUSTER_NAME, EKS_AUTO_MODE_MIN_VERSION, EKS_NVIDIA_GPU_INSTANCE_FAMILIES,
+    FARGATE_SPOT_ARCHITECTURES, BATCH_ARRAY_SIZE, BATCH_RETRY_ATTEMPTS, BATCH_EVALUATE_ON_EXIT,
+    BATCH_JOB_TIMEOUT_MINIMUM, BATCH_COMPUTE_ENVIRONMENTS_PER_QUEUE, BATCH_NAME, EVENTBRIDGE_RULE_NAME,
+    S3_MULTIPART_PART_SIZE, S3_MULTIPART_PARTS, S3_PRESIGNED_URL_EXPIRY, SAGEMAKER_TRANSFORM_PAYLOAD,
 )
 
 

@@ -15,6 +15,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("local", "dev", "prod", "local-eks")
 # The environments whose inference service and queue worker run on EKS (config/<env>.toml: orchestrator = "eks").
 EKS_ENVIRONMENTS = ("local-eks",)
+# The environments with the batch stack (config/<env>.toml: [batch] enabled); local-eks covers the orchestrator only.
+BATCH_ENVIRONMENTS = ("local", "dev", "prod")
 GATE_COUNTS = {"terraform validate": set(), "checkov": set()}
 
 

@@ -53,6 +53,7 @@ EMULATED_SERVICES: tuple[str, ...] = (
     "apigatewayv2",
     "appautoscaling",
     "autoscaling",
+    "batch",
     "cloudwatch",
     "dynamodb",
     "ec2",

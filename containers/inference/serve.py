@@ -9,7 +9,10 @@ takes its settings from the environment and handles SIGTERM itself.
 
 usage: python serve.py [serve] [--model-dir DIR] [--host H] [--port N] [--workers N] [--train-if-missing]
        python serve.py work
+       python serve.py batch --manifest s3://BUCKET/requests/batches/ID.json [--model-dir DIR] [--array-index N]
    or: python -m containers.inference.serve ...   (from the repository root)
+
+`batch` scores a batch's JSON Lines in S3 with the model in-process (batch/job.py; the AWS Batch job's command).
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "work"],
-        help="serve: the model server (SageMaker's start command); work: the queue consumer",
+        choices=["serve", "work", "batch"],
+        help="serve: the model server (SageMaker's start command); work: the queue consumer; batch: score a batch "
+             "(see `serve.py batch --help`)",
     )
     parser.add_argument(
         "--model-dir",
@@ -81,7 +85,17 @@ def gunicorn_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def run_batch(argv: list[str]) -> int:
+    """The batch mode: batch/job.py with the model loader of the server (imported like train.py)."""
+    job = importlib.import_module(f"{__package__}.batch.job" if __package__ else "batch.job")
+    model = importlib.import_module(f"{__package__}.server.model" if __package__ else "server.model")
+    return job.main(argv, model.load_model)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["batch"]:
+        sys.exit(run_batch(argv[1:]))
     args = parse_args(argv)
     if args.command == "work":
         sys.exit(run_consumer())

@@ -7,13 +7,9 @@ arbitrary strings never become S3 keys).
 
 from __future__ import annotations
 
-import json
-import uuid
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambdas.aws_clients import key_exists, missing_key, s3
+from lambdas.aws_clients import key_exists, read_json, s3
 from lambdas.contract import (
     RESULTS_BUCKET,
     STATUS_PENDING,
@@ -22,30 +18,9 @@ from lambdas.contract import (
     required_env,
     result_key,
 )
-from lambdas.http import HttpError, error_response, json_response
+from lambdas.http import HttpError, error_response, json_response, uuid_path_parameter
 
 log = json_logger(__name__)
-
-
-def job_id_from(event: dict[str, Any]) -> str:
-    raw = (event.get("pathParameters") or {}).get("id")
-    try:
-        if not isinstance(raw, str) or str(uuid.UUID(raw)) != raw.lower():
-            raise ValueError
-    except ValueError as error:
-        raise HttpError(
-            400, "job id must be a UUID like 3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90", "id"
-        ) from error
-    return raw.lower()
-
-
-def read_json(bucket: str, key: str) -> dict[str, Any] | None:
-    try:
-        return json.loads(s3().get_object(Bucket=bucket, Key=key)["Body"].read())
-    except ClientError as error:
-        if missing_key(error):
-            return None
-        raise
 
 
 def exists(bucket: str, key: str) -> bool:
@@ -54,7 +29,7 @@ def exists(bucket: str, key: str) -> bool:
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        job_id = job_id_from(event)
+        job_id = uuid_path_parameter(event, "job")
     except HttpError as problem:
         return error_response(problem)
     bucket = required_env(RESULTS_BUCKET)

@@ -78,6 +78,10 @@ class EmulatorConfig(StrictModel):
         default=False,
         description="emulator resources are throwaway: lift prevent_destroy (the state bucket) so "
                     "`make destroy-local` can tear everything down")
+    skip_batch_default_service_role: bool = Field(
+        default=False,
+        description="moto 5.2.5 refuses a compute environment without serviceRole, where AWS uses Batch's "
+                    "service-linked role: the batch stack creates that role (AWSServiceRoleForBatch) and names it")
 
     @property
     def active(self) -> bool:

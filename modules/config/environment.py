@@ -7,6 +7,7 @@ from pydantic import Field, model_validator
 from modules.config.api import ApiConfig
 from modules.config.backend import BackendConfig, LocalBackendConfig, S3BackendConfig
 from modules.config.base import RESOURCE_NAME, AccountId, Region, ResourceName, RetentionDays, StrictModel
+from modules.config.batch import BatchConfig
 from modules.config.compute import ComputeConfig
 from modules.config.emulator import EmulatorConfig
 from modules.config.inference import MAX_ENDPOINT_NAME, InferenceConfig, derived_endpoint_name
@@ -49,6 +50,7 @@ class PipelineConfig(StrictModel):
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
     compute: ComputeConfig = Field(default_factory=ComputeConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -96,6 +98,10 @@ class PipelineConfig(StrictModel):
                             "topic without a message group, which a FIFO topic (messaging.fifo_topics = true) refuses; "
                             "set messaging.fifo_topics = false or use another mode")
         problems.extend(self.api.problems(self.production))
+        problems.extend(self.batch.problems(production=self.production, name_prefix=self.name_prefix,
+                                            lambdas_in_vpc=self.compute.lambdas.in_vpc, nat=self.network.nat,
+                                            interface_endpoints=self.network.interface_endpoints,
+                                            fifo_topics=self.messaging.fifo_topics))
         if self.production and self.storage.force_destroy:
             problems.append("storage.force_destroy: must be false when production = true")
         if problems:

@@ -23,6 +23,7 @@ IMAGE_TAG_FIELDS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("compute", "inference_service"), "image_tag"),
     (("compute", "queue_worker"), "image_tag"),
     (("inference",), "image_tag"),
+    (("batch",), "image_tag"),
 )
 
 # What ECR accepts as a tag (1-128 of A-Za-z0-9_.- not starting with . or -), or a sha256 digest.

@@ -16,14 +16,17 @@ from pydantic import Field
 
 import lambdas
 from modules.config.base import StrictModel
+from modules.config.batch import BATCH_FUNCTIONS
 from modules.limits import LAMBDA_TIMEOUT
 
 LAMBDAS_DIR = Path(lambdas.__file__).resolve().parent
 
 
 def handler_folders(lambdas_dir: Path = LAMBDAS_DIR) -> tuple[str, ...]:
-    """The functions the compute stack builds: every folder of lambdas/ with a handler.py (sorted)."""
-    return tuple(sorted(p.parent.name for p in lambdas_dir.glob("*/handler.py")))
+    """The functions the compute stack builds: every folder of lambdas/ with a handler.py (sorted), but the batch
+    stack's own (BATCH_FUNCTIONS)."""
+    return tuple(sorted(p.parent.name for p in lambdas_dir.glob("*/handler.py")
+                        if p.parent.name not in BATCH_FUNCTIONS))
 
 
 class FunctionConfig(StrictModel):

@@ -27,6 +27,8 @@ DEFAULT_AZ_LETTERS: dict[str, str] = {"us-west-1": "bc", "ap-northeast-1": "acd"
 
 # Interface endpoints the pipeline's private workloads need, as `com.amazonaws.<region>.<service>` suffixes.
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "sqs", "sns", "sts", "sagemaker.runtime")
+# Allowed on top, not built by default: the AWS Batch API, for the batch functions in a VPC without NAT.
+OPTIONAL_INTERFACE_ENDPOINT_SERVICES = ("batch",)
 
 MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 28  # the sizes AWS accepts for a VPC CIDR block
 MAX_SUBNET_PREFIX = 28  # the smallest subnet AWS accepts
@@ -63,7 +65,8 @@ class NetworkConfig(StrictModel):
     s3_gateway_endpoint: bool = Field(default=True, description="S3 gateway endpoint on the private route tables")
     interface_endpoints: tuple[str, ...] = Field(
         default=INTERFACE_ENDPOINT_SERVICES,
-        description=f"interface endpoints in the private subnets; allowed: {', '.join(INTERFACE_ENDPOINT_SERVICES)}")
+        description="interface endpoints in the private subnets; allowed: "
+                    f"{', '.join(INTERFACE_ENDPOINT_SERVICES + OPTIONAL_INTERFACE_ENDPOINT_SERVICES)}")
     flow_logs: bool = Field(default=True, description="VPC flow logs (all traffic) to an encrypted log group")
     flow_logs_retention_days: RetentionDays | None = Field(
         default=None, description="retention of the flow-log group; default: log_retention_days")
@@ -82,9 +85,10 @@ class NetworkConfig(StrictModel):
     @field_validator("interface_endpoints")
     @classmethod
     def _known_endpoints(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = [name for name in value if name not in INTERFACE_ENDPOINT_SERVICES]
+        allowed = INTERFACE_ENDPOINT_SERVICES + OPTIONAL_INTERFACE_ENDPOINT_SERVICES
+        unknown = [name for name in value if name not in allowed]
         if unknown:
-            raise ValueError(f"unknown service(s) {', '.join(unknown)}; allowed: {', '.join(INTERFACE_ENDPOINT_SERVICES)}")
+            raise ValueError(f"unknown service(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
         if len(set(value)) != len(value):
             raise ValueError("each service at most once")
         return value

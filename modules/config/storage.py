@@ -18,7 +18,7 @@ class StorageConfig(StrictModel):
         description="appended as <project>-<environment>-<purpose>-<suffix> to make names globally unique; "
                     "defaults to the account id (allowed_account_ids[0]) where one is configured")
     results_expiry_days: int = Field(default=30, ge=1, le=3650,
-                                     description="days before requests/, results/ and async/ objects expire")
+                                     description="days before requests/, results/, batch-inputs/ and async/ objects expire")
     data_capture_expiry_days: int = Field(
         default=30, ge=1, le=3650,
         description="days before SageMaker data capture (data-capture/ in the results bucket: sampled request "

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
-from modules.config.network import INTERFACE_ENDPOINT_SERVICES
+from modules.config.network import INTERFACE_ENDPOINT_SERVICES, OPTIONAL_INTERFACE_ENDPOINT_SERVICES
 
 HTTPS = 443
 
@@ -27,7 +27,7 @@ class VpcEndpointsProps:
     private_subnet_ids: tuple[str, ...] = ()  # where interface endpoints place their network interfaces
     private_route_table_ids: tuple[str, ...] = ()  # where the S3 gateway endpoint adds its route
     s3_gateway: bool = True  # S3 gateway endpoint (no hourly cost)
-    interface_services: tuple[str, ...] = INTERFACE_ENDPOINT_SERVICES  # subset of INTERFACE_ENDPOINT_SERVICES
+    interface_services: tuple[str, ...] = INTERFACE_ENDPOINT_SERVICES  # of INTERFACE_ENDPOINT_SERVICES (+ optional)
 
 
 class VpcEndpoints(Construct):
@@ -62,10 +62,10 @@ class VpcEndpoints(Construct):
 
 def _validate(id_: str, props: VpcEndpointsProps) -> None:
     problems = []
-    unknown = [s for s in props.interface_services if s not in INTERFACE_ENDPOINT_SERVICES]
+    allowed = INTERFACE_ENDPOINT_SERVICES + OPTIONAL_INTERFACE_ENDPOINT_SERVICES
+    unknown = [s for s in props.interface_services if s not in allowed]
     if unknown:
-        problems.append(f"interface_services: unknown {', '.join(unknown)}; "
-                        f"allowed: {', '.join(INTERFACE_ENDPOINT_SERVICES)}")
+        problems.append(f"interface_services: unknown {', '.join(unknown)}; allowed: {', '.join(allowed)}")
     if props.interface_services and not props.private_subnet_ids:
         problems.append("private_subnet_ids are required for interface endpoints")
     if props.s3_gateway and not props.private_route_table_ids:

@@ -3,6 +3,8 @@
     POST /v1/predict   -> predict Lambda -> SageMaker endpoint   (or VPC link -> internal ALB -> Fargate service)
     POST /v1/jobs      -> submit Lambda  -> requests topic       (202 with a job id)
     GET  /v1/jobs/{id} -> status Lambda  -> results bucket       (200 / 202 / 404)
+    POST /v1/batches      -> batch_submit Lambda (batch stack) -> AWS Batch   (202 with a batch id; 201 upload URLs)
+    GET  /v1/batches/{id} -> batch_status Lambda (batch stack)                (200 / 404)
 
 Every route shares one authorization mode (IAM or JWT from config), one throttled stage with JSON access logs,
 and alarms on the 5xx share and the p99 latencies.
@@ -31,6 +33,7 @@ from modules.constructs.pipeline_dashboard import (
 from modules.stacks.base import PipelineStack
 
 FARGATE_MODEL_PATH = "/invocations"  # SageMaker container contract, served by the Fargate service too
+BATCH_ROUTES = {("POST", "/v1/batches"): "batch_submit", ("GET", "/v1/batches/{id}"): "batch_status"}
 
 
 class ApiStack(PipelineStack):
@@ -41,7 +44,7 @@ class ApiStack(PipelineStack):
     no earlier stack can know)."""
 
     def __init__(self, scope: Construct, id_: str = "api", *, config: PipelineConfig, network, compute,
-                 inference) -> None:
+                 inference, batch=None) -> None:
         super().__init__(scope, id_, config=config)
         api = config.api
         name = f"{config.name_prefix}-api"
@@ -65,6 +68,9 @@ class ApiStack(PipelineStack):
         # The same table decides which functions the compute stack deploys (modules/config/api.py).
         for (method, path), function in api.lambda_routes().items():
             self.routes[f"{method} {path}"] = self._lambda_route(function, method, path, compute, common)
+        # The batch stack's routes, with the same authorization, stage throttling and access logs.
+        for (method, path), function in (BATCH_ROUTES.items() if batch is not None else ()):
+            self.routes[f"{method} {path}"] = self._lambda_route(function, method, path, batch, common)
 
         self.alarms = ApiAlarms(self, "alarms", props=ApiAlarmsProps(
             name=name, api_id=self.http_api.id, stage_name=self.http_api.stage_name,
@@ -140,10 +146,11 @@ class ApiStack(PipelineStack):
                                  for d in alarms.definitions)),
             ))
 
-    def _lambda_route(self, function: str, method: str, path: str, compute, common: dict) -> ApiRoute:
-        if function not in compute.functions:
+    def _lambda_route(self, function: str, method: str, path: str, owner, common: dict) -> ApiRoute:
+        """A route to FUNCTION, one of OWNER's functions (the compute or the batch stack)."""
+        if function not in owner.functions:
             raise ValueError(f"api: {method} {path} needs the {function!r} Lambda (lambdas/{function}/handler.py)")
-        target = compute.functions[function].function
+        target = owner.functions[function].function
         return ApiRoute(self, f"route-{function}", props=ApiRouteProps(
             method=method, path=path, function_name=target.function_name, function_invoke_arn=target.invoke_arn,
             **common))

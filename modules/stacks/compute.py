@@ -18,6 +18,7 @@ from lambdas import contract
 from modules import aws
 from modules.config import PipelineConfig
 from modules.config.api import ROUTED_FUNCTIONS
+from modules.config.batch import BATCH_FUNCTIONS
 from modules.config.lambdas import FunctionConfig
 from modules.constructs.application_load_balancer import (
     ApplicationLoadBalancer,
@@ -98,7 +99,9 @@ class ComputeStack(PipelineStack):
         self.network, self.registry, self.storage, self.messaging = network, registry, storage, messaging
         compute = config.compute
         prefix = config.name_prefix
-        names = function_names(lambdas_dir) if lambdas_dir else function_names()
+        # The batch functions are the batch stack's (modules/stacks/batch.py).
+        names = [name for name in (function_names(lambdas_dir) if lambdas_dir else function_names())
+                 if name not in BATCH_FUNCTIONS]
         self._check(names)
         self.key = KmsKey(self, "compute-key", props=KmsKeyProps(
             alias=f"{prefix}-compute", description=f"Lambda environments and compute logs of {prefix}",
@@ -137,7 +140,7 @@ class ComputeStack(PipelineStack):
     def _check(self, names: list[str]) -> None:
         compute = self.config.compute
         problems = []
-        unknown = sorted(set(compute.lambdas.functions) - set(names))
+        unknown = sorted(set(compute.lambdas.functions) - set(names) - BATCH_FUNCTIONS)
         if unknown:
             problems.append(f"compute.lambdas.functions: no folder with handler.py for {', '.join(unknown)}; "
                             f"allowed: {', '.join(names)}")

@@ -1,5 +1,5 @@
 """The messaging stack: the requests topic fans out to work queues by filter policy, the results topic tells
-subscribers a job finished, and an alarm topic collects every queue alarm. One CMK encrypts all of them.
+subscribers a job (or, with the batch stack, a batch) finished, and an alarm topic collects every queue alarm. One CMK encrypts all of them.
 
 With an asynchronous SageMaker endpoint (inference.mode = "async") it also holds the endpoint's own notifications
 topic and the queue the async_results function consumes: SageMaker's notifications have their own format, so they
@@ -24,6 +24,8 @@ from modules.stacks.base import PipelineStack
 # SNS encrypts into the queues, SQS reads its own messages, CloudWatch publishes alarms to the encrypted topic.
 # The Lambdas that consume or publish are granted kms:Decrypt/GenerateDataKey in IAM by the compute stack.
 KEY_SERVICE_PRINCIPALS = ("sns.amazonaws.com", "sqs.amazonaws.com", "cloudwatch.amazonaws.com")
+# With the batch stack, EventBridge publishes batch completions to the results topic (its job-state rule).
+EVENTBRIDGE = "events.amazonaws.com"
 
 
 class MessagingStack(PipelineStack):
@@ -42,12 +44,14 @@ class MessagingStack(PipelineStack):
         self.storage = storage
         self.key = KmsKey(self, "messaging-key", props=KmsKeyProps(
             alias=f"{prefix}-messaging", description=f"topics and queues of {prefix}",
-            account_id=self.account_id, partition=self.partition, service_principals=KEY_SERVICE_PRINCIPALS))
+            account_id=self.account_id, partition=self.partition,
+            service_principals=KEY_SERVICE_PRINCIPALS + ((EVENTBRIDGE,) if config.batch.enabled else ())))
 
         self.requests_topic = EncryptedTopic(self, "requests-topic", props=EncryptedTopicProps(
             name=f"{prefix}-requests", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics))
         self.results_topic = EncryptedTopic(self, "results-topic", props=EncryptedTopicProps(
-            name=f"{prefix}-results", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics))
+            name=f"{prefix}-results", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics,
+            **self._batch_completions(config)))
         # CloudWatch cannot publish to a FIFO topic, so alarms always go to a standard one.
         self.alarm_topic = EncryptedTopic(self, "alarm-topic", props=EncryptedTopicProps(
             name=f"{prefix}-alarms", kms_key_arn=self.key.arn, publisher_service="cloudwatch.amazonaws.com",
@@ -95,6 +99,15 @@ class MessagingStack(PipelineStack):
         self.output("requests_topic_arn", self.requests_topic_arn, "submit publishes accepted jobs here")
         self.output("results_topic_arn", self.results_topic_arn, "subscribe here to hear about finished jobs")
         self.output("alarm_topic_arn", self.alarm_topic_arn, "queue alarms (dead letters, stuck messages) land here")
+
+    def _batch_completions(self, config: PipelineConfig) -> dict[str, str]:
+        """The batch stack's job-state rule may publish to the results topic (named by its ARN: the rule is built
+        later, in the batch stack, which reads this topic)."""
+        if not config.batch.enabled:
+            return {}
+        return {"publisher_service": EVENTBRIDGE, "account_id": self.account_id,
+                "publisher_source_arn": config.batch.rule_arn(self.partition, config.region, self.account_id,
+                                                              config.name_prefix)}
 
 
     def _async_notifications(self, config: PipelineConfig) -> None:

@@ -2,7 +2,7 @@
 
 Bucket names are `<project>-<environment>-<purpose>[-<suffix>]`, the suffix being `storage.bucket_suffix` or else
 the account id (S3 names are global). Nothing is kept forever: in the results bucket, `requests/` and `results/`
-(the key layout of lambdas/contract.py) and the async `async/input/`, `async/output/` and `async/failure/` expire after
+(the key layout of lambdas/contract.py), batch inputs (`batch-inputs/`) and the async `async/input/`, `async/output/` and `async/failure/` expire after
 `storage.results_expiry_days`, data capture (`data-capture/`, sampled payloads) after
 `storage.data_capture_expiry_days`; the whole access-log bucket after `storage.access_log_expiry_days`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from lambdas.contract import REQUESTS_PREFIX, RESULTS_PREFIX
+from lambdas.contract import BATCH_INPUTS_PREFIX, REQUESTS_PREFIX, RESULTS_PREFIX
 from modules import aws
 from modules.config import PipelineConfig
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
@@ -60,7 +60,9 @@ class StorageStack(PipelineStack):
                           ExpiryRule(id="expire-async-input", prefix=ASYNC_INPUT_PREFIX, days=results_days),
                           ExpiryRule(id="expire-async-output", prefix=ASYNC_OUTPUT_PREFIX, days=results_days),
                           ExpiryRule(id="expire-async-failure", prefix=ASYNC_FAILURE_PREFIX, days=results_days),
-                          ExpiryRule(id="expire-data-capture", prefix=DATA_CAPTURE_PREFIX, days=capture_days))))
+                          ExpiryRule(id="expire-data-capture", prefix=DATA_CAPTURE_PREFIX, days=capture_days),
+                          # Batch inputs (uploads and copies) are transit data like the requests they replace.
+                          ExpiryRule(id="expire-batch-inputs", prefix=BATCH_INPUTS_PREFIX, days=results_days))))
 
         self.output("storage_kms_key_arn", self.key.arn, "CMK of the buckets (consumers need kms:Decrypt on it)")
         for purpose, bucket in (("artifacts", self.artifacts_bucket), ("results", self.results_bucket),

@@ -29,7 +29,7 @@ def manifests() -> dict[str, Manifest]:
 
 def test_there_is_one_manifest_per_runtime_component() -> None:
     assert set(manifests()) == {"submit", "worker", "status", "predict", "async-results", "inference-service",
-                                "queue-worker"}
+                                "queue-worker", "batch-submit", "batch-status", "batch-job"}
 
 
 def test_every_manifest_file_is_in_the_form_the_recorder_writes() -> None:
@@ -67,9 +67,11 @@ def test_model_calls_are_recorded_with_the_backend_they_were_made_under() -> Non
 
 
 def test_the_inference_service_makes_no_aws_call_so_its_code_imports_no_aws_sdk() -> None:
-    """The model server's code; the image's other command (`work`, queue_worker/) is the queue-worker component."""
+    """The model server's code; the image's other commands are components of their own (`work`, queue_worker/: the
+    queue-worker; `batch`, batch/: batch-job)."""
     program = PROJECT_ROOT / "containers" / "inference"
-    sources = sorted(path for path in program.rglob("*.py") if "queue_worker" not in path.relative_to(program).parts)
+    sources = sorted(path for path in program.rglob("*.py")
+                     if not {"queue_worker", "batch"} & set(path.relative_to(program).parts))
     importing = [path.name for path in sources
                  if re.search(r"^\s*(import|from)\s+(boto3|botocore)\b", path.read_text(), re.MULTILINE)]
 

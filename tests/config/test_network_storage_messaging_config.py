@@ -24,7 +24,10 @@ def _error(tmp_path, text: str) -> str:
 
 def _network(**fields) -> str:
     body = "\n".join(f"{key} = {value}" for key, value in fields.items())
-    return LOCAL.replace('[network]\ncidr = "10.10.0.0/16"\naz_count = 2\nnat = "none"', f"[network]\n{body}")
+    # The local file's own endpoint list (below the four lines replaced) gives way to the one under test.
+    local = "".join(line for line in LOCAL.splitlines(keepends=True)
+                    if not (line.startswith("interface_endpoints = ") and "interface_endpoints" in fields))
+    return local.replace('[network]\ncidr = "10.10.0.0/16"\naz_count = 2\nnat = "none"', f"[network]\n{body}")
 
 
 @pytest.mark.parametrize(("text", "expected"), [

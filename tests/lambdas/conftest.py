@@ -26,6 +26,9 @@ from containers.inference import train
 from containers.inference.server.app import create_app
 from lambdas import contract
 
+# The batch stack's resources (its functions' tests).
+from tests.lambdas.batch_resources import batch_resources  # noqa: F401  (fixture)
+
 # The access gate: every AWS call the handlers make is recorded and must be in tools/access_check/manifests/.
 from tools.access_check.pytest_plugin import aws_call_recorder, record_aws_calls  # noqa: F401  (fixtures)
 

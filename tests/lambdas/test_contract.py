@@ -27,6 +27,16 @@ ENV_NAMES = (
     "MAX_PAYLOAD_BYTES",
     "MODEL_TIMEOUT_SECONDS",
     "LOG_LEVEL",
+    "BATCH_JOB_QUEUE",
+    "BATCH_JOB_DEFINITION",
+    "BATCH_MAX_ARRAY_SIZE",
+    "BATCH_MAX_INPUT_BYTES",
+    "BATCH_MAX_PARTS",
+    "BATCH_PART_BYTES",
+    "BATCH_UPLOAD_URL_SECONDS",
+    "BATCH_MAX_UPLOAD_PARTS",
+    "BATCH_RECORDS_PER_CALL",
+    "BATCH_MAX_RECORD_BYTES",
 )
 
 
@@ -50,6 +60,13 @@ def test_job_documents_live_under_fixed_prefixes() -> None:
     assert contract.async_input_key("abc") == "async/input/abc.json"
     prefixes = (contract.ASYNC_INPUT_PREFIX, contract.ASYNC_OUTPUT_PREFIX, contract.ASYNC_FAILURE_PREFIX)
     assert len(set(prefixes)) == 3 and all(p.startswith("async/") and p.endswith("/") for p in prefixes)
+
+
+def test_batch_manifests_and_outputs_live_under_the_prefixes_that_expire() -> None:
+    assert contract.batch_request_key("abc") == "requests/batches/abc.json"
+    assert contract.batch_results_prefix("abc") == "results/batches/abc/"
+    assert contract.batch_request_key("abc").startswith(contract.REQUESTS_PREFIX)
+    assert contract.TRANSFORM_RESULTS_PREFIX.startswith(contract.RESULTS_PREFIX)
 
 
 def test_message_attributes_and_priorities_match_the_filter_policies() -> None:
@@ -141,7 +158,8 @@ def test_every_folder_under_lambdas_is_a_function_with_a_handler() -> None:
         p for p in LAMBDAS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"
     ]
 
-    assert sorted(p.name for p in folders) == ["async_results", "predict", "status", "submit", "worker"]
+    assert sorted(p.name for p in folders) == ["async_results", "batch_status", "batch_submit", "predict", "status",
+                                               "submit", "worker"]
     for folder in folders:
         assert (folder / "__init__.py").is_file()
         module = __import__(f"lambdas.{folder.name}.handler", fromlist=["handler"])

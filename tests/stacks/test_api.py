@@ -7,7 +7,7 @@ import json
 import pytest
 
 REMOTE = "${data.terraform_remote_state.cross-stack-reference-input-"
-ROUTES = {"POST /v1/predict", "POST /v1/jobs", "GET /v1/jobs/{id}"}
+ROUTES = {"POST /v1/predict", "POST /v1/jobs", "GET /v1/jobs/{id}", "POST /v1/batches", "GET /v1/batches/{id}"}
 
 
 def _stack(synthesized, env: str) -> dict:
@@ -25,10 +25,11 @@ def test_every_route_exists_with_iam_authorization(env, synthesized):
 def test_lambda_permissions_are_scoped_to_the_api_and_the_exact_route(env, synthesized):
     permissions = _stack(synthesized, env)["resource"]["aws_lambda_permission"].values()
     arns = {p["source_arn"].split("}", 1)[1] for p in permissions}
-    expected = {"/*/POST/v1/jobs", "/*/GET/v1/jobs/*"} | ({"/*/POST/v1/predict"} if env != "prod" else set())
+    expected = {"/*/POST/v1/jobs", "/*/GET/v1/jobs/*", "/*/POST/v1/batches", "/*/GET/v1/batches/*"} | (
+        {"/*/POST/v1/predict"} if env != "prod" else set())
     assert arns == expected
     assert all(p["source_arn"].startswith("${aws_apigatewayv2_api.") for p in permissions)
-    assert all(p["function_name"].startswith(f"{REMOTE}compute.") for p in permissions)
+    assert all(p["function_name"].startswith((f"{REMOTE}compute.", f"{REMOTE}batch.")) for p in permissions)
 
 
 @pytest.mark.parametrize("env", ["local", "dev", "prod"])

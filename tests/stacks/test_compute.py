@@ -11,7 +11,7 @@ import pytest
 
 from lambdas import contract
 from modules.config import ConfigError, load_config
-from modules.constructs.lambda_package import function_names
+from modules.config.lambdas import handler_folders
 from tests.conftest import PROJECT_ROOT
 
 
@@ -46,7 +46,7 @@ def test_compute_depends_on_network_registry_storage_and_messaging(env, synthesi
 def test_one_function_per_lambdas_folder_with_the_contract_handler(synthesized):
     functions = _by_name(_doc(synthesized, "dev"), "aws_lambda_function")
     # dev has no asynchronous endpoint, so no async_results function (see the local environment below)
-    deployed = [name for name in function_names() if name != "async_results"]
+    deployed = [name for name in handler_folders() if name != "async_results"]
     assert sorted(functions) == sorted(f"inference-dev-{name}" for name in deployed)
     for name in deployed:
         function = functions[f"inference-dev-{name}"]
@@ -93,7 +93,7 @@ def test_grants_name_exact_arns_and_prefixes(synthesized):
         ("arn:${data.aws_partition.partition.partition}:sagemaker:eu-west-1:"
         "${data.aws_caller_identity.caller.account_id}:endpoint/inference-dev-inference")]
     assert len(worker["ConsumeWorkQueues"]["resources"]) == 1, "the queue worker consumes the other queue"
-    for function in function_names():
+    for function in handler_folders():
         if f"function-{function}_policy" not in "".join(doc["data"]["aws_iam_policy_document"]):
             continue
         for st in _policy_of(doc, function).values():
@@ -144,7 +144,7 @@ def test_services_autoscale_and_the_queue_worker_scales_on_backlog_only(synthesi
 
 def test_outputs_name_functions_load_balancer_and_cluster(synthesized):
     outputs = _doc(synthesized, "dev")["output"]
-    assert {f"function_name_{name}" for name in function_names() if name != "async_results"} <= set(outputs)
+    assert {f"function_name_{name}" for name in handler_folders() if name != "async_results"} <= set(outputs)
     assert {"inference_load_balancer_dns", "inference_listener_arn", "ecs_cluster_name", "model_url"} <= set(outputs)
     assert all(outputs[name].get("description") for name in outputs if not name.startswith("cross-stack-output"))
 
@@ -425,7 +425,9 @@ def test_functions_behind_the_api_end_before_api_gateway_cuts_the_integration(sy
     doc = _doc(synthesized, env)
     api = json.loads((synthesized[env] / "stacks" / "api" / "cdk.tf.json").read_text())
     integrations = api["resource"]["aws_apigatewayv2_integration"].values()
-    timeouts = {f["function_name"].split("-", 2)[-1]: f["timeout"] for f in doc["resource"]["aws_lambda_function"].values()}
+    batch = json.loads((synthesized[env] / "stacks" / "batch" / "cdk.tf.json").read_text())
+    timeouts = {f["function_name"].split("-", 2)[-1].replace("-", "_"): f["timeout"]
+                for stack in (doc, batch) for f in stack["resource"]["aws_lambda_function"].values()}
     routed = {re.search(r"aws_lambda_functionfunction-(\w+?)_function", i["integration_uri"]).group(1):
               i["timeout_milliseconds"] for i in integrations if i["integration_type"] == "AWS_PROXY"}
     assert {"submit", "status"} <= set(routed)

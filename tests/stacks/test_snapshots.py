@@ -21,7 +21,7 @@ def json_snapshot(snapshot):
 
 
 # In deployment order; test_the_snapshots_cover_every_synthesized_stack keeps this list honest.
-STACKS = ("state", "network", "registry", "storage", "messaging", "compute", "inference", "api")
+STACKS = ("state", "network", "registry", "storage", "messaging", "compute", "inference", "batch", "api")
 EKS_STACKS = ("state", "network", "registry", "storage", "messaging", "eks", "compute", "inference", "api")
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lambdas.contract import REQUESTS_PREFIX, RESULTS_PREFIX
+from lambdas.contract import BATCH_INPUTS_PREFIX, REQUESTS_PREFIX, RESULTS_PREFIX
 from modules.stacks.inference import (
     ASYNC_FAILURE_PREFIX,
     ASYNC_INPUT_PREFIX,
@@ -64,7 +64,7 @@ def test_everything_written_to_the_results_bucket_expires(env, synthesized):
     assert _expiries(_storage(synthesized, env), "results") == {
         REQUESTS_PREFIX: results_days, RESULTS_PREFIX: results_days,
         ASYNC_INPUT_PREFIX: results_days, ASYNC_OUTPUT_PREFIX: results_days, ASYNC_FAILURE_PREFIX: results_days,
-        DATA_CAPTURE_PREFIX: capture_days}
+        DATA_CAPTURE_PREFIX: capture_days, BATCH_INPUTS_PREFIX: results_days}
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

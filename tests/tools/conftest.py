@@ -1,7 +1,7 @@
 """Fixtures for the tools tests: the Terraform toolchain and real plans made once per test session.
 
-Making the plans costs 30 to 55 s (an apply and two plans against the emulator), so they are made
-once per session. Under pytest-xdist every worker has its own session: the first worker to take the lock makes
+Making the plans costs one to two minutes (five stacks applied, changed and planned against the emulator in
+parallel, see real_plans.py), so they are made once per session. Under pytest-xdist every worker has its own session: the first worker to take the lock makes
 the plans in the run's shared temporary folder and the others wait for them and read the same files.
 """
 
@@ -34,8 +34,16 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+REUSE_PLANS_ENV = "PLAN_REVIEW_PLANS_DIR"
+
+
 def _shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The run's temporary folder, shared by all xdist workers (each worker's basetemp sits inside it)."""
+    """The run's temporary folder, shared by all xdist workers (each worker's basetemp sits inside it); or the
+    folder PLAN_REVIEW_PLANS_DIR names, which keeps the plans between sessions while iterating on the review
+    (delete it after changing real_plans.py)."""
+    kept = os.environ.get(REUSE_PLANS_ENV)
+    if kept:
+        return Path(kept).resolve()
     base = tmp_path_factory.getbasetemp()
     return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "real-plans"
 
@@ -55,8 +63,8 @@ def real_plans(terraform: TerraformToolchain, tmp_path_factory: pytest.TempPathF
             except Exception as exc:
                 failed.write_text(f"making the real plans failed: {exc}")
                 raise
-            done.write_text(json.dumps({name: str(path) for name, path in plans.items()}))
-    return {name: Path(path) for name, path in json.loads(done.read_text()).items()}
+            done.write_text(json.dumps({name: str(path.relative_to(work)) for name, path in plans.items()}))
+    return {name: work / path for name, path in json.loads(done.read_text()).items()}
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +83,23 @@ def storage_plan(real_plans: dict[str, Path]) -> Path:
 @pytest.fixture(scope="session")
 def messaging_plan(real_plans: dict[str, Path]) -> Path:
     return real_plans["messaging"]
+
+
+@pytest.fixture(scope="session")
+def serving_plan(real_plans: dict[str, Path]) -> Path:
+    """A cost increase with SageMaker, Fargate (on-demand and Spot), NAT and an interface endpoint; IAM widening."""
+    return real_plans["serving"]
+
+
+@pytest.fixture(scope="session")
+def edge_plan(real_plans: dict[str, Path]) -> Path:
+    """A cost decrease, whitespace-only changes and a deposed object."""
+    return real_plans["edge"]
+
+
+@pytest.fixture(scope="session")
+def drift_plans(real_plans: dict[str, Path]) -> dict[str, Path]:
+    """The drift stack's plans: `noop` (right after apply), `plan` (after out-of-band changes), `refresh`
+    (refresh-only); each `<name>.json` has Terraform's own rendering beside it as `<name>.txt`."""
+    folder = real_plans["drift"].parent
+    return {name: folder / f"{name}.json" for name in ("noop", "plan", "refresh")}

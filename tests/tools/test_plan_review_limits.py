@@ -13,7 +13,7 @@ import pytest
 
 from tests.tools import real_plans as scenario
 from tools.plan_review.classify import Kind, kind_of
-from tools.plan_review.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from tools.plan_review.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_STATEFUL_DESTRUCTION, main
 from tools.plan_review.fit import GITHUB_COMMENT_LIMIT, comment_length
 from tools.plan_review.render_markdown import COMMENT_MARKER
 
@@ -113,13 +113,23 @@ def test_a_huge_plan_is_truncated_under_githubs_limit_with_an_explicit_notice_an
     markdown = capsys.readouterr().out
     assert comment_length(markdown) <= GITHUB_COMMENT_LIMIT
     assert markdown.startswith(COMMENT_MARKER)
-    assert "This review was truncated to stay under GitHub's 65,536-character comment limit" in markdown
+    assert "This review was truncated to stay under its 65,536-character limit (GitHub's comment limit)" in markdown
     expected = {column: count * copies for column, count in scenario.STORAGE_EXPECTED.items()}
     row = " | ".join(str(expected[c]) if not expected[c] or c not in ("replace", "destroy") else f"**{expected[c]}**"
                      for c in ("add", "change", "replace", "destroy", "import", "move", "forget"))
     assert f"| `storage` | {row} |" in markdown
     assert f"**{4 * copies} resources would be destroyed or replaced**" in markdown
     assert markdown.count("<details>") == markdown.count("</details>")
+
+
+def test_a_huge_plan_with_its_gates_still_fits_and_names_the_first_stateful_resources_in_the_verdict(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path) -> None:
+    plan = write_plan(tmp_path, "storage", multiplied(real_document(storage_plan), 300))
+    assert main(["--fail-on-destroy", "--fail-on-cost-increase", "0", str(plan)]) == EXIT_STATEFUL_DESTRUCTION
+    markdown = capsys.readouterr().out
+    assert comment_length(markdown) <= GITHUB_COMMENT_LIMIT
+    verdict = next(line for line in markdown.splitlines() if "stateful destruction: blocked" in line)
+    assert verdict.count("storage:") == 10 and "and 590 more" in verdict
 
 
 def test_a_smaller_limit_is_honoured_too(capsys: pytest.CaptureFixture[str], storage_plan: Path) -> None:

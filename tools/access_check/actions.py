@@ -20,6 +20,8 @@ from tools.access_check.stacks import InputError
 S3_MISSING_KEY = ("S3 answers 404 for a missing key only to a caller allowed s3:ListBucket on the bucket; "
                   "any other caller gets 403 AccessDenied")
 NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
+# The outcome the recorder gives a presigned URL: no call was made, the URL's holder makes it as the signer.
+PRESIGNED = "presigned"
 
 Builder = Callable[[Inventory, str, dict[str, str], set[str], str], list[Request]]
 
@@ -52,7 +54,8 @@ def _s3_object(action: str, kms_action: str | None = None) -> Builder:
         bucket, key = params["Bucket"], params["Key"]
         bucket_arn = inventory.arn("s3", bucket, region=False, account=False)
         requests = [_request(principal, action, f"{bucket_arn}/{key}", origin)]
-        succeeded = any(outcome.startswith("2") for outcome in outcomes) or not outcomes
+        # A presigned URL is used with the signer's rights: its holder's call needs what the signer's would.
+        succeeded = any(outcome.startswith("2") or outcome == PRESIGNED for outcome in outcomes) or not outcomes
         if kms_action and succeeded:
             requests += _s3_kms(inventory, principal, bucket, key, kms_action, origin)
         if action == "s3:GetObject" and outcomes & NOT_FOUND:
@@ -106,6 +109,25 @@ def _sqs(action: str, kms_actions: tuple[str, ...] = ()) -> Builder:
     return build
 
 
+def _batch_submit_job(inventory: Inventory, principal: str, params: dict[str, str], outcomes: set[str],
+                      origin: str) -> list[Request]:
+    """SubmitJob is authorized on the job queue and on the job definition (name:revision)
+    (https://docs.aws.amazon.com/batch/latest/userguide/ExamplePolicies_BATCH.html)."""
+    queue, definition = params["jobQueue"], params["jobDefinition"]
+    queue = queue if queue.startswith("arn:") else inventory.arn("batch", f"job-queue/{queue}")
+    definition = definition if definition.startswith("arn:") else inventory.arn("batch", f"job-definition/{definition}")
+    return [_request(principal, "batch:SubmitJob", queue, origin), _request(principal, "batch:SubmitJob", definition, origin)]
+
+
+def _no_resource(action: str) -> Builder:
+    """An action without resource-level permissions: "*" is the only resource IAM evaluates."""
+
+    def build(inventory: Inventory, principal: str, params: dict[str, str], outcomes: set[str], origin: str) -> list[Request]:
+        return [_request(principal, action, "*", origin)]
+
+    return build
+
+
 def _invoke_endpoint(action: str) -> Builder:
     def build(inventory: Inventory, principal: str, params: dict[str, str], outcomes: set[str], origin: str) -> list[Request]:
         endpoint = inventory.arn("sagemaker", f"endpoint/{params['EndpointName'].lower()}")
@@ -121,6 +143,11 @@ OPERATIONS: dict[tuple[str, str], Builder] = {
     ("s3", "HeadObject"): _s3_object("s3:GetObject"),
     ("s3", "PutObject"): _s3_object("s3:PutObject", "kms:GenerateDataKey"),
     ("s3", "DeleteObject"): _s3_object("s3:DeleteObject"),
+    # Multipart uploads under SSE-KMS: a data key when the upload starts, kms:Decrypt of it for every part
+    # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html, "Permissions").
+    ("s3", "CreateMultipartUpload"): _s3_object("s3:PutObject", "kms:GenerateDataKey"),
+    ("s3", "UploadPart"): _s3_object("s3:PutObject", "kms:Decrypt"),
+    ("s3", "CompleteMultipartUpload"): _s3_object("s3:PutObject"),
     ("s3", "ListObjectsV2"): _s3_bucket("s3:ListBucket"),
     ("s3", "HeadBucket"): _s3_bucket("s3:ListBucket"),
     ("sns", "Publish"): _sns_publish,
@@ -132,6 +159,8 @@ OPERATIONS: dict[tuple[str, str], Builder] = {
     ("sqs", "GetQueueAttributes"): _sqs("sqs:GetQueueAttributes"),
     ("sqs", "SendMessage"): _sqs("sqs:SendMessage", ("kms:GenerateDataKey", "kms:Decrypt")),
     ("sqs", "SendMessageBatch"): _sqs("sqs:SendMessage", ("kms:GenerateDataKey", "kms:Decrypt")),
+    ("batch", "SubmitJob"): _batch_submit_job,
+    ("batch", "DescribeJobs"): _no_resource("batch:DescribeJobs"),
     ("sagemaker-runtime", "InvokeEndpoint"): _invoke_endpoint("sagemaker:InvokeEndpoint"),
     ("sagemaker-runtime", "InvokeEndpointWithResponseStream"): _invoke_endpoint("sagemaker:InvokeEndpoint"),
     ("sagemaker-runtime", "InvokeEndpointAsync"): _invoke_endpoint("sagemaker:InvokeEndpointAsync"),

@@ -166,6 +166,16 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "arn": lambda c: c.arn("autoscaling", f"scalingPolicy:{c.digest(8)}:resource/{c.arg('name')}"),
     },
     "aws_appautoscaling_target": {"id": lambda c: c.arg("resource_id")},
+    "aws_batch_job_queue": {"arn": lambda c: c.arn("batch", f"job-queue/{c.arg('name')}"), "id": lambda c: c.attr("arn")},
+    "aws_batch_job_definition": {
+        "arn": lambda c: c.arn("batch", f"job-definition/{c.arg('name')}:1"), "revision": lambda c: 1,
+        "arn_prefix": lambda c: c.arn("batch", f"job-definition/{c.arg('name')}"), "id": lambda c: c.attr("arn"),
+    },
+    # Unnamed in the stacks (the argument's name differs between provider 5 and 6): AWS's generated name, faked.
+    "aws_batch_compute_environment": {
+        "arn": lambda c: c.arn("batch", f"compute-environment/terraform-{c.digest(26)}"), "id": lambda c: c.attr("arn"),
+    },
+    "aws_cloudwatch_event_rule": {"arn": lambda c: c.arn("events", f"rule/{c.arg('name')}"), "id": _name},
 }
 
 DATA_BUILDERS: dict[str, dict[str, Builder]] = {

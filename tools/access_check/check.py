@@ -83,14 +83,18 @@ def run(stacks: Path, manifests: list[Manifest] | None = None, explanations: lis
 
 
 def uncovered_runtimes(inventory: Inventory, manifests: list[Manifest]) -> list[str]:
-    """Lambda functions and ECS task definitions whose code has no manifest: nothing proves their calls."""
+    """Lambda functions, ECS task definitions, Batch job definitions and pod identities whose code has no manifest:
+    nothing proves their calls."""
     handlers = {m.runs_as.get("lambda_handler") for m in manifests}
     tasks = ["/" + m.runs_as["ecs_task_definition"].strip("/") for m in manifests if "ecs_task_definition" in m.runs_as]
+    jobs = ["/" + m.runs_as["batch_job_definition"].strip("/") for m in manifests if "batch_job_definition" in m.runs_as]
     uncovered = [f"{function.path} (handler {inventory.arg(function, 'handler')})"
                  for function in inventory.blocks("aws_lambda_function")
                  if inventory.arg(function, "handler") not in handlers]
     uncovered += [task.path for task in inventory.blocks("aws_ecs_task_definition")
                   if not any(task.path.endswith(suffix) for suffix in tasks)]
+    uncovered += [job.path for job in inventory.blocks("aws_batch_job_definition")
+                  if not any(job.path.endswith(suffix) for suffix in jobs)]
     # Pods with a pod identity: our code has a manifest; the cluster add-ons' calls are declared in service_calls.
     accounts = [m.runs_as["eks_service_account"] for m in manifests if "eks_service_account" in m.runs_as]
     accounts += list(service_calls.ADDON_SERVICE_ACCOUNTS)

@@ -23,6 +23,8 @@ MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
 JOB_ID_SYMBOL = "JOB_ID"
 # The job id every recorded key is written with; any UUID would do.
 EXAMPLE_JOB_ID = "3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90"
+PART_SYMBOL = "PART"
+EXAMPLE_PART = "00000"
 _SYMBOL = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 
@@ -50,6 +52,14 @@ class Call:
     def signature(self) -> tuple[Any, ...]:
         return (self.call, tuple(sorted(self.params.items())), tuple(sorted(self.outcomes)),
                 tuple(sorted(self.when.items())))
+
+    # One call per operation, parameters and outcomes: two PutObjects on different keys are two calls (a set of
+    # recorded calls must keep both; params is a dict, so the generated hash and equality would leave it out).
+    def __hash__(self) -> int:
+        return hash(self.signature)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Call) and self.signature == other.signature
 
     def describe(self) -> str:
         params = " ".join(f"{key}={value}" for key, value in sorted(self.params.items()))
@@ -102,7 +112,7 @@ class Deployment:
     vpc_id: str | None = None  # the VPC its calls leave from (through VPC endpoints where there are some)
 
 
-RUNTIME_KINDS = ("lambda_handler", "ecs_task_definition", "eks_service_account")
+RUNTIME_KINDS = ("lambda_handler", "ecs_task_definition", "batch_job_definition", "eks_service_account")
 
 
 def locate(inventory: Inventory, manifest: Manifest) -> Deployment | None:
@@ -139,6 +149,19 @@ def _locate(inventory: Inventory, manifest: Manifest, kind: str) -> Deployment |
                 subnets = inventory.arg(services[0], "network_configuration.subnets") or [] if services else []
                 vpc = inventory.vpc_of_subnets(subnets)
                 return _deployment(inventory, manifest, inventory.arg(task, "task_role_arn"), variables, vpc)
+        return None
+    if kind == "batch_job_definition":
+        suffix = "/" + manifest.runs_as["batch_job_definition"].strip("/")
+        for job in inventory.blocks("aws_batch_job_definition"):
+            if job.path.endswith(suffix):
+                container = json.loads(inventory.arg(job, "container_properties"))
+                variables = {item["name"]: item["value"] for item in container.get("environment", [])}
+                # Its tasks run in the subnets of the compute environments of its stack.
+                subnets = [subnet for environment in inventory.blocks("aws_batch_compute_environment")
+                           if environment.stack == job.stack
+                           for subnet in inventory.arg(environment, "compute_resources.subnets") or []]
+                return _deployment(inventory, manifest, container.get("jobRoleArn"), variables,
+                                   inventory.vpc_of_subnets(subnets))
         return None
     return None
 
@@ -190,6 +213,8 @@ def substitute(value: str, environment: dict[str, str]) -> str | None:
         name = match[1]
         if name == JOB_ID_SYMBOL:
             return EXAMPLE_JOB_ID
+        if name == PART_SYMBOL:
+            return EXAMPLE_PART
         if name not in environment:
             missing = True
             return ""
@@ -221,7 +246,7 @@ def component_requests(inventory: Inventory, manifest: Manifest) -> ComponentReq
         params = {key: substitute(value, deployment.environment) for key, value in call.params.items()}
         if any(value is None for value in params.values()):
             unset = sorted({name for value in call.params.values() for name in _SYMBOL.findall(value)}
-                           - set(deployment.environment) - {JOB_ID_SYMBOL})
+                           - set(deployment.environment) - {JOB_ID_SYMBOL, PART_SYMBOL})
             result.not_applicable.append(f"{call.describe()} (not set on this deployment: {', '.join(unset)})")
             continue
         origin = f"{manifest.component}: {call.describe()}"
@@ -233,7 +258,8 @@ def component_requests(inventory: Inventory, manifest: Manifest) -> ComponentReq
 
 
 # IAM service prefix -> the VPC endpoint service its API is reached through
-_ENDPOINT_SERVICES = {"s3": "s3", "sns": "sns", "sqs": "sqs", "sagemaker": "sagemaker.runtime", "kms": "kms"}
+_ENDPOINT_SERVICES = {"s3": "s3", "sns": "sns", "sqs": "sqs", "sagemaker": "sagemaker.runtime", "kms": "kms",
+                      "batch": "batch"}
 
 
 def _through_endpoint(inventory: Inventory, deployment: Deployment, request: Request) -> Request:

@@ -143,4 +143,7 @@ _IDENTIFIERS = {
     "aws_apigatewayv2_api": ("id",),
     "aws_eks_cluster": ("name", "arn"),
     "aws_lb_target_group": ("name", "arn"),
+    "aws_batch_job_queue": ("arn", "name"),
+    "aws_batch_job_definition": ("arn", "name"),
+    "aws_cloudwatch_event_rule": ("arn", "name"),
 }

@@ -4,7 +4,7 @@ Every test that runs component code has its AWS calls recorded (recorder.py); a 
 component's manifest lacks fails that test, so a manifest cannot drift from the code.
 
 To rewrite the manifests after an intended change, run the recording folders with ACCESS_CHECK_RECORD=1:
-    ACCESS_CHECK_RECORD=1 .venv/bin/python -m pytest tests/lambdas tests/containers/queue_worker
+    ACCESS_CHECK_RECORD=1 .venv/bin/python -m pytest tests/lambdas tests/containers/queue_worker tests/containers/batch
 They are rewritten only after a complete, green run of every test file of those folders (a partial run would
 drop calls); review the diff, then run `make access-check`.
 """

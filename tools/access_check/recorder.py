@@ -3,7 +3,8 @@
 Every call is attributed to the component whose code is on the call stack (`lambdas/<name>/handler.py` ->
 `<name>`); calls made by the tests themselves (fixtures creating buckets, reading results) belong to no
 component and are ignored. Concrete values become symbols the gate resolves per environment: the value of a
-contract environment variable (lambdas/contract.py) becomes `${NAME}`, a job id `${JOB_ID}`.
+contract environment variable (lambdas/contract.py) becomes `${NAME}`, a job or batch id `${JOB_ID}`, the number
+of a batch part `${PART}`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from tools.access_check.components import JOB_ID_SYMBOL, Call, Manifest
+from tools.access_check.actions import PRESIGNED
+from tools.access_check.components import JOB_ID_SYMBOL, PART_SYMBOL, Call, Manifest
 
 # Parameters that name what a call touches (or change which key encrypts it); the rest is payload.
-RESOURCE_PARAMS = frozenset({"Bucket", "Key", "Prefix", "SSEKMSKeyId", "ServerSideEncryption"})
+RESOURCE_PARAMS = frozenset({"Bucket", "Key", "Prefix", "SSEKMSKeyId", "ServerSideEncryption", "jobQueue",
+                             "jobDefinition"})
 RESOURCE_SUFFIXES = ("Arn", "Url", "Name")
 # Module of a component's entry point -> component name. Add a pattern when a new runtime entry point appears.
 COMPONENT_MODULES = (
     (re.compile(r"^lambdas\.(?P<name>[a-z0-9_]+)\.handler$"), "{name}"),
     (re.compile(r"^containers\.inference\.server(\.|$)"), "inference-service"),
     (re.compile(r"^containers\.inference\.queue_worker(\.|$)"), "queue-worker"),
+    (re.compile(r"^containers\.inference\.batch(\.|$)"), "batch-job"),
 )
 # Modules whose calls depend on the value of a contract variable: a call made with one of them on the stack is
 # recorded with that variable's value (Call.when), and the gate evaluates it only for deployments that have it.
@@ -32,11 +36,13 @@ CONDITIONAL_MODULES = {"lambdas.model_client": ("MODEL_BACKEND",)}
 RECORD_VARIABLE = "ACCESS_CHECK_RECORD"
 # The test folders whose tests run component code (each conftest imports the fixtures of pytest_plugin.py), and
 # the command that rewrites the manifests from all of them.
-RECORDING_FOLDERS = ("tests/lambdas", "tests/containers/queue_worker")
+RECORDING_FOLDERS = ("tests/lambdas", "tests/containers/queue_worker", "tests/containers/batch")
 RECORD_COMMAND = f"{RECORD_VARIABLE}=1 .venv/bin/python -m pytest {' '.join(RECORDING_FOLDERS)}"
 RECORDED_NOTE = f"Recorded by the botocore hooks of {' and '.join(RECORDING_FOLDERS)}; rewrite with {RECORD_COMMAND}, " \
                 "never by hand."
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# A batch's numbered parts (part-00000.jsonl ...): one manifest entry per kind of object, not per number.
+_PART = re.compile(r"(?<=part-)\d{5}(?=\.)")
 _PARAMS_KEY = "access_check_params"
 
 
@@ -57,11 +63,12 @@ def component_of(frames: Iterable[str]) -> str | None:
 
 
 def symbolize(value: str, environment: dict[str, str], variables: Iterable[str]) -> str:
-    """A concrete parameter value in the manifest's terms: a whole contract value -> `${NAME}`, a UUID -> `${JOB_ID}`."""
+    """A concrete parameter value in the manifest's terms: a whole contract value -> `${NAME}`, a UUID -> `${JOB_ID}`,
+    the number of a part (part-00003.jsonl) -> `${PART}`."""
     for name in variables:
         if environment.get(name) and value == environment[name]:
             return f"${{{name}}}"
-    return _UUID.sub(f"${{{JOB_ID_SYMBOL}}}", value)
+    return _PART.sub(f"${{{PART_SYMBOL}}}", _UUID.sub(f"${{{JOB_ID_SYMBOL}}}", value))
 
 
 class CallRecorder:
@@ -78,6 +85,8 @@ class CallRecorder:
         """Register on a boto3 session: its clients copy the handlers when they are created."""
         session.events.register("before-parameter-build", self._keep_params, unique_id="access-check-params")
         session.events.register("after-call", self._record, unique_id="access-check-record")
+        # A presigned URL makes no call: it is recorded when signed, as the call its holder will make.
+        session.events.register("before-sign", self._record_presigned, unique_id="access-check-presign")
 
     def mark(self) -> None:
         with self._lock:
@@ -91,6 +100,14 @@ class CallRecorder:
         context[_PARAMS_KEY] = dict(params)
 
     def _record(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        status = str(getattr(http_response, "status_code", "") or parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        self._add(model.service_model.service_id.hyphenize(), model.name, context, status)
+
+    def _record_presigned(self, request: Any, operation_name: str, event_name: str, **_: Any) -> None:
+        if request.context.get("is_presign_request"):
+            self._add(event_name.split(".")[1], operation_name, request.context, PRESIGNED)
+
+    def _add(self, service: str, operation: str, context: dict[str, Any], status: str) -> None:
         modules = _calling_modules()
         component = None if self.paused else component_of(modules)
         if component is None:
@@ -101,9 +118,7 @@ class CallRecorder:
         params = {key: symbolize(str(value), environment, self.variables)
                   for key, value in context.get(_PARAMS_KEY, {}).items()
                   if isinstance(value, str) and (key in RESOURCE_PARAMS or key.endswith(RESOURCE_SUFFIXES))}
-        status = str(getattr(http_response, "status_code", "") or parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        call = Call(f"{model.service_model.service_id.hyphenize()}:{model.name}", params, (status,) if status else (),
-                    when)
+        call = Call(f"{service}:{operation}", params, (status,) if status else (), when)
         with self._lock:
             self.calls.setdefault(component, set()).add(call)
             self._since_mark.setdefault(component, set()).add(call)

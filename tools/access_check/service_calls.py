@@ -79,10 +79,11 @@ def _source(inventory: Inventory, source_arn: str) -> dict[str, str]:
           "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html",
           "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html",
           "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html",
+          "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html",
           "https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html")
 def services_assume_roles(inventory: Inventory) -> Iterator[Request]:
-    """Lambda assumes each function's role, ECS each task's execution and task role, SageMaker the model's
-    execution role, VPC Flow Logs its delivery role: the trust policies must let them (with the
+    """Lambda assumes each function's role, ECS each task's execution and task role (AWS Batch's jobs included),
+    SageMaker the model's execution role, VPC Flow Logs its delivery role: the trust policies must let them (with the
     aws:SourceAccount/aws:SourceArn the service sends)."""
     name = "services-assume-their-roles"
     for function in inventory.blocks("aws_lambda_function"):
@@ -101,6 +102,14 @@ def services_assume_roles(inventory: Inventory) -> Iterator[Request]:
         if inventory.arg(flow_log, "iam_role_arn"):
             yield _call(name, "vpc-flow-logs.amazonaws.com", "sts:AssumeRole", inventory.arg(flow_log, "iam_role_arn"),
                         _source(inventory, inventory.attr(flow_log, "arn")), flow_log.path)
+    for job in inventory.blocks("aws_batch_job_definition"):
+        # AWS Batch runs each Fargate job as an ECS task in a cluster it manages.
+        task_arn = inventory.arn("ecs", f"task/AWSBatch-example/{EXAMPLE_TASK}")
+        container = json.loads(inventory.arg(job, "container_properties"))
+        for role in ("executionRoleArn", "jobRoleArn"):
+            if container.get(role):
+                yield _call(name, "ecs-tasks.amazonaws.com", "sts:AssumeRole", container[role],
+                            _source(inventory, task_arn), f"{job.path} {role}")
 
 
 def _cluster_name(inventory: Inventory, task: Block) -> str:
@@ -525,6 +534,90 @@ def ecs_agent(inventory: Inventory) -> Iterator[Request]:
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
                 yield _call("ecs-agent-pulls-images-and-writes-logs", role, action, resource,
                             detail=f"{task.path} {container['name']}")
+
+
+@declares("batch-fargate-agent-pulls-images-and-writes-logs",
+          "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html",
+          "https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html")
+def batch_agent(inventory: Inventory) -> Iterator[Request]:
+    """AWS Batch starts each Fargate job as an ECS task: the agent uses the job definition's execution role to pull
+    the image from ECR and to write the job's awslogs stream (<prefix>/default/<task id>)."""
+    name = "batch-fargate-agent-pulls-images-and-writes-logs"
+    for job in inventory.blocks("aws_batch_job_definition"):
+        container = json.loads(inventory.arg(job, "container_properties"))
+        role = container.get("executionRoleArn")
+        if not role:
+            continue
+        yield from _image_pull(inventory, name, role, [str(container.get("image", ""))], job.path)
+        log = container.get("logConfiguration") or {}
+        options = log.get("options") or {}
+        if log.get("logDriver") == "awslogs" and options.get("awslogs-group"):
+            stream = f"{options.get('awslogs-stream-prefix', 'batch')}/default/{EXAMPLE_TASK}"
+            resource = inventory.arn("logs", f"log-group:{options['awslogs-group']}:log-stream:{stream}")
+            for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+                yield _call(name, role, action, resource, detail=job.path)
+
+
+@declares("eventbridge-publishes-to-topics",
+          "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions",
+          "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services")
+def eventbridge_publishes(inventory: Inventory) -> Iterator[Request]:
+    """An EventBridge rule with an SNS target publishes each matching event to the topic: the topic policy must
+    allow events.amazonaws.com for that rule, and the key of an encrypted topic must let EventBridge use it."""
+    name = "eventbridge-publishes-to-topics"
+    for target in inventory.blocks("aws_cloudwatch_event_target"):
+        topic = str(inventory.arg(target, "arn") or "")
+        if ":sns:" not in topic:
+            continue
+        rule = inventory.find("aws_cloudwatch_event_rule", str(inventory.arg(target, "rule")))
+        context = _source(inventory, inventory.attr(rule, "arn") if rule else "")
+        yield _call(name, "events.amazonaws.com", "sns:Publish", topic, context, target.path)
+        key = inventory.topic_key(topic)
+        if key:
+            for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                yield _call(name, "events.amazonaws.com", action, key,
+                            {**context, "kms:ViaService": f"sns.{inventory.region}.amazonaws.com"}, target.path)
+
+
+# Where SageMaker writes every transform job's logs and metrics (fixed by AWS).
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+
+
+@declares("sagemaker-runs-transform-jobs",
+          "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtransformjob-perms",
+          "https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html")
+def sagemaker_transforms(inventory: Inventory) -> Iterator[Request]:
+    """Where the stacks offer Batch Transform (the batch stack's outputs batch_inputs_uri and transform_output_uri),
+    SageMaker runs a transform job of the model as the model's execution role: it lists and reads the inputs
+    (decrypting them), writes the outputs (a data key of the bucket's key), and writes the job's logs and metrics."""
+    name = "sagemaker-runs-transform-jobs"
+    for stack, document in inventory.synthesized.stacks.items():
+        outputs = document.get("output", {})
+        if "batch_inputs_uri" not in outputs or "transform_output_uri" not in outputs:
+            continue
+        inputs = str(inventory.resolver.resolve(stack, outputs["batch_inputs_uri"]["value"])).removeprefix("s3://")
+        output = str(inventory.resolver.resolve(stack, outputs["transform_output_uri"]["value"])).removeprefix("s3://")
+        bucket, _, input_prefix = inputs.partition("/")
+        output_bucket, _, output_prefix = output.partition("/")
+        group = inventory.arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}")
+        for model in inventory.blocks("aws_sagemaker_model"):
+            role, detail = inventory.arg(model, "execution_role_arn"), f"{model.path} transform job"
+            yield _call(name, role, "s3:ListBucket", inventory.arn("s3", bucket, region=False, account=False),
+                        {"s3:prefix": f"{input_prefix}example/"}, detail)
+            yield _call(name, role, "s3:GetObject",
+                        inventory.arn("s3", f"{bucket}/{input_prefix}example/part-00000.jsonl", region=False,
+                                      account=False), detail=detail)
+            yield from _s3_key_use(inventory, name, role, bucket, "kms:Decrypt", detail)
+            yield _call(name, role, "s3:PutObject",
+                        inventory.arn("s3", f"{output_bucket}/{output_prefix}example/part-00000.jsonl.out",
+                                      region=False, account=False), detail=detail)
+            yield from _s3_key_use(inventory, name, role, output_bucket, "kms:GenerateDataKey", detail)
+            stream = f"{group}:log-stream:example/i-0example0example0"
+            for action, resource in (("logs:CreateLogGroup", group), ("logs:DescribeLogStreams", group),
+                                     ("logs:CreateLogStream", stream), ("logs:PutLogEvents", stream)):
+                yield _call(name, role, action, resource, detail=detail)
+            yield _call(name, role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": TRANSFORM_LOG_GROUP},
+                        detail)
 
 
 @declares("ecs-agent-sets-task-protection",

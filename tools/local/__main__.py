@@ -6,9 +6,9 @@ deploy   reuse the running emulator (MOTO_ENDPOINT or `.build/emulator.json`) or
 destroy  destroy every stack in reverse order, forget its emulator state, stop the emulator if deploy started it.
 outputs  print the outputs of the current local deployment again.
 e2e      on a private emulator: deploy, smoke-test through the deployed resources (a job, a poison message and a
-         duplicate delivery through each consumer path), release a second model version (package, upload, plan
-         check, apply, verify, a simulated silent rollback caught), push a job through the released model, destroy;
-         exit 0 only if every step passed.
+         duplicate delivery through each consumer path, and a batch where the batch stack is deployed), release a
+         second model version (package, upload, plan check, apply, verify, a simulated silent rollback caught), push
+         a job through the released model, destroy; exit 0 only if every step passed.
 stress   e2e RUNS times in a row (default 3) while a CPU hog spins on every core, as on a busy CI machine; prints
          the pass count and each run's times; exit 0 only if every run passed.
 """
@@ -217,6 +217,7 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
     passed, steps, times)."""
     from modules.config import config_path_from_env
     from tools.emulator import start_emulator
+    from tools.local.batch_smoke import has_batch, run_batch_smoke
     from tools.local.deploy import TerraformEngine
     from tools.local.release import run_release
     from tools.local.smoke import StepFailed, Steps, run_smoke
@@ -261,6 +262,12 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
                       manifests_dir=synth.outdir / "k8s" / config.environment)
         finally:
             times["smoke test"] = time.monotonic() - smoke_began
+        if has_batch(outputs):
+            batch_began = time.monotonic()
+            try:
+                run_batch_smoke(steps, emulator_url=emulator.url, region=config.region, outputs=outputs)
+            finally:
+                times["batch smoke test"] = time.monotonic() - batch_began
         release_began = time.monotonic()
         try:
             # Plans and saved-plan applies are the terraform engine's, whichever engine deployed.

@@ -53,21 +53,31 @@ def destroys_existing_object(change: ResourceChange) -> bool:
 
 
 @dataclass(frozen=True)
+class PlanFacts:
+    """What the stateful rules need to know about the whole plan, gathered in one pass over it."""
+
+    subscribed_topics: frozenset[str]
+
+    @classmethod
+    def of(cls, plan: StackPlan) -> PlanFacts:
+        return cls(subscribed_topics=frozenset(
+            str(other.change.before["topic_arn"]) for other in plan.resource_changes
+            if other.type == "aws_sns_topic_subscription" and isinstance(other.change.before, dict)
+            and other.change.before.get("topic_arn")))
+
+
+@dataclass(frozen=True)
 class StatefulRule:
     """Why a resource type holds state, and (for some types) the condition under which it does."""
 
     label: str
-    applies: Callable[[ResourceChange, StackPlan], bool] | None = None
+    applies: Callable[[ResourceChange, PlanFacts], bool] | None = None
 
 
-def _topic_has_subscriptions(change: ResourceChange, plan: StackPlan) -> bool:
+def _topic_has_subscriptions(change: ResourceChange, facts: PlanFacts) -> bool:
     """A topic holds state when something subscribes to it: deleting it silently cuts those subscribers off."""
     before = change.change.before if isinstance(change.change.before, dict) else {}
-    arn = before.get("arn")
-    return arn is not None and any(
-        other.type == "aws_sns_topic_subscription"
-        and isinstance(other.change.before, dict) and other.change.before.get("topic_arn") == arn
-        for other in plan.resource_changes)
+    return before.get("arn") in facts.subscribed_topics
 
 
 # The one list of resource types whose destruction loses data, history or the ability to decrypt it. Keep it
@@ -96,12 +106,12 @@ STATEFUL_RESOURCE_TYPES: dict[str, StatefulRule] = {
 STATE_STACK = "state"
 
 
-def stateful_label(change: ResourceChange, plan: StackPlan) -> str | None:
+def stateful_label(change: ResourceChange, plan: StackPlan, facts: PlanFacts) -> str | None:
     """Why losing this resource loses data, or None when it holds none."""
     rule = STATEFUL_RESOURCE_TYPES.get(change.type)
     if rule is None or change.mode != "managed":
         return None
-    if rule.applies is not None and not rule.applies(change, plan):
+    if rule.applies is not None and not rule.applies(change, facts):
         return None
     if plan.stack == STATE_STACK and change.type == "aws_s3_bucket":
         return "Terraform state bucket: the state of every stack"
@@ -164,6 +174,7 @@ def summarize(plan: StackPlan) -> StackSummary:
     """Count each resource change once under its kind, plus once under import and/or move when it is one."""
     counts = dict.fromkeys(COUNTED_COLUMNS, 0)
     destructive = []
+    facts = PlanFacts.of(plan)
     for change in plan.resource_changes:
         kind = kind_of(change.change.actions)
         if kind.value in counts:
@@ -173,5 +184,5 @@ def summarize(plan: StackPlan) -> StackSummary:
         if change.previous_address and change.previous_address != change.address:
             counts["move"] += 1
         if destroys_existing_object(change):
-            destructive.append(DestructiveChange(plan.stack, change, kind, stateful_label(change, plan)))
+            destructive.append(DestructiveChange(plan.stack, change, kind, stateful_label(change, plan, facts)))
     return StackSummary(plan.stack, counts, tuple(destructive))

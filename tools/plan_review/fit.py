@@ -23,15 +23,21 @@ def comment_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+class LimitTooSmall(ValueError):
+    """The limit cannot hold even the sections that are never dropped (the marker, title and summary)."""
+
+
 @dataclass
 class Section:
-    """A head, items and a tail; when space runs out, items go from the end and `more` says how many."""
+    """A head, items and a tail; when space runs out, items go from the end and `more` says how many.
+    A REQUIRED section is never cut (the hidden marker, the title, the summary table)."""
 
     head: str = ""
     items: list[str] = field(default_factory=list)
     tail: str = ""
     priority: int = 0
     more: str = "- … {count} more omitted (comment size limit)\n"
+    required: bool = False
 
     def full_text(self) -> str:
         return self.head + "".join(self.items) + self.tail
@@ -71,15 +77,22 @@ def _fit_section(section: Section, budget: int) -> tuple[str, int]:
 def fit(sections: list[Section], *, limit: int, notice: str, notice_index: int) -> Fitted:
     """Join SECTIONS (in their order) within LIMIT, budgeting by priority (lower first).
 
-    When anything is left out, NOTICE (with `{omitted}` filled in) is inserted before section NOTICE_INDEX.
+    When anything is left out, NOTICE (with `{omitted}` filled in) is inserted before section
+    NOTICE_INDEX. Required sections are always kept whole; raises LimitTooSmall when they and the notice alone
+    exceed LIMIT.
     """
     full = "".join(section.full_text() for section in sections)
     if comment_length(full) <= limit:
         return Fitted(full, 0, 0)
-    budget = limit - comment_length(notice) - _OMITTED_WORDS_RESERVE
-    texts = [""] * len(sections)
+    texts = [section.full_text() if section.required else "" for section in sections]
+    budget = limit - comment_length(notice) - _OMITTED_WORDS_RESERVE - sum(comment_length(t) for t in texts)
+    if budget < 0:
+        raise LimitTooSmall(f"a limit of {limit:,} characters cannot hold the review's marker, title and summary "
+                            f"(they need {limit - budget:,})")
     omitted_items = omitted_sections = 0
     for index in sorted(range(len(sections)), key=lambda i: (sections[i].priority, i)):
+        if sections[index].required:
+            continue
         text, omitted = _fit_section(sections[index], budget)
         if omitted < 0:
             omitted_sections += 1

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 SUPPORTED_MAJOR_FORMAT = 1
+ZIP_MAGIC = b"PK\x03\x04"  # a saved plan file (`terraform plan -out`) is a zip archive
+
+AttributePath = tuple[str | int, ...]
 
 
 class PlanError(ValueError):
@@ -47,6 +50,91 @@ class ResourceChange:
     action_reason: str | None = None
     previous_address: str | None = None
     deposed: str | None = None
+    name: str = ""
+    module_address: str | None = None
+
+    @property
+    def config_address(self) -> str:
+        """The address of the block in the configuration that made this instance: module instance keys and the
+        resource's own index dropped (`module.a["x"].aws_s3_bucket.b[0]` -> `module.a.aws_s3_bucket.b`)."""
+        block = f"{'data.' if self.mode == 'data' else ''}{self.type}.{self.name}"
+        return f"{strip_instance_keys(self.module_address)}.{block}" if self.module_address else block
+
+
+def strip_instance_keys(address: str) -> str:
+    """ADDRESS without its `[...]` instance keys, honouring quoted keys that contain brackets or dots."""
+    out, depth, quoted, escaped = [], 0, False, False
+    for char in address:
+        if depth:
+            if quoted:
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == '"':
+                    quoted = False
+            elif char == '"':
+                quoted = True
+            elif char == "]":
+                depth -= 1
+            continue
+        if char == "[":
+            depth += 1
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class ConfigResource:
+    """A resource block of the plan's `configuration`: which provider configuration it uses, and what each of
+    its arguments refers to (`references`), which links resources whose values are unknown until apply."""
+
+    address: str
+    provider_config_key: str
+    expressions: dict[str, Any]
+
+    def sets(self, argument: str) -> bool:
+        return argument in self.expressions
+
+    def references(self, argument: str) -> tuple[str, ...]:
+        """Every reference in ARGUMENT's expression, nested blocks included (as Terraform lists them)."""
+        found: list[str] = []
+        _collect_references(self.expressions.get(argument), found)
+        return tuple(found)
+
+
+def _collect_references(expression: Any, found: list[str]) -> None:
+    if isinstance(expression, dict):
+        references = expression.get("references")
+        if isinstance(references, list):
+            found.extend(str(reference) for reference in references)
+        for key, value in expression.items():
+            if key != "references":
+                _collect_references(value, found)
+    elif isinstance(expression, list):
+        for item in expression:
+            _collect_references(item, found)
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """What the review needs from the plan's `configuration` block: resource blocks and provider regions."""
+
+    resources: dict[str, ConfigResource]
+    provider_regions: dict[str, str | None]
+
+    def region_of(self, change: ResourceChange) -> str | None:
+        """The region of CHANGE's provider configuration, when the configuration states it as a constant or a
+        root variable; the default `aws` provider's otherwise."""
+        resource = self.resources.get(change.config_address)
+        key = resource.provider_config_key if resource else "aws"
+        if key in self.provider_regions:
+            return self.provider_regions[key]
+        return self.provider_regions.get(key.rsplit(":", 1)[-1], self.provider_regions.get("aws"))
+
+
+EMPTY_CONFIGURATION = Configuration(resources={}, provider_regions={})
 
 
 @dataclass(frozen=True)
@@ -69,6 +157,9 @@ class StackPlan:
     resource_drift: tuple[ResourceChange, ...] = ()
     output_changes: tuple[OutputChange, ...] = ()
     errored: bool = False
+    relevant_attributes: tuple[tuple[str, AttributePath], ...] = ()
+    refresh_only: bool = False
+    configuration: Configuration = EMPTY_CONFIGURATION
 
 
 def _change(data: Any, where: str) -> Change:
@@ -106,8 +197,74 @@ def _resource_changes(entries: Any, key: str) -> tuple[ResourceChange, ...]:
             action_reason=entry.get("action_reason"),
             previous_address=entry.get("previous_address"),
             deposed=entry.get("deposed"),
+            name=str(entry.get("name", "")),
+            module_address=entry.get("module_address"),
         ))
     return tuple(changes)
+
+
+def _relevant_attributes(entries: Any) -> tuple[tuple[str, AttributePath], ...]:
+    """`relevant_attributes`: the resource attributes that contributed to the planned changes (Terraform shows
+    drift only for these in a normal plan)."""
+    if not isinstance(entries, list):
+        return ()
+    return tuple((str(entry.get("resource", "")), tuple(entry.get("attribute") or ()))
+                 for entry in entries if isinstance(entry, dict))
+
+
+def _module_resources(module: Any, prefix: str, into: dict[str, ConfigResource]) -> None:
+    if not isinstance(module, dict):
+        return
+    for resource in module.get("resources") or ():
+        if isinstance(resource, dict) and isinstance(resource.get("address"), str):
+            address = prefix + resource["address"]
+            into[address] = ConfigResource(address=address,
+                                           provider_config_key=str(resource.get("provider_config_key", "aws")),
+                                           expressions=resource.get("expressions") or {})
+    for name, call in (module.get("module_calls") or {}).items():
+        if isinstance(call, dict):
+            _module_resources(call.get("module"), f"{prefix}module.{name}.", into)
+
+
+def _region(provider: dict[str, Any], variables: dict[str, Any]) -> str | None:
+    expression = (provider.get("expressions") or {}).get("region") or {}
+    if isinstance(expression.get("constant_value"), str):
+        return expression["constant_value"]
+    references = expression.get("references") or []
+    if len(references) == 1 and str(references[0]).startswith("var."):
+        value = (variables.get(str(references[0])[4:]) or {}).get("value")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _configuration(document: dict[str, Any]) -> Configuration:
+    config = document.get("configuration")
+    if not isinstance(config, dict):
+        return EMPTY_CONFIGURATION
+    resources: dict[str, ConfigResource] = {}
+    _module_resources(config.get("root_module"), "", resources)
+    variables = document.get("variables") if isinstance(document.get("variables"), dict) else {}
+    regions = {key: _region(provider, variables) for key, provider in (config.get("provider_config") or {}).items()
+               if isinstance(provider, dict) and provider.get("name", "aws") == "aws"}
+    return Configuration(resources=resources, provider_regions=regions)
+
+
+def _holds_managed_resources(module: Any) -> bool:
+    if not isinstance(module, dict):
+        return False
+    if any(isinstance(r, dict) and r.get("mode") == "managed" for r in module.get("resources") or ()):
+        return True
+    return any(_holds_managed_resources(child) for child in module.get("child_modules") or ())
+
+
+def is_refresh_only(document: dict[str, Any]) -> bool:
+    """A refresh-only plan (`terraform plan -refresh-only`): the JSON format has no mode field, but a normal plan
+    lists every managed resource of state and configuration in `resource_changes` (as no-op when unchanged),
+    while a refresh-only plan lists none, only `resource_drift`."""
+    managed_changes = any(isinstance(entry, dict) and entry.get("mode", "managed") == "managed"
+                          for entry in document.get("resource_changes") or ())
+    prior = (document.get("prior_state") or {}).get("values") or {}
+    return not managed_changes and _holds_managed_resources(prior.get("root_module"))
 
 
 def _output_changes(entries: Any) -> tuple[OutputChange, ...]:
@@ -149,6 +306,9 @@ def parse_plan(document: Any, *, stack: str, source: Path) -> StackPlan:
         resource_drift=_resource_changes(document.get("resource_drift"), "resource_drift"),
         output_changes=_output_changes(document.get("output_changes")),
         errored=bool(document.get("errored", False)),
+        relevant_attributes=_relevant_attributes(document.get("relevant_attributes")),
+        refresh_only=is_refresh_only(document),
+        configuration=_configuration(document),
     )
 
 
@@ -156,9 +316,16 @@ def load_plan(path: Path, *, stack: str | None = None) -> StackPlan:
     """Read PATH; the stack is named by STACK or else by the folder holding the file."""
     name = stack or path.resolve().parent.name
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if data.startswith(ZIP_MAGIC):
+        raise PlanError(f"{path}: a binary plan file, not JSON: review `terraform show -json {path.name} > "
+                        "plan.json` instead") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError(f"{path}: not UTF-8 text: not the output of `terraform show -json`") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

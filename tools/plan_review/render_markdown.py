@@ -1,36 +1,47 @@
-"""The pull-request comment: destruction warning, summary table, per-stack details, outputs and drift.
+"""The pull-request comment: destruction warning, summary table, cost, IAM changes, per-stack details, outputs and
+drift.
 
 Why this layout: a reviewer's first question is "does this lose data?", so the warning comes first and names
-every destroyed or replaced resource with what forces it; the table answers "how big is it?"; the rest is
-detail, collapsed where it is long. The hidden marker on the first line lets the workflow find and update this
-one comment instead of adding a new one on every push.
+every destroyed or replaced resource with what forces it; the table answers "how big is it?"; cost and IAM answer
+"what will it cost?" and "who can now do what?"; the rest is detail, collapsed where it is long. The hidden marker
+on the first line lets the workflow find and update this one comment instead of adding a new one on every push.
+A set of refresh-only plans (the drift check) becomes a drift review: what changed outside Terraform, and what
+applying them would write to state.
 """
 
 from __future__ import annotations
 
-import html
-import re
-
-from tools.plan_review.classify import (
-    COUNTED_COLUMNS,
-    DestructiveChange,
-    Kind,
-    StackSummary,
-    describe_reason,
-    kind_of,
-    summarize,
-)
+from tools.plan_review.classify import COUNTED_COLUMNS, DestructiveChange, Kind, StackSummary, describe_reason, kind_of
 from tools.plan_review.fit import GITHUB_COMMENT_LIMIT, Section, fit
-from tools.plan_review.model import OutputChange, ResourceChange, StackPlan
-from tools.plan_review.values import UNKNOWN, attribute_changes, display, format_path
+from tools.plan_review.gates import Gate
+from tools.plan_review.iam import PolicyUnreadable, policy_kind, statement_changes
+from tools.plan_review.markdown import (
+    PRIORITY_CHANGES,
+    PRIORITY_DETAIL,
+    PRIORITY_FRAME,
+    PRIORITY_OUTPUTS,
+    PRIORITY_WARNING,
+    cell,
+    code,
+    escape,
+    plural,
+)
+from tools.plan_review.model import OutputChange, ResourceChange
+from tools.plan_review.relevance import DriftItem
+from tools.plan_review.render_cost import cost_sections
+from tools.plan_review.render_iam import iam_sections, statement_line
+from tools.plan_review.review import Review, StackReview
+from tools.plan_review.values import (
+    UNKNOWN,
+    WHITESPACE_CHANGES,
+    AttributeChange,
+    attribute_changes,
+    display,
+    format_path,
+)
 
 COMMENT_MARKER = "<!-- plan-review -->"
 MAX_ATTRIBUTES_PER_RESOURCE = 25
-TRUNCATION_NOTICE = (
-    "> [!WARNING]\n"
-    f"> This review was truncated to stay under GitHub's {GITHUB_COMMENT_LIMIT:,}-character comment limit: "
-    "{omitted} left out. The full plans are attached to the workflow run as artifacts.\n\n"
-)
 
 _SYMBOLS = {
     Kind.ADD: "`+` add",
@@ -41,98 +52,128 @@ _SYMBOLS = {
 }
 CREATE_BEFORE_DESTROY_SYMBOL = "`+/-` replace"
 
-# Priorities for fitting under the size limit: lower numbers keep their place first.
-_PRIORITY_FRAME, _PRIORITY_WARNING, _PRIORITY_CHANGES, _PRIORITY_OUTPUTS, _PRIORITY_DRIFT = 0, 1, 2, 3, 4
+
+def truncation_notice(limit: int) -> str:
+    whose = " (GitHub's comment limit)" if limit == GITHUB_COMMENT_LIMIT else " (`--max-chars`)"
+    return ("> [!WARNING]\n"
+            f"> This review was truncated to stay under its {limit:,}-character limit{whose}: {{omitted}} left out. "
+            "The full plans are attached to the workflow run as artifacts.\n\n")
 
 
-def code(text: str) -> str:
-    """TEXT as an inline code span, whatever backticks it contains."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+def _title(review: Review) -> str:
+    versions = sorted({p.terraform_version for p in review.plans if p.terraform_version})
+    made_by = f"Terraform {', '.join(versions)}" if versions else ""
+    if review.all_refresh_only:
+        what = "drift review"
+        made_by = "refresh-only plans" + (f", {made_by}" if made_by else "")
+    else:
+        what = "plan review"
+    return f"{COMMENT_MARKER}\n## Terraform {what}{f' ({made_by})' if made_by else ''}\n\n"
 
 
-def cell(text: str) -> str:
-    """TEXT safe inside a table cell: GitHub splits rows on every `|`, even inside code spans."""
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def _title(plans: list[StackPlan]) -> str:
-    versions = sorted({p.terraform_version for p in plans if p.terraform_version})
-    made_by = f" (Terraform {', '.join(versions)})" if versions else ""
-    return f"{COMMENT_MARKER}\n## Terraform plan review{made_by}\n\n"
+def _deposed(change: ResourceChange) -> str:
+    return f" (deposed object {code(change.deposed)})" if change.deposed else ""
 
 
 def _destructive_item(item: DestructiveChange) -> str:
     change = item.change
     verb = "**replace**" if item.kind is Kind.REPLACE else "**destroy**"
-    parts = [f"> - {verb} {code(change.address)} in {code(item.stack)}"]
-    if change.deposed:
-        parts.append(f"(deposed object {code(change.deposed)})")
+    parts = [f"> - {verb} {code(change.address)}{_deposed(change)} in {code(item.stack)}"]
     if item.stateful:
-        parts.append(f"— 🛑 **stateful**: {html.escape(item.stateful, quote=False)}")
+        parts.append(f"— 🛑 **stateful**: {escape(item.stateful)}")
     if change.change.replace_paths:
         forced = ", ".join(code(format_path(path)) for path in change.change.replace_paths)
         parts.append(f"— forced by {forced}")
     reason = describe_reason(change.action_reason)
     if reason:
-        parts.append(f"— reason: {html.escape(reason, quote=False)}")
+        parts.append(f"— reason: {escape(reason)}")
     return " ".join(parts) + "\n"
 
 
 def _warning(summaries: list[StackSummary]) -> Section:
     destructive = [item for summary in summaries for item in summary.destructive]
     if not destructive:
-        return Section(head="> [!NOTE]\n> Nothing is destroyed or replaced.\n\n", priority=_PRIORITY_WARNING)
+        return Section(head="> [!NOTE]\n> Nothing is destroyed or replaced.\n\n", priority=PRIORITY_WARNING)
     stateful = sum(1 for item in destructive if item.stateful)
     alert = "CAUTION" if stateful else "WARNING"
-    noun = "resource" if len(destructive) == 1 else "resources"
     lost = f", **{stateful} stateful** (data may be lost)" if stateful else ""
-    head = f"> [!{alert}]\n> **{len(destructive)} {noun} would be destroyed or replaced**{lost}:\n>\n"
-    ordered = sorted(destructive, key=lambda item: (item.stateful is None, item.stack, item.change.address))
+    head = f"> [!{alert}]\n> **{plural(len(destructive), 'resource')} would be destroyed or replaced**{lost}:\n>\n"
+    ordered = sorted(destructive, key=lambda item: (item.stateful is None, item.stack, item.change.address,
+                                                    item.change.deposed or ""))
     return Section(head=head, items=[_destructive_item(item) for item in ordered], tail="\n",
-                   priority=_PRIORITY_WARNING, more="> - … {count} more omitted (comment size limit)\n")
+                   priority=PRIORITY_WARNING, more="> - … {count} more omitted (comment size limit)\n")
 
 
-def _summary_table(summaries: list[StackSummary]) -> Section:
+def _drift_warning(review: Review) -> Section:
+    drifted = [item for stack in review.stacks for item in stack.drift]
+    if not drifted:
+        return Section(head="> [!NOTE]\n> No drift: every object matches the state Terraform recorded.\n\n",
+                       priority=PRIORITY_WARNING)
+    deleted = sum(1 for item in drifted if item.deleted)
+    gone = f", {deleted} of them deleted" if deleted else ""
+    return Section(head=f"> [!WARNING]\n> **{plural(len(drifted), 'object')} changed outside Terraform**{gone}. "
+                        "Applying these refresh-only plans changes no infrastructure: it records in the state what "
+                        "AWS holds now.\n\n", priority=PRIORITY_WARNING)
+
+
+def _summary_table(review: Review) -> Section:
+    if review.all_refresh_only:
+        header = "| Stack | Drifted | Deleted outside Terraform |\n|---|---:|---:|\n"
+        rows = [f"| {cell(code(s.stack))} | {len(s.drift)} | {sum(1 for d in s.drift if d.deleted)} |\n"
+                for s in review.stacks]
+        return Section(head=header + "".join(rows) + "\n", priority=PRIORITY_FRAME, required=True)
     header = "| Stack | " + " | ".join(column.capitalize() for column in COUNTED_COLUMNS) + " |\n"
     header += "|---|" + "---:|" * len(COUNTED_COLUMNS) + "\n"
     rows = []
-    for summary in summaries:
+    for stack in review.stacks:
         counts = []
         for column in COUNTED_COLUMNS:
-            value = summary.counts[column]
+            value = stack.summary.counts[column]
             bold = value and column in ("replace", "destroy")
             counts.append(f"**{value}**" if bold else str(value))
-        rows.append(f"| {cell(code(summary.stack))} | " + " | ".join(counts) + " |\n")
-    if len(summaries) > 1:
-        totals = [str(sum(s.counts[column] for s in summaries)) for column in COUNTED_COLUMNS]
+        mode = " (refresh-only)" if stack.plan.refresh_only else ""
+        rows.append(f"| {cell(code(stack.stack))}{mode} | " + " | ".join(counts) + " |\n")
+    if len(review.stacks) > 1:
+        totals = [str(sum(s.summary.counts[column] for s in review.stacks)) for column in COUNTED_COLUMNS]
         rows.append("| **total** | " + " | ".join(totals) + " |\n")
-    return Section(head=header + "".join(rows) + "\n", priority=_PRIORITY_FRAME)
+    return Section(head=header + "".join(rows) + "\n", priority=PRIORITY_FRAME, required=True)
 
 
-def _attribute_lines(change: ResourceChange) -> list[str]:
+def _attribute_line(attribute: AttributeChange, forced: set[str], indent: str = "  ") -> str:
+    mark = " (forces replacement)" if attribute.path in forced else ""
+    if attribute.note == WHITESPACE_CHANGES:
+        return f"{indent}- {code(attribute.path)}: jsonencode(…) # whitespace changes{mark}\n"
+    note = f" ({attribute.note})" if attribute.note else ""
+    return f"{indent}- {code(attribute.path)}: {code(attribute.before)} → {code(attribute.after)}{note}{mark}\n"
+
+
+def _attribute_lines(change: ResourceChange, policy_attributes: set[str]) -> list[str]:
     """Attributes whose new value is known, then a count of the computed ones (`known after apply`): those
-    follow from the change and would drown the ones a person actually edited."""
+    follow from the change and would drown the ones a person actually edited. Policy attributes point to the
+    IAM section, which shows them statement by statement."""
     c = change.change
     changes = attribute_changes(c.before, c.after, after_unknown=c.after_unknown,
                                 before_sensitive=c.before_sensitive, after_sensitive=c.after_sensitive)
     forced = {format_path(path) for path in c.replace_paths}
-    shown = [a for a in changes if a.after != UNKNOWN or a.path in forced]
-    computed = len(changes) - len(shown)
-    lines = []
-    for attribute in shown[:MAX_ATTRIBUTES_PER_RESOURCE]:
-        mark = " (forces replacement)" if attribute.path in forced else ""
-        lines.append(f"  - {code(attribute.path)}: {code(attribute.before)} → {code(attribute.after)}{mark}\n")
+    shown, computed, policies = [], 0, []
+    for attribute in changes:
+        if attribute.top in policy_attributes:
+            if attribute.top not in policies:
+                policies.append(attribute.top)
+        elif attribute.after != UNKNOWN or attribute.path in forced:
+            shown.append(attribute)
+        else:
+            computed += 1
+    lines = [f"  - {code(name)}: statement by statement under IAM changes\n" for name in policies]
+    lines += [_attribute_line(attribute, forced) for attribute in shown[:MAX_ATTRIBUTES_PER_RESOURCE]]
     if len(shown) > MAX_ATTRIBUTES_PER_RESOURCE:
         lines.append(f"  - … {len(shown) - MAX_ATTRIBUTES_PER_RESOURCE} more attributes\n")
     if computed:
-        lines.append(f"  - {computed} computed attribute{'s' if computed != 1 else ''} known after apply\n")
+        lines.append(f"  - {plural(computed, 'computed attribute')} known after apply\n")
     return lines
 
 
-def _change_item(change: ResourceChange) -> str | None:
+def _change_item(change: ResourceChange, policy_attributes: set[str]) -> str | None:
     kind = kind_of(change.change.actions)
     moved = bool(change.previous_address and change.previous_address != change.address)
     importing = change.change.importing
@@ -145,7 +186,9 @@ def _change_item(change: ResourceChange) -> str | None:
         symbol = CREATE_BEFORE_DESTROY_SYMBOL
     else:
         symbol = _SYMBOLS[kind]
-    words = [symbol, code(change.address)]
+    words = [symbol, code(change.address) + _deposed(change)]
+    if change.deposed:
+        words.append("— a leftover of an earlier replacement, not the current object")
     if moved:
         words.append(f"— moved from {code(change.previous_address or '')}")
     if importing:
@@ -154,24 +197,36 @@ def _change_item(change: ResourceChange) -> str | None:
     if kind is Kind.FORGET:
         words.append("— removed from state, the object stays in AWS")
     elif not quiet and change.action_reason:
-        words.append(f"— {html.escape(describe_reason(change.action_reason) or '', quote=False)}")
+        words.append(f"— {escape(describe_reason(change.action_reason) or '')}")
     line = "- " + " ".join(words) + "\n"
     if kind in (Kind.CHANGE, Kind.REPLACE):
-        line += "".join(_attribute_lines(change))
+        line += "".join(_attribute_lines(change, policy_attributes))
     return line
 
 
-def _changes_section(plan: StackPlan, summary: StackSummary) -> Section:
-    heading = f"### {html.escape(plan.stack)}\n\n"
+def _policy_attributes(stack: StackReview) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for change in stack.iam:
+        found.setdefault(change.address, set()).add(change.attribute.split("[", 1)[0])
+    return found
+
+
+def _changes_section(stack: StackReview) -> Section:
+    plan, summary = stack.plan, stack.summary
+    heading = f"### {escape(plan.stack)}{' (refresh-only plan)' if plan.refresh_only else ''}\n\n"
     if plan.errored:
         heading += "> [!WARNING]\n> Terraform reported errors while planning this stack: the plan is partial.\n\n"
-    items = [line for line in map(_change_item, plan.resource_changes) if line]
+    if plan.refresh_only:
+        return Section(head=heading, priority=PRIORITY_CHANGES)
+    policies = _policy_attributes(stack)
+    items = [line for line in (_change_item(c, policies.get(c.address, set())) for c in plan.resource_changes)
+             if line]
     if not items:
-        return Section(head=heading + "No changes.\n\n", priority=_PRIORITY_CHANGES)
-    total = len(items)
-    head = (heading + f"<details><summary>{total} resource change{'s' if total != 1 else ''}"
+        return Section(head=heading + "No changes.\n\n", priority=PRIORITY_CHANGES)
+    noun = plural(len(items), "resource change")
+    head = (heading + f"<details><summary>{noun}"
             f"{' (destroys or replaces something)' if summary.destructive else ''}</summary>\n\n")
-    return Section(head=head, items=items, tail="\n</details>\n\n", priority=_PRIORITY_CHANGES)
+    return Section(head=head, items=items, tail="\n</details>\n\n", priority=PRIORITY_CHANGES)
 
 
 def _output_row(output: OutputChange) -> str | None:
@@ -184,45 +239,125 @@ def _output_row(output: OutputChange) -> str | None:
     return f"| {cell(code(output.name))} | {kind.value} | {cell(code(before))} | {cell(code(after))} |\n"
 
 
-def _outputs_section(plan: StackPlan) -> Section | None:
-    rows = [row for row in map(_output_row, plan.output_changes) if row]
+def _outputs_section(stack: StackReview) -> Section | None:
+    rows = [row for row in map(_output_row, stack.plan.output_changes) if row]
     if not rows:
         return None
-    head = f"Output changes in {code(plan.stack)}:\n\n| Output | Action | Before | After |\n|---|---|---|---|\n"
-    return Section(head=head, items=rows, tail="\n", priority=_PRIORITY_OUTPUTS,
+    head = (f"Output changes in {code(stack.stack)}:\n\n| Output | Action | Before | After |\n"
+            "|---|---|---|---|\n")
+    return Section(head=head, items=rows, tail="\n", priority=PRIORITY_OUTPUTS,
                    more="| … | {count} more omitted (comment size limit) | | |\n")
 
 
-def _drift_item(drift: ResourceChange) -> str | None:
-    c = drift.change
-    if kind_of(c.actions) is Kind.DESTROY:
-        return f"- {code(drift.address)}: deleted outside Terraform\n"
-    changes = attribute_changes(c.before, c.after, before_sensitive=c.before_sensitive,
-                                after_sensitive=c.after_sensitive)
-    if not changes:
+def _policy_drift_lines(item: DriftItem, attribute: str, indent: str) -> list[str] | None:
+    """A drifted policy as statement differences (as IAM changes show them), or None when it cannot be read so."""
+    kind = policy_kind(item.change.type, attribute)
+    c = item.change.change
+    if kind is None or not isinstance(c.before, dict) or not isinstance(c.after, dict):
         return None
-    lines = [f"- {code(drift.address)}\n"]
-    lines += [f"  - {code(a.path)}: {code(a.before)} → {code(a.after)}\n"
-              for a in changes[:MAX_ATTRIBUTES_PER_RESOURCE]]
+    try:
+        diffs, widening = statement_changes(c.before.get(attribute), c.after.get(attribute), kind)
+    except PolicyUnreadable:
+        return None
+    by_statement: dict[str, list[str]] = {}
+    for found in widening:
+        by_statement.setdefault(found.statement, []).append(found.detail)
+    header = f"{indent}- {code(attribute)}: " + ("the same statements, spelled differently\n" if not diffs else
+                                                 "statement by statement:\n")
+    return [header] + [statement_line(d, by_statement.get(d.label, []), indent + "  ") for d in diffs]
+
+
+def _drift_item(item: DriftItem, indent: str = "") -> str:
+    address = code(item.change.address) + _deposed(item.change)
+    if item.deleted:
+        return f"{indent}- {address}: deleted outside Terraform\n"
+    moved = f" (moved from {code(item.change.previous_address or '')})" if item.moved else ""
+    lines = [f"{indent}- {address}{moved}\n"]
+    shown: list[AttributeChange] = []
+    policies: dict[str, list[str]] = {}
+    for attribute in item.attributes:
+        if attribute.top not in policies:
+            policy_lines = _policy_drift_lines(item, attribute.top, indent + "  ")
+            if policy_lines is None:
+                shown.append(attribute)
+                continue
+            policies[attribute.top] = policy_lines
+            lines += policy_lines
+    lines += [_attribute_line(a, set(), indent + "  ") for a in shown[:MAX_ATTRIBUTES_PER_RESOURCE]]
+    if len(shown) > MAX_ATTRIBUTES_PER_RESOURCE:
+        lines.append(f"{indent}  - … {len(shown) - MAX_ATTRIBUTES_PER_RESOURCE} more attributes\n")
     return "".join(lines)
 
 
-def _drift_section(plan: StackPlan) -> Section | None:
-    items = [item for item in map(_drift_item, plan.resource_drift) if item]
-    if not items:
+def _drift_section(stack: StackReview) -> Section | None:
+    if stack.plan.refresh_only:
+        return _state_writes_section(stack)
+    if not stack.drift:
         return None
-    noun = "resource" if len(items) == 1 else "resources"
-    head = (f"<details><summary>Drift in {html.escape(plan.stack)}: {len(items)} {noun} changed outside "
-            "Terraform since the last apply</summary>\n\n")
-    return Section(head=head, items=items, tail="\n</details>\n\n", priority=_PRIORITY_DRIFT)
+    head = (f"<details><summary>Drift in {escape(stack.stack)}: {plural(len(stack.drift), 'object')} changed outside "
+            "Terraform that this plan's changes depend on (what Terraform itself reports)</summary>\n\n")
+    return Section(head=head, items=[_drift_item(item) for item in stack.drift], tail="\n</details>\n\n",
+                   priority=PRIORITY_DETAIL)
 
 
-def render_markdown(plans: list[StackPlan], *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """The whole comment for PLANS, at most LIMIT characters (GitHub's comment limit by default)."""
-    summaries = [summarize(plan) for plan in plans]
-    sections = [Section(head=_title(plans), priority=_PRIORITY_FRAME), _warning(summaries),
-                _summary_table(summaries)]
-    for plan, summary in zip(plans, summaries, strict=True):
-        sections.append(_changes_section(plan, summary))
-        sections.extend(s for s in (_outputs_section(plan), _drift_section(plan)) if s is not None)
-    return fit(sections, limit=limit, notice=TRUNCATION_NOTICE, notice_index=1).text
+def _state_writes_section(stack: StackReview) -> Section:
+    """What applying a refresh-only plan writes to state: updates, and removals of objects deleted in AWS."""
+    if not stack.drift:
+        return Section(head="No drift: the real objects match the state, so applying this plan writes nothing.\n\n",
+                       priority=PRIORITY_CHANGES)
+    removed = [item for item in stack.drift if item.deleted]
+    moved = [item for item in stack.drift if item.moved and not item.deleted and not item.attributes]
+    flips = [item for item in stack.drift if not item.deleted and item.only_empty_flips]
+    updated = [item for item in stack.drift
+               if not item.deleted and not item.only_empty_flips and item not in moved]
+    head = "Applying this plan changes no infrastructure. It writes to state:\n\n"
+    if removed:
+        head += (f"- **{plural(len(removed), 'object')} removed from state** (deleted outside Terraform): "
+                 + ", ".join(code(item.change.address) + _deposed(item.change) for item in removed) + "\n")
+    if moved:
+        head += (f"- {plural(len(moved), 'object')} moved in state: "
+                 + ", ".join(f"{code(item.change.previous_address or '')} → {code(item.change.address)}"
+                             for item in moved) + "\n")
+    if updated or flips:
+        head += f"- {plural(len(updated) + len(flips), 'object')} updated to what AWS holds"
+        head += (f" ({len(flips)} of them only for null ↔ empty values, e.g. `tags`: null → {{}}: provider "
+                 "normalisation, which Terraform reports too: " + ", ".join(code(i.change.address) for i in flips)
+                 + ")") if flips else ""
+        head += ":\n" if updated else "\n"
+    return Section(head=head, items=[_drift_item(item, "  ") for item in updated], tail="\n",
+                   priority=PRIORITY_CHANGES)
+
+
+def _gates_section(gates: list[Gate]) -> Section | None:
+    """What each gate decided, so the comment says why the check failed (or which label let it pass)."""
+    if not any(gate.tripped for gate in gates):
+        return None
+    blocked = any(gate.blocks for gate in gates)
+    lines = []
+    for gate in gates:
+        if gate.blocks:
+            lines.append(f"> - **{gate.name}: blocked** — {escape(gate.detail)}. If intended, add the label "
+                         f"{code(gate.label)} to the pull request.\n")
+        elif gate.waived and gate.tripped:
+            lines.append(f"> - {gate.name}: accepted by the label {code(gate.label)} — {escape(gate.detail)}.\n")
+    head = f"> [!{'CAUTION' if blocked else 'NOTE'}]\n> **Gates**\n>\n"
+    return Section(head=head + "".join(lines) + "\n", priority=PRIORITY_FRAME, required=True)
+
+
+def render_markdown(review: Review, gates: list[Gate] = (), *, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """The whole comment, at most LIMIT characters (GitHub's comment limit by default)."""
+    sections = [Section(head=_title(review), priority=PRIORITY_FRAME, required=True)]
+    if review.all_refresh_only:
+        sections.append(_drift_warning(review))
+    else:
+        sections.append(_warning([s.summary for s in review.stacks]))
+    sections.append(_summary_table(review))
+    gate_section = _gates_section(list(gates))
+    if gate_section is not None:
+        sections.append(gate_section)
+    sections += cost_sections(review)
+    sections += iam_sections(review)
+    for stack in review.stacks:
+        sections.append(_changes_section(stack))
+        sections.extend(s for s in (_outputs_section(stack), _drift_section(stack)) if s is not None)
+    return fit(sections, limit=limit, notice=truncation_notice(limit), notice_index=1).text

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import LoadedModel, ModelLoadError, load_model
-from .payload import PayloadError, parse_instances
+from .payload import JSON_LINES_TYPE, JSON_TYPE, PayloadError, media_type, parse_instances
 
 Environ = Mapping[str, Any]
 StartResponse = Callable[..., Any]
@@ -27,6 +27,10 @@ StartResponse = Callable[..., Any]
 DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 1000
 DEFAULT_MODEL_DIR = "/opt/ml/model"
+# Batch Transform refuses MaxPayloadInMB over 100, and MaxConcurrentTransforms x MaxPayloadInMB over 100 (MB):
+# modules/limits.py SAGEMAKER_TRANSFORM_PAYLOAD. /execution-parameters stays inside both.
+TRANSFORM_PAYLOAD_MB = 100
+MB = 1024 * 1024
 
 log = logging.getLogger("inference.app")
 
@@ -60,8 +64,9 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Response:
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | bytes  # bytes: already encoded in content_type (JSON Lines)
     headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = JSON_TYPE
 
 
 def error(status: int, message: str, **details: Any) -> Response:
@@ -99,9 +104,9 @@ class InferenceApp:
                 "unhandled error", extra={"fields": {"path": environ.get("PATH_INFO")}}
             )
             response = error(500, "internal error")
-        body = json.dumps(response.body).encode()
+        body = response.body if isinstance(response.body, bytes) else json.dumps(response.body).encode()
         headers = [
-            ("Content-Type", "application/json"),
+            ("Content-Type", response.content_type),
             ("Content-Length", str(len(body))),
             *response.headers,
         ]
@@ -134,12 +139,18 @@ class InferenceApp:
         if self.model is None:
             return error(503, f"model not loaded: {self.load_error}")
         body = read_body(environ, self.settings.max_payload_bytes)
+        content_type = environ.get("CONTENT_TYPE", "")
         rows = parse_instances(
             body,
-            environ.get("CONTENT_TYPE", ""),
+            content_type,
             n_features=self.model.n_features,
             max_batch_size=self.settings.max_batch_size,
         )
+        if media_type(content_type) == JSON_LINES_TYPE and media_type(environ.get("HTTP_ACCEPT", "")) != JSON_TYPE:
+            # Batch Transform (SplitType Line, AssembleWith Line): one output line per input line, in order.
+            lines = "".join(json.dumps(prediction) + "\n" for prediction in self.model.predict(rows))
+            return Response(200, lines.encode(), [("X-Model-Version", self.model.version)],
+                            content_type=JSON_LINES_TYPE)
         return Response(
             200,
             {
@@ -150,14 +161,16 @@ class InferenceApp:
         )
 
     def execution_parameters(self, _environ: Environ) -> Response:
+        """What Batch Transform sends at most: bodies this server accepts (MAX_PAYLOAD_BYTES, whole MB), and no more
+        concurrent requests than it has CPUs or Transform's 100 MB budget allows."""
+        payload_mb = max(1, min(self.settings.max_payload_bytes // MB, TRANSFORM_PAYLOAD_MB))
+        concurrency = max(1, min(os.cpu_count() or 1, TRANSFORM_PAYLOAD_MB // payload_mb))
         return Response(
             200,
             {
-                "MaxConcurrentTransforms": max(1, os.cpu_count() or 1),
+                "MaxConcurrentTransforms": concurrency,
                 "BatchStrategy": "MULTI_RECORD",
-                "MaxPayloadInMB": max(
-                    1, self.settings.max_payload_bytes // (1024 * 1024)
-                ),
+                "MaxPayloadInMB": payload_mb,
             },
         )
 

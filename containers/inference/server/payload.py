@@ -16,7 +16,11 @@ import numpy as np
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
-SUPPORTED_TYPES = (JSON_TYPE, CSV_TYPE)
+# SageMaker Batch Transform's line-split JSON: one record per line (a feature list, or an object with "features").
+# Bounded by the body size alone, not MAX_BATCH_SIZE: Transform packs as many lines as fit MaxPayloadInMB, which
+# /execution-parameters derives from MAX_PAYLOAD_BYTES, so any body it sends must be accepted.
+JSON_LINES_TYPE = "application/jsonlines"
+SUPPORTED_TYPES = (JSON_TYPE, CSV_TYPE, JSON_LINES_TYPE)
 
 
 class PayloadError(Exception):
@@ -52,6 +56,8 @@ def parse_instances(
         raise PayloadError(
             400, f"request body is not UTF-8: {error.reason} at byte {error.start}"
         ) from error
+    if kind == JSON_LINES_TYPE:
+        return _validated(_json_lines_rows(text), n_features=n_features, max_batch_size=None, label="lines")
     rows = _json_rows(text) if kind == JSON_TYPE else _csv_rows(text)
     return _validated(rows, n_features=n_features, max_batch_size=max_batch_size)
 
@@ -80,6 +86,21 @@ def _json_rows(text: str) -> list[Any]:
     return instances
 
 
+def _json_lines_rows(text: str) -> list[Any]:
+    """One row per non-blank line: `[5.1, 3.5, 1.4, 0.2]` or `{"features": [...], ...}` (other keys ignored)."""
+    rows: list[Any] = []
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as error:
+            raise PayloadError(400, f"JSON Lines line {line_number}: malformed JSON ({error})",
+                               index=len(rows)) from error
+        rows.append(record.get("features") if isinstance(record, dict) else record)
+    return rows
+
+
 def _csv_rows(text: str) -> list[Any]:
     rows: list[Any] = []
     for line_number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -101,10 +122,10 @@ def _is_finite(value: float) -> bool:
         return False
 
 
-def _validated(rows: list[Any], *, n_features: int, max_batch_size: int) -> np.ndarray:
+def _validated(rows: list[Any], *, n_features: int, max_batch_size: int | None, label: str = "instances") -> np.ndarray:
     if not rows:
-        raise PayloadError(400, "instances is empty; send at least one row")
-    if len(rows) > max_batch_size:
+        raise PayloadError(400, f"{label} is empty; send at least one row")
+    if max_batch_size is not None and len(rows) > max_batch_size:
         raise PayloadError(
             400, f"batch of {len(rows)} instances exceeds the limit of {max_batch_size}"
         )
@@ -112,13 +133,13 @@ def _validated(rows: list[Any], *, n_features: int, max_batch_size: int) -> np.n
         if not isinstance(row, list):
             raise PayloadError(
                 400,
-                f"instances[{index}] must be a list of {n_features} numbers",
+                f"{label}[{index}] must be a list of {n_features} numbers",
                 index=index,
             )
         if len(row) != n_features:
             raise PayloadError(
                 400,
-                f"instances[{index}] has {len(row)} features; expected {n_features}",
+                f"{label}[{index}] has {len(row)} features; expected {n_features}",
                 index=index,
             )
         for position, value in enumerate(row):
@@ -126,13 +147,13 @@ def _validated(rows: list[Any], *, n_features: int, max_batch_size: int) -> np.n
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise PayloadError(
                     400,
-                    f"instances[{index}][{position}] is {type(value).__name__}, not a number",
+                    f"{label}[{index}][{position}] is {type(value).__name__}, not a number",
                     index=index,
                 )
             if not _is_finite(value):
                 raise PayloadError(
                     400,
-                    f"instances[{index}][{position}] is {value}, not a finite number",
+                    f"{label}[{index}][{position}] is {value}, not a finite number",
                     index=index,
                 )
     return np.asarray(rows, dtype=np.float64)
