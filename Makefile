@@ -18,9 +18,9 @@ PYTEST_ARGS ?=
 PIPELINE := ./pipeline
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model bench-worker \
-        plan-review bench-plan-review plan-local drift access-check emulator-start emulator-stop deploy-local \
-        destroy-local e2e e2e-stress state-migrate release verify verify-local submit job predict queues dlq redrive \
-        work bench-batch transform docs refactor-check refactor-plan clean
+        plan-review bench-plan-review plan-local drift access-check k8s-validate k8s-apply k8s-install emulator-start \
+        emulator-stop deploy-local destroy-local e2e e2e-stress state-migrate release verify verify-local submit job \
+        predict queues dlq redrive work bench-batch transform docs refactor-check refactor-plan clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ test: install ## lint, then the whole suite: unit, snapshots, checkov, terraform
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 snapshot-update: install ## regenerate the synthesized-JSON snapshots after an intended change
-	$(VENV_PY) -m pytest tests/stacks --snapshot-update
+	$(VENV_PY) -m pytest tests/stacks tests/kubernetes/test_snapshots.py --snapshot-update
 
 bench: install ## synth benchmark: the project's synth vs the floor vs the naive provider import
 	$(VENV_PY) benchmarks/synth_time.py
@@ -120,6 +120,17 @@ verify-local: install ## the same checks on the local deployment of deploy-local
 access-check: install ## synth PIPELINE_ENV, then prove offline that its policies allow every runtime AWS call
 	$(VENV_PY) main.py
 	$(VENV_PY) -m tools.access_check
+
+k8s-validate: install ## EKS environments: synth PIPELINE_ENV, then validate its Kubernetes manifests offline
+	$(VENV_PY) main.py
+	$(VENV_PY) -m tools.kubernetes validate
+
+k8s-apply: install ## EKS environments: synth, validate, kubectl apply the manifests in order (DRY_RUN=server to only ask the API server)
+	$(VENV_PY) main.py
+	$(VENV_PY) -m tools.kubernetes apply --dry-run=$(or $(DRY_RUN),none)
+
+k8s-install: install ## EKS environments: install the pinned cluster add-ons with Helm (KEDA; the AWS Load Balancer Controller on node groups: VPC_ID=...)
+	$(VENV_PY) -m tools.kubernetes install
 
 emulator-start: install ## start the local AWS emulator (moto) on loopback, recorded in .build/emulator.json
 	$(VENV_PY) -m tools.emulator start

@@ -27,8 +27,13 @@ def compose(app, config: PipelineConfig) -> dict:
     }
     stacks["storage"] = StorageStack(app, config=config)
     stacks["messaging"] = MessagingStack(app, config=config, storage=stacks["storage"])
+    if config.compute.orchestrator == "eks":
+        from modules.stacks.eks import EksStack  # cdk8s and the EKS bindings load only when EKS is chosen
+
+        stacks["eks"] = EksStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
+                                 storage=stacks["storage"], messaging=stacks["messaging"])
     stacks["compute"] = ComputeStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
-                                     storage=stacks["storage"], messaging=stacks["messaging"])
+                                     storage=stacks["storage"], messaging=stacks["messaging"], eks=stacks.get("eks"))
     stacks["inference"] = InferenceStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
                                          storage=stacks["storage"], messaging=stacks["messaging"])
     if config.batch.enabled:

@@ -24,6 +24,7 @@ EMULATED_SERVICES: tuple[str, ...] = (
     "ecr",
     "ecs",
     "efs",
+    "eks",
     "elb",
     "elbv2",
     "events",

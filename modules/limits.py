@@ -263,6 +263,23 @@ LOG_GROUP_NAME = Limit(
     name="CloudWatch Logs log group name", value=512, unit="characters",
     doc="https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html",
     why="log groups are /aws/lambda/<function>, /ecs/<service> and similar")
+EKS_CLUSTER_NAME = Limit(
+    name="EKS cluster name", value=100, unit="characters",
+    doc="https://docs.aws.amazon.com/eks/latest/APIReference/API_CreateCluster.html",
+    why="the cluster is <project>-<environment>, and its control-plane log group /aws/eks/<cluster>/cluster")
+
+# --- EKS ----------------------------------------------------------------------------------------------------
+
+EKS_AUTO_MODE_MIN_VERSION = Limit(
+    name="Kubernetes version EKS Auto Mode needs at least", value=(1, 29), unit="Kubernetes minor version",
+    doc="https://docs.aws.amazon.com/eks/latest/userguide/automode.html",
+    why="Auto Mode (compute_config, elastic_load_balancing, block_storage) is offered from Kubernetes 1.29 on")
+EKS_NVIDIA_GPU_INSTANCE_FAMILIES = Limit(
+    name="EC2 instance families with NVIDIA GPUs (EKS accelerated AMIs)",
+    value=("g4dn", "g5", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6"),
+    unit="instance families",
+    doc="https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html",
+    why="a node group of these runs the NVIDIA AMI (AL2023_x86_64_NVIDIA) that exposes nvidia.com/gpu to pods")
 
 LIMITS: tuple[Limit, ...] = (
     API_GATEWAY_HTTP_PAYLOAD, LAMBDA_SYNC_PAYLOAD, API_GATEWAY_BASE64_GROWTH, SAGEMAKER_REALTIME_PAYLOAD,
@@ -274,7 +291,7 @@ LIMITS: tuple[Limit, ...] = (
     SAGEMAKER_CANARY_SIZE, SAGEMAKER_LINEAR_STEP, SAGEMAKER_ROLLING_BATCH, SAGEMAKER_ROLLBACK_ALARMS,
     SAGEMAKER_SHADOW_VARIANTS, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
     TARGET_GROUP_NAME, S3_BUCKET_NAME, IAM_ROLE_NAME, SQS_QUEUE_NAME, LAMBDA_FUNCTION_NAME, LOG_GROUP_NAME,
-    CLOUDWATCH_LOG_RETENTION,
+    EKS_CLUSTER_NAME, EKS_AUTO_MODE_MIN_VERSION, EKS_NVIDIA_GPU_INSTANCE_FAMILIES, CLOUDWATCH_LOG_RETENTION,
     FARGATE_SPOT_ARCHITECTURES, BATCH_ARRAY_SIZE, BATCH_RETRY_ATTEMPTS, BATCH_EVALUATE_ON_EXIT,
     BATCH_JOB_TIMEOUT_MINIMUM, BATCH_COMPUTE_ENVIRONMENTS_PER_QUEUE, BATCH_NAME, EVENTBRIDGE_RULE_NAME,
     S3_MULTIPART_PART_SIZE, S3_MULTIPART_PARTS, S3_PRESIGNED_URL_EXPIRY, SAGEMAKER_TRANSFORM_PAYLOAD,

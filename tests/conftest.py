@@ -12,7 +12,11 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ENVIRONMENTS = ("local", "dev", "prod")
+ENVIRONMENTS = ("local", "dev", "prod", "local-eks")
+# The environments whose inference service and queue worker run on EKS (config/<env>.toml: orchestrator = "eks").
+EKS_ENVIRONMENTS = ("local-eks",)
+# The environments with the batch stack (config/<env>.toml: [batch] enabled); local-eks covers the orchestrator only.
+BATCH_ENVIRONMENTS = ("local", "dev", "prod")
 GATE_COUNTS = {"terraform validate": set(), "checkov": set()}
 
 
@@ -35,6 +39,25 @@ def synthesized(tmp_path_factory) -> dict[str, Path]:
         outdirs[env] = root / env
         synthesize(main.compose, config, outdirs[env])
     return outdirs
+
+
+@pytest.fixture(scope="session")
+def node_group_synthesized(tmp_path_factory) -> Path:
+    """local-eks on a GPU node group instead of Auto Mode (the alternative no shipped environment uses), synthesized
+    once: cdktf.out-like folder with stacks/ and k8s/local-eks/."""
+    import main
+    from modules.config import load_config
+    from modules.synth_run import synthesize
+
+    config = load_config(PROJECT_ROOT / "config" / "local-eks.toml")
+    eks = config.compute.eks.model_copy(update={
+        "compute": "node-group", "inference_gpus": 1,
+        "node_group": config.compute.eks.node_group.model_copy(update={"instance_types": ("g5.xlarge",)})})
+    config = config.model_copy(update={"compute": config.compute.model_copy(update={"eks": eks})})
+    assert config.compute.eks.problems() == []
+    outdir = tmp_path_factory.mktemp("synth-node-group") / "local-eks"
+    synthesize(main.compose, config, outdir)
+    return outdir
 
 
 @pytest.fixture(scope="session")

@@ -19,16 +19,18 @@ from modules.limits import API_GATEWAY_HTTP_INTEGRATION_TIMEOUT
 PREDICT_ROUTE = ("POST", "/v1/predict")
 JOB_ROUTES = {("POST", "/v1/jobs"): "submit", ("GET", "/v1/jobs/{id}"): "status"}
 ROUTED_FUNCTIONS = frozenset({"predict", *JOB_ROUTES.values()})
+# Backends that answer /v1/predict with the inference service through the VPC link (on ECS Fargate or on EKS).
+SERVICE_BACKENDS = frozenset({"fargate", "eks"})
 ORIGIN_PATTERN = r"^https://[A-Za-z0-9.-]+(:\d{1,5})?$|^http://(localhost|127\.0\.0\.1)(:\d{1,5})?$"
 
 
 class ApiConfig(StrictModel):
     """Routes are fixed (POST /v1/predict, POST /v1/jobs, GET /v1/jobs/{id}); everything around them is here."""
 
-    predict_backend: Literal["lambda", "fargate"] = Field(
+    predict_backend: Literal["lambda", "fargate", "eks"] = Field(
         default="lambda",
-        description="POST /v1/predict: the predict Lambda (calls the SageMaker endpoint) or a VPC link to the "
-                    "internal ALB of the Fargate inference service")
+        description="POST /v1/predict: the predict Lambda (calls the SageMaker endpoint), or a VPC link to the "
+                    "internal ALB of the inference service on Fargate (orchestrator ecs) or on EKS (orchestrator eks)")
     auth: Literal["iam", "jwt", "none"] = Field(
         default="iam", description="iam: SigV4-signed calls; jwt: Bearer tokens of jwt_issuer; none: not in production")
     jwt_issuer: str | None = Field(default=None, pattern=r"^https://\S+$",

@@ -25,9 +25,10 @@ from lambdas.contract import (
     LONG_POLL_SECONDS,
     REPLY_MARGIN_SECONDS,
 )
-from modules.config.api import ApiConfig
+from modules.config.api import SERVICE_BACKENDS, ApiConfig
 from modules.config.base import StrictModel
 from modules.config.batch import BATCH_FUNCTIONS
+from modules.config.eks import EksConfig
 from modules.config.fargate import (
     InferenceServiceConfig,
     LoadBalancerConfig,
@@ -39,6 +40,7 @@ from modules.config.lambdas import LambdaConfig, handler_folders
 from modules.limits import (
     API_GATEWAY_BASE64_GROWTH,
     API_GATEWAY_HTTP_PAYLOAD,
+    EKS_CLUSTER_NAME,
     FARGATE_STOP_TIMEOUT,
     IAM_ROLE_NAME,
     KIB,
@@ -102,6 +104,11 @@ class ComputeConfig(StrictModel):
     egress_to_internet: bool = Field(
         default=False, description="allow HTTPS egress to 0.0.0.0/0 (through NAT); default: only the VPC (interface "
                                    "endpoints) and the S3 gateway endpoint")
+    orchestrator: Literal["ecs", "eks"] = Field(
+        default="ecs",
+        description="where the inference service and the queue worker run: ecs (Fargate, no cluster to run) or "
+                    "eks (an EKS cluster, [compute.eks]; the workloads are Kubernetes manifests)")
+    eks: EksConfig = Field(default_factory=EksConfig, description="[orchestrator = eks] the EKS cluster")
     lambdas: LambdaConfig = Field(default_factory=LambdaConfig)
     inference_service: InferenceServiceConfig = Field(default_factory=InferenceServiceConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
@@ -151,6 +158,33 @@ class ComputeConfig(StrictModel):
                     f"certificate_arn use https://{name} (compute.load_balancer.tls_server_name), or leave it unset"]
         return []
 
+    def orchestrator_problems(self, *, account_id: str | None, predict_backend: str) -> list[str]:
+        """The orchestrator and what depends on it: the EKS section, the API's backend, the account."""
+        if self.orchestrator == "ecs":
+            problems = []
+            if "eks" in self.model_fields_set:
+                problems.append("compute.eks: applies only to compute.orchestrator = 'eks'; remove it, or set "
+                                "orchestrator = 'eks'")
+            if predict_backend == "eks":
+                problems.append("api.predict_backend: 'eks' needs compute.orchestrator = 'eks'; on ECS use "
+                                "'fargate' (or 'lambda')")
+            return problems
+        problems = self.eks.problems()
+        if predict_backend == "fargate":
+            problems.append("api.predict_backend: 'fargate' is the ECS service, but compute.orchestrator = 'eks': "
+                            "use 'eks' (the same route through the VPC link to the EKS service) or 'lambda'")
+        if predict_backend == "eks" and not self.inference_service.enabled:
+            problems.append("api.predict_backend: 'eks' needs the inference service "
+                            "(compute.inference_service.enabled = true); or use 'lambda'")
+        if self.inference_service.enabled and self.inference_service.min_count < 1:
+            problems.append("compute.inference_service.min_count: 0 is not possible on EKS (a HorizontalPodAutoscaler "
+                            "keeps at least one pod); allowed: 1 or more")
+        if account_id is None:
+            problems.append("allowed_account_ids: required with compute.orchestrator = 'eks': the Kubernetes "
+                            "manifests are written at synth and name the account's image registry, queue and "
+                            "buckets (for the emulator, moto's account 123456789012)")
+        return problems
+
     # --- names --------------------------------------------------------------------------------------------------
 
     @staticmethod
@@ -172,19 +206,22 @@ class ComputeConfig(StrictModel):
         """(limit, name, what, pattern) of every name this stack builds from the prefix. The suffixes of roles and
         log groups are the constructs' (LambdaFunction, FargateService, EcsCluster); tests/stacks/test_compute.py
         checks this list against the synthesized names, so the two cannot drift apart."""
-        names = [(LOG_GROUP_NAME, f"/ecs/{name_prefix}/exec", "ECS Exec log group", "/ecs/<project>-<environment>/exec")]
+        names = []
         for folder in function_names:
             function = self.function_name(name_prefix, folder)
             pattern = self.function_name("<project>-<environment>", folder)
             names += [(LAMBDA_FUNCTION_NAME, function, "Lambda function", pattern),
                       (IAM_ROLE_NAME, f"{function}-lambda", "IAM role", f"{pattern}-lambda"),
                       (LOG_GROUP_NAME, f"/aws/lambda/{function}", "log group", f"/aws/lambda/{pattern}")]
+        if self.orchestrator != "ecs":
+            return names  # the services run on EKS: eks_physical_names()
+        names.append((LOG_GROUP_NAME, f"/ecs/{name_prefix}/exec", "ECS Exec log group",
+                      "/ecs/<project>-<environment>/exec"))
         services = []
         if self.inference_service.enabled:
             service = self.inference_service_name(name_prefix)
             services.append((service, "<project>-<environment>-inference"))
-            names += [(LOAD_BALANCER_NAME, service, "load balancer", "<project>-<environment>-inference"),
-                      (TARGET_GROUP_NAME, service, "target group", "<project>-<environment>-inference")]
+            names += self._load_balancer_names(name_prefix)
         if self.queue_worker.enabled:
             services.append((self.queue_worker_name(name_prefix), "<project>-<environment>-queue-worker"))
         for service, pattern in services:
@@ -193,10 +230,41 @@ class ComputeConfig(StrictModel):
                       (LOG_GROUP_NAME, f"/ecs/{service}", "log group", f"/ecs/{pattern}")]
         return names
 
+    def _load_balancer_names(self, name_prefix: str) -> list[tuple[Limit, str, str, str]]:
+        service, pattern = self.inference_service_name(name_prefix), "<project>-<environment>-inference"
+        return [(LOAD_BALANCER_NAME, service, "load balancer", pattern),
+                (TARGET_GROUP_NAME, service, "target group", pattern)]
+
+    @staticmethod
+    def eks_cluster_name(name_prefix: str) -> str:
+        return name_prefix
+
+    def eks_physical_names(self, name_prefix: str) -> list[tuple[Limit, str, str, str]]:
+        """(limit, name, what, pattern) of every name the eks stack builds from the prefix (the suffixes are the
+        constructs' and the stack's; tests/stacks/test_eks.py checks this list against the synthesized names)."""
+        if self.orchestrator != "eks":
+            return []
+        cluster, pattern = self.eks_cluster_name(name_prefix), "<project>-<environment>"
+        names = [(EKS_CLUSTER_NAME, cluster, "EKS cluster", pattern),
+                 (LOG_GROUP_NAME, f"/aws/eks/{cluster}/cluster", "control-plane log group",
+                  f"/aws/eks/{pattern}/cluster"),
+                 (IAM_ROLE_NAME, f"{cluster}-eks-cluster", "IAM role", f"{pattern}-eks-cluster"),
+                 (IAM_ROLE_NAME, f"{cluster}-eks-nodes", "IAM role", f"{pattern}-eks-nodes")]
+        if self.inference_service.enabled:
+            names += self._load_balancer_names(name_prefix)
+        if self.queue_worker.enabled:
+            worker = self.queue_worker_name(name_prefix)
+            names += [(IAM_ROLE_NAME, f"{worker}-pod", "IAM role", f"{pattern}-queue-worker-pod"),
+                      (IAM_ROLE_NAME, f"{cluster}-keda-operator", "IAM role", f"{pattern}-keda-operator")]
+        if not self.eks.auto_mode:
+            names.append((IAM_ROLE_NAME, f"{cluster}-lb-controller", "IAM role", f"{pattern}-lb-controller"))
+        return names
+
     def name_problems(self, name_prefix: str, function_names: tuple[str, ...]) -> list[str]:
         """Names AWS would refuse as too long, each naming the settings that compose it."""
         problems = []
-        for limit, name, what, pattern in self.physical_names(name_prefix, function_names):
+        for limit, name, what, pattern in [*self.physical_names(name_prefix, function_names),
+                                           *self.eks_physical_names(name_prefix)]:
             problem = name_problem(limit, name, what, pattern, "project, environment")
             if problem:
                 problems.append(problem)
@@ -212,7 +280,7 @@ class ComputeConfig(StrictModel):
         lambda_body = lambda_event_body_max()
         lambda_bound = (f"a Lambda event ({LAMBDA_SYNC_PAYLOAD.value} bytes with the API Gateway envelope and "
                         "base64)")
-        if predict_backend == "fargate":
+        if predict_backend in SERVICE_BACKENDS:
             service_max, service_bound = API_GATEWAY_HTTP_PAYLOAD.value, "API Gateway's HTTP API payload"
         else:
             service_max, service_bound = lambda_body, f"what its Lambda callers can send, {lambda_bound}"
@@ -229,7 +297,7 @@ class ComputeConfig(StrictModel):
         else:
             model, model_bound = lambda_body, lambda_bound  # an external model_url: its limit is not ours to know
         jobs, jobs_bound = min((lambda_body, lambda_bound), (model, model_bound))
-        if predict_backend == "fargate":
+        if predict_backend in SERVICE_BACKENDS:
             predict, predict_bound = min((service_max, service_bound), (service, "the inference service"))
         else:
             predict, predict_bound = jobs, jobs_bound
@@ -259,7 +327,7 @@ class ComputeConfig(StrictModel):
     def function_payload_bytes(self, function: str, *, endpoint_mode: str, predict_backend: str) -> int:
         """MAX_PAYLOAD_BYTES of FUNCTION: the configured limit, else its route's derived maximum."""
         limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend)
-        # Off the API (predict_backend = "fargate"), a predict function is bounded by its Lambda event like the rest.
+        # Off the API (predict_backend = "fargate" or "eks"), a predict function is bounded by its Lambda event like the rest.
         route_max = limits.predict if function == PREDICT and predict_backend == "lambda" else limits.jobs
         return self.lambdas.max_payload_bytes or route_max
 

@@ -20,6 +20,9 @@ EXCLUDED_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "bucket_access_logging": ("aws_s3_bucket_logging",),
     "redrive_allow_policy": ("aws_sqs_queue_redrive_allow_policy",),
     "bucket_policy": ("aws_s3_bucket_policy",),
+    "eks_access_entries": ("aws_eks_access_entry", "aws_eks_access_policy_association"),
+    "eks_pod_identity": ("aws_eks_pod_identity_association",),
+    "aws_managed_policies": ("aws_iam_role_policy_attachment",),
 }
 
 
@@ -47,6 +50,26 @@ class EmulatorConfig(StrictModel):
         default=False,
         description="the emulator speaks plain HTTP and moto enforces bucket policies: the TLS-only deny "
                     "(aws:SecureTransport false) refuses every S3 call of the smoke test with 403")
+    skip_eks_auto_mode: bool = Field(
+        default=False,
+        description="moto 5.2.5's CreateCluster ignores computeConfig, storageConfig and kubernetesNetworkConfig's "
+                    "elasticLoadBalancing, so Terraform would read back a cluster without Auto Mode: the cluster is "
+                    "created without those three blocks (its roles and policies stay)")
+    skip_eks_access_entries: bool = Field(
+        default=False,
+        description="moto 5.2.5 implements no EKS access entries (CreateAccessEntry, AssociateAccessPolicy)")
+    skip_eks_pod_identity: bool = Field(
+        default=False, description="moto 5.2.5 implements no EKS Pod Identity associations "
+                                   "(CreatePodIdentityAssociation); the roles stay")
+    skip_eks_cluster_security_group: bool = Field(
+        default=False,
+        description="moto 5.2.5 creates no cluster security group (DescribeCluster returns no "
+                    "clusterSecurityGroupId): the rule admitting the load balancer to the pods is left out")
+    skip_aws_managed_policies: bool = Field(
+        default=False,
+        description="moto 5.2.5 loads no AWS managed policies (unless MOTO_IAM_LOAD_MANAGED_POLICIES is set): "
+                    "AttachRolePolicy of arn:aws:iam::aws:policy/... answers NoSuchEntity; the attachments (only the "
+                    "EKS cluster and node roles have any) are left out")
     skip_async_processing: bool = Field(
         default=False,
         description="moto 5.2.5 answers InvokeEndpointAsync but runs no model, writes no output and publishes no "

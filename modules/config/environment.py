@@ -90,6 +90,8 @@ class PipelineConfig(StrictModel):
         problems.extend(self.compute.problems(production=self.production,
                                               queue_names=tuple(queue.name for queue in self.messaging.queues),
                                               name_prefix=self.name_prefix, inference=self.inference, api=self.api))
+        problems.extend(self.compute.orchestrator_problems(account_id=self.account_id,
+                                                           predict_backend=self.api.predict_backend))
         problems.extend(self.inference.problems(self.production))
         if self.inference.mode == "async" and self.messaging.fifo_topics:
             problems.append("inference.mode: 'async' needs standard topics: its results are announced on the results "

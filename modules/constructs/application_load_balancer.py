@@ -5,7 +5,7 @@ health checks on the service's own health path, and a security group that admits
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from constructs import Construct
 
@@ -33,6 +33,7 @@ class ApplicationLoadBalancerProps:
     health_check_path: str = "/ping"  # SageMaker container contract
     deletion_protection: bool = False  # on in production
     idle_timeout_seconds: int = 60
+    target_group_tags: dict[str, str] = field(default_factory=dict)  # e.g. the cluster an EKS controller may bind
 
 
 class ApplicationLoadBalancer(Construct):
@@ -81,6 +82,7 @@ class ApplicationLoadBalancer(Construct):
             port=props.target_port,
             vpc_id=props.vpc_id,
             deregistration_delay="30",  # gunicorn's graceful timeout is 20 s: in-flight requests finish first
+            tags=props.target_group_tags or None,
             health_check=aws.lb_target_group.LbTargetGroupHealthCheck(
                 enabled=True, path=props.health_check_path, protocol="HTTP", port="traffic-port", matcher="200",
                 interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3),

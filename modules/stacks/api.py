@@ -16,6 +16,7 @@ from constructs import Construct
 
 from modules import aws
 from modules.config import PipelineConfig
+from modules.config.api import SERVICE_BACKENDS
 from modules.constructs.api_alarms import ApiAlarms, ApiAlarmsProps
 from modules.constructs.api_route import ApiRoute, ApiRouteProps
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
@@ -62,7 +63,7 @@ class ApiStack(PipelineStack):
 
         self.routes: dict[str, ApiRoute] = {}
         self.vpc_link = None
-        if api.predict_backend == "fargate":
+        if api.predict_backend in SERVICE_BACKENDS:  # the inference service on Fargate or on EKS
             self.routes["POST /v1/predict"] = self._fargate_predict(config, network, compute, common)
         # The same table decides which functions the compute stack deploys (modules/config/api.py).
         for (method, path), function in api.lambda_routes().items():
@@ -84,7 +85,7 @@ class ApiStack(PipelineStack):
         self.output("api_invoke_url", self.invoke_url, "base URL of the API; routes are <url>/v1/predict, /v1/jobs")
         self.output("api_id", self.http_api.id, "HTTP API id (CloudWatch metrics, execute-api ARNs)")
         self.output("api_auth", api.auth, "how callers authenticate: iam (SigV4), jwt (Bearer token) or none")
-        self.output("api_predict_backend", api.predict_backend, "what answers POST /v1/predict: lambda or fargate")
+        self.output("api_predict_backend", api.predict_backend, "what answers POST /v1/predict: lambda, fargate or eks")
         self.output("api_access_log_group", self.http_api.log_group.name, "JSON access logs, one line per request")
 
     def _dashboard(self, config: PipelineConfig, compute, inference) -> PipelineDashboardProps:

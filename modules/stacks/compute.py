@@ -90,10 +90,11 @@ class ComputeStack(PipelineStack):
     """Exposes `functions` (folder name -> LambdaFunction, only those in use), `left_out_functions` (folders not
     deployed because nothing calls them), `inference_service` (InferenceService or None), `queue_worker`
     (FargateService or None), `deployment_alarms` (service name -> ServiceDeploymentAlarms: what each Fargate
-    service's deployments roll back on), `cluster`, `key`, `lambda_security_group_id`."""
+    service's deployments roll back on), `cluster` (None on EKS: the eks stack runs the services), `key`,
+    `lambda_security_group_id`."""
 
     def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network, registry,
-                 storage, messaging, lambdas_dir=None) -> None:
+                 storage, messaging, lambdas_dir=None, eks=None) -> None:
         super().__init__(scope, id_, config=config)
         self.network, self.registry, self.storage, self.messaging = network, registry, storage, messaging
         compute = config.compute
@@ -110,12 +111,18 @@ class ComputeStack(PipelineStack):
             self.s3_prefix_list_id = aws.data_aws_ec2_managed_prefix_list.DataAwsEc2ManagedPrefixList(
                 self, "s3-prefix-list", name=f"com.amazonaws.{config.region}.s3").id
 
+        # With orchestrator = "eks" the services, their load balancer and their roles are the eks stack's
+        # (modules/stacks/eks.py); the functions here call the model through that load balancer.
+        on_ecs = compute.orchestrator == "ecs"
         self.cluster = EcsCluster(self, "cluster", props=EcsClusterProps(
-            name=prefix, kms_key_arn=self.key.arn, log_retention_days=config.log_retention_days))
+            name=prefix, kms_key_arn=self.key.arn, log_retention_days=config.log_retention_days)) if on_ecs else None
         self.deployment_alarms: dict[str, ServiceDeploymentAlarms] = {}
-        self.inference_service = self._inference_service() if compute.inference_service.enabled else None
+        if on_ecs:
+            self.inference_service = self._inference_service() if compute.inference_service.enabled else None
+        else:
+            self.inference_service = eks.inference_service
         self.model_url = compute.model_url or (self.inference_service.url if self.inference_service else "")
-        self.queue_worker = self._queue_worker()
+        self.queue_worker = self._queue_worker() if on_ecs else None
 
         self.lambda_security_group_id = self._lambda_security_group() if compute.lambdas.in_vpc else None
         used = self._functions_in_use(names)
@@ -410,8 +417,6 @@ class ComputeStack(PipelineStack):
         name = config.compute.queue_worker_name(config.name_prefix)
         backend = config.compute.queue_worker_model_backend
         image, repository_arn = self._image(worker.image, worker.image_tag)
-        payload = config.compute.queue_worker_payload_bytes(endpoint_mode=config.inference.mode,
-                                                            predict_backend=config.api.predict_backend)
         tasks = f"arn:{self.partition}:ecs:{config.region}:{self.account_id}:task/{self.cluster.name}/*"
         service = FargateService(self, "queue-worker", props=FargateServiceProps(
             name=name, cluster_arn=self.cluster.arn, image=image, repository_arn=repository_arn,
@@ -420,13 +425,10 @@ class ComputeStack(PipelineStack):
             cpu=worker.cpu, memory=worker.memory, desired_count=worker.desired_count, container_port=None,
             command=(contract.WORK_COMMAND,), capacity_provider_strategy=worker.capacity_provider_strategy,
             health_check_command=HEALTH_CHECK_COMMAND, stop_timeout_seconds=worker.stop_timeout_seconds,
-            environment={contract.QUEUE_URL: queue.url, contract.QUEUE_BATCH_SIZE: str(worker.batch_size),
-                         contract.RESULTS_BUCKET: self.storage.results_bucket.id,
-                         contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
-                         contract.MAX_PAYLOAD_BYTES: str(payload),
-                         contract.LOG_LEVEL: config.inference.log_level, **self._model_environment(backend)},
+            environment=self._queue_worker_environment(queue_url=queue.url, results_bucket=self.storage.results_bucket.id,
+                                                       results_topic_arn=self.messaging.results_topic_arn),
             task_policy_statements=(
-                statement("ConsumeWorkQueue", SQS_CONSUMER, [queue.arn]), *self._job_grants(backend),
+                *self._queue_worker_grants(queue.arn),
                 # Scale-in protection while it holds messages: the ECS agent calls UpdateTaskProtection with this
                 # role for the task it runs in, a task of this cluster.
                 statement("ProtectBusyTask", TASK_PROTECTION, [tasks])),
@@ -441,6 +443,24 @@ class ComputeStack(PipelineStack):
                 scale_out_evaluation_minutes=worker.scale_out_evaluation_minutes,
                 scale_in_evaluation_minutes=worker.scale_in_evaluation_minutes, cooldown_seconds=worker.cooldown_seconds))
         return service
+
+    # The queue consumer's environment and grants, also borrowed by the eks stack for its queue-worker pods (with
+    # plain values there: the manifests are applied by kubectl, not Terraform), so the two cannot drift apart.
+
+    def _queue_worker_environment(self, *, queue_url: str, results_bucket: str, results_topic_arn: str) -> dict[str, str]:
+        """What `serve.py work` reads (containers/inference/queue_worker/consumer.py), minus what the platform adds."""
+        compute = self.config.compute
+        payload = compute.queue_worker_payload_bytes(endpoint_mode=self.config.inference.mode,
+                                                     predict_backend=self.config.api.predict_backend)
+        return {contract.QUEUE_URL: queue_url, contract.QUEUE_BATCH_SIZE: str(compute.queue_worker.batch_size),
+                contract.RESULTS_BUCKET: results_bucket, contract.RESULTS_TOPIC_ARN: results_topic_arn,
+                contract.MAX_PAYLOAD_BYTES: str(payload), contract.LOG_LEVEL: self.config.inference.log_level,
+                **self._model_environment(compute.queue_worker_model_backend)}
+
+    def _queue_worker_grants(self, queue_arn: str) -> list:
+        """The consumer's own AWS calls: its one queue, and the jobs on the queue worker's model backend."""
+        return [statement("ConsumeWorkQueue", SQS_CONSUMER, [queue_arn]),
+                *self._job_grants(self.config.compute.queue_worker_model_backend)]
 
     def _guard_deployments(self, service: FargateService, **source: str) -> None:
         """Deployment alarms of SERVICE (its target group's answers, or its error log lines), held to the model's
@@ -457,7 +477,8 @@ class ComputeStack(PipelineStack):
     def _log_groups(self) -> list:
         """Every log group the compute key encrypts: its key policy admits CloudWatch Logs for exactly these."""
         services = [self.inference_service.service if self.inference_service else None, self.queue_worker]
-        return [self.cluster.exec_log_group, *(function.log_group for function in self.functions.values()),
+        cluster = [self.cluster.exec_log_group] if self.cluster else []
+        return [*cluster, *(function.log_group for function in self.functions.values()),
                 *(service.log_group for service in services if service is not None)]
 
     # --- outputs ------------------------------------------------------------------------------------------------
@@ -466,6 +487,8 @@ class ComputeStack(PipelineStack):
         for name, function in self.functions.items():
             self.output(f"function_name_{name}", function.function.function_name,
                         f"the {name} Lambda function (lambdas/{name}/handler.py)")
+        if self.cluster is None:
+            return  # the services and their outputs are the eks stack's
         self.output("ecs_cluster_name", self.cluster.name, "ECS cluster of the Fargate services")
         if self.inference_service:
             self.output("inference_load_balancer_dns", self.inference_service.load_balancer.dns_name,

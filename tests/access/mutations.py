@@ -29,6 +29,8 @@ class StacksCopy:
         for stack_file in source.glob("*/cdk.tf.json"):
             (target / stack_file.parent.name).mkdir(parents=True)
             shutil.copy(stack_file, target / stack_file.parent.name / "cdk.tf.json")
+        if (source.parent / "k8s").is_dir():  # an EKS environment's manifests sit next to its stacks
+            shutil.copytree(source.parent / "k8s", target.parent / "k8s")
 
     def load(self, stack: str) -> dict[str, Any]:
         return json.loads((self.root / stack / "cdk.tf.json").read_text())

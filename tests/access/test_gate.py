@@ -17,7 +17,7 @@ from tests.access.mutations import (
     without_action,
     without_service_principal,
 )
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import EKS_ENVIRONMENTS, ENVIRONMENTS
 from tools.access_check import check
 from tools.access_check.report import denial_line
 
@@ -58,7 +58,9 @@ def test_every_deployed_runtime_has_a_manifest_and_the_services_acting_for_us_ar
     deployed = {status.component for status in result.components if status.role}
 
     assert result.unproven == []
-    assert {"submit", "worker", "status", "inference-service", "queue-worker"} <= deployed
+    # On EKS the model server runs as a pod without a pod identity (it calls no AWS API): no role to evaluate.
+    services = {"queue-worker"} if env in EKS_ENVIRONMENTS else {"inference-service", "queue-worker"}
+    assert {"submit", "worker", "status"} | services <= deployed
     assert ("async-results" in deployed) == (env == "local"), "only local runs an asynchronous endpoint"
     assert {"lambda.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "apigateway.amazonaws.com",
             f"logs.{result.region}.amazonaws.com", "logging.s3.amazonaws.com"} <= principals
@@ -143,6 +145,74 @@ def test_a_queue_policy_without_the_topic_grant_stops_delivery(gate, stacks_copy
     [denial] = [d for d in denials_of(result, "sns.amazonaws.com", "sqs:SendMessage") if d.request.resource == queue_arn]
     line = denial_line(result, denial)
     assert "sns.amazonaws.com sqs:SendMessage" in line and queue_arn in line
+
+
+# --- EKS: the pods' pod identities --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", EKS_ENVIRONMENTS)
+def test_on_eks_the_queue_worker_runs_as_its_pod_identity_and_keda_and_the_pod_identity_service_are_evaluated(
+        gate, env: str) -> None:
+    result = gate[env]
+    [worker] = [status for status in result.components if status.component == "queue-worker"]
+    allowed_actions = {(d.request.principal, d.request.action) for d in result.evaluation.decisions if d.allowed}
+
+    assert worker.role == "eks/queue-worker-identity/role" and worker.calls > 0
+    assert ("pods.eks.amazonaws.com", "sts:TagSession") in allowed_actions
+    assert any(action == "sqs:GetQueueAttributes" and "keda-operator" in principal
+               for principal, action in allowed_actions)
+    assert any(action == "kms:Encrypt" and "eks-cluster" in principal for principal, action in allowed_actions)
+
+
+def test_a_queue_worker_pod_identity_without_receive_message_is_denied(stacks_copy) -> None:
+    copy = stacks_copy(EKS_ENVIRONMENTS[0])
+    role = component_role(copy, "queue-worker")
+    assert "queue-worker-pod" in role
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(copy, block, "policy", without_action("sqs:ReceiveMessage"))
+
+    result = check.run(copy.root)
+
+    [denial] = denials_of(result, role, "sqs:ReceiveMessage")
+    assert "queue-worker:" in denial.request.origin
+
+
+def test_a_manifest_pointing_the_worker_at_another_queue_is_denied(stacks_copy) -> None:
+    """The manifests carry plain values derived from config: one that drifted from what Terraform creates shows up
+    as a call the pod identity does not allow."""
+    copy = stacks_copy(EKS_ENVIRONMENTS[0])
+    for path in (copy.root.parent / "k8s").glob("*/30-queue-worker.k8s.yaml"):
+        path.write_text(path.read_text().replace("-default\n", "-elsewhere\n"))
+    role = component_role(copy, "queue-worker")
+
+    result = check.run(copy.root)
+
+    denied = {d.request.resource for d in denials_of(result, role, "sqs:ReceiveMessage")}
+    assert denied and all(resource.endswith("-elsewhere") for resource in denied)
+
+
+def test_a_pod_identity_nobody_declared_is_unproven(stacks_copy) -> None:
+    copy = stacks_copy(EKS_ENVIRONMENTS[0])
+    document = copy.load("eks")
+    for association in document["resource"]["aws_eks_pod_identity_association"].values():
+        if association["service_account"] == "queue-worker":
+            association["service_account"] = "mystery-worker"
+    copy.save("eks", document)
+
+    result = check.run(copy.root)
+
+    assert any("mystery-worker" in runtime for runtime in result.unproven)
+
+
+def test_on_a_node_group_the_load_balancer_controller_may_bind_exactly_the_inference_targets(
+        node_group_synthesized, evaluator) -> None:
+    result = check.run(node_group_synthesized / "stacks")
+    registered = [d for d in result.evaluation.decisions if d.request.action == "elasticloadbalancing:RegisterTargets"]
+
+    assert [denial_line(result, d) for d in result.denials] == []
+    assert result.unproven == [] and not result.unexplained_unused
+    assert registered and all(d.allowed and ":targetgroup/inference-local-eks-inference/" in d.request.resource
+                              for d in registered)
 
 
 # --- issue 12: the queue worker's task protection, and the asynchronous endpoint's principals ---------------------

@@ -49,7 +49,9 @@ def test_the_queue_worker_is_recorded_from_its_own_tests_and_makes_the_workers_j
     recorded = {(call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items())))
                 for call in queue_worker.calls}
 
-    assert queue_worker.recorded and queue_worker.runs_as == {"ecs_task_definition": "queue-worker/task-definition"}
+    # The same consumer on either orchestrator: the ECS task role, or the pod identity of its service account.
+    assert queue_worker.recorded and queue_worker.runs_as == {"ecs_task_definition": "queue-worker/task-definition",
+                                                              "eks_service_account": "queue-worker"}
     assert [call.describe() for call in worker.calls
             if (call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items()))) not in recorded] == []
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= {c.call for c in queue_worker.calls}

@@ -22,7 +22,7 @@ def _load(tmp_path: Path, text: str, name: str = "broken.toml"):
     return load_config(path)
 
 
-@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+@pytest.mark.parametrize("env", ["local", "dev", "prod", "local-eks"])
 def test_every_shipped_environment_is_valid(env):
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
     assert config.environment == env
@@ -56,7 +56,7 @@ def test_the_environment_is_chosen_by_name_or_by_file(tmp_path):
     assert config_path_from_env({}) == PROJECT_ROOT / "config" / "local.toml"
     assert config_path_from_env({"PIPELINE_ENV": "prod"}) == PROJECT_ROOT / "config" / "prod.toml"
     assert config_path_from_env({"PIPELINE_CONFIG": str(tmp_path / "x.toml"), "PIPELINE_ENV": "prod"}) == tmp_path / "x.toml"
-    with pytest.raises(ConfigError, match="PIPELINE_ENV=staging: no file config/staging.toml; allowed: dev, local, prod"):
+    with pytest.raises(ConfigError, match="PIPELINE_ENV=staging: no file config/staging.toml; allowed: dev, local, local-eks, prod"):
         config_path_from_env({"PIPELINE_ENV": "staging"})
 
 

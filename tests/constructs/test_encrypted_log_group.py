@@ -20,7 +20,6 @@ def test_a_retention_cloudwatch_refuses_is_named_with_its_field_and_value(days):
 
 def test_the_api_and_endpoint_constructs_check_retention_like_the_others():
     """They used to check only `> 0`: 8 days passed synth and failed at apply."""
-    from pathlib import Path
 
     from tests.conftest import PROJECT_ROOT
 

@@ -9,7 +9,7 @@ import pytest
 
 from lambdas import contract
 from modules.config import load_config
-from tests.conftest import ENVIRONMENTS, PROJECT_ROOT
+from tests.conftest import BATCH_ENVIRONMENTS, PROJECT_ROOT
 
 REMOTE = "${data.terraform_remote_state.cross-stack-reference-input-"
 
@@ -29,7 +29,7 @@ def _objects(resources: list[str]) -> set[str]:
     return {resource.split("}/", 1)[1] for resource in resources}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", BATCH_ENVIRONMENTS)
 def test_batch_waits_for_its_producers_and_the_api_for_batch(env, synthesized):
     manifest = json.loads((synthesized[env] / "manifest.json").read_text())["stacks"]
     assert set(manifest["batch"]["dependencies"]) == {"network", "registry", "storage", "messaging", "inference"}
@@ -49,7 +49,7 @@ def test_the_queue_tries_fargate_spot_first_with_the_configured_share(env, spot,
         assert all(subnet.startswith(f"{REMOTE}network.") for subnet in environment["compute_resources"]["subnets"])
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", BATCH_ENVIRONMENTS)
 def test_the_job_runs_the_inference_image_in_batch_mode_with_the_contract_environment(env, synthesized):
     doc = _doc(synthesized, env)
     (job,) = doc["resource"]["aws_batch_job_definition"].values()
@@ -97,7 +97,7 @@ def test_the_functions_submit_to_the_queue_and_describe_jobs_and_nothing_more(sy
         "${aws_batch_job_definition.")
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", BATCH_ENVIRONMENTS)
 def test_a_finished_parent_job_of_the_queue_tells_the_results_topic_which_lets_only_that_rule_publish(env,
                                                                                                        synthesized):
     doc = _doc(synthesized, env)
@@ -119,7 +119,7 @@ def test_a_finished_parent_job_of_the_queue_tells_the_results_topic_which_lets_o
                       f"${{data.aws_caller_identity.caller.account_id}}:rule/{rule['name']}"]
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", BATCH_ENVIRONMENTS)
 def test_jobs_and_functions_only_call_out_on_https_to_the_vpc_and_s3(env, synthesized):
     doc = _doc(synthesized, env)
     rules = doc["resource"]["aws_vpc_security_group_egress_rule"].values()
@@ -137,7 +137,7 @@ def test_batch_transform_runs_as_the_models_role_on_the_batch_prefixes_only(synt
     assert _objects(transform["WriteTransformOutputs"]["resources"]) == {f"{contract.TRANSFORM_RESULTS_PREFIX}*"}
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", BATCH_ENVIRONMENTS)
 def test_the_names_config_checks_are_the_names_the_batch_stack_builds(env, synthesized):
     doc = _doc(synthesized, env)
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lambdas.contract import ATTR_PRIORITY
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import BATCH_ENVIRONMENTS, ENVIRONMENTS
 
 
 def _messaging(synthesized, env) -> dict:
@@ -37,8 +37,9 @@ def test_every_topic_and_queue_uses_the_stack_key(env, synthesized):
         assert all(r[field] == key for r in doc["resource"][kind].values())
     policy = json.loads(next(iter(doc["resource"]["aws_kms_key"].values()))["policy"])
     service_use = next(s for s in policy["Statement"] if s["Sid"] == "ServiceUse")
-    # EventBridge publishes batch completions (the batch stack is on in every environment).
-    assert service_use["Principal"]["Service"] == ["cloudwatch.amazonaws.com", "events.amazonaws.com",
+    # EventBridge publishes batch completions (where the batch stack is on).
+    events = ["events.amazonaws.com"] if env in BATCH_ENVIRONMENTS else []
+    assert service_use["Principal"]["Service"] == ["cloudwatch.amazonaws.com", *events,
                                                    "sns.amazonaws.com", "sqs.amazonaws.com"]
 
 

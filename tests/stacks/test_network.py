@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import ENVIRONMENTS, PROJECT_ROOT
 
-NAT_GATEWAYS = {"local": 0, "dev": 1, "prod": 3}
+NAT_GATEWAYS = {"local": 0, "dev": 1, "prod": 3, "local-eks": 0}
 
 
 def _network(synthesized, env) -> dict:

@@ -10,7 +10,7 @@ import re
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from tests.conftest import ENVIRONMENTS, stack_dirs
+from tests.conftest import EKS_ENVIRONMENTS, ENVIRONMENTS, stack_dirs
 
 MACHINE_SPECIFIC = re.compile(r'"/(tmp|root|home|work|opt|Users|var)/|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}')
 
@@ -22,10 +22,14 @@ def json_snapshot(snapshot):
 
 # In deployment order; test_the_snapshots_cover_every_synthesized_stack keeps this list honest.
 STACKS = ("state", "network", "registry", "storage", "messaging", "compute", "inference", "batch", "api")
+EKS_STACKS = ("state", "network", "registry", "storage", "messaging", "eks", "compute", "inference", "api")
 
 
-@pytest.mark.parametrize("stack", STACKS)
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+def stacks_of(env: str) -> tuple[str, ...]:
+    return EKS_STACKS if env in EKS_ENVIRONMENTS else STACKS
+
+
+@pytest.mark.parametrize(("env", "stack"), [(env, stack) for env in ENVIRONMENTS for stack in stacks_of(env)])
 def test_each_stack_matches_its_snapshot(env, stack, synthesized, json_snapshot):
     doc = json.loads((synthesized[env] / "stacks" / stack / "cdk.tf.json").read_text())
     assert doc == json_snapshot(name=f"{env}-{stack}")
@@ -33,7 +37,7 @@ def test_each_stack_matches_its_snapshot(env, stack, synthesized, json_snapshot)
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_snapshots_cover_every_synthesized_stack(env, synthesized):
-    assert sorted(p.name for p in stack_dirs(synthesized[env])) == sorted(STACKS)
+    assert sorted(p.name for p in stack_dirs(synthesized[env])) == sorted(stacks_of(env))
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -86,4 +90,5 @@ def test_provider_tags_every_resource_and_accepts_both_provider_lines(env, synth
         assert doc["terraform"]["required_providers"]["aws"]["version"] == ">= 5.100.0, < 7.0.0"
         accounts = doc["provider"]["aws"][0].get("allowed_account_ids")
         # local has no account of its own: only the emulator's, so no real account can be touched (the local guard)
-        assert accounts == {"local": ["123456789012"], "dev": ["111111111111"], "prod": ["222222222222"]}[env]
+        assert accounts == {"local": ["123456789012"], "local-eks": ["123456789012"], "dev": ["111111111111"],
+                            "prod": ["222222222222"]}[env]

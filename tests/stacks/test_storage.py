@@ -15,11 +15,11 @@ from modules.stacks.inference import (
 )
 from tests.conftest import ENVIRONMENTS
 
-FORCE_DESTROY = {"local": True, "dev": False, "prod": False}
+FORCE_DESTROY = {"local": True, "dev": False, "prod": False, "local-eks": True}
 # S3 names are global: dev and prod names end in the account id; local (the emulator, no account) keeps its names.
-NAME_SUFFIX = {"local": "", "dev": "-111111111111", "prod": "-222222222222"}
+NAME_SUFFIX = {"local": "", "dev": "-111111111111", "prod": "-222222222222", "local-eks": "-123456789012"}
 # config/<env>.toml [storage]: results_expiry_days, data_capture_expiry_days, access_log_expiry_days
-EXPIRY_DAYS = {"local": (7, 7, 7), "dev": (30, 14, 30), "prod": (90, 30, 365)}
+EXPIRY_DAYS = {"local": (7, 7, 7), "dev": (30, 14, 30), "prod": (90, 30, 365), "local-eks": (7, 7, 7)}
 
 
 def _storage(synthesized, env) -> dict:

@@ -50,7 +50,7 @@ def test_without_an_explicit_environment_nothing_runs(monkeypatch, capsys):
     monkeypatch.delenv("PIPELINE_CONFIG", raising=False)
     assert main(["deploy"]) == EXIT_REFUSED
     assert capsys.readouterr().err == ("error: name the environment, e.g. PIPELINE_ENV=dev make diff (environments: "
-                                       "dev, local, prod; local deploys with make deploy-local)\n")
+                                       "dev, local, local-eks, prod; local deploys with make deploy-local)\n")
 
 
 def test_local_is_never_deployed_to_aws(monkeypatch, capsys):

@@ -137,7 +137,7 @@ def test_provider_settings_send_every_service_to_the_emulator_with_placeholder_c
     assert settings["endpoints"] == [terraform_provider_endpoints(url)]
     assert set(terraform_provider_endpoints(url).values()) == {url}
     used_by_the_stacks = {"s3", "sqs", "sns", "kms", "iam", "sts", "ec2", "ecr", "ecs", "elbv2", "logs",
-                          "cloudwatch", "lambda", "sagemaker", "apigatewayv2", "appautoscaling", "dynamodb", "xray"}
+                          "cloudwatch", "lambda", "sagemaker", "apigatewayv2", "appautoscaling", "dynamodb", "xray", "eks"}
     assert used_by_the_stacks <= set(EMULATED_SERVICES)
 
 

@@ -156,6 +156,7 @@ BUILDERS: dict[str, dict[str, Builder]] = {
         "id": lambda c: c.attr("arn"),
     },
     "aws_ecs_cluster": {"arn": lambda c: c.arn("ecs", f"cluster/{c.arg('name')}"), "id": lambda c: c.attr("arn")},
+    "aws_eks_cluster": {"arn": lambda c: c.arn("eks", f"cluster/{c.arg('name')}"), "id": _name},
     "aws_ecs_service": {"id": lambda c: c.arn("ecs", f"service/{c.digest(8)}/{c.arg('name')}"), "name": _name},
     "aws_ecs_task_definition": {
         "arn": lambda c: c.arn("ecs", f"task-definition/{c.arg('family')}:1"), "revision": lambda c: 1,

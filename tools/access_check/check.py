@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tools.access_check import service_calls
-from tools.access_check.components import Manifest, component_requests, load_manifests
+from tools.access_check.components import Manifest, component_requests, load_manifests, pod_identity
 from tools.access_check.evaluate import Evaluation, evaluate
 from tools.access_check.inventory import Inventory
 from tools.access_check.policies import Policies
@@ -83,8 +83,8 @@ def run(stacks: Path, manifests: list[Manifest] | None = None, explanations: lis
 
 
 def uncovered_runtimes(inventory: Inventory, manifests: list[Manifest]) -> list[str]:
-    """Lambda functions, ECS task definitions and Batch job definitions whose code has no manifest: nothing proves
-    their calls."""
+    """Lambda functions, ECS task definitions, Batch job definitions and pod identities whose code has no manifest:
+    nothing proves their calls."""
     handlers = {m.runs_as.get("lambda_handler") for m in manifests}
     tasks = ["/" + m.runs_as["ecs_task_definition"].strip("/") for m in manifests if "ecs_task_definition" in m.runs_as]
     jobs = ["/" + m.runs_as["batch_job_definition"].strip("/") for m in manifests if "batch_job_definition" in m.runs_as]
@@ -95,4 +95,12 @@ def uncovered_runtimes(inventory: Inventory, manifests: list[Manifest]) -> list[
                   if not any(task.path.endswith(suffix) for suffix in tasks)]
     uncovered += [job.path for job in inventory.blocks("aws_batch_job_definition")
                   if not any(job.path.endswith(suffix) for suffix in jobs)]
+    # Pods with a pod identity: our code has a manifest; the cluster add-ons' calls are declared in service_calls.
+    accounts = [m.runs_as["eks_service_account"] for m in manifests if "eks_service_account" in m.runs_as]
+    accounts += list(service_calls.ADDON_SERVICE_ACCOUNTS)
+    covered = {id(pod_identity(inventory, account)) for account in accounts}
+    uncovered += [f"{association.path} (service account {inventory.arg(association, 'namespace')}/"
+                  f"{inventory.arg(association, 'service_account')})"
+                  for association in inventory.blocks("aws_eks_pod_identity_association")
+                  if id(association) not in covered]
     return uncovered

@@ -17,7 +17,7 @@ from typing import Any
 from tools.access_check import actions
 from tools.access_check.inventory import Inventory
 from tools.access_check.requests import RECORDED, Request
-from tools.access_check.stacks import InputError
+from tools.access_check.stacks import Block, InputError
 
 MANIFESTS_DIR = Path(__file__).resolve().parent / "manifests"
 JOB_ID_SYMBOL = "JOB_ID"
@@ -112,16 +112,33 @@ class Deployment:
     vpc_id: str | None = None  # the VPC its calls leave from (through VPC endpoints where there are some)
 
 
+RUNTIME_KINDS = ("lambda_handler", "ecs_task_definition", "batch_job_definition", "eks_service_account")
+
+
 def locate(inventory: Inventory, manifest: Manifest) -> Deployment | None:
-    """The component's deployment in this environment, or None when the environment does not deploy it."""
-    if "lambda_handler" in manifest.runs_as:
+    """The component's deployment in this environment (the first of its runtimes found), or None when the
+    environment does not deploy it."""
+    kinds = [kind for kind in RUNTIME_KINDS if kind in manifest.runs_as]
+    if not kinds:
+        raise InputError(f"manifest {manifest.component}: runs_as names none of {', '.join(RUNTIME_KINDS)}")
+    for kind in kinds:
+        found = _locate(inventory, manifest, kind)
+        if found is not None:
+            return found
+    return None
+
+
+def _locate(inventory: Inventory, manifest: Manifest, kind: str) -> Deployment | None:
+    if kind == "eks_service_account":
+        return _locate_pod_identity(inventory, manifest)
+    if kind == "lambda_handler":
         for function in inventory.blocks("aws_lambda_function"):
             if inventory.arg(function, "handler") == manifest.runs_as["lambda_handler"]:
                 variables = inventory.arg(function, "environment.variables") or {}
                 vpc = inventory.vpc_of_subnets(inventory.arg(function, "vpc_config.subnet_ids") or [])
                 return _deployment(inventory, manifest, inventory.arg(function, "role"), variables, vpc)
         return None
-    if "ecs_task_definition" in manifest.runs_as:
+    if kind == "ecs_task_definition":
         suffix = "/" + manifest.runs_as["ecs_task_definition"].strip("/")
         for task in inventory.blocks("aws_ecs_task_definition"):
             if task.path.endswith(suffix):
@@ -133,7 +150,7 @@ def locate(inventory: Inventory, manifest: Manifest) -> Deployment | None:
                 vpc = inventory.vpc_of_subnets(subnets)
                 return _deployment(inventory, manifest, inventory.arg(task, "task_role_arn"), variables, vpc)
         return None
-    if "batch_job_definition" in manifest.runs_as:
+    if kind == "batch_job_definition":
         suffix = "/" + manifest.runs_as["batch_job_definition"].strip("/")
         for job in inventory.blocks("aws_batch_job_definition"):
             if job.path.endswith(suffix):
@@ -146,8 +163,35 @@ def locate(inventory: Inventory, manifest: Manifest) -> Deployment | None:
                 return _deployment(inventory, manifest, container.get("jobRoleArn"), variables,
                                    inventory.vpc_of_subnets(subnets))
         return None
-    raise InputError(f"manifest {manifest.component}: runs_as names none of lambda_handler, ecs_task_definition, "
-                     "batch_job_definition")
+    return None
+
+
+def pod_identity(inventory: Inventory, service_account: str) -> Block | None:
+    """The pod identity association of SERVICE_ACCOUNT (`name`, any namespace, or `namespace/name`)."""
+    namespace, _, name = service_account.rpartition("/")
+    for association in inventory.blocks("aws_eks_pod_identity_association"):
+        if inventory.arg(association, "service_account") == name and \
+                namespace in ("", inventory.arg(association, "namespace")):
+            return association
+    return None
+
+
+def _locate_pod_identity(inventory: Inventory, manifest: Manifest) -> Deployment | None:
+    """A workload on EKS runs as its service account's pod identity role, with the environment its Deployment in
+    the synthesized manifests sets (<outdir>/k8s/<env>/), from the subnets of its cluster."""
+    association = pod_identity(inventory, manifest.runs_as["eks_service_account"])
+    if association is None:
+        return None
+    namespace, account = inventory.arg(association, "namespace"), inventory.arg(association, "service_account")
+    variables: dict[str, Any] = {}
+    for item in inventory.synthesized.kubernetes_objects:
+        pod = item.get("spec", {}).get("template", {}).get("spec", {})
+        if item.get("kind") == "Deployment" and item["metadata"].get("namespace") == namespace \
+                and pod.get("serviceAccountName") == account:
+            variables = {env["name"]: env["value"] for env in pod["containers"][0].get("env", []) if "value" in env}
+    cluster = inventory.find("aws_eks_cluster", str(inventory.arg(association, "cluster_name")))
+    vpc = inventory.vpc_of_subnets(inventory.arg(cluster, "vpc_config.subnet_ids") or []) if cluster else None
+    return _deployment(inventory, manifest, inventory.arg(association, "role_arn"), variables, vpc)
 
 
 def _deployment(inventory: Inventory, manifest: Manifest, role_arn: str | None, variables: dict[str, Any],

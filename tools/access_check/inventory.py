@@ -141,6 +141,8 @@ _IDENTIFIERS = {
     "aws_ecr_repository": ("repository_url", "arn", "name"),
     "aws_apigatewayv2_integration": ("id",),
     "aws_apigatewayv2_api": ("id",),
+    "aws_eks_cluster": ("name", "arn"),
+    "aws_lb_target_group": ("name", "arn"),
     "aws_batch_job_queue": ("arn", "name"),
     "aws_batch_job_definition": ("arn", "name"),
     "aws_cloudwatch_event_rule": ("arn", "name"),

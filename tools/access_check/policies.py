@@ -45,7 +45,8 @@ class Policies:
 
     def resource(self, action: str, resource_arn: str) -> Policy | None:
         """The resource-based policy AWS consults for `action` on `resource_arn`, if the resource has one."""
-        if action.lower() == "sts:assumerole":
+        # A role's trust policy decides who may assume it and who may tag the session (EKS Pod Identity, EKS).
+        if action.lower() in ("sts:assumerole", "sts:tagsession"):
             return self._resource.get(f"trust:{resource_arn}")
         if resource_arn.startswith(f"arn:{self.inventory.partition}:s3:::"):
             bucket = resource_arn.split(":::", 1)[1].split("/", 1)[0]
@@ -58,6 +59,7 @@ class Policies:
 
     def _collect_identity(self) -> None:
         inventory = self.inventory
+        self.aws_managed: list[tuple[str, str]] = []  # (role ARN, AWS managed policy ARN), not evaluated
         for role in inventory.blocks("aws_iam_role"):
             arn = inventory.attr(role, "arn")
             policies = self._identity.setdefault(arn, [])
@@ -73,8 +75,13 @@ class Policies:
                 self._document(attached.path, "identity", inventory.arg(attached, "policy"), attached))
         for attachment in inventory.blocks("aws_iam_role_policy_attachment"):
             role = self._role(inventory.arg(attachment, "role"), attachment)
-            self._identity[inventory.attr(role, "arn")].append(
-                self._managed(inventory.arg(attachment, "policy_arn"), attachment))
+            policy_arn = str(inventory.arg(attachment, "policy_arn"))
+            if policy_arn.startswith(f"arn:{inventory.partition}:iam::aws:policy/"):
+                # An AWS managed policy (the EKS cluster and node roles'): AWS maintains its content, which is not
+                # in the stacks. Leaving it out can only make the gate deny more, never allow more.
+                self.aws_managed.append((inventory.attr(role, "arn"), policy_arn))
+                continue
+            self._identity[inventory.attr(role, "arn")].append(self._managed(policy_arn, attachment))
 
     def _role(self, name: str, where: Block) -> Block:
         role = self.inventory.find("aws_iam_role", str(name))

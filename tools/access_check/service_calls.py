@@ -714,3 +714,108 @@ def _eni_requests(inventory: Inventory, name: str, role: str, subnet_ids: list[s
                     context, f"{detail} security group {group_id}")
     for action in describe:
         yield _call(name, role, action, "*", {"ec2:Region": inventory.region}, detail)
+
+
+# --- EKS (the eks stack, compute.orchestrator = "eks") ------------------------------------------------------
+
+# Cluster add-ons that run with a pod identity of ours (installed by `make k8s-install`): their calls are declared
+# here; the pipeline's own pods have call manifests (manifests/<component>.json, runs_as eks_service_account).
+KEDA_OPERATOR = "keda/keda-operator"
+LB_CONTROLLER = "kube-system/aws-load-balancer-controller"
+ADDON_SERVICE_ACCOUNTS = (KEDA_OPERATOR, LB_CONTROLLER)
+
+
+def _association_role(inventory: Inventory, service_account: str) -> str | None:
+    namespace, name = service_account.split("/")
+    for association in inventory.blocks("aws_eks_pod_identity_association"):
+        if (inventory.arg(association, "namespace"), inventory.arg(association, "service_account")) == (namespace, name):
+            return inventory.arg(association, "role_arn")
+    return None
+
+
+@declares("eks-assumes-cluster-and-node-roles",
+          "https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html",
+          "https://docs.aws.amazon.com/eks/latest/userguide/auto-cluster-iam-role.html",
+          "https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html")
+def eks_assumes_roles(inventory: Inventory) -> Iterator[Request]:
+    """EKS assumes the cluster role (Auto Mode also tags its sessions), and the nodes' EC2 instances the node role
+    (Auto Mode's compute_config.node_role_arn, or a managed node group's)."""
+    name = "eks-assumes-cluster-and-node-roles"
+    for cluster in inventory.blocks("aws_eks_cluster"):
+        for action in ("sts:AssumeRole", "sts:TagSession"):
+            yield _call(name, "eks.amazonaws.com", action, inventory.arg(cluster, "role_arn"), detail=cluster.path)
+        node_role = inventory.arg(cluster, "compute_config.node_role_arn")
+        if node_role:
+            yield _call(name, "ec2.amazonaws.com", "sts:AssumeRole", node_role, detail=cluster.path)
+    for group in inventory.blocks("aws_eks_node_group"):
+        yield _call(name, "ec2.amazonaws.com", "sts:AssumeRole", inventory.arg(group, "node_role_arn"), detail=group.path)
+
+
+@declares("eks-envelope-encrypts-secrets",
+          "https://docs.aws.amazon.com/eks/latest/userguide/envelope-encryption.html")
+def eks_encrypts_secrets(inventory: Inventory) -> Iterator[Request]:
+    """With secrets encryption on, the control plane checks the customer key and encrypts and decrypts the
+    secrets' data keys with it, as the cluster role."""
+    for cluster in inventory.blocks("aws_eks_cluster"):
+        key = inventory.key_arn(inventory.arg(cluster, "encryption_config.provider.key_arn"))
+        if key:
+            for action in ("kms:DescribeKey", "kms:ListGrants", "kms:Encrypt", "kms:Decrypt"):
+                yield _call("eks-envelope-encrypts-secrets", inventory.arg(cluster, "role_arn"), action, key,
+                            detail=cluster.path)
+
+
+@declares("eks-pod-identity-assumes-roles",
+          "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html",
+          "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html")
+def pod_identity_assumes_roles(inventory: Inventory) -> Iterator[Request]:
+    """EKS Pod Identity assumes each association's role for the pod (and tags the session with the cluster,
+    namespace and service account), on behalf of the cluster."""
+    for association in inventory.blocks("aws_eks_pod_identity_association"):
+        cluster = inventory.find("aws_eks_cluster", str(inventory.arg(association, "cluster_name")))
+        context = _source(inventory, inventory.attr(cluster, "arn")) if cluster else {}
+        for action in ("sts:AssumeRole", "sts:TagSession"):
+            yield _call("eks-pod-identity-assumes-roles", "pods.eks.amazonaws.com", action,
+                        inventory.arg(association, "role_arn"), context, association.path)
+
+
+@declares("keda-reads-queue-backlog", "https://keda.sh/docs/2.20/scalers/aws-sqs/",
+          "https://keda.sh/docs/2.20/authentication-providers/aws/")
+def keda_reads_backlog(inventory: Inventory) -> Iterator[Request]:
+    """KEDA's operator (pod identity provider aws, identityOwner keda) reads each aws-sqs-queue trigger's queue
+    attributes (visible and in-flight messages) with its own role."""
+    role = _association_role(inventory, KEDA_OPERATOR)
+    if role is None:
+        return
+    for item in inventory.synthesized.kubernetes_objects:
+        if item.get("kind") != "ScaledObject":
+            continue
+        for trigger in item["spec"].get("triggers", []):
+            if trigger.get("type") == "aws-sqs-queue":
+                yield _call("keda-reads-queue-backlog", role, "sqs:GetQueueAttributes",
+                            inventory.queue_arn(trigger["metadata"]["queueURL"]),
+                            detail=f"ScaledObject {item['metadata']['name']}")
+
+
+@declares("load-balancer-controller-binds-targets",
+          "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/targetgroupbinding/",
+          "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html")
+def load_balancer_controller_binds_targets(inventory: Inventory) -> Iterator[Request]:
+    """On a node-group cluster the AWS Load Balancer Controller keeps each TargetGroupBinding's target group in
+    step with the pods: it describes target groups, their health and the network, and registers and
+    deregisters the pods' addresses."""
+    role = _association_role(inventory, LB_CONTROLLER)
+    if role is None:
+        return
+    name = "load-balancer-controller-binds-targets"
+    describe = ("elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
+                "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+                "ec2:DescribeSecurityGroups", "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTags")
+    for action in describe:
+        yield _call(name, role, action, "*")
+    for item in inventory.synthesized.kubernetes_objects:
+        if item.get("kind") == "TargetGroupBinding":
+            group = inventory.find("aws_lb_target_group", str(item["spec"].get("targetGroupName")))
+            arn = inventory.attr(group, "arn") if group else str(item["spec"].get("targetGroupARN"))
+            for action in ("elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"):
+                yield _call(name, role, action, arn, detail=f"TargetGroupBinding {item['metadata']['name']}")

@@ -66,6 +66,19 @@ class Synthesized:
         ]
         self.region, self.account = self._provider_settings()
 
+    @property
+    def kubernetes_objects(self) -> list[dict[str, Any]]:
+        """The Kubernetes manifests synthesized next to the stacks (`<outdir>/k8s/<env>/*.yaml`; EKS only)."""
+        import yaml
+
+        objects = []
+        for path in sorted((self.folder.parent / "k8s").glob("*/*.yaml")):
+            try:
+                objects += [item for item in yaml.safe_load_all(path.read_text(encoding="utf-8")) if item]
+            except (OSError, yaml.YAMLError) as error:
+                raise InputError(f"{path}: not readable YAML ({error})") from error
+        return objects
+
     def blocks(self, type_: str, mode: str = "resource") -> list[Block]:
         return [block for block in self._blocks if block.type == type_ and block.mode == mode]
 

@@ -240,6 +240,17 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
             times["synth"] = synth.seconds
             note["detail"] = f"{len(synth.stacks)} stacks: " + " -> ".join(
                 "{" + ", ".join(level) + "}" for level in synth.levels)
+        if config.compute.orchestrator == "eks":
+            # No cluster runs here: the manifests are validated, and the smoke test runs the queue worker's
+            # container as a local process with exactly the Deployment's args and environment.
+            with steps.step("Kubernetes manifests valid (schemas of the pinned version, CRDs, references)") as note:
+                from tools.kubernetes.validate import validate_folder
+
+                manifests = validate_folder(synth.outdir / "k8s" / config.environment,
+                                            config.compute.eks.kubernetes_version)
+                if not manifests.ok:
+                    raise RuntimeError("; ".join(manifests.problems) or "no manifests")
+                note["detail"] = f"{len(manifests.checked)} objects"
         engine = make_engine(engine_name, tc, env, report)
         with steps.step(f"deploy every stack ({engine.name})"):
             times[f"deploy ({engine.name})"] = engine.deploy(synth).seconds
@@ -247,7 +258,8 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
             outputs = stack_outputs(tc, synth, env)
         smoke_began = time.monotonic()
         try:
-            run_smoke(steps, emulator_url=emulator.url, outputs=outputs, config=config)
+            run_smoke(steps, emulator_url=emulator.url, outputs=outputs, config=config,
+                      manifests_dir=synth.outdir / "k8s" / config.environment)
         finally:
             times["smoke test"] = time.monotonic() - smoke_began
         if has_batch(outputs):

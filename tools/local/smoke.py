@@ -170,21 +170,34 @@ class ModelServer:
         self.local.stop(timeout=timeout)
 
 
-def start_queue_worker(task_definition: dict[str, Any], aws_env: dict[str, str]) -> tuple[LocalProcess, list[str]]:
-    """The deployed task definition's container, as a local process: the image's entry point (serve.py), the task's
-    command and the task's environment, exactly. Added only what ECS and the image provide around it: the task role's
-    credentials and the region (here the emulator's), the image's ENV, lambdas/ beside serve.py (PYTHONPATH), and
-    the health file away from the machine's shared /tmp."""
+def task_definition_container(task_definition: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """The command and environment of the deployed ECS task definition's one container."""
     [container] = task_definition["containerDefinitions"]
-    command = list(container.get("command") or [])
-    env = {item["name"]: item["value"] for item in container.get("environment", [])}
+    return (list(container.get("command") or []),
+            {item["name"]: item["value"] for item in container.get("environment", [])})
+
+
+def deployment_container(manifest: Path) -> tuple[list[str], dict[str, str]]:
+    """The args and environment of the generated Deployment's one container (on EKS nothing deploys it here)."""
+    import yaml
+
+    [deployment] = [o for o in yaml.safe_load_all(manifest.read_text()) if o and o["kind"] == "Deployment"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    return list(container.get("args") or []), {item["name"]: item["value"] for item in container.get("env", [])}
+
+
+def start_queue_worker(command: list[str], env: dict[str, str], aws_env: dict[str, str]) -> LocalProcess:
+    """The queue worker's container, as a local process: the image's entry point (serve.py) with exactly the
+    container's command and environment. Added only what the platform and the image provide around it: the task
+    role's (pod identity's) credentials and the region (here the emulator's), the image's ENV, lambdas/ beside
+    serve.py (PYTHONPATH), and the health file away from the machine's shared /tmp."""
     image_env = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "MODEL_DIR": str(MODEL_DIR)}
     process = LocalProcess.start(
         [sys.executable, str(PROJECT_ROOT / "containers" / "inference" / "serve.py"), *command],
         {"PATH": os.environ.get("PATH", ""), **image_env, **aws_env, **env, "PYTHONPATH": str(PROJECT_ROOT),
          "HEALTH_FILE": str(LOG_DIR / "queue-worker.health")},
         "queue-worker.log", cwd=PROJECT_ROOT / "containers" / "inference")
-    return process, command
+    return process
 
 
 # --- the deployed pipeline -----------------------------------------------------------------------------------
@@ -319,6 +332,7 @@ class Smoke:
     s3: Any
     probe_url: str = ""
     notices: list[dict[str, Any]] = field(default_factory=list)
+    manifests_dir: Path | None = None  # the generated Kubernetes manifests (orchestrator eks)
 
     # --- the event source mapping's part ---
 
@@ -442,9 +456,9 @@ SMOKE_PATHS = ("worker function", "queue worker")  # the async endpoint path is 
 
 def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, Any]], config: Any,
               model_dir: Path = MODEL_DIR, model_label: str = "the example model",
-              paths: tuple[str, ...] = SMOKE_PATHS) -> None:
+              paths: tuple[str, ...] = SMOKE_PATHS, manifests_dir: Path | None = None) -> None:
     """Every step of the smoke test on PATHS, jobs answered by the model in MODEL_DIR; raises StepFailed at the
-    first failed step (already reported)."""
+    first failed step (already reported). MANIFESTS_DIR: the generated Kubernetes manifests (orchestrator eks)."""
     import boto3
 
     region = config.region
@@ -457,7 +471,8 @@ def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, A
                "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
     clients = {name: session.client(name, endpoint_url=emulator_url) for name in ("sqs", "sns", "s3")}
-    smoke = Smoke(steps=steps, deployed=deployed, config=config, aws_env=aws_env, **clients)
+    smoke = Smoke(steps=steps, deployed=deployed, config=config, aws_env=aws_env, manifests_dir=manifests_dir,
+                  **clients)
     model_server = queue_worker = None
     subscription_arn = None
     try:
@@ -531,21 +546,27 @@ def _queue_worker_path(smoke: Smoke, model_url: str, submit_env: dict[str, str],
 
     deployed, queue = smoke.deployed, smoke.deployed.queue_worker_queue
     queue_url, dead_letter_url = deployed.queue_urls[queue], deployed.dead_letter_urls[queue]
-    ecs = smoke._client("ecs")
-    with smoke.steps.step("queue worker path: the task definition's command and environment run as a local "
-                          "process") as note:
-        family = smoke.config.compute.queue_worker_name(smoke.config.name_prefix)
-        task_definition = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
-        process, command = start_queue_worker(task_definition, smoke.aws_env)
+    on_eks = smoke.config.compute.orchestrator == "eks"
+    source = "the Deployment's (generated manifest)" if on_eks else "the task definition's"
+    with smoke.steps.step(f"queue worker path: {source} command and environment run as a local process") as note:
+        if on_eks:
+            command, env = deployment_container(smoke.manifests_dir / "30-queue-worker.k8s.yaml")
+            if env.get(contract.MODEL_BACKEND) == contract.BACKEND_HTTP:
+                # The in-cluster Service has no pods here: the local model server stands in, as for the functions.
+                env[contract.MODEL_URL] = model_url
+        else:
+            family = smoke.config.compute.queue_worker_name(smoke.config.name_prefix)
+            task_definition = smoke._client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
+            command, env = task_definition_container(task_definition)
+        process = start_queue_worker(command, env, smoke.aws_env)
         wait_for(lambda: process.process.poll() is not None or any(
             line.get("message") == "consuming" for line in process.json_lines()), "the consumer's start", 60)
         if process.process.poll() is not None:
             raise AssertionError(f"the queue worker exited with {process.process.returncode} (log: {process.log})")
-        backend = next(e["value"] for e in task_definition["containerDefinitions"][0]["environment"]
-                       if e["name"] == contract.MODEL_BACKEND)
+        backend = env[contract.MODEL_BACKEND]
         note["detail"] = f"serve.py {' '.join(command)}, MODEL_BACKEND={backend}, log {process.log.name}"
     hands_off = backend == contract.BACKEND_SAGEMAKER_ASYNC
-    if backend == contract.BACKEND_HTTP:
+    if backend == contract.BACKEND_HTTP and not on_eks:
         raise AssertionError("a queue worker on the http backend calls the load balancer, which has no tasks here")
     stand_in = _stand_in(smoke, model_url) if hands_off else None
 

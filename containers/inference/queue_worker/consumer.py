@@ -21,7 +21,7 @@ Around it, what a container consumer owes the queue and the service:
   make every message received but not started visible again at once, clear task protection, exit 0;
 - task scale-in protection (task_protection.py) while it holds messages, cleared when a receive finds the queue
   empty, so scale-in only ever stops idle tasks;
-- JSON log lines (lambdas.contract.json_logger), and a heartbeat file for the health check (health.py).
+- JSON log lines (lambdas.json_logs.json_logger), and a heartbeat file for the health check (health.py).
 
 Environment: QUEUE_URL, QUEUE_BATCH_SIZE and the job variables of lambdas/contract.py (RESULTS_BUCKET,
 RESULTS_TOPIC_ARN, MODEL_BACKEND, ENDPOINT_NAME or MODEL_URL, MODEL_TIMEOUT_SECONDS, MAX_PAYLOAD_BYTES, LOG_LEVEL),
