@@ -143,15 +143,15 @@ def test_the_review_can_be_written_to_a_file(
     assert target.read_text().startswith(COMMENT_MARKER)
 
 
-def test_the_readmes_example_review_is_exactly_what_the_review_prints_for_the_fixtures_plans(
+def test_the_documented_example_review_is_exactly_what_the_review_prints_for_the_fixtures_plans(
         capsys: pytest.CaptureFixture[str], serving_plan: Path, edge_plan: Path) -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    example = readme.split("\n~~~markdown\n", 1)[1].split("\n~~~\n", 1)[0]
+    page = (PROJECT_ROOT / "docs" / "ci-cd.md").read_text()  # "What a review looks like"
+    example = page.split("\n~~~markdown\n", 1)[1].split("\n~~~\n", 1)[0]
     code, markdown, _ = review(capsys, "--fail-on-destroy", "--fail-on-cost-increase", "100", serving_plan, edge_plan)
     assert code == EXIT_STATEFUL_DESTRUCTION
-    # Terraform draws a deposed object's key at random: the README keeps the key of the run it was copied from.
+    # Terraform draws a deposed object's key at random: the page keeps the key of the run it was copied from.
     (deposed,) = review_json(capsys, edge_plan)["edge"]["deposed"]
     match = re.search(r"deposed object `([0-9a-f]{8})`", example)
-    assert match, "the README's example shows the deposed bucket"
+    assert match, "the example review in docs/ci-cd.md shows the deposed bucket"
     assert markdown.replace(deposed["deposed"], match.group(1)).rstrip("\n") == example.rstrip("\n"), (
-        "README.md's example review is out of date: replace it with this output of the fixture's plans")
+        "docs/ci-cd.md's example review is out of date: replace it with this output of the fixture's plans")

@@ -1,8 +1,8 @@
-"""The README's commands work as pasted (tools/readme_examples.py): every shell block is marked with how it is
-proven and passes the checks a reader's shell would apply; the blocks that need no deployment run here; request
-bodies pass the handlers' own validation; and the facts the README shows from a synth (the synth table, the cost
-drivers) are what synth produces. The run=local blocks run in the e2e step (tests/e2e), the run=api blocks against
-an API Gateway stand-in (tests/tools/pipeline/test_aws_target.py).
+"""The commands of README.md and docs/*.md work as pasted (tools/readme_examples.py): every shell block is marked
+with how it is proven and passes the checks a reader's shell would apply; the blocks that need no deployment run
+here; request bodies pass the handlers' own validation; and the facts they show from a synth (the README's synth
+table, the cost drivers of docs/operations.md) are what synth produces. The run=local blocks run in the e2e step
+(tests/e2e), the run=api blocks against an API Gateway stand-in (tests/tools/pipeline/test_aws_target.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ SHELL_BLOCKS = readme.shell_blocks()
 STATIC_BLOCKS = [block for block in SHELL_BLOCKS if block.run == "static"]
 # The costs section's block synthesizes the cheaper dev: the cost test runs it (once) and reads what it wrote.
 COST_BLOCK = next(block for block in STATIC_BLOCKS if "dev-cheap.toml" in block.text)
-README = (PROJECT_ROOT / "README.md").read_text()
+README = PROJECT_ROOT / "README.md"  # the Quick start's synth table
+COSTS_PAGE = PROJECT_ROOT / "docs" / "operations.md"  # "Costs, briefly": the cost drivers
 
 
 @pytest.mark.parametrize("block", SHELL_BLOCKS, ids=[block.where for block in SHELL_BLOCKS])
@@ -106,13 +107,13 @@ def test_a_local_session_carries_variables_from_block_to_block_and_stops_at_the_
     assert [outcome.passed for outcome in outcomes] == [True, True, False]  # deploy-local: the e2e step's own
 
 
-# --- facts the README shows from a synth --------------------------------------------------------------------------
+# --- facts the documents show from a synth -----------------------------------------------------------------------
 
 
 def test_the_synth_table_is_what_synth_prints(synthesized):
     from modules.synth_run import summarize
 
-    table = next(block for block in readme.blocks(PROJECT_ROOT / "README.md") if block.attributes.get("synth") == "local")
+    table = next(block for block in readme.blocks(README) if block.attributes.get("synth") == "local")
     rows = {cells[0]: cells[1:] for line in table.text.splitlines() if line.startswith("│")
             for cells in [[cell.strip() for cell in line.strip("│").split("│")]]}
     expected = {row.name: [row.backend, str(row.resources), str(row.outputs), ", ".join(row.depends_on) or "-"]
@@ -140,14 +141,14 @@ def _cost_drivers(outdir: Path, config) -> dict[str, int]:
 
 
 def test_the_cost_drivers_are_what_dev_prod_and_the_cheaper_dev_synthesize(synthesized, tmp_path):
-    # The cheaper dev is built and synthesized by the README's own block, run as pasted.
+    # The cheaper dev is built and synthesized by the costs section's own block, run as pasted.
     outdir = tmp_path / "cdktf.out"
     outcome = readme.Runner(env={"CDKTF_OUTDIR": str(outdir)}).run_static(COST_BLOCK)
     assert outcome.passed, outcome.output[-3000:]
     columns = {"dev": (synthesized["dev"], load_config(PROJECT_ROOT / "config" / "dev.toml")),
                "prod": (synthesized["prod"], load_config(PROJECT_ROOT / "config" / "prod.toml")),
                "cheaper dev (below)": (outdir, load_config(PROJECT_ROOT / ".build" / "dev-cheap.toml"))}
-    section = README[README.index("## Costs, briefly"):README.index("## State backends")]
+    section = COSTS_PAGE.read_text().split("## Costs, briefly", 1)[1].split("\n## ", 1)[0]
     header, *rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in section.splitlines()
                      if line.startswith("| ") and not line.startswith("|---")]
     table = {row[0]: dict(zip(header[1:], row[1:], strict=False)) for row in rows}
