@@ -20,7 +20,7 @@ PIPELINE := ./pipeline
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model bench-worker \
         plan-review bench-plan-review plan-local drift access-check k8s-validate k8s-apply k8s-install emulator-start \
         emulator-stop deploy-local destroy-local e2e e2e-stress state-migrate release verify verify-local submit job \
-        predict queues dlq redrive work bench-batch transform docs refactor-check refactor-plan clean
+        predict queues dlq redrive work bench-batch transform docs refactor-check refactor-plan format clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -55,7 +55,7 @@ deploy: install ## deploy PIPELINE_ENV (required; never local: make deploy-local
 	$(VENV_PY) -m tools.deploy_guard deploy $(STACKS) $(if $(AUTO_APPROVE),--auto-approve)
 
 test: install ## lint, then the whole suite: unit, snapshots, checkov, terraform validate, runtime, plan review, e2e
-	$(VENV_PY) -m ruff check .
+	@$(MAKE) --no-print-directory lint
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 snapshot-update: install ## regenerate the synthesized-JSON snapshots after an intended change
@@ -64,8 +64,12 @@ snapshot-update: install ## regenerate the synthesized-JSON snapshots after an i
 bench: install ## synth benchmark: the project's synth vs the floor vs the naive provider import
 	$(VENV_PY) benchmarks/synth_time.py
 
-lint: install ## ruff over the Python code
+lint: install ## ruff over the Python code: its lint rules, and one format at one line length (`make format` fixes it)
 	$(VENV_PY) -m ruff check .
+	$(VENV_PY) -m ruff format --check .
+
+format: install ## ruff format over the whole tree (line length 120, pyproject.toml)
+	$(VENV_PY) -m ruff format .
 
 serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the example model into .build/model/ on first use)
 	$(VENV_PY) -m containers.inference.serve --train-if-missing --model-dir .build/model --host 127.0.0.1 --port 8080

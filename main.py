@@ -26,7 +26,7 @@ def compose(app, config: PipelineConfig) -> dict:
         "registry": RegistryStack(app, config=config),
     }
     stacks["storage"] = StorageStack(app, config=config)
-    stacks["messaging"] = MessagingStack(app, config=config, storage=stacks["storage"])
+    stacks["messaging"] = MessagingStack(app, config=config)
     if config.compute.orchestrator == "eks":
         from modules.stacks.eks import EksStack  # cdk8s and the EKS bindings load only when EKS is chosen
 
@@ -40,7 +40,8 @@ def compose(app, config: PipelineConfig) -> dict:
         stacks["batch"] = BatchStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
                                      storage=stacks["storage"], messaging=stacks["messaging"],
                                      inference=stacks["inference"])
-    stacks["api"] = ApiStack(app, config=config, network=stacks["network"], compute=stacks["compute"],
+    stacks["api"] = ApiStack(app, config=config, network=stacks["network"], messaging=stacks["messaging"],
+                             compute=stacks["compute"],
                              inference=stacks["inference"], batch=stacks.get("batch"))
     return stacks
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from tools.terraform_cli import PROJECT_ROOT
 
 SNAPSHOTS = "tests/stacks/__snapshots__/test_snapshots"
-ENVIRONMENTS = ("local", "dev", "prod")
+ENVIRONMENTS = tuple(sorted(p.stem for p in (PROJECT_ROOT / "config").glob("*.toml")))  # every shipped one
 
 
 def addresses(doc: dict) -> set[str]:

@@ -50,10 +50,10 @@ class BatchJobDefinitionProps:
     parameters: dict[str, str] = field(default_factory=dict)  # defaults of the command's Ref:: parameters
     environment: dict[str, str] = field(default_factory=dict)
     job_policy_statements: tuple[Any, ...] = ()  # what the code in the container calls
-    retry_attempts: int = 3  # attempts, the first included (1-10)
+    retry_attempts: int  # attempts, the first included (1-10)
     retry_on_status_reasons: tuple[str, ...] = INFRASTRUCTURE_FAILURES
-    timeout_seconds: int = 3600  # per attempt, at least 60
-    log_retention_days: int = 30
+    timeout_seconds: int  # per attempt, at least 60
+    log_retention_days: int
     user: str = "10001:10001"  # non-root uid:gid (the inference image's `model` user)
 
 

@@ -16,8 +16,8 @@ class EcrRepositoryProps:
 
     name: str  # repository name, e.g. inference-local/inference
     kms_key_arn: str  # CMK encrypting the image layers
-    images_to_keep: int = 30  # tagged images kept; older ones expire
-    untagged_expiry_days: int = 7  # untagged images (superseded pushes) expire after this many days
+    images_to_keep: int  # tagged images kept; older ones expire
+    untagged_expiry_days: int  # untagged images (superseded pushes) expire after this many days
     force_delete: bool = False  # destroy deletes a repository that still holds images
 
 

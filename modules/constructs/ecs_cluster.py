@@ -25,7 +25,7 @@ class EcsClusterProps:
 
     name: str  # cluster name
     kms_key_arn: str  # CMK for Exec sessions and their log group
-    log_retention_days: int = 30  # retention of the Exec audit log group
+    log_retention_days: int  # retention of the Exec audit log group
 
 
 CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")

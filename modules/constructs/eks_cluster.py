@@ -48,7 +48,7 @@ class EksClusterProps:
     endpoint_public_access: bool = False  # the private endpoint is always on
     public_access_cidrs: tuple[str, ...] = ()  # required with endpoint_public_access; never 0.0.0.0/0
     log_types: tuple[str, ...] = CONTROL_PLANE_LOGS
-    log_retention_days: int = 30
+    log_retention_days: int
     auto_mode: bool = True  # EKS Auto Mode: compute_config, elastic_load_balancing, block_storage
     auto_mode_settings: bool = True  # False: Auto Mode's blocks left out (an emulator without them), roles kept
     admin_role_arns: tuple[str, ...] = ()  # cluster-admin access entries

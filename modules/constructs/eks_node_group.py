@@ -30,10 +30,10 @@ class EksNodeGroupProps:
     instance_types: tuple[str, ...]
     gpu: bool = False  # NVIDIA AMI plus the nvidia.com/gpu taint
     capacity_type: str = "ON_DEMAND"
-    min_size: int = 2
-    desired_size: int = 2
-    max_size: int = 4
-    disk_size_gb: int = 50
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gb: int
     labels: dict[str, str] = field(default_factory=dict)
 
 

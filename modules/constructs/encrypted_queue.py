@@ -41,10 +41,10 @@ class EncryptedQueueProps:
     visibility_timeout_seconds: int = 180  # >= 6x the consumer's timeout (enforced by the compute stack)
     receive_wait_time_seconds: int = 20  # long polling
     message_retention_seconds: int = 345_600  # 4 days
-    max_receive_count: int = 5  # receives before a message moves to the dead-letter queue
+    max_receive_count: int  # receives before a message moves to the dead-letter queue
     dead_letter_retention_seconds: int = DEAD_LETTER_RETENTION_SECONDS  # >= message_retention_seconds
     alarm_topic_arn: str | None = None  # SNS topic notified by both alarms (alarm and back to OK)
-    oldest_message_age_alarm_seconds: int = 900  # alarm when the oldest message is older than this
+    oldest_message_age_alarm_seconds: int  # alarm when the oldest message is older than this
 
 
 class EncryptedQueue(Construct):

@@ -32,7 +32,7 @@ class EndpointAlarmsProps:
     variant_name: str  # e.g. "primary" (production) or "shadow"
     mode: Literal["real-time", "serverless", "async"]
     alarm_topic_arn: str  # SNS topic receiving ALARM and OK transitions
-    errors_threshold: int = 5  # errors per 5 minutes
+    errors_threshold: int  # errors per 5 minutes
     latency_p99_ms: int = 2000  # ModelLatency p99 in milliseconds
     shadow: bool = False  # a shadow variant: own alarm names, never a rollback trigger
 

@@ -32,8 +32,8 @@ class EndpointAutoscalingProps:
     min_capacity: int  # 0 only in async mode (scale to zero)
     max_capacity: int
     target_value: float  # invocations per instance per minute / backlog per instance / utilization (0.1-0.95)
-    scale_in_cooldown_seconds: int = 300
-    scale_out_cooldown_seconds: int = 60
+    scale_in_cooldown_seconds: int
+    scale_out_cooldown_seconds: int
     alarm_name_prefix: str = ""  # async only: name prefix of the HasBacklogWithoutCapacity alarm
 
 

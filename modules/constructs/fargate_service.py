@@ -50,11 +50,11 @@ class FargateServiceProps:
     vpc_id: str
     vpc_cidr: str  # HTTPS egress to the VPC's interface endpoints
     subnet_ids: tuple[str, ...] | list[str]  # private subnets
-    cpu: int = 512  # Fargate CPU units
-    memory: int = 1024  # MiB, one Fargate allows for cpu
+    cpu: int  # Fargate CPU units
+    memory: int  # MiB, one Fargate allows for cpu
     cpu_architecture: str = "X86_64"  # X86_64 or ARM64: must match the image
-    desired_count: int = 1  # at creation only; autoscaling owns it afterwards
-    container_port: int | None = 8080  # None: the service takes no inbound traffic (queue worker)
+    desired_count: int  # at creation only; autoscaling owns it afterwards
+    container_port: int | None  # None: the service takes no inbound traffic (queue worker)
     ingress_security_group_id: str | None = None  # the only source admitted on container_port (the ALB's group)
     target_group_arn: str | None = None  # register tasks in this target group
     health_check_grace_seconds: int = 60  # time to load the model before ALB health checks count
@@ -66,7 +66,7 @@ class FargateServiceProps:
     stop_timeout_seconds: int | None = None  # SIGTERM to SIGKILL, 2-120 on Fargate; None: ECS's default (30 s)
     environment: dict[str, str] = field(default_factory=dict)
     task_policy_statements: tuple[Any, ...] = ()  # what the code in the container calls; empty: nothing
-    log_retention_days: int = 30
+    log_retention_days: int
     user: str = "10001:10001"  # non-root uid:gid (the inference image's `model` user)
     s3_prefix_list_id: str | None = None  # HTTPS egress to the S3 gateway endpoint (ECR image layers live in S3)
     egress_to_internet: bool = False  # HTTPS egress to 0.0.0.0/0 instead of only the VPC and S3

@@ -50,9 +50,9 @@ class HttpApiProps:
     jwt_issuer: str | None = None  # required with auth = jwt
     jwt_audience: tuple[str, ...] = ()  # required with auth = jwt
     cors_allowed_origins: tuple[str, ...] = ()  # exact origins; empty: no CORS configuration at all
-    throttling_rate_limit: float = 50  # steady requests per second, 1-10000
-    throttling_burst_limit: int = 100  # burst, 1-5000
-    log_retention_days: int = 30  # finite retention of the access logs
+    throttling_rate_limit: float  # steady requests per second, 1-10000
+    throttling_burst_limit: int  # burst, 1-5000
+    log_retention_days: int  # finite retention of the access logs
     log_kms_key_arn: str  # CMK of the access-log group (its policy must admit logs.<region>.amazonaws.com)
 
 

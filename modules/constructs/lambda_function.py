@@ -39,7 +39,7 @@ class LambdaFunctionProps:
     timeout_seconds: int = 30  # 1-900
     # None: no reservation (Lambda refuses reservations that leave < 100 unreserved); N caps and guarantees N; 0 stops it
     reserved_concurrency: int | None = None
-    log_retention_days: int = 30  # one of CloudWatch's retention values
+    log_retention_days: int  # one of CloudWatch's retention values
     environment: dict[str, str] = field(default_factory=dict)  # variable names come from lambdas.contract
     policy_statements: tuple[Any, ...] = ()  # policy_statements.statement(...): what the code itself calls
     subnet_ids: tuple[str, ...] | list[str] = ()  # private subnets; empty: outside the VPC

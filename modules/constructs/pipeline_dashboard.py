@@ -51,7 +51,7 @@ class PipelineDashboardProps:
     name: str
     region: str
     sections: tuple[Section, ...]
-    period_seconds: int = 60
+    period_seconds: int
     start: str = "-PT3H"
 
 

@@ -44,12 +44,12 @@ class QueueWorkerScalingProps:
     cluster_name: str
     service_name: str  # the service resource's name attribute (a token)
     queue_name: str  # physical SQS queue name (the metrics' QueueName dimension)
-    min_count: int = 0  # 0: scale to zero when the queue is empty
-    max_count: int = 4
-    messages_per_task: int = 10  # target backlog per task; also the wake-up's step size
-    scale_out_evaluation_minutes: int = 1  # minutes of backlog with no task before waking up
-    scale_in_evaluation_minutes: int = 10  # idle minutes before going to min_count
-    cooldown_seconds: int = 120
+    min_count: int  # 0: scale to zero when the queue is empty
+    max_count: int
+    messages_per_task: int  # target backlog per task; also the wake-up's step size
+    scale_out_evaluation_minutes: int  # minutes of backlog with no task before waking up
+    scale_in_evaluation_minutes: int  # idle minutes before going to min_count
+    cooldown_seconds: int
 
 
 class QueueWorkerScaling(Construct):

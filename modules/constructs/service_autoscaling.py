@@ -22,14 +22,14 @@ class ServiceAutoscalingProps:
 
     cluster_name: str
     service_name: str  # the service resource's name attribute (a token), so the target follows the service
-    min_count: int = 1
-    max_count: int = 4
-    cpu_target_percent: int = 60  # average CPU across tasks
-    requests_per_target: int | None = 200  # ALB requests per task per minute; None: CPU only
+    min_count: int
+    max_count: int
+    cpu_target_percent: int  # average CPU across tasks
+    requests_per_target: int | None  # ALB requests per task per minute; None: CPU only
     load_balancer_arn_suffix: str = ""  # aws_lb.arn_suffix, needed with requests_per_target
     target_group_arn_suffix: str = ""  # aws_lb_target_group.arn_suffix, needed with requests_per_target
-    scale_in_cooldown_seconds: int = 300
-    scale_out_cooldown_seconds: int = 60
+    scale_in_cooldown_seconds: int
+    scale_out_cooldown_seconds: int
 
 
 class ServiceAutoscaling(Construct):

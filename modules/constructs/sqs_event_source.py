@@ -29,8 +29,8 @@ class SqsEventSourceProps:
     queue_visibility_timeout_seconds: int  # the queue's configured visibility timeout
     function_name: str  # name or ARN of the consuming function
     function_timeout_seconds: int  # the consuming function's timeout
-    batch_size: int = 10  # 1-10000; above 10 needs a batching window of at least 1 s
-    batching_window_seconds: int = 0  # 0-300: wait to fill a batch
+    batch_size: int  # 1-10000; above 10 needs a batching window of at least 1 s
+    batching_window_seconds: int  # 0-300: wait to fill a batch
     maximum_concurrency: int | None = None  # 2-1000 concurrent invocations from this queue; None: unlimited
     depends_on: tuple[Any, ...] = ()  # e.g. the function's role policy: Lambda checks the grants at creation
 

@@ -12,6 +12,8 @@ and alarms on the 5xx share and the p99 latencies.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from constructs import Construct
 
 from modules import aws
@@ -32,6 +34,13 @@ from modules.constructs.pipeline_dashboard import (
 )
 from modules.stacks.base import PipelineStack
 
+if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
+    from modules.stacks.batch import BatchStack
+    from modules.stacks.compute import ComputeStack
+    from modules.stacks.inference import InferenceStack
+    from modules.stacks.messaging import MessagingStack
+    from modules.stacks.network import NetworkStack
+
 FARGATE_MODEL_PATH = "/invocations"  # SageMaker container contract, served by the Fargate service too
 BATCH_ROUTES = {("POST", "/v1/batches"): "batch_submit", ("GET", "/v1/batches/{id}"): "batch_status"}
 
@@ -43,8 +52,9 @@ class ApiStack(PipelineStack):
     The dashboard lives here because this is the one stack that sees every other (it needs the API's id, which
     no earlier stack can know)."""
 
-    def __init__(self, scope: Construct, id_: str = "api", *, config: PipelineConfig, network, compute,
-                 inference, batch=None) -> None:
+    def __init__(self, scope: Construct, id_: str = "api", *, config: PipelineConfig, network: NetworkStack,
+                 messaging: MessagingStack, compute: ComputeStack, inference: InferenceStack,
+                 batch: BatchStack | None = None) -> None:
         super().__init__(scope, id_, config=config)
         api = config.api
         name = f"{config.name_prefix}-api"
@@ -74,7 +84,7 @@ class ApiStack(PipelineStack):
 
         self.alarms = ApiAlarms(self, "alarms", props=ApiAlarmsProps(
             name=name, api_id=self.http_api.id, stage_name=self.http_api.stage_name,
-            alarm_topic_arn=inference.alarm_topic_arn, server_error_rate_percent=api.alarm_5xx_rate_percent,
+            alarm_topic_arn=messaging.alarm_topic_arn, server_error_rate_percent=api.alarm_5xx_rate_percent,
             latency_p99_ms=api.alarm_latency_p99_ms))
 
         self.dashboard = None

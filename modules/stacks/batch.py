@@ -13,6 +13,8 @@ prefix of the results bucket it touches (lambdas/contract.py's key layout).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from constructs import Construct
 
 from lambdas import contract
@@ -30,6 +32,15 @@ from modules.constructs.lambda_package import LambdaPackage, LambdaPackageProps
 from modules.constructs.policy_statements import Condition, policy_document, statement
 from modules.stacks.base import PipelineStack
 
+if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
+    from pathlib import Path
+
+    from modules.stacks.inference import InferenceStack
+    from modules.stacks.messaging import MessagingStack
+    from modules.stacks.network import NetworkStack
+    from modules.stacks.registry import RegistryStack
+    from modules.stacks.storage import StorageStack
+
 HTTPS_PORT = 443
 # The image's batch mode; `Ref::manifest` is the job parameter batch_submit passes (the manifest's s3:// URI).
 BATCH_COMMAND = ("batch", "--manifest", "Ref::manifest")
@@ -46,8 +57,9 @@ class BatchStack(PipelineStack):
     LambdaFunction: batch_submit, batch_status), `state_rule` (EventRuleToTopic), `transform_policy` (the model
     role's Batch Transform grants), `key`."""
 
-    def __init__(self, scope: Construct, id_: str = "batch", *, config: PipelineConfig, network, registry, storage,
-                 messaging, inference, lambdas_dir=None) -> None:
+    def __init__(self, scope: Construct, id_: str = "batch", *, config: PipelineConfig, network: NetworkStack,
+                 registry: RegistryStack, storage: StorageStack, messaging: MessagingStack, inference: InferenceStack,
+                 lambdas_dir: Path | None = None) -> None:
         super().__init__(scope, id_, config=config)
         self.network, self.storage, self.messaging = network, storage, messaging
         batch = config.batch

@@ -10,7 +10,7 @@ infrastructure and the code share one definition. Every grant names the exact AR
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
 
@@ -49,6 +49,15 @@ from modules.constructs.service_deployment_alarms import (
 from modules.constructs.sqs_event_source import SqsEventSource, SqsEventSourceProps
 from modules.stacks.base import PipelineStack
 from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
+
+if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
+    from pathlib import Path
+
+    from modules.stacks.eks import EksStack
+    from modules.stacks.messaging import MessagingStack
+    from modules.stacks.network import NetworkStack
+    from modules.stacks.registry import RegistryStack
+    from modules.stacks.storage import StorageStack
 
 HTTPS_PORT = 443
 CONTAINER_PORT = 8080  # SageMaker container contract
@@ -93,8 +102,9 @@ class ComputeStack(PipelineStack):
     service's deployments roll back on), `cluster` (None on EKS: the eks stack runs the services), `key`,
     `lambda_security_group_id`."""
 
-    def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network, registry,
-                 storage, messaging, lambdas_dir=None, eks=None) -> None:
+    def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network: NetworkStack,
+                 registry: RegistryStack, storage: StorageStack, messaging: MessagingStack, lambdas_dir: Path | None = None,
+                 eks: EksStack | None = None) -> None:
         super().__init__(scope, id_, config=config)
         self.network, self.registry, self.storage, self.messaging = network, registry, storage, messaging
         compute = config.compute

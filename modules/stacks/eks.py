@@ -12,6 +12,7 @@ methods (borrowed below, not copied), so the two orchestrators cannot drift apar
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constructs import Construct
 
@@ -37,6 +38,12 @@ from modules.kubernetes.spec import (
 from modules.stacks.base import PipelineStack
 from modules.stacks.compute import HEALTH_CHECK_COMMAND, ComputeStack, InferenceService
 from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
+
+if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
+    from modules.stacks.messaging import MessagingStack
+    from modules.stacks.network import NetworkStack
+    from modules.stacks.registry import RegistryStack
+    from modules.stacks.storage import StorageStack
 
 # Where the cluster add-ons this stack grants run (their Helm charts: make k8s-install).
 KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT = "keda", "keda-operator"
@@ -72,8 +79,8 @@ class EksStack(PipelineStack):
     _model_environment = ComputeStack._model_environment
     endpoint_arn = ComputeStack.endpoint_arn
 
-    def __init__(self, scope: Construct, id_: str = "eks", *, config: PipelineConfig, network, registry, storage,
-                 messaging) -> None:
+    def __init__(self, scope: Construct, id_: str = "eks", *, config: PipelineConfig, network: NetworkStack,
+                 registry: RegistryStack, storage: StorageStack, messaging: MessagingStack) -> None:
         super().__init__(scope, id_, config=config)
         self.network, self.registry, self.storage, self.messaging = network, registry, storage, messaging
         compute, eks = config.compute, config.compute.eks

@@ -9,6 +9,8 @@ InvokeEndpoint on its exact ARN without waiting for this stack.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from constructs import Construct
 
 from lambdas import contract
@@ -29,6 +31,12 @@ from modules.constructs.sagemaker_execution_role import SagemakerExecutionRole, 
 from modules.constructs.sagemaker_model import SagemakerModel, SagemakerModelProps
 from modules.stacks.base import PipelineStack
 
+if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
+    from modules.stacks.messaging import MessagingStack
+    from modules.stacks.network import NetworkStack
+    from modules.stacks.registry import RegistryStack
+    from modules.stacks.storage import StorageStack
+
 IMAGE = "inference"  # folder in containers/ = key of registry.repositories
 DATA_CAPTURE_PREFIX = "data-capture/"
 # The async key layout is the job code's (lambdas/contract.py): consumers write inputs, the endpoint its answers.
@@ -41,8 +49,8 @@ class InferenceStack(PipelineStack):
     """Exposes `endpoint_name`, `endpoint_arn`, `alarm_topic_arn`, `key`, `model`, `shadow_model` (or None),
     `endpoint`, `role`, `alarms`, `shadow_alarms` (or None)."""
 
-    def __init__(self, scope: Construct, id_: str = "inference", *, config: PipelineConfig, network, registry,
-                 storage, messaging) -> None:
+    def __init__(self, scope: Construct, id_: str = "inference", *, config: PipelineConfig, network: NetworkStack,
+                 registry: RegistryStack, storage: StorageStack, messaging: MessagingStack) -> None:
         super().__init__(scope, id_, config=config)
         inference = config.inference
         name = inference.endpoint_name

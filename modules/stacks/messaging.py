@@ -32,16 +32,12 @@ class MessagingStack(PipelineStack):
     """Exposes `key`, `requests_topic_arn`, `results_topic_arn`, `alarm_topic_arn`, `alarm_subscriptions`,
     `work_queues` (name -> EncryptedQueue), `async_notifications_topic_arn` and `async_notifications_queue` (an
     EncryptedQueue; both None unless inference.mode = "async").
-
-    `storage` is accepted to keep the composition order of docs/stack_interfaces.md; nothing here needs it yet.
     """
 
-    def __init__(self, scope: Construct, id_: str = "messaging", *, config: PipelineConfig,
-                 storage: object | None = None) -> None:
+    def __init__(self, scope: Construct, id_: str = "messaging", *, config: PipelineConfig) -> None:
         super().__init__(scope, id_, config=config)
         messaging = config.messaging
         prefix = config.name_prefix
-        self.storage = storage
         self.key = KmsKey(self, "messaging-key", props=KmsKeyProps(
             alias=f"{prefix}-messaging", description=f"topics and queues of {prefix}",
             account_id=self.account_id, partition=self.partition,

@@ -11,7 +11,7 @@ CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 
 def _alb(stack, **overrides):
     props = {"name": "p-inference", "vpc_id": "vpc-1", "vpc_cidr": "10.0.0.0/16", "subnet_ids": ["s-1", "s-2"],
-             "access_log_bucket": "p-access-logs", **overrides}
+             "access_log_bucket": "p-access-logs", "target_port": 8080, "idle_timeout_seconds": 60, **overrides}
     return ApplicationLoadBalancer(stack, "alb", props=ApplicationLoadBalancerProps(**props))
 
 

@@ -12,7 +12,7 @@ REPO = "arn:aws:ecr:eu-west-1:123456789012:repository/p/inference"
 def _job(stack, **overrides):
     props = {"name": "p-batch", "image": "repo.example/p/inference:1.0.0", "repository_arn": REPO,
              "region": "eu-west-1", "account_id": "123456789012", "kms_key_arn": "arn:aws:kms:eu-west-1:1:key/k",
-             "vcpu": 1, "memory": 2048, "command": ("batch", "--manifest", "Ref::manifest"), **overrides}
+             "vcpu": 1, "memory": 2048, "command": ("batch", "--manifest", "Ref::manifest"), "log_retention_days": 30, "retry_attempts": 3, "timeout_seconds": 3600, **overrides}
     return BatchJobDefinition(stack, "job", props=BatchJobDefinitionProps(**props))
 
 

@@ -10,7 +10,7 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/abc"
 
 def _repo(stack, **overrides):
     return EcrRepository(stack, "repo", props=EcrRepositoryProps(**{"name": "p/inference", "kms_key_arn": KEY,
-                                                                     **overrides}))
+                                                                     "images_to_keep": 30, "untagged_expiry_days": 7, **overrides}))
 
 
 def test_a_repository_has_immutable_tags_scan_on_push_and_kms():

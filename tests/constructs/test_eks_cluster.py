@@ -23,7 +23,8 @@ DEPLOY = "arn:aws:iam::123456789012:role/deploy"
 
 def _cluster(stack, **overrides):
     props = {"name": "p", "kubernetes_version": "1.35", "subnet_ids": ["subnet-a", "subnet-b"], "kms_key_arn": KEY,
-             "admin_role_arns": (ADMIN,), "deploy_role_arns": (DEPLOY,), "deploy_group": "p-deployers", **overrides}
+             "admin_role_arns": (ADMIN,), "deploy_role_arns": (DEPLOY,), "deploy_group": "p-deployers",
+             "log_retention_days": 30, **overrides}
     return EksCluster(stack, "cluster", props=EksClusterProps(**props))
 
 

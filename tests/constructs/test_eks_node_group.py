@@ -10,7 +10,7 @@ from tests.constructs.helpers import only, synth_with
 
 def _group(stack, **overrides):
     props = {"name": "p-nodes", "cluster_name": "p", "node_role_arn": "arn:aws:iam::123456789012:role/n",
-             "subnet_ids": ["subnet-a", "subnet-b"], "instance_types": ("m6i.large",), **overrides}
+             "subnet_ids": ["subnet-a", "subnet-b"], "instance_types": ("m6i.large",), "min_size": 2, "desired_size": 2, "max_size": 4, "disk_size_gb": 50, **overrides}
     return EksNodeGroup(stack, "nodes", props=EksNodeGroupProps(**props))
 
 

@@ -16,7 +16,7 @@ ALARMS = "arn:aws:sns:eu-west-1:123456789012:alarms"
 
 def _queue(stack, **overrides):
     props = {"name": "work", "kms_key_arn": KEY, "source_topic_arn": TOPIC, "alarm_topic_arn": ALARMS,
-             "account_id": "123456789012", "region": "eu-west-1", **overrides}
+             "account_id": "123456789012", "region": "eu-west-1", "max_receive_count": 5, "oldest_message_age_alarm_seconds": 900, **overrides}
     return EncryptedQueue(stack, "queue", props=EncryptedQueueProps(**props))
 
 

@@ -6,7 +6,7 @@ from tests.constructs.helpers import only, synth_with
 
 def _synth(mode, **overrides) -> dict:
     props = {"endpoint_name": "ep", "variant_name": "primary", "mode": mode, "min_capacity": 1, "max_capacity": 4,
-             "target_value": 0.5 if mode == "serverless" else 100, **overrides}
+             "target_value": 0.5 if mode == "serverless" else 100, "scale_in_cooldown_seconds": 300, "scale_out_cooldown_seconds": 60, **overrides}
     return synth_with(lambda s: EndpointAutoscaling(s, "scaling", props=EndpointAutoscalingProps(**props)))
 
 

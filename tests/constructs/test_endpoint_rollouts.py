@@ -104,7 +104,7 @@ def test_a_shadow_variant_alarms_under_its_own_names_and_never_rolls_production_
     built = {}
 
     def build(stack):
-        common = {"endpoint_name": "ep", "mode": "real-time", "alarm_topic_arn": TOPIC}
+        common = {"endpoint_name": "ep", "mode": "real-time", "alarm_topic_arn": TOPIC, "errors_threshold": 5}
         built["primary"] = EndpointAlarms(stack, "alarms", props=EndpointAlarmsProps(variant_name="primary", **common))
         built["shadow"] = EndpointAlarms(stack, "shadow-alarms", props=EndpointAlarmsProps(
             variant_name="shadow", shadow=True, **common))

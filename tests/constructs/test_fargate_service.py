@@ -13,7 +13,7 @@ def _service(stack, **overrides):
     props = {"name": "p-inference", "cluster_arn": "arn:cluster", "image": "repo.example/p/inference:1.0.0",
              "repository_arn": REPO, "region": "eu-west-1", "account_id": "123456789012",
              "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k", "vpc_id": "vpc-1",
-             "vpc_cidr": "10.0.0.0/16", "subnet_ids": ["s-1"], **overrides}
+             "vpc_cidr": "10.0.0.0/16", "subnet_ids": ["s-1"], "log_retention_days": 30, "cpu": 512, "memory": 1024, "desired_count": 1, "container_port": 8080, **overrides}
     return FargateService(stack, "svc", props=FargateServiceProps(**props))
 
 

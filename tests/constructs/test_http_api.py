@@ -9,7 +9,7 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 
 
 def _synth(**overrides) -> dict:
-    props = {"name": "inference-local-api", "log_kms_key_arn": KEY, "log_retention_days": 7, **overrides}
+    props = {"name": "inference-local-api", "log_kms_key_arn": KEY, "log_retention_days": 7, "throttling_rate_limit": 50, "throttling_burst_limit": 100, **overrides}
     return synth_with(lambda s: HttpApi(s, "api", props=HttpApiProps(**props)))
 
 

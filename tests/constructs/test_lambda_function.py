@@ -12,7 +12,7 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 def _function(stack, **overrides):
     props = {"function_name": "p-submit", "handler": "lambdas.submit.handler.handler", "package_path": "a.zip",
              "source_code_hash": "aGFzaA==", "kms_key_arn": KEY, "account_id": "123456789012",
-             "region": "eu-west-1", **overrides}
+             "region": "eu-west-1", "log_retention_days": 30, **overrides}
     return LambdaFunction(stack, "fn", props=LambdaFunctionProps(**props))
 
 

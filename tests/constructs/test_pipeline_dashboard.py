@@ -30,7 +30,7 @@ def _variants() -> dict:
 
 def _dashboard(sections) -> tuple[dict, dict]:
     doc = synth_with(lambda s: PipelineDashboard(s, "dashboard", props=PipelineDashboardProps(
-        name="inference-local", region="eu-west-1", sections=sections)))
+        name="inference-local", region="eu-west-1", sections=sections, period_seconds=60)))
     dashboard = only(doc, "aws_cloudwatch_dashboard")
     return dashboard, json.loads(dashboard["dashboard_body"])
 

@@ -12,7 +12,7 @@ from tests.constructs.helpers import only, synth_with
 
 def _scaling(stack, **overrides):
     props = {"name": "p-queue-worker", "cluster_name": "p", "service_name": "p-queue-worker",
-             "queue_name": "p-default", **overrides}
+             "queue_name": "p-default", "min_count": 0, "max_count": 4, "messages_per_task": 10, "scale_out_evaluation_minutes": 1, "scale_in_evaluation_minutes": 10, "cooldown_seconds": 120, **overrides}
     return QueueWorkerScaling(stack, "scaling", props=QueueWorkerScalingProps(**props))
 
 

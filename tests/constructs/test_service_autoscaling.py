@@ -9,7 +9,7 @@ from tests.constructs.helpers import only, synth_with
 
 def _scaling(stack, **overrides):
     props = {"cluster_name": "p", "service_name": "p-inference", "load_balancer_arn_suffix": "app/p/1",
-             "target_group_arn_suffix": "targetgroup/p/2", **overrides}
+             "target_group_arn_suffix": "targetgroup/p/2", "min_count": 1, "max_count": 4, "cpu_target_percent": 60, "requests_per_target": 200, "scale_in_cooldown_seconds": 300, "scale_out_cooldown_seconds": 60, **overrides}
     return ServiceAutoscaling(stack, "scaling", props=ServiceAutoscalingProps(**props))
 
 

@@ -7,7 +7,7 @@ from tests.constructs.helpers import only, synth_with
 def _source(stack, **overrides):
     props = {"queue_name": "p-default", "queue_arn": "arn:aws:sqs:eu-west-1:123456789012:p-default",
              "queue_visibility_timeout_seconds": 180, "function_name": "p-worker", "function_timeout_seconds": 30,
-             **overrides}
+             "batch_size": 10, "batching_window_seconds": 0, **overrides}
     return SqsEventSource(stack, "source", props=SqsEventSourceProps(**props))
 
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tools.docs import architecture, config_reference
+from tools.docs import architecture, config_reference, stack_interfaces
 from tools.docs.__main__ import PICTURE_ENVIRONMENT
 
 DOCS = PROJECT_ROOT / "docs"
@@ -51,3 +51,14 @@ def test_the_committed_svg_is_the_rendering_of_the_committed_dot():
     svg = architecture.render_svg((DOCS / "architecture.dot").read_text(), PROJECT_ROOT)
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert (DOCS / "architecture.svg").read_text() == svg, f"docs/architecture.svg {STALE}"
+
+
+def test_the_stack_interfaces_page_is_generated_from_the_current_stacks(synthesized):
+    page = stack_interfaces.render(synthesized[PICTURE_ENVIRONMENT], PICTURE_ENVIRONMENT)
+    assert (DOCS / "stack-interfaces.md").read_text() == page, f"docs/stack-interfaces.md {STALE}"
+
+
+def test_every_producer_a_stack_takes_is_typed_with_the_producers_class():
+    for name, cls in stack_interfaces.stack_classes().items():
+        for parameter in stack_interfaces.parameters(cls):
+            assert "Stack" in parameter, f"{name}: {parameter} is not typed with a stack class"

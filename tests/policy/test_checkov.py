@@ -1,8 +1,8 @@
 """Gate: checkov over the synthesized JSON of every environment, and over the Kubernetes manifests of every EKS
 environment (its kubernetes framework), reports zero failed checks.
 
-Skips live in policy/checkov_skips.yaml (Terraform JSON, by check id) and policy/checkov_kubernetes_skips.yaml
-(manifests, by check id and resource), each with its reason; nothing is skipped inline.
+Skips live in one file, policy/checkov_skips.yaml: `skips` for the Terraform JSON (by check id), `kubernetes` for the
+manifests (by check id and resource), each with its reason; nothing is skipped inline.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import yaml
 from tests.conftest import EKS_ENVIRONMENTS, ENVIRONMENTS, PROJECT_ROOT, record_gate, stack_dirs
 
 SKIPS_FILE = PROJECT_ROOT / "policy" / "checkov_skips.yaml"
-KUBERNETES_SKIPS_FILE = PROJECT_ROOT / "policy" / "checkov_kubernetes_skips.yaml"
 
 
 def load_skips() -> list[dict]:
@@ -85,7 +84,7 @@ def checkov_kubernetes_report(synthesized, tmp_path_factory) -> list[dict]:
 
 
 def load_kubernetes_skips() -> list[dict]:
-    return yaml.safe_load(KUBERNETES_SKIPS_FILE.read_text())["accepted"]
+    return yaml.safe_load(SKIPS_FILE.read_text())["kubernetes"]
 
 
 def test_checkov_finds_no_failed_check_in_the_kubernetes_manifests(checkov_kubernetes_report):

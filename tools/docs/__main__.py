@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tools.docs import architecture, config_reference
+from tools.docs import architecture, config_reference, stack_interfaces
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DOCS = PROJECT_ROOT / "docs"
@@ -26,9 +26,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         synthesize(PICTURE_ENVIRONMENT, Path(tmp))
         dot = architecture.render_dot(Path(tmp), PICTURE_ENVIRONMENT)
+        interfaces = stack_interfaces.render(Path(tmp), PICTURE_ENVIRONMENT)
+    (DOCS / "stack-interfaces.md").write_text(interfaces)
     (DOCS / "architecture.dot").write_text(dot)
     (DOCS / "architecture.svg").write_text(architecture.render_svg(dot, PROJECT_ROOT))
-    print("docs/: configuration.md, architecture.dot, architecture.svg regenerated")
+    print("docs/: configuration.md, stack-interfaces.md, architecture.dot, architecture.svg regenerated")
     return 0
 
 
