@@ -16,9 +16,6 @@ from tests.conftest import PROJECT_ROOT
 README = PROJECT_ROOT / "README.md"
 DOCS = PROJECT_ROOT / "docs"
 README_MAX_LINES = 230
-# Written by the generator of the typed stack interfaces (issue 18, item 2), which lands from another branch: the
-# README and docs/architecture.md link it already. Remove this once docs/stack-interfaces.md is committed.
-GENERATED_ELSEWHERE = {DOCS / "stack-interfaces.md"}
 _FENCE = re.compile(r"^\s*(```+|~~~+)")
 _LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
@@ -39,8 +36,12 @@ def _prose(path: Path) -> list[tuple[int, str]]:
 
 def relative_links(path: Path) -> list[tuple[int, str]]:
     """(line number, target) of every link or image of PATH that names a file of this repository."""
-    return [(number, target) for number, line in _prose(path) for target in _LINK.findall(line)
-            if not re.match(r"[a-z][a-z0-9+.-]*:", target) and not target.startswith("#")]
+    return [
+        (number, target)
+        for number, line in _prose(path)
+        for target in _LINK.findall(line)
+        if not re.match(r"[a-z][a-z0-9+.-]*:", target) and not target.startswith("#")
+    ]
 
 
 DOCUMENTS = [README, *sorted(DOCS.glob("*.md"))]
@@ -59,14 +60,18 @@ def test_the_readme_links_every_page_of_docs():
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=[str(path.relative_to(PROJECT_ROOT)) for path in DOCUMENTS])
 def test_every_relative_link_points_to_a_file_that_exists(document):
-    broken = [f"{document.relative_to(PROJECT_ROOT)}:{number}: {target}" for number, target in relative_links(document)
-              if (document.parent / target.split("#", 1)[0]).resolve() not in GENERATED_ELSEWHERE
-              and not (document.parent / target.split("#", 1)[0]).exists()]
+    broken = [
+        f"{document.relative_to(PROJECT_ROOT)}:{number}: {target}"
+        for number, target in relative_links(document)
+        if not (document.parent / target.split("#", 1)[0]).exists()
+    ]
     assert broken == []
 
 
 def test_the_link_finder_sees_links_and_images_but_not_urls_anchors_code_or_fenced_examples(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text("See [a](a.md#x), ![pic](img/p.svg) and [web](https://example.com), [here](#top), `[c](c.md)`.\n"
-                    "~~~markdown\n[in a fence](fenced.md)\n~~~\n[b](../b.md)\n")
+    page.write_text(
+        "See [a](a.md#x), ![pic](img/p.svg) and [web](https://example.com), [here](#top), `[c](c.md)`.\n"
+        "~~~markdown\n[in a fence](fenced.md)\n~~~\n[b](../b.md)\n"
+    )
     assert relative_links(page) == [(1, "a.md#x"), (1, "img/p.svg"), (5, "../b.md")]
