@@ -121,7 +121,7 @@ def migrate(config: PipelineConfig, run: Runner, *, outdir: Path, project_root: 
             say(f"already migrated: {migration.target} (bootstrap backup {migration.backup})")
             return migration
         raise BadInput(f"state-migrate: no bootstrap state at {migration.local_state}: apply the state stack first "
-                       "(README: State backends)")
+                       "(docs/ci-cd.md: State backends)")
     local = _content(migration.local_state.read_text(), str(migration.local_state))
     if not local["resources"] and not local["outputs"]:
         raise BadInput(f"state-migrate: {migration.local_state} is empty: apply the state stack first")

@@ -177,7 +177,7 @@ def shared_provider(folder: Path, env: dict[str, str] | None = None, timeout: fl
     # AWS_CA_BUNDLE ("unable to add custom RootCAs HTTPClient"); the emulator speaks plain HTTP, so drop it.
     base = os.environ if env is None else env
     # PROVIDER_LOG_ENV=debug keeps the provider's own log (every AWS request, its attempt number and duration) in
-    # LOG, appended command after command: what it takes to see why a create stalls (README: Local loop).
+    # LOG, appended command after command: what it takes to see why a create stalls (docs/local-loop.md: Local loop).
     level = base.get(PROVIDER_LOG_ENV, "").upper()
     logging = {"TF_LOG": "off", "TF_LOG_PROVIDER": level, "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"} if level \
         else {"TF_LOG": "off", "TF_LOG_PROVIDER": "off", "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"}

@@ -3,7 +3,7 @@
 The example is a scikit-learn classifier on the iris data set, which ships inside scikit-learn,
 so a build needs no download. Replace this file with your own training to serve your own model;
 the server only needs a model directory holding `model.joblib` and `metadata.json` (see
-the README, "Bring your own model").
+the docs/runtime.md: "Bring your own model").
 
 usage: python train.py OUTPUT_DIR [--extract-to MODEL_DIR]
 """

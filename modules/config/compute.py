@@ -4,7 +4,7 @@ in `problems()`.
 
 Why the payload and time limits are derived here: AWS enforces them on the hops between services (API Gateway,
 Lambda's event, the SageMaker endpoint), where the emulator enforces nothing. A body or a timeout that cannot
-fit is refused at synth with one line naming the field, instead of failing a real request (README: Payload
+fit is refused at synth with one line naming the field, instead of failing a real request (docs/security.md: Payload
 limits, Time budgets). The numbers come from modules/limits.py.
 """
 

@@ -3,7 +3,7 @@
 The flags only take effect while an emulator URL is set (`PIPELINE_EMULATOR_URL`, set by `make deploy-local`),
 so `make synth`, the snapshots and every gate still see the full infrastructure of the environment.
 
-Two ways a gap is routed around, both named here and listed in the README (Local loop) with their reason:
+Two ways a gap is routed around, both named here and listed in the docs/local-loop.md (Local loop) with their reason:
 - a stack asks `config.emulator.skips("<gap>")` and leaves out or simplifies what the emulator cannot serve;
 - a gap in EXCLUDED_RESOURCE_TYPES drops every resource of those Terraform types (`count = 0`, applied by
   the base stack), for resources nothing else refers to.
@@ -27,7 +27,7 @@ EXCLUDED_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
 
 
 class EmulatorConfig(StrictModel):
-    """Named switches for emulator gaps; each one is listed in the README (Local loop) with its reason."""
+    """Named switches for emulator gaps; each one is listed in the docs/local-loop.md (Local loop) with its reason."""
 
     url: str | None = Field(default=None, pattern=r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+/?$",
                             description="set from PIPELINE_EMULATOR_URL at deploy time, not in the file")

@@ -199,7 +199,7 @@ class InferenceConfig(StrictModel):
 
     @property
     def model_prefix(self) -> str:
-        """Every version of this model lives under this prefix (what the execution role may read, see README)."""
+        """Every version of this model lives under this prefix (what the execution role may read, see docs/releases.md)."""
         return f"models/{self.model_name}/"
 
     def artifact_key(self, version: str) -> str:

@@ -60,7 +60,7 @@ class LambdaConfig(StrictModel):
     max_payload_bytes: int | None = Field(
         default=None, ge=1024,
         description="largest accepted request body of submit, predict and the worker's model call; default: the "
-                    "largest AWS carries on each route (README: Payload limits); a larger value stops synth")
+                    "largest AWS carries on each route (docs/security.md: Payload limits); a larger value stops synth")
     defaults: FunctionConfig = Field(default_factory=FunctionConfig, description="sizing of functions not listed")
     functions: dict[str, FunctionConfig] = Field(
         default_factory=lambda: dict(DEFAULT_FUNCTIONS),

@@ -154,7 +154,7 @@ class InferenceStack(PipelineStack):
                     "current SageMaker model (name carries a hash of image, artifact version, role and network)")
         self.output("model_image", self.model.image, "image the endpoint runs (push it before deploying)")
         self.output("model_artifact_uri", self.model.model_data_url,
-                    "the artifact of inference.model_version (make release uploads it: README, Ship a new model)")
+                    "the artifact of inference.model_version (make release uploads it, docs/releases.md)")
         self.output("execution_role_arn", self.role.arn, "role the model runs as")
         if self.shadow_model:
             self.output("shadow_model_name", self.shadow_model.name,

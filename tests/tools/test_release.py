@@ -174,7 +174,7 @@ def test_promotion_makes_the_shadow_version_the_production_version_and_removes_t
     assert promote_shadow(path) == ("1.0.0", "1.1.0")
     promoted = load_config(path).inference
     assert (promoted.model_version, promoted.shadow) == ("1.1.0", None)
-    assert "# API (README" in path.read_text() and "[inference.rollout]" in path.read_text()
+    assert "# API (docs/architecture.md" in path.read_text() and "[inference.rollout]" in path.read_text()
     with pytest.raises(ReleaseError, match="no \\[inference.shadow\\] table: nothing to promote"):
         promote_shadow(path)
 

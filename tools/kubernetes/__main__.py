@@ -73,7 +73,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise BadInput(f"{name} is not on PATH: install it to talk to the cluster (README: EKS as the orchestrator)")
+        raise BadInput(f"{name} is not on PATH: install it to talk to the cluster (docs/eks.md: EKS as the orchestrator)")
     return found
 
 

@@ -130,7 +130,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     outputs = stack_outputs(tc, synth, env)
     print_outputs(outputs, f"{config.name_prefix} on the emulator at {emulator.url}")
     print_times(times)
-    say("try it: ./pipeline jobs submit --file examples/job.json --wait   (README: Try it; ./pipeline --help)   |   "
+    say("try it: ./pipeline jobs submit --file examples/job.json --wait   (docs/local-loop.md: Try it; ./pipeline --help)   |   "
         "tear down: make destroy-local")
     return 0
 
@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("outputs", help="print the outputs of the local deployment").set_defaults(handler=cmd_outputs)
     e2e = commands.add_parser("e2e", help="deploy, smoke-test, destroy on a private emulator (make e2e)")
     e2e.add_argument("--engine", choices=ENGINES, default="terraform",
-                     help="default terraform: the faster engine here (README, Local loop: Engines)")
+                     help="default terraform: the faster engine here (docs/local-loop.md: Local loop: Engines)")
     e2e.add_argument("--keep", action="store_true", help="leave the deployment and emulator running (debugging)")
     e2e.set_defaults(handler=cmd_e2e)
     stress = commands.add_parser("stress", help="e2e several times under a CPU hog on every core (make e2e-stress)")

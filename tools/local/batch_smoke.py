@@ -1,7 +1,7 @@
 """The batch smoke test through the deployed batch stack: upload URLs -> POST /v1/batches -> the AWS Batch job ->
 the job's command as local processes -> outputs -> GET /v1/batches/{id} -> the completion message.
 
-What the emulator cannot do, and what stands in for it (README, "Emulator gaps"):
+What the emulator cannot do, and what stands in for it (docs/local-loop.md: "Emulator gaps"):
 - moto runs no Batch containers (Docker): with its `use_docker` switch off it marks a submitted job SUCCEEDED, and
   this test runs the job's exact command (the deployed job definition's, with the job's parameters substituted) and
   environment (the job definition's, the image's MODEL_DIR, and what AWS Batch sets: AWS_BATCH_JOB_ARRAY_INDEX

@@ -4,7 +4,7 @@ tree's synth against that state: every stack must plan no change. Destroys and s
 
 Why a plan and not only the address check (`make refactor-check`): an attribute that moved between files can still
 change value, and a Terraform plan against deployed resources is the one judge of "nothing changes". Changes the
-emulator shows on every plan whatever the code (moto echoes some arguments back differently; README, "Emulator
+emulator shows on every plan whatever the code (moto echoes some arguments back differently; docs/local-loop.md, "Emulator
 gaps") are told apart by planning REV's own synth again: identical changes there are standing, not the refactor's.
 """
 

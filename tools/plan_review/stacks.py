@@ -3,7 +3,7 @@ each one reads from.
 
 Why from the manifest: a list written into each workflow goes stale the day a stack is added; cdktf's
 `manifest.json` already knows every stack and its dependencies. The `state` stack is the bootstrap that holds the
-backend bucket and keeps its own state on the machine of whoever created it (README, "State backends"): CI never
+backend bucket and keeps its own state on the machine of whoever created it (docs/ci-cd.md: "State backends"): CI never
 plans or applies it.
 
 `python -m tools.plan_review.stacks cdktf.out` prints the stacks in dependency order, one per line;

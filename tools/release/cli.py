@@ -1,4 +1,4 @@
-"""`python -m tools.release`: ship a new model, one command per step (README: "Ship a new model").
+"""`python -m tools.release`: ship a new model, one command per step (docs/releases.md: "Ship a new model").
 
   package MODEL_DIR [--version V]   model.tar.gz under .build/release/, version = its content hash unless given
   upload ARCHIVE --version V        to models/<model_name>/<V>/model.tar.gz; never overwrites another artifact

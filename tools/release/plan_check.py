@@ -5,7 +5,7 @@ Why check it: a release is the change people make most often and review least. A
 policy change, a replaced endpoint, a dashboard) deserves its own review, and a replaced endpoint is downtime.
 
 A baseline (plans of the same stacks before the release, with nothing changed) tells apart differences that are
-there on every plan: on the local emulator, moto echoes some arguments back differently (README, "Emulator
+there on every plan: on the local emulator, moto echoes some arguments back differently (docs/local-loop.md, "Emulator
 gaps"), so each plan shows them whatever the change. A change the baseline holds identically (same actions,
 same values before and after) is standing, not the release's; anything else still fails the check.
 """

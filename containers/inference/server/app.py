@@ -23,7 +23,7 @@ StartResponse = Callable[..., Any]
 
 # The default serves SageMaker, which sets no MAX_PAYLOAD_BYTES: InvokeEndpoint's body stops at 6291456 bytes
 # (API reference, Body length constraint) and a serverless endpoint refuses over 4 MB before the container sees it.
-# On Fargate the compute stack sets MAX_PAYLOAD_BYTES from the route (modules/limits.py, README: Payload limits).
+# On Fargate the compute stack sets MAX_PAYLOAD_BYTES from the route (modules/limits.py, docs/security.md: Payload limits).
 DEFAULT_MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 DEFAULT_MAX_BATCH_SIZE = 1000
 DEFAULT_MODEL_DIR = "/opt/ml/model"
