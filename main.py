@@ -30,19 +30,50 @@ def compose(app, config: PipelineConfig) -> dict:
     if config.compute.orchestrator == "eks":
         from modules.stacks.eks import EksStack  # cdk8s and the EKS bindings load only when EKS is chosen
 
-        stacks["eks"] = EksStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
-                                 storage=stacks["storage"], messaging=stacks["messaging"])
-    stacks["compute"] = ComputeStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
-                                     storage=stacks["storage"], messaging=stacks["messaging"], eks=stacks.get("eks"))
-    stacks["inference"] = InferenceStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
-                                         storage=stacks["storage"], messaging=stacks["messaging"])
+        stacks["eks"] = EksStack(
+            app,
+            config=config,
+            network=stacks["network"],
+            registry=stacks["registry"],
+            storage=stacks["storage"],
+            messaging=stacks["messaging"],
+        )
+    stacks["compute"] = ComputeStack(
+        app,
+        config=config,
+        network=stacks["network"],
+        registry=stacks["registry"],
+        storage=stacks["storage"],
+        messaging=stacks["messaging"],
+        eks=stacks.get("eks"),
+    )
+    stacks["inference"] = InferenceStack(
+        app,
+        config=config,
+        network=stacks["network"],
+        registry=stacks["registry"],
+        storage=stacks["storage"],
+        messaging=stacks["messaging"],
+    )
     if config.batch.enabled:
-        stacks["batch"] = BatchStack(app, config=config, network=stacks["network"], registry=stacks["registry"],
-                                     storage=stacks["storage"], messaging=stacks["messaging"],
-                                     inference=stacks["inference"])
-    stacks["api"] = ApiStack(app, config=config, network=stacks["network"], messaging=stacks["messaging"],
-                             compute=stacks["compute"],
-                             inference=stacks["inference"], batch=stacks.get("batch"))
+        stacks["batch"] = BatchStack(
+            app,
+            config=config,
+            network=stacks["network"],
+            registry=stacks["registry"],
+            storage=stacks["storage"],
+            messaging=stacks["messaging"],
+            inference=stacks["inference"],
+        )
+    stacks["api"] = ApiStack(
+        app,
+        config=config,
+        network=stacks["network"],
+        messaging=stacks["messaging"],
+        compute=stacks["compute"],
+        inference=stacks["inference"],
+        batch=stacks.get("batch"),
+    )
     return stacks
 
 

@@ -73,9 +73,7 @@ def require_loopback(url: str) -> tuple[str, int]:
     except ValueError:
         pass
     if parts.scheme != "http" or not is_loopback:
-        sys.exit(
-            f"refusing {url!r}: only http:// on a loopback address (127.0.0.0/8, ::1, localhost)"
-        )
+        sys.exit(f"refusing {url!r}: only http:// on a loopback address (127.0.0.0/8, ::1, localhost)")
     return host, parts.port or 80
 
 
@@ -85,9 +83,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until_ready(
-    url: str, process: subprocess.Popen[bytes] | None, timeout: float = 60
-) -> None:
+def wait_until_ready(url: str, process: subprocess.Popen[bytes] | None, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -117,9 +113,7 @@ def local_server(workers: int | None) -> Iterator[str]:
         ]
         if workers:
             command += ["--workers", str(workers)]
-        process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_ready(url, process)
@@ -139,9 +133,7 @@ def drive(host: str, port: int, body: bytes, tally: Tally) -> None:
     while tally.take():
         started = time.perf_counter()
         try:
-            connection = connection or http.client.HTTPConnection(
-                host, port, timeout=30
-            )
+            connection = connection or http.client.HTTPConnection(host, port, timeout=30)
             connection.request("POST", "/invocations", body=body, headers=headers)
             response = connection.getresponse()
             response.read()
@@ -156,19 +148,14 @@ def drive(host: str, port: int, body: bytes, tally: Tally) -> None:
         connection.close()
 
 
-def run(
-    url: str, *, requests: int, duration: float, concurrency: int, batch: int
-) -> Tally:
+def run(url: str, *, requests: int, duration: float, concurrency: int, batch: int) -> Tally:
     host, port = require_loopback(url)
     rows = [IRIS_ROWS[i % len(IRIS_ROWS)] for i in range(batch)]
     body = json.dumps({"instances": rows}).encode()
     warmup = Tally(budget=WARMUP_REQUESTS, deadline=time.monotonic() + 30)
     drive(host, port, body, warmup)
     tally = Tally(budget=requests, deadline=time.monotonic() + duration)
-    threads = [
-        threading.Thread(target=drive, args=(host, port, body, tally))
-        for _ in range(concurrency)
-    ]
+    threads = [threading.Thread(target=drive, args=(host, port, body, tally)) for _ in range(concurrency)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -179,9 +166,7 @@ def run(
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(
-        len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1)))
-    )
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
     return sorted_values[index]
 
 
@@ -205,23 +190,13 @@ def report(tally: Tally, *, concurrency: int, batch: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--url", help="a running server on loopback; default: start one"
-    )
-    parser.add_argument(
-        "--requests", type=int, default=2000, help="stop after this many requests"
-    )
-    parser.add_argument(
-        "--duration", type=float, default=20.0, help="or after this many seconds"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a running server on loopback; default: start one")
+    parser.add_argument("--requests", type=int, default=2000, help="stop after this many requests")
+    parser.add_argument("--duration", type=float, default=20.0, help="or after this many seconds")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--batch", type=int, default=1, help="rows per request")
-    parser.add_argument(
-        "--workers", type=int, help="gunicorn workers of a started server"
-    )
+    parser.add_argument("--workers", type=int, help="gunicorn workers of a started server")
     args = parser.parse_args(argv)
     if args.url:
         url = args.url.rstrip("/")

@@ -67,8 +67,11 @@ def multiplied(plans: dict[str, dict[str, Any]], size: int) -> dict[str, Any]:
     pool = [(stack, rc) for stack in SOURCE_STACKS for rc in plans[stack].get("resource_changes", [])]
     drift = [d for stack in SOURCE_STACKS for d in plans[stack].get("resource_drift", [])]
     changes, drifted, configured = [], [], []
-    config_resources = {r["address"]: r for stack in SOURCE_STACKS
-                        for r in plans[stack].get("configuration", {}).get("root_module", {}).get("resources", [])}
+    config_resources = {
+        r["address"]: r
+        for stack in SOURCE_STACKS
+        for r in plans[stack].get("configuration", {}).get("root_module", {}).get("resources", [])
+    }
     copies = 0
     while len(changes) < size:
         for stack, entry in pool:
@@ -99,8 +102,12 @@ def time_review(path: Path) -> dict[str, float]:
     rendered = time.perf_counter()
     render_json(review)
     done = time.perf_counter()
-    return {"parse": parsed - started, "analyse": analysed - parsed, "markdown": rendered - analysed,
-            "json": done - rendered}
+    return {
+        "parse": parsed - started,
+        "analyse": analysed - parsed,
+        "markdown": rendered - analysed,
+        "json": done - rendered,
+    }
 
 
 def main() -> int:
@@ -123,8 +130,11 @@ def main() -> int:
                 results[size].append(time_review(paths[size]))
         sizes_mb = {size: paths[size].stat().st_size / 1e6 for size in args.sizes}
     print(f"plan review, median of {args.rounds} rounds [min-max], load average {load:.2f} at start")
-    print(f"{'changes':>8} {'JSON MB':>8} " + " ".join(f"{phase + ' ms':>22}" for phase in PHASES)
-          + f" {'total ms':>10} {'µs/change':>10}")
+    print(
+        f"{'changes':>8} {'JSON MB':>8} "
+        + " ".join(f"{phase + ' ms':>22}" for phase in PHASES)
+        + f" {'total ms':>10} {'µs/change':>10}"
+    )
     for size in args.sizes:
         cells = []
         for phase in PHASES:
@@ -132,8 +142,11 @@ def main() -> int:
             cells.append(f"{statistics.median(values):8.1f} [{min(values):5.0f}-{max(values):5.0f}]")
         totals = [sum(r.values()) * 1000 for r in results[size]]
         total = statistics.median(totals)
-        print(f"{size:>8} {sizes_mb[size]:>8.1f} " + " ".join(f"{c:>22}" for c in cells)
-              + f" {total:>10.1f} {total * 1000 / size:>10.1f}")
+        print(
+            f"{size:>8} {sizes_mb[size]:>8.1f} "
+            + " ".join(f"{c:>22}" for c in cells)
+            + f" {total:>10.1f} {total * 1000 / size:>10.1f}"
+        )
     return 0
 
 

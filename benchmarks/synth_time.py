@@ -58,8 +58,13 @@ def run_once(code: str) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as outdir:
         env = {**os.environ, "CDKTF_OUTDIR": outdir, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-c", code, outdir], cwd=PROJECT_ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, outdir],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
@@ -85,8 +90,13 @@ def main() -> int:
     for column in ("scenario", "median s", "min s", "max s", "peak MiB (median)"):
         table.add_column(column, justify="left" if column == "scenario" else "right")
     for name in SCENARIOS:
-        table.add_row(name, f"{median[name]:.2f}", f"{min(times[name]):.2f}", f"{max(times[name]):.2f}",
-                      f"{statistics.median(memory[name]):.0f}")
+        table.add_row(
+            name,
+            f"{median[name]:.2f}",
+            f"{min(times[name]):.2f}",
+            f"{max(times[name]):.2f}",
+            f"{statistics.median(memory[name]):.0f}",
+        )
     console = Console()
     console.print(table)
     console.print(f"project / floor = {median['project'] / median['floor']:.2f}x (target <= 1.5x)")

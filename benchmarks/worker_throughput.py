@@ -42,20 +42,36 @@ def resources(clients: dict, run: str) -> dict[str, str]:
     clients["s3"].create_bucket(Bucket=bucket)
     dead = clients["sqs"].create_queue(QueueName=f"bench-{run}-dlq")["QueueUrl"]
     dead_arn = clients["sqs"].get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue = clients["sqs"].create_queue(QueueName=f"bench-{run}", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "5"})})["QueueUrl"]
+    queue = clients["sqs"].create_queue(
+        QueueName=f"bench-{run}",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "5"})},
+    )["QueueUrl"]
     topic = clients["sns"].create_topic(Name=f"bench-{run}-results")["TopicArn"]
     return {"bucket": bucket, "queue": queue, "topic": topic}
 
 
 def measure(clients: dict, aws_env: dict[str, str], model_url: str, batch_size: int, jobs: int) -> dict[str, float]:
     names = resources(clients, uuid.uuid4().hex[:8])
-    env = {**os.environ, **aws_env, "QUEUE_URL": names["queue"], "QUEUE_BATCH_SIZE": str(batch_size),
-           "RESULTS_BUCKET": names["bucket"], "RESULTS_TOPIC_ARN": names["topic"], "MODEL_BACKEND": "http",
-           "MODEL_URL": model_url, "MODEL_TIMEOUT_SECONDS": "10", "LOG_LEVEL": "WARNING",
-           "PYTHONPATH": str(PROJECT_ROOT), "HEALTH_FILE": str(LOG_DIR / "bench-worker.health")}
-    consumer = LocalProcess.start([sys.executable, str(PROJECT_ROOT / "containers" / "inference" / "serve.py"), "work"],
-                                  env, "bench-worker.log", cwd=PROJECT_ROOT / "containers" / "inference")
+    env = {
+        **os.environ,
+        **aws_env,
+        "QUEUE_URL": names["queue"],
+        "QUEUE_BATCH_SIZE": str(batch_size),
+        "RESULTS_BUCKET": names["bucket"],
+        "RESULTS_TOPIC_ARN": names["topic"],
+        "MODEL_BACKEND": "http",
+        "MODEL_URL": model_url,
+        "MODEL_TIMEOUT_SECONDS": "10",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "HEALTH_FILE": str(LOG_DIR / "bench-worker.health"),
+    }
+    consumer = LocalProcess.start(
+        [sys.executable, str(PROJECT_ROOT / "containers" / "inference" / "serve.py"), "work"],
+        env,
+        "bench-worker.log",
+        cwd=PROJECT_ROOT / "containers" / "inference",
+    )
     try:
         send(clients, names, 10)  # warm-up: clients, connections, the model's first predictions
         wait_for(lambda: count(clients, names) >= 10, "the warm-up jobs", 120)
@@ -65,13 +81,17 @@ def measure(clients: dict, aws_env: dict[str, str], model_url: str, batch_size: 
         consumer.stop()
     completed = {}
     for job_id in sent:
-        document = json.loads(clients["s3"].get_object(Bucket=names["bucket"], Key=f"results/{job_id}.json")["Body"]
-                              .read())
+        document = json.loads(
+            clients["s3"].get_object(Bucket=names["bucket"], Key=f"results/{job_id}.json")["Body"].read()
+        )
         completed[job_id] = datetime.fromisoformat(document["completed_at"]).timestamp()
     latencies = [completed[job_id] - sent[job_id] for job_id in sent]
     span = max(completed.values()) - min(sent.values())
-    return {"jobs_per_second": jobs / span, "p50_ms": 1000 * percentile(latencies, 0.5),
-            "p99_ms": 1000 * percentile(latencies, 0.99)}
+    return {
+        "jobs_per_second": jobs / span,
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+    }
 
 
 def send(clients: dict, names: dict[str, str], jobs: int) -> dict[str, float]:
@@ -79,10 +99,16 @@ def send(clients: dict, names: dict[str, str], jobs: int) -> dict[str, float]:
     sent = {}
     ids = [str(uuid.uuid4()) for _ in range(jobs)]
     for start in range(0, jobs, 10):
-        batch = ids[start:start + 10]
-        entries = [{"Id": str(i), "MessageBody": json.dumps({"job_id": job_id, "model": "iris", "priority": "normal",
-                                                             "inputs": {"instances": [ROW]}})}
-                   for i, job_id in enumerate(batch)]
+        batch = ids[start : start + 10]
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps(
+                    {"job_id": job_id, "model": "iris", "priority": "normal", "inputs": {"instances": [ROW]}}
+                ),
+            }
+            for i, job_id in enumerate(batch)
+        ]
         at = time.time()
         clients["sqs"].send_message_batch(QueueUrl=names["queue"], Entries=entries)
         sent.update(dict.fromkeys(batch, at))
@@ -108,24 +134,40 @@ def main(argv: list[str] | None = None) -> int:
     emulator = start_emulator(reuse=False)
     model_server = ModelServer.start(workers=args.model_workers)
     model_url = model_server.url
-    aws_env = {"AWS_ENDPOINT_URL": emulator.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-               "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
-    clients = {name: boto3.client(name, endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="test",
-                                  aws_secret_access_key="test") for name in ("s3", "sqs", "sns")}
+    aws_env = {
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }
+    clients = {
+        name: boto3.client(
+            name, endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+        )
+        for name in ("s3", "sqs", "sns")
+    }
     results: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
     try:
         for round_ in range(1, args.rounds + 1):
             for size in sizes:
                 figures = measure(clients, aws_env, model_url, size, args.jobs)
                 results[size].append(figures)
-                print(f"round {round_} batch {size:>2}: {figures['jobs_per_second']:6.1f} jobs/s, "
-                      f"p50 {figures['p50_ms']:7.1f} ms, p99 {figures['p99_ms']:7.1f} ms", flush=True)
+                print(
+                    f"round {round_} batch {size:>2}: {figures['jobs_per_second']:6.1f} jobs/s, "
+                    f"p50 {figures['p50_ms']:7.1f} ms, p99 {figures['p99_ms']:7.1f} ms",
+                    flush=True,
+                )
     finally:
         model_server.stop()
         emulator.stop()
-    print(f"\n{args.jobs} jobs per measurement, {args.rounds} rounds, model server with {args.model_workers} workers; "
-          f"load average after: {os.getloadavg()[0]:.2f}")
-    print(f"{'batch':>5} | {'jobs/s median (range)':>24} | {'p50 ms median (range)':>24} | {'p99 ms median (range)':>24}")
+    print(
+        f"\n{args.jobs} jobs per measurement, {args.rounds} rounds, model server with {args.model_workers} workers; "
+        f"load average after: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'batch':>5} | {'jobs/s median (range)':>24} | {'p50 ms median (range)':>24} | {'p99 ms median (range)':>24}"
+    )
     for size, runs in results.items():
         cells = []
         for key in ("jobs_per_second", "p50_ms", "p99_ms"):

@@ -25,9 +25,7 @@ class HttpError(Exception):
         self.field = field
 
 
-def json_response(
-    status: int, body: Any, headers: dict[str, str] | None = None
-) -> dict[str, Any]:
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": {**JSON_HEADERS, **(headers or {})},
@@ -73,9 +71,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
     ) as error:  # JSONDecodeError and bad UTF-8 are ValueErrors
         raise HttpError(400, f"request body is not valid JSON: {error}") from error
     if not isinstance(document, dict):
-        raise HttpError(
-            400, f"request body must be a JSON object, not {type(document).__name__}"
-        )
+        raise HttpError(400, f"request body must be a JSON object, not {type(document).__name__}")
     return document
 
 
@@ -83,9 +79,7 @@ def instances(document: dict[str, Any], field: str) -> list[Any]:
     """The non-empty `instances` list that the model contract expects; the model checks each row."""
     value = document.get("instances")
     if not isinstance(value, list) or not value:
-        raise HttpError(
-            400, 'expected a non-empty "instances" list of feature rows', field
-        )
+        raise HttpError(400, 'expected a non-empty "instances" list of feature rows', field)
     return value
 
 

@@ -105,8 +105,9 @@ def result_exists(bucket: str, key: str) -> bool:
 def store_result_once(bucket: str, key: str, document: dict[str, Any]) -> str:
     """Create the result object only if absent, so two concurrent deliveries cannot both 'win'."""
     try:
-        s3().put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json",
-                        IfNoneMatch="*")
+        s3().put_object(
+            Bucket=bucket, Key=key, Body=json.dumps(document).encode(), ContentType="application/json", IfNoneMatch="*"
+        )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in _ALREADY_WRITTEN_CODES:
             return ALREADY_DONE
@@ -116,8 +117,14 @@ def store_result_once(bucket: str, key: str, document: dict[str, Any]) -> str:
 
 def result_document(job: dict[str, Any], status: str, **outcome: Any) -> dict[str, Any]:
     """The result contract: `{job_id, model, priority, status, result | error, completed_at}`."""
-    return {"job_id": job["job_id"], "model": job.get("model"), "priority": job.get("priority"), "status": status,
-            **outcome, "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+    return {
+        "job_id": job["job_id"],
+        "model": job.get("model"),
+        "priority": job.get("priority"),
+        "status": status,
+        **outcome,
+        "completed_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+    }
 
 
 def run_model(job: dict[str, Any], inputs: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
@@ -163,8 +170,11 @@ def process_job(job: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> str:
     # The model call leaves the job's own overhead (store, notify) inside the deadline.
     model_deadline = deadline.reserve(JOB_OVERHEAD_SECONDS)
     if model_client.answers_later():
-        metadata = {"job-id": job["job_id"], "model": str(job.get("model") or ""),
-                    "priority": str(job.get("priority") or "")}
+        metadata = {
+            "job-id": job["job_id"],
+            "model": str(job.get("model") or ""),
+            "priority": str(job.get("priority") or ""),
+        }
         try:
             model_client.hand_off(inputs, job["job_id"], metadata, model_deadline)
         except model_client.ModelInputRejected as rejection:  # too large for the model: final, as below

@@ -141,9 +141,7 @@ def invoke(payload: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> dict[st
     elif backend == BACKEND_HTTP:
         answer = _invoke_http(body, budget)
     else:
-        raise RuntimeError(
-            f"{MODEL_BACKEND}={backend!r}; expected one of {', '.join(MODEL_BACKENDS)}"
-        )
+        raise RuntimeError(f"{MODEL_BACKEND}={backend!r}; expected one of {', '.join(MODEL_BACKENDS)}")
     try:
         document = json.loads(answer)
     except ValueError as error:
@@ -170,20 +168,15 @@ def _invoke_sagemaker(body: bytes, budget: float) -> bytes:
         details = error.response.get("Error", {})
         original_status = error.response.get("OriginalStatusCode", 0)
         if details.get("Code") == "ModelError" and 400 <= int(original_status) < 500:
-            raise ModelInputRejected(
-                _model_message(error.response.get("OriginalMessage", ""))
-            ) from error
-        raise ModelUnavailable(
-            f"SageMaker {details.get('Code')}: {details.get('Message')}"
-        ) from error
+            raise ModelInputRejected(_model_message(error.response.get("OriginalMessage", ""))) from error
+        raise ModelUnavailable(f"SageMaker {details.get('Code')}: {details.get('Message')}") from error
     except (ReadTimeoutError, ConnectTimeoutError) as error:
         raise ModelTimeout(f"SageMaker did not answer within {budget:.1f} s", budget) from error
     except BotoCoreError as error:
         raise ModelUnavailable(f"SageMaker call failed: {error}") from error
 
 
-def hand_off(payload: dict[str, Any], job_id: str, metadata: dict[str, str],
-             deadline: Deadline = NO_DEADLINE) -> None:
+def hand_off(payload: dict[str, Any], job_id: str, metadata: dict[str, str], deadline: Deadline = NO_DEADLINE) -> None:
     """Give one job to the asynchronous endpoint: its request body to s3://RESULTS_BUCKET/async/input/<job>.json
     (METADATA, such as the job's model and priority, rides along as object metadata for the notification's
     translator), then InvokeEndpointAsync with that InputLocation and the job id as InferenceId.
@@ -201,8 +194,13 @@ def hand_off(payload: dict[str, Any], job_id: str, metadata: dict[str, str],
     read_timeout = max(1, math.floor(budget))
     client = sagemaker_runtime() if read_timeout == _default_read_timeout() else sagemaker_runtime(read_timeout)
     try:
-        client.invoke_endpoint_async(EndpointName=required_env(ENDPOINT_NAME), InputLocation=f"s3://{bucket}/{key}",
-                                     ContentType=JSON_TYPE, Accept=JSON_TYPE, InferenceId=job_id)
+        client.invoke_endpoint_async(
+            EndpointName=required_env(ENDPOINT_NAME),
+            InputLocation=f"s3://{bucket}/{key}",
+            ContentType=JSON_TYPE,
+            Accept=JSON_TYPE,
+            InferenceId=job_id,
+        )
     except ClientError as error:
         details = error.response.get("Error", {})
         raise ModelUnavailable(f"SageMaker {details.get('Code')}: {details.get('Message')}") from error
@@ -233,9 +231,7 @@ def _invoke_http(body: bytes, budget: float) -> bytes:
         message = _model_message(error.read().decode("utf-8", "replace"))
         if 400 <= error.code < 500 and error.code not in (408, 429):
             raise ModelInputRejected(message) from error
-        raise ModelUnavailable(
-            f"model answered HTTP {error.code}: {message}"
-        ) from error
+        raise ModelUnavailable(f"model answered HTTP {error.code}: {message}") from error
     except TimeoutError as error:  # socket.timeout is TimeoutError
         raise ModelTimeout(f"model at {base_url} did not answer within {budget:.1f} s", budget) from error
     except urllib.error.URLError as error:
@@ -252,8 +248,4 @@ def _model_message(body: str) -> str:
         document = json.loads(body)
     except ValueError:
         return body[:500]
-    return (
-        str(document.get("error", body[:500]))
-        if isinstance(document, dict)
-        else body[:500]
-    )
+    return str(document.get("error", body[:500])) if isinstance(document, dict) else body[:500]

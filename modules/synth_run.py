@@ -42,13 +42,15 @@ def summarize(outdir: Path) -> list[StackSummary]:
         doc = json.loads((outdir / stack["synthesizedStackPath"]).read_text())
         backend_type, backend = next(iter(doc["terraform"].get("backend", {"local": {}}).items()))
         where = backend.get("path") or f"s3://{backend.get('bucket')}/{backend.get('key')}"
-        rows.append(StackSummary(
-            name=name,
-            backend=f"{backend_type}: {where.removeprefix('../../../')}",
-            resources=sum(len(instances) for instances in doc.get("resource", {}).values()),
-            outputs=len(doc.get("output", {})),
-            depends_on=tuple(stack.get("dependencies", [])),
-        ))
+        rows.append(
+            StackSummary(
+                name=name,
+                backend=f"{backend_type}: {where.removeprefix('../../../')}",
+                resources=sum(len(instances) for instances in doc.get("resource", {}).values()),
+                outputs=len(doc.get("output", {})),
+                depends_on=tuple(stack.get("dependencies", [])),
+            )
+        )
     return deployment_order(rows)
 
 
@@ -74,8 +76,9 @@ def _swap_into_place(built: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def synthesize(compose: Callable[[object, PipelineConfig], None], config: PipelineConfig,
-               outdir: Path) -> list[StackSummary]:
+def synthesize(
+    compose: Callable[[object, PipelineConfig], None], config: PipelineConfig, outdir: Path
+) -> list[StackSummary]:
     """Build every stack into a temporary sibling of OUTDIR, then swap it in; OUTDIR is untouched on failure."""
     from cdktf import App  # imported here so that a config error exits before jsii starts
 

@@ -50,9 +50,13 @@ def node_group_synthesized(tmp_path_factory) -> Path:
     from modules.synth_run import synthesize
 
     config = load_config(PROJECT_ROOT / "config" / "local-eks.toml")
-    eks = config.compute.eks.model_copy(update={
-        "compute": "node-group", "inference_gpus": 1,
-        "node_group": config.compute.eks.node_group.model_copy(update={"instance_types": ("g5.xlarge",)})})
+    eks = config.compute.eks.model_copy(
+        update={
+            "compute": "node-group",
+            "inference_gpus": 1,
+            "node_group": config.compute.eks.node_group.model_copy(update={"instance_types": ("g5.xlarge",)}),
+        }
+    )
     config = config.model_copy(update={"compute": config.compute.model_copy(update={"eks": eks})})
     assert config.compute.eks.problems() == []
     outdir = tmp_path_factory.mktemp("synth-node-group") / "local-eks"
@@ -70,8 +74,9 @@ def terraform():
         return toolchain()
     except TerraformNotFound as exc:
         missing = str(exc)
-    pytest.fail(f"this test needs the real Terraform CLI and the hashicorp/aws provider mirror: {missing}",
-                pytrace=False)
+    pytest.fail(
+        f"this test needs the real Terraform CLI and the hashicorp/aws provider mirror: {missing}", pytrace=False
+    )
 
 
 def stack_dirs(outdir: Path) -> list[Path]:
@@ -79,8 +84,10 @@ def stack_dirs(outdir: Path) -> list[Path]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
-    lines = [f"{gate}: {len(stacks)} stack(s) checked ({', '.join(sorted(stacks)) or 'none'})"
-             for gate, stacks in GATE_COUNTS.items()]
+    lines = [
+        f"{gate}: {len(stacks)} stack(s) checked ({', '.join(sorted(stacks)) or 'none'})"
+        for gate, stacks in GATE_COUNTS.items()
+    ]
     terminalreporter.write_sep("=", "gates")
     for line in lines:
         terminalreporter.write_line(line)

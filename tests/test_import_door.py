@@ -24,8 +24,9 @@ print(len(loaded), hasattr(package, '__all__'), 'cdk8s' in sys.modules)
 
 
 def test_a_full_synth_loads_only_the_provider_modules_it_uses():
-    proc = subprocess.run([sys.executable, "-c", PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=300, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=True
+    )
     loaded, init_ran, cdk8s_loaded = proc.stdout.split()
     assert init_ran == "False", "the package __init__ of cdktf_cdktf_provider_aws ran"
     # cdk8s (and its jsii assembly) loads only for an environment on EKS: an ECS synth never pays for it.
@@ -35,7 +36,10 @@ def test_a_full_synth_loads_only_the_provider_modules_it_uses():
 
 def test_no_code_imports_the_provider_package_around_the_door():
     pattern = re.compile(r"^\s*(from|import)\s+cdktf_cdktf_provider_aws", re.MULTILINE)
-    offenders = [str(path.relative_to(PROJECT_ROOT)) for folder in ("modules", "tools", "lambdas", "containers")
-                 for path in (PROJECT_ROOT / folder).rglob("*.py")
-                 if path.name != "aws.py" and pattern.search(path.read_text())]
+    offenders = [
+        str(path.relative_to(PROJECT_ROOT))
+        for folder in ("modules", "tools", "lambdas", "containers")
+        for path in (PROJECT_ROOT / folder).rglob("*.py")
+        if path.name != "aws.py" and pattern.search(path.read_text())
+    ]
     assert offenders == []

@@ -22,8 +22,14 @@ LEAVES = ("modules/limits.py", "modules/defaults.py", "lambdas/contract.py")
 # layer (path prefix) -> project modules it may import (prefixes; a module may always import its own layer)
 ALLOWED: dict[str, tuple[str, ...]] = {
     "modules/config/": ("modules.config", "modules.limits", "modules.defaults", SHARED_CONTRACT),
-    "modules/constructs/": ("modules.constructs", "modules.config", "modules.aws", "modules.limits",
-                            "modules.defaults", SHARED_CONTRACT),
+    "modules/constructs/": (
+        "modules.constructs",
+        "modules.config",
+        "modules.aws",
+        "modules.limits",
+        "modules.defaults",
+        SHARED_CONTRACT,
+    ),
     "modules/stacks/": ("modules", SHARED_CONTRACT),
     "modules/": ("modules", SHARED_CONTRACT),
     "main.py": ("modules",),
@@ -41,8 +47,9 @@ def project_imports(source: str) -> list[tuple[str, int]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append((node.module, node.lineno))
             # `from lambdas import contract` imports lambdas.contract
-            found += [(f"{node.module}.{alias.name}", node.lineno) for alias in node.names
-                      if node.module in PROJECT_PACKAGES]
+            found += [
+                (f"{node.module}.{alias.name}", node.lineno) for alias in node.names if node.module in PROJECT_PACKAGES
+            ]
     return [(name, line) for name, line in found if name.split(".")[0] in PROJECT_PACKAGES]
 
 
@@ -71,7 +78,9 @@ def violations(sources: list[tuple[str, str]]) -> list[str]:
             if relative in LEAVES:
                 problems.append(f"{relative}:{line} imports {name}, but a leaf module imports nothing of the project")
             elif layer is not None and not _allowed(name, ALLOWED[layer]):
-                problems.append(f"{relative}:{line} imports {name}: {layer} may import only {', '.join(ALLOWED[layer])}")
+                problems.append(
+                    f"{relative}:{line} imports {name}: {layer} may import only {', '.join(ALLOWED[layer])}"
+                )
     return problems
 
 
@@ -79,18 +88,39 @@ def test_every_import_points_the_way_the_layers_allow():
     assert violations(_sources()) == []
 
 
-@pytest.mark.parametrize(("relative", "source", "expected"), [
-    ("modules/stacks/x.py", "from tools.emulator import provider_settings\n", "modules/stacks/x.py:1 imports tools.emulator"),
-    ("modules/config/x.py", "def f():\n    from modules.constructs.kms_key import KmsKey\n",
-     "modules/config/x.py:2 imports modules.constructs"),
-    ("lambdas/x.py", "from modules.limits import LAMBDA_TIMEOUT\n", "lambdas/x.py:1 imports modules.limits"),
-    ("modules/limits.py", "from modules.config.base import StrictModel\n", "modules/limits.py:1 imports modules.config"),
-    ("modules/stacks/x.py", "from lambdas import json_logs\n", "modules/stacks/x.py:1 imports lambdas.json_logs"),
-])
+@pytest.mark.parametrize(
+    ("relative", "source", "expected"),
+    [
+        (
+            "modules/stacks/x.py",
+            "from tools.emulator import provider_settings\n",
+            "modules/stacks/x.py:1 imports tools.emulator",
+        ),
+        (
+            "modules/config/x.py",
+            "def f():\n    from modules.constructs.kms_key import KmsKey\n",
+            "modules/config/x.py:2 imports modules.constructs",
+        ),
+        ("lambdas/x.py", "from modules.limits import LAMBDA_TIMEOUT\n", "lambdas/x.py:1 imports modules.limits"),
+        (
+            "modules/limits.py",
+            "from modules.config.base import StrictModel\n",
+            "modules/limits.py:1 imports modules.config",
+        ),
+        ("modules/stacks/x.py", "from lambdas import json_logs\n", "modules/stacks/x.py:1 imports lambdas.json_logs"),
+    ],
+)
 def test_an_import_against_the_layers_is_named_with_its_file_and_line(relative, source, expected):
     assert [problem for problem in violations([(relative, source)]) if problem.startswith(expected)]
 
 
 def test_imports_the_layers_allow_pass():
-    assert violations([("modules/stacks/x.py", "from lambdas import contract\nfrom modules.constructs import y\n"),
-                       ("tools/x.py", "import main\nfrom modules.config import load_config\n")]) == []
+    assert (
+        violations(
+            [
+                ("modules/stacks/x.py", "from lambdas import contract\nfrom modules.constructs import y\n"),
+                ("tools/x.py", "import main\nfrom modules.config import load_config\n"),
+            ]
+        )
+        == []
+    )

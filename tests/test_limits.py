@@ -43,21 +43,25 @@ def test_the_table_is_a_leaf_module_importing_nothing_from_the_project() -> None
     assert not imported & PROJECT_PACKAGES
 
 
-@pytest.mark.parametrize(("limit", "value"), [
-    (limits.API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, 30_000),  # HTTP API; 29 s is the REST API's default
-    (limits.LAMBDA_SYNC_PAYLOAD, 6_291_456),
-    (limits.SAGEMAKER_REALTIME_PAYLOAD, 6_291_456),
-    (limits.SAGEMAKER_SERVERLESS_PAYLOAD, 4_000_000),
-    (limits.SNS_MESSAGE, 262_144),
-    (limits.SQS_VISIBILITY_TIMEOUT_FACTOR, 6),
-    (limits.LOAD_BALANCER_NAME, 32),
-    (limits.IAM_ROLE_NAME, 64),
-    (limits.SAGEMAKER_NAME, 63),
-    (limits.SQS_QUEUE_NAME, 80),
-    (limits.LAMBDA_FUNCTION_NAME, 64),
-    (limits.LOG_GROUP_NAME, 512),
-    (limits.S3_BUCKET_NAME, (3, 63)),
-], ids=lambda item: getattr(item, "name", str(item)))
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [
+        (limits.API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, 30_000),  # HTTP API; 29 s is the REST API's default
+        (limits.LAMBDA_SYNC_PAYLOAD, 6_291_456),
+        (limits.SAGEMAKER_REALTIME_PAYLOAD, 6_291_456),
+        (limits.SAGEMAKER_SERVERLESS_PAYLOAD, 4_000_000),
+        (limits.SNS_MESSAGE, 262_144),
+        (limits.SQS_VISIBILITY_TIMEOUT_FACTOR, 6),
+        (limits.LOAD_BALANCER_NAME, 32),
+        (limits.IAM_ROLE_NAME, 64),
+        (limits.SAGEMAKER_NAME, 63),
+        (limits.SQS_QUEUE_NAME, 80),
+        (limits.LAMBDA_FUNCTION_NAME, 64),
+        (limits.LOG_GROUP_NAME, 512),
+        (limits.S3_BUCKET_NAME, (3, 63)),
+    ],
+    ids=lambda item: getattr(item, "name", str(item)),
+)
 def test_the_numbers_are_the_documented_ones(limit: Limit, value: object) -> None:
     assert limit.value == value
 

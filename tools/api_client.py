@@ -38,16 +38,26 @@ class ApiResponse:
 class ApiClient:
     """`ApiClient(url, auth, region).request("POST", "/v1/predict", {...})`; URL is the `api_invoke_url` output."""
 
-    def __init__(self, base_url: str, auth: str, region: str, *, token: str | None = None, session: Any = None,
-                 timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        auth: str,
+        region: str,
+        *,
+        token: str | None = None,
+        session: Any = None,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> None:
         if auth not in ("iam", "jwt", "none"):
             raise ApiCallError(f"unknown auth {auth!r}; allowed: iam, jwt, none")
         self.base_url, self.auth, self.region, self.timeout = base_url.rstrip("/"), auth, region, timeout
         self.token = token if token is not None else os.environ.get(TOKEN_ENV)
         self.session = session
         if auth == "jwt" and not self.token:
-            raise ApiCallError(f"auth = 'jwt' needs a token: set {TOKEN_ENV} to a Bearer token the API's issuer "
-                               "signed for one of its audiences")
+            raise ApiCallError(
+                f"auth = 'jwt' needs a token: set {TOKEN_ENV} to a Bearer token the API's issuer "
+                "signed for one of its audiences"
+            )
 
     def request(self, method: str, path: str, body: Any = None) -> ApiResponse:
         url = f"{self.base_url}/{path.lstrip('/')}"
@@ -74,8 +84,10 @@ class ApiClient:
         session = self.session or boto3.session.Session()
         credentials = session.get_credentials()
         if credentials is None:
-            raise ApiCallError("auth = 'iam' signs with AWS credentials, and none were found (environment, profile "
-                               "or role); the caller also needs execute-api:Invoke on the route")
+            raise ApiCallError(
+                "auth = 'iam' signs with AWS credentials, and none were found (environment, profile "
+                "or role); the caller also needs execute-api:Invoke on the route"
+            )
         signed = AWSRequest(method=method, url=url, data=data, headers=headers)
         SigV4Auth(credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(signed)
         return dict(signed.headers.items())

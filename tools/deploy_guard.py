@@ -40,13 +40,17 @@ def environment_config():
 
     if not (os.environ.get("PIPELINE_ENV") or os.environ.get("PIPELINE_CONFIG")):
         known = ", ".join(sorted(p.stem for p in (PROJECT_ROOT / "config").glob("*.toml")))
-        raise Refused(f"name the environment, e.g. PIPELINE_ENV=dev make diff (environments: {known}; local "
-                      "deploys with make deploy-local)")
+        raise Refused(
+            f"name the environment, e.g. PIPELINE_ENV=dev make diff (environments: {known}; local "
+            "deploys with make deploy-local)"
+        )
     path = config_path_from_env()
     config = load_config(path)
     if not config.allowed_account_ids:
-        raise Refused(f"{config.environment} ({path.name}) has no allowed_account_ids: it is deployed only onto "
-                      "the local emulator, with make deploy-local (its provider refuses every real account)")
+        raise Refused(
+            f"{config.environment} ({path.name}) has no allowed_account_ids: it is deployed only onto "
+            "the local emulator, with make deploy-local (its provider refuses every real account)"
+        )
     return path, config
 
 
@@ -57,8 +61,10 @@ def caller_identity(region: str) -> dict[str, str]:
     try:
         return boto3.client("sts", region_name=region).get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
-        raise Refused(f"cannot tell which AWS account your credentials reach ({exc}); sign in first "
-                      "(aws sso login, or AWS_PROFILE)") from None
+        raise Refused(
+            f"cannot tell which AWS account your credentials reach ({exc}); sign in first "
+            "(aws sso login, or AWS_PROFILE)"
+        ) from None
 
 
 def select_stacks(patterns: list[str], outdir: Path) -> list[str]:
@@ -77,8 +83,14 @@ def select_stacks(patterns: list[str], outdir: Path) -> list[str]:
 
 def synthesize(path: Path, outdir: Path) -> None:
     env = {**os.environ, "PIPELINE_CONFIG": str(path), "CDKTF_OUTDIR": str(outdir)}
-    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py")], cwd=PROJECT_ROOT, env=env, text=True,
-                          capture_output=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "main.py")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     if proc.returncode != 0:
         lines = (proc.stderr or proc.stdout).strip().splitlines() or [f"synth failed (exit {proc.returncode})"]
         raise Refused(lines[-1].removeprefix("error: "))
@@ -95,13 +107,16 @@ def synthesized_for(outdir: Path, config) -> dict:
         provider = doc["provider"]["aws"][0]
         environment = provider.get("default_tags", [{}])[0].get("tags", {}).get("environment")
         if environment != config.environment or provider.get("allowed_account_ids") != list(config.allowed_account_ids):
-            raise Refused(f"{outdir}/{stack['synthesizedStackPath']} is environment {environment!r} for accounts "
-                          f"{provider.get('allowed_account_ids')}, not {config.environment!r}: synthesize again")
+            raise Refused(
+                f"{outdir}/{stack['synthesizedStackPath']} is environment {environment!r} for accounts "
+                f"{provider.get('allowed_account_ids')}, not {config.environment!r}: synthesize again"
+            )
     return manifest
 
 
-def cdktf_commands(action: str, stacks: list[str], all_stacks: list[str], outdir: Path, *, auto_approve: bool,
-                   offline: bool) -> list[list[str]]:
+def cdktf_commands(
+    action: str, stacks: list[str], all_stacks: list[str], outdir: Path, *, auto_approve: bool, offline: bool
+) -> list[list[str]]:
     common = ["--skip-synth", "--output", str(outdir)] + (["--skip-provider-lock"] if offline else [])
     if action == "diff":
         return [[str(CDKTF), "diff", stack, *common] for stack in stacks]
@@ -114,11 +129,16 @@ def run(args: argparse.Namespace) -> int:
     identity = caller_identity(config.region)
     account = identity.get("Account")
     if account not in config.allowed_account_ids:
-        raise Refused(f"your credentials reach account {account} ({identity.get('Arn')}), but {config.environment} "
-                      f"may only touch {', '.join(config.allowed_account_ids)} (allowed_account_ids): switch "
-                      "credentials")
-    print(f"{args.action}: environment {config.environment} ({path.name}), account {account} "
-          f"({identity.get('Arn')}), region {config.region}", flush=True)
+        raise Refused(
+            f"your credentials reach account {account} ({identity.get('Arn')}), but {config.environment} "
+            f"may only touch {', '.join(config.allowed_account_ids)} (allowed_account_ids): switch "
+            "credentials"
+        )
+    print(
+        f"{args.action}: environment {config.environment} ({path.name}), account {account} "
+        f"({identity.get('Arn')}), region {config.region}",
+        flush=True,
+    )
     outdir = Path(os.environ.get("CDKTF_OUTDIR") or PROJECT_ROOT / "cdktf.out")
     if not args.skip_synth:
         synthesize(path, outdir)
@@ -130,10 +150,13 @@ def run(args: argparse.Namespace) -> int:
         offline = True
     except TerraformNotFound:
         offline = False  # no mirror on this machine: Terraform installs providers from the registry
-    print(f"stacks: {', '.join(stacks)} (from {outdir}, synthesized {'earlier' if args.skip_synth else 'now'})",
-          flush=True)
-    commands = cdktf_commands(args.action, stacks, list(manifest["stacks"]), outdir,
-                              auto_approve=args.auto_approve, offline=offline)
+    print(
+        f"stacks: {', '.join(stacks)} (from {outdir}, synthesized {'earlier' if args.skip_synth else 'now'})",
+        flush=True,
+    )
+    commands = cdktf_commands(
+        args.action, stacks, list(manifest["stacks"]), outdir, auto_approve=args.auto_approve, offline=offline
+    )
     failed = []
     for command in commands:
         print("$ " + " ".join(Path(part).name if part == str(CDKTF) else part for part in command), flush=True)
@@ -149,13 +172,15 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    parser = argparse.ArgumentParser(prog="python -m tools.deploy_guard", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.deploy_guard", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("action", choices=("diff", "deploy"))
     parser.add_argument("stacks", nargs="*", help="stack names or globs (default: every stack, '*')")
     parser.add_argument("--auto-approve", action="store_true", help="deploy without cdktf's approval prompts")
-    parser.add_argument("--skip-synth", action="store_true",
-                        help="use cdktf.out as it is (checked to be this environment's)")
+    parser.add_argument(
+        "--skip-synth", action="store_true", help="use cdktf.out as it is (checked to be this environment's)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="guards, synth and the cdktf commands, not run")
     args = parser.parse_intermixed_args(argv)
     try:

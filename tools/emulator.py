@@ -45,6 +45,7 @@ START_TIMEOUT_SECONDS = 30.0
 # CreateFunction requests answered as the first: see that module.
 SERVER_MODULE = "tools.emulator_server"
 
+
 class EmulatorError(RuntimeError):
     """The emulator could not be started or reached; the message says why and what to do."""
 
@@ -87,8 +88,9 @@ class Emulator:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def as_record(self) -> dict[str, Any]:
@@ -211,18 +213,27 @@ def _spawn(port: int, *, detach: bool) -> subprocess.Popen[bytes]:
     if detach:
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         with LOG_FILE.open("ab") as log:
-            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, cwd=PROJECT_ROOT)
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+            return subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=PROJECT_ROOT,
+            )
+    return subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT
+    )
 
 
 def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise EmulatorError(f"moto server exited with code {process.returncode} before answering at {url} "
-                                "(is moto[server] installed in this environment?)")
+            raise EmulatorError(
+                f"moto server exited with code {process.returncode} before answering at {url} "
+                "(is moto[server] installed in this environment?)"
+            )
         if answers(url, timeout=1.0):
             return
         time.sleep(0.2)
@@ -230,8 +241,14 @@ def _wait_until_healthy(process: subprocess.Popen[bytes], url: str, timeout: flo
     raise EmulatorError(f"moto server did not answer at {url}{HEALTH_PATH} within {timeout:.0f} s")
 
 
-def start_emulator(port: int | None = None, *, reuse: bool = True, detach: bool = False,
-                   state_file: Path = STATE_FILE, timeout: float = START_TIMEOUT_SECONDS) -> Emulator:
+def start_emulator(
+    port: int | None = None,
+    *,
+    reuse: bool = True,
+    detach: bool = False,
+    state_file: Path = STATE_FILE,
+    timeout: float = START_TIMEOUT_SECONDS,
+) -> Emulator:
     """A running emulator: a healthy existing one when REUSE allows, else a new moto server on loopback.
 
     PORT pins the port of a new server (default: a free one). DETACH lets the server outlive this process
@@ -290,10 +307,15 @@ def _cli_status(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.emulator",
-                                     description="Run a local AWS emulator (moto server) on loopback.")
-    parser.add_argument("--state-file", type=Path, default=STATE_FILE,
-                        help="where the running emulator is recorded (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.emulator", description="Run a local AWS emulator (moto server) on loopback."
+    )
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        default=STATE_FILE,
+        help="where the running emulator is recorded (default: %(default)s)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="start one in the background (or report the running one)")
     start.add_argument("--port", type=int, default=None, help="port to bind on 127.0.0.1 (default: a free one)")

@@ -58,8 +58,9 @@ def install() -> None:
     backend_class, response_class = models.SageMakerModelBackend, responses.SageMakerResponse
     create_endpoint, create_endpoint_config = backend_class.create_endpoint, backend_class.create_endpoint_config
 
-    def update_endpoint(self: Any, endpoint_name: str, endpoint_config_name: str,
-                        deployment_config: dict[str, Any] | None) -> Any:
+    def update_endpoint(
+        self: Any, endpoint_name: str, endpoint_config_name: str, deployment_config: dict[str, Any] | None
+    ) -> Any:
         endpoint = self.endpoints.get(endpoint_name)
         if endpoint is None:
             arn = models.FakeEndpoint.arn_formatter(endpoint_name, self.account_id, self.region_name)
@@ -73,15 +74,20 @@ def install() -> None:
         endpoint.last_modified_time = utcnow()
         return endpoint
 
-    def create_endpoint_with_deployment(self: Any, endpoint_name: str, endpoint_config_name: str,
-                                        tags: list[dict[str, str]], deployment_config: dict[str, Any] | None = None
-                                        ) -> Any:
+    def create_endpoint_with_deployment(
+        self: Any,
+        endpoint_name: str,
+        endpoint_config_name: str,
+        tags: list[dict[str, str]],
+        deployment_config: dict[str, Any] | None = None,
+    ) -> Any:
         endpoint = create_endpoint(self, endpoint_name, endpoint_config_name, tags)
         endpoint.last_deployment_config = deployment_config or None
         return endpoint
 
-    def create_endpoint_config_with_shadow(self: Any, *args: Any, shadow_production_variants: Any = None,
-                                           **kwargs: Any) -> Any:
+    def create_endpoint_config_with_shadow(
+        self: Any, *args: Any, shadow_production_variants: Any = None, **kwargs: Any
+    ) -> Any:
         config = create_endpoint_config(self, *args, **kwargs)
         if shadow_production_variants:
             config.validate_production_variants(shadow_production_variants)
@@ -90,14 +96,19 @@ def install() -> None:
 
     def respond_create_endpoint(self: Any) -> Any:
         endpoint = self.sagemaker_backend.create_endpoint(
-            endpoint_name=self._get_param("EndpointName"), endpoint_config_name=self._get_param("EndpointConfigName"),
-            tags=self._get_param("Tags"), deployment_config=self._get_param("DeploymentConfig"))
+            endpoint_name=self._get_param("EndpointName"),
+            endpoint_config_name=self._get_param("EndpointConfigName"),
+            tags=self._get_param("Tags"),
+            deployment_config=self._get_param("DeploymentConfig"),
+        )
         return responses.ActionResult({"EndpointArn": endpoint.arn})
 
     def respond_update_endpoint(self: Any) -> Any:
         endpoint = self.sagemaker_backend.update_endpoint(
-            endpoint_name=self._get_param("EndpointName"), endpoint_config_name=self._get_param("EndpointConfigName"),
-            deployment_config=self._get_param("DeploymentConfig"))
+            endpoint_name=self._get_param("EndpointName"),
+            endpoint_config_name=self._get_param("EndpointConfigName"),
+            deployment_config=self._get_param("DeploymentConfig"),
+        )
         return responses.ActionResult({"EndpointArn": endpoint.arn})
 
     def respond_create_endpoint_config(self: Any) -> Any:
@@ -105,9 +116,11 @@ def install() -> None:
             endpoint_config_name=self._get_param("EndpointConfigName"),
             async_inference_config=self._get_param("AsyncInferenceConfig"),
             production_variants=self._get_param("ProductionVariants"),
-            data_capture_config=self._get_param("DataCaptureConfig"), tags=self._get_param("Tags"),
+            data_capture_config=self._get_param("DataCaptureConfig"),
+            tags=self._get_param("Tags"),
             kms_key_id=self._get_param("KmsKeyId"),
-            shadow_production_variants=self._get_param("ShadowProductionVariants"))
+            shadow_production_variants=self._get_param("ShadowProductionVariants"),
+        )
         return responses.ActionResult({"EndpointConfigArn": config.endpoint_config_arn})
 
     backend_class.update_endpoint = update_endpoint
@@ -140,8 +153,12 @@ def _install_create_function_repeat() -> None:
         digest = hashlib.sha256(self.body if isinstance(self.body, bytes) else str(self.body).encode()).hexdigest()
         with lock:
             earlier = created.get(name)
-            if earlier and earlier[0] == digest and time.monotonic() - earlier[1] < REPEAT_WINDOW_SECONDS \
-                    and exists(self, name):  # a function deleted since (a destroy, a reset) is created anew
+            if (
+                earlier
+                and earlier[0] == digest
+                and time.monotonic() - earlier[1] < REPEAT_WINDOW_SECONDS
+                and exists(self, name)
+            ):  # a function deleted since (a destroy, a reset) is created anew
                 return earlier[2]
             answer = moto_create_function(self)
             created[name] = (digest, time.monotonic(), answer)

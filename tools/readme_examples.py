@@ -50,9 +50,15 @@ RUN_MODES = ("static", "local", "api", "aws", "never")
 DOCUMENTS = ("README.md", "docs/*.md")
 # Commands that fail outside the project environment (bare `python` lacks the dependencies; `npx cdktf` alone
 # picks no stack and synthesizes whichever environment the shell has).
-OUTSIDE_THE_ENVIRONMENT = {"python": ".venv/bin/python", "python3": ".venv/bin/python", "pip": "make install",
-                           "pytest": ".venv/bin/python -m pytest", "ruff": "make lint",
-                           "cdktf": "make diff/deploy PIPELINE_ENV=...", "npx": "make diff/deploy PIPELINE_ENV=..."}
+OUTSIDE_THE_ENVIRONMENT = {
+    "python": ".venv/bin/python",
+    "python3": ".venv/bin/python",
+    "pip": "make install",
+    "pytest": ".venv/bin/python -m pytest",
+    "ruff": "make lint",
+    "cdktf": "make diff/deploy PIPELINE_ENV=...",
+    "npx": "make diff/deploy PIPELINE_ENV=...",
+}
 PERFORMED_BY_THE_E2E_STEP = ("make deploy-local", "make destroy-local")
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)(?P<info>.*)$")
 _PLACEHOLDER = re.compile(r"<[A-Za-z][\w .:/-]*>")
@@ -117,8 +123,7 @@ def blocks(path: Path) -> Iterator[Block]:
         while index < len(lines) and not lines[index].strip().startswith(fence):
             body.append(lines[index][indent:] if lines[index][:indent].strip() == "" else lines[index])
             index += 1
-        yield Block(path=path, line=index - len(body), language=language, attributes=attributes,
-                    text="\n".join(body))
+        yield Block(path=path, line=index - len(body), language=language, attributes=attributes, text="\n".join(body))
         index += 1
 
 
@@ -174,8 +179,9 @@ def problems(block: Block) -> list[str]:
     """Why BLOCK would not run as pasted (empty: it would, as far as can be told without running it)."""
     found = []
     if block.run not in RUN_MODES:
-        found.append(f"no run mode (run={block.run}); mark it run=static, run=local, run=api, run=aws or "
-                     "run=never why=\"...\"")
+        found.append(
+            f'no run mode (run={block.run}); mark it run=static, run=local, run=api, run=aws or run=never why="..."'
+        )
     elif block.run == "never" and not block.attributes.get("why"):
         found.append('run=never needs why="..."')
     commands = block.commands()
@@ -184,8 +190,10 @@ def problems(block: Block) -> list[str]:
         found.append(f"bash cannot parse it: {syntax.stderr.strip()}")
     placeholders = sorted(set(_PLACEHOLDER.findall(_unquoted(commands))))
     if placeholders:
-        found.append(f"placeholder(s) {', '.join(placeholders)} would be read as redirections; use a variable "
-                     "set in the block, or a real value")
+        found.append(
+            f"placeholder(s) {', '.join(placeholders)} would be read as redirections; use a variable "
+            "set in the block, or a real value"
+        )
     for word in command_words(commands):
         if word in OUTSIDE_THE_ENVIRONMENT:
             found.append(f"`{word}` runs outside the project environment; use {OUTSIDE_THE_ENVIRONMENT[word]}")
@@ -198,6 +206,7 @@ def problems(block: Block) -> list[str]:
 
 def _ansi_c_strings(text: str) -> str:
     """TEXT with bash's $'...' strings decoded and single-quoted, so shlex reads them as bash does."""
+
     def decode(match: re.Match[str]) -> str:
         return shlex.quote(match[1].encode().decode("unicode_escape"))
 
@@ -241,8 +250,14 @@ def _pipeline_inputs(commands: str) -> Iterator[tuple[str, str]]:
 def request_problems(commands: str) -> list[str]:
     found = []
     for url, content_type, body in _curl_requests(commands):
-        route = next((route for route in ("/v1/jobs", "/v1/predict", "/invocations") if url.rstrip('"').endswith(
-            route.lstrip("/")) or url.rstrip('"').endswith(route)), None)
+        route = next(
+            (
+                route
+                for route in ("/v1/jobs", "/v1/predict", "/invocations")
+                if url.rstrip('"').endswith(route.lstrip("/")) or url.rstrip('"').endswith(route)
+            ),
+            None,
+        )
         if route:
             problem = validate_request(route, body, content_type)
             if problem:
@@ -277,12 +292,20 @@ def validate_request(route: str, body: str, content_type: str = "application/jso
             parse_instances(body.encode(), content_type, n_features=_model_features(), max_batch_size=1000)
         elif route == "/v1/jobs":
             job = validated_job(json_object(body.encode()))
-            parse_instances(json.dumps(job["inputs"]).encode(), "application/json", n_features=_model_features(),
-                            max_batch_size=1000)
+            parse_instances(
+                json.dumps(job["inputs"]).encode(),
+                "application/json",
+                n_features=_model_features(),
+                max_batch_size=1000,
+            )
         elif route == "/v1/predict":
             rows = instances(json_object(body.encode()), "instances")
-            parse_instances(json.dumps({"instances": rows}).encode(), "application/json",
-                            n_features=_model_features(), max_batch_size=1000)
+            parse_instances(
+                json.dumps({"instances": rows}).encode(),
+                "application/json",
+                n_features=_model_features(),
+                max_batch_size=1000,
+            )
         else:
             return f"no validation known for {route}"
     except (HttpError, PayloadError) as exc:
@@ -292,8 +315,12 @@ def validate_request(route: str, body: str, content_type: str = "application/jso
 
 def request_blocks(root: Path = PROJECT_ROOT) -> list[tuple[str, str, str]]:
     """(where, route, body) of every request example: ```json request=<route> blocks and examples/*.json."""
-    found = [(block.where, block.attributes["request"], block.text) for path in documents(root)
-             for block in blocks(path) if "request" in block.attributes]
+    found = [
+        (block.where, block.attributes["request"], block.text)
+        for path in documents(root)
+        for block in blocks(path)
+        if "request" in block.attributes
+    ]
     for example in sorted((root / "examples").glob("*.json")):
         route = "/v1/jobs" if "job" in example.stem else "/v1/predict"
         found.append((str(example.relative_to(root)), route, example.read_text()))
@@ -316,8 +343,10 @@ def inline_command_problems(path: Path) -> list[str]:
         for code in _INLINE_CODE.findall(line):
             first = code.split()[0] if code.split() else ""
             if first in OUTSIDE_THE_ENVIRONMENT and len(code.split()) > 1:
-                found.append(f"{path.relative_to(PROJECT_ROOT)}:{number}: `{code}` runs outside the project "
-                             f"environment; use {OUTSIDE_THE_ENVIRONMENT[first]}")
+                found.append(
+                    f"{path.relative_to(PROJECT_ROOT)}:{number}: `{code}` runs outside the project "
+                    f"environment; use {OUTSIDE_THE_ENVIRONMENT[first]}"
+                )
     return found
 
 
@@ -364,8 +393,14 @@ class Runner:
         if block.language == "console":
             outputs, passed = [], True
             for command, expected in block.transcript():
-                proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=PROJECT_ROOT,
-                                      env=self.environment(), text=True, capture_output=True, timeout=self.timeout)
+                proc = subprocess.run(
+                    ["bash", "-o", "pipefail", "-c", command],
+                    cwd=PROJECT_ROOT,
+                    env=self.environment(),
+                    text=True,
+                    capture_output=True,
+                    timeout=self.timeout,
+                )
                 output = proc.stdout + proc.stderr
                 outputs.append(f"$ {command}\n{output}")
                 missing = [line for line in expected if not _appears(line, output)]
@@ -373,8 +408,14 @@ class Runner:
                     passed = False
                     outputs.append(f"expected, not found: {missing}")
             return Outcome(block, passed, "\n".join(outputs), time.monotonic() - began)
-        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.text], cwd=PROJECT_ROOT,
-                              env=self.environment(), text=True, capture_output=True, timeout=self.timeout)
+        proc = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", block.text],
+            cwd=PROJECT_ROOT,
+            env=self.environment(),
+            text=True,
+            capture_output=True,
+            timeout=self.timeout,
+        )
         return Outcome(block, proc.returncode == 0, proc.stdout + proc.stderr, time.monotonic() - began)
 
     def run_session(self, session: list[Block], say=print) -> list[Outcome]:
@@ -385,14 +426,23 @@ class Runner:
         script = ["set -euo pipefail"]
         for number, block in enumerate(session):
             script.append(f"echo '{marker}{number}' >&2")
-            script.extend(line for line in block.text.splitlines()
-                          if line.split("#", 1)[0].strip() not in PERFORMED_BY_THE_E2E_STEP)
+            script.extend(
+                line
+                for line in block.text.splitlines()
+                if line.split("#", 1)[0].strip() not in PERFORMED_BY_THE_E2E_STEP
+            )
         script.append(f"echo '{marker}done' >&2")
         with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as handle:
             handle.write("\n".join(script) + "\n")
         began = time.monotonic()
-        proc = subprocess.Popen(["bash", handle.name], cwd=PROJECT_ROOT, env=self.environment(), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["bash", handle.name],
+            cwd=PROJECT_ROOT,
+            env=self.environment(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         watchdog = threading.Timer(self.timeout, proc.kill)  # a hanging block fails instead of hanging the build
         watchdog.start()
         assert proc.stdout is not None
@@ -404,15 +454,23 @@ class Runner:
                     block, text = session[current], "".join(output)
                     expected = block.attributes.get("expect")
                     passed = expected is None or expected in text
-                    outcomes.append(Outcome(block, passed, text if passed else f"{text}\nexpected, not found: "
-                                                                             f"{expected!r}", time.monotonic() - started))
-                    say(f"  README block {block.where}: {'ok' if passed else 'FAILED'} "
-                        f"({time.monotonic() - started:.1f} s)")
+                    outcomes.append(
+                        Outcome(
+                            block,
+                            passed,
+                            text if passed else f"{text}\nexpected, not found: {expected!r}",
+                            time.monotonic() - started,
+                        )
+                    )
+                    say(
+                        f"  README block {block.where}: {'ok' if passed else 'FAILED'} "
+                        f"({time.monotonic() - started:.1f} s)"
+                    )
                     if not passed:
                         proc.kill()
                         current = None
                         break
-                tag = line[len(marker):].strip()
+                tag = line[len(marker) :].strip()
                 current, output, started = (None if tag == "done" else int(tag)), [], time.monotonic()
                 continue
             output.append(line)
@@ -448,10 +506,25 @@ def serve_model_on(port: int) -> Iterator[None]:
     if answers():
         yield
         return
-    process = subprocess.Popen([sys.executable, "-m", "containers.inference.serve", "--train-if-missing",
-                                "--model-dir", str(PROJECT_ROOT / ".build" / "model"), "--host", "127.0.0.1",
-                                "--port", str(port), "--workers", "1"], cwd=PROJECT_ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "containers.inference.serve",
+            "--train-if-missing",
+            "--model-dir",
+            str(PROJECT_ROOT / ".build" / "model"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 90
         while not answers():
@@ -484,23 +557,48 @@ def run_local_examples(steps, *, emulator_url: str, environment: str, outdir: Pa
     EXAMPLES_LOG.write_text("")
     with tempfile.TemporaryDirectory(prefix="readme-") as folder:
         record = Path(folder) / "local-deploy.json"
-        record.write_text(json.dumps({"environment": environment, "emulator_url": emulator_url, "outdir": str(outdir),
-                                      "started_emulator": False, "engine": "terraform"}))
-        runner = Runner(env={"PIPELINE_LOCAL_DEPLOYMENT": str(record), "PIPELINE_ENV": environment,
-                             "CDKTF_OUTDIR": str(Path(folder) / "cdktf.out")})
+        record.write_text(
+            json.dumps(
+                {
+                    "environment": environment,
+                    "emulator_url": emulator_url,
+                    "outdir": str(outdir),
+                    "started_emulator": False,
+                    "engine": "terraform",
+                }
+            )
+        )
+        runner = Runner(
+            env={
+                "PIPELINE_LOCAL_DEPLOYMENT": str(record),
+                "PIPELINE_ENV": environment,
+                "CDKTF_OUTDIR": str(Path(folder) / "cdktf.out"),
+            }
+        )
         for path in documents():
             session = [block for block in blocks(path) if block.shell and block.run == "local"]
             if not session:
                 continue
             outcomes = runner.run_session(session, say=say)
             with EXAMPLES_LOG.open("a") as log:
-                log.writelines(f"===== {outcome.block.where} ({outcome.seconds:.1f} s)\n{outcome.output}\n"
-                               for outcome in outcomes)
+                log.writelines(
+                    f"===== {outcome.block.where} ({outcome.seconds:.1f} s)\n{outcome.output}\n" for outcome in outcomes
+                )
             for outcome in outcomes:
-                first = next((line.split("#", 1)[0].strip() for line in outcome.block.text.splitlines()
-                              if line.split("#", 1)[0].strip()), "")
-                step = Step(f"README {outcome.block.where}: {first[:60]}", outcome.passed, outcome.seconds,
-                            "" if outcome.passed else f"{outcome.output.strip()[-3000:]} (all output: {EXAMPLES_LOG})")
+                first = next(
+                    (
+                        line.split("#", 1)[0].strip()
+                        for line in outcome.block.text.splitlines()
+                        if line.split("#", 1)[0].strip()
+                    ),
+                    "",
+                )
+                step = Step(
+                    f"README {outcome.block.where}: {first[:60]}",
+                    outcome.passed,
+                    outcome.seconds,
+                    "" if outcome.passed else f"{outcome.output.strip()[-3000:]} (all output: {EXAMPLES_LOG})",
+                )
                 steps.done.append(step)
                 mark = "✓" if step.passed else "✗"
                 say(f"{mark} {step.name} ({step.seconds:.1f} s)" + (f": {step.detail}" if step.detail else ""))

@@ -32,8 +32,9 @@ def addresses(doc: dict) -> set[str]:
 
 def snapshot_at(rev: str, env: str, stack: str) -> dict | None:
     name = f"test_each_stack_matches_its_snapshot[{env}-{stack}][{env}-{stack}].json"
-    shown = subprocess.run(["git", "show", f"{rev}:{SNAPSHOTS}/{name}"], cwd=PROJECT_ROOT, capture_output=True,
-                           text=True, check=False)
+    shown = subprocess.run(
+        ["git", "show", f"{rev}:{SNAPSHOTS}/{name}"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+    )
     return json.loads(shown.stdout) if shown.returncode == 0 else None
 
 
@@ -67,8 +68,11 @@ def main_cli(argv: list[str] | None = None) -> int:
     problems = compare(args.base)
     for line in problems:
         print(line)
-    print(f"{len(problems)} address(es) differ from {args.base}" if problems
-          else f"no Terraform address added, removed or renamed against {args.base} in {', '.join(ENVIRONMENTS)}")
+    print(
+        f"{len(problems)} address(es) differ from {args.base}"
+        if problems
+        else f"no Terraform address added, removed or renamed against {args.base} in {', '.join(ENVIRONMENTS)}"
+    )
     return 1 if problems else 0
 
 

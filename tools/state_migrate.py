@@ -62,18 +62,26 @@ def plan(config: PipelineConfig, project_root: Path = PROJECT_ROOT) -> Migration
     from modules.stacks.base import local_state_directory
 
     if config.emulator.active:
-        raise BadInput("state-migrate: the emulator keeps every stack's state in local files; unset "
-                       "PIPELINE_EMULATOR_URL")
+        raise BadInput(
+            "state-migrate: the emulator keeps every stack's state in local files; unset PIPELINE_EMULATOR_URL"
+        )
     if config.backend.type != "s3":
-        raise BadInput(f"state-migrate: {config.environment} keeps every state in local files (backend.type = "
-                       f"'{config.backend.type}'); nothing to move")
+        raise BadInput(
+            f"state-migrate: {config.environment} keeps every state in local files (backend.type = "
+            f"'{config.backend.type}'); nothing to move"
+        )
     if not config.state.self_managed:
-        raise BadInput(f"state-migrate: set `self_managed = true` under [state] in config/{config.environment}.toml "
-                       "first: the state stack's synthesized backend must name the bucket its state moves to, and "
-                       "keep naming it afterwards")
+        raise BadInput(
+            f"state-migrate: set `self_managed = true` under [state] in config/{config.environment}.toml "
+            "first: the state stack's synthesized backend must name the bucket its state moves to, and "
+            "keep naming it afterwards"
+        )
     local_state = project_root / local_state_directory(config) / f"{STACK}.tfstate"
-    return Migration(local_state=local_state, backup=local_state.with_name(local_state.name + MIGRATED_SUFFIX),
-                     target=f"s3://{config.backend_bucket}/{config.backend.key_prefix}/{STACK}.tfstate")
+    return Migration(
+        local_state=local_state,
+        backup=local_state.with_name(local_state.name + MIGRATED_SUFFIX),
+        target=f"s3://{config.backend_bucket}/{config.backend.key_prefix}/{STACK}.tfstate",
+    )
 
 
 def synthesize_state_stack(config: PipelineConfig, outdir: Path) -> Path:
@@ -112,16 +120,19 @@ def _terraform(run: Runner, args: list[str], cwd: Path) -> str:
     return proc.stdout or ""
 
 
-def migrate(config: PipelineConfig, run: Runner, *, outdir: Path, project_root: Path = PROJECT_ROOT,
-            say: Say = print) -> Migration:
+def migrate(
+    config: PipelineConfig, run: Runner, *, outdir: Path, project_root: Path = PROJECT_ROOT, say: Say = print
+) -> Migration:
     """Move the bootstrap state of CONFIG's state stack into its bucket (the steps in the module docstring)."""
     migration = plan(config, project_root)
     if not migration.local_state.is_file():
         if migration.backup.is_file():
             say(f"already migrated: {migration.target} (bootstrap backup {migration.backup})")
             return migration
-        raise BadInput(f"state-migrate: no bootstrap state at {migration.local_state}: apply the state stack first "
-                       "(docs/ci-cd.md: State backends)")
+        raise BadInput(
+            f"state-migrate: no bootstrap state at {migration.local_state}: apply the state stack first "
+            "(docs/ci-cd.md: State backends)"
+        )
     local = _content(migration.local_state.read_text(), str(migration.local_state))
     if not local["resources"] and not local["outputs"]:
         raise BadInput(f"state-migrate: {migration.local_state} is empty: apply the state stack first")
@@ -137,15 +148,19 @@ def migrate(config: PipelineConfig, run: Runner, *, outdir: Path, project_root: 
     if remote == local:
         say(f"{migration.target} already holds this state ({_summary(remote)})")
     elif remote["resources"] or remote["outputs"]:
-        raise MigrationError(f"{migration.target} already holds another state ({_summary(remote)}; the bootstrap "
-                             f"file has {_summary(local)}); refusing to overwrite it")
+        raise MigrationError(
+            f"{migration.target} already holds another state ({_summary(remote)}; the bootstrap "
+            f"file has {_summary(local)}); refusing to overwrite it"
+        )
     else:
         shutil.copy2(migration.local_state, stack_dir / "terraform.tfstate")
         _terraform(run, ["init", "-input=false", "-no-color", "-migrate-state", "-force-copy"], stack_dir)
         moved = _content(_terraform(run, ["state", "pull"], stack_dir), migration.target)
         if moved != local:
-            raise MigrationError(f"{migration.target} holds {_summary(moved)} after the move, not the bootstrap "
-                                 f"file's {_summary(local)}; the bootstrap file stays where it is")
+            raise MigrationError(
+                f"{migration.target} holds {_summary(moved)} after the move, not the bootstrap "
+                f"file's {_summary(local)}; the bootstrap file stays where it is"
+            )
         say(f"moved {migration.local_state} to {migration.target} ({_summary(local)})")
     for leftover in ("terraform.tfstate", "terraform.tfstate.backup"):
         (stack_dir / leftover).unlink(missing_ok=True)
@@ -164,8 +179,7 @@ def default_runner() -> Runner:
         return lambda args, cwd: chain.run(args, cwd, check=False)
     except TerraformNotFound:
         binary = find_terraform_binary()  # no offline mirror: the user's own CLI configuration installs providers
-    return lambda args, cwd: subprocess.run([str(binary), *args], cwd=cwd, text=True, capture_output=True,
-                                            check=False)
+    return lambda args, cwd: subprocess.run([str(binary), *args], cwd=cwd, text=True, capture_output=True, check=False)
 
 
 def main() -> int:
@@ -180,8 +194,10 @@ def main() -> int:
     except MigrationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"the state stack now keeps its state in {migration.target}; `make synth` keeps it there "
-          "(state.self_managed = true)")
+    print(
+        f"the state stack now keeps its state in {migration.target}; `make synth` keeps it there "
+        "(state.self_managed = true)"
+    )
     return 0
 
 

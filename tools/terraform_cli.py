@@ -64,11 +64,19 @@ class TerraformToolchain:
         Path(env["TF_PLUGIN_CACHE_DIR"]).mkdir(parents=True, exist_ok=True)
         return env
 
-    def run(self, args: list[str], cwd: Path, *, check: bool = True, env: dict[str, str] | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: list[str], cwd: Path, *, check: bool = True, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         """Run `terraform ARGS` in CWD; on failure raise with Terraform's own output."""
-        proc = subprocess.run([str(self.binary), *args], cwd=cwd, env=self.env(env), text=True,
-                              capture_output=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            [str(self.binary), *args],
+            cwd=cwd,
+            env=self.env(env),
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
         if check and proc.returncode != 0:
             raise subprocess.CalledProcessError(proc.returncode, proc.args, proc.stdout, proc.stderr)
         return proc
@@ -89,7 +97,8 @@ def find_terraform_binary() -> Path:
     found = shutil.which("terraform")
     if not found:
         raise TerraformNotFound(
-            "terraform CLI not found: install Terraform >= 1.10 on PATH or set TERRAFORM_BIN to its path")
+            "terraform CLI not found: install Terraform >= 1.10 on PATH or set TERRAFORM_BIN to its path"
+        )
     return Path(found)
 
 
@@ -125,7 +134,8 @@ def find_provider_mirror() -> Path:
         path = Path(explicit)
         if not _holds_aws_provider(path):
             raise TerraformNotFound(
-                f"TF_PROVIDER_MIRROR={explicit} holds no {AWS_PROVIDER_PATH}/<version>/<os_arch>/terraform-provider-aws*")
+                f"TF_PROVIDER_MIRROR={explicit} holds no {AWS_PROVIDER_PATH}/<version>/<os_arch>/terraform-provider-aws*"
+            )
         return path
     for root in _SEARCH_ROOTS:
         if root.is_dir():
@@ -134,7 +144,8 @@ def find_provider_mirror() -> Path:
                 return found
     raise TerraformNotFound(
         "no offline mirror of the hashicorp/aws provider found: set TF_PROVIDER_MIRROR to the folder that "
-        f"contains {AWS_PROVIDER_PATH} (find / -name 'terraform-provider-aws*' shows where it is)")
+        f"contains {AWS_PROVIDER_PATH} (find / -name 'terraform-provider-aws*' shows where it is)"
+    )
 
 
 def write_cli_config(mirror: Path, path: Path) -> Path:
@@ -179,13 +190,22 @@ def shared_provider(folder: Path, env: dict[str, str] | None = None, timeout: fl
     # PROVIDER_LOG_ENV=debug keeps the provider's own log (every AWS request, its attempt number and duration) in
     # LOG, appended command after command: what it takes to see why a create stalls (docs/local-loop.md: Local loop).
     level = base.get(PROVIDER_LOG_ENV, "").upper()
-    logging = {"TF_LOG": "off", "TF_LOG_PROVIDER": level, "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"} if level \
+    logging = (
+        {"TF_LOG": "off", "TF_LOG_PROVIDER": level, "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"}
+        if level
         else {"TF_LOG": "off", "TF_LOG_PROVIDER": "off", "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"}
+    )
     child_env = {name: value for name, value in base.items() if name not in ("AWS_CA_BUNDLE", REATTACH_ENV)} | logging
     start = log.stat().st_size if level and log.is_file() else 0  # an appended log: read only this process's lines
     with log.open("ab" if level else "wb") as output:
-        process = subprocess.Popen([str(binaries[-1]), "-debug"], stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, env=child_env, cwd=folder)
+        process = subprocess.Popen(
+            [str(binaries[-1]), "-debug"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env,
+            cwd=folder,
+        )
     try:
         reattach = None
         deadline = time.monotonic() + timeout
@@ -221,5 +241,7 @@ if __name__ == "__main__":
         tc = toolchain()
     except TerraformNotFound as exc:
         raise SystemExit(f"error: {exc}") from None
-    print(f"terraform: {tc.binary}\nmirror: {tc.mirror} (aws {', '.join(tc.provider_versions())})\n"
-          f"cli config: {tc.cli_config}")
+    print(
+        f"terraform: {tc.binary}\nmirror: {tc.mirror} (aws {', '.join(tc.provider_versions())})\n"
+        f"cli config: {tc.cli_config}"
+    )

@@ -47,17 +47,28 @@ def input_prefix(config: Any, uri: str) -> str:
     """The S3 key prefix of URI, which must lie under the results bucket's batch-inputs/ (the role reads nothing else)."""
     bucket, parts = results_bucket(config), urlsplit(uri)
     if parts.scheme != "s3" or parts.netloc != bucket or not parts.path.lstrip("/").startswith(BATCH_INPUTS_PREFIX):
-        raise TransformError(f"--input must be under s3://{bucket}/{BATCH_INPUTS_PREFIX} (the model's role reads "
-                             f"only there), got {uri!r}")
+        raise TransformError(
+            f"--input must be under s3://{bucket}/{BATCH_INPUTS_PREFIX} (the model's role reads "
+            f"only there), got {uri!r}"
+        )
     return uri
 
 
 def job_name(config: Any, now: datetime) -> str:
-    return f"{config.name_prefix}-transform-{now.strftime('%Y%m%d-%H%M%S')}"[:SAGEMAKER_NAME.value]
+    return f"{config.name_prefix}-transform-{now.strftime('%Y%m%d-%H%M%S')}"[: SAGEMAKER_NAME.value]
 
 
-def transform_request(config: Any, *, name: str, model: str, input_uri: str, instance_type: str, instance_count: int,
-                      max_payload_mb: int | None = None, join: bool = True) -> dict[str, Any]:
+def transform_request(
+    config: Any,
+    *,
+    name: str,
+    model: str,
+    input_uri: str,
+    instance_type: str,
+    instance_count: int,
+    max_payload_mb: int | None = None,
+    join: bool = True,
+) -> dict[str, Any]:
     """The CreateTransformJob request."""
     request: dict[str, Any] = {
         "TransformJobName": name,
@@ -65,12 +76,17 @@ def transform_request(config: Any, *, name: str, model: str, input_uri: str, ins
         "BatchStrategy": "MultiRecord",
         "TransformInput": {
             "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": input_uri}},
-            "ContentType": JSON_LINES, "SplitType": "Line", "CompressionType": "None"},
+            "ContentType": JSON_LINES,
+            "SplitType": "Line",
+            "CompressionType": "None",
+        },
         "TransformOutput": {
             "S3OutputPath": f"s3://{results_bucket(config)}/{TRANSFORM_RESULTS_PREFIX}{name}/",
-            "Accept": JSON_LINES, "AssembleWith": "Line",
+            "Accept": JSON_LINES,
+            "AssembleWith": "Line",
             # The bucket's own key: the model's role may generate data keys with it (the batch stack's grant).
-            "KmsKeyId": f"alias/{config.name_prefix}-storage"},
+            "KmsKeyId": f"alias/{config.name_prefix}-storage",
+        },
         "TransformResources": {"InstanceType": instance_type, "InstanceCount": instance_count},
         "Tags": [{"Key": "project", "Value": config.project}, {"Key": "environment", "Value": config.environment}],
     }
@@ -89,13 +105,18 @@ def model_of_endpoint(sagemaker: Any, endpoint_name: str) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools.transform", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.transform", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--input", required=True, help="s3://<results bucket>/batch-inputs/<prefix>/ or one object")
     parser.add_argument("--instance-type", default="ml.m5.large")
     parser.add_argument("--instance-count", type=int, default=1)
-    parser.add_argument("--max-payload-mb", type=int, default=None,
-                        help=f"1-{SAGEMAKER_TRANSFORM_PAYLOAD.value}; default: the container's /execution-parameters")
+    parser.add_argument(
+        "--max-payload-mb",
+        type=int,
+        default=None,
+        help=f"1-{SAGEMAKER_TRANSFORM_PAYLOAD.value}; default: the container's /execution-parameters",
+    )
     parser.add_argument("--no-join", action="store_true", help="predictions only, without the input records")
     parser.add_argument("--wait", action="store_true", help="wait until the job ends and print its status")
     parser.add_argument("--dry-run", action="store_true", help="print the request, start nothing")
@@ -116,10 +137,19 @@ def main(argv: list[str] | None = None, *, sagemaker: Any = None, now: datetime 
             import boto3
 
             sagemaker = boto3.client("sagemaker", region_name=config.region)
-        model = "<the endpoint's model>" if args.dry_run else model_of_endpoint(sagemaker, config.inference.endpoint_name)
-        request = transform_request(config, name=name, model=model, input_uri=input_uri,
-                                    instance_type=args.instance_type, instance_count=args.instance_count,
-                                    max_payload_mb=args.max_payload_mb, join=not args.no_join)
+        model = (
+            "<the endpoint's model>" if args.dry_run else model_of_endpoint(sagemaker, config.inference.endpoint_name)
+        )
+        request = transform_request(
+            config,
+            name=name,
+            model=model,
+            input_uri=input_uri,
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
+            max_payload_mb=args.max_payload_mb,
+            join=not args.no_join,
+        )
     except (ConfigError, TransformError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

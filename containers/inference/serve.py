@@ -30,16 +30,14 @@ DEFAULT_MODEL_DIR = "/opt/ml/model"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "command",
         nargs="?",
         default="serve",
         choices=["serve", "work", "batch"],
         help="serve: the model server (SageMaker's start command); work: the queue consumer; batch: score a batch "
-             "(see `serve.py batch --help`)",
+        "(see `serve.py batch --help`)",
     )
     parser.add_argument(
         "--model-dir",
@@ -52,9 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="0.0.0.0 in a container",
     )
     parser.add_argument("--port", type=int, default=None, help="default: $PORT or 8080")
-    parser.add_argument(
-        "--workers", type=int, default=None, help="default: $WORKERS or one per CPU"
-    )
+    parser.add_argument("--workers", type=int, default=None, help="default: $WORKERS or one per CPU")
     parser.add_argument(
         "--train-if-missing",
         action="store_true",
@@ -71,8 +67,9 @@ def train_example_model(model_dir: Path) -> None:
 
 def run_consumer() -> int:
     """The queue consumer, imported beside this file like train.py (the image copies lambdas/ here too)."""
-    consumer = importlib.import_module(f"{__package__}.queue_worker.consumer" if __package__
-                                       else "queue_worker.consumer")
+    consumer = importlib.import_module(
+        f"{__package__}.queue_worker.consumer" if __package__ else "queue_worker.consumer"
+    )
     return int(consumer.main())
 
 

@@ -63,9 +63,7 @@ def write_model_dir(model_dir: Path) -> Path:
     joblib.dump(pipeline, buffer)
     model_bytes = buffer.getvalue()
     # A content hash makes the version traceable from any prediction back to the exact artifact.
-    metadata["model_version"] = (
-        f"{MODEL_NAME}-{hashlib.sha256(model_bytes).hexdigest()[:12]}"
-    )
+    metadata["model_version"] = f"{MODEL_NAME}-{hashlib.sha256(model_bytes).hexdigest()[:12]}"
     (model_dir / MODEL_FILE).write_bytes(model_bytes)
     (model_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     return model_dir
@@ -96,9 +94,7 @@ def build_archive(output_dir: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output_dir", type=Path, help="where model.tar.gz is written")
     parser.add_argument(
         "--extract-to",

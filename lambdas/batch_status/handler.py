@@ -16,8 +16,15 @@ from lambdas.http import HttpError, error_response, json_response, uuid_path_par
 from lambdas.json_logs import json_logger
 
 # AWS Batch job status -> the batch's state.
-STATES = {"SUBMITTED": "queued", "PENDING": "queued", "RUNNABLE": "queued", "STARTING": "queued",
-          "RUNNING": "running", "SUCCEEDED": "succeeded", "FAILED": "failed"}
+STATES = {
+    "SUBMITTED": "queued",
+    "PENDING": "queued",
+    "RUNNABLE": "queued",
+    "STARTING": "queued",
+    "RUNNING": "running",
+    "SUCCEEDED": "succeeded",
+    "FAILED": "failed",
+}
 STATE_SUBMITTED = "submitted"
 DONE_SUFFIX = ".done.json"
 # Done markers are small objects read in parallel: a status of a batch of thousands of parts stays within seconds.
@@ -27,8 +34,12 @@ log = json_logger(__name__)
 
 
 def done_markers(bucket: str, prefix: str) -> list[dict[str, Any]]:
-    keys = [item["Key"] for page in s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for item in page.get("Contents", []) if item["Key"].endswith(DONE_SUFFIX)]
+    keys = [
+        item["Key"]
+        for page in s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for item in page.get("Contents", [])
+        if item["Key"].endswith(DONE_SUFFIX)
+    ]
     if not keys:
         return []
     with ThreadPoolExecutor(max_workers=min(MARKER_READERS, len(keys))) as pool:
@@ -64,12 +75,23 @@ def report(manifest: dict[str, Any], markers: list[dict[str, Any]], job: dict[st
     failed_parts = total - done if state == "failed" else 0
     succeeded = sum(int(marker.get("succeeded", 0)) for marker in markers)
     failed = sum(int(marker.get("failed", 0)) for marker in markers)
-    outputs = [{"part": marker["part"], "predictions": f"s3://{bucket}/{marker['output']}",
-                "errors": f"s3://{bucket}/{marker['errors']}" if marker.get("errors") else None,
-                "records": marker.get("records"), "failed": marker.get("failed")} for marker in markers]
+    outputs = [
+        {
+            "part": marker["part"],
+            "predictions": f"s3://{bucket}/{marker['output']}",
+            "errors": f"s3://{bucket}/{marker['errors']}" if marker.get("errors") else None,
+            "records": marker.get("records"),
+            "failed": marker.get("failed"),
+        }
+        for marker in markers
+    ]
     return {
-        "batch_id": manifest["batch_id"], "state": state, "input": manifest.get("input"),
-        "submitted_at": manifest.get("submitted_at"), "array_size": manifest.get("array_size"), "job": job,
+        "batch_id": manifest["batch_id"],
+        "state": state,
+        "input": manifest.get("input"),
+        "submitted_at": manifest.get("submitted_at"),
+        "array_size": manifest.get("array_size"),
+        "job": job,
         "parts": {"total": total, "done": done, "failed": failed_parts, "pending": total - done - failed_parts},
         "records": {"total": succeeded + failed, "succeeded": succeeded, "failed": failed},
         "outputs": {"prefix": f"s3://{bucket}/{manifest['output_prefix']}", "parts": outputs},

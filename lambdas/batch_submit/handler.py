@@ -74,16 +74,33 @@ def plan_parts(objects: list[InputObject], part_bytes: int) -> list[dict[str, An
     parts = []
     for item in sorted(objects, key=lambda item: item.key):
         for start in range(0, item.size, part_bytes):
-            parts.append({"index": len(parts), "key": item.key, "start": start,
-                          "end": min(item.size, start + part_bytes), "etag": item.etag})
+            parts.append(
+                {
+                    "index": len(parts),
+                    "key": item.key,
+                    "start": start,
+                    "end": min(item.size, start + part_bytes),
+                    "etag": item.etag,
+                }
+            )
     return parts
 
 
-def manifest_document(batch_id: str, bucket: str, input_uri: str, parts: list[dict[str, Any]], array_size: int,
-                      options: dict[str, Any]) -> dict[str, Any]:
-    return {"version": BATCH_MANIFEST_VERSION, "batch_id": batch_id, "bucket": bucket, "input": input_uri,
-            "output_prefix": batch_results_prefix(batch_id), "array_size": array_size, "parts": parts,
-            "options": options, "submitted_at": datetime.now(UTC).isoformat(timespec="milliseconds"), "job_id": None}
+def manifest_document(
+    batch_id: str, bucket: str, input_uri: str, parts: list[dict[str, Any]], array_size: int, options: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "version": BATCH_MANIFEST_VERSION,
+        "batch_id": batch_id,
+        "bucket": bucket,
+        "input": input_uri,
+        "output_prefix": batch_results_prefix(batch_id),
+        "array_size": array_size,
+        "parts": parts,
+        "options": options,
+        "submitted_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "job_id": None,
+    }
 
 
 # --- validation --------------------------------------------------------------------------------------------
@@ -92,26 +109,35 @@ def manifest_document(batch_id: str, bucket: str, input_uri: str, parts: list[di
 def validated_request(document: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(document) - set(ALLOWED_FIELDS))
     if unknown:
-        raise HttpError(400, f"unknown field {unknown[0]!r}; allowed fields are {', '.join(ALLOWED_FIELDS)}",
-                        unknown[0])
+        raise HttpError(
+            400, f"unknown field {unknown[0]!r}; allowed fields are {', '.join(ALLOWED_FIELDS)}", unknown[0]
+        )
     if ("input" in document) == ("upload" in document):
-        raise HttpError(400, 'send either "input" (an s3:// location to score) or "upload" (to get upload URLs)',
-                        "input")
+        raise HttpError(
+            400, 'send either "input" (an s3:// location to score) or "upload" (to get upload URLs)', "input"
+        )
     options = document.get("options", {})
     if not isinstance(options, dict):
         raise HttpError(400, 'options must be an object like {"array_size": 8}', "options")
     unknown = sorted(set(options) - set(ALLOWED_OPTIONS))
     if unknown:
-        raise HttpError(400, f"unknown option {unknown[0]!r}; allowed options are {', '.join(ALLOWED_OPTIONS)}",
-                        f"options.{unknown[0]}")
+        raise HttpError(
+            400,
+            f"unknown option {unknown[0]!r}; allowed options are {', '.join(ALLOWED_OPTIONS)}",
+            f"options.{unknown[0]}",
+        )
     maximum = _int_env(BATCH_MAX_ARRAY_SIZE)
     array_size = options.get("array_size", maximum)
     if type(array_size) is not int or array_size < 1:
-        raise HttpError(400, "options.array_size must be a positive integer (the most tasks to fan out to)",
-                        "options.array_size")
+        raise HttpError(
+            400, "options.array_size must be a positive integer (the most tasks to fan out to)", "options.array_size"
+        )
     if array_size > maximum:
-        raise HttpError(400, f"options.array_size {array_size} exceeds the maximum of {maximum} tasks per batch",
-                        "options.array_size")
+        raise HttpError(
+            400,
+            f"options.array_size {array_size} exceeds the maximum of {maximum} tasks per batch",
+            "options.array_size",
+        )
     return {"input": document.get("input"), "upload": document.get("upload"), "options": {"array_size": array_size}}
 
 
@@ -123,8 +149,9 @@ def input_location(uri: Any, bucket: str) -> str:
     parts = urlsplit(uri)
     key = parts.path.lstrip("/")
     if parts.netloc != bucket or not key.startswith(BATCH_INPUTS_PREFIX) or parts.query or parts.fragment:
-        raise HttpError(400, f"input {uri!r} is outside the pipeline's batch inputs; use a key or prefix under {where}",
-                        "input")
+        raise HttpError(
+            400, f"input {uri!r} is outside the pipeline's batch inputs; use a key or prefix under {where}", "input"
+        )
     if not SAFE_KEY.fullmatch(key) or any(segment in (".", "..") for segment in key.split("/")):
         raise HttpError(400, f"input {uri!r} has characters or path segments outside S3's safe set", "input")
     return key
@@ -140,8 +167,9 @@ def list_inputs(bucket: str, key: str, max_parts: int) -> list[InputObject]:
                 continue
             found.append(InputObject(item["Key"], int(item["Size"]), str(item["ETag"])))
             if len(found) > max_parts:
-                raise HttpError(400, f"input has more than {max_parts} objects, the most parts a batch may have",
-                                "input")
+                raise HttpError(
+                    400, f"input has more than {max_parts} objects, the most parts a batch may have", "input"
+                )
     return found
 
 
@@ -160,18 +188,24 @@ def submit(request: dict[str, Any]) -> dict[str, Any]:
         raise HttpError(413, f"input of {total} bytes exceeds the limit of {limit} bytes per batch", "input")
     parts = plan_parts(objects, part_bytes)
     if len(parts) > max_parts:
-        raise HttpError(400, f"input needs {len(parts)} parts of {part_bytes} bytes, more than the {max_parts} a batch "
-                             "may have", "input")
+        raise HttpError(
+            400,
+            f"input needs {len(parts)} parts of {part_bytes} bytes, more than the {max_parts} a batch may have",
+            "input",
+        )
     array_size = min(request["options"]["array_size"], len(parts))
     batch_id = str(uuid.uuid4())
     manifest_key = batch_request_key(batch_id)
     manifest = manifest_document(batch_id, bucket, request["input"], parts, array_size, request["options"])
     _put_json(bucket, manifest_key, manifest)
     try:
-        job = {"jobName": f"batch-{batch_id}", "jobQueue": required_env(BATCH_JOB_QUEUE),
-               "jobDefinition": required_env(BATCH_JOB_DEFINITION),
-               # batch_id reaches the job-state events (the completion message); manifest is the job's argument.
-               "parameters": {"batch_id": batch_id, "manifest": f"s3://{bucket}/{manifest_key}"}}
+        job = {
+            "jobName": f"batch-{batch_id}",
+            "jobQueue": required_env(BATCH_JOB_QUEUE),
+            "jobDefinition": required_env(BATCH_JOB_DEFINITION),
+            # batch_id reaches the job-state events (the completion message); manifest is the job's argument.
+            "parameters": {"batch_id": batch_id, "manifest": f"s3://{bucket}/{manifest_key}"},
+        }
         if array_size >= MIN_ARRAY_SIZE:
             job["arrayProperties"] = {"size": array_size}
         job_id = batch().submit_job(**job)["jobId"]
@@ -183,9 +217,15 @@ def submit(request: dict[str, Any]) -> dict[str, Any]:
     except Exception:
         # The job runs from the first copy (same parts); only the state reported by GET falls back to the outputs.
         log.exception("job id not recorded", extra={"fields": {"batch_id": batch_id, "job_id": job_id}})
-    return {"batch_id": batch_id, "state": STATE_SUBMITTED, "status_url": f"/v1/batches/{batch_id}",
-            "parts": len(parts), "array_size": array_size, "input_bytes": total,
-            "output": f"s3://{bucket}/{batch_results_prefix(batch_id)}"}
+    return {
+        "batch_id": batch_id,
+        "state": STATE_SUBMITTED,
+        "status_url": f"/v1/batches/{batch_id}",
+        "parts": len(parts),
+        "array_size": array_size,
+        "input_bytes": total,
+        "output": f"s3://{bucket}/{batch_results_prefix(batch_id)}",
+    }
 
 
 def upload_urls(upload: Any) -> dict[str, Any]:
@@ -198,12 +238,17 @@ def upload_urls(upload: Any) -> dict[str, Any]:
     uploads = []
     for index in range(count):
         key = f"{prefix}part-{index:05d}.jsonl"
-        url = presigning_s3().generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key},
-                                                     ExpiresIn=seconds, HttpMethod="PUT")
+        url = presigning_s3().generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds, HttpMethod="PUT"
+        )
         uploads.append({"part": key.rsplit("/", 1)[1], "method": "PUT", "url": url})
     location = f"s3://{bucket}/{prefix}"
-    return {"input": location, "uploads": uploads, "expires_in": seconds,
-            "next": {"method": "POST", "path": "/v1/batches", "body": {"input": location}}}
+    return {
+        "input": location,
+        "uploads": uploads,
+        "expires_in": seconds,
+        "next": {"method": "POST", "path": "/v1/batches", "body": {"input": location}},
+    }
 
 
 def _put_json(bucket: str, key: str, document: dict[str, Any]) -> None:
@@ -222,12 +267,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = validated_request(json_object(request_body(event, REQUEST_LIMIT_BYTES)))
         if request["upload"] is not None:
             answer = upload_urls(request["upload"])
-            log.info("upload URLs issued", extra={"fields": {"input": answer["input"], "parts": len(answer["uploads"])}})
+            log.info(
+                "upload URLs issued", extra={"fields": {"input": answer["input"], "parts": len(answer["uploads"])}}
+            )
             return json_response(201, answer)
         accepted = submit(request)
     except HttpError as problem:
-        log.info("batch rejected", extra={"fields": {"status": problem.status, "field": problem.field,
-                                                     "error": problem.message}})
+        log.info(
+            "batch rejected",
+            extra={"fields": {"status": problem.status, "field": problem.field, "error": problem.message}},
+        )
         return error_response(problem)
     except Exception:
         log.exception("batch could not be submitted")

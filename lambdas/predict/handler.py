@@ -38,9 +38,7 @@ def predict(event: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> dict[str
     except model_client.PayloadTooLarge as too_large:
         raise HttpError(413, str(too_large), "instances") from too_large
     except model_client.ModelInputRejected as rejection:
-        raise HttpError(
-            400, f"the model rejected the input: {rejection}", "instances"
-        ) from rejection
+        raise HttpError(400, f"the model rejected the input: {rejection}", "instances") from rejection
     except model_client.ModelTimeout as timeout:
         log.error("model call timed out", extra={"fields": {"error": str(timeout)}})
         raise HttpError(

@@ -31,8 +31,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if result is not None:
         return json_response(200, result)
     if exists(bucket, request_key(job_id)):
-        return json_response(
-            202, {"job_id": job_id, "status": STATUS_PENDING}, {"retry-after": "1"}
-        )
+        return json_response(202, {"job_id": job_id, "status": STATUS_PENDING}, {"retry-after": "1"})
     log.info("unknown job", extra={"fields": {"job_id": job_id}})
     return error_response(HttpError(404, f"no job {job_id}", "id"))

@@ -44,8 +44,6 @@ INLINE_INPUTS_LIMIT = 200 * 1024
 log = json_logger(__name__)
 
 
-
-
 def validated_job(document: dict[str, Any]) -> dict[str, Any]:
     """The job fields of a submission, or an HttpError naming the first field at fault."""
     unknown = sorted(set(document) - set(ALLOWED_FIELDS))
@@ -57,20 +55,14 @@ def validated_job(document: dict[str, Any]) -> dict[str, Any]:
         )
     model = document.get("model")
     if not isinstance(model, str) or not MODEL_NAME.fullmatch(model):
-        raise HttpError(
-            400, "model must be 1-64 characters of a-z, 0-9 and '-'", "model"
-        )
+        raise HttpError(400, "model must be 1-64 characters of a-z, 0-9 and '-'", "model")
     inputs = document.get("inputs")
     if not isinstance(inputs, dict):
-        raise HttpError(
-            400, 'inputs must be an object like {"instances": [[...], ...]}', "inputs"
-        )
+        raise HttpError(400, 'inputs must be an object like {"instances": [[...], ...]}', "inputs")
     instances(inputs, "inputs.instances")
     priority = document.get("priority", PRIORITY_NORMAL)
     if priority not in PRIORITIES:
-        raise HttpError(
-            400, f"priority must be one of {', '.join(PRIORITIES)}", "priority"
-        )
+        raise HttpError(400, f"priority must be one of {', '.join(PRIORITIES)}", "priority")
     return {"model": model, "inputs": inputs, "priority": priority}
 
 
@@ -134,9 +126,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         stored = accept(job)
     except Exception:
         log.exception("job could not be accepted")
-        return error_response(
-            HttpError(503, "the job could not be accepted; retry later")
-        )
+        return error_response(HttpError(503, "the job could not be accepted; retry later"))
     job_id = stored["job_id"]
     status_url = f"/v1/jobs/{job_id}"
     log.info(

@@ -52,20 +52,33 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str
     return {"batchItemFailures": failures}
 
 
-def _defer(records: list[dict[str, Any]], deadline: Deadline, job_seconds: float,
-           failures: list[dict[str, str]]) -> None:
+def _defer(
+    records: list[dict[str, Any]], deadline: Deadline, job_seconds: float, failures: list[dict[str, str]]
+) -> None:
     """Hand back the records this invocation has no time to start: SQS redelivers them, none is lost."""
     for record in records:
         message_id = record.get("messageId", "")
         failures.append({"itemIdentifier": message_id})
-        log.warning("record deferred: too little time left for another job", extra={"fields": {
-            "message_id": message_id, "remaining_seconds": round(deadline.remaining(), 1),
-            "job_seconds": job_seconds, "receive_count": _receive_count(record)}})
+        log.warning(
+            "record deferred: too little time left for another job",
+            extra={
+                "fields": {
+                    "message_id": message_id,
+                    "remaining_seconds": round(deadline.remaining(), 1),
+                    "job_seconds": job_seconds,
+                    "receive_count": _receive_count(record),
+                }
+            },
+        )
 
 
 def _failure(fields: dict[str, Any], record: dict[str, Any], error: Exception) -> dict[str, Any]:
-    return {**fields, "error": f"{type(error).__name__}: {error}", "verdict": jobs.verdict(error),
-            "receive_count": _receive_count(record)}
+    return {
+        **fields,
+        "error": f"{type(error).__name__}: {error}",
+        "verdict": jobs.verdict(error),
+        "receive_count": _receive_count(record),
+    }
 
 
 def _receive_count(record: dict[str, Any]) -> int:

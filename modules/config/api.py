@@ -30,25 +30,40 @@ class ApiConfig(StrictModel):
     predict_backend: Literal["lambda", "fargate", "eks"] = Field(
         default="lambda",
         description="POST /v1/predict: the predict Lambda (calls the SageMaker endpoint), or a VPC link to the "
-                    "internal ALB of the inference service on Fargate (orchestrator ecs) or on EKS (orchestrator eks)")
+        "internal ALB of the inference service on Fargate (orchestrator ecs) or on EKS (orchestrator eks)",
+    )
     auth: Literal["iam", "jwt", "none"] = Field(
-        default="iam", description="iam: SigV4-signed calls; jwt: Bearer tokens of jwt_issuer; none: not in production")
-    jwt_issuer: str | None = Field(default=None, pattern=r"^https://\S+$",
-                                   description="[auth = jwt] issuer URL (its /.well-known/openid-configuration)")
+        default="iam", description="iam: SigV4-signed calls; jwt: Bearer tokens of jwt_issuer; none: not in production"
+    )
+    jwt_issuer: str | None = Field(
+        default=None,
+        pattern=r"^https://\S+$",
+        description="[auth = jwt] issuer URL (its /.well-known/openid-configuration)",
+    )
     jwt_audience: tuple[str, ...] = Field(default=(), description="[auth = jwt] accepted `aud` values (at least one)")
     cors_allowed_origins: tuple[str, ...] = Field(
-        default=(), description="exact origins allowed by CORS (https://..., or http://localhost); empty: no CORS")
-    throttling_rate_limit: float = Field(default=50, ge=1, le=10_000,
-                                         description="steady-state requests per second of the stage")
+        default=(), description="exact origins allowed by CORS (https://..., or http://localhost); empty: no CORS"
+    )
+    throttling_rate_limit: float = Field(
+        default=50, ge=1, le=10_000, description="steady-state requests per second of the stage"
+    )
     throttling_burst_limit: int = Field(default=100, ge=1, le=5_000, description="burst of requests of the stage")
     integration_timeout_ms: int = Field(
-        default=29_000, ge=50, le=API_GATEWAY_HTTP_INTEGRATION_TIMEOUT.value,
+        default=29_000,
+        ge=50,
+        le=API_GATEWAY_HTTP_INTEGRATION_TIMEOUT.value,
         description="how long API Gateway waits for a backend: 50-30000, an HTTP API's fixed maximum "
-                    f"({API_GATEWAY_HTTP_INTEGRATION_TIMEOUT.doc}); functions behind it must end 2 s earlier")
-    alarm_5xx_rate_percent: float = Field(default=1.0, gt=0, le=100,
-                                          description="share of 5xx responses (per 5 minutes) that raises the alarm")
-    alarm_latency_p99_ms: int = Field(default=5000, ge=1, le=30_000,
-                                      description="Latency / IntegrationLatency p99 (milliseconds) that raises the alarm")
+        f"({API_GATEWAY_HTTP_INTEGRATION_TIMEOUT.doc}); functions behind it must end 2 s earlier",
+    )
+    alarm_5xx_rate_percent: float = Field(
+        default=1.0, gt=0, le=100, description="share of 5xx responses (per 5 minutes) that raises the alarm"
+    )
+    alarm_latency_p99_ms: int = Field(
+        default=5000,
+        ge=1,
+        le=30_000,
+        description="Latency / IntegrationLatency p99 (milliseconds) that raises the alarm",
+    )
 
     @model_validator(mode="after")
     def _auth_knobs(self) -> ApiConfig:
@@ -64,8 +79,10 @@ class ApiConfig(StrictModel):
                     problems.append(f"{name}: applies only to auth = 'jwt', not to auth = {self.auth!r}; remove it")
         for origin in self.cors_allowed_origins:
             if not re.match(ORIGIN_PATTERN, origin):
-                problems.append(f"cors_allowed_origins: {origin!r} is not an exact origin; allowed: "
-                                "https://host[:port] or http://localhost[:port] (no '*', no path)")
+                problems.append(
+                    f"cors_allowed_origins: {origin!r} is not an exact origin; allowed: "
+                    "https://host[:port] or http://localhost[:port] (no '*', no path)"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

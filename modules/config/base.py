@@ -19,11 +19,39 @@ from modules.limits import retention_problem
 
 # Commercial regions the project knows; an unknown name fails here instead of at `terraform plan`.
 AWS_REGIONS = (
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "sa-east-1", "mx-central-1",
-    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1",
-    "eu-south-2", "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-east-1", "ap-east-2",
-    "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
-    "ap-southeast-5", "ap-southeast-7", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "ca-west-1",
+    "sa-east-1",
+    "mx-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
 )
 
 
@@ -42,8 +70,9 @@ def _tuples_from_arrays(annotation: Any, value: Any) -> Any:
     if origin is tuple and isinstance(value, list):
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_tuples_from_arrays(args[0], item) for item in value)
-        return tuple(_tuples_from_arrays(arg, item) for arg, item in zip(args, value, strict=False)) \
-            + tuple(value[len(args):])
+        return tuple(_tuples_from_arrays(arg, item) for arg, item in zip(args, value, strict=False)) + tuple(
+            value[len(args) :]
+        )
     if origin is dict and isinstance(value, dict) and len(args) == 2:
         return {key: _tuples_from_arrays(args[1], item) for key, item in value.items()}
     return value
@@ -59,8 +88,10 @@ class StrictModel(BaseModel):
     def _tuples_from_toml_arrays(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        return {name: _tuples_from_arrays(cls.model_fields[name].annotation, value) if name in cls.model_fields
-                else value for name, value in data.items()}
+        return {
+            name: _tuples_from_arrays(cls.model_fields[name].annotation, value) if name in cls.model_fields else value
+            for name, value in data.items()
+        }
 
 
 def _check_retention(days: int) -> int:

@@ -92,30 +92,46 @@ class ComputeConfig(StrictModel):
     model_backend: Literal["sagemaker", "http"] = Field(
         default=BACKEND_SAGEMAKER,
         description=f"what predict/worker call: {BACKEND_SAGEMAKER} (the endpoint) or {BACKEND_HTTP} (the Fargate "
-                    "service behind the load balancer)")
+        "service behind the load balancer)",
+    )
     model_url: str | None = Field(
-        default=None, pattern=r"^https?://[^\s/]+(:\d+)?$",
+        default=None,
+        pattern=r"^https?://[^\s/]+(:\d+)?$",
         description="MODEL_URL override for the http backend; default: the load balancer (https://<tls_server_name> "
-                    "when it has a certificate: a DNS record of that name must point at it)")
+        "when it has a certificate: a DNS record of that name must point at it)",
+    )
     model_timeout_seconds: int = Field(
-        default=DEFAULT_MODEL_TIMEOUT_SECONDS, ge=1, le=SAGEMAKER_INVOCATION_TIMEOUT.value,
+        default=DEFAULT_MODEL_TIMEOUT_SECONDS,
+        ge=1,
+        le=SAGEMAKER_INVOCATION_TIMEOUT.value,
         description="seconds one model call may take (one attempt, no SDK retries); cut to the time the invocation "
-                    "has left. The worker's batch and predict's timeout must fit it (checked at synth)")
+        "has left. The worker's batch and predict's timeout must fit it (checked at synth)",
+    )
     egress_to_internet: bool = Field(
-        default=False, description="allow HTTPS egress to 0.0.0.0/0 (through NAT); default: only the VPC (interface "
-                                   "endpoints) and the S3 gateway endpoint")
+        default=False,
+        description="allow HTTPS egress to 0.0.0.0/0 (through NAT); default: only the VPC (interface "
+        "endpoints) and the S3 gateway endpoint",
+    )
     orchestrator: Literal["ecs", "eks"] = Field(
         default="ecs",
         description="where the inference service and the queue worker run: ecs (Fargate, no cluster to run) or "
-                    "eks (an EKS cluster, [compute.eks]; the workloads are Kubernetes manifests)")
+        "eks (an EKS cluster, [compute.eks]; the workloads are Kubernetes manifests)",
+    )
     eks: EksConfig = Field(default_factory=EksConfig, description="[orchestrator = eks] the EKS cluster")
     lambdas: LambdaConfig = Field(default_factory=LambdaConfig)
     inference_service: InferenceServiceConfig = Field(default_factory=InferenceServiceConfig)
     load_balancer: LoadBalancerConfig = Field(default_factory=LoadBalancerConfig)
     queue_worker: QueueWorkerConfig = Field(default_factory=QueueWorkerConfig)
 
-    def problems(self, *, production: bool, queue_names: tuple[str, ...], name_prefix: str | None = None, inference: InferenceConfig | None = None,
-                 api: ApiConfig | None = None) -> list[str]:
+    def problems(
+        self,
+        *,
+        production: bool,
+        queue_names: tuple[str, ...],
+        name_prefix: str | None = None,
+        inference: InferenceConfig | None = None,
+        api: ApiConfig | None = None,
+    ) -> list[str]:
         """Checks across sections: production tags and TLS, queue names that exist, a reachable http backend, and
         (given the name prefix, the inference and api sections) the AWS limits on names, payloads and time."""
         problems = []
@@ -124,16 +140,22 @@ class ComputeConfig(StrictModel):
             if service.enabled:
                 problems += image_tag_problems(f"compute.{section}.image_tag", service.image_tag, production=production)
         if production and self.inference_service.enabled and not self.load_balancer.tls:
-            problems.append("compute.load_balancer.certificate_arn: required when production = true (API Gateway and "
-                            "the functions send confidential data to the load balancer); set certificate_arn (ACM, "
-                            "same region) and tls_server_name (the DNS name the certificate carries)")
+            problems.append(
+                "compute.load_balancer.certificate_arn: required when production = true (API Gateway and "
+                "the functions send confidential data to the load balancer); set certificate_arn (ACM, "
+                "same region) and tls_server_name (the DNS name the certificate carries)"
+            )
         problems += self.consumer_problems(queue_names)
         known = (*handler_folders(), *BATCH_FUNCTIONS)
         for name in sorted(set(self.lambdas.functions) - set(known)):
-            problems.append(f"compute.lambdas.functions.{name}: no function {name!r} in lambdas/; "
-                            f"allowed: {', '.join(sorted(known))}")
-        for field, backend in (("compute.model_backend", self.model_backend),
-                               ("compute.queue_worker.model_backend", self.queue_worker.model_backend)):
+            problems.append(
+                f"compute.lambdas.functions.{name}: no function {name!r} in lambdas/; "
+                f"allowed: {', '.join(sorted(known))}"
+            )
+        for field, backend in (
+            ("compute.model_backend", self.model_backend),
+            ("compute.queue_worker.model_backend", self.queue_worker.model_backend),
+        ):
             if backend == BACKEND_HTTP and not self.inference_service.enabled and not self.model_url:
                 problems.append(f"{field}: 'http' needs inference_service.enabled = true or a model_url")
         problems += self._model_url_problems()
@@ -142,20 +164,28 @@ class ComputeConfig(StrictModel):
         if inference is not None and api is not None:
             problems += self.async_problems(endpoint_mode=inference.mode, predict_backend=api.predict_backend)
             problems += self.payload_problems(endpoint_mode=inference.mode, predict_backend=api.predict_backend)
-            problems += self.time_problems(api_functions=tuple(sorted(set(api.lambda_routes().values()))),
-                                           integration_timeout_ms=api.integration_timeout_ms)
+            problems += self.time_problems(
+                api_functions=tuple(sorted(set(api.lambda_routes().values()))),
+                integration_timeout_ms=api.integration_timeout_ms,
+            )
         return problems
 
     def _model_url_problems(self) -> list[str]:
         """With an HTTPS load balancer, MODEL_URL must be a URL whose certificate check can succeed."""
-        if self.model_backend != BACKEND_HTTP or not self.inference_service.enabled or not self.load_balancer.tls \
-                or not self.model_url:
+        if (
+            self.model_backend != BACKEND_HTTP
+            or not self.inference_service.enabled
+            or not self.load_balancer.tls
+            or not self.model_url
+        ):
             return []
         url = urlsplit(self.model_url)
         name = self.load_balancer.tls_server_name
         if url.scheme != "https" or url.hostname != name:
-            return [f"compute.model_url: {self.model_url!r} cannot verify the load balancer's certificate; with "
-                    f"certificate_arn use https://{name} (compute.load_balancer.tls_server_name), or leave it unset"]
+            return [
+                f"compute.model_url: {self.model_url!r} cannot verify the load balancer's certificate; with "
+                f"certificate_arn use https://{name} (compute.load_balancer.tls_server_name), or leave it unset"
+            ]
         return []
 
     def orchestrator_problems(self, *, account_id: str | None, predict_backend: str) -> list[str]:
@@ -163,26 +193,36 @@ class ComputeConfig(StrictModel):
         if self.orchestrator == "ecs":
             problems = []
             if "eks" in self.model_fields_set:
-                problems.append("compute.eks: applies only to compute.orchestrator = 'eks'; remove it, or set "
-                                "orchestrator = 'eks'")
+                problems.append(
+                    "compute.eks: applies only to compute.orchestrator = 'eks'; remove it, or set orchestrator = 'eks'"
+                )
             if predict_backend == "eks":
-                problems.append("api.predict_backend: 'eks' needs compute.orchestrator = 'eks'; on ECS use "
-                                "'fargate' (or 'lambda')")
+                problems.append(
+                    "api.predict_backend: 'eks' needs compute.orchestrator = 'eks'; on ECS use 'fargate' (or 'lambda')"
+                )
             return problems
         problems = self.eks.problems()
         if predict_backend == "fargate":
-            problems.append("api.predict_backend: 'fargate' is the ECS service, but compute.orchestrator = 'eks': "
-                            "use 'eks' (the same route through the VPC link to the EKS service) or 'lambda'")
+            problems.append(
+                "api.predict_backend: 'fargate' is the ECS service, but compute.orchestrator = 'eks': "
+                "use 'eks' (the same route through the VPC link to the EKS service) or 'lambda'"
+            )
         if predict_backend == "eks" and not self.inference_service.enabled:
-            problems.append("api.predict_backend: 'eks' needs the inference service "
-                            "(compute.inference_service.enabled = true); or use 'lambda'")
+            problems.append(
+                "api.predict_backend: 'eks' needs the inference service "
+                "(compute.inference_service.enabled = true); or use 'lambda'"
+            )
         if self.inference_service.enabled and self.inference_service.min_count < 1:
-            problems.append("compute.inference_service.min_count: 0 is not possible on EKS (a HorizontalPodAutoscaler "
-                            "keeps at least one pod); allowed: 1 or more")
+            problems.append(
+                "compute.inference_service.min_count: 0 is not possible on EKS (a HorizontalPodAutoscaler "
+                "keeps at least one pod); allowed: 1 or more"
+            )
         if account_id is None:
-            problems.append("allowed_account_ids: required with compute.orchestrator = 'eks': the Kubernetes "
-                            "manifests are written at synth and name the account's image registry, queue and "
-                            "buckets (for the emulator, moto's account 123456789012)")
+            problems.append(
+                "allowed_account_ids: required with compute.orchestrator = 'eks': the Kubernetes "
+                "manifests are written at synth and name the account's image registry, queue and "
+                "buckets (for the emulator, moto's account 123456789012)"
+            )
         return problems
 
     # --- names --------------------------------------------------------------------------------------------------
@@ -201,8 +241,7 @@ class ComputeConfig(StrictModel):
     def queue_worker_name(name_prefix: str) -> str:
         return f"{name_prefix}-queue-worker"
 
-    def physical_names(self, name_prefix: str,
-                       function_names: tuple[str, ...]) -> list[tuple[Limit, str, str, str]]:
+    def physical_names(self, name_prefix: str, function_names: tuple[str, ...]) -> list[tuple[Limit, str, str, str]]:
         """(limit, name, what, pattern) of every name this stack builds from the prefix. The suffixes of roles and
         log groups are the constructs' (LambdaFunction, FargateService, EcsCluster); tests/stacks/test_compute.py
         checks this list against the synthesized names, so the two cannot drift apart."""
@@ -210,13 +249,16 @@ class ComputeConfig(StrictModel):
         for folder in function_names:
             function = self.function_name(name_prefix, folder)
             pattern = self.function_name("<project>-<environment>", folder)
-            names += [(LAMBDA_FUNCTION_NAME, function, "Lambda function", pattern),
-                      (IAM_ROLE_NAME, f"{function}-lambda", "IAM role", f"{pattern}-lambda"),
-                      (LOG_GROUP_NAME, f"/aws/lambda/{function}", "log group", f"/aws/lambda/{pattern}")]
+            names += [
+                (LAMBDA_FUNCTION_NAME, function, "Lambda function", pattern),
+                (IAM_ROLE_NAME, f"{function}-lambda", "IAM role", f"{pattern}-lambda"),
+                (LOG_GROUP_NAME, f"/aws/lambda/{function}", "log group", f"/aws/lambda/{pattern}"),
+            ]
         if self.orchestrator != "ecs":
             return names  # the services run on EKS: eks_physical_names()
-        names.append((LOG_GROUP_NAME, f"/ecs/{name_prefix}/exec", "ECS Exec log group",
-                      "/ecs/<project>-<environment>/exec"))
+        names.append(
+            (LOG_GROUP_NAME, f"/ecs/{name_prefix}/exec", "ECS Exec log group", "/ecs/<project>-<environment>/exec")
+        )
         services = []
         if self.inference_service.enabled:
             service = self.inference_service_name(name_prefix)
@@ -225,15 +267,19 @@ class ComputeConfig(StrictModel):
         if self.queue_worker.enabled:
             services.append((self.queue_worker_name(name_prefix), "<project>-<environment>-queue-worker"))
         for service, pattern in services:
-            names += [(IAM_ROLE_NAME, f"{service}-execution", "IAM role", f"{pattern}-execution"),
-                      (IAM_ROLE_NAME, f"{service}-task", "IAM role", f"{pattern}-task"),
-                      (LOG_GROUP_NAME, f"/ecs/{service}", "log group", f"/ecs/{pattern}")]
+            names += [
+                (IAM_ROLE_NAME, f"{service}-execution", "IAM role", f"{pattern}-execution"),
+                (IAM_ROLE_NAME, f"{service}-task", "IAM role", f"{pattern}-task"),
+                (LOG_GROUP_NAME, f"/ecs/{service}", "log group", f"/ecs/{pattern}"),
+            ]
         return names
 
     def _load_balancer_names(self, name_prefix: str) -> list[tuple[Limit, str, str, str]]:
         service, pattern = self.inference_service_name(name_prefix), "<project>-<environment>-inference"
-        return [(LOAD_BALANCER_NAME, service, "load balancer", pattern),
-                (TARGET_GROUP_NAME, service, "target group", pattern)]
+        return [
+            (LOAD_BALANCER_NAME, service, "load balancer", pattern),
+            (TARGET_GROUP_NAME, service, "target group", pattern),
+        ]
 
     @staticmethod
     def eks_cluster_name(name_prefix: str) -> str:
@@ -245,17 +291,20 @@ class ComputeConfig(StrictModel):
         if self.orchestrator != "eks":
             return []
         cluster, pattern = self.eks_cluster_name(name_prefix), "<project>-<environment>"
-        names = [(EKS_CLUSTER_NAME, cluster, "EKS cluster", pattern),
-                 (LOG_GROUP_NAME, f"/aws/eks/{cluster}/cluster", "control-plane log group",
-                  f"/aws/eks/{pattern}/cluster"),
-                 (IAM_ROLE_NAME, f"{cluster}-eks-cluster", "IAM role", f"{pattern}-eks-cluster"),
-                 (IAM_ROLE_NAME, f"{cluster}-eks-nodes", "IAM role", f"{pattern}-eks-nodes")]
+        names = [
+            (EKS_CLUSTER_NAME, cluster, "EKS cluster", pattern),
+            (LOG_GROUP_NAME, f"/aws/eks/{cluster}/cluster", "control-plane log group", f"/aws/eks/{pattern}/cluster"),
+            (IAM_ROLE_NAME, f"{cluster}-eks-cluster", "IAM role", f"{pattern}-eks-cluster"),
+            (IAM_ROLE_NAME, f"{cluster}-eks-nodes", "IAM role", f"{pattern}-eks-nodes"),
+        ]
         if self.inference_service.enabled:
             names += self._load_balancer_names(name_prefix)
         if self.queue_worker.enabled:
             worker = self.queue_worker_name(name_prefix)
-            names += [(IAM_ROLE_NAME, f"{worker}-pod", "IAM role", f"{pattern}-queue-worker-pod"),
-                      (IAM_ROLE_NAME, f"{cluster}-keda-operator", "IAM role", f"{pattern}-keda-operator")]
+            names += [
+                (IAM_ROLE_NAME, f"{worker}-pod", "IAM role", f"{pattern}-queue-worker-pod"),
+                (IAM_ROLE_NAME, f"{cluster}-keda-operator", "IAM role", f"{pattern}-keda-operator"),
+            ]
         if not self.eks.auto_mode:
             names.append((IAM_ROLE_NAME, f"{cluster}-lb-controller", "IAM role", f"{pattern}-lb-controller"))
         return names
@@ -263,8 +312,10 @@ class ComputeConfig(StrictModel):
     def name_problems(self, name_prefix: str, function_names: tuple[str, ...]) -> list[str]:
         """Names AWS would refuse as too long, each naming the settings that compose it."""
         problems = []
-        for limit, name, what, pattern in [*self.physical_names(name_prefix, function_names),
-                                           *self.eks_physical_names(name_prefix)]:
+        for limit, name, what, pattern in [
+            *self.physical_names(name_prefix, function_names),
+            *self.eks_physical_names(name_prefix),
+        ]:
             problem = name_problem(limit, name, what, pattern, "project, environment")
             if problem:
                 problems.append(problem)
@@ -272,14 +323,14 @@ class ComputeConfig(StrictModel):
 
     # --- payloads -----------------------------------------------------------------------------------------------
 
-    def payload_limits(self, *, endpoint_mode: str, predict_backend: str,
-                       model_backend: str | None = None) -> PayloadLimits:
+    def payload_limits(
+        self, *, endpoint_mode: str, predict_backend: str, model_backend: str | None = None
+    ) -> PayloadLimits:
         """The largest body each route can carry, from the hops it crosses (modules/limits.py); MODEL_BACKEND: the
         jobs' caller's backend (default compute.model_backend, the worker function's)."""
         model_backend = model_backend or self.model_backend
         lambda_body = lambda_event_body_max()
-        lambda_bound = (f"a Lambda event ({LAMBDA_SYNC_PAYLOAD.value} bytes with the API Gateway envelope and "
-                        "base64)")
+        lambda_bound = f"a Lambda event ({LAMBDA_SYNC_PAYLOAD.value} bytes with the API Gateway envelope and base64)"
         if predict_backend in SERVICE_BACKENDS:
             service_max, service_bound = API_GATEWAY_HTTP_PAYLOAD.value, "API Gateway's HTTP API payload"
         else:
@@ -301,8 +352,14 @@ class ComputeConfig(StrictModel):
             predict, predict_bound = min((service_max, service_bound), (service, "the inference service"))
         else:
             predict, predict_bound = jobs, jobs_bound
-        return PayloadLimits(predict=predict, predict_bound=predict_bound, jobs=jobs, jobs_bound=jobs_bound,
-                             inference_service=service_max, inference_service_bound=service_bound)
+        return PayloadLimits(
+            predict=predict,
+            predict_bound=predict_bound,
+            jobs=jobs,
+            jobs_bound=jobs_bound,
+            inference_service=service_max,
+            inference_service_bound=service_bound,
+        )
 
     def payload_problems(self, *, endpoint_mode: str, predict_backend: str) -> list[str]:
         limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend)
@@ -314,14 +371,18 @@ class ComputeConfig(StrictModel):
         over = [(route, maximum, bound) for route, maximum, bound in routes if configured and configured > maximum]
         if over:
             route, maximum, bound = min(over, key=lambda item: item[1])
-            problems.append(f"compute.lambdas.max_payload_bytes: {configured} bytes is more than {route} can carry "
-                            f"on AWS: at most {maximum} bytes, bounded by {bound}; allowed: 1024-{maximum} or unset "
-                            "(the derived maximum)")
+            problems.append(
+                f"compute.lambdas.max_payload_bytes: {configured} bytes is more than {route} can carry "
+                f"on AWS: at most {maximum} bytes, bounded by {bound}; allowed: 1024-{maximum} or unset "
+                "(the derived maximum)"
+            )
         service = self.inference_service.max_payload_bytes
         if self.inference_service.enabled and service and service > limits.inference_service:
-            problems.append(f"compute.inference_service.max_payload_bytes: {service} bytes is more than can reach "
-                            f"the service: at most {limits.inference_service} bytes, bounded by "
-                            f"{limits.inference_service_bound}; allowed: 1024-{limits.inference_service} or unset")
+            problems.append(
+                f"compute.inference_service.max_payload_bytes: {service} bytes is more than can reach "
+                f"the service: at most {limits.inference_service} bytes, bounded by "
+                f"{limits.inference_service_bound}; allowed: 1024-{limits.inference_service} or unset"
+            )
         return problems
 
     def function_payload_bytes(self, function: str, *, endpoint_mode: str, predict_backend: str) -> int:
@@ -333,8 +394,9 @@ class ComputeConfig(StrictModel):
 
     def queue_worker_payload_bytes(self, *, endpoint_mode: str, predict_backend: str) -> int:
         """MAX_PAYLOAD_BYTES of the queue worker's model call, with the queue worker's own backend."""
-        limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend,
-                                     model_backend=self.queue_worker_model_backend)
+        limits = self.payload_limits(
+            endpoint_mode=endpoint_mode, predict_backend=predict_backend, model_backend=self.queue_worker_model_backend
+        )
         return min(self.lambdas.max_payload_bytes or limits.jobs, limits.jobs)
 
     def inference_service_payload_bytes(self, *, endpoint_mode: str, predict_backend: str) -> int:
@@ -352,9 +414,11 @@ class ComputeConfig(StrictModel):
         worker_timeout = lambdas.sizing(WORKER).timeout_seconds
         per_job = model + JOB_OVERHEAD_SECONDS
         if per_job > worker_timeout:
-            problems.append(f"compute.model_timeout_seconds: {model} s plus {JOB_OVERHEAD_SECONDS} s per job is more "
-                            f"than the worker's timeout of {worker_timeout} s ({lambdas.timeout_field(WORKER)}): no "
-                            "job could ever finish; lower the model timeout or raise the worker's timeout")
+            problems.append(
+                f"compute.model_timeout_seconds: {model} s plus {JOB_OVERHEAD_SECONDS} s per job is more "
+                f"than the worker's timeout of {worker_timeout} s ({lambdas.timeout_field(WORKER)}): no "
+                "job could ever finish; lower the model timeout or raise the worker's timeout"
+            )
         elif lambdas.worker_batch_size * per_job > worker_timeout:
             problems.append(
                 f"compute.lambdas.worker_batch_size: a batch of {lambdas.worker_batch_size} jobs run one after another "
@@ -362,14 +426,17 @@ class ComputeConfig(StrictModel):
                 f"{lambdas.worker_batch_size * per_job} s, more than the worker's timeout of {worker_timeout} s "
                 f"({lambdas.timeout_field(WORKER)}): on a slow model, jobs are handed back unstarted until they reach "
                 f"the dead-letter queue; allowed: at most {worker_timeout // per_job} jobs, or a lower "
-                "compute.model_timeout_seconds, or a longer worker timeout (queues' visibility timeout >= 6x it)")
+                "compute.model_timeout_seconds, or a longer worker timeout (queues' visibility timeout >= 6x it)"
+            )
         drain = LONG_POLL_SECONDS + per_job
         if self.queue_worker.enabled and drain > self.queue_worker.stop_timeout_seconds:
-            problems.append(f"compute.queue_worker.stop_timeout_seconds: {self.queue_worker.stop_timeout_seconds} s "
-                            f"cannot fit a stop: one long poll ({LONG_POLL_SECONDS} s) plus a job ({model} s model "
-                            f"timeout + {JOB_OVERHEAD_SECONDS} s) is {drain} s, and ECS kills the task at the stop "
-                            f"timeout; allowed: {drain}-{FARGATE_STOP_TIMEOUT.value} s, or a lower "
-                            "compute.model_timeout_seconds")
+            problems.append(
+                f"compute.queue_worker.stop_timeout_seconds: {self.queue_worker.stop_timeout_seconds} s "
+                f"cannot fit a stop: one long poll ({LONG_POLL_SECONDS} s) plus a job ({model} s model "
+                f"timeout + {JOB_OVERHEAD_SECONDS} s) is {drain} s, and ECS kills the task at the stop "
+                f"timeout; allowed: {drain}-{FARGATE_STOP_TIMEOUT.value} s, or a lower "
+                "compute.model_timeout_seconds"
+            )
         for function in api_functions:
             timeout = lambdas.sizing(function).timeout_seconds
             if (timeout + API_HEADROOM_SECONDS) * 1000 > integration_timeout_ms:
@@ -377,14 +444,17 @@ class ComputeConfig(StrictModel):
                     f"{lambdas.timeout_field(function)}: {function}'s {timeout} s plus {API_HEADROOM_SECONDS} s "
                     f"headroom is more than api.integration_timeout_ms ({integration_timeout_ms} ms): API Gateway "
                     f"would cut the call and answer for it; allowed: at most "
-                    f"{integration_timeout_ms // 1000 - API_HEADROOM_SECONDS} s")
+                    f"{integration_timeout_ms // 1000 - API_HEADROOM_SECONDS} s"
+                )
         if PREDICT in api_functions:
             timeout = lambdas.sizing(PREDICT).timeout_seconds
             if model + REPLY_MARGIN_SECONDS > timeout:
-                problems.append(f"compute.model_timeout_seconds: {model} s plus {REPLY_MARGIN_SECONDS} s to answer is "
-                                f"more than predict's timeout of {timeout} s ({lambdas.timeout_field(PREDICT)}): "
-                                "a slow model would be cut at the time left, never at the configured timeout; "
-                                f"allowed: at most {timeout - REPLY_MARGIN_SECONDS} s")
+                problems.append(
+                    f"compute.model_timeout_seconds: {model} s plus {REPLY_MARGIN_SECONDS} s to answer is "
+                    f"more than predict's timeout of {timeout} s ({lambdas.timeout_field(PREDICT)}): "
+                    "a slow model would be cut at the time left, never at the configured timeout; "
+                    f"allowed: at most {timeout - REPLY_MARGIN_SECONDS} s"
+                )
         return problems
 
     # --- queues and their consumers ----------------------------------------------------------------------------
@@ -420,13 +490,17 @@ class ComputeConfig(StrictModel):
         fargate = self.worker_queue_for_fargate(queue_names)
         function = set(self.lambda_worker_queues(queue_names))
         if fargate in function:
-            problems.append(f"compute: work queue {fargate!r} is claimed by both compute.lambdas.worker_queues and "
-                            "compute.queue_worker.queue; a queue has exactly one consumer: remove it from one of them")
+            problems.append(
+                f"compute: work queue {fargate!r} is claimed by both compute.lambdas.worker_queues and "
+                "compute.queue_worker.queue; a queue has exactly one consumer: remove it from one of them"
+            )
         unclaimed = [queue for queue in queue_names if queue != fargate and queue not in function]
         if unclaimed:
-            problems.append(f"compute: work queue(s) {', '.join(map(repr, unclaimed))} have no consumer; list them in "
-                            "compute.lambdas.worker_queues (the worker function) or set compute.queue_worker.queue "
-                            "(the queue worker)")
+            problems.append(
+                f"compute: work queue(s) {', '.join(map(repr, unclaimed))} have no consumer; list them in "
+                "compute.lambdas.worker_queues (the worker function) or set compute.queue_worker.queue "
+                "(the queue worker)"
+            )
         return problems
 
     # --- model backends -----------------------------------------------------------------------------------------
@@ -445,6 +519,8 @@ class ComputeConfig(StrictModel):
         """An asynchronous endpoint answers no synchronous call, so nothing synchronous may be routed to it."""
         if endpoint_mode != "async" or predict_backend != "lambda" or self.model_backend != BACKEND_SAGEMAKER:
             return []
-        return ["api.predict_backend: 'lambda' calls the SageMaker endpoint synchronously, which an endpoint in mode "
-                "'async' refuses; use api.predict_backend = 'fargate' (the inference service) or "
-                "compute.model_backend = 'http'"]
+        return [
+            "api.predict_backend: 'lambda' calls the SageMaker endpoint synchronously, which an endpoint in mode "
+            "'async' refuses; use api.predict_backend = 'fargate' (the inference service) or "
+            "compute.model_backend = 'http'"
+        ]

@@ -22,8 +22,9 @@ from modules.limits import EKS_AUTO_MODE_MIN_VERSION, EKS_NVIDIA_GPU_INSTANCE_FA
 # the version the cluster runs (tests/kubernetes checks both ends against that package). EKS itself refuses
 # versions out of support at apply time.
 NEWEST_VALIDATED_MINOR = 37
-KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(EKS_AUTO_MODE_MIN_VERSION.value[1],
-                                                            NEWEST_VALIDATED_MINOR + 1))
+KUBERNETES_VERSIONS = tuple(
+    f"1.{minor}" for minor in range(EKS_AUTO_MODE_MIN_VERSION.value[1], NEWEST_VALIDATED_MINOR + 1)
+)
 DEFAULT_KUBERNETES_VERSION = "1.35"
 CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # A Kubernetes namespace or service account name: an RFC 1123 label.
@@ -50,30 +51,39 @@ class NodeGroupConfig(StrictModel):
     """A managed node group (`compute = "node-group"`): the alternative to Auto Mode, e.g. for GPU models."""
 
     instance_types: tuple[str, ...] = Field(
-        default=("m6i.large",), min_length=1,
+        default=("m6i.large",),
+        min_length=1,
         description="EC2 instance types of the group (x86_64); NVIDIA GPU types (g5, g6, p4d ...) need "
-                    "inference_gpus >= 1 and are never mixed with CPU types")
+        "inference_gpus >= 1 and are never mixed with CPU types",
+    )
     capacity_type: Literal["ON_DEMAND", "SPOT"] = Field(default="ON_DEMAND", description="on-demand or Spot nodes")
     min_size: int = Field(default=2, ge=1, le=450, description="fewest nodes (at least one per AZ for the spread)")
-    desired_size: int = Field(default=2, ge=1, le=450,
-                              description="nodes at creation; afterwards whatever scales the group owns the count")
+    desired_size: int = Field(
+        default=2, ge=1, le=450, description="nodes at creation; afterwards whatever scales the group owns the count"
+    )
     max_size: int = Field(default=4, ge=1, le=450, description="most nodes")
     disk_size_gb: int = Field(default=50, ge=20, le=16384, description="root volume (encrypted with the cluster key)")
 
     def problems(self) -> list[str]:
         problems = []
         if not self.min_size <= self.desired_size <= self.max_size:
-            problems.append(f"compute.eks.node_group: must satisfy min_size <= desired_size <= max_size, got "
-                            f"{self.min_size} <= {self.desired_size} <= {self.max_size}")
+            problems.append(
+                f"compute.eks.node_group: must satisfy min_size <= desired_size <= max_size, got "
+                f"{self.min_size} <= {self.desired_size} <= {self.max_size}"
+            )
         arm = [kind for kind in self.instance_types if is_arm_instance(kind)]
         if arm:
-            problems.append(f"compute.eks.node_group.instance_types: {', '.join(arm)} are arm64 (Graviton), the "
-                            "inference image is built for x86_64; allowed: x86_64 types such as m6i.large, or "
-                            f"NVIDIA GPU types ({', '.join(EKS_NVIDIA_GPU_INSTANCE_FAMILIES.value)})")
+            problems.append(
+                f"compute.eks.node_group.instance_types: {', '.join(arm)} are arm64 (Graviton), the "
+                "inference image is built for x86_64; allowed: x86_64 types such as m6i.large, or "
+                f"NVIDIA GPU types ({', '.join(EKS_NVIDIA_GPU_INSTANCE_FAMILIES.value)})"
+            )
         gpus = {kind for kind in self.instance_types if is_gpu_instance(kind)}
         if gpus and len(gpus) != len(self.instance_types):
-            problems.append(f"compute.eks.node_group.instance_types: {', '.join(sorted(gpus))} mixed with CPU types: "
-                            "one node group runs one AMI (the NVIDIA one for GPUs); use only GPU or only CPU types")
+            problems.append(
+                f"compute.eks.node_group.instance_types: {', '.join(sorted(gpus))} mixed with CPU types: "
+                "one node group runs one AMI (the NVIDIA one for GPUs); use only GPU or only CPU types"
+            )
         return problems
 
     @property
@@ -87,78 +97,113 @@ class EksConfig(StrictModel):
     kubernetes_version: Literal[KUBERNETES_VERSIONS] = Field(  # type: ignore[valid-type]
         default=DEFAULT_KUBERNETES_VERSION,
         description=f"Kubernetes version of the cluster, pinned (upgrade deliberately); allowed: "
-                    f"{', '.join(KUBERNETES_VERSIONS)}; the manifests are validated against this version's schemas")
+        f"{', '.join(KUBERNETES_VERSIONS)}; the manifests are validated against this version's schemas",
+    )
     namespace: str = Field(default="inference", pattern=DNS_LABEL, description="namespace of the workloads")
     endpoint_public_access: bool = Field(
-        default=False, description="also serve the Kubernetes API publicly (only to public_access_cidrs); default: "
-                                   "private endpoint only, reachable from the VPC")
+        default=False,
+        description="also serve the Kubernetes API publicly (only to public_access_cidrs); default: "
+        "private endpoint only, reachable from the VPC",
+    )
     public_access_cidrs: tuple[str, ...] = Field(
-        default=(), description="[endpoint_public_access] the only source ranges of the public endpoint (required; "
-                                "never 0.0.0.0/0)")
+        default=(),
+        description="[endpoint_public_access] the only source ranges of the public endpoint (required; "
+        "never 0.0.0.0/0)",
+    )
     compute: Literal["auto-mode", "node-group"] = Field(
-        default="auto-mode", description="auto-mode: EKS Auto Mode runs and patches the nodes (no node management); "
-                                         "node-group: a managed node group (GPU instance types need it)")
-    node_group: NodeGroupConfig = Field(default_factory=NodeGroupConfig,
-                                        description="[compute = node-group] the managed node group")
-    inference_gpus: int = Field(default=0, ge=0, le=8,
-                                description="nvidia.com/gpu per inference pod; > 0 needs compute = node-group with "
-                                            "NVIDIA GPU instance types")
+        default="auto-mode",
+        description="auto-mode: EKS Auto Mode runs and patches the nodes (no node management); "
+        "node-group: a managed node group (GPU instance types need it)",
+    )
+    node_group: NodeGroupConfig = Field(
+        default_factory=NodeGroupConfig, description="[compute = node-group] the managed node group"
+    )
+    inference_gpus: int = Field(
+        default=0,
+        ge=0,
+        le=8,
+        description="nvidia.com/gpu per inference pod; > 0 needs compute = node-group with NVIDIA GPU instance types",
+    )
     control_plane_logs: tuple[Literal[CONTROL_PLANE_LOGS], ...] = Field(  # type: ignore[valid-type]
         default=CONTROL_PLANE_LOGS,
-        description="control-plane log types sent to /aws/eks/<cluster>/cluster (retention: log_retention_days)")
+        description="control-plane log types sent to /aws/eks/<cluster>/cluster (retention: log_retention_days)",
+    )
     admin_role_arns: tuple[str, ...] = Field(
-        default=(), description="IAM roles with cluster-admin (access entries; at least one: the cluster creator "
-                                "gets no implicit access)")
+        default=(),
+        description="IAM roles with cluster-admin (access entries; at least one: the cluster creator "
+        "gets no implicit access)",
+    )
     deploy_role_arns: tuple[str, ...] = Field(
-        default=(), description="IAM roles that apply the manifests: Kubernetes RBAC limited to the workload "
-                                "namespace and the kinds the manifests contain")
+        default=(),
+        description="IAM roles that apply the manifests: Kubernetes RBAC limited to the workload "
+        "namespace and the kinds the manifests contain",
+    )
 
     def problems(self) -> list[str]:
         """Every combination EKS (or the pipeline on it) would not accept; fields are named from compute.eks."""
         problems = []
         if self.endpoint_public_access and not self.public_access_cidrs:
-            problems.append("compute.eks.public_access_cidrs: required with endpoint_public_access = true (the only "
-                            "networks that may reach the public Kubernetes API, e.g. [\"203.0.113.0/24\"])")
+            problems.append(
+                "compute.eks.public_access_cidrs: required with endpoint_public_access = true (the only "
+                'networks that may reach the public Kubernetes API, e.g. ["203.0.113.0/24"])'
+            )
         if self.public_access_cidrs and not self.endpoint_public_access:
-            problems.append("compute.eks.public_access_cidrs: applies only with endpoint_public_access = true; "
-                            "remove it (the private endpoint admits the VPC)")
+            problems.append(
+                "compute.eks.public_access_cidrs: applies only with endpoint_public_access = true; "
+                "remove it (the private endpoint admits the VPC)"
+            )
         for cidr in self.public_access_cidrs:
             try:
                 network = ipaddress.ip_network(cidr, strict=True)
             except ValueError:
-                problems.append(f"compute.eks.public_access_cidrs: {cidr!r} is not a network in CIDR notation "
-                                "(e.g. 203.0.113.0/24, host bits zero)")
+                problems.append(
+                    f"compute.eks.public_access_cidrs: {cidr!r} is not a network in CIDR notation "
+                    "(e.g. 203.0.113.0/24, host bits zero)"
+                )
                 continue
             if network.prefixlen == 0:
-                problems.append(f"compute.eks.public_access_cidrs: {cidr} opens the Kubernetes API to the whole "
-                                "internet; list the networks that need it, or keep the endpoint private")
+                problems.append(
+                    f"compute.eks.public_access_cidrs: {cidr} opens the Kubernetes API to the whole "
+                    "internet; list the networks that need it, or keep the endpoint private"
+                )
         for field in ("admin_role_arns", "deploy_role_arns"):
             bad = [arn for arn in getattr(self, field) if not re.match(ROLE_ARN, arn)]
             if bad:
-                problems.append(f"compute.eks.{field}: {', '.join(bad)} not an IAM role ARN "
-                                "(arn:aws:iam::<account>:role/<name>)")
+                problems.append(
+                    f"compute.eks.{field}: {', '.join(bad)} not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+                )
         if not self.admin_role_arns:
-            problems.append("compute.eks.admin_role_arns: at least one role (cluster access is by access entries "
-                            "only; the identity that creates the cluster gets no implicit admin)")
+            problems.append(
+                "compute.eks.admin_role_arns: at least one role (cluster access is by access entries "
+                "only; the identity that creates the cluster gets no implicit admin)"
+            )
         if self.compute == "auto-mode":
             if "node_group" in self.model_fields_set:
-                problems.append("compute.eks.node_group: applies only to compute = 'node-group', not to 'auto-mode'; "
-                                "remove it or set compute = 'node-group'")
+                problems.append(
+                    "compute.eks.node_group: applies only to compute = 'node-group', not to 'auto-mode'; "
+                    "remove it or set compute = 'node-group'"
+                )
             if self.inference_gpus:
-                problems.append(f"compute.eks.inference_gpus: {self.inference_gpus} GPU(s) per pod need a node group "
-                                "with GPU instance types: set compute = 'node-group' and node_group.instance_types "
-                                f"to NVIDIA GPU types ({', '.join(EKS_NVIDIA_GPU_INSTANCE_FAMILIES.value)})")
+                problems.append(
+                    f"compute.eks.inference_gpus: {self.inference_gpus} GPU(s) per pod need a node group "
+                    "with GPU instance types: set compute = 'node-group' and node_group.instance_types "
+                    f"to NVIDIA GPU types ({', '.join(EKS_NVIDIA_GPU_INSTANCE_FAMILIES.value)})"
+                )
         else:
             problems += self.node_group.problems()
             gpu_types = [kind for kind in self.node_group.instance_types if is_gpu_instance(kind)]
             if self.inference_gpus and not gpu_types:
-                problems.append(f"compute.eks.inference_gpus: {self.inference_gpus} GPU(s) per pod, but "
-                                f"node_group.instance_types ({', '.join(self.node_group.instance_types)}) has no "
-                                f"GPU; allowed: NVIDIA GPU types ({', '.join(EKS_NVIDIA_GPU_INSTANCE_FAMILIES.value)})")
+                problems.append(
+                    f"compute.eks.inference_gpus: {self.inference_gpus} GPU(s) per pod, but "
+                    f"node_group.instance_types ({', '.join(self.node_group.instance_types)}) has no "
+                    f"GPU; allowed: NVIDIA GPU types ({', '.join(EKS_NVIDIA_GPU_INSTANCE_FAMILIES.value)})"
+                )
             if gpu_types and not self.inference_gpus:
-                problems.append(f"compute.eks.node_group.instance_types: GPU types ({', '.join(gpu_types)}) but "
-                                "inference_gpus = 0: the pods would never use the GPUs paid for; set inference_gpus, "
-                                "or use CPU instance types")
+                problems.append(
+                    f"compute.eks.node_group.instance_types: GPU types ({', '.join(gpu_types)}) but "
+                    "inference_gpus = 0: the pods would never use the GPUs paid for; set inference_gpus, "
+                    "or use CPU instance types"
+                )
         return problems
 
     @property

@@ -29,59 +29,78 @@ EXCLUDED_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
 class EmulatorConfig(StrictModel):
     """Named switches for emulator gaps; each one is listed in the docs/local-loop.md (Local loop) with its reason."""
 
-    url: str | None = Field(default=None, pattern=r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+/?$",
-                            description="set from PIPELINE_EMULATOR_URL at deploy time, not in the file")
-    state_directory: str = Field(default="state/emulator", pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
-                                 description="folder under the project root for emulator state "
-                                             "(<dir>/<environment>-<port>/<stack>.tfstate), apart from real state")
+    url: str | None = Field(
+        default=None,
+        pattern=r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+/?$",
+        description="set from PIPELINE_EMULATOR_URL at deploy time, not in the file",
+    )
+    state_directory: str = Field(
+        default="state/emulator",
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        description="folder under the project root for emulator state "
+        "(<dir>/<environment>-<port>/<stack>.tfstate), apart from real state",
+    )
     skip_autoscaling: bool = Field(
         default=False,
         description="moto 5.2.5 lacks Application Auto Scaling ListTagsForResource: Terraform retries scaling "
-                    "targets and policies until it times out")
+        "targets and policies until it times out",
+    )
     skip_bucket_access_logging: bool = Field(
         default=False,
         description="moto 5.2.5 answers PutBucketLogging with HTTP 500 when the target bucket's policy has a "
-                    "statement with Principal \"*\" (our TLS-only deny); Terraform retries until it times out")
+        'statement with Principal "*" (our TLS-only deny); Terraform retries until it times out',
+    )
     skip_redrive_allow_policy: bool = Field(
         default=False,
         description="moto 5.2.5 ignores RedriveAllowPolicy in SetQueueAttributes (GetQueueAttributes never returns "
-                    "it): Terraform waits for it to appear until it times out")
+        "it): Terraform waits for it to appear until it times out",
+    )
     skip_bucket_policy: bool = Field(
         default=False,
         description="the emulator speaks plain HTTP and moto enforces bucket policies: the TLS-only deny "
-                    "(aws:SecureTransport false) refuses every S3 call of the smoke test with 403")
+        "(aws:SecureTransport false) refuses every S3 call of the smoke test with 403",
+    )
     skip_eks_auto_mode: bool = Field(
         default=False,
         description="moto 5.2.5's CreateCluster ignores computeConfig, storageConfig and kubernetesNetworkConfig's "
-                    "elasticLoadBalancing, so Terraform would read back a cluster without Auto Mode: the cluster is "
-                    "created without those three blocks (its roles and policies stay)")
+        "elasticLoadBalancing, so Terraform would read back a cluster without Auto Mode: the cluster is "
+        "created without those three blocks (its roles and policies stay)",
+    )
     skip_eks_access_entries: bool = Field(
         default=False,
-        description="moto 5.2.5 implements no EKS access entries (CreateAccessEntry, AssociateAccessPolicy)")
+        description="moto 5.2.5 implements no EKS access entries (CreateAccessEntry, AssociateAccessPolicy)",
+    )
     skip_eks_pod_identity: bool = Field(
-        default=False, description="moto 5.2.5 implements no EKS Pod Identity associations "
-                                   "(CreatePodIdentityAssociation); the roles stay")
+        default=False,
+        description="moto 5.2.5 implements no EKS Pod Identity associations "
+        "(CreatePodIdentityAssociation); the roles stay",
+    )
     skip_eks_cluster_security_group: bool = Field(
         default=False,
         description="moto 5.2.5 creates no cluster security group (DescribeCluster returns no "
-                    "clusterSecurityGroupId): the rule admitting the load balancer to the pods is left out")
+        "clusterSecurityGroupId): the rule admitting the load balancer to the pods is left out",
+    )
     skip_aws_managed_policies: bool = Field(
         default=False,
         description="moto 5.2.5 loads no AWS managed policies (unless MOTO_IAM_LOAD_MANAGED_POLICIES is set): "
-                    "AttachRolePolicy of arn:aws:iam::aws:policy/... answers NoSuchEntity; the attachments (only the "
-                    "EKS cluster and node roles have any) are left out")
+        "AttachRolePolicy of arn:aws:iam::aws:policy/... answers NoSuchEntity; the attachments (only the "
+        "EKS cluster and node roles have any) are left out",
+    )
     skip_async_processing: bool = Field(
         default=False,
         description="moto 5.2.5 answers InvokeEndpointAsync but runs no model, writes no output and publishes no "
-                    "notification: the local loop plays the endpoint's part (tools/local/async_endpoint.py)")
+        "notification: the local loop plays the endpoint's part (tools/local/async_endpoint.py)",
+    )
     skip_prevent_destroy: bool = Field(
         default=False,
         description="emulator resources are throwaway: lift prevent_destroy (the state bucket) so "
-                    "`make destroy-local` can tear everything down")
+        "`make destroy-local` can tear everything down",
+    )
     skip_batch_default_service_role: bool = Field(
         default=False,
         description="moto 5.2.5 refuses a compute environment without serviceRole, where AWS uses Batch's "
-                    "service-linked role: the batch stack creates that role (AWSServiceRoleForBatch) and names it")
+        "service-linked role: the batch stack creates that role (AWSServiceRoleForBatch) and names it",
+    )
 
     @property
     def active(self) -> bool:

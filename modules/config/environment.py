@@ -36,8 +36,10 @@ class PipelineConfig(StrictModel):
     production: bool = Field(default=False, description="turns on deletion protection and refuses mutable tags")
     region: Region = Field(default="eu-west-1", description="AWS region of every stack")
     allowed_account_ids: tuple[AccountId, ...] = Field(
-        default=(), description="accounts the provider may touch; required with the s3 backend; the first is the "
-                                "account id that makes default bucket names globally unique")
+        default=(),
+        description="accounts the provider may touch; required with the s3 backend; the first is the "
+        "account id that makes default bucket names globally unique",
+    )
     tags: dict[str, str] = Field(default_factory=dict, description="extra default tags on every resource")
     log_retention_days: RetentionDays = Field(default=30, description="retention of every log group")
     backend: BackendConfig = Field(default_factory=LocalBackendConfig, description="Terraform state backend")
@@ -63,7 +65,8 @@ class PipelineConfig(StrictModel):
             # name that does not is refused with the other name problems (_combinations), by the settings it is
             # made of, not as a field the user never wrote.
             if not inference.get("endpoint_name") and all(
-                    isinstance(name, str) and RESOURCE_NAME.fullmatch(name) for name in (project, environment)):
+                isinstance(name, str) and RESOURCE_NAME.fullmatch(name) for name in (project, environment)
+            ):
                 derived = derived_endpoint_name(project, environment)
                 if len(derived) <= MAX_ENDPOINT_NAME:
                     inference["endpoint_name"] = derived
@@ -87,21 +90,36 @@ class PipelineConfig(StrictModel):
         problems.extend(self.state.problems(self.name_prefix, self.account_id))
         problems.extend(self._state_problems())
         problems.extend(self.messaging.problems(self.name_prefix, self.production))
-        problems.extend(self.compute.problems(production=self.production,
-                                              queue_names=tuple(queue.name for queue in self.messaging.queues),
-                                              name_prefix=self.name_prefix, inference=self.inference, api=self.api))
-        problems.extend(self.compute.orchestrator_problems(account_id=self.account_id,
-                                                           predict_backend=self.api.predict_backend))
+        problems.extend(
+            self.compute.problems(
+                production=self.production,
+                queue_names=tuple(queue.name for queue in self.messaging.queues),
+                name_prefix=self.name_prefix,
+                inference=self.inference,
+                api=self.api,
+            )
+        )
+        problems.extend(
+            self.compute.orchestrator_problems(account_id=self.account_id, predict_backend=self.api.predict_backend)
+        )
         problems.extend(self.inference.problems(self.production))
         if self.inference.mode == "async" and self.messaging.fifo_topics:
-            problems.append("inference.mode: 'async' needs standard topics: its results are announced on the results "
-                            "topic without a message group, which a FIFO topic (messaging.fifo_topics = true) refuses; "
-                            "set messaging.fifo_topics = false or use another mode")
+            problems.append(
+                "inference.mode: 'async' needs standard topics: its results are announced on the results "
+                "topic without a message group, which a FIFO topic (messaging.fifo_topics = true) refuses; "
+                "set messaging.fifo_topics = false or use another mode"
+            )
         problems.extend(self.api.problems(self.production))
-        problems.extend(self.batch.problems(production=self.production, name_prefix=self.name_prefix,
-                                            lambdas_in_vpc=self.compute.lambdas.in_vpc, nat=self.network.nat,
-                                            interface_endpoints=self.network.interface_endpoints,
-                                            fifo_topics=self.messaging.fifo_topics))
+        problems.extend(
+            self.batch.problems(
+                production=self.production,
+                name_prefix=self.name_prefix,
+                lambdas_in_vpc=self.compute.lambdas.in_vpc,
+                nat=self.network.nat,
+                interface_endpoints=self.network.interface_endpoints,
+                fifo_topics=self.messaging.fifo_topics,
+            )
+        )
         if self.production and self.storage.force_destroy:
             problems.append("storage.force_destroy: must be false when production = true")
         if problems:
@@ -110,11 +128,16 @@ class PipelineConfig(StrictModel):
 
     def _derived_endpoint_problem(self) -> str:
         return name_problem(
-            SAGEMAKER_NAME, derived_endpoint_name(self.project, self.environment), "derived SageMaker endpoint",
-            "<project>-<environment>-inference", "project, environment", maximum=MAX_ENDPOINT_NAME,
+            SAGEMAKER_NAME,
+            derived_endpoint_name(self.project, self.environment),
+            "derived SageMaker endpoint",
+            "<project>-<environment>-inference",
+            "project, environment",
+            maximum=MAX_ENDPOINT_NAME,
             reason=f"the {MAX_ENDPOINT_NAME} that leave room for the -<hash> of the endpoint configuration and model "
-                   f"names (SageMaker names stop at {SAGEMAKER_NAME.value})",
-            fix="shorten project or environment, or set inference.endpoint_name")
+            f"names (SageMaker names stop at {SAGEMAKER_NAME.value})",
+            fix="shorten project or environment, or set inference.endpoint_name",
+        )
 
     @property
     def name_prefix(self) -> str:
@@ -129,26 +152,39 @@ class PipelineConfig(StrictModel):
             # One name for one bucket: a backend elsewhere would keep state where neither the state key nor the
             # principal restriction applies, while the state stack builds a bucket nobody uses.
             if backend.bucket and backend.bucket != self.state_bucket_name:
-                problems.append(f"backend.bucket: {backend.bucket!r} is not the state stack's bucket "
-                                f"{self.state_bucket_name!r}; leave backend.bucket out (it defaults to the state "
-                                "bucket), or rename both with state.bucket_name")
+                problems.append(
+                    f"backend.bucket: {backend.bucket!r} is not the state stack's bucket "
+                    f"{self.state_bucket_name!r}; leave backend.bucket out (it defaults to the state "
+                    "bucket), or rename both with state.bucket_name"
+                )
             if backend.region and backend.region != self.region:
-                problems.append(f"backend.region: {backend.region!r} is not {self.region!r}, where the state stack "
-                                "creates the state bucket; leave backend.region out")
-            if backend.kms_key_id and ":alias/" in backend.kms_key_id \
-                    and backend.kms_key_id != self.state_key_alias_arn:
-                problems.append(f"backend.kms_key_id: the state bucket refuses state encrypted with any key but its "
-                                f"own; use {self.state_key_alias_arn} or the key ARN (output state_kms_key_arn)")
+                problems.append(
+                    f"backend.region: {backend.region!r} is not {self.region!r}, where the state stack "
+                    "creates the state bucket; leave backend.region out"
+                )
+            if (
+                backend.kms_key_id
+                and ":alias/" in backend.kms_key_id
+                and backend.kms_key_id != self.state_key_alias_arn
+            ):
+                problems.append(
+                    f"backend.kms_key_id: the state bucket refuses state encrypted with any key but its "
+                    f"own; use {self.state_key_alias_arn} or the key ARN (output state_kms_key_arn)"
+                )
         elif state.self_managed:
             problems.append("state.self_managed: needs backend.type = 's3' (the bucket the state stack moves into)")
         if self.production and not state.allowed_principal_arns:
-            problems.append("state.allowed_principal_arns: required when production = true (the role ARNs that "
-                            "plan and deploy, and a break-glass role)")
+            problems.append(
+                "state.allowed_principal_arns: required when production = true (the role ARNs that "
+                "plan and deploy, and a break-glass role)"
+            )
         foreign = [arn for arn in state.allowed_principal_arns if arn.split(":")[4] not in self.allowed_account_ids]
         if foreign:
-            problems.append(f"state.allowed_principal_arns: {', '.join(foreign)} not in allowed_account_ids "
-                            f"({', '.join(self.allowed_account_ids) or 'none'}); the state bucket grants nothing "
-                            "to other accounts")
+            problems.append(
+                f"state.allowed_principal_arns: {', '.join(foreign)} not in allowed_account_ids "
+                f"({', '.join(self.allowed_account_ids) or 'none'}); the state bucket grants nothing "
+                "to other accounts"
+            )
         return problems
 
     @property

@@ -29,8 +29,24 @@ IMAGE_TAG_FIELDS: tuple[tuple[tuple[str, ...], str], ...] = (
 # What ECR accepts as a tag (1-128 of A-Za-z0-9_.- not starting with . or -), or a sha256 digest.
 IMAGE_TAG_PATTERN = r"^(sha256:[a-f0-9]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
 # Conventionally moving tags: they say "whatever was pushed last", and an immutable repository takes them once.
-MOVING_TAGS = ("latest", "stable", "main", "master", "trunk", "head", "current", "release", "prod", "production",
-               "staging", "dev", "develop", "edge", "nightly", "canary")
+MOVING_TAGS = (
+    "latest",
+    "stable",
+    "main",
+    "master",
+    "trunk",
+    "head",
+    "current",
+    "release",
+    "prod",
+    "production",
+    "staging",
+    "dev",
+    "develop",
+    "edge",
+    "nightly",
+    "canary",
+)
 # What "immutable" looks like: a version (1.2.3, v1.2.3-rc1), a git sha (7-40 hex) or an image digest.
 IMMUTABLE_TAG = re.compile(r"^(v?\d+\.\d+\.\d+([.+-][0-9A-Za-z.-]+)?|[0-9a-f]{7,40}|sha256:[0-9a-f]{64})$")
 RELEASE_HINT = "use a release tag (1.4.2, v1.4.2-rc1), a git sha (7-40 hex) or sha256:<64 hex>"
@@ -40,8 +56,10 @@ OVERRIDE_HINT = f" (or, for every image at once, {IMAGE_TAG_ENV}=<tag> at synth)
 def moving_tag_problem(tag: str, *, hint: str = OVERRIDE_HINT) -> str | None:
     """Why TAG cannot be released into an immutable repository (None when it can)."""
     if tag.lower() in MOVING_TAGS:
-        return (f"{tag!r} is a moving tag, refused in every environment (the repositories are immutable: it can be "
-                f"pushed only once); {RELEASE_HINT}{hint}")
+        return (
+            f"{tag!r} is a moving tag, refused in every environment (the repositories are immutable: it can be "
+            f"pushed only once); {RELEASE_HINT}{hint}"
+        )
     return None
 
 
@@ -49,8 +67,10 @@ def image_tag_problems(field: str, tag: str, *, production: bool) -> list[str]:
     """Every reason TAG (the value of FIELD, a config field or the override) is refused; empty when it is fine."""
     hint = "" if field == IMAGE_TAG_ENV else OVERRIDE_HINT
     if not re.fullmatch(IMAGE_TAG_PATTERN, tag):
-        return [f"{field}: {tag!r} is not an image tag; allowed: 1-128 of A-Za-z0-9_.- (not starting with . or -) "
-                "or sha256:<64 hex>"]
+        return [
+            f"{field}: {tag!r} is not an image tag; allowed: 1-128 of A-Za-z0-9_.- (not starting with . or -) "
+            "or sha256:<64 hex>"
+        ]
     moving = moving_tag_problem(tag, hint=hint)
     if moving:
         return [f"{field}: {moving}"]

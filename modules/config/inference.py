@@ -54,90 +54,125 @@ class InferenceConfig(StrictModel):
     """The SageMaker endpoint; its name is known from config, so compute grants InvokeEndpoint on the exact ARN."""
 
     endpoint_name: str = Field(
-        default="", pattern=rf"{ENDPOINT_NAME_PATTERN}|^$", max_length=MAX_ENDPOINT_NAME,
-        description="endpoint name; empty (default) derives <project>-<environment>-inference when loading")
+        default="",
+        pattern=rf"{ENDPOINT_NAME_PATTERN}|^$",
+        max_length=MAX_ENDPOINT_NAME,
+        description="endpoint name; empty (default) derives <project>-<environment>-inference when loading",
+    )
     mode: Mode = Field(default="serverless", description="endpoint mode: real-time, serverless or async")
     image_tag: ImageTag = Field(
         default="1.0.0",
         description="tag (or sha256:<digest>) of the inference image in the registry's `inference` repository "
-                    "(PIPELINE_IMAGE_TAG overrides it at synth); one rule for every image tag: "
-                    "modules/config/image_tag.py")
+        "(PIPELINE_IMAGE_TAG overrides it at synth); one rule for every image tag: "
+        "modules/config/image_tag.py",
+    )
     model_name: str = Field(
-        default="inference", pattern=MODEL_NAME_PATTERN,
-        description="name of the model in the artifacts bucket: models/<model_name>/<model_version>/model.tar.gz")
+        default="inference",
+        pattern=MODEL_NAME_PATTERN,
+        description="name of the model in the artifacts bucket: models/<model_name>/<model_version>/model.tar.gz",
+    )
     model_version: str = Field(
-        default="1.0.0", pattern=MODEL_VERSION_PATTERN,
+        default="1.0.0",
+        pattern=MODEL_VERSION_PATTERN,
         description="version of the model artifact (a release such as 1.4.2, a date such as 2025-06-01, or a "
-                    "content hash); every instance loads exactly this one. A new model gets a new version: "
-                    "upload it under the new key, then change this value (the SageMaker model is replaced)")
+        "content hash); every instance loads exactly this one. A new model gets a new version: "
+        "upload it under the new key, then change this value (the SageMaker model is replaced)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="LOG_LEVEL of the inference image wherever it runs: the SageMaker endpoint, "
-                        "the Fargate service, the queue worker and batch jobs")
+        default="INFO",
+        description="LOG_LEVEL of the inference image wherever it runs: the SageMaker endpoint, "
+        "the Fargate service, the queue worker and batch jobs",
+    )
 
     # --- real-time and async: instances -------------------------------------------------------------------
-    instance_type: str = Field(default="ml.m5.large", pattern=INSTANCE_TYPE_PATTERN,
-                               description="[real-time, async] ML instance type")
-    initial_instance_count: int = Field(default=1, ge=1, le=100,
-                                        description="[real-time, async] instances at creation (autoscaling takes over)")
+    instance_type: str = Field(
+        default="ml.m5.large", pattern=INSTANCE_TYPE_PATTERN, description="[real-time, async] ML instance type"
+    )
+    initial_instance_count: int = Field(
+        default=1, ge=1, le=100, description="[real-time, async] instances at creation (autoscaling takes over)"
+    )
     network_isolation: bool = Field(
-        default=True, description="[real-time, async] the container gets no network at all (the model is local)")
-    vpc: bool = Field(default=True,
-                      description="[real-time, async] attach the endpoint to the private subnets with its own SG")
+        default=True, description="[real-time, async] the container gets no network at all (the model is local)"
+    )
+    vpc: bool = Field(
+        default=True, description="[real-time, async] attach the endpoint to the private subnets with its own SG"
+    )
 
     # --- real-time ---------------------------------------------------------------------------------------------
     data_capture_sampling_percentage: int = Field(
-        default=20, ge=0, le=100,
-        description="[real-time] percentage of requests/responses captured to results/data-capture/ (0: off)")
+        default=20,
+        ge=0,
+        le=100,
+        description="[real-time] percentage of requests/responses captured to results/data-capture/ (0: off)",
+    )
     target_invocations_per_instance: int = Field(
-        default=200, ge=1, le=100_000,
-        description="[real-time] autoscaling target of SageMakerVariantInvocationsPerInstance (per minute)")
+        default=200,
+        ge=1,
+        le=100_000,
+        description="[real-time] autoscaling target of SageMakerVariantInvocationsPerInstance (per minute)",
+    )
 
     # --- serverless ------------------------------------------------------------------------------------------------
     memory_size_mb: int = Field(default=2048, description="[serverless] 1024-6144 in steps of 1024")
     max_concurrency: int = Field(default=5, ge=1, le=200, description="[serverless] concurrent invocations, 1-200")
     provisioned_concurrency: int | None = Field(
-        default=None, ge=1, le=200,
-        description="[serverless] warm capacity (<= max_concurrency); unset: none, and no autoscaling")
+        default=None,
+        ge=1,
+        le=200,
+        description="[serverless] warm capacity (<= max_concurrency); unset: none, and no autoscaling",
+    )
     target_provisioned_concurrency_utilization: float = Field(
-        default=0.5, ge=0.1, le=0.95,
+        default=0.5,
+        ge=0.1,
+        le=0.95,
         description="[serverless with provisioned concurrency] autoscaling target of "
-                    "SageMakerVariantProvisionedConcurrencyUtilization")
+        "SageMakerVariantProvisionedConcurrencyUtilization",
+    )
 
     # --- async ----------------------------------------------------------------------------------------------------
     max_concurrent_invocations_per_instance: int = Field(
-        default=4, ge=1, le=1000, description="[async] requests the endpoint sends to one instance at a time")
+        default=4, ge=1, le=1000, description="[async] requests the endpoint sends to one instance at a time"
+    )
     target_backlog_per_instance: float = Field(
-        default=5.0, ge=0.1, le=10_000,
-        description="[async] autoscaling target of ApproximateBacklogSizePerInstance")
+        default=5.0, ge=0.1, le=10_000, description="[async] autoscaling target of ApproximateBacklogSizePerInstance"
+    )
 
     # --- autoscaling (real-time, async, serverless with provisioned concurrency) -----------------------------------
     min_capacity: int | None = Field(
-        default=None, ge=0, le=1000,
-        description="lowest capacity; default 1 (async: 0, i.e. scale to zero); 0 only in async mode")
+        default=None,
+        ge=0,
+        le=1000,
+        description="lowest capacity; default 1 (async: 0, i.e. scale to zero); 0 only in async mode",
+    )
     max_capacity: int | None = Field(
-        default=None, ge=1, le=1000,
-        description="highest capacity; default 4 instances (serverless: max_concurrency)")
+        default=None, ge=1, le=1000, description="highest capacity; default 4 instances (serverless: max_concurrency)"
+    )
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="wait after a scale-in")
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="wait after a scale-out")
 
     # --- releases: rollout, shadow, verification, dashboard (modules/config/rollout.py) -----------------------------
-    rollout: RolloutConfig = Field(default_factory=RolloutConfig,
-                                   description="how an update reaches the endpoint and when it rolls back")
+    rollout: RolloutConfig = Field(
+        default_factory=RolloutConfig, description="how an update reaches the endpoint and when it rolls back"
+    )
     shadow: ShadowConfig | None = Field(
-        default=None, description="[real-time] a candidate model version receiving a copy of live traffic")
+        default=None, description="[real-time] a candidate model version receiving a copy of live traffic"
+    )
     smoke_request: str = Field(
         default=SMOKE_REQUEST,
         description="JSON body `make verify` posts to /v1/predict after a deploy (must answer 200); fit it to "
-                    "your model's input")
-    dashboard: DashboardConfig = Field(default_factory=DashboardConfig,
-                                       description="the environment's CloudWatch dashboard")
+        "your model's input",
+    )
+    dashboard: DashboardConfig = Field(
+        default_factory=DashboardConfig, description="the environment's CloudWatch dashboard"
+    )
 
     # --- alarms -----------------------------------------------------------------------------------------------------
     alarm_errors_threshold: int = Field(
-        default=5, ge=1, le=100_000,
-        description="Invocation5XXErrors / model errors per 5 minutes that raise the alarm")
-    alarm_latency_p99_ms: int = Field(default=2000, ge=1, le=3_600_000,
-                                      description="ModelLatency p99 (milliseconds) that raises the alarm")
+        default=5, ge=1, le=100_000, description="Invocation5XXErrors / model errors per 5 minutes that raise the alarm"
+    )
+    alarm_latency_p99_ms: int = Field(
+        default=2000, ge=1, le=3_600_000, description="ModelLatency p99 (milliseconds) that raises the alarm"
+    )
 
     @model_validator(mode="after")
     def _mode_knobs(self) -> InferenceConfig:
@@ -145,40 +180,53 @@ class InferenceConfig(StrictModel):
         for name in sorted(self.model_fields_set & set(MODE_FIELDS)):
             modes = MODE_FIELDS[name]
             if self.mode not in modes:
-                problems.append(f"{name}: applies only to mode {' or '.join(repr(m) for m in modes)}, "
-                                f"not to mode {self.mode!r}; remove it")
+                problems.append(
+                    f"{name}: applies only to mode {' or '.join(repr(m) for m in modes)}, "
+                    f"not to mode {self.mode!r}; remove it"
+                )
         if problem := model_version_problem("model_version", self.model_version):
             problems.append(problem)
         if self.memory_size_mb % 1024 or not 1024 <= self.memory_size_mb <= 6144:
             problems.append(f"memory_size_mb: must be 1024-6144 in steps of 1024, got {self.memory_size_mb}")
         if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
-            problems.append(f"provisioned_concurrency: must be <= max_concurrency ({self.max_concurrency}), "
-                            f"got {self.provisioned_concurrency}")
+            problems.append(
+                f"provisioned_concurrency: must be <= max_concurrency ({self.max_concurrency}), "
+                f"got {self.provisioned_concurrency}"
+            )
         if self.min_capacity == 0 and self.mode != "async":
             problems.append(f"min_capacity: 0 (scale to zero) only in mode 'async', not in mode {self.mode!r}")
         if self.autoscaled and self.resolved_min_capacity > self.resolved_max_capacity:
-            problems.append(f"min_capacity: must be <= max_capacity ({self.resolved_max_capacity}), "
-                            f"got {self.resolved_min_capacity}")
+            problems.append(
+                f"min_capacity: must be <= max_capacity ({self.resolved_max_capacity}), "
+                f"got {self.resolved_min_capacity}"
+            )
         if self.mode == "serverless" and self.max_capacity is not None and self.max_capacity > self.max_concurrency:
-            problems.append(f"max_capacity: provisioned concurrency cannot exceed max_concurrency "
-                            f"({self.max_concurrency}), got {self.max_capacity}")
+            problems.append(
+                f"max_capacity: provisioned concurrency cannot exceed max_concurrency "
+                f"({self.max_concurrency}), got {self.max_capacity}"
+            )
         problems += self._release_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def _release_problems(self) -> list[str]:
-        problems = self.rollout.problems(mode=self.mode, min_fleet=self.min_fleet, max_fleet=self.max_fleet,
-                                         shadow=self.shadow is not None)
+        problems = self.rollout.problems(
+            mode=self.mode, min_fleet=self.min_fleet, max_fleet=self.max_fleet, shadow=self.shadow is not None
+        )
         if self.shadow is not None:
             if self.mode not in SHADOW_MODES:
-                problems.append(f"shadow: applies only to mode 'real-time' (a shadow variant needs instances), "
-                                f"not to mode {self.mode!r}; remove [inference.shadow]")
+                problems.append(
+                    f"shadow: applies only to mode 'real-time' (a shadow variant needs instances), "
+                    f"not to mode {self.mode!r}; remove [inference.shadow]"
+                )
             if problem := model_version_problem("shadow.model_version", self.shadow.model_version):
                 problems.append(problem)
             if self.shadow.model_version == self.model_version and self.shadow.image_tag in (None, self.image_tag):
-                problems.append(f"shadow.model_version: {self.shadow.model_version!r} is the production version "
-                                f"with the same image: a shadow of itself compares nothing")
+                problems.append(
+                    f"shadow.model_version: {self.shadow.model_version!r} is the production version "
+                    f"with the same image: a shadow of itself compares nothing"
+                )
         try:
             request = json.loads(self.smoke_request)
         except ValueError:

@@ -25,8 +25,9 @@ LAMBDAS_DIR = Path(lambdas.__file__).resolve().parent
 def handler_folders(lambdas_dir: Path = LAMBDAS_DIR) -> tuple[str, ...]:
     """The functions the compute stack builds: every folder of lambdas/ with a handler.py (sorted), but the batch
     stack's own (BATCH_FUNCTIONS)."""
-    return tuple(sorted(p.parent.name for p in lambdas_dir.glob("*/handler.py")
-                        if p.parent.name not in BATCH_FUNCTIONS))
+    return tuple(
+        sorted(p.parent.name for p in lambdas_dir.glob("*/handler.py") if p.parent.name not in BATCH_FUNCTIONS)
+    )
 
 
 class FunctionConfig(StrictModel):
@@ -34,13 +35,19 @@ class FunctionConfig(StrictModel):
 
     memory_mb: int = Field(default=256, ge=128, le=10240, description="memory in MB (128-10240); CPU scales with it")
     timeout_seconds: int = Field(
-        default=25, ge=1, le=LAMBDA_TIMEOUT.value,
-        description="timeout in seconds (1-900); functions behind the API must end under api.integration_timeout_ms")
+        default=25,
+        ge=1,
+        le=LAMBDA_TIMEOUT.value,
+        description="timeout in seconds (1-900); functions behind the API must end under api.integration_timeout_ms",
+    )
     reserved_concurrency: int | None = Field(
-        default=None, ge=0, le=10000,
+        default=None,
+        ge=0,
+        le=10000,
         description="concurrent executions reserved for (and capped at) this function; unset: no reservation. "
-                    "Lambda refuses a reservation that leaves the account under 100 unreserved executions, so "
-                    "new accounts (quota as low as 10) cannot reserve at all; 0 stops every invocation")
+        "Lambda refuses a reservation that leaves the account under 100 unreserved executions, so "
+        "new accounts (quota as low as 10) cannot reserve at all; 0 stops every invocation",
+    )
 
 
 # The worker handles a batch of jobs (one model call each): more memory, hence more CPU, for JSON work. Its timeout
@@ -56,26 +63,35 @@ class LambdaConfig(StrictModel):
     architecture: Literal["arm64", "x86_64"] = Field(default="arm64", description="Graviton (arm64) costs less")
     in_vpc: bool = Field(default=True, description="run in the private subnets behind a security group")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", description="LOG_LEVEL of every Lambda function (the image's containers: inference.log_level)")
+        default="INFO", description="LOG_LEVEL of every Lambda function (the image's containers: inference.log_level)"
+    )
     max_payload_bytes: int | None = Field(
-        default=None, ge=1024,
+        default=None,
+        ge=1024,
         description="largest accepted request body of submit, predict and the worker's model call; default: the "
-                    "largest AWS carries on each route (docs/security.md: Payload limits); a larger value stops synth")
+        "largest AWS carries on each route (docs/security.md: Payload limits); a larger value stops synth",
+    )
     defaults: FunctionConfig = Field(default_factory=FunctionConfig, description="sizing of functions not listed")
     functions: dict[str, FunctionConfig] = Field(
         default_factory=lambda: dict(DEFAULT_FUNCTIONS),
-        description="per-function sizing keyed by folder name in lambdas/; replaces the defaults for that function")
+        description="per-function sizing keyed by folder name in lambdas/; replaces the defaults for that function",
+    )
     worker_queues: tuple[str, ...] | None = Field(
-        default=None, description="work queues the worker function consumes; default: every work queue not "
-                                  "consumed by the Fargate queue worker")
+        default=None,
+        description="work queues the worker function consumes; default: every work queue not "
+        "consumed by the Fargate queue worker",
+    )
     worker_batch_size: int = Field(
-        default=2, ge=1, le=10000,
+        default=2,
+        ge=1,
+        le=10000,
         description="messages per worker invocation (above 10 needs a batching window); the jobs of a batch run one "
-                    "after another, so batch x (model timeout + 2 s) must fit the worker's timeout")
-    worker_batching_window_seconds: int = Field(default=0, ge=0, le=300,
-                                                description="seconds to wait to fill a batch")
-    worker_maximum_concurrency: int = Field(default=5, ge=2, le=1000,
-                                            description="concurrent worker invocations per queue (SQS scaling_config)")
+        "after another, so batch x (model timeout + 2 s) must fit the worker's timeout",
+    )
+    worker_batching_window_seconds: int = Field(default=0, ge=0, le=300, description="seconds to wait to fill a batch")
+    worker_maximum_concurrency: int = Field(
+        default=5, ge=2, le=1000, description="concurrent worker invocations per queue (SQS scaling_config)"
+    )
 
     def sizing(self, function: str) -> FunctionConfig:
         """The sizing of FUNCTION: its own entry, else the defaults."""

@@ -86,8 +86,11 @@ def toml_value(value: object) -> str:
 
 
 def _describe(error: dict, model: type[BaseModel]) -> str:
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in ("local", "s3")
-                                                        and error["loc"][:1] == ("backend",)))
+    loc = tuple(
+        part
+        for part in error["loc"]
+        if not (isinstance(part, str) and part in ("local", "s3") and error["loc"][:1] == ("backend",))
+    )
     field = ".".join(str(part) for part in loc) or "(file)"
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(model, loc)
@@ -142,8 +145,10 @@ def load_config(path: Path) -> PipelineConfig:
     except ValidationError as exc:
         problems = [_describe(error, PipelineConfig) for error in exc.errors(include_url=False)]
         if named_by_file and any(_ENVIRONMENT_SETTING.search(problem) for problem in problems):
-            problems.append(f"the environment name {raw['environment']!r} is the file name {path.name} (the file "
-                            "sets no environment); set environment = \"<name>\" in the file, or rename the file")
+            problems.append(
+                f"the environment name {raw['environment']!r} is the file name {path.name} (the file "
+                'sets no environment); set environment = "<name>" in the file, or rename the file'
+            )
         raise ConfigError(f"{shown}: {'; '.join(problems)}") from None
 
 

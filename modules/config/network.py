@@ -19,7 +19,11 @@ from modules.limits import IAM_ROLE_NAME, name_problem
 # Availability zones a new account can use, per region (AWS's published counts). Most regions have 3;
 # us-west-1 has 3 names but any one account sees only 2; ap-northeast-1's "1b" is closed to new accounts.
 REGION_AZ_COUNTS: dict[str, int] = {
-    "us-east-1": 6, "us-west-1": 2, "us-west-2": 4, "ap-northeast-2": 4, "ap-northeast-1": 3,
+    "us-east-1": 6,
+    "us-west-1": 2,
+    "us-west-2": 4,
+    "ap-northeast-2": 4,
+    "ap-northeast-1": 3,
 }
 DEFAULT_REGION_AZ_COUNT = 3
 # Letters of the default AZs where "a, b, c" is not what a new account gets.
@@ -52,24 +56,30 @@ class NetworkConfig(StrictModel):
     """One VPC over 2-3 AZs; private subnets for every workload, public subnets only for load balancers and NAT."""
 
     cidr: str = Field(default="10.0.0.0/16", description="IPv4 CIDR of the VPC (/16 to /28)")
-    az_count: int = Field(default=2, ge=2, le=3,
-                          description="availability zones used when availability_zones is empty")
+    az_count: int = Field(default=2, ge=2, le=3, description="availability zones used when availability_zones is empty")
     availability_zones: tuple[str, ...] = Field(
-        default=(), description="AZ names (e.g. eu-west-1a); empty: the region's first az_count zones")
-    private_subnet_prefix_length: int = Field(default=20, ge=16, le=MAX_SUBNET_PREFIX,
-                                              description="size of each private subnet (workloads, endpoints)")
-    public_subnet_prefix_length: int = Field(default=24, ge=16, le=MAX_SUBNET_PREFIX,
-                                             description="size of each public subnet (load balancers, NAT)")
+        default=(), description="AZ names (e.g. eu-west-1a); empty: the region's first az_count zones"
+    )
+    private_subnet_prefix_length: int = Field(
+        default=20, ge=16, le=MAX_SUBNET_PREFIX, description="size of each private subnet (workloads, endpoints)"
+    )
+    public_subnet_prefix_length: int = Field(
+        default=24, ge=16, le=MAX_SUBNET_PREFIX, description="size of each public subnet (load balancers, NAT)"
+    )
     nat: Literal["none", "single", "per_az"] = Field(
-        default="single", description="NAT gateways: none (endpoints only), single (cheap), per_az (no shared AZ failure)")
+        default="single",
+        description="NAT gateways: none (endpoints only), single (cheap), per_az (no shared AZ failure)",
+    )
     s3_gateway_endpoint: bool = Field(default=True, description="S3 gateway endpoint on the private route tables")
     interface_endpoints: tuple[str, ...] = Field(
         default=INTERFACE_ENDPOINT_SERVICES,
         description="interface endpoints in the private subnets; allowed: "
-                    f"{', '.join(INTERFACE_ENDPOINT_SERVICES + OPTIONAL_INTERFACE_ENDPOINT_SERVICES)}")
+        f"{', '.join(INTERFACE_ENDPOINT_SERVICES + OPTIONAL_INTERFACE_ENDPOINT_SERVICES)}",
+    )
     flow_logs: bool = Field(default=True, description="VPC flow logs (all traffic) to an encrypted log group")
     flow_logs_retention_days: RetentionDays | None = Field(
-        default=None, description="retention of the flow-log group; default: log_retention_days")
+        default=None, description="retention of the flow-log group; default: log_retention_days"
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -77,7 +87,9 @@ class NetworkConfig(StrictModel):
         try:
             network = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not an IPv4 network in CIDR notation with no host bits set ({exc})") from None
+            raise ValueError(
+                f"{value!r} is not an IPv4 network in CIDR notation with no host bits set ({exc})"
+            ) from None
         if not MIN_VPC_PREFIX <= network.prefixlen <= MAX_VPC_PREFIX:
             raise ValueError(f"{value!r}: a VPC CIDR must be /{MIN_VPC_PREFIX} to /{MAX_VPC_PREFIX}")
         return value
@@ -110,8 +122,10 @@ class NetworkConfig(StrictModel):
                 problems.append(f"network.availability_zones: name 2 or 3 zones, got {len(zones)}")
             wrong = [zone for zone in zones if not re.fullmatch(rf"{re.escape(region)}[a-z]", zone)]
             if wrong:
-                problems.append(f"network.availability_zones: {', '.join(wrong)} not in region {region} "
-                                f"(allowed: {region}a, {region}b, ...)")
+                problems.append(
+                    f"network.availability_zones: {', '.join(wrong)} not in region {region} "
+                    f"(allowed: {region}a, {region}b, ...)"
+                )
             if len(set(zones)) != len(zones):
                 problems.append("network.availability_zones: each zone at most once")
         requested = len(self.availability_zones) or self.az_count
@@ -119,8 +133,10 @@ class NetworkConfig(StrictModel):
             field = "availability_zones" if self.availability_zones else "az_count"
             problems.append(f"network.{field}: {requested} AZs requested but region {region} has only {available}")
         if self.private_subnet_prefix_length > self.public_subnet_prefix_length:
-            problems.append("network.private_subnet_prefix_length: private subnets must be at least as large as "
-                            f"public ones (/{self.private_subnet_prefix_length} > /{self.public_subnet_prefix_length})")
+            problems.append(
+                "network.private_subnet_prefix_length: private subnets must be at least as large as "
+                f"public ones (/{self.private_subnet_prefix_length} > /{self.public_subnet_prefix_length})"
+            )
         try:
             self.subnet_plan(region)
         except ValueError as exc:
@@ -136,19 +152,26 @@ class NetworkConfig(StrictModel):
         """Names AWS would refuse as too long, each naming the settings that compose it."""
         if not self.flow_logs:
             return []
-        problem = name_problem(IAM_ROLE_NAME, self.flow_logs_role_name(name_prefix), "flow-logs IAM role",
-                               "<project>-<environment>-vpc-flow-logs", "project, environment")
+        problem = name_problem(
+            IAM_ROLE_NAME,
+            self.flow_logs_role_name(name_prefix),
+            "flow-logs IAM role",
+            "<project>-<environment>-vpc-flow-logs",
+            "project, environment",
+        )
         return [problem] if problem else []
 
     def subnet_plan(self, region: str) -> tuple[SubnetPlan, ...]:
         """Private subnets first (the larger blocks, aligned), then public; raises when the CIDR is too small."""
         zones = self.zones(region)
         vpc = ipaddress.IPv4Network(self.cidr)
-        blocks = _carve(vpc, [self.private_subnet_prefix_length] * len(zones)
-                        + [self.public_subnet_prefix_length] * len(zones))
-        return tuple(SubnetPlan(availability_zone=zone, private_cidr=str(blocks[i]),
-                                public_cidr=str(blocks[len(zones) + i]))
-                     for i, zone in enumerate(zones))
+        blocks = _carve(
+            vpc, [self.private_subnet_prefix_length] * len(zones) + [self.public_subnet_prefix_length] * len(zones)
+        )
+        return tuple(
+            SubnetPlan(availability_zone=zone, private_cidr=str(blocks[i]), public_cidr=str(blocks[len(zones) + i]))
+            for i, zone in enumerate(zones)
+        )
 
 
 def _carve(vpc: ipaddress.IPv4Network, prefixes: list[int]) -> list[ipaddress.IPv4Network]:
@@ -175,6 +198,8 @@ def _does_not_fit(vpc: ipaddress.IPv4Network, prefixes: list[int], count: int) -
     needed = sum(2 ** (32 - p) for p in prefixes)
     if needed > vpc.num_addresses:
         smallest_fitting = 32 - (needed - 1).bit_length()
-        return (f"{vpc} is too small for {count} private /{prefixes[0]} and {count} public /{prefixes[-1]} subnets "
-                f"({needed} addresses); use a /{smallest_fitting} or larger, or smaller subnet prefix lengths")
+        return (
+            f"{vpc} is too small for {count} private /{prefixes[0]} and {count} public /{prefixes[-1]} subnets "
+            f"({needed} addresses); use a /{smallest_fitting} or larger, or smaller subnet prefix lengths"
+        )
     return None

@@ -54,56 +54,82 @@ class RolloutConfig(StrictModel):
     strategy: Strategy = Field(
         default="all-at-once",
         description="[real-time, async] all-at-once (blue/green, one shift, then a baking period), canary (a "
-                    "first step, bake, then the rest), linear (equal steps, each baked) or rolling (batches of "
-                    "instances replaced in place: no second fleet, for large or scarce instances); serverless: "
-                    "only all-at-once, SageMaker's own update")
+        "first step, bake, then the rest), linear (equal steps, each baked) or rolling (batches of "
+        "instances replaced in place: no second fleet, for large or scarce instances); serverless: "
+        "only all-at-once, SageMaker's own update",
+    )
     step_size: int | None = Field(
-        default=None, ge=1, le=1000,
+        default=None,
+        ge=1,
+        le=1000,
         description="[canary, linear, rolling] size of the canary, of each linear step or of each rolling batch, "
-                    "in step_unit")
+        "in step_unit",
+    )
     step_unit: Literal["instances", "percent"] = Field(
-        default="instances", description="[canary, linear, rolling] step_size counts instances or percent of "
-                                         "the variant's instances")
+        default="instances",
+        description="[canary, linear, rolling] step_size counts instances or percent of the variant's instances",
+    )
     wait_interval_seconds: int = Field(
-        default=ALARM_TIME_TO_ALARM_SECONDS, ge=WAIT_MIN, le=WAIT_MAX,
+        default=ALARM_TIME_TO_ALARM_SECONDS,
+        ge=WAIT_MIN,
+        le=WAIT_MAX,
         description="[real-time, async] baking period after each traffic step, while the rollback alarms are "
-                    "watched; with auto_rollback at least the time the alarms need to fire")
+        "watched; with auto_rollback at least the time the alarms need to fire",
+    )
     termination_wait_seconds: int = Field(
-        default=0, ge=WAIT_MIN, le=WAIT_MAX,
+        default=0,
+        ge=WAIT_MIN,
+        le=WAIT_MAX,
         description="[real-time, async; not rolling] how long the old fleet stays after all traffic moved (a "
-                    "rollback within it is instant)")
+        "rollback within it is instant)",
+    )
     maximum_execution_timeout_seconds: int | None = Field(
-        default=None, ge=TIMEOUT_MIN, le=TIMEOUT_MAX,
+        default=None,
+        ge=TIMEOUT_MIN,
+        le=TIMEOUT_MAX,
         description="[real-time, async] the whole update fails (and rolls back) after this long; unset: "
-                    "SageMaker's default")
+        "SageMaker's default",
+    )
     rollback_step_size: int | None = Field(
-        default=None, ge=1, le=1000,
-        description="[rolling] batch size when rolling back, in step_unit; unset: the whole old fleet at once")
+        default=None,
+        ge=1,
+        le=1000,
+        description="[rolling] batch size when rolling back, in step_unit; unset: the whole old fleet at once",
+    )
     auto_rollback: bool | None = Field(
         default=None,
         description="[real-time, async] roll back when one of the endpoint's own alarms (5xx, model errors, "
-                    "latency) fires during a baking period; default: on where SageMaker supports it")
+        "latency) fires during a baking period; default: on where SageMaker supports it",
+    )
 
     @model_validator(mode="after")
     def _steps_fit_the_strategy(self) -> RolloutConfig:
         problems = []
         stepped = self.strategy != "all-at-once"
         if stepped and self.step_size is None:
-            problems.append(f"step_size: required with strategy {self.strategy!r} "
-                            f"({STEP_PERCENT[self.strategy][0]}-{STEP_PERCENT[self.strategy][1]} % of the instances)")
+            problems.append(
+                f"step_size: required with strategy {self.strategy!r} "
+                f"({STEP_PERCENT[self.strategy][0]}-{STEP_PERCENT[self.strategy][1]} % of the instances)"
+            )
         if not stepped:
-            problems += [f"{name}: applies only to strategy 'canary', 'linear' or 'rolling', not to 'all-at-once'; "
-                         f"remove it" for name in ("step_size", "step_unit") if name in self.model_fields_set]
+            problems += [
+                f"{name}: applies only to strategy 'canary', 'linear' or 'rolling', not to 'all-at-once'; remove it"
+                for name in ("step_size", "step_unit")
+                if name in self.model_fields_set
+            ]
         if self.rollback_step_size is not None and self.strategy != "rolling":
             problems.append(f"rollback_step_size: applies only to strategy 'rolling', not to {self.strategy!r}")
         if self.strategy == "rolling" and "termination_wait_seconds" in self.model_fields_set:
-            problems.append("termination_wait_seconds: applies only to blue/green strategies (all-at-once, canary, "
-                            "linear); a rolling update keeps no old fleet")
+            problems.append(
+                "termination_wait_seconds: applies only to blue/green strategies (all-at-once, canary, "
+                "linear); a rolling update keeps no old fleet"
+            )
         if self.step_unit == "percent" and stepped:
             low, high = STEP_PERCENT[self.strategy]
             if self.step_size is not None and not low <= self.step_size <= high:
-                problems.append(f"step_size: {self.strategy} steps are {low}-{high} % of the instances, "
-                                f"got {self.step_size}")
+                problems.append(
+                    f"step_size: {self.strategy} steps are {low}-{high} % of the instances, got {self.step_size}"
+                )
             if self.rollback_step_size is not None and self.rollback_step_size > 100:
                 problems.append(f"rollback_step_size: at most 100 %, got {self.rollback_step_size}")
         if problems:
@@ -114,22 +140,31 @@ class RolloutConfig(StrictModel):
         """What the endpoint's mode, fleet (instances autoscaling may reach) and shadow variant rule out."""
         set_fields = sorted(self.model_fields_set - ({"strategy"} if self.strategy == "all-at-once" else set()))
         if mode not in GUARDED_MODES:
-            return [f"rollout.{name}: applies only to mode 'real-time' or 'async' (SageMaker deployment guardrails), "
-                    f"not to mode {mode!r}; remove it" for name in set_fields]
+            return [
+                f"rollout.{name}: applies only to mode 'real-time' or 'async' (SageMaker deployment guardrails), "
+                f"not to mode {mode!r}; remove it"
+                for name in set_fields
+            ]
         problems = []
         if self.strategy == "rolling" and shadow:
-            problems.append("rollout.strategy: 'rolling' does not work on an endpoint with a shadow variant (two "
-                            "variants); use a blue/green strategy or remove [inference.shadow]")
+            problems.append(
+                "rollout.strategy: 'rolling' does not work on an endpoint with a shadow variant (two "
+                "variants); use a blue/green strategy or remove [inference.shadow]"
+            )
         if self.strategy != "all-at-once" and self.step_unit == "instances" and self.step_size is not None:
             problems += self._instance_step_problems(min_fleet, max_fleet)
         if self.rolls_back(mode) and self.wait_interval_seconds < ALARM_TIME_TO_ALARM_SECONDS:
-            problems.append(f"rollout.wait_interval_seconds: {self.wait_interval_seconds} s is shorter than the "
-                            f"{ALARM_TIME_TO_ALARM_SECONDS} s the endpoint's alarms need to fire, so auto-rollback could "
-                            f"never stop a bad model; use >= {ALARM_TIME_TO_ALARM_SECONDS} or set auto_rollback = false")
+            problems.append(
+                f"rollout.wait_interval_seconds: {self.wait_interval_seconds} s is shorter than the "
+                f"{ALARM_TIME_TO_ALARM_SECONDS} s the endpoint's alarms need to fire, so auto-rollback could "
+                f"never stop a bad model; use >= {ALARM_TIME_TO_ALARM_SECONDS} or set auto_rollback = false"
+            )
         baking = self.wait_interval_seconds + (0 if self.strategy == "rolling" else self.termination_wait_seconds)
         if self.maximum_execution_timeout_seconds is not None and self.maximum_execution_timeout_seconds <= baking:
-            problems.append(f"rollout.maximum_execution_timeout_seconds: {self.maximum_execution_timeout_seconds} s "
-                            f"ends the update before its own baking and termination wait ({baking} s)")
+            problems.append(
+                f"rollout.maximum_execution_timeout_seconds: {self.maximum_execution_timeout_seconds} s "
+                f"ends the update before its own baking and termination wait ({baking} s)"
+            )
         return problems
 
     def _instance_step_problems(self, min_fleet: int, max_fleet: int) -> list[str]:
@@ -139,10 +174,15 @@ class RolloutConfig(StrictModel):
         most, least = math.floor(min_fleet * high / 100), math.ceil(max_fleet * low / 100)
         if least <= self.step_size <= most:
             return []
-        allowed = (f"{least}-{most} instances" if least <= most
-                   else f"no instance count fits every fleet of {min_fleet}-{max_fleet}; use step_unit = \"percent\"")
-        return [f"rollout.step_size: {self.strategy} steps are {low}-{high} % of the instances (fleet of "
-                f"{min_fleet}-{max_fleet}): allowed {allowed}, got {self.step_size}"]
+        allowed = (
+            f"{least}-{most} instances"
+            if least <= most
+            else f'no instance count fits every fleet of {min_fleet}-{max_fleet}; use step_unit = "percent"'
+        )
+        return [
+            f"rollout.step_size: {self.strategy} steps are {low}-{high} % of the instances (fleet of "
+            f"{min_fleet}-{max_fleet}): allowed {allowed}, got {self.step_size}"
+        ]
 
     def rolls_back(self, mode: str) -> bool:
         """Auto-rollback on the endpoint's alarms: on by default where SageMaker supports it."""
@@ -160,15 +200,20 @@ class ShadowConfig(StrictModel):
     model_version: str = Field(
         pattern=MODEL_VERSION_PATTERN,
         description="version of the candidate artifact, models/<model_name>/<model_version>/model.tar.gz "
-                    "(uploaded like any release)")
-    sampling_percentage: int = Field(default=100, ge=1, le=100,
-                                     description="percentage of production requests copied to the shadow")
-    image_tag: ImageTag | None = Field(default=None,
-                                       description="image tag of the candidate; default: inference.image_tag")
-    instance_type: str | None = Field(default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$",
-                                      description="default: inference.instance_type")
-    initial_instance_count: int = Field(default=1, ge=1, le=100,
-                                        description="instances of the shadow (fixed: autoscaling scales production)")
+        "(uploaded like any release)",
+    )
+    sampling_percentage: int = Field(
+        default=100, ge=1, le=100, description="percentage of production requests copied to the shadow"
+    )
+    image_tag: ImageTag | None = Field(
+        default=None, description="image tag of the candidate; default: inference.image_tag"
+    )
+    instance_type: str | None = Field(
+        default=None, pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$", description="default: inference.instance_type"
+    )
+    initial_instance_count: int = Field(
+        default=1, ge=1, le=100, description="instances of the shadow (fixed: autoscaling scales production)"
+    )
 
 
 class DashboardConfig(StrictModel):
@@ -176,5 +221,8 @@ class DashboardConfig(StrictModel):
 
     enabled: bool = Field(default=True, description="create the dashboard <project>-<environment>")
     period_seconds: Literal[60, 300] = Field(default=60, description="resolution of the graphs")
-    start: str = Field(default="-PT3H", pattern=r"^-P(T\d+[HM]|\d+D)$",
-                       description="time range shown when opened, e.g. -PT3H (3 hours), -P1D")
+    start: str = Field(
+        default="-PT3H",
+        pattern=r"^-P(T\d+[HM]|\d+D)$",
+        description="time range shown when opened, e.g. -PT3H (3 hours), -P1D",
+    )

@@ -44,11 +44,21 @@ class AlarmDefinition:
         return [self.namespace, self.metric_name, *pairs, {"stat": self.stat, "label": self.label or self.metric_name}]
 
 
-def health_alarm(scope: Construct, id_: str, definition: AlarmDefinition,
-                 alarm_topic_arn: str) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm:
+def health_alarm(
+    scope: Construct, id_: str, definition: AlarmDefinition, alarm_topic_arn: str
+) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm:
     """The CloudWatch alarm of DEFINITION, notifying ALARM_TOPIC_ARN of both transitions."""
     return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-        scope, id_, alarm_name=definition.name, alarm_description=definition.description,
-        namespace=definition.namespace, metric_name=definition.metric_name, dimensions=dict(definition.dimensions),
-        statistic=definition.statistic, extended_statistic=definition.extended_statistic, period=ALARM_PERIOD_SECONDS,
-        threshold=definition.threshold, **notifying_alarm_settings(alarm_topic_arn))
+        scope,
+        id_,
+        alarm_name=definition.name,
+        alarm_description=definition.description,
+        namespace=definition.namespace,
+        metric_name=definition.metric_name,
+        dimensions=dict(definition.dimensions),
+        statistic=definition.statistic,
+        extended_statistic=definition.extended_statistic,
+        period=ALARM_PERIOD_SECONDS,
+        threshold=definition.threshold,
+        **notifying_alarm_settings(alarm_topic_arn),
+    )

@@ -14,9 +14,14 @@ from modules.defaults import ALARM_EVALUATION_PERIODS
 def notifying_alarm_settings(alarm_topic_arn: str) -> dict[str, Any]:
     """Keyword arguments of CloudwatchMetricAlarm: N of N periods at or above the threshold, missing data is
     healthy, ALARM and OK both sent to ALARM_TOPIC_ARN."""
-    return {"evaluation_periods": ALARM_EVALUATION_PERIODS, "datapoints_to_alarm": ALARM_EVALUATION_PERIODS,
-            "comparison_operator": "GreaterThanOrEqualToThreshold", "treat_missing_data": "notBreaching",
-            "alarm_actions": [alarm_topic_arn], "ok_actions": [alarm_topic_arn]}
+    return {
+        "evaluation_periods": ALARM_EVALUATION_PERIODS,
+        "datapoints_to_alarm": ALARM_EVALUATION_PERIODS,
+        "comparison_operator": "GreaterThanOrEqualToThreshold",
+        "treat_missing_data": "notBreaching",
+        "alarm_actions": [alarm_topic_arn],
+        "ok_actions": [alarm_topic_arn],
+    }
 
 
 def health_alarm_problems(latency_p99_ms: int, alarm_topic_arn: str) -> list[str]:

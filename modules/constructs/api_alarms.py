@@ -46,24 +46,48 @@ class ApiAlarms(Construct):
 
         def metric(query_id: str, name: str) -> _alarm.CloudwatchMetricAlarmMetricQuery:
             return _alarm.CloudwatchMetricAlarmMetricQuery(
-                id=query_id, return_data=False,
+                id=query_id,
+                return_data=False,
                 metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
-                    namespace=API_NAMESPACE, metric_name=name, dimensions=dimensions, period=ALARM_PERIOD_SECONDS,
-                    stat="Sum"))
+                    namespace=API_NAMESPACE,
+                    metric_name=name,
+                    dimensions=dimensions,
+                    period=ALARM_PERIOD_SECONDS,
+                    stat="Sum",
+                ),
+            )
 
-        self.alarms = {"5xx-rate": _alarm.CloudwatchMetricAlarm(
-            self, "server-error-rate", alarm_name=f"{props.name}-5xx-rate",
-            alarm_description=f"more than {props.server_error_rate_percent}% of requests answered 5xx",
-            threshold=props.server_error_rate_percent,
-            metric_query=[
-                metric("errors", "5xx"), metric("requests", "Count"),
-                _alarm.CloudwatchMetricAlarmMetricQuery(
-                    id="rate", label="5xx share (%)", return_data=True,
-                    expression="IF(requests > 0, 100 * errors / requests, 0)")],
-            **common)}
+        self.alarms = {
+            "5xx-rate": _alarm.CloudwatchMetricAlarm(
+                self,
+                "server-error-rate",
+                alarm_name=f"{props.name}-5xx-rate",
+                alarm_description=f"more than {props.server_error_rate_percent}% of requests answered 5xx",
+                threshold=props.server_error_rate_percent,
+                metric_query=[
+                    metric("errors", "5xx"),
+                    metric("requests", "Count"),
+                    _alarm.CloudwatchMetricAlarmMetricQuery(
+                        id="rate",
+                        label="5xx share (%)",
+                        return_data=True,
+                        expression="IF(requests > 0, 100 * errors / requests, 0)",
+                    ),
+                ],
+                **common,
+            )
+        }
         for metric_name in ("Latency", "IntegrationLatency"):
             self.alarms[f"{metric_name}-p99"] = _alarm.CloudwatchMetricAlarm(
-                self, f"{metric_name.lower()}-p99", alarm_name=f"{props.name}-{metric_name}-p99",
+                self,
+                f"{metric_name.lower()}-p99",
+                alarm_name=f"{props.name}-{metric_name}-p99",
                 alarm_description=f"{metric_name} p99 above {props.latency_p99_ms} ms",
-                namespace=API_NAMESPACE, metric_name=metric_name, dimensions=dimensions,
-                extended_statistic="p99", period=ALARM_PERIOD_SECONDS, threshold=props.latency_p99_ms, **common)
+                namespace=API_NAMESPACE,
+                metric_name=metric_name,
+                dimensions=dimensions,
+                extended_statistic="p99",
+                period=ALARM_PERIOD_SECONDS,
+                threshold=props.latency_p99_ms,
+                **common,
+            )

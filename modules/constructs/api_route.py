@@ -50,33 +50,57 @@ class ApiRoute(Construct):
         self.route_key = f"{props.method} {props.path}"
         if props.function_invoke_arn:
             self.integration = aws.apigatewayv2_integration.Apigatewayv2Integration(
-                self, "integration", api_id=props.api_id, integration_type="AWS_PROXY",
-                integration_method="POST", integration_uri=props.function_invoke_arn,
-                payload_format_version="2.0", timeout_milliseconds=props.timeout_ms,
-                description=f"{self.route_key} -> Lambda")
+                self,
+                "integration",
+                api_id=props.api_id,
+                integration_type="AWS_PROXY",
+                integration_method="POST",
+                integration_uri=props.function_invoke_arn,
+                payload_format_version="2.0",
+                timeout_milliseconds=props.timeout_ms,
+                description=f"{self.route_key} -> Lambda",
+            )
         else:
             tls = None
             if props.tls_server_name:
                 tls = aws.apigatewayv2_integration.Apigatewayv2IntegrationTlsConfig(
-                    server_name_to_verify=props.tls_server_name)
+                    server_name_to_verify=props.tls_server_name
+                )
             self.integration = aws.apigatewayv2_integration.Apigatewayv2Integration(
-                self, "integration", api_id=props.api_id, integration_type="HTTP_PROXY",
-                integration_method=props.method, integration_uri=props.listener_arn,
-                connection_type="VPC_LINK", connection_id=props.vpc_link_id,
-                payload_format_version="1.0", timeout_milliseconds=props.timeout_ms, tls_config=tls,
+                self,
+                "integration",
+                api_id=props.api_id,
+                integration_type="HTTP_PROXY",
+                integration_method=props.method,
+                integration_uri=props.listener_arn,
+                connection_type="VPC_LINK",
+                connection_id=props.vpc_link_id,
+                payload_format_version="1.0",
+                timeout_milliseconds=props.timeout_ms,
+                tls_config=tls,
                 request_parameters={"overwrite:path": props.backend_path} if props.backend_path else None,
-                description=f"{self.route_key} -> VPC link -> internal load balancer")
+                description=f"{self.route_key} -> VPC link -> internal load balancer",
+            )
         self.route = aws.apigatewayv2_route.Apigatewayv2Route(
-            self, "route", api_id=props.api_id, route_key=self.route_key,
+            self,
+            "route",
+            api_id=props.api_id,
+            route_key=self.route_key,
             target=f"integrations/{self.integration.id}",
             authorization_type=props.authorization_type,
-            authorizer_id=props.authorizer_id if props.authorization_type == "JWT" else None)
+            authorizer_id=props.authorizer_id if props.authorization_type == "JWT" else None,
+        )
         self.permission = None
         if props.function_name:
             self.permission = aws.lambda_permission.LambdaPermission(
-                self, "invoke-permission", action="lambda:InvokeFunction", function_name=props.function_name,
-                principal="apigateway.amazonaws.com", source_arn=source_arn(props.execution_arn, props.method, props.path),
-                statement_id=f"api-{props.method.lower()}-{_slug(props.path)}")
+                self,
+                "invoke-permission",
+                action="lambda:InvokeFunction",
+                function_name=props.function_name,
+                principal="apigateway.amazonaws.com",
+                source_arn=source_arn(props.execution_arn, props.method, props.path),
+                statement_id=f"api-{props.method.lower()}-{_slug(props.path)}",
+            )
 
 
 def source_arn(execution_arn: str, method: str, path: str) -> str:
@@ -97,8 +121,9 @@ def _validate(id_: str, props: ApiRouteProps) -> None:
     lambda_target = bool(props.function_invoke_arn or props.function_name)
     vpc_target = bool(props.vpc_link_id or props.listener_arn)
     if lambda_target == vpc_target:
-        problems.append("give exactly one integration: function_name + function_invoke_arn, "
-                        "or vpc_link_id + listener_arn")
+        problems.append(
+            "give exactly one integration: function_name + function_invoke_arn, or vpc_link_id + listener_arn"
+        )
     elif lambda_target and not (props.function_invoke_arn and props.function_name):
         problems.append("function_name and function_invoke_arn go together")
     elif vpc_target and not (props.vpc_link_id and props.listener_arn):

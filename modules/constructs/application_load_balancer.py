@@ -47,22 +47,39 @@ class ApplicationLoadBalancer(Construct):
         self.port = HTTPS_PORT if tls else HTTP_PORT
         self.protocol = "https" if tls else "http"
         self.security_group = aws.security_group.SecurityGroup(
-            self, "security-group", name=f"{props.name}-alb", vpc_id=props.vpc_id,
-            description=f"{props.name} load balancer: callers in, the service's port out")
+            self,
+            "security-group",
+            name=f"{props.name}-alb",
+            vpc_id=props.vpc_id,
+            description=f"{props.name} load balancer: callers in, the service's port out",
+        )
         self.security_group_id = self.security_group.id
         callers = props.vpc_cidr if props.internal else "0.0.0.0/0"
         for port in (HTTP_PORT, HTTPS_PORT) if tls else (HTTP_PORT,):
             aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-                self, f"ingress-{port}", security_group_id=self.security_group.id, ip_protocol="tcp",
-                from_port=port, to_port=port, cidr_ipv4=callers,
-                description=f"callers ({'VPC' if props.internal else 'internet'}) on {port}")
+                self,
+                f"ingress-{port}",
+                security_group_id=self.security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=callers,
+                description=f"callers ({'VPC' if props.internal else 'internet'}) on {port}",
+            )
         aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-            self, "egress-targets", security_group_id=self.security_group.id, ip_protocol="tcp",
-            from_port=props.target_port, to_port=props.target_port, cidr_ipv4=props.vpc_cidr,
-            description=f"targets in the VPC on {props.target_port}")
+            self,
+            "egress-targets",
+            security_group_id=self.security_group.id,
+            ip_protocol="tcp",
+            from_port=props.target_port,
+            to_port=props.target_port,
+            cidr_ipv4=props.vpc_cidr,
+            description=f"targets in the VPC on {props.target_port}",
+        )
 
         self.load_balancer = aws.lb.Lb(
-            self, "load-balancer",
+            self,
+            "load-balancer",
             name=props.name,
             load_balancer_type="application",
             internal=props.internal,
@@ -71,11 +88,13 @@ class ApplicationLoadBalancer(Construct):
             drop_invalid_header_fields=True,
             enable_deletion_protection=props.deletion_protection,
             idle_timeout=props.idle_timeout_seconds,
-            access_logs=aws.lb.LbAccessLogs(bucket=props.access_log_bucket, prefix=props.access_log_prefix,
-                                            enabled=True),
+            access_logs=aws.lb.LbAccessLogs(
+                bucket=props.access_log_bucket, prefix=props.access_log_prefix, enabled=True
+            ),
         )
         self.target_group = aws.lb_target_group.LbTargetGroup(
-            self, "target-group",
+            self,
+            "target-group",
             name=props.name,
             target_type="ip",  # Fargate tasks register by IP (awsvpc)
             protocol="HTTP",
@@ -84,23 +103,53 @@ class ApplicationLoadBalancer(Construct):
             deregistration_delay="30",  # gunicorn's graceful timeout is 20 s: in-flight requests finish first
             tags=props.target_group_tags or None,
             health_check=aws.lb_target_group.LbTargetGroupHealthCheck(
-                enabled=True, path=props.health_check_path, protocol="HTTP", port="traffic-port", matcher="200",
-                interval=15, timeout=5, healthy_threshold=2, unhealthy_threshold=3),
+                enabled=True,
+                path=props.health_check_path,
+                protocol="HTTP",
+                port="traffic-port",
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
         )
         forward = aws.lb_listener.LbListenerDefaultAction(type="forward", target_group_arn=self.target_group.arn)
         if tls:
             listener = aws.lb_listener.LbListener(
-                self, "https", load_balancer_arn=self.load_balancer.arn, port=HTTPS_PORT, protocol="HTTPS",
-                ssl_policy=props.ssl_policy, certificate_arn=props.certificate_arn, default_action=[forward])
+                self,
+                "https",
+                load_balancer_arn=self.load_balancer.arn,
+                port=HTTPS_PORT,
+                protocol="HTTPS",
+                ssl_policy=props.ssl_policy,
+                certificate_arn=props.certificate_arn,
+                default_action=[forward],
+            )
             aws.lb_listener.LbListener(
-                self, "http-redirect", load_balancer_arn=self.load_balancer.arn, port=HTTP_PORT, protocol="HTTP",
-                default_action=[aws.lb_listener.LbListenerDefaultAction(
-                    type="redirect", redirect=aws.lb_listener.LbListenerDefaultActionRedirect(
-                        port=str(HTTPS_PORT), protocol="HTTPS", status_code="HTTP_301"))])
+                self,
+                "http-redirect",
+                load_balancer_arn=self.load_balancer.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_action=[
+                    aws.lb_listener.LbListenerDefaultAction(
+                        type="redirect",
+                        redirect=aws.lb_listener.LbListenerDefaultActionRedirect(
+                            port=str(HTTPS_PORT), protocol="HTTPS", status_code="HTTP_301"
+                        ),
+                    )
+                ],
+            )
         else:
             listener = aws.lb_listener.LbListener(
-                self, "http", load_balancer_arn=self.load_balancer.arn, port=HTTP_PORT, protocol="HTTP",
-                default_action=[forward])
+                self,
+                "http",
+                load_balancer_arn=self.load_balancer.arn,
+                port=HTTP_PORT,
+                protocol="HTTP",
+                default_action=[forward],
+            )
         self.listener = listener
         self.listener_arn = listener.arn
 

@@ -29,8 +29,12 @@ ECS_TASKS = "ecs-tasks.amazonaws.com"
 # - a Fargate Spot task reclaimed by AWS (ECS's stopped reason for a Spot interruption);
 # - a host that failed or was terminated under the job (AWS Batch's documented example for retries);
 # - a task that never started (image pull, network interface or platform errors before the container ran).
-INFRASTRUCTURE_FAILURES = ("Your Spot Task was interrupted*", "Host EC2*", "Task failed to start*",
-                           "ResourceInitializationError*")
+INFRASTRUCTURE_FAILURES = (
+    "Your Spot Task was interrupted*",
+    "Host EC2*",
+    "Task failed to start*",
+    "ResourceInitializationError*",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,22 +70,45 @@ class BatchJobDefinition(Construct):
         _validate(id_, props)
         self.name = props.name
         self.log_group = encrypted_log_group(
-            self, "log-group", name=f"/aws/batch/{props.name}", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
+            self,
+            "log-group",
+            name=f"/aws/batch/{props.name}",
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.kms_key_arn,
+        )
         self.execution_role, _ = role_with_policy(
-            self, "execution-role", name=f"{props.name}-execution", service=ECS_TASKS, account_id=props.account_id,
-            description=f"{props.name}: pulls the image and writes the job's logs", statements=[
+            self,
+            "execution-role",
+            name=f"{props.name}-execution",
+            service=ECS_TASKS,
+            account_id=props.account_id,
+            description=f"{props.name}: pulls the image and writes the job's logs",
+            statements=[
                 # GetAuthorizationToken has no resource-level permissions.
                 statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
-                statement("PullOwnImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                           "ecr:GetDownloadUrlForLayer"], [props.repository_arn]),
-                statement("OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                          [f"{self.log_group.arn}:*"])])
+                statement(
+                    "PullOwnImage",
+                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    [props.repository_arn],
+                ),
+                statement(
+                    "OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]
+                ),
+            ],
+        )
         self.job_role, self.job_role_policy = role_with_policy(
-            self, "job-role", name=f"{props.name}-job", service=ECS_TASKS, account_id=props.account_id,
-            description=f"{props.name}: the job's own AWS calls", statements=list(props.job_policy_statements))
+            self,
+            "job-role",
+            name=f"{props.name}-job",
+            service=ECS_TASKS,
+            account_id=props.account_id,
+            description=f"{props.name}: the job's own AWS calls",
+            statements=list(props.job_policy_statements),
+        )
         self.container_properties = self._container(props)
         self.job_definition = aws.batch_job_definition.BatchJobDefinition(
-            self, "job-definition",
+            self,
+            "job-definition",
             name=props.name,
             type="container",
             platform_capabilities=["FARGATE"],
@@ -91,12 +118,18 @@ class BatchJobDefinition(Construct):
             retry_strategy=aws.batch_job_definition.BatchJobDefinitionRetryStrategy(
                 attempts=props.retry_attempts,
                 evaluate_on_exit=[
-                    *(aws.batch_job_definition.BatchJobDefinitionRetryStrategyEvaluateOnExit(
-                        action="RETRY", on_status_reason=reason) for reason in props.retry_on_status_reasons),
+                    *(
+                        aws.batch_job_definition.BatchJobDefinitionRetryStrategyEvaluateOnExit(
+                            action="RETRY", on_status_reason=reason
+                        )
+                        for reason in props.retry_on_status_reasons
+                    ),
                     aws.batch_job_definition.BatchJobDefinitionRetryStrategyEvaluateOnExit(
-                        action="EXIT", on_reason="*")]),
-            timeout=aws.batch_job_definition.BatchJobDefinitionTimeout(
-                attempt_duration_seconds=props.timeout_seconds),
+                        action="EXIT", on_reason="*"
+                    ),
+                ],
+            ),
+            timeout=aws.batch_job_definition.BatchJobDefinitionTimeout(attempt_duration_seconds=props.timeout_seconds),
             # A job may start as soon as it is registered: the job role's grants must exist first.
             depends_on=[self.job_role_policy] if self.job_role_policy else None,
         )
@@ -107,8 +140,10 @@ class BatchJobDefinition(Construct):
             "command": list(props.command),
             "jobRoleArn": self.job_role.arn,
             "executionRoleArn": self.execution_role.arn,
-            "resourceRequirements": [{"type": "VCPU", "value": f"{props.vcpu:g}"},
-                                     {"type": "MEMORY", "value": str(props.memory)}],
+            "resourceRequirements": [
+                {"type": "VCPU", "value": f"{props.vcpu:g}"},
+                {"type": "MEMORY", "value": str(props.memory)},
+            ],
             "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": props.cpu_architecture},
             "fargatePlatformConfiguration": {"platformVersion": "LATEST"},
             "networkConfiguration": {"assignPublicIp": "DISABLED"},
@@ -120,9 +155,14 @@ class BatchJobDefinition(Construct):
             "volumes": [{"name": SCRATCH_VOLUME}],
             "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
             "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": self.log_group.name, "awslogs-region": props.region,
-                "awslogs-stream-prefix": props.name}},
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group.name,
+                    "awslogs-region": props.region,
+                    "awslogs-stream-prefix": props.name,
+                },
+            },
         }
 
 
@@ -139,10 +179,14 @@ def _validate(id_: str, props: BatchJobDefinitionProps) -> None:
     if not low <= props.retry_attempts <= high:
         problems.append(f"retry_attempts must be {low}-{high}, got {props.retry_attempts}")
     if len(props.retry_on_status_reasons) + 1 > BATCH_EVALUATE_ON_EXIT.value:
-        problems.append(f"retry_on_status_reasons: at most {BATCH_EVALUATE_ON_EXIT.value - 1} (AWS Batch takes "
-                        f"{BATCH_EVALUATE_ON_EXIT.value} conditions, the last is EXIT for every other failure)")
+        problems.append(
+            f"retry_on_status_reasons: at most {BATCH_EVALUATE_ON_EXIT.value - 1} (AWS Batch takes "
+            f"{BATCH_EVALUATE_ON_EXIT.value} conditions, the last is EXIT for every other failure)"
+        )
     if props.timeout_seconds < BATCH_JOB_TIMEOUT_MINIMUM.value:
-        problems.append(f"timeout_seconds must be at least {BATCH_JOB_TIMEOUT_MINIMUM.value}, got {props.timeout_seconds}")
+        problems.append(
+            f"timeout_seconds must be at least {BATCH_JOB_TIMEOUT_MINIMUM.value}, got {props.timeout_seconds}"
+        )
     problems += log_group_problems("log_retention_days", props.log_retention_days)
     if props.user.split(":")[0] in ("", "0", "root"):
         problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")

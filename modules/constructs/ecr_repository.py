@@ -34,17 +34,23 @@ class EcrRepository(Construct):
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.repository = aws.ecr_repository.EcrRepository(
-            self, "repository",
+            self,
+            "repository",
             name=props.name,
             image_tag_mutability=defaults.ECR_TAG_MUTABILITY,
             image_scanning_configuration=aws.ecr_repository.EcrRepositoryImageScanningConfiguration(
-                scan_on_push=defaults.ECR_SCAN_ON_PUSH),
-            encryption_configuration=[aws.ecr_repository.EcrRepositoryEncryptionConfiguration(
-                encryption_type="KMS", kms_key=props.kms_key_arn)],
+                scan_on_push=defaults.ECR_SCAN_ON_PUSH
+            ),
+            encryption_configuration=[
+                aws.ecr_repository.EcrRepositoryEncryptionConfiguration(
+                    encryption_type="KMS", kms_key=props.kms_key_arn
+                )
+            ],
             force_delete=props.force_delete,
         )
         aws.ecr_lifecycle_policy.EcrLifecyclePolicy(
-            self, "lifecycle", repository=self.repository.name, policy=json.dumps(lifecycle_policy(props)))
+            self, "lifecycle", repository=self.repository.name, policy=json.dumps(lifecycle_policy(props))
+        )
         self.arn = self.repository.arn
         self.url = self.repository.repository_url
         self.name = props.name
@@ -52,12 +58,28 @@ class EcrRepository(Construct):
 
 def lifecycle_policy(props: EcrRepositoryProps) -> dict:
     """Untagged images expire first (rule 1), then only the newest N images are kept (rule 2)."""
-    return {"rules": [
-        {"rulePriority": 1, "description": f"expire untagged images after {props.untagged_expiry_days} days",
-         "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                       "countNumber": props.untagged_expiry_days},
-         "action": {"type": "expire"}},
-        {"rulePriority": 2, "description": f"keep the newest {props.images_to_keep} images",
-         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": props.images_to_keep},
-         "action": {"type": "expire"}},
-    ]}
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"expire untagged images after {props.untagged_expiry_days} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": props.untagged_expiry_days,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"keep the newest {props.images_to_keep} images",
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "imageCountMoreThan",
+                    "countNumber": props.images_to_keep,
+                },
+                "action": {"type": "expire"},
+            },
+        ]
+    }

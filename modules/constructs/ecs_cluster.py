@@ -41,9 +41,15 @@ class EcsCluster(Construct):
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.exec_log_group = encrypted_log_group(
-            self, "exec-log-group", name=f"/ecs/{props.name}/exec", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
+            self,
+            "exec-log-group",
+            name=f"/ecs/{props.name}/exec",
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.kms_key_arn,
+        )
         self.cluster = _ecs.EcsCluster(
-            self, "cluster",
+            self,
+            "cluster",
             name=props.name,
             setting=[_ecs.EcsClusterSetting(name="containerInsights", value="enabled")],
             configuration=_ecs.EcsClusterConfiguration(
@@ -51,13 +57,21 @@ class EcsCluster(Construct):
                     kms_key_id=props.kms_key_arn,
                     logging="OVERRIDE",
                     log_configuration=_ecs.EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration(
-                        cloud_watch_encryption_enabled=True,
-                        cloud_watch_log_group_name=self.exec_log_group.name))),
+                        cloud_watch_encryption_enabled=True, cloud_watch_log_group_name=self.exec_log_group.name
+                    ),
+                )
+            ),
         )
         self.capacity_providers = aws.ecs_cluster_capacity_providers.EcsClusterCapacityProviders(
-            self, "capacity-providers", cluster_name=self.cluster.name, capacity_providers=list(CAPACITY_PROVIDERS),
+            self,
+            "capacity-providers",
+            cluster_name=self.cluster.name,
+            capacity_providers=list(CAPACITY_PROVIDERS),
             default_capacity_provider_strategy=[
                 aws.ecs_cluster_capacity_providers.EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
-                    capacity_provider="FARGATE", base=0, weight=1)])
+                    capacity_provider="FARGATE", base=0, weight=1
+                )
+            ],
+        )
         self.arn = self.cluster.arn
         self.name = props.name

@@ -39,14 +39,30 @@ class EgressSecurityGroup(Construct):
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.security_group = aws.security_group.SecurityGroup(
-            self, "security-group", name=props.name, vpc_id=props.vpc_id, description=props.description)
+            self, "security-group", name=props.name, vpc_id=props.vpc_id, description=props.description
+        )
         self.id = self.security_group.id
         aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-            self, "to-vpc", security_group_id=self.id, cidr_ipv4=props.vpc_cidr, ip_protocol="tcp",
-            from_port=props.port, to_port=props.port, description=f"TCP {props.port} to the VPC CIDR only")
+            self,
+            "to-vpc",
+            security_group_id=self.id,
+            cidr_ipv4=props.vpc_cidr,
+            ip_protocol="tcp",
+            from_port=props.port,
+            to_port=props.port,
+            description=f"TCP {props.port} to the VPC CIDR only",
+        )
         if props.s3_prefix_list_region:
             s3 = aws.data_aws_prefix_list.DataAwsPrefixList(
-                self, "s3-prefix-list", name=f"com.amazonaws.{props.s3_prefix_list_region}.s3")
+                self, "s3-prefix-list", name=f"com.amazonaws.{props.s3_prefix_list_region}.s3"
+            )
             aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-                self, "to-s3", security_group_id=self.id, prefix_list_id=s3.id, ip_protocol="tcp",
-                from_port=443, to_port=443, description="HTTPS to S3 through the gateway endpoint")
+                self,
+                "to-s3",
+                security_group_id=self.id,
+                prefix_list_id=s3.id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description="HTTPS to S3 through the gateway endpoint",
+            )

@@ -22,8 +22,12 @@ from modules.constructs.policy_statements import policy_document, statement
 _eks = aws.eks_cluster
 # AWS managed policies (arn:<partition>:iam::aws:policy/<name>): maintained by AWS as EKS evolves.
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
-AUTO_MODE_CLUSTER_POLICIES = ("AmazonEKSComputePolicy", "AmazonEKSBlockStoragePolicy",
-                              "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingPolicy")
+AUTO_MODE_CLUSTER_POLICIES = (
+    "AmazonEKSComputePolicy",
+    "AmazonEKSBlockStoragePolicy",
+    "AmazonEKSLoadBalancingPolicy",
+    "AmazonEKSNetworkingPolicy",
+)
 # Auto Mode nodes (https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html); managed node groups
 # also run the VPC CNI, which needs AmazonEKS_CNI_Policy on the node role.
 AUTO_MODE_NODE_POLICIES = ("AmazonEKSWorkerNodeMinimalPolicy", "AmazonEC2ContainerRegistryPullOnly")
@@ -65,47 +69,81 @@ class EksCluster(Construct):
         _validate(id_, props)
         self.name = props.name
         self.log_group = encrypted_log_group(
-            self, "log-group", name=f"/aws/eks/{props.name}/cluster", retention_days=props.log_retention_days,
-            kms_key_arn=props.kms_key_arn)
+            self,
+            "log-group",
+            name=f"/aws/eks/{props.name}/cluster",
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.kms_key_arn,
+        )
         cluster_policies = CLUSTER_POLICIES + (AUTO_MODE_CLUSTER_POLICIES if props.auto_mode else ())
         # sts:TagSession: Auto Mode tags the sessions it opens with the cluster role (AWS's cluster role trust).
         self.cluster_role, cluster_attachments = self._role(
-            "cluster-role", f"{props.name}-eks-cluster", "eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"],
-            cluster_policies, props, "the EKS control plane (and Auto Mode's managed controllers)")
+            "cluster-role",
+            f"{props.name}-eks-cluster",
+            "eks.amazonaws.com",
+            ["sts:AssumeRole", "sts:TagSession"],
+            cluster_policies,
+            props,
+            "the EKS control plane (and Auto Mode's managed controllers)",
+        )
         # Before the cluster: EKS checks the key with the cluster role when it creates the cluster.
         self.secrets_key_policy = aws.iam_role_policy.IamRolePolicy(
-            self, "cluster-role-secrets-key", name="secrets-encryption", role=self.cluster_role.id,
-            policy=policy_document(self, "secrets-key-document", [
-                statement("EnvelopeEncryptSecrets", SECRETS_KEY_ACTIONS, [props.kms_key_arn])]).json)
+            self,
+            "cluster-role-secrets-key",
+            name="secrets-encryption",
+            role=self.cluster_role.id,
+            policy=policy_document(
+                self,
+                "secrets-key-document",
+                [statement("EnvelopeEncryptSecrets", SECRETS_KEY_ACTIONS, [props.kms_key_arn])],
+            ).json,
+        )
         self.node_role, _ = self._role(
-            "node-role", f"{props.name}-eks-nodes", "ec2.amazonaws.com", ["sts:AssumeRole"],
-            AUTO_MODE_NODE_POLICIES if props.auto_mode else NODE_GROUP_NODE_POLICIES, props,
-            "the cluster's nodes (kubelet, image pulls); workloads get their own roles by pod identity")
+            "node-role",
+            f"{props.name}-eks-nodes",
+            "ec2.amazonaws.com",
+            ["sts:AssumeRole"],
+            AUTO_MODE_NODE_POLICIES if props.auto_mode else NODE_GROUP_NODE_POLICIES,
+            props,
+            "the cluster's nodes (kubelet, image pulls); workloads get their own roles by pod identity",
+        )
         auto = props.auto_mode and props.auto_mode_settings
         self.cluster = _eks.EksCluster(
-            self, "cluster",
+            self,
+            "cluster",
             name=props.name,
             version=props.kubernetes_version,
             role_arn=self.cluster_role.arn,
             vpc_config=_eks.EksClusterVpcConfig(
-                subnet_ids=list(props.subnet_ids), endpoint_private_access=True,
+                subnet_ids=list(props.subnet_ids),
+                endpoint_private_access=True,
                 endpoint_public_access=props.endpoint_public_access,
-                public_access_cidrs=list(props.public_access_cidrs) if props.endpoint_public_access else None),
+                public_access_cidrs=list(props.public_access_cidrs) if props.endpoint_public_access else None,
+            ),
             encryption_config=_eks.EksClusterEncryptionConfig(
-                resources=["secrets"], provider=_eks.EksClusterEncryptionConfigProvider(key_arn=props.kms_key_arn)),
+                resources=["secrets"], provider=_eks.EksClusterEncryptionConfigProvider(key_arn=props.kms_key_arn)
+            ),
             enabled_cluster_log_types=list(props.log_types),
             access_config=_eks.EksClusterAccessConfig(
-                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False),
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False
+            ),
             # Auto Mode installs and patches its own networking, DNS and storage components.
             bootstrap_self_managed_addons=False if props.auto_mode else None,
             compute_config=_eks.EksClusterComputeConfig(
-                enabled=True, node_pools=list(AUTO_MODE_NODE_POOLS),
-                node_role_arn=self.node_role.arn) if auto else None,
+                enabled=True, node_pools=list(AUTO_MODE_NODE_POOLS), node_role_arn=self.node_role.arn
+            )
+            if auto
+            else None,
             kubernetes_network_config=_eks.EksClusterKubernetesNetworkConfig(
-                elastic_load_balancing=_eks.EksClusterKubernetesNetworkConfigElasticLoadBalancing(
-                    enabled=True)) if auto else None,
+                elastic_load_balancing=_eks.EksClusterKubernetesNetworkConfigElasticLoadBalancing(enabled=True)
+            )
+            if auto
+            else None,
             storage_config=_eks.EksClusterStorageConfig(
-                block_storage=_eks.EksClusterStorageConfigBlockStorage(enabled=True)) if auto else None,
+                block_storage=_eks.EksClusterStorageConfigBlockStorage(enabled=True)
+            )
+            if auto
+            else None,
             # The log group first (with its retention and key), or EKS creates one that never expires.
             depends_on=[self.log_group, self.secrets_key_policy, *cluster_attachments],
         )
@@ -115,30 +153,59 @@ class EksCluster(Construct):
         self.access_entries = {}
         for index, principal in enumerate(props.admin_role_arns):
             entry = aws.eks_access_entry.EksAccessEntry(
-                self, f"admin-{index}", cluster_name=self.cluster.name, principal_arn=principal, type="STANDARD")
+                self, f"admin-{index}", cluster_name=self.cluster.name, principal_arn=principal, type="STANDARD"
+            )
             aws.eks_access_policy_association.EksAccessPolicyAssociation(
-                self, f"admin-{index}-policy", cluster_name=self.cluster.name, principal_arn=principal,
+                self,
+                f"admin-{index}-policy",
+                cluster_name=self.cluster.name,
+                principal_arn=principal,
                 policy_arn=f"arn:{props.partition}:eks::aws:cluster-access-policy/{CLUSTER_ADMIN_POLICY}",
                 access_scope=aws.eks_access_policy_association.EksAccessPolicyAssociationAccessScope(type="cluster"),
-                depends_on=[entry])
+                depends_on=[entry],
+            )
             self.access_entries[principal] = entry
         for index, principal in enumerate(props.deploy_role_arns):
             # No access policy: the group's Kubernetes RBAC (a Role in the workload namespace, in the manifests)
             # is all a deploy role may do.
             self.access_entries[principal] = aws.eks_access_entry.EksAccessEntry(
-                self, f"deploy-{index}", cluster_name=self.cluster.name, principal_arn=principal, type="STANDARD",
-                kubernetes_groups=[props.deploy_group])
+                self,
+                f"deploy-{index}",
+                cluster_name=self.cluster.name,
+                principal_arn=principal,
+                type="STANDARD",
+                kubernetes_groups=[props.deploy_group],
+            )
 
-    def _role(self, id_: str, name: str, service: str, actions: list[str], policies: tuple[str, ...],
-              props: EksClusterProps, purpose: str):
-        trust = {"Version": "2012-10-17", "Statement": [
-            {"Sid": "ServiceAssumesRole", "Effect": "Allow", "Action": actions, "Principal": {"Service": service}}]}
-        role = aws.iam_role.IamRole(self, id_, name=name, description=f"{props.name}: {purpose}",
-                                    assume_role_policy=json.dumps(trust, sort_keys=True))
+    def _role(
+        self,
+        id_: str,
+        name: str,
+        service: str,
+        actions: list[str],
+        policies: tuple[str, ...],
+        props: EksClusterProps,
+        purpose: str,
+    ):
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "ServiceAssumesRole", "Effect": "Allow", "Action": actions, "Principal": {"Service": service}}
+            ],
+        }
+        role = aws.iam_role.IamRole(
+            self,
+            id_,
+            name=name,
+            description=f"{props.name}: {purpose}",
+            assume_role_policy=json.dumps(trust, sort_keys=True),
+        )
         attachments = [
             aws.iam_role_policy_attachment.IamRolePolicyAttachment(
-                self, f"{id_}-{policy}", role=role.name, policy_arn=f"arn:{props.partition}:iam::aws:policy/{policy}")
-            for policy in policies]
+                self, f"{id_}-{policy}", role=role.name, policy_arn=f"arn:{props.partition}:iam::aws:policy/{policy}"
+            )
+            for policy in policies
+        ]
         return role, attachments
 
 

@@ -44,8 +44,10 @@ class EksNodeGroup(Construct):
         super().__init__(scope, id_)
         problems = []
         if not 1 <= props.min_size <= props.desired_size <= props.max_size:
-            problems.append(f"sizes must satisfy 1 <= min <= desired <= max, got {props.min_size} <= "
-                            f"{props.desired_size} <= {props.max_size}")
+            problems.append(
+                f"sizes must satisfy 1 <= min <= desired <= max, got {props.min_size} <= "
+                f"{props.desired_size} <= {props.max_size}"
+            )
         if not props.instance_types:
             problems.append("instance_types: at least one")
         if props.capacity_type not in ("ON_DEMAND", "SPOT"):
@@ -53,16 +55,29 @@ class EksNodeGroup(Construct):
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.launch_template = _lt.LaunchTemplate(
-            self, "launch-template", name=props.name, update_default_version=True,
+            self,
+            "launch-template",
+            name=props.name,
+            update_default_version=True,
             description=f"{props.name}: IMDSv2 only (hop limit 1), encrypted root volume",
             metadata_options=_lt.LaunchTemplateMetadataOptions(
-                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1),
-            block_device_mappings=[_lt.LaunchTemplateBlockDeviceMappings(
-                device_name=ROOT_DEVICE, ebs=_lt.LaunchTemplateBlockDeviceMappingsEbs(
-                    volume_size=props.disk_size_gb, volume_type="gp3", encrypted="true",
-                    delete_on_termination="true"))])
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+            ),
+            block_device_mappings=[
+                _lt.LaunchTemplateBlockDeviceMappings(
+                    device_name=ROOT_DEVICE,
+                    ebs=_lt.LaunchTemplateBlockDeviceMappingsEbs(
+                        volume_size=props.disk_size_gb,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+        )
         self.node_group = _ng.EksNodeGroup(
-            self, "node-group",
+            self,
+            "node-group",
             cluster_name=props.cluster_name,
             node_group_name=props.name,
             node_role_arn=props.node_role_arn,
@@ -71,10 +86,12 @@ class EksNodeGroup(Construct):
             capacity_type=props.capacity_type,
             instance_types=list(props.instance_types),
             scaling_config=_ng.EksNodeGroupScalingConfig(
-                min_size=props.min_size, desired_size=props.desired_size, max_size=props.max_size),
+                min_size=props.min_size, desired_size=props.desired_size, max_size=props.max_size
+            ),
             update_config=_ng.EksNodeGroupUpdateConfig(max_unavailable=1),
             launch_template=_ng.EksNodeGroupLaunchTemplate(
-                id=self.launch_template.id, version=str(self.launch_template.latest_version)),
+                id=self.launch_template.id, version=str(self.launch_template.latest_version)
+            ),
             labels=props.labels or None,
             taint=[_ng.EksNodeGroupTaint(key=GPU_TAINT_KEY, value="true", effect="NO_SCHEDULE")] if props.gpu else None,
             # Whatever scales the group (Cluster Autoscaler, Karpenter, a person) owns the count after creation.

@@ -14,11 +14,13 @@ from modules import aws
 from modules.limits import retention_problem
 
 
-def encrypted_log_group(scope: Construct, id_: str, *, name: str, retention_days: int,
-                        kms_key_arn: str) -> aws.cloudwatch_log_group.CloudwatchLogGroup:
+def encrypted_log_group(
+    scope: Construct, id_: str, *, name: str, retention_days: int, kms_key_arn: str
+) -> aws.cloudwatch_log_group.CloudwatchLogGroup:
     """A CloudWatch log group NAME with RETENTION_DAYS under KMS_KEY_ARN, created as SCOPE/ID_."""
     return aws.cloudwatch_log_group.CloudwatchLogGroup(
-        scope, id_, name=name, retention_in_days=retention_days, kms_key_id=kms_key_arn)
+        scope, id_, name=name, retention_in_days=retention_days, kms_key_id=kms_key_arn
+    )
 
 
 def log_group_problems(field: str, retention_days: int) -> list[str]:

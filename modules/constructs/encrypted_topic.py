@@ -44,17 +44,28 @@ class EncryptedTopic(Construct):
         self.name = f"{props.name}{FIFO_SUFFIX if props.fifo else ''}"
         self.fifo = props.fifo
         self.topic = aws.sns_topic.SnsTopic(
-            self, "topic", name=self.name, kms_master_key_id=props.kms_key_arn,
-            fifo_topic=props.fifo or None, content_based_deduplication=props.fifo or None)
+            self,
+            "topic",
+            name=self.name,
+            kms_master_key_id=props.kms_key_arn,
+            fifo_topic=props.fifo or None,
+            content_based_deduplication=props.fifo or None,
+        )
         self.arn = self.topic.arn
         statements = [deny_insecure_transport([self.topic.arn], "sns:Publish")]
         if props.publisher_service:
             conditions = [Condition("StringEquals", "aws:SourceAccount", (props.account_id,))]
             if props.publisher_source_arn:
                 conditions.append(Condition("ArnLike", "aws:SourceArn", (props.publisher_source_arn,)))
-            statements.append(statement("ServicePublish", ["sns:Publish"], [self.topic.arn],
-                                        principals={"Service": [props.publisher_service]},
-                                        conditions=tuple(conditions)))
+            statements.append(
+                statement(
+                    "ServicePublish",
+                    ["sns:Publish"],
+                    [self.topic.arn],
+                    principals={"Service": [props.publisher_service]},
+                    conditions=tuple(conditions),
+                )
+            )
         document = policy_document(self, "policy-document", statements)
         aws.sns_topic_policy.SnsTopicPolicy(self, "policy", arn=self.topic.arn, policy=document.json)
 
@@ -63,8 +74,9 @@ def _validate(id_: str, props: EncryptedTopicProps) -> None:
     problems = []
     base_limit = 256 - (len(FIFO_SUFFIX) if props.fifo else 0)
     if not TOPIC_NAME.fullmatch(props.name) or len(props.name) > base_limit:
-        problems.append(f"name {props.name!r}: 1-{base_limit} characters of A-Za-z0-9_- "
-                        "(the .fifo suffix is added from `fifo`)")
+        problems.append(
+            f"name {props.name!r}: 1-{base_limit} characters of A-Za-z0-9_- (the .fifo suffix is added from `fifo`)"
+        )
     if not props.kms_key_arn:
         problems.append("kms_key_arn is required (topics are encrypted with a customer key)")
     if props.publisher_service and not props.account_id:

@@ -42,17 +42,36 @@ def endpoint_alarm_definitions(props: EndpointAlarmsProps) -> tuple[AlarmDefinit
     prefix = f"{props.endpoint_name}-{props.variant_name}" if props.shadow else props.endpoint_name
     who = f"{props.endpoint_name} ({props.variant_name})" if props.shadow else props.endpoint_name
     variant = {"EndpointName": props.endpoint_name, "VariantName": props.variant_name}
-    errors = (("InvocationFailures", {"EndpointName": props.endpoint_name}),) if props.mode == "async" \
+    errors = (
+        (("InvocationFailures", {"EndpointName": props.endpoint_name}),)
+        if props.mode == "async"
         else (("Invocation5XXErrors", variant), ("InvocationModelErrors", variant))
-    definitions = [AlarmDefinition(
-        name=f"{prefix}-{metric}", namespace=SAGEMAKER_NAMESPACE, metric_name=metric, dimensions=dimensions,
-        statistic="Sum", threshold=props.errors_threshold, label=f"{props.variant_name} {metric}",
-        description=f"{metric} of {who} >= {props.errors_threshold} per 5 minutes") for metric, dimensions in errors]
-    definitions.append(AlarmDefinition(
-        name=f"{prefix}-ModelLatency", namespace=SAGEMAKER_NAMESPACE, metric_name="ModelLatency", dimensions=variant,
-        extended_statistic="p99", threshold=props.latency_p99_ms * 1000,
-        label=f"{props.variant_name} ModelLatency p99 (us)",
-        description=f"ModelLatency p99 of {who} above {props.latency_p99_ms} ms"))
+    )
+    definitions = [
+        AlarmDefinition(
+            name=f"{prefix}-{metric}",
+            namespace=SAGEMAKER_NAMESPACE,
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic="Sum",
+            threshold=props.errors_threshold,
+            label=f"{props.variant_name} {metric}",
+            description=f"{metric} of {who} >= {props.errors_threshold} per 5 minutes",
+        )
+        for metric, dimensions in errors
+    ]
+    definitions.append(
+        AlarmDefinition(
+            name=f"{prefix}-ModelLatency",
+            namespace=SAGEMAKER_NAMESPACE,
+            metric_name="ModelLatency",
+            dimensions=variant,
+            extended_statistic="p99",
+            threshold=props.latency_p99_ms * 1000,
+            label=f"{props.variant_name} ModelLatency p99 (us)",
+            description=f"ModelLatency p99 of {who} above {props.latency_p99_ms} ms",
+        )
+    )
     return tuple(definitions)
 
 
@@ -71,7 +90,8 @@ class EndpointAlarms(Construct):
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.definitions = endpoint_alarm_definitions(props)
-        self.alarms = {definition.metric_name: health_alarm(self, definition.metric_name, definition,
-                                                            props.alarm_topic_arn)
-                       for definition in self.definitions}
+        self.alarms = {
+            definition.metric_name: health_alarm(self, definition.metric_name, definition, props.alarm_topic_arn)
+            for definition in self.definitions
+        }
         self.rollback_alarms = [] if props.shadow else list(self.alarms.values())

@@ -45,58 +45,100 @@ class EndpointAutoscaling(Construct):
         _validate(id_, props)
         dimension = PROVISIONED_CONCURRENCY_DIMENSION if props.mode == "serverless" else INSTANCE_DIMENSION
         self.target = aws.appautoscaling_target.AppautoscalingTarget(
-            self, "target", service_namespace="sagemaker", scalable_dimension=dimension,
+            self,
+            "target",
+            service_namespace="sagemaker",
+            scalable_dimension=dimension,
             resource_id=f"endpoint/{props.endpoint_name}/variant/{props.variant_name}",
-            min_capacity=props.min_capacity, max_capacity=props.max_capacity)
+            min_capacity=props.min_capacity,
+            max_capacity=props.max_capacity,
+        )
         tracking = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
             target_value=props.target_value,
             scale_in_cooldown=props.scale_in_cooldown_seconds,
             scale_out_cooldown=props.scale_out_cooldown_seconds,
-            **_metric(props))
+            **_metric(props),
+        )
         self.policy = _policy.AppautoscalingPolicy(
-            self, "target-tracking", name=f"{_metric_name(props)}-target-tracking", policy_type="TargetTrackingScaling",
-            service_namespace=self.target.service_namespace, resource_id=self.target.resource_id,
+            self,
+            "target-tracking",
+            name=f"{_metric_name(props)}-target-tracking",
+            policy_type="TargetTrackingScaling",
+            service_namespace=self.target.service_namespace,
+            resource_id=self.target.resource_id,
             scalable_dimension=self.target.scalable_dimension,
-            target_tracking_scaling_policy_configuration=tracking)
+            target_tracking_scaling_policy_configuration=tracking,
+        )
         self.wake_policy = self.wake_alarm = None
         if props.mode == "async":
             self._wake_from_zero(props)
 
     def _wake_from_zero(self, props: EndpointAutoscalingProps) -> None:
         self.wake_policy = _policy.AppautoscalingPolicy(
-            self, "wake-from-zero", name="HasBacklogWithoutCapacity-step", policy_type="StepScaling",
-            service_namespace=self.target.service_namespace, resource_id=self.target.resource_id,
+            self,
+            "wake-from-zero",
+            name="HasBacklogWithoutCapacity-step",
+            policy_type="StepScaling",
+            service_namespace=self.target.service_namespace,
+            resource_id=self.target.resource_id,
             scalable_dimension=self.target.scalable_dimension,
             step_scaling_policy_configuration=_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
-                adjustment_type="ChangeInCapacity", cooldown=props.scale_out_cooldown_seconds,
+                adjustment_type="ChangeInCapacity",
+                cooldown=props.scale_out_cooldown_seconds,
                 metric_aggregation_type="Average",
-                step_adjustment=[_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
-                    metric_interval_lower_bound="0", scaling_adjustment=1)]))
+                step_adjustment=[
+                    _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                        metric_interval_lower_bound="0", scaling_adjustment=1
+                    )
+                ],
+            ),
+        )
         self.wake_alarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-            self, "has-backlog-without-capacity",
+            self,
+            "has-backlog-without-capacity",
             alarm_name=f"{props.alarm_name_prefix or props.endpoint_name}-has-backlog-without-capacity",
             alarm_description="requests are queued while the async endpoint has no instance: add one",
-            namespace=SAGEMAKER_NAMESPACE, metric_name="HasBacklogWithoutCapacity",
-            dimensions={"EndpointName": props.endpoint_name}, statistic="Average", period=60,
-            evaluation_periods=2, datapoints_to_alarm=2, threshold=1, comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching", alarm_actions=[self.wake_policy.arn])
+            namespace=SAGEMAKER_NAMESPACE,
+            metric_name="HasBacklogWithoutCapacity",
+            dimensions={"EndpointName": props.endpoint_name},
+            statistic="Average",
+            period=60,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[self.wake_policy.arn],
+        )
 
 
 def _metric_name(props: EndpointAutoscalingProps) -> str:
-    return {"real-time": "SageMakerVariantInvocationsPerInstance", "async": "ApproximateBacklogSizePerInstance",
-            "serverless": "SageMakerVariantProvisionedConcurrencyUtilization"}[props.mode]
+    return {
+        "real-time": "SageMakerVariantInvocationsPerInstance",
+        "async": "ApproximateBacklogSizePerInstance",
+        "serverless": "SageMakerVariantProvisionedConcurrencyUtilization",
+    }[props.mode]
 
 
 def _metric(props: EndpointAutoscalingProps) -> dict:
     if props.mode == "async":
-        return {"customized_metric_specification":
-                _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
-                    namespace=SAGEMAKER_NAMESPACE, metric_name=_metric_name(props), statistic="Average",
-                    dimensions=[_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions(
-                        name="EndpointName", value=props.endpoint_name)])}
-    return {"predefined_metric_specification":
-            _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
-                predefined_metric_type=_metric_name(props))}
+        return {
+            "customized_metric_specification": _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
+                namespace=SAGEMAKER_NAMESPACE,
+                metric_name=_metric_name(props),
+                statistic="Average",
+                dimensions=[
+                    _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions(
+                        name="EndpointName", value=props.endpoint_name
+                    )
+                ],
+            )
+        }
+    return {
+        "predefined_metric_specification": _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+            predefined_metric_type=_metric_name(props)
+        )
+    }
 
 
 def _validate(id_: str, props: EndpointAutoscalingProps) -> None:
@@ -105,14 +147,18 @@ def _validate(id_: str, props: EndpointAutoscalingProps) -> None:
         problems.append(f"mode must be real-time, async or serverless, got {props.mode!r}")
     floor = 0 if props.mode == "async" else 1
     if props.min_capacity < floor:
-        problems.append(f"min_capacity must be >= {floor} in mode {props.mode!r} (scale to zero only in async), "
-                        f"got {props.min_capacity}")
+        problems.append(
+            f"min_capacity must be >= {floor} in mode {props.mode!r} (scale to zero only in async), "
+            f"got {props.min_capacity}"
+        )
     if props.max_capacity < max(props.min_capacity, 1):
         problems.append(f"max_capacity must be >= max(min_capacity, 1), got {props.max_capacity}")
     if props.target_value <= 0:
         problems.append(f"target_value must be > 0, got {props.target_value}")
     if props.mode == "serverless" and not 0.1 <= props.target_value <= 0.95:
-        problems.append(f"target_value (provisioned-concurrency utilization) must be 0.1-0.95, got {props.target_value}")
+        problems.append(
+            f"target_value (provisioned-concurrency utilization) must be 0.1-0.95, got {props.target_value}"
+        )
     for name in ("scale_in_cooldown_seconds", "scale_out_cooldown_seconds"):
         if not 0 <= getattr(props, name) <= 3600:
             problems.append(f"{name} must be 0-3600, got {getattr(props, name)}")

@@ -41,15 +41,20 @@ class EventRuleToTopic(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         self.rule = aws.cloudwatch_event_rule.CloudwatchEventRule(
-            self, "rule", name=props.name, description=props.description,
-            event_pattern=json.dumps(props.event_pattern, sort_keys=True))
+            self,
+            "rule",
+            name=props.name,
+            description=props.description,
+            event_pattern=json.dumps(props.event_pattern, sort_keys=True),
+        )
         transformer = None
         if props.input_template:
             transformer = aws.cloudwatch_event_target.CloudwatchEventTargetInputTransformer(
-                input_template=props.input_template, input_paths=dict(sorted(props.input_paths.items())) or None)
+                input_template=props.input_template, input_paths=dict(sorted(props.input_paths.items())) or None
+            )
         self.target = aws.cloudwatch_event_target.CloudwatchEventTarget(
-            self, "target", rule=self.rule.name, target_id="topic", arn=props.topic_arn,
-            input_transformer=transformer)
+            self, "target", rule=self.rule.name, target_id="topic", arn=props.topic_arn, input_transformer=transformer
+        )
 
 
 def _validate(id_: str, props: EventRuleToTopicProps) -> None:

@@ -44,24 +44,42 @@ class FargateJobQueue(Construct):
         for kind, vcpus, label in ((SPOT, props.spot_vcpus, "spot"), (ON_DEMAND, props.on_demand_vcpus, "on-demand")):
             if vcpus:
                 self.compute_environments[kind] = aws.batch_compute_environment.BatchComputeEnvironment(
-                    self, label, type="MANAGED", state="ENABLED", service_role=props.service_role_arn,
+                    self,
+                    label,
+                    type="MANAGED",
+                    state="ENABLED",
+                    service_role=props.service_role_arn,
                     compute_resources=aws.batch_compute_environment.BatchComputeEnvironmentComputeResources(
-                        type=kind, max_vcpus=vcpus, subnets=list(props.subnet_ids),
-                        security_group_ids=list(props.security_group_ids)),
+                        type=kind,
+                        max_vcpus=vcpus,
+                        subnets=list(props.subnet_ids),
+                        security_group_ids=list(props.security_group_ids),
+                    ),
                     tags={"Name": f"{props.name}-{label}"},
-                    lifecycle=TerraformResourceLifecycle(create_before_destroy=True))
+                    lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
+                )
         self.job_queue = aws.batch_job_queue.BatchJobQueue(
-            self, "job-queue", name=props.name, state="ENABLED", priority=props.priority,
+            self,
+            "job-queue",
+            name=props.name,
+            state="ENABLED",
+            priority=props.priority,
             compute_environment_order=[
-                aws.batch_job_queue.BatchJobQueueComputeEnvironmentOrder(order=order, compute_environment=environment.arn)
-                for order, environment in enumerate(self.compute_environments.values(), start=1)])
+                aws.batch_job_queue.BatchJobQueueComputeEnvironmentOrder(
+                    order=order, compute_environment=environment.arn
+                )
+                for order, environment in enumerate(self.compute_environments.values(), start=1)
+            ],
+        )
 
 
 def _validate(id_: str, props: FargateJobQueueProps) -> None:
     problems = []
     if props.spot_vcpus < 0 or props.on_demand_vcpus < 0 or not (props.spot_vcpus or props.on_demand_vcpus):
-        problems.append(f"spot_vcpus and on_demand_vcpus must be >= 0 and not both 0, got {props.spot_vcpus} and "
-                        f"{props.on_demand_vcpus}")
+        problems.append(
+            f"spot_vcpus and on_demand_vcpus must be >= 0 and not both 0, got {props.spot_vcpus} and "
+            f"{props.on_demand_vcpus}"
+        )
     if not props.subnet_ids:
         problems.append("subnet_ids is required (private subnets)")
     if not props.security_group_ids:

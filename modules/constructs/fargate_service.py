@@ -83,18 +83,40 @@ class FargateService(Construct):
         self.name = props.name
         self.container_name = props.name
         self.log_group = encrypted_log_group(
-            self, "log-group", name=f"/ecs/{props.name}", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
-        self.execution_role = self._role("execution-role", f"{props.name}-execution", props, [
-            # GetAuthorizationToken has no resource-level permissions.
-            statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
-            statement("PullOwnImage", ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",
-                                       "ecr:GetDownloadUrlForLayer"], [props.repository_arn]),
-            statement("OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]),
-        ], "ECS agent: pulls the image and writes the container's logs")
-        self.task_role = self._role("task-role", f"{props.name}-task", props, list(props.task_policy_statements),
-                                    "the container's own AWS calls")
+            self,
+            "log-group",
+            name=f"/ecs/{props.name}",
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.kms_key_arn,
+        )
+        self.execution_role = self._role(
+            "execution-role",
+            f"{props.name}-execution",
+            props,
+            [
+                # GetAuthorizationToken has no resource-level permissions.
+                statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
+                statement(
+                    "PullOwnImage",
+                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                    [props.repository_arn],
+                ),
+                statement(
+                    "OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]
+                ),
+            ],
+            "ECS agent: pulls the image and writes the container's logs",
+        )
+        self.task_role = self._role(
+            "task-role",
+            f"{props.name}-task",
+            props,
+            list(props.task_policy_statements),
+            "the container's own AWS calls",
+        )
         self.task_definition = aws.ecs_task_definition.EcsTaskDefinition(
-            self, "task-definition",
+            self,
+            "task-definition",
             family=props.name,
             requires_compatibilities=["FARGATE"],
             network_mode="awsvpc",
@@ -103,22 +125,32 @@ class FargateService(Construct):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             runtime_platform=aws.ecs_task_definition.EcsTaskDefinitionRuntimePlatform(
-                operating_system_family="LINUX", cpu_architecture=props.cpu_architecture),
+                operating_system_family="LINUX", cpu_architecture=props.cpu_architecture
+            ),
             volume=[aws.ecs_task_definition.EcsTaskDefinitionVolume(name=SCRATCH_VOLUME)],
             container_definitions=json.dumps([self._container(props)]),
         )
         self.security_group = aws.security_group.SecurityGroup(
-            self, "security-group", name=f"{props.name}-service", vpc_id=props.vpc_id,
-            description=f"{props.name} tasks: only the load balancer in, HTTPS to AWS APIs out")
+            self,
+            "security-group",
+            name=f"{props.name}-service",
+            vpc_id=props.vpc_id,
+            description=f"{props.name} tasks: only the load balancer in, HTTPS to AWS APIs out",
+        )
         self.security_group_id = self.security_group.id
         self._network_rules(props)
         load_balancer = None
         if props.target_group_arn:
-            load_balancer = [aws.ecs_service.EcsServiceLoadBalancer(
-                target_group_arn=props.target_group_arn, container_name=self.container_name,
-                container_port=props.container_port)]
+            load_balancer = [
+                aws.ecs_service.EcsServiceLoadBalancer(
+                    target_group_arn=props.target_group_arn,
+                    container_name=self.container_name,
+                    container_port=props.container_port,
+                )
+            ]
         self.service = aws.ecs_service.EcsService(
-            self, "service",
+            self,
+            "service",
             name=props.name,
             cluster=props.cluster_arn,
             task_definition=self.task_definition.arn,
@@ -126,7 +158,9 @@ class FargateService(Construct):
             launch_type=None if props.capacity_provider_strategy else "FARGATE",
             capacity_provider_strategy=[
                 aws.ecs_service.EcsServiceCapacityProviderStrategy(capacity_provider=provider, base=base, weight=weight)
-                for provider, base, weight in props.capacity_provider_strategy] or None,
+                for provider, base, weight in props.capacity_provider_strategy
+            ]
+            or None,
             platform_version="LATEST",
             enable_execute_command=False,
             propagate_tags="SERVICE",
@@ -135,7 +169,8 @@ class FargateService(Construct):
             deployment_maximum_percent=200,
             deployment_circuit_breaker=aws.ecs_service.EcsServiceDeploymentCircuitBreaker(enable=True, rollback=True),
             network_configuration=aws.ecs_service.EcsServiceNetworkConfiguration(
-                subnets=list(props.subnet_ids), security_groups=[self.security_group.id], assign_public_ip=False),
+                subnets=list(props.subnet_ids), security_groups=[self.security_group.id], assign_public_ip=False
+            ),
             load_balancer=load_balancer,
             health_check_grace_period_seconds=props.health_check_grace_seconds if load_balancer else None,
             # Autoscaling owns the count after creation; a plan must not reset it to the initial value.
@@ -150,12 +185,20 @@ class FargateService(Construct):
 
     def _role(self, id_: str, name: str, props: FargateServiceProps, statements: list, purpose: str):
         role = aws.iam_role.IamRole(
-            self, id_, name=name, description=f"{props.name}: {purpose}",
-            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com", account_id=props.account_id))
+            self,
+            id_,
+            name=name,
+            description=f"{props.name}: {purpose}",
+            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com", account_id=props.account_id),
+        )
         if statements:
             aws.iam_role_policy.IamRolePolicy(
-                self, f"{id_}-policy", name="least-privilege", role=role.id,
-                policy=policy_document(self, f"{id_}-document", statements).json)
+                self,
+                f"{id_}-policy",
+                name="least-privilege",
+                role=role.id,
+                policy=policy_document(self, f"{id_}-document", statements).json,
+            )
         return role
 
     def _container(self, props: FargateServiceProps) -> dict[str, Any]:
@@ -169,9 +212,14 @@ class FargateService(Construct):
             "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
             "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
             "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
-            "logConfiguration": {"logDriver": "awslogs", "options": {
-                "awslogs-group": self.log_group.name, "awslogs-region": props.region,
-                "awslogs-stream-prefix": props.name}},
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group.name,
+                    "awslogs-region": props.region,
+                    "awslogs-stream-prefix": props.name,
+                },
+            },
         }
         if props.container_port is not None:
             container["portMappings"] = [{"containerPort": props.container_port, "protocol": "tcp"}]
@@ -179,8 +227,13 @@ class FargateService(Construct):
             container["command"] = list(props.command)
         if props.health_check_command:
             # The start period covers the start-up; three misses in a row (90 s) replace the task.
-            container["healthCheck"] = {"command": ["CMD", *props.health_check_command], "interval": 30,
-                                        "timeout": 5, "retries": 3, "startPeriod": 60}
+            container["healthCheck"] = {
+                "command": ["CMD", *props.health_check_command],
+                "interval": 30,
+                "timeout": 5,
+                "retries": 3,
+                "startPeriod": 60,
+            }
         if props.stop_timeout_seconds is not None:
             container["stopTimeout"] = props.stop_timeout_seconds
         return container
@@ -189,18 +242,38 @@ class FargateService(Construct):
         group = self.security_group.id
         if props.ingress_security_group_id and props.container_port is not None:
             aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-                self, "ingress-load-balancer", security_group_id=group, ip_protocol="tcp",
-                from_port=props.container_port, to_port=props.container_port,
+                self,
+                "ingress-load-balancer",
+                security_group_id=group,
+                ip_protocol="tcp",
+                from_port=props.container_port,
+                to_port=props.container_port,
                 referenced_security_group_id=props.ingress_security_group_id,
-                description=f"only the load balancer, on {props.container_port}")
-        https_destinations = {"egress-internet": {"cidr_ipv4": "0.0.0.0/0"}} if props.egress_to_internet else {
-            "egress-vpc-endpoints": {"cidr_ipv4": props.vpc_cidr},
-            **({"egress-s3-gateway": {"prefix_list_id": props.s3_prefix_list_id}} if props.s3_prefix_list_id else {}),
-        }
+                description=f"only the load balancer, on {props.container_port}",
+            )
+        https_destinations = (
+            {"egress-internet": {"cidr_ipv4": "0.0.0.0/0"}}
+            if props.egress_to_internet
+            else {
+                "egress-vpc-endpoints": {"cidr_ipv4": props.vpc_cidr},
+                **(
+                    {"egress-s3-gateway": {"prefix_list_id": props.s3_prefix_list_id}}
+                    if props.s3_prefix_list_id
+                    else {}
+                ),
+            }
+        )
         for rule_id, destination in https_destinations.items():
             aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-                self, rule_id, security_group_id=group, ip_protocol="tcp", from_port=HTTPS_PORT, to_port=HTTPS_PORT,
-                description=f"HTTPS to AWS APIs ({rule_id.removeprefix('egress-')})", **destination)
+                self,
+                rule_id,
+                security_group_id=group,
+                ip_protocol="tcp",
+                from_port=HTTPS_PORT,
+                to_port=HTTPS_PORT,
+                description=f"HTTPS to AWS APIs ({rule_id.removeprefix('egress-')})",
+                **destination,
+            )
 
 
 def _validate(id_: str, props: FargateServiceProps) -> None:
@@ -222,7 +295,9 @@ def _validate(id_: str, props: FargateServiceProps) -> None:
     if sum(1 for _, base, _ in props.capacity_provider_strategy if base) > 1:
         problems.append("capacity_provider_strategy: only one provider may have a base")
     if props.stop_timeout_seconds is not None and not 2 <= props.stop_timeout_seconds <= FARGATE_STOP_TIMEOUT.value:
-        problems.append(f"stop_timeout_seconds must be 2-{FARGATE_STOP_TIMEOUT.value}, got {props.stop_timeout_seconds}")
+        problems.append(
+            f"stop_timeout_seconds must be 2-{FARGATE_STOP_TIMEOUT.value}, got {props.stop_timeout_seconds}"
+        )
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))
 

@@ -37,27 +37,67 @@ class VpcFlowLogs(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         self.log_group = encrypted_log_group(
-            self, "log-group", name=props.log_group_name, retention_days=props.retention_days, kms_key_arn=props.kms_key_arn)
-        trust = policy_document(self, "trust", [statement(
-            "FlowLogsService", ["sts:AssumeRole"], None, principals={"Service": ["vpc-flow-logs.amazonaws.com"]},
-            conditions=(Condition("StringEquals", "aws:SourceAccount", (props.account_id,)),
-                        Condition("ArnLike", "aws:SourceArn",
-                                  (f"arn:{props.partition}:ec2:{props.region}:{props.account_id}:vpc-flow-log/*",))))])
-        self.role = aws.iam_role.IamRole(self, "role", name=props.role_name, assume_role_policy=trust.json,
-                                         description="VPC flow logs delivery into one log group")
-        write = policy_document(self, "write", [
-            statement("WriteFlowLogs", ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                      [self.log_group.arn, f"{self.log_group.arn}:*"]),
-            # The flow-logs service looks its destination up before delivering (AWS's documented role policy:
-            # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html); the action has no
-            # resource-level permissions, so "*" is the only resource it accepts. It reads names, never events.
-            statement("FindLogGroup", ["logs:DescribeLogGroups"], ["*"])])
-        aws.iam_role_policy.IamRolePolicy(self, "write-policy", name="write-flow-logs", role=self.role.id,
-                                          policy=write.json)
+            self,
+            "log-group",
+            name=props.log_group_name,
+            retention_days=props.retention_days,
+            kms_key_arn=props.kms_key_arn,
+        )
+        trust = policy_document(
+            self,
+            "trust",
+            [
+                statement(
+                    "FlowLogsService",
+                    ["sts:AssumeRole"],
+                    None,
+                    principals={"Service": ["vpc-flow-logs.amazonaws.com"]},
+                    conditions=(
+                        Condition("StringEquals", "aws:SourceAccount", (props.account_id,)),
+                        Condition(
+                            "ArnLike",
+                            "aws:SourceArn",
+                            (f"arn:{props.partition}:ec2:{props.region}:{props.account_id}:vpc-flow-log/*",),
+                        ),
+                    ),
+                )
+            ],
+        )
+        self.role = aws.iam_role.IamRole(
+            self,
+            "role",
+            name=props.role_name,
+            assume_role_policy=trust.json,
+            description="VPC flow logs delivery into one log group",
+        )
+        write = policy_document(
+            self,
+            "write",
+            [
+                statement(
+                    "WriteFlowLogs",
+                    ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    [self.log_group.arn, f"{self.log_group.arn}:*"],
+                ),
+                # The flow-logs service looks its destination up before delivering (AWS's documented role policy:
+                # https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html); the action has no
+                # resource-level permissions, so "*" is the only resource it accepts. It reads names, never events.
+                statement("FindLogGroup", ["logs:DescribeLogGroups"], ["*"]),
+            ],
+        )
+        aws.iam_role_policy.IamRolePolicy(
+            self, "write-policy", name="write-flow-logs", role=self.role.id, policy=write.json
+        )
         self.flow_log = aws.flow_log.FlowLog(
-            self, "flow-log", vpc_id=props.vpc_id, traffic_type=props.traffic_type,
-            log_destination_type="cloud-watch-logs", log_destination=self.log_group.arn,
-            iam_role_arn=self.role.arn, max_aggregation_interval=props.max_aggregation_interval)
+            self,
+            "flow-log",
+            vpc_id=props.vpc_id,
+            traffic_type=props.traffic_type,
+            log_destination_type="cloud-watch-logs",
+            log_destination=self.log_group.arn,
+            iam_role_arn=self.role.arn,
+            max_aggregation_interval=props.max_aggregation_interval,
+        )
 
 
 def _validate(id_: str, props: VpcFlowLogsProps) -> None:

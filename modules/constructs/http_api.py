@@ -66,34 +66,61 @@ class HttpApi(Construct):
         cors = None
         if props.cors_allowed_origins:
             cors = aws.apigatewayv2_api.Apigatewayv2ApiCorsConfiguration(
-                allow_origins=list(props.cors_allowed_origins), allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=list(CORS_HEADERS), expose_headers=["location"], max_age=3600,
-                allow_credentials=False)
+                allow_origins=list(props.cors_allowed_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=list(CORS_HEADERS),
+                expose_headers=["location"],
+                max_age=3600,
+                allow_credentials=False,
+            )
         self.api = aws.apigatewayv2_api.Apigatewayv2Api(
-            self, "api", name=props.name, protocol_type="HTTP", cors_configuration=cors,
-            description=f"{props.name}: predictions and jobs ({props.auth} authorization)")
+            self,
+            "api",
+            name=props.name,
+            protocol_type="HTTP",
+            cors_configuration=cors,
+            description=f"{props.name}: predictions and jobs ({props.auth} authorization)",
+        )
         self.id = self.api.id
         self.execution_arn = self.api.execution_arn
         self.authorization_type = AUTHORIZATION_TYPES[props.auth]
         self.authorizer_id = None
         if props.auth == "jwt":
             authorizer = aws.apigatewayv2_authorizer.Apigatewayv2Authorizer(
-                self, "jwt-authorizer", api_id=self.api.id, name=f"{props.name}-jwt", authorizer_type="JWT",
+                self,
+                "jwt-authorizer",
+                api_id=self.api.id,
+                name=f"{props.name}-jwt",
+                authorizer_type="JWT",
                 identity_sources=["$request.header.Authorization"],
                 jwt_configuration=aws.apigatewayv2_authorizer.Apigatewayv2AuthorizerJwtConfiguration(
-                    issuer=props.jwt_issuer, audience=list(props.jwt_audience)))
+                    issuer=props.jwt_issuer, audience=list(props.jwt_audience)
+                ),
+            )
             self.authorizer_id = authorizer.id
         self.log_group = encrypted_log_group(
-            self, "access-logs", name=f"/aws/apigateway/{props.name}/access", retention_days=props.log_retention_days, kms_key_arn=props.log_kms_key_arn)
+            self,
+            "access-logs",
+            name=f"/aws/apigateway/{props.name}/access",
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.log_kms_key_arn,
+        )
         self.stage_name = STAGE_NAME
         self.stage = aws.apigatewayv2_stage.Apigatewayv2Stage(
-            self, "stage", api_id=self.api.id, name=STAGE_NAME, auto_deploy=True,
+            self,
+            "stage",
+            api_id=self.api.id,
+            name=STAGE_NAME,
+            auto_deploy=True,
             default_route_settings=aws.apigatewayv2_stage.Apigatewayv2StageDefaultRouteSettings(
                 throttling_rate_limit=props.throttling_rate_limit,
                 throttling_burst_limit=props.throttling_burst_limit,
-                detailed_metrics_enabled=True),
+                detailed_metrics_enabled=True,
+            ),
             access_log_settings=aws.apigatewayv2_stage.Apigatewayv2StageAccessLogSettings(
-                destination_arn=self.log_group.arn, format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":"))))
+                destination_arn=self.log_group.arn, format=json.dumps(ACCESS_LOG_FORMAT, separators=(",", ":"))
+            ),
+        )
         self.invoke_url = self.stage.invoke_url
 
 

@@ -46,7 +46,8 @@ class KmsKey(Construct):
         self._props = props
         self._log_group_names: list[str] = []
         self.key = aws.kms_key.KmsKey(
-            self, "key",
+            self,
+            "key",
             description=props.description,
             enable_key_rotation=defaults.KMS_KEY_ROTATION,
             deletion_window_in_days=props.deletion_window_in_days,
@@ -95,21 +96,38 @@ def key_policy(props: KmsKeyProps, log_group_names: tuple[str, ...] = ()) -> dic
     the named log groups.
     """
     same_account = {"StringEquals": {"aws:SourceAccount": props.account_id}}
-    statements: list[dict[str, Any]] = [{
-        "Sid": "AccountAdministration", "Effect": "Allow", "Action": "kms:*", "Resource": "*",
-        "Principal": {"AWS": f"arn:{props.partition}:iam::{props.account_id}:root"},
-    }]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AccountAdministration",
+            "Effect": "Allow",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Principal": {"AWS": f"arn:{props.partition}:iam::{props.account_id}:root"},
+        }
+    ]
     if props.service_principals:
-        statements.append({
-            "Sid": "ServiceUse", "Effect": "Allow", "Resource": "*", "Condition": same_account,
-            "Action": list(SERVICE_KEY_ACTIONS), "Principal": {"Service": sorted(props.service_principals)},
-        })
+        statements.append(
+            {
+                "Sid": "ServiceUse",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Condition": same_account,
+                "Action": list(SERVICE_KEY_ACTIONS),
+                "Principal": {"Service": sorted(props.service_principals)},
+            }
+        )
     if log_group_names:
-        arns = [f"arn:{props.partition}:logs:{props.region}:{props.account_id}:log-group:{name}"
-                for name in log_group_names]
-        statements.append({
-            "Sid": "CloudWatchLogsUse", "Effect": "Allow", "Resource": "*", "Action": list(SERVICE_KEY_ACTIONS),
-            "Principal": {"Service": f"logs.{props.region}.amazonaws.com"},
-            "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arns[0] if len(arns) == 1 else arns}},
-        })
+        arns = [
+            f"arn:{props.partition}:logs:{props.region}:{props.account_id}:log-group:{name}" for name in log_group_names
+        ]
+        statements.append(
+            {
+                "Sid": "CloudWatchLogsUse",
+                "Effect": "Allow",
+                "Resource": "*",
+                "Action": list(SERVICE_KEY_ACTIONS),
+                "Principal": {"Service": f"logs.{props.region}.amazonaws.com"},
+                "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arns[0] if len(arns) == 1 else arns}},
+            }
+        )
     return {"Version": "2012-10-17", "Statement": statements}

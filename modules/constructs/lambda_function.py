@@ -56,20 +56,34 @@ class LambdaFunction(Construct):
         _validate(id_, props)
         self.name = props.function_name
         self.log_group = encrypted_log_group(
-            self, "log-group", name=f"/aws/lambda/{props.function_name}", retention_days=props.log_retention_days, kms_key_arn=props.kms_key_arn)
+            self,
+            "log-group",
+            name=f"/aws/lambda/{props.function_name}",
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.kms_key_arn,
+        )
         self.role = aws.iam_role.IamRole(
-            self, "role", name=f"{props.function_name}-lambda",
+            self,
+            "role",
+            name=f"{props.function_name}-lambda",
             description=f"runs the {props.function_name} function: only the actions its code calls",
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"))
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
+        )
         self.role_policy = aws.iam_role_policy.IamRolePolicy(
-            self, "role-policy", name="least-privilege", role=self.role.id,
-            policy=policy_document(self, "policy", _statements(props, self.log_group.arn)).json)
+            self,
+            "role-policy",
+            name="least-privilege",
+            role=self.role.id,
+            policy=policy_document(self, "policy", _statements(props, self.log_group.arn)).json,
+        )
         vpc = None
         if props.subnet_ids:
             vpc = aws.lambda_function.LambdaFunctionVpcConfig(
-                subnet_ids=list(props.subnet_ids), security_group_ids=list(props.security_group_ids))
+                subnet_ids=list(props.subnet_ids), security_group_ids=list(props.security_group_ids)
+            )
         self.function = aws.lambda_function.LambdaFunction(
-            self, "function",
+            self,
+            "function",
             function_name=props.function_name,
             role=self.role.arn,
             handler=props.handler,
@@ -82,7 +96,8 @@ class LambdaFunction(Construct):
             reserved_concurrent_executions=props.reserved_concurrency,
             kms_key_arn=props.kms_key_arn,
             environment=aws.lambda_function.LambdaFunctionEnvironment(variables=dict(sorted(props.environment.items())))
-            if props.environment else None,
+            if props.environment
+            else None,
             tracing_config=aws.lambda_function.LambdaFunctionTracingConfig(mode="Active"),
             vpc_config=vpc,
             # The log group (with retention and key) must exist before Lambda would create one without either,
@@ -118,12 +133,21 @@ def _network_interface_statements(props: LambdaFunctionProps) -> list:
     in_subnets = Condition("ArnEquals", "ec2:Subnet", tuple(f"{arn}:subnet/{subnet}" for subnet in props.subnet_ids))
     return [
         statement("VpcInterfacesCreate", ["ec2:CreateNetworkInterface"], [f"{arn}:network-interface/*"]),
-        statement("VpcInterfacesCreateInOwnSubnets", ["ec2:CreateNetworkInterface"], [
-            *(f"{arn}:subnet/{subnet}" for subnet in props.subnet_ids),
-            *(f"{arn}:security-group/{group}" for group in props.security_group_ids)], conditions=(in_vpc,)),
-        statement("VpcInterfacesManage", ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                                          "ec2:UnassignPrivateIpAddresses"], [f"{arn}:network-interface/*"],
-                  conditions=(in_vpc, in_subnets)),
+        statement(
+            "VpcInterfacesCreateInOwnSubnets",
+            ["ec2:CreateNetworkInterface"],
+            [
+                *(f"{arn}:subnet/{subnet}" for subnet in props.subnet_ids),
+                *(f"{arn}:security-group/{group}" for group in props.security_group_ids),
+            ],
+            conditions=(in_vpc,),
+        ),
+        statement(
+            "VpcInterfacesManage",
+            ["ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"],
+            [f"{arn}:network-interface/*"],
+            conditions=(in_vpc, in_subnets),
+        ),
         # Describe calls have no resource-level permissions.
         statement("VpcInterfacesDescribe", ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], ["*"]),
     ]

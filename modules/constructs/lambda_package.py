@@ -81,8 +81,10 @@ class LambdaPackage(Construct):
         function_dir = props.lambdas_dir / props.function
         if not (function_dir / "handler.py").is_file():
             known = ", ".join(function_names(props.lambdas_dir)) or "none"
-            raise ValueError(f"{id_}: function {props.function!r} has no {props.lambdas_dir.name}/"
-                             f"{props.function}/handler.py; functions with a handler: {known}")
+            raise ValueError(
+                f"{id_}: function {props.function!r} has no {props.lambdas_dir.name}/"
+                f"{props.function}/handler.py; functions with a handler: {known}"
+            )
         self.files = package_files(props.function, props.lambdas_dir)
         content = deterministic_zip(self.files)
         digest = hashlib.sha256(content)

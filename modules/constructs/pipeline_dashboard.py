@@ -69,7 +69,8 @@ class PipelineDashboard(Construct):
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.body = dashboard_body(props)
         self.dashboard = aws.cloudwatch_dashboard.CloudwatchDashboard(
-            self, "dashboard", dashboard_name=props.name, dashboard_body=canonical_json(self.body))
+            self, "dashboard", dashboard_name=props.name, dashboard_body=canonical_json(self.body)
+        )
 
 
 def canonical_json(document: dict[str, Any]) -> str:
@@ -88,8 +89,13 @@ def variant_comparison(definitions_by_variant: dict[str, tuple[AlarmDefinition, 
     production = next(iter(definitions_by_variant.values()))
     for index, definition in enumerate(production):
         rows = [tuple(definitions[index].graph_metric()) for definitions in definitions_by_variant.values()]
-        graphs.append(Graph(title=f"{definition.metric_name} ({definition.stat}) per variant", metrics=tuple(rows),
-                            thresholds=((f"alarm at {_number(definition.threshold)}", definition.threshold),)))
+        graphs.append(
+            Graph(
+                title=f"{definition.metric_name} ({definition.stat}) per variant",
+                metrics=tuple(rows),
+                thresholds=((f"alarm at {_number(definition.threshold)}", definition.threshold),),
+            )
+        )
     return tuple(graphs)
 
 
@@ -103,35 +109,74 @@ def dashboard_body(props: PipelineDashboardProps) -> dict[str, Any]:
     widgets: list[dict[str, Any]] = []
     y = 0
     if every_alarm:
-        widgets.append({"type": "alarm", "x": 0, "y": y, "width": WIDTH, "height": 4,
-                        "properties": {"title": "Every alarm of this environment", "alarms": every_alarm,
-                                       "sortBy": "stateUpdatedTimestamp"}})
+        widgets.append(
+            {
+                "type": "alarm",
+                "x": 0,
+                "y": y,
+                "width": WIDTH,
+                "height": 4,
+                "properties": {
+                    "title": "Every alarm of this environment",
+                    "alarms": every_alarm,
+                    "sortBy": "stateUpdatedTimestamp",
+                },
+            }
+        )
         y += 4
     for section in props.sections:
-        widgets.append({"type": "text", "x": 0, "y": y, "width": WIDTH, "height": 1,
-                        "properties": {"markdown": f"## {section.title}"}})
+        widgets.append(
+            {
+                "type": "text",
+                "x": 0,
+                "y": y,
+                "width": WIDTH,
+                "height": 1,
+                "properties": {"markdown": f"## {section.title}"},
+            }
+        )
         y += 1
         cells = [_graph(graph, props) for graph in section.graphs] + [
-            _alarm_graph(title, arn, props) for title, arn in section.alarms]
+            _alarm_graph(title, arn, props) for title, arn in section.alarms
+        ]
         for index, properties in enumerate(cells):
             column = index % (WIDTH // GRAPH_WIDTH)
-            widgets.append({"type": "metric", "x": column * GRAPH_WIDTH, "y": y + index // (WIDTH // GRAPH_WIDTH) * GRAPH_HEIGHT,
-                            "width": GRAPH_WIDTH, "height": GRAPH_HEIGHT, "properties": properties})
+            widgets.append(
+                {
+                    "type": "metric",
+                    "x": column * GRAPH_WIDTH,
+                    "y": y + index // (WIDTH // GRAPH_WIDTH) * GRAPH_HEIGHT,
+                    "width": GRAPH_WIDTH,
+                    "height": GRAPH_HEIGHT,
+                    "properties": properties,
+                }
+            )
         y += -(-len(cells) // (WIDTH // GRAPH_WIDTH)) * GRAPH_HEIGHT
     return {"start": props.start, "periodOverride": "inherit", "widgets": widgets}
 
 
 def _graph(graph: Graph, props: PipelineDashboardProps) -> dict[str, Any]:
-    properties: dict[str, Any] = {"title": graph.title, "view": "timeSeries", "stacked": False,
-                                  "region": props.region, "period": props.period_seconds,
-                                  "metrics": [list(row) for row in graph.metrics]}
+    properties: dict[str, Any] = {
+        "title": graph.title,
+        "view": "timeSeries",
+        "stacked": False,
+        "region": props.region,
+        "period": props.period_seconds,
+        "metrics": [list(row) for row in graph.metrics],
+    }
     if graph.thresholds:
-        properties["annotations"] = {"horizontal": [{"label": label, "value": value}
-                                                    for label, value in graph.thresholds]}
+        properties["annotations"] = {
+            "horizontal": [{"label": label, "value": value} for label, value in graph.thresholds]
+        }
     return properties
 
 
 def _alarm_graph(title: str, alarm_arn: str, props: PipelineDashboardProps) -> dict[str, Any]:
     """An alarm graph: CloudWatch draws the alarm's own metric and threshold."""
-    return {"title": f"alarm: {title}", "view": "timeSeries", "stacked": False, "region": props.region,
-            "annotations": {"alarms": [alarm_arn]}}
+    return {
+        "title": f"alarm: {title}",
+        "view": "timeSeries",
+        "stacked": False,
+        "region": props.region,
+        "annotations": {"alarms": [alarm_arn]},
+    }

@@ -39,11 +39,24 @@ class PodIdentityRoleProps:
 def pod_identity_trust(cluster_arn: str, account_id: str) -> str:
     """Trust policy of a pod identity role: the EKS Pod Identity service (AssumeRole plus TagSession, which it
     uses to attach the cluster, namespace and service account as session tags), for this cluster only."""
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "EksPodIdentityAssumesRole", "Effect": "Allow", "Principal": {"Service": POD_IDENTITY_SERVICE},
-        "Action": ["sts:AssumeRole", "sts:TagSession"],
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}, "ArnEquals": {"aws:SourceArn": cluster_arn}},
-    }]}, sort_keys=True)
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "EksPodIdentityAssumesRole",
+                    "Effect": "Allow",
+                    "Principal": {"Service": POD_IDENTITY_SERVICE},
+                    "Action": ["sts:AssumeRole", "sts:TagSession"],
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account_id},
+                        "ArnEquals": {"aws:SourceArn": cluster_arn},
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 class PodIdentityRole(Construct):
@@ -51,20 +64,35 @@ class PodIdentityRole(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, props: PodIdentityRoleProps) -> None:
         super().__init__(scope, id_)
-        problems = [f"{field} must be a Kubernetes name (RFC 1123 label), got {getattr(props, field)!r}"
-                    for field in ("namespace", "service_account") if not DNS_LABEL.match(getattr(props, field))]
+        problems = [
+            f"{field} must be a Kubernetes name (RFC 1123 label), got {getattr(props, field)!r}"
+            for field in ("namespace", "service_account")
+            if not DNS_LABEL.match(getattr(props, field))
+        ]
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.role = aws.iam_role.IamRole(
-            self, "role", name=props.role_name,
+            self,
+            "role",
+            name=props.role_name,
             description=f"{props.namespace}/{props.service_account} by EKS Pod Identity: {props.purpose}",
-            assume_role_policy=pod_identity_trust(props.cluster_arn, props.account_id))
+            assume_role_policy=pod_identity_trust(props.cluster_arn, props.account_id),
+        )
         self.arn = self.role.arn
         self.policy = None
         if props.policy_statements:
             self.policy = aws.iam_role_policy.IamRolePolicy(
-                self, "policy", name="least-privilege", role=self.role.id,
-                policy=policy_document(self, "document", list(props.policy_statements)).json)
+                self,
+                "policy",
+                name="least-privilege",
+                role=self.role.id,
+                policy=policy_document(self, "document", list(props.policy_statements)).json,
+            )
         self.association = aws.eks_pod_identity_association.EksPodIdentityAssociation(
-            self, "association", cluster_name=props.cluster_name, namespace=props.namespace,
-            service_account=props.service_account, role_arn=self.role.arn)
+            self,
+            "association",
+            cluster_name=props.cluster_name,
+            namespace=props.namespace,
+            service_account=props.service_account,
+            role_arn=self.role.arn,
+        )

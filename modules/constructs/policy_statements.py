@@ -20,27 +20,44 @@ class Condition:
     values: tuple[str, ...]
 
 
-def statement(sid: str, actions: list[str], resources: list[str], *, effect: str = "Allow",
-              principals: dict[str, list[str]] | None = None,
-              conditions: tuple[Condition, ...] = ()) -> _doc.DataAwsIamPolicyDocumentStatement:
+def statement(
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    *,
+    effect: str = "Allow",
+    principals: dict[str, list[str]] | None = None,
+    conditions: tuple[Condition, ...] = (),
+) -> _doc.DataAwsIamPolicyDocumentStatement:
     """A statement; PRINCIPALS maps a principal type (AWS, Service, *) to its identifiers."""
     return _doc.DataAwsIamPolicyDocumentStatement(
         sid=sid,
         effect=effect,
         actions=actions,
         resources=resources,
-        principals=[_doc.DataAwsIamPolicyDocumentStatementPrincipals(type=kind, identifiers=ids)
-                    for kind, ids in (principals or {}).items()] or None,
-        condition=[_doc.DataAwsIamPolicyDocumentStatementCondition(test=c.test, variable=c.variable,
-                                                                   values=list(c.values))
-                   for c in conditions] or None,
+        principals=[
+            _doc.DataAwsIamPolicyDocumentStatementPrincipals(type=kind, identifiers=ids)
+            for kind, ids in (principals or {}).items()
+        ]
+        or None,
+        condition=[
+            _doc.DataAwsIamPolicyDocumentStatementCondition(test=c.test, variable=c.variable, values=list(c.values))
+            for c in conditions
+        ]
+        or None,
     )
 
 
 def deny_insecure_transport(resources: list[str], action: str = "*") -> _doc.DataAwsIamPolicyDocumentStatement:
     """The statement every resource policy carries: no request over plain HTTP, from anyone."""
-    return statement("DenyInsecureTransport", [action], resources, effect="Deny", principals={"*": ["*"]},
-                     conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),))
+    return statement(
+        "DenyInsecureTransport",
+        [action],
+        resources,
+        effect="Deny",
+        principals={"*": ["*"]},
+        conditions=(Condition("Bool", "aws:SecureTransport", ("false",)),),
+    )
 
 
 def policy_document(scope, id_: str, statements: list) -> _doc.DataAwsIamPolicyDocument:

@@ -26,10 +26,11 @@ _policy = aws.appautoscaling_policy
 _alarm = aws.cloudwatch_metric_alarm
 _CustomMetric = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification
 _Query = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics
-_Stat = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat
+_Stat = (
+    _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat
+)
 _Metric = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric
-_Dimension = (_policy.
-              AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions)
+_Dimension = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions
 # The wake-up alarm's metric: messages visible while no task runs (Container Insights publishes no task count for
 # a service without tasks, so a missing count is zero tasks).
 WAKE_EXPRESSION = "IF(FILL(running, 0) < 1, visible, 0)"
@@ -59,94 +60,196 @@ class QueueWorkerScaling(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: QueueWorkerScalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.target = ecs_service_target(self, cluster_name=props.cluster_name, service_name=props.service_name,
-                                         min_count=props.min_count, max_count=props.max_count)
+        self.target = ecs_service_target(
+            self,
+            cluster_name=props.cluster_name,
+            service_name=props.service_name,
+            min_count=props.min_count,
+            max_count=props.max_count,
+        )
         self.tracking_policy = _policy.AppautoscalingPolicy(
-            self, "backlog-per-task", name=f"{props.name}-backlog-per-task", policy_type="TargetTrackingScaling",
-            service_namespace=self.target.service_namespace, scalable_dimension=self.target.scalable_dimension,
+            self,
+            "backlog-per-task",
+            name=f"{props.name}-backlog-per-task",
+            policy_type="TargetTrackingScaling",
+            service_namespace=self.target.service_namespace,
+            scalable_dimension=self.target.scalable_dimension,
             resource_id=self.target.resource_id,
             target_tracking_scaling_policy_configuration=_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                target_value=props.messages_per_task, scale_in_cooldown=props.cooldown_seconds,
+                target_value=props.messages_per_task,
+                scale_in_cooldown=props.cooldown_seconds,
                 scale_out_cooldown=props.cooldown_seconds,
-                customized_metric_specification=_CustomMetric(metrics=[
-                    self._tracking_metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-                                          {"QueueName": props.queue_name}, "Sum"),
-                    self._tracking_metric("running", "ECS/ContainerInsights", "RunningTaskCount",
-                                          {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
-                                          "Average"),
-                    _Query(id="backlog_per_task", expression=BACKLOG_PER_TASK_EXPRESSION,
-                           label="messages visible per running task", return_data=True),
-                ])))
+                customized_metric_specification=_CustomMetric(
+                    metrics=[
+                        self._tracking_metric(
+                            "visible",
+                            "AWS/SQS",
+                            "ApproximateNumberOfMessagesVisible",
+                            {"QueueName": props.queue_name},
+                            "Sum",
+                        ),
+                        self._tracking_metric(
+                            "running",
+                            "ECS/ContainerInsights",
+                            "RunningTaskCount",
+                            {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
+                            "Average",
+                        ),
+                        _Query(
+                            id="backlog_per_task",
+                            expression=BACKLOG_PER_TASK_EXPRESSION,
+                            label="messages visible per running task",
+                            return_data=True,
+                        ),
+                    ]
+                ),
+            ),
+        )
         per_task = props.messages_per_task
         # Bounds are relative to the wake-up threshold (1 message): 1..N -> +1, N..5N -> +2, beyond -> +4.
-        self.scale_out_policy = self._step_policy("scale-out", props, "ChangeInCapacity", [
-            _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
-                metric_interval_lower_bound="0", metric_interval_upper_bound=str(per_task), scaling_adjustment=1),
-            _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
-                metric_interval_lower_bound=str(per_task), metric_interval_upper_bound=str(5 * per_task),
-                scaling_adjustment=2),
-            _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
-                metric_interval_lower_bound=str(5 * per_task), scaling_adjustment=4),
-        ])
+        self.scale_out_policy = self._step_policy(
+            "scale-out",
+            props,
+            "ChangeInCapacity",
+            [
+                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                    metric_interval_lower_bound="0", metric_interval_upper_bound=str(per_task), scaling_adjustment=1
+                ),
+                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                    metric_interval_lower_bound=str(per_task),
+                    metric_interval_upper_bound=str(5 * per_task),
+                    scaling_adjustment=2,
+                ),
+                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                    metric_interval_lower_bound=str(5 * per_task), scaling_adjustment=4
+                ),
+            ],
+        )
         # Nothing visible and nothing in flight: every task is idle, go straight to the minimum.
-        self.scale_in_policy = self._step_policy("scale-in", props, "ExactCapacity", [
-            _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
-                metric_interval_upper_bound="0", scaling_adjustment=props.min_count),
-        ])
+        self.scale_in_policy = self._step_policy(
+            "scale-in",
+            props,
+            "ExactCapacity",
+            [
+                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                    metric_interval_upper_bound="0", scaling_adjustment=props.min_count
+                ),
+            ],
+        )
         self.backlog_alarm = _alarm.CloudwatchMetricAlarm(
-            self, "backlog-alarm", alarm_name=f"{props.name}-backlog",
+            self,
+            "backlog-alarm",
+            alarm_name=f"{props.name}-backlog",
             alarm_description=f"messages waiting in {props.queue_name} and no {props.name} task running: start "
-                              "tasks (target tracking takes over from one task)",
-            evaluation_periods=props.scale_out_evaluation_minutes, threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+            "tasks (target tracking takes over from one task)",
+            evaluation_periods=props.scale_out_evaluation_minutes,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
             metric_query=[
-                self._alarm_metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-                                   {"QueueName": props.queue_name}, "Maximum"),
-                self._alarm_metric("running", "ECS/ContainerInsights", "RunningTaskCount",
-                                   {"ClusterName": props.cluster_name, "ServiceName": props.service_name}, "Maximum"),
-                _alarm.CloudwatchMetricAlarmMetricQuery(id="waiting_without_tasks", expression=WAKE_EXPRESSION,
-                                                        label="messages visible while no task runs", return_data=True),
+                self._alarm_metric(
+                    "visible",
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    {"QueueName": props.queue_name},
+                    "Maximum",
+                ),
+                self._alarm_metric(
+                    "running",
+                    "ECS/ContainerInsights",
+                    "RunningTaskCount",
+                    {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
+                    "Maximum",
+                ),
+                _alarm.CloudwatchMetricAlarmMetricQuery(
+                    id="waiting_without_tasks",
+                    expression=WAKE_EXPRESSION,
+                    label="messages visible while no task runs",
+                    return_data=True,
+                ),
             ],
-            alarm_actions=[self.scale_out_policy.arn])
+            alarm_actions=[self.scale_out_policy.arn],
+        )
         self.idle_alarm = _alarm.CloudwatchMetricAlarm(
-            self, "idle-alarm", alarm_name=f"{props.name}-idle",
+            self,
+            "idle-alarm",
+            alarm_name=f"{props.name}-idle",
             alarm_description=f"{props.queue_name} empty with nothing in flight: scale {props.name} to "
-                              f"{props.min_count}",
-            evaluation_periods=props.scale_in_evaluation_minutes, threshold=0,
-            comparison_operator="LessThanOrEqualToThreshold", treat_missing_data="notBreaching",
+            f"{props.min_count}",
+            evaluation_periods=props.scale_in_evaluation_minutes,
+            threshold=0,
+            comparison_operator="LessThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
             metric_query=[
-                self._alarm_metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
-                                   {"QueueName": props.queue_name}, "Maximum"),
-                self._alarm_metric("in_flight", "AWS/SQS", "ApproximateNumberOfMessagesNotVisible",
-                                   {"QueueName": props.queue_name}, "Maximum"),
-                _alarm.CloudwatchMetricAlarmMetricQuery(id="backlog", expression="visible + in_flight",
-                                                        label="messages waiting or being processed",
-                                                        return_data=True),
+                self._alarm_metric(
+                    "visible",
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    {"QueueName": props.queue_name},
+                    "Maximum",
+                ),
+                self._alarm_metric(
+                    "in_flight",
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    {"QueueName": props.queue_name},
+                    "Maximum",
+                ),
+                _alarm.CloudwatchMetricAlarmMetricQuery(
+                    id="backlog",
+                    expression="visible + in_flight",
+                    label="messages waiting or being processed",
+                    return_data=True,
+                ),
             ],
-            alarm_actions=[self.scale_in_policy.arn])
+            alarm_actions=[self.scale_in_policy.arn],
+        )
 
-    def _step_policy(self, id_: str, props: QueueWorkerScalingProps, adjustment_type: str,
-                     steps: list) -> _policy.AppautoscalingPolicy:
+    def _step_policy(
+        self, id_: str, props: QueueWorkerScalingProps, adjustment_type: str, steps: list
+    ) -> _policy.AppautoscalingPolicy:
         return _policy.AppautoscalingPolicy(
-            self, id_, name=f"{props.name}-{id_}", policy_type="StepScaling",
-            service_namespace=self.target.service_namespace, scalable_dimension=self.target.scalable_dimension,
+            self,
+            id_,
+            name=f"{props.name}-{id_}",
+            policy_type="StepScaling",
+            service_namespace=self.target.service_namespace,
+            scalable_dimension=self.target.scalable_dimension,
             resource_id=self.target.resource_id,
             step_scaling_policy_configuration=_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
-                adjustment_type=adjustment_type, cooldown=props.cooldown_seconds, metric_aggregation_type="Maximum",
-                step_adjustment=steps))
+                adjustment_type=adjustment_type,
+                cooldown=props.cooldown_seconds,
+                metric_aggregation_type="Maximum",
+                step_adjustment=steps,
+            ),
+        )
 
     @staticmethod
     def _tracking_metric(id_: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str):
-        return _Query(id=id_, return_data=False, metric_stat=_Stat(stat=stat, metric=_Metric(
-            namespace=namespace, metric_name=metric,
-            dimensions=[_Dimension(name=name, value=value) for name, value in dimensions.items()])))
+        return _Query(
+            id=id_,
+            return_data=False,
+            metric_stat=_Stat(
+                stat=stat,
+                metric=_Metric(
+                    namespace=namespace,
+                    metric_name=metric,
+                    dimensions=[_Dimension(name=name, value=value) for name, value in dimensions.items()],
+                ),
+            ),
+        )
 
     @staticmethod
-    def _alarm_metric(id_: str, namespace: str, metric: str, dimensions: dict[str, str],
-                      stat: str) -> _alarm.CloudwatchMetricAlarmMetricQuery:
+    def _alarm_metric(
+        id_: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str
+    ) -> _alarm.CloudwatchMetricAlarmMetricQuery:
         return _alarm.CloudwatchMetricAlarmMetricQuery(
-            id=id_, return_data=False, metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
-                namespace=namespace, metric_name=metric, dimensions=dimensions, period=60, stat=stat))
+            id=id_,
+            return_data=False,
+            metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
+                namespace=namespace, metric_name=metric, dimensions=dimensions, period=60, stat=stat
+            ),
+        )
 
 
 def _validate(id_: str, props: QueueWorkerScalingProps) -> None:

@@ -108,79 +108,125 @@ class SagemakerEndpoint(Construct):
         self.shadow_variant_name = SHADOW_VARIANT_NAME if props.shadow_model_name else None
         # Created here (not by SageMaker on first write) so that it has a retention and a key.
         self.log_group = encrypted_log_group(
-            self, "log-group", name=log_group_name(props.endpoint_name), retention_days=props.log_retention_days, kms_key_arn=props.log_kms_key_arn)
+            self,
+            "log-group",
+            name=log_group_name(props.endpoint_name),
+            retention_days=props.log_retention_days,
+            kms_key_arn=props.log_kms_key_arn,
+        )
         arguments = configuration_arguments(props)
         self.configuration = _config.SagemakerEndpointConfiguration(
-            self, "configuration",
+            self,
+            "configuration",
             name=f"{props.endpoint_name}-{replacement_hash(arguments)}",
             **arguments,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self.configuration_name = self.configuration.name
         self.endpoint = _endpoint.SagemakerEndpoint(
-            self, "endpoint", name=props.endpoint_name, endpoint_config_name=self.configuration.name,
+            self,
+            "endpoint",
+            name=props.endpoint_name,
+            endpoint_config_name=self.configuration.name,
             deployment_config=_deployment_config(props.deployment) if props.deployment else None,
-            depends_on=[self.log_group])
+            depends_on=[self.log_group],
+        )
         self.arn = self.endpoint.arn
 
 
 def configuration_arguments(props: SagemakerEndpointProps) -> dict[str, object]:
     """Every argument of the configuration but its name: all of them force a replacement, so all are hashed."""
-    return {"kms_key_arn": props.kms_key_arn if props.volume_encryption else None,
-            "production_variants": [_variant(props)],
-            "shadow_production_variants": [_shadow_variant(props)] if props.shadow_model_name else None,
-            "data_capture_config": _data_capture(props),
-            "async_inference_config": _async(props)}
+    return {
+        "kms_key_arn": props.kms_key_arn if props.volume_encryption else None,
+        "production_variants": [_variant(props)],
+        "shadow_production_variants": [_shadow_variant(props)] if props.shadow_model_name else None,
+        "data_capture_config": _data_capture(props),
+        "async_inference_config": _async(props),
+    }
 
 
 def _variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationProductionVariants:
     if props.mode == "serverless":
         return _config.SagemakerEndpointConfigurationProductionVariants(
-            variant_name=VARIANT_NAME, model_name=props.model_name,
+            variant_name=VARIANT_NAME,
+            model_name=props.model_name,
             serverless_config=_config.SagemakerEndpointConfigurationProductionVariantsServerlessConfig(
-                memory_size_in_mb=props.memory_size_mb, max_concurrency=props.max_concurrency,
-                provisioned_concurrency=props.provisioned_concurrency))
+                memory_size_in_mb=props.memory_size_mb,
+                max_concurrency=props.max_concurrency,
+                provisioned_concurrency=props.provisioned_concurrency,
+            ),
+        )
     return _config.SagemakerEndpointConfigurationProductionVariants(
-        variant_name=VARIANT_NAME, model_name=props.model_name, instance_type=props.instance_type,
-        initial_instance_count=props.initial_instance_count, initial_variant_weight=1)
+        variant_name=VARIANT_NAME,
+        model_name=props.model_name,
+        instance_type=props.instance_type,
+        initial_instance_count=props.initial_instance_count,
+        initial_variant_weight=1,
+    )
 
 
 def _shadow_variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationShadowProductionVariants:
     """The shadow's weight relative to the production variant's (1) is the share of requests copied to it."""
     return _config.SagemakerEndpointConfigurationShadowProductionVariants(
-        variant_name=SHADOW_VARIANT_NAME, model_name=props.shadow_model_name,
+        variant_name=SHADOW_VARIANT_NAME,
+        model_name=props.shadow_model_name,
         instance_type=props.shadow_instance_type or props.instance_type,
         initial_instance_count=props.shadow_initial_instance_count,
-        initial_variant_weight=props.shadow_sampling_percentage / 100)
+        initial_variant_weight=props.shadow_sampling_percentage / 100,
+    )
 
 
 def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEndpointDeploymentConfig:
     config = _endpoint.SagemakerEndpointDeploymentConfig
     size = {"type": CAPACITY_UNITS[deployment.step_unit], "value": deployment.step_size}
-    rollback = _endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
-        alarms=[_endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(alarm_name=name)
-                for name in deployment.rollback_alarm_names]) if deployment.rollback_alarm_names else None
+    rollback = (
+        _endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
+            alarms=[
+                _endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(alarm_name=name)
+                for name in deployment.rollback_alarm_names
+            ]
+        )
+        if deployment.rollback_alarm_names
+        else None
+    )
     if deployment.strategy == "rolling":
         rolling = _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicy
         rollback_batch = {"type": size["type"], "value": deployment.rollback_step_size}
-        return config(auto_rollback_configuration=rollback, rolling_update_policy=rolling(
-            maximum_batch_size=_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(**size),
-            wait_interval_in_seconds=deployment.wait_interval_seconds,
-            maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
-            rollback_maximum_batch_size=(
-                _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(**rollback_batch)
-                if deployment.rollback_step_size else None)))
+        return config(
+            auto_rollback_configuration=rollback,
+            rolling_update_policy=rolling(
+                maximum_batch_size=_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(
+                    **size
+                ),
+                wait_interval_in_seconds=deployment.wait_interval_seconds,
+                maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
+                rollback_maximum_batch_size=(
+                    _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(
+                        **rollback_batch
+                    )
+                    if deployment.rollback_step_size
+                    else None
+                ),
+            ),
+        )
     routing = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration
     canary = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize
     linear = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize
-    return config(auto_rollback_configuration=rollback, blue_green_update_policy=(
-        _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
-            traffic_routing_configuration=routing(
-                type=TRAFFIC_ROUTING[deployment.strategy], wait_interval_in_seconds=deployment.wait_interval_seconds,
-                canary_size=canary(**size) if deployment.strategy == "canary" else None,
-                linear_step_size=linear(**size) if deployment.strategy == "linear" else None),
-            termination_wait_in_seconds=deployment.termination_wait_seconds,
-            maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds)))
+    return config(
+        auto_rollback_configuration=rollback,
+        blue_green_update_policy=(
+            _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
+                traffic_routing_configuration=routing(
+                    type=TRAFFIC_ROUTING[deployment.strategy],
+                    wait_interval_in_seconds=deployment.wait_interval_seconds,
+                    canary_size=canary(**size) if deployment.strategy == "canary" else None,
+                    linear_step_size=linear(**size) if deployment.strategy == "linear" else None,
+                ),
+                termination_wait_in_seconds=deployment.termination_wait_seconds,
+                maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
+            )
+        ),
+    )
 
 
 def _data_capture(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationDataCaptureConfig | None:
@@ -191,10 +237,14 @@ def _data_capture(props: SagemakerEndpointProps) -> _config.SagemakerEndpointCon
         initial_sampling_percentage=props.data_capture_sampling_percentage,
         destination_s3_uri=props.data_capture_s3_uri,
         kms_key_id=props.data_capture_kms_key_arn,
-        capture_options=[_config.SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(capture_mode=mode)
-                         for mode in ("Input", "Output")],
+        capture_options=[
+            _config.SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(capture_mode=mode)
+            for mode in ("Input", "Output")
+        ],
         capture_content_type_header=_config.SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader(
-            json_content_types=["application/json"]))
+            json_content_types=["application/json"]
+        ),
+    )
 
 
 def _async(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationAsyncInferenceConfig | None:
@@ -202,27 +252,45 @@ def _async(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurat
         return None
     return _config.SagemakerEndpointConfigurationAsyncInferenceConfig(
         output_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfig(
-            s3_output_path=props.output_s3_uri, s3_failure_path=props.failure_s3_uri,
+            s3_output_path=props.output_s3_uri,
+            s3_failure_path=props.failure_s3_uri,
             kms_key_id=props.output_kms_key_arn,
             # No include_inference_response_in: the answer stays in the encrypted output object (the translator
             # reads it there, whatever its size), never copied into topic and queue messages.
             notification_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfigNotificationConfig(
-                success_topic=props.success_topic_arn, error_topic=props.error_topic_arn)),
+                success_topic=props.success_topic_arn, error_topic=props.error_topic_arn
+            ),
+        ),
         client_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigClientConfig(
-            max_concurrent_invocations_per_instance=props.max_concurrent_invocations_per_instance))
+            max_concurrent_invocations_per_instance=props.max_concurrent_invocations_per_instance
+        ),
+    )
 
 
 MODE_KNOBS = {
     "real-time": ("instance_type", "initial_instance_count"),
-    "async": ("instance_type", "initial_instance_count", "output_s3_uri", "failure_s3_uri", "success_topic_arn",
-              "error_topic_arn", "max_concurrent_invocations_per_instance"),
+    "async": (
+        "instance_type",
+        "initial_instance_count",
+        "output_s3_uri",
+        "failure_s3_uri",
+        "success_topic_arn",
+        "error_topic_arn",
+        "max_concurrent_invocations_per_instance",
+    ),
     "serverless": ("memory_size_mb", "max_concurrency"),
 }
 ONLY_IN = {
-    "instance_type": ("real-time", "async"), "initial_instance_count": ("real-time", "async"),
-    "data_capture_s3_uri": ("real-time",), "memory_size_mb": ("serverless",), "max_concurrency": ("serverless",),
-    "provisioned_concurrency": ("serverless",), "output_s3_uri": ("async",), "failure_s3_uri": ("async",),
-    "success_topic_arn": ("async",), "error_topic_arn": ("async",),
+    "instance_type": ("real-time", "async"),
+    "initial_instance_count": ("real-time", "async"),
+    "data_capture_s3_uri": ("real-time",),
+    "memory_size_mb": ("serverless",),
+    "max_concurrency": ("serverless",),
+    "provisioned_concurrency": ("serverless",),
+    "output_s3_uri": ("async",),
+    "failure_s3_uri": ("async",),
+    "success_topic_arn": ("async",),
+    "error_topic_arn": ("async",),
     "max_concurrent_invocations_per_instance": ("async",),
 }
 
@@ -248,18 +316,25 @@ def _validate(id_: str, props: SagemakerEndpointProps) -> None:
     if props.data_capture_sampling_percentage and props.mode == "real-time" and not props.data_capture_s3_uri:
         problems.append("data_capture_s3_uri is required when data_capture_sampling_percentage > 0")
     if props.memory_size_mb is not None and props.memory_size_mb not in SERVERLESS_MEMORY_MB:
-        problems.append(f"memory_size_mb must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}, "
-                        f"got {props.memory_size_mb}")
+        problems.append(
+            f"memory_size_mb must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}, got {props.memory_size_mb}"
+        )
     if props.max_concurrency is not None and not 1 <= props.max_concurrency <= 200:
         problems.append(f"max_concurrency must be 1-200, got {props.max_concurrency}")
     if props.provisioned_concurrency is not None and not (
-            1 <= props.provisioned_concurrency <= (props.max_concurrency or 200)):
-        problems.append(f"provisioned_concurrency must be 1-max_concurrency ({props.max_concurrency}), "
-                        f"got {props.provisioned_concurrency}")
+        1 <= props.provisioned_concurrency <= (props.max_concurrency or 200)
+    ):
+        problems.append(
+            f"provisioned_concurrency must be 1-max_concurrency ({props.max_concurrency}), "
+            f"got {props.provisioned_concurrency}"
+        )
     if props.max_concurrent_invocations_per_instance is not None and not (
-            1 <= props.max_concurrent_invocations_per_instance <= 1000):
-        problems.append("max_concurrent_invocations_per_instance must be 1-1000, "
-                        f"got {props.max_concurrent_invocations_per_instance}")
+        1 <= props.max_concurrent_invocations_per_instance <= 1000
+    ):
+        problems.append(
+            "max_concurrent_invocations_per_instance must be 1-1000, "
+            f"got {props.max_concurrent_invocations_per_instance}"
+        )
     for name in ("data_capture_s3_uri", "output_s3_uri", "failure_s3_uri"):
         value = getattr(props, name)
         if value is not None and not (value.startswith("s3://") and value.endswith("/")):
@@ -279,28 +354,37 @@ def _deployment_problems(props: SagemakerEndpointProps) -> list[str]:
     if deployment is None:
         return []
     if props.mode not in GUARDED_MODES:
-        return [f"deployment applies only to mode real-time or async (SageMaker deployment guardrails), "
-                f"not to mode {props.mode!r}"]
+        return [
+            f"deployment applies only to mode real-time or async (SageMaker deployment guardrails), "
+            f"not to mode {props.mode!r}"
+        ]
     problems = []
     if deployment.strategy not in STRATEGIES:
         problems.append(f"deployment.strategy must be one of {', '.join(STRATEGIES)}, got {deployment.strategy!r}")
     if (deployment.step_size is None) != (deployment.strategy == "all-at-once"):
-        problems.append(f"deployment.step_size is required with strategy canary, linear or rolling and refused "
-                        f"with all-at-once, got {deployment.step_size!r} with {deployment.strategy!r}")
+        problems.append(
+            f"deployment.step_size is required with strategy canary, linear or rolling and refused "
+            f"with all-at-once, got {deployment.step_size!r} with {deployment.strategy!r}"
+        )
     if deployment.rollback_step_size is not None and deployment.strategy != "rolling":
         problems.append("deployment.rollback_step_size applies only to strategy rolling")
     if deployment.strategy == "rolling" and props.shadow_model_name:
         problems.append("deployment.strategy rolling cannot update an endpoint with a shadow variant")
     for name in ("wait_interval_seconds", "termination_wait_seconds"):
         if not WAIT_RANGE[0] <= getattr(deployment, name) <= WAIT_RANGE[1]:
-            problems.append(f"deployment.{name} must be {WAIT_RANGE[0]}-{WAIT_RANGE[1]}, got {getattr(deployment, name)}")
+            problems.append(
+                f"deployment.{name} must be {WAIT_RANGE[0]}-{WAIT_RANGE[1]}, got {getattr(deployment, name)}"
+            )
     timeout = deployment.maximum_execution_timeout_seconds
     if timeout is not None and not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
-        problems.append(f"deployment.maximum_execution_timeout_seconds must be {TIMEOUT_RANGE[0]}-{TIMEOUT_RANGE[1]}, "
-                        f"got {timeout}")
+        problems.append(
+            f"deployment.maximum_execution_timeout_seconds must be {TIMEOUT_RANGE[0]}-{TIMEOUT_RANGE[1]}, got {timeout}"
+        )
     if len(deployment.rollback_alarm_names) > SAGEMAKER_ROLLBACK_ALARMS.value:
-        problems.append(f"deployment.rollback_alarm_names holds at most {SAGEMAKER_ROLLBACK_ALARMS.value} alarms, got "
-                        f"{len(deployment.rollback_alarm_names)}")
+        problems.append(
+            f"deployment.rollback_alarm_names holds at most {SAGEMAKER_ROLLBACK_ALARMS.value} alarms, got "
+            f"{len(deployment.rollback_alarm_names)}"
+        )
     return problems
 
 
@@ -309,10 +393,14 @@ def _shadow_problems(props: SagemakerEndpointProps) -> list[str]:
         return []
     problems = []
     if props.mode != "real-time":
-        problems.append(f"shadow_model_name applies only to mode real-time (a shadow variant needs instances), "
-                        f"not to mode {props.mode!r}")
+        problems.append(
+            f"shadow_model_name applies only to mode real-time (a shadow variant needs instances), "
+            f"not to mode {props.mode!r}"
+        )
     if props.shadow_instance_type is not None and not _is_ml_instance(props.shadow_instance_type):
-        problems.append(f"shadow_instance_type must match ^ml\\.[a-z0-9]+\\.[a-z0-9]+$, got {props.shadow_instance_type!r}")
+        problems.append(
+            f"shadow_instance_type must match ^ml\\.[a-z0-9]+\\.[a-z0-9]+$, got {props.shadow_instance_type!r}"
+        )
     if not 1 <= props.shadow_initial_instance_count <= 100:
         problems.append(f"shadow_initial_instance_count must be 1-100, got {props.shadow_initial_instance_count}")
     if not 1 <= props.shadow_sampling_percentage <= 100:

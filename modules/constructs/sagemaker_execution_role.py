@@ -58,14 +58,18 @@ class SagemakerExecutionRole(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         self.role = aws.iam_role.IamRole(
-            self, "role", name=props.role_name,
+            self,
+            "role",
+            name=props.role_name,
             description=f"SageMaker hosting of {props.endpoint_name}",
-            assume_role_policy=assume_role_policy(SAGEMAKER_SERVICE, account_id=props.account_id))
+            assume_role_policy=assume_role_policy(SAGEMAKER_SERVICE, account_id=props.account_id),
+        )
         self.arn = self.role.arn
         self.name = props.role_name
         self.policy_document = policy_document(self, "policy-document", _statements(props))
-        self.policy = aws.iam_role_policy.IamRolePolicy(self, "policy", role=self.role.id, name="hosting",
-                                                        policy=self.policy_document.json)
+        self.policy = aws.iam_role_policy.IamRolePolicy(
+            self, "policy", role=self.role.id, name="hosting", policy=self.policy_document.json
+        )
 
 
 def log_group_name(endpoint_name: str) -> str:
@@ -78,8 +82,11 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
     log_group = f"{arn}:logs:{props.region}:{props.account_id}:log-group:{log_group_name(props.endpoint_name)}"
     statements = [
         statement("ReadModelVersions", ["s3:GetObject"], [props.artifact_prefix_arn]),
-        statement("PullInferenceImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                                         "ecr:BatchCheckLayerAvailability"], [props.repository_arn]),
+        statement(
+            "PullInferenceImage",
+            ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            [props.repository_arn],
+        ),
         # ecr:GetAuthorizationToken has no resource-level permissions: AWS only accepts "*" here. The token alone
         # reads nothing; the pull actions above stay limited to the one repository.
         statement("EcrAuthorizationToken", ["ecr:GetAuthorizationToken"], ["*"]),
@@ -88,16 +95,22 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
         # on the endpoint's own group only. CreateLogGroup stays although the stack creates the group (with
         # retention and key): AWS documents it for the role and says nothing of a hosting agent that tolerates a
         # denial; on this one name it can at most recreate our own group.
-        statement("WriteEndpointLogs", ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                                        "logs:DescribeLogStreams"],
-                  # ":*" covers the streams and the ":*"-suffixed form of the group's own ARN.
-                  [log_group, f"{log_group}:*"]),
+        statement(
+            "WriteEndpointLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            # ":*" covers the streams and the ":*"-suffixed form of the group's own ARN.
+            [log_group, f"{log_group}:*"],
+        ),
         # PutMetricData has no resource-level permissions ("*" only); the namespace condition keeps it to the
         # instance metrics SageMaker publishes for endpoints (CPU, memory, disk, GPU: "/aws/sagemaker/Endpoints",
         # https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html). The invocation metrics
         # are published by the service itself under AWS/SageMaker, a namespace no caller may write to.
-        statement("PublishEndpointMetrics", ["cloudwatch:PutMetricData"], ["*"],
-                  conditions=(Condition("StringEquals", "cloudwatch:namespace", (METRICS_NAMESPACE,)),)),
+        statement(
+            "PublishEndpointMetrics",
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            conditions=(Condition("StringEquals", "cloudwatch:namespace", (METRICS_NAMESPACE,)),),
+        ),
     ]
     # Each key only for what the role does with it (tools/access_check proves these suffice): reading the artifact
     # decrypts, writing captured data or a notification generates a data key, and the volume key is handed to
@@ -107,8 +120,14 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
     if props.encrypt_key_arns:
         statements.append(statement("EncryptOutputs", ["kms:GenerateDataKey"], list(props.encrypt_key_arns)))
     if props.volume_key_arn:
-        statements.append(statement("GrantVolumeKeyToAwsResources", ["kms:CreateGrant"], [props.volume_key_arn],
-                                    conditions=(Condition("Bool", "kms:GrantIsForAWSResource", ("true",)),)))
+        statements.append(
+            statement(
+                "GrantVolumeKeyToAwsResources",
+                ["kms:CreateGrant"],
+                [props.volume_key_arn],
+                conditions=(Condition("Bool", "kms:GrantIsForAWSResource", ("true",)),),
+            )
+        )
     if props.read_prefix_arns:
         statements.append(statement("ReadInputs", ["s3:GetObject"], list(props.read_prefix_arns)))
     if props.write_prefix_arns:
@@ -118,8 +137,9 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
     if props.rollback_alarm_arns:
         # "Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms action on
         # the auto-rollback alarms you specify" (deployment-guardrails-configuration.html).
-        statements.append(statement("WatchRollbackAlarms", ["cloudwatch:DescribeAlarms"],
-                                    list(props.rollback_alarm_arns)))
+        statements.append(
+            statement("WatchRollbackAlarms", ["cloudwatch:DescribeAlarms"], list(props.rollback_alarm_arns))
+        )
     if props.vpc_id:
         statements += _network_interface_statements(props)
     return statements
@@ -144,19 +164,37 @@ def _network_interface_statements(props: SagemakerExecutionRoleProps) -> list:
     in_vpc = (Condition("ArnEquals", "ec2:Vpc", (f"{ec2}:vpc/{props.vpc_id}",)),)
     return [
         # Describe calls have no resource-level permissions: AWS only accepts "*".
-        statement("DescribeNetwork", [
-            "ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
-            "ec2:DescribeNetworkInterfaces"], ["*"]),
-        statement("CreateNetworkInterfacesInEndpointVpc", ["ec2:CreateNetworkInterface"],
-                  [f"{ec2}:subnet/*", f"{ec2}:security-group/*"], conditions=in_vpc),
+        statement(
+            "DescribeNetwork",
+            [
+                "ec2:DescribeVpcs",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeNetworkInterfaces",
+            ],
+            ["*"],
+        ),
+        statement(
+            "CreateNetworkInterfacesInEndpointVpc",
+            ["ec2:CreateNetworkInterface"],
+            [f"{ec2}:subnet/*", f"{ec2}:security-group/*"],
+            conditions=in_vpc,
+        ),
         # The new interface itself carries no key that could name the VPC, and its id is not known before it
         # exists. This leaves nothing open: the same request is also authorized on its subnet and its security
         # groups (statement above), so an interface can only be created in the endpoint's VPC.
         statement("CreateNetworkInterfaceResource", ["ec2:CreateNetworkInterface"], [f"{ec2}:network-interface/*"]),
-        statement("ManageEndpointNetworkInterfaces",
-                  ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                   "ec2:DeleteNetworkInterfacePermission"],
-                  [f"{ec2}:network-interface/*"], conditions=in_vpc),
+        statement(
+            "ManageEndpointNetworkInterfaces",
+            [
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ],
+            [f"{ec2}:network-interface/*"],
+            conditions=in_vpc,
+        ),
     ]
 
 
@@ -166,13 +204,21 @@ def _validate(id_: str, props: SagemakerExecutionRoleProps) -> None:
         if not getattr(props, name):
             problems.append(f"{name} is required")
     if props.artifact_prefix_arn and not _is_prefix(props.artifact_prefix_arn):
-        problems.append(f"artifact_prefix_arn: {props.artifact_prefix_arn!r} must be <bucket ARN>/models/<model name>/* "
-                        "(one model's versions, not a whole bucket)")
+        problems.append(
+            f"artifact_prefix_arn: {props.artifact_prefix_arn!r} must be <bucket ARN>/models/<model name>/* "
+            "(one model's versions, not a whole bucket)"
+        )
     for field in ("read_prefix_arns", "write_prefix_arns"):
-        problems += [f"{field}: {prefix!r} must be <bucket ARN>/<prefix>/* (not a whole bucket)"
-                     for prefix in getattr(props, field) if not _is_prefix(prefix)]
-    problems += [f"rollback_alarm_arns: {arn!r} has a wildcard: the role describes exactly the rollback alarms"
-                 for arn in props.rollback_alarm_arns if "*" in arn]
+        problems += [
+            f"{field}: {prefix!r} must be <bucket ARN>/<prefix>/* (not a whole bucket)"
+            for prefix in getattr(props, field)
+            if not _is_prefix(prefix)
+        ]
+    problems += [
+        f"rollback_alarm_arns: {arn!r} has a wildcard: the role describes exactly the rollback alarms"
+        for arn in props.rollback_alarm_arns
+        if "*" in arn
+    ]
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))
 

@@ -50,12 +50,16 @@ class SagemakerModel(Construct):
         # join() rather than an f-string: the repository URL is a reference, and a reference inside a quoted string
         # of the name's jsonencode() is an escape sequence cdktf warns about on every synth.
         reference = f"{separator}{props.image_tag}"
-        self.image = (Fn.join("", [props.image_repository_url, reference])
-                      if Token.is_unresolved(props.image_repository_url) else props.image_repository_url + reference)
+        self.image = (
+            Fn.join("", [props.image_repository_url, reference])
+            if Token.is_unresolved(props.image_repository_url)
+            else props.image_repository_url + reference
+        )
         self.model_data_url = f"s3://{props.artifact_bucket}/{props.artifact_key}"
         arguments = model_arguments(props, image=self.image, model_data_url=self.model_data_url)
         self.model = _model.SagemakerModel(
-            self, "model",
+            self,
+            "model",
             name=f"{props.name_prefix}-{replacement_hash(arguments)}",
             **arguments,
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
@@ -71,10 +75,16 @@ def model_arguments(props: SagemakerModelProps, *, image: str, model_data_url: s
         "execution_role_arn": props.execution_role_arn,
         "enable_network_isolation": props.network_isolation,
         "primary_container": _model.SagemakerModelPrimaryContainer(
-            image=image, model_data_url=model_data_url, mode="SingleModel",
-            environment=dict(sorted(props.environment.items())) or None),
+            image=image,
+            model_data_url=model_data_url,
+            mode="SingleModel",
+            environment=dict(sorted(props.environment.items())) or None,
+        ),
         "vpc_config": _model.SagemakerModelVpcConfig(
-            subnets=list(props.subnet_ids), security_group_ids=list(props.security_group_ids)) if vpc else None,
+            subnets=list(props.subnet_ids), security_group_ids=list(props.security_group_ids)
+        )
+        if vpc
+        else None,
     }
 
 

@@ -52,50 +52,84 @@ class SecureBucket(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         lifecycle = TerraformResourceLifecycle(prevent_destroy=True) if props.prevent_destroy else None
-        self.bucket = aws.s3_bucket.S3Bucket(self, "bucket", bucket=props.bucket_name,
-                                             force_destroy=props.force_destroy, lifecycle=lifecycle)
+        self.bucket = aws.s3_bucket.S3Bucket(
+            self, "bucket", bucket=props.bucket_name, force_destroy=props.force_destroy, lifecycle=lifecycle
+        )
         self.arn = self.bucket.arn
         self.id = self.bucket.id
         self.name = props.bucket_name
 
         aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
-            self, "public-access-block", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
-            ignore_public_acls=True, restrict_public_buckets=True)
+            self,
+            "public-access-block",
+            bucket=self.bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+        )
         aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
-            self, "ownership", bucket=self.bucket.id,
+            self,
+            "ownership",
+            bucket=self.bucket.id,
             rule=aws.s3_bucket_ownership_controls.S3BucketOwnershipControlsRule(
-                object_ownership=defaults.S3_OBJECT_OWNERSHIP))
+                object_ownership=defaults.S3_OBJECT_OWNERSHIP
+            ),
+        )
         aws.s3_bucket_versioning.S3BucketVersioningA(
-            self, "versioning", bucket=self.bucket.id,
+            self,
+            "versioning",
+            bucket=self.bucket.id,
             versioning_configuration=aws.s3_bucket_versioning.S3BucketVersioningVersioningConfiguration(
-                status="Enabled"))
+                status="Enabled"
+            ),
+        )
         if props.log_target:
             encryption = _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                sse_algorithm=defaults.S3_LOG_TARGET_SSE_ALGORITHM)
+                sse_algorithm=defaults.S3_LOG_TARGET_SSE_ALGORITHM
+            )
         else:
             encryption = _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
-                sse_algorithm=defaults.S3_SSE_ALGORITHM, kms_master_key_id=props.kms_key_arn)
+                sse_algorithm=defaults.S3_SSE_ALGORITHM, kms_master_key_id=props.kms_key_arn
+            )
         _sse.S3BucketServerSideEncryptionConfigurationA(
-            self, "encryption", bucket=self.bucket.id,
-            rule=[_sse.S3BucketServerSideEncryptionConfigurationRuleA(
-                apply_server_side_encryption_by_default=encryption, bucket_key_enabled=not props.log_target)])
+            self,
+            "encryption",
+            bucket=self.bucket.id,
+            rule=[
+                _sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                    apply_server_side_encryption_by_default=encryption, bucket_key_enabled=not props.log_target
+                )
+            ],
+        )
         if props.access_log_bucket:
             aws.s3_bucket_logging.S3BucketLoggingA(
-                self, "logging", bucket=self.bucket.id, target_bucket=props.access_log_bucket,
-                target_prefix=props.access_log_prefix or f"{props.bucket_name}/")
+                self,
+                "logging",
+                bucket=self.bucket.id,
+                target_bucket=props.access_log_bucket,
+                target_prefix=props.access_log_prefix or f"{props.bucket_name}/",
+            )
         _lifecycle.S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=self.bucket.id, rule=_lifecycle_rules(props))
+            self, "lifecycle", bucket=self.bucket.id, rule=_lifecycle_rules(props)
+        )
 
-        statements = [deny_insecure_transport([self.bucket.arn, f"{self.bucket.arn}/*"], "s3:*"),
-                      *props.extra_policy_statements]
+        statements = [
+            deny_insecure_transport([self.bucket.arn, f"{self.bucket.arn}/*"], "s3:*"),
+            *props.extra_policy_statements,
+        ]
         if props.log_target:
-            statements.append(statement(
-                "ServerAccessLogDelivery", ["s3:PutObject"], [f"{self.bucket.arn}/*"],
-                principals={"Service": ["logging.s3.amazonaws.com"]},
-                conditions=(Condition("StringEquals", "aws:SourceAccount", (props.account_id,)),)))
+            statements.append(
+                statement(
+                    "ServerAccessLogDelivery",
+                    ["s3:PutObject"],
+                    [f"{self.bucket.arn}/*"],
+                    principals={"Service": ["logging.s3.amazonaws.com"]},
+                    conditions=(Condition("StringEquals", "aws:SourceAccount", (props.account_id,)),),
+                )
+            )
         self.policy_document = policy_document(self, "policy-document", statements)
-        aws.s3_bucket_policy.S3BucketPolicy(self, "policy", bucket=self.bucket.id,
-                                            policy=self.policy_document.json)
+        aws.s3_bucket_policy.S3BucketPolicy(self, "policy", bucket=self.bucket.id, policy=self.policy_document.json)
 
 
 def _validate(id_: str, props: SecureBucketProps) -> None:
@@ -115,12 +149,17 @@ def _validate(id_: str, props: SecureBucketProps) -> None:
             problems.append(f"expiry rule {rule.id!r}: days must be 1-3650, got {rule.days}")
     ids = [HOUSEKEEPING_RULE_ID, *(rule.id for rule in props.expiry_rules)]
     if duplicates := sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1}):
-        problems.append(f"expiry rule id(s) {', '.join(duplicates)} used twice (S3 needs unique rule ids; "
-                        f"{HOUSEKEEPING_RULE_ID!r} is the bucket's own rule)")
+        problems.append(
+            f"expiry rule id(s) {', '.join(duplicates)} used twice (S3 needs unique rule ids; "
+            f"{HOUSEKEEPING_RULE_ID!r} is the bucket's own rule)"
+        )
     # Two expiries for one object leave the later one dead (S3 applies the earlier): a mistake, refused here.
-    overlapping = [f"{a.id!r} ({a.prefix or 'whole bucket'}) and {b.id!r} ({b.prefix or 'whole bucket'})"
-                   for i, a in enumerate(props.expiry_rules) for b in props.expiry_rules[i + 1:]
-                   if a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)]
+    overlapping = [
+        f"{a.id!r} ({a.prefix or 'whole bucket'}) and {b.id!r} ({b.prefix or 'whole bucket'})"
+        for i, a in enumerate(props.expiry_rules)
+        for b in props.expiry_rules[i + 1 :]
+        if a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)
+    ]
     if overlapping:
         problems.append(f"expiry rules overlap: {'; '.join(overlapping)}")
     if problems:
@@ -128,19 +167,32 @@ def _validate(id_: str, props: SecureBucketProps) -> None:
 
 
 def _lifecycle_rules(props: SecureBucketProps) -> list[_lifecycle.S3BucketLifecycleConfigurationRule]:
-    rules = [_lifecycle.S3BucketLifecycleConfigurationRule(
-        id=HOUSEKEEPING_RULE_ID,
-        status="Enabled",
-        filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()],  # empty filter: the whole bucket
-        abort_incomplete_multipart_upload=[_lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
-            days_after_initiation=defaults.S3_ABORT_INCOMPLETE_UPLOAD_DAYS)],
-        noncurrent_version_expiration=[_lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
-            noncurrent_days=props.noncurrent_version_days)],
-    )]
+    rules = [
+        _lifecycle.S3BucketLifecycleConfigurationRule(
+            id=HOUSEKEEPING_RULE_ID,
+            status="Enabled",
+            filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()],  # empty filter: the whole bucket
+            abort_incomplete_multipart_upload=[
+                _lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                    days_after_initiation=defaults.S3_ABORT_INCOMPLETE_UPLOAD_DAYS
+                )
+            ],
+            noncurrent_version_expiration=[
+                _lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                    noncurrent_days=props.noncurrent_version_days
+                )
+            ],
+        )
+    ]
     for rule in props.expiry_rules:
-        rules.append(_lifecycle.S3BucketLifecycleConfigurationRule(
-            id=rule.id, status="Enabled", filter=[_rule_filter(rule.prefix)],
-            expiration=[_lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=rule.days)]))
+        rules.append(
+            _lifecycle.S3BucketLifecycleConfigurationRule(
+                id=rule.id,
+                status="Enabled",
+                filter=[_rule_filter(rule.prefix)],
+                expiration=[_lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=rule.days)],
+            )
+        )
     return rules
 
 

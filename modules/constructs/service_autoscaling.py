@@ -38,27 +38,49 @@ class ServiceAutoscaling(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: ServiceAutoscalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.target = ecs_service_target(self, cluster_name=props.cluster_name, service_name=props.service_name,
-                                         min_count=props.min_count, max_count=props.max_count)
-        self.cpu_policy = self._tracking("cpu", props, props.cpu_target_percent,
-                                         _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
-                                             predefined_metric_type="ECSServiceAverageCPUUtilization"))
+        self.target = ecs_service_target(
+            self,
+            cluster_name=props.cluster_name,
+            service_name=props.service_name,
+            min_count=props.min_count,
+            max_count=props.max_count,
+        )
+        self.cpu_policy = self._tracking(
+            "cpu",
+            props,
+            props.cpu_target_percent,
+            _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                predefined_metric_type="ECSServiceAverageCPUUtilization"
+            ),
+        )
         self.requests_policy = None
         if props.requests_per_target is not None:
             self.requests_policy = self._tracking(
-                "requests", props, props.requests_per_target,
+                "requests",
+                props,
+                props.requests_per_target,
                 _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
                     predefined_metric_type="ALBRequestCountPerTarget",
-                    resource_label=f"{props.load_balancer_arn_suffix}/{props.target_group_arn_suffix}"))
+                    resource_label=f"{props.load_balancer_arn_suffix}/{props.target_group_arn_suffix}",
+                ),
+            )
 
     def _tracking(self, id_: str, props: ServiceAutoscalingProps, target: int, metric) -> _policy.AppautoscalingPolicy:
         return _policy.AppautoscalingPolicy(
-            self, id_, name=f"{id_}-target-tracking", policy_type="TargetTrackingScaling",
-            service_namespace=self.target.service_namespace, scalable_dimension=self.target.scalable_dimension,
+            self,
+            id_,
+            name=f"{id_}-target-tracking",
+            policy_type="TargetTrackingScaling",
+            service_namespace=self.target.service_namespace,
+            scalable_dimension=self.target.scalable_dimension,
             resource_id=self.target.resource_id,
             target_tracking_scaling_policy_configuration=_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
-                target_value=target, predefined_metric_specification=metric,
-                scale_in_cooldown=props.scale_in_cooldown_seconds, scale_out_cooldown=props.scale_out_cooldown_seconds))
+                target_value=target,
+                predefined_metric_specification=metric,
+                scale_in_cooldown=props.scale_in_cooldown_seconds,
+                scale_out_cooldown=props.scale_out_cooldown_seconds,
+            ),
+        )
 
 
 def _validate(id_: str, props: ServiceAutoscalingProps) -> None:

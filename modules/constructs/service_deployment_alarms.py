@@ -49,12 +49,19 @@ class ServiceDeploymentAlarms(Construct):
         self.metric_filter = None
         if props.log_group_name:
             self.metric_filter = aws.cloudwatch_log_metric_filter.CloudwatchLogMetricFilter(
-                self, "error-lines", name=f"{props.service_name}-error-lines", log_group_name=props.log_group_name,
+                self,
+                "error-lines",
+                name=f"{props.service_name}-error-lines",
+                log_group_name=props.log_group_name,
                 pattern=ERROR_LINES_PATTERN,
                 metric_transformation=aws.cloudwatch_log_metric_filter.CloudwatchLogMetricFilterMetricTransformation(
-                    name=ERROR_LINES_METRIC, namespace=props.metrics_namespace, value="1", unit="Count"))
-        self.alarms = [health_alarm(self, definition.metric_name, definition, props.alarm_topic_arn)
-                       for definition in self.definitions]
+                    name=ERROR_LINES_METRIC, namespace=props.metrics_namespace, value="1", unit="Count"
+                ),
+            )
+        self.alarms = [
+            health_alarm(self, definition.metric_name, definition, props.alarm_topic_arn)
+            for definition in self.definitions
+        ]
 
 
 def deployment_alarm_definitions(props: ServiceDeploymentAlarmsProps) -> tuple[AlarmDefinition, ...]:
@@ -64,19 +71,37 @@ def deployment_alarm_definitions(props: ServiceDeploymentAlarmsProps) -> tuple[A
         targets = {"LoadBalancer": props.load_balancer_arn_suffix, "TargetGroup": props.target_group_arn_suffix}
         return (
             AlarmDefinition(
-                name=f"{name}-target-5xx", namespace=ALB_NAMESPACE, metric_name="HTTPCode_Target_5XX_Count",
-                dimensions=targets, statistic="Sum", threshold=props.errors_threshold, label=f"{name} 5xx",
-                description=f"tasks of {name} answered 5xx >= {props.errors_threshold} times per 5 minutes"),
+                name=f"{name}-target-5xx",
+                namespace=ALB_NAMESPACE,
+                metric_name="HTTPCode_Target_5XX_Count",
+                dimensions=targets,
+                statistic="Sum",
+                threshold=props.errors_threshold,
+                label=f"{name} 5xx",
+                description=f"tasks of {name} answered 5xx >= {props.errors_threshold} times per 5 minutes",
+            ),
             AlarmDefinition(
-                name=f"{name}-target-response-time-p99", namespace=ALB_NAMESPACE, metric_name="TargetResponseTime",
-                dimensions=targets, extended_statistic="p99", threshold=props.latency_p99_ms / 1000,
+                name=f"{name}-target-response-time-p99",
+                namespace=ALB_NAMESPACE,
+                metric_name="TargetResponseTime",
+                dimensions=targets,
+                extended_statistic="p99",
+                threshold=props.latency_p99_ms / 1000,
                 label=f"{name} response time p99 (s)",
-                description=f"p99 response time of {name}'s tasks above {props.latency_p99_ms} ms"),
+                description=f"p99 response time of {name}'s tasks above {props.latency_p99_ms} ms",
+            ),
         )
-    return (AlarmDefinition(
-        name=f"{name}-error-lines", namespace=props.metrics_namespace, metric_name=ERROR_LINES_METRIC,
-        statistic="Sum", threshold=props.errors_threshold, label=f"{name} error log lines",
-        description=f"{name} logged >= {props.errors_threshold} ERROR lines per 5 minutes"),)
+    return (
+        AlarmDefinition(
+            name=f"{name}-error-lines",
+            namespace=props.metrics_namespace,
+            metric_name=ERROR_LINES_METRIC,
+            statistic="Sum",
+            threshold=props.errors_threshold,
+            label=f"{name} error log lines",
+            description=f"{name} logged >= {props.errors_threshold} ERROR lines per 5 minutes",
+        ),
+    )
 
 
 def _validate(id_: str, props: ServiceDeploymentAlarmsProps) -> None:

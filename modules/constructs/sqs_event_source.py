@@ -44,9 +44,11 @@ class SqsEventSource(Construct):
         scaling = None
         if props.maximum_concurrency is not None:
             scaling = aws.lambda_event_source_mapping.LambdaEventSourceMappingScalingConfig(
-                maximum_concurrency=props.maximum_concurrency)
+                maximum_concurrency=props.maximum_concurrency
+            )
         self.mapping = aws.lambda_event_source_mapping.LambdaEventSourceMapping(
-            self, "mapping",
+            self,
+            "mapping",
             event_source_arn=props.queue_arn,
             function_name=props.function_name,
             batch_size=props.batch_size,
@@ -65,15 +67,21 @@ def _validate(id_: str, props: SqsEventSourceProps) -> None:
             f"queue {props.queue_name!r} has visibility timeout {props.queue_visibility_timeout_seconds} s, under "
             f"{VISIBILITY_TIMEOUT_FACTOR} x the timeout of function {props.function_name!r} "
             f"({props.function_timeout_seconds} s) = {needed} s: raise the queue's visibility timeout to at least "
-            f"{needed} s or lower the function's timeout")
+            f"{needed} s or lower the function's timeout"
+        )
     for name, (low, high) in (("batch_size", BATCH_SIZE), ("batching_window_seconds", BATCHING_WINDOW_SECONDS)):
         value = getattr(props, name)
         if not low <= value <= high:
             problems.append(f"{name} must be {low}-{high}, got {value}")
     if props.batch_size > 10 and props.batching_window_seconds < 1:
         problems.append(f"batch_size {props.batch_size} (> 10) needs batching_window_seconds >= 1")
-    if props.maximum_concurrency is not None and not MAXIMUM_CONCURRENCY[0] <= props.maximum_concurrency <= MAXIMUM_CONCURRENCY[1]:
-        problems.append(f"maximum_concurrency must be {MAXIMUM_CONCURRENCY[0]}-{MAXIMUM_CONCURRENCY[1]}, "
-                        f"got {props.maximum_concurrency}")
+    if (
+        props.maximum_concurrency is not None
+        and not MAXIMUM_CONCURRENCY[0] <= props.maximum_concurrency <= MAXIMUM_CONCURRENCY[1]
+    ):
+        problems.append(
+            f"maximum_concurrency must be {MAXIMUM_CONCURRENCY[0]}-{MAXIMUM_CONCURRENCY[1]}, "
+            f"got {props.maximum_concurrency}"
+        )
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))

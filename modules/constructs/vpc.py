@@ -33,50 +33,89 @@ class Vpc(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: VpcProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.vpc = aws.vpc.Vpc(self, "vpc", cidr_block=props.cidr, enable_dns_support=True,
-                               enable_dns_hostnames=True,  # interface endpoints' private DNS needs both
-                               tags={"Name": props.name})
+        self.vpc = aws.vpc.Vpc(
+            self,
+            "vpc",
+            cidr_block=props.cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,  # interface endpoints' private DNS needs both
+            tags={"Name": props.name},
+        )
         self.vpc_id = self.vpc.id
         self.vpc_cidr = self.vpc.cidr_block
         # Rules removed: a resource launched without a security group gets no access instead of all-to-all.
-        aws.default_security_group.DefaultSecurityGroup(self, "default-security-group", vpc_id=self.vpc.id,
-                                                        tags={"Name": f"{props.name}-default-unused"})
-        gateway = aws.internet_gateway.InternetGateway(self, "internet-gateway", vpc_id=self.vpc.id,
-                                                       tags={"Name": props.name})
-        public_routes = aws.route_table.RouteTable(self, "public-routes", vpc_id=self.vpc.id,
-                                                   tags={"Name": f"{props.name}-public"})
-        aws.route.Route(self, "public-default-route", route_table_id=public_routes.id,
-                        destination_cidr_block="0.0.0.0/0", gateway_id=gateway.id)
+        aws.default_security_group.DefaultSecurityGroup(
+            self, "default-security-group", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-default-unused"}
+        )
+        gateway = aws.internet_gateway.InternetGateway(
+            self, "internet-gateway", vpc_id=self.vpc.id, tags={"Name": props.name}
+        )
+        public_routes = aws.route_table.RouteTable(
+            self, "public-routes", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-public"}
+        )
+        aws.route.Route(
+            self,
+            "public-default-route",
+            route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+        )
 
         public, private, private_tables, nat_ids = [], [], [], []
         for index, plan in enumerate(props.subnets):
             zone = plan.availability_zone
-            subnet = aws.subnet.Subnet(self, f"public-{zone}", vpc_id=self.vpc.id, cidr_block=plan.public_cidr,
-                                       availability_zone=zone, map_public_ip_on_launch=False,
-                                       tags={"Name": f"{props.name}-public-{zone}", "tier": "public"})
-            aws.route_table_association.RouteTableAssociation(self, f"public-{zone}-routes", subnet_id=subnet.id,
-                                                              route_table_id=public_routes.id)
+            subnet = aws.subnet.Subnet(
+                self,
+                f"public-{zone}",
+                vpc_id=self.vpc.id,
+                cidr_block=plan.public_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{props.name}-public-{zone}", "tier": "public"},
+            )
+            aws.route_table_association.RouteTableAssociation(
+                self, f"public-{zone}-routes", subnet_id=subnet.id, route_table_id=public_routes.id
+            )
             public.append(subnet)
             if props.nat == "per_az" or (props.nat == "single" and index == 0):
-                address = aws.eip.Eip(self, f"nat-{zone}-address", domain="vpc",
-                                      tags={"Name": f"{props.name}-nat-{zone}"})
-                nat = aws.nat_gateway.NatGateway(self, f"nat-{zone}", allocation_id=address.id, subnet_id=subnet.id,
-                                                 tags={"Name": f"{props.name}-nat-{zone}"}, depends_on=[gateway])
+                address = aws.eip.Eip(
+                    self, f"nat-{zone}-address", domain="vpc", tags={"Name": f"{props.name}-nat-{zone}"}
+                )
+                nat = aws.nat_gateway.NatGateway(
+                    self,
+                    f"nat-{zone}",
+                    allocation_id=address.id,
+                    subnet_id=subnet.id,
+                    tags={"Name": f"{props.name}-nat-{zone}"},
+                    depends_on=[gateway],
+                )
                 nat_ids.append(nat.id)
 
         for index, plan in enumerate(props.subnets):
             zone = plan.availability_zone
-            subnet = aws.subnet.Subnet(self, f"private-{zone}", vpc_id=self.vpc.id, cidr_block=plan.private_cidr,
-                                       availability_zone=zone, map_public_ip_on_launch=False,
-                                       tags={"Name": f"{props.name}-private-{zone}", "tier": "private"})
-            table = aws.route_table.RouteTable(self, f"private-{zone}-routes-table", vpc_id=self.vpc.id,
-                                               tags={"Name": f"{props.name}-private-{zone}"})
-            aws.route_table_association.RouteTableAssociation(self, f"private-{zone}-routes", subnet_id=subnet.id,
-                                                              route_table_id=table.id)
+            subnet = aws.subnet.Subnet(
+                self,
+                f"private-{zone}",
+                vpc_id=self.vpc.id,
+                cidr_block=plan.private_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{props.name}-private-{zone}", "tier": "private"},
+            )
+            table = aws.route_table.RouteTable(
+                self, f"private-{zone}-routes-table", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-private-{zone}"}
+            )
+            aws.route_table_association.RouteTableAssociation(
+                self, f"private-{zone}-routes", subnet_id=subnet.id, route_table_id=table.id
+            )
             if nat_ids:
-                aws.route.Route(self, f"private-{zone}-default-route", route_table_id=table.id,
-                                destination_cidr_block="0.0.0.0/0",
-                                nat_gateway_id=nat_ids[index if props.nat == "per_az" else 0])
+                aws.route.Route(
+                    self,
+                    f"private-{zone}-default-route",
+                    route_table_id=table.id,
+                    destination_cidr_block="0.0.0.0/0",
+                    nat_gateway_id=nat_ids[index if props.nat == "per_az" else 0],
+                )
             private.append(subnet)
             private_tables.append(table)
 

@@ -38,26 +38,48 @@ class VpcEndpoints(Construct):
         _validate(id_, props)
         # Always created: the interface contract exposes it, and workloads add it to reach the endpoints.
         self.security_group = aws.security_group.SecurityGroup(
-            self, "security-group", name=f"{props.name}-vpc-endpoints", vpc_id=props.vpc_id,
-            description="Interface VPC endpoints: HTTPS from inside the VPC only")
+            self,
+            "security-group",
+            name=f"{props.name}-vpc-endpoints",
+            vpc_id=props.vpc_id,
+            description="Interface VPC endpoints: HTTPS from inside the VPC only",
+        )
         aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-            self, "https-from-vpc", security_group_id=self.security_group.id, cidr_ipv4=props.vpc_cidr,
-            ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS, description="HTTPS from the VPC CIDR")
+            self,
+            "https-from-vpc",
+            security_group_id=self.security_group.id,
+            cidr_ipv4=props.vpc_cidr,
+            ip_protocol="tcp",
+            from_port=HTTPS,
+            to_port=HTTPS,
+            description="HTTPS from the VPC CIDR",
+        )
         self.security_group_id = self.security_group.id
 
         self.s3_gateway_endpoint = None
         if props.s3_gateway:
             self.s3_gateway_endpoint = aws.vpc_endpoint.VpcEndpoint(
-                self, "s3", vpc_id=props.vpc_id, service_name=f"com.amazonaws.{props.region}.s3",
-                vpc_endpoint_type="Gateway", route_table_ids=list(props.private_route_table_ids),
-                tags={"Name": f"{props.name}-s3"})
+                self,
+                "s3",
+                vpc_id=props.vpc_id,
+                service_name=f"com.amazonaws.{props.region}.s3",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=list(props.private_route_table_ids),
+                tags={"Name": f"{props.name}-s3"},
+            )
         self.interface_endpoints: dict[str, object] = {}
         for service in props.interface_services:
             self.interface_endpoints[service] = aws.vpc_endpoint.VpcEndpoint(
-                self, service.replace(".", "-"), vpc_id=props.vpc_id,
-                service_name=f"com.amazonaws.{props.region}.{service}", vpc_endpoint_type="Interface",
-                subnet_ids=list(props.private_subnet_ids), security_group_ids=[self.security_group.id],
-                private_dns_enabled=True, tags={"Name": f"{props.name}-{service}"})
+                self,
+                service.replace(".", "-"),
+                vpc_id=props.vpc_id,
+                service_name=f"com.amazonaws.{props.region}.{service}",
+                vpc_endpoint_type="Interface",
+                subnet_ids=list(props.private_subnet_ids),
+                security_group_ids=[self.security_group.id],
+                private_dns_enabled=True,
+                tags={"Name": f"{props.name}-{service}"},
+            )
 
 
 def _validate(id_: str, props: VpcEndpointsProps) -> None:

@@ -30,10 +30,23 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 # Resource attributes that name something (never hold a secret): the only ones passed between stacks.
-CROSS_STACK_IDENTIFIERS = frozenset({
-    "arn", "id", "name", "url", "invoke_arn", "function_name", "repository_url", "cidr_block", "dns_name",
-    "arn_suffix", "execution_arn", "key_id", "invoke_url",
-})
+CROSS_STACK_IDENTIFIERS = frozenset(
+    {
+        "arn",
+        "id",
+        "name",
+        "url",
+        "invoke_arn",
+        "function_name",
+        "repository_url",
+        "cidr_block",
+        "dns_name",
+        "arn_suffix",
+        "execution_arn",
+        "key_id",
+        "invoke_url",
+    }
+)
 
 
 def cross_stack_attribute(identifier: str) -> str:
@@ -44,17 +57,21 @@ def cross_stack_attribute(identifier: str) -> str:
 class PipelineStack(TerraformStack):
     """A stack of the pipeline: `self.config`, `self.account_id`, `self.partition` and `output()`."""
 
-    def __init__(self, scope: Construct, stack_name: str, *, config: PipelineConfig,
-                 force_local_backend: bool = False) -> None:
+    def __init__(
+        self, scope: Construct, stack_name: str, *, config: PipelineConfig, force_local_backend: bool = False
+    ) -> None:
         super().__init__(scope, stack_name)
         self.config = config
         self.stack_name = stack_name
         self._configure_backend(force_local_backend)
         self.add_override("terraform.required_version", defaults.REQUIRED_TERRAFORM_VERSION)
-        self.add_override("terraform.required_providers.aws",
-                          {"source": defaults.REQUIRED_PROVIDER_SOURCE, "version": defaults.REQUIRED_PROVIDER_VERSION})
+        self.add_override(
+            "terraform.required_providers.aws",
+            {"source": defaults.REQUIRED_PROVIDER_SOURCE, "version": defaults.REQUIRED_PROVIDER_VERSION},
+        )
         aws.provider.AwsProvider(
-            self, "aws",
+            self,
+            "aws",
             region=config.region,
             allowed_account_ids=allowed_account_ids(config),
             default_tags=[aws.provider.AwsProviderDefaultTags(tags=self.default_tags)],
@@ -65,8 +82,13 @@ class PipelineStack(TerraformStack):
 
     @property
     def default_tags(self) -> dict[str, str]:
-        return {**self.config.tags, "project": self.config.project, "environment": self.config.environment,
-                "stack": self.stack_name, "managed-by": "cdktf"}
+        return {
+            **self.config.tags,
+            "project": self.config.project,
+            "environment": self.config.environment,
+            "stack": self.stack_name,
+            "managed-by": "cdktf",
+        }
 
     def _configure_backend(self, force_local: bool) -> None:
         backend = self.config.backend
@@ -117,9 +139,11 @@ class PipelineStack(TerraformStack):
         """
         attribute = cross_stack_attribute(identifier)
         if attribute not in CROSS_STACK_IDENTIFIERS:
-            raise ValueError(f"{self.stack_name}: {identifier!r} is read by another stack, but only identifiers "
-                             f"({', '.join(sorted(CROSS_STACK_IDENTIFIERS))}) may cross stacks in plain view; "
-                             "pass an identifier, or add the attribute here if it is one")
+            raise ValueError(
+                f"{self.stack_name}: {identifier!r} is read by another stack, but only identifiers "
+                f"({', '.join(sorted(CROSS_STACK_IDENTIFIERS))}) may cross stacks in plain view; "
+                "pass an identifier, or add the attribute here if it is one"
+            )
         output = super().register_outgoing_cross_stack_reference(identifier)
         output.sensitive = False
         return output

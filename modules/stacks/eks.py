@@ -52,15 +52,27 @@ LB_CONTROLLER_NAMESPACE, LB_CONTROLLER_SERVICE_ACCOUNT = "kube-system", "aws-loa
 # with the cluster's name (AmazonEKSLoadBalancingPolicy).
 CLUSTER_TAG = "eks:eks-cluster-name"
 # Add-ons of a node-group cluster (Auto Mode runs their equivalents itself). Network policy enforcement is on.
-NODE_GROUP_ADDONS = {"vpc-cni": '{"enableNetworkPolicy":"true"}', "kube-proxy": None, "coredns": None,
-                     "eks-pod-identity-agent": None}
+NODE_GROUP_ADDONS = {
+    "vpc-cni": '{"enableNetworkPolicy":"true"}',
+    "kube-proxy": None,
+    "coredns": None,
+    "eks-pod-identity-agent": None,
+}
 # What the AWS Load Balancer Controller calls to keep the target group's targets in step with the pods
 # (TargetGroupBinding only: it manages no load balancer and no security group here). Describe calls take no
 # resource-level permissions.
-LB_CONTROLLER_DESCRIBE = ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
-                          "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeListeners",
-                          "elasticloadbalancing:DescribeTags", "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces",
-                          "ec2:DescribeSubnets", "ec2:DescribeVpcs", "ec2:DescribeSecurityGroups"]
+LB_CONTROLLER_DESCRIBE = [
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeTags",
+    "ec2:DescribeInstances",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeSecurityGroups",
+]
 LB_CONTROLLER_TARGETS = ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"]
 
 
@@ -79,23 +91,53 @@ class EksStack(PipelineStack):
     _model_environment = ComputeStack._model_environment
     endpoint_arn = ComputeStack.endpoint_arn
 
-    def __init__(self, scope: Construct, id_: str = "eks", *, config: PipelineConfig, network: NetworkStack,
-                 registry: RegistryStack, storage: StorageStack, messaging: MessagingStack) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str = "eks",
+        *,
+        config: PipelineConfig,
+        network: NetworkStack,
+        registry: RegistryStack,
+        storage: StorageStack,
+        messaging: MessagingStack,
+    ) -> None:
         super().__init__(scope, id_, config=config)
         self.network, self.registry, self.storage, self.messaging = network, registry, storage, messaging
         compute, eks = config.compute, config.compute.eks
         prefix = config.name_prefix
         name = compute.eks_cluster_name(prefix)
-        self.key = KmsKey(self, "eks-key", props=KmsKeyProps(
-            alias=f"{prefix}-eks", description=f"Kubernetes secrets and control-plane logs of the EKS cluster {name}",
-            account_id=self.account_id, partition=self.partition, region=config.region))
-        self.cluster = EksCluster(self, "cluster", props=EksClusterProps(
-            name=name, kubernetes_version=eks.kubernetes_version, subnet_ids=network.private_subnet_ids,
-            kms_key_arn=self.key.arn, partition=self.partition, endpoint_public_access=eks.endpoint_public_access,
-            public_access_cidrs=eks.public_access_cidrs, log_types=eks.control_plane_logs,
-            log_retention_days=config.log_retention_days, auto_mode=eks.auto_mode,
-            auto_mode_settings=not config.emulator.skips("eks_auto_mode"), admin_role_arns=eks.admin_role_arns,
-            deploy_role_arns=eks.deploy_role_arns, deploy_group=self.deploy_group))
+        self.key = KmsKey(
+            self,
+            "eks-key",
+            props=KmsKeyProps(
+                alias=f"{prefix}-eks",
+                description=f"Kubernetes secrets and control-plane logs of the EKS cluster {name}",
+                account_id=self.account_id,
+                partition=self.partition,
+                region=config.region,
+            ),
+        )
+        self.cluster = EksCluster(
+            self,
+            "cluster",
+            props=EksClusterProps(
+                name=name,
+                kubernetes_version=eks.kubernetes_version,
+                subnet_ids=network.private_subnet_ids,
+                kms_key_arn=self.key.arn,
+                partition=self.partition,
+                endpoint_public_access=eks.endpoint_public_access,
+                public_access_cidrs=eks.public_access_cidrs,
+                log_types=eks.control_plane_logs,
+                log_retention_days=config.log_retention_days,
+                auto_mode=eks.auto_mode,
+                auto_mode_settings=not config.emulator.skips("eks_auto_mode"),
+                admin_role_arns=eks.admin_role_arns,
+                deploy_role_arns=eks.deploy_role_arns,
+                deploy_group=self.deploy_group,
+            ),
+        )
         self.key.allow_log_group(self.cluster.log_group)
         if not eks.auto_mode:
             self._node_group(name)
@@ -127,18 +169,35 @@ class EksStack(PipelineStack):
 
     def _node_group(self, name: str) -> None:
         group = self.config.compute.eks.node_group
-        self.node_group = EksNodeGroup(self, "node-group", props=EksNodeGroupProps(
-            name=f"{name}-nodes", cluster_name=self.cluster.cluster.name, node_role_arn=self.cluster.node_role.arn,
-            subnet_ids=self.network.private_subnet_ids, instance_types=group.instance_types, gpu=group.gpu,
-            capacity_type=group.capacity_type, min_size=group.min_size, desired_size=group.desired_size,
-            max_size=group.max_size, disk_size_gb=group.disk_size_gb))
+        self.node_group = EksNodeGroup(
+            self,
+            "node-group",
+            props=EksNodeGroupProps(
+                name=f"{name}-nodes",
+                cluster_name=self.cluster.cluster.name,
+                node_role_arn=self.cluster.node_role.arn,
+                subnet_ids=self.network.private_subnet_ids,
+                instance_types=group.instance_types,
+                gpu=group.gpu,
+                capacity_type=group.capacity_type,
+                min_size=group.min_size,
+                desired_size=group.desired_size,
+                max_size=group.max_size,
+                disk_size_gb=group.disk_size_gb,
+            ),
+        )
         for addon, settings in NODE_GROUP_ADDONS.items():
             aws.eks_addon.EksAddon(
-                self, f"addon-{addon}", cluster_name=self.cluster.cluster.name, addon_name=addon,
-                configuration_values=settings, resolve_conflicts_on_create="OVERWRITE",
+                self,
+                f"addon-{addon}",
+                cluster_name=self.cluster.cluster.name,
+                addon_name=addon,
+                configuration_values=settings,
+                resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
                 # CoreDNS needs nodes to become ACTIVE; the others must be there before pods start.
-                depends_on=[self.node_group.node_group] if addon == "coredns" else None)
+                depends_on=[self.node_group.node_group] if addon == "coredns" else None,
+            )
 
     # --- load balancer ------------------------------------------------------------------------------------------
 
@@ -151,36 +210,71 @@ class EksStack(PipelineStack):
         config = self.config
         balancer = config.compute.load_balancer
         name = config.compute.inference_service_name(config.name_prefix)
-        alb = ApplicationLoadBalancer(self, "load-balancer", props=ApplicationLoadBalancerProps(
-            name=name, vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr,
-            subnet_ids=self.network.public_subnet_ids, access_log_bucket=self.storage.access_logs_bucket.id,
-            access_log_prefix=f"{LOAD_BALANCER_LOG_PREFIX}/{name}", internal=balancer.internal,
-            certificate_arn=balancer.certificate_arn, ssl_policy=balancer.ssl_policy, target_port=CONTAINER_PORT,
-            health_check_path=HEALTH_CHECK_PATH,
-            deletion_protection=config.production if balancer.deletion_protection is None
-            else balancer.deletion_protection,
-            idle_timeout_seconds=balancer.idle_timeout_seconds,
-            target_group_tags={CLUSTER_TAG: self.cluster.name}))
+        alb = ApplicationLoadBalancer(
+            self,
+            "load-balancer",
+            props=ApplicationLoadBalancerProps(
+                name=name,
+                vpc_id=self.network.vpc_id,
+                vpc_cidr=self.network.vpc_cidr,
+                subnet_ids=self.network.public_subnet_ids,
+                access_log_bucket=self.storage.access_logs_bucket.id,
+                access_log_prefix=f"{LOAD_BALANCER_LOG_PREFIX}/{name}",
+                internal=balancer.internal,
+                certificate_arn=balancer.certificate_arn,
+                ssl_policy=balancer.ssl_policy,
+                target_port=CONTAINER_PORT,
+                health_check_path=HEALTH_CHECK_PATH,
+                deletion_protection=config.production
+                if balancer.deletion_protection is None
+                else balancer.deletion_protection,
+                idle_timeout_seconds=balancer.idle_timeout_seconds,
+                target_group_tags={CLUSTER_TAG: self.cluster.name},
+            ),
+        )
         # Pods take their addresses from the nodes' subnets behind the cluster security group: let the load
         # balancer (and nothing else new) reach the model server's port there.
         if not config.emulator.skips("eks_cluster_security_group"):
             aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
-                self, "pods-from-load-balancer", security_group_id=self.cluster.security_group_id, ip_protocol="tcp",
-                from_port=CONTAINER_PORT, to_port=CONTAINER_PORT, referenced_security_group_id=alb.security_group_id,
-                description=f"the inference load balancer to the model server pods on {CONTAINER_PORT}")
+                self,
+                "pods-from-load-balancer",
+                security_group_id=self.cluster.security_group_id,
+                ip_protocol="tcp",
+                from_port=CONTAINER_PORT,
+                to_port=CONTAINER_PORT,
+                referenced_security_group_id=alb.security_group_id,
+                description=f"the inference load balancer to the model server pods on {CONTAINER_PORT}",
+            )
         host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
-        return InferenceService(load_balancer=alb.load_balancer, listener_arn=alb.listener_arn,
-                                security_group_id=alb.security_group_id, url=f"{alb.protocol}://{host}",
-                                service=None, alb=alb, tls_server_name=balancer.tls_server_name)
+        return InferenceService(
+            load_balancer=alb.load_balancer,
+            listener_arn=alb.listener_arn,
+            security_group_id=alb.security_group_id,
+            url=f"{alb.protocol}://{host}",
+            service=None,
+            alb=alb,
+            tls_server_name=balancer.tls_server_name,
+        )
 
     # --- pod identity -------------------------------------------------------------------------------------------
 
-    def _pod_identity(self, id_: str, role_name: str, namespace: str, service_account: str, purpose: str,
-                      statements: list) -> PodIdentityRole:
-        return PodIdentityRole(self, id_, props=PodIdentityRoleProps(
-            role_name=role_name, cluster_name=self.cluster.cluster.name, cluster_arn=self.cluster.arn,
-            account_id=self.account_id, namespace=namespace, service_account=service_account, purpose=purpose,
-            policy_statements=tuple(statements)))
+    def _pod_identity(
+        self, id_: str, role_name: str, namespace: str, service_account: str, purpose: str, statements: list
+    ) -> PodIdentityRole:
+        return PodIdentityRole(
+            self,
+            id_,
+            props=PodIdentityRoleProps(
+                role_name=role_name,
+                cluster_name=self.cluster.cluster.name,
+                cluster_arn=self.cluster.arn,
+                account_id=self.account_id,
+                namespace=namespace,
+                service_account=service_account,
+                purpose=purpose,
+                policy_statements=tuple(statements),
+            ),
+        )
 
     def _queue_worker_roles(self, queue) -> None:
         """The consumer's grants are the ECS queue worker's task role statements (less ProtectBusyTask: only the
@@ -188,13 +282,21 @@ class EksStack(PipelineStack):
         config = self.config
         worker = config.compute.queue_worker_name(config.name_prefix)
         self.queue_worker_role = self._pod_identity(
-            "queue-worker-identity", f"{worker}-pod", config.compute.eks.namespace, QUEUE_WORKER,
+            "queue-worker-identity",
+            f"{worker}-pod",
+            config.compute.eks.namespace,
+            QUEUE_WORKER,
             "the queue worker's own AWS calls (as the ECS task role)",
-            self._queue_worker_grants(queue.arn))
+            self._queue_worker_grants(queue.arn),
+        )
         self.keda_role = self._pod_identity(
-            "keda-identity", f"{self.cluster.name}-keda-operator", KEDA_NAMESPACE, KEDA_SERVICE_ACCOUNT,
+            "keda-identity",
+            f"{self.cluster.name}-keda-operator",
+            KEDA_NAMESPACE,
+            KEDA_SERVICE_ACCOUNT,
             "KEDA reads the work queue's backlog to scale the queue worker",
-            [statement("ReadBacklog", ["sqs:GetQueueAttributes"], [queue.arn])])
+            [statement("ReadBacklog", ["sqs:GetQueueAttributes"], [queue.arn])],
+        )
 
     def _load_balancer_controller_role(self) -> None:
         """On a node-group cluster the AWS Load Balancer Controller (make k8s-install) keeps the target group's
@@ -203,10 +305,16 @@ class EksStack(PipelineStack):
             return
         target_group = self.inference_service.alb.target_group
         self.load_balancer_controller_role = self._pod_identity(
-            "lb-controller-identity", f"{self.cluster.name}-lb-controller", LB_CONTROLLER_NAMESPACE,
-            LB_CONTROLLER_SERVICE_ACCOUNT, "the AWS Load Balancer Controller binds pods to the inference target group",
-            [statement("DescribeTargets", LB_CONTROLLER_DESCRIBE, ["*"]),
-             statement("BindInferenceTargets", LB_CONTROLLER_TARGETS, [target_group.arn])])
+            "lb-controller-identity",
+            f"{self.cluster.name}-lb-controller",
+            LB_CONTROLLER_NAMESPACE,
+            LB_CONTROLLER_SERVICE_ACCOUNT,
+            "the AWS Load Balancer Controller binds pods to the inference target group",
+            [
+                statement("DescribeTargets", LB_CONTROLLER_DESCRIBE, ["*"]),
+                statement("BindInferenceTargets", LB_CONTROLLER_TARGETS, [target_group.arn]),
+            ],
+        )
 
     # --- manifests ----------------------------------------------------------------------------------------------
 
@@ -228,7 +336,8 @@ class EksStack(PipelineStack):
         environment = self._queue_worker_environment(
             queue_url=f"https://sqs.{config.region}.{self._dns_suffix}/{config.account_id}/{queue.name}",
             results_bucket=self.storage.results_bucket.name,
-            results_topic_arn=f"arn:{config.partition}:sns:{config.region}:{config.account_id}:{topic}")
+            results_topic_arn=f"arn:{config.partition}:sns:{config.region}:{config.account_id}:{topic}",
+        )
         if contract.MODEL_URL in environment:
             environment[contract.MODEL_URL] = self.in_cluster_model_url
         return environment
@@ -242,36 +351,59 @@ class EksStack(PipelineStack):
             service = compute.inference_service
             inference = InferenceSpec(
                 container=ContainerSpec(
-                    image=self._image(service.image, service.image_tag), cpu_millicores=service.cpu,
-                    memory_mib=service.memory, gpus=eks.inference_gpus,
-                    environment={contract.MAX_PAYLOAD_BYTES: str(compute.inference_service_payload_bytes(
-                        endpoint_mode=config.inference.mode, predict_backend=config.api.predict_backend)),
-                        contract.LOG_LEVEL: config.inference.log_level}),
-                min_replicas=service.min_count, max_replicas=service.max_count,
+                    image=self._image(service.image, service.image_tag),
+                    cpu_millicores=service.cpu,
+                    memory_mib=service.memory,
+                    gpus=eks.inference_gpus,
+                    environment={
+                        contract.MAX_PAYLOAD_BYTES: str(
+                            compute.inference_service_payload_bytes(
+                                endpoint_mode=config.inference.mode, predict_backend=config.api.predict_backend
+                            )
+                        ),
+                        contract.LOG_LEVEL: config.inference.log_level,
+                    },
+                ),
+                min_replicas=service.min_count,
+                max_replicas=service.max_count,
                 cpu_target_percent=service.cpu_target_percent,
                 load_balancer_cidrs=tuple(plan.public_cidr for plan in config.network.subnet_plan(config.region)),
                 target_group_name=compute.inference_service_name(config.name_prefix),
-                admit_queue_worker=queue_name is not None and calls_model_in_cluster)
+                admit_queue_worker=queue_name is not None and calls_model_in_cluster,
+            )
         if queue_name is not None:
             settings = compute.queue_worker
             environment = self._plain_environment(self.messaging.work_queues[queue_name])
             worker = QueueWorkerSpec(
                 container=ContainerSpec(
-                    image=self._image(settings.image, settings.image_tag), cpu_millicores=settings.cpu,
-                    memory_mib=settings.memory, environment=environment, args=(contract.WORK_COMMAND,)),
+                    image=self._image(settings.image, settings.image_tag),
+                    cpu_millicores=settings.cpu,
+                    memory_mib=settings.memory,
+                    environment=environment,
+                    args=(contract.WORK_COMMAND,),
+                ),
                 health_check_command=HEALTH_CHECK_COMMAND,
                 queue_url=environment[contract.QUEUE_URL],
-                min_replicas=settings.min_count, max_replicas=settings.max_count,
+                min_replicas=settings.min_count,
+                max_replicas=settings.max_count,
                 messages_per_replica=settings.messages_per_task,
                 cooldown_seconds=settings.scale_in_evaluation_minutes * 60,
                 scale_in_window_seconds=settings.scale_in_evaluation_minutes * 60,
                 # The ECS stop timeout: synth checks that one long poll plus the slowest job fits in it.
-                termination_grace_seconds=settings.stop_timeout_seconds)
+                termination_grace_seconds=settings.stop_timeout_seconds,
+            )
         gpu = eks.inference_gpus > 0
         return WorkloadsSpec(
-            environment=config.environment, project=config.project, namespace=eks.namespace, region=config.region,
-            auto_mode=eks.auto_mode, deploy_group=self.deploy_group,
-            inference=inference, queue_worker=worker, gpu_toleration=gpu)
+            environment=config.environment,
+            project=config.project,
+            namespace=eks.namespace,
+            region=config.region,
+            auto_mode=eks.auto_mode,
+            deploy_group=self.deploy_group,
+            inference=inference,
+            queue_worker=worker,
+            gpu_toleration=gpu,
+        )
 
     # --- outputs ------------------------------------------------------------------------------------------------
 
@@ -280,16 +412,31 @@ class EksStack(PipelineStack):
         self.output("eks_cluster_name", self.cluster.cluster.name, "EKS cluster (aws eks update-kubeconfig --name ...)")
         self.output("eks_cluster_arn", self.cluster.arn, "EKS cluster ARN")
         self.output("kubernetes_namespace", eks.namespace, "namespace of the workloads (make k8s-apply)")
-        self.output("kubernetes_manifests", f"k8s/{self.config.environment}",
-                    "folder of the generated manifests, next to stacks/ in the synth output")
+        self.output(
+            "kubernetes_manifests",
+            f"k8s/{self.config.environment}",
+            "folder of the generated manifests, next to stacks/ in the synth output",
+        )
         if self.inference_service:
-            self.output("inference_load_balancer_dns", self.inference_service.load_balancer.dns_name,
-                        "DNS name of the inference service's load balancer")
-            self.output("inference_listener_arn", self.inference_service.listener_arn,
-                        "listener the API's VPC link integrates with")
-            self.output("inference_target_group_name", self.inference_service.alb.target_group.name,
-                        "target group the TargetGroupBinding fills with the inference pods")
+            self.output(
+                "inference_load_balancer_dns",
+                self.inference_service.load_balancer.dns_name,
+                "DNS name of the inference service's load balancer",
+            )
+            self.output(
+                "inference_listener_arn",
+                self.inference_service.listener_arn,
+                "listener the API's VPC link integrates with",
+            )
+            self.output(
+                "inference_target_group_name",
+                self.inference_service.alb.target_group.name,
+                "target group the TargetGroupBinding fills with the inference pods",
+            )
             self.output("model_url", self.inference_service.url, "MODEL_URL of the http model backend (functions)")
         if self.keda_role:
-            self.output("keda_operator_role_arn", self.keda_role.arn,
-                        f"pod identity of {KEDA_NAMESPACE}/{KEDA_SERVICE_ACCOUNT} (make k8s-install)")
+            self.output(
+                "keda_operator_role_arn",
+                self.keda_role.arn,
+                f"pod identity of {KEDA_NAMESPACE}/{KEDA_SERVICE_ACCOUNT} (make k8s-install)",
+            )

@@ -38,54 +38,101 @@ class MessagingStack(PipelineStack):
         super().__init__(scope, id_, config=config)
         messaging = config.messaging
         prefix = config.name_prefix
-        self.key = KmsKey(self, "messaging-key", props=KmsKeyProps(
-            alias=f"{prefix}-messaging", description=f"topics and queues of {prefix}",
-            account_id=self.account_id, partition=self.partition,
-            service_principals=KEY_SERVICE_PRINCIPALS + ((EVENTBRIDGE,) if config.batch.enabled else ())))
+        self.key = KmsKey(
+            self,
+            "messaging-key",
+            props=KmsKeyProps(
+                alias=f"{prefix}-messaging",
+                description=f"topics and queues of {prefix}",
+                account_id=self.account_id,
+                partition=self.partition,
+                service_principals=KEY_SERVICE_PRINCIPALS + ((EVENTBRIDGE,) if config.batch.enabled else ()),
+            ),
+        )
 
-        self.requests_topic = EncryptedTopic(self, "requests-topic", props=EncryptedTopicProps(
-            name=f"{prefix}-requests", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics))
-        self.results_topic = EncryptedTopic(self, "results-topic", props=EncryptedTopicProps(
-            name=f"{prefix}-results", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics,
-            **self._batch_completions(config)))
+        self.requests_topic = EncryptedTopic(
+            self,
+            "requests-topic",
+            props=EncryptedTopicProps(name=f"{prefix}-requests", kms_key_arn=self.key.arn, fifo=messaging.fifo_topics),
+        )
+        self.results_topic = EncryptedTopic(
+            self,
+            "results-topic",
+            props=EncryptedTopicProps(
+                name=f"{prefix}-results",
+                kms_key_arn=self.key.arn,
+                fifo=messaging.fifo_topics,
+                **self._batch_completions(config),
+            ),
+        )
         # CloudWatch cannot publish to a FIFO topic, so alarms always go to a standard one.
-        self.alarm_topic = EncryptedTopic(self, "alarm-topic", props=EncryptedTopicProps(
-            name=f"{prefix}-alarms", kms_key_arn=self.key.arn, publisher_service="cloudwatch.amazonaws.com",
-            account_id=self.account_id,
-            publisher_source_arn=f"arn:{self.partition}:cloudwatch:{config.region}:{self.account_id}:alarm:*"))
+        self.alarm_topic = EncryptedTopic(
+            self,
+            "alarm-topic",
+            props=EncryptedTopicProps(
+                name=f"{prefix}-alarms",
+                kms_key_arn=self.key.arn,
+                publisher_service="cloudwatch.amazonaws.com",
+                account_id=self.account_id,
+                publisher_source_arn=f"arn:{self.partition}:cloudwatch:{config.region}:{self.account_id}:alarm:*",
+            ),
+        )
         self.requests_topic_arn = self.requests_topic.arn
         self.results_topic_arn = self.results_topic.arn
         self.alarm_topic_arn = self.alarm_topic.arn
         # Named by protocol and endpoint, so reordering the list in the file replaces nothing.
         self.alarm_subscriptions = [
             aws.sns_topic_subscription.SnsTopicSubscription(
-                self, f"alarm-{subscription.protocol}-{hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:8]}",
-                topic_arn=self.alarm_topic.arn, protocol=subscription.protocol, endpoint=subscription.endpoint)
-            for subscription in messaging.alarm_subscriptions]
+                self,
+                f"alarm-{subscription.protocol}-{hashlib.sha256(subscription.endpoint.encode()).hexdigest()[:8]}",
+                topic_arn=self.alarm_topic.arn,
+                protocol=subscription.protocol,
+                endpoint=subscription.endpoint,
+            )
+            for subscription in messaging.alarm_subscriptions
+        ]
 
         self.work_queues: dict[str, EncryptedQueue] = {}
         for queue_config in messaging.queues:
             label = queue_config.name.removesuffix(".fifo")
-            queue = EncryptedQueue(self, f"queue-{label}", props=EncryptedQueueProps(
-                name=physical_queue_name(prefix, queue_config.name), kms_key_arn=self.key.arn,
-                account_id=self.account_id, region=config.region, partition=self.partition,
-                source_topic_arn=self.requests_topic.arn,
-                visibility_timeout_seconds=queue_config.visibility_timeout_seconds,
-                receive_wait_time_seconds=queue_config.receive_wait_time_seconds,
-                message_retention_seconds=queue_config.message_retention_seconds,
-                max_receive_count=messaging.max_receive_count, alarm_topic_arn=self.alarm_topic.arn,
-                oldest_message_age_alarm_seconds=messaging.oldest_message_age_alarm_seconds))
+            queue = EncryptedQueue(
+                self,
+                f"queue-{label}",
+                props=EncryptedQueueProps(
+                    name=physical_queue_name(prefix, queue_config.name),
+                    kms_key_arn=self.key.arn,
+                    account_id=self.account_id,
+                    region=config.region,
+                    partition=self.partition,
+                    source_topic_arn=self.requests_topic.arn,
+                    visibility_timeout_seconds=queue_config.visibility_timeout_seconds,
+                    receive_wait_time_seconds=queue_config.receive_wait_time_seconds,
+                    message_retention_seconds=queue_config.message_retention_seconds,
+                    max_receive_count=messaging.max_receive_count,
+                    alarm_topic_arn=self.alarm_topic.arn,
+                    oldest_message_age_alarm_seconds=messaging.oldest_message_age_alarm_seconds,
+                ),
+            )
             aws.sns_topic_subscription.SnsTopicSubscription(
-                self, f"queue-{label}-subscription", topic_arn=self.requests_topic.arn, protocol="sqs",
-                endpoint=queue.arn, raw_message_delivery=True,
+                self,
+                f"queue-{label}-subscription",
+                topic_arn=self.requests_topic.arn,
+                protocol="sqs",
+                endpoint=queue.arn,
+                raw_message_delivery=True,
                 filter_policy=json.dumps(filter_policy(queue_config.filter), sort_keys=True)
-                if queue_config.filter else None,
-                filter_policy_scope="MessageAttributes" if queue_config.filter else None)
+                if queue_config.filter
+                else None,
+                filter_policy_scope="MessageAttributes" if queue_config.filter else None,
+            )
             self.work_queues[queue_config.name] = queue
             key = label.replace("-", "_")
             self.output(f"queue_url_{key}", queue.url, f"work queue {queue_config.name} (fed by the requests topic)")
-            self.output(f"dead_letter_queue_url_{key}", queue.dead_letter_queue.url,
-                        f"dead-letter queue of {queue_config.name}: inspect, fix, redrive")
+            self.output(
+                f"dead_letter_queue_url_{key}",
+                queue.dead_letter_queue.url,
+                f"dead-letter queue of {queue_config.name}: inspect, fix, redrive",
+            )
 
         self.async_notifications_topic_arn, self.async_notifications_queue = None, None
         if config.inference.mode == "async":
@@ -101,32 +148,59 @@ class MessagingStack(PipelineStack):
         later, in the batch stack, which reads this topic)."""
         if not config.batch.enabled:
             return {}
-        return {"publisher_service": EVENTBRIDGE, "account_id": self.account_id,
-                "publisher_source_arn": config.batch.rule_arn(self.partition, config.region, self.account_id,
-                                                              config.name_prefix)}
-
+        return {
+            "publisher_service": EVENTBRIDGE,
+            "account_id": self.account_id,
+            "publisher_source_arn": config.batch.rule_arn(
+                self.partition, config.region, self.account_id, config.name_prefix
+            ),
+        }
 
     def _async_notifications(self, config: PipelineConfig) -> None:
         """The endpoint publishes its success and error notifications here (with its execution role); a raw
         subscription hands them to the async_results function's queue, whose dead-letter queue keeps what cannot be
         translated."""
         prefix, messaging = config.name_prefix, config.messaging
-        topic = EncryptedTopic(self, "async-notifications-topic", props=EncryptedTopicProps(
-            name=f"{prefix}-{ASYNC_NOTIFICATIONS}", kms_key_arn=self.key.arn))
-        queue = EncryptedQueue(self, "queue-async-notifications", props=EncryptedQueueProps(
-            name=physical_queue_name(prefix, ASYNC_NOTIFICATIONS), kms_key_arn=self.key.arn,
-            account_id=self.account_id, region=config.region, partition=self.partition, source_topic_arn=topic.arn,
-            max_receive_count=messaging.max_receive_count, alarm_topic_arn=self.alarm_topic.arn,
-            oldest_message_age_alarm_seconds=messaging.oldest_message_age_alarm_seconds))
+        topic = EncryptedTopic(
+            self,
+            "async-notifications-topic",
+            props=EncryptedTopicProps(name=f"{prefix}-{ASYNC_NOTIFICATIONS}", kms_key_arn=self.key.arn),
+        )
+        queue = EncryptedQueue(
+            self,
+            "queue-async-notifications",
+            props=EncryptedQueueProps(
+                name=physical_queue_name(prefix, ASYNC_NOTIFICATIONS),
+                kms_key_arn=self.key.arn,
+                account_id=self.account_id,
+                region=config.region,
+                partition=self.partition,
+                source_topic_arn=topic.arn,
+                max_receive_count=messaging.max_receive_count,
+                alarm_topic_arn=self.alarm_topic.arn,
+                oldest_message_age_alarm_seconds=messaging.oldest_message_age_alarm_seconds,
+            ),
+        )
         aws.sns_topic_subscription.SnsTopicSubscription(
-            self, "async-notifications-subscription", topic_arn=topic.arn, protocol="sqs", endpoint=queue.arn,
-            raw_message_delivery=True)
+            self,
+            "async-notifications-subscription",
+            topic_arn=topic.arn,
+            protocol="sqs",
+            endpoint=queue.arn,
+            raw_message_delivery=True,
+        )
         self.async_notifications_topic_arn, self.async_notifications_queue = topic.arn, queue
-        self.output("async_notifications_topic_arn", topic.arn,
-                    "the asynchronous endpoint's success and error notifications (SageMaker's format)")
+        self.output(
+            "async_notifications_topic_arn",
+            topic.arn,
+            "the asynchronous endpoint's success and error notifications (SageMaker's format)",
+        )
         self.output("async_notifications_queue_url", queue.url, "async_results consumes the notifications here")
-        self.output("async_notifications_dead_letter_queue_url", queue.dead_letter_queue.url,
-                    "notifications async_results could not translate: inspect, fix, redrive")
+        self.output(
+            "async_notifications_dead_letter_queue_url",
+            queue.dead_letter_queue.url,
+            "notifications async_results could not translate: inspect, fix, redrive",
+        )
 
 
 def filter_policy(filter_config: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:

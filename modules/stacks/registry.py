@@ -22,22 +22,39 @@ def image_names(containers_dir: Path = CONTAINERS_DIR) -> list[str]:
 class RegistryStack(PipelineStack):
     """Exposes `repositories` (image name -> EcrRepository) and `key`."""
 
-    def __init__(self, scope: Construct, id_: str = "registry", *, config: PipelineConfig,
-                 images: list[str] | None = None) -> None:
+    def __init__(
+        self, scope: Construct, id_: str = "registry", *, config: PipelineConfig, images: list[str] | None = None
+    ) -> None:
         super().__init__(scope, id_, config=config)
         images = image_names() if images is None else images
         if not images:
             raise ValueError(f"registry: no image folders (with a Dockerfile) under {CONTAINERS_DIR.name}/")
-        self.key = KmsKey(self, "ecr-key", props=KmsKeyProps(
-            alias=f"{config.name_prefix}-ecr", description=f"ECR images of {config.name_prefix}",
-            account_id=self.account_id, partition=self.partition))
+        self.key = KmsKey(
+            self,
+            "ecr-key",
+            props=KmsKeyProps(
+                alias=f"{config.name_prefix}-ecr",
+                description=f"ECR images of {config.name_prefix}",
+                account_id=self.account_id,
+                partition=self.partition,
+            ),
+        )
         self.repositories: dict[str, EcrRepository] = {}
         for image in images:
-            repo = EcrRepository(self, f"repository-{image}", props=EcrRepositoryProps(
-                name=f"{config.name_prefix}/{image}", kms_key_arn=self.key.arn,
-                images_to_keep=config.registry.images_to_keep,
-                untagged_expiry_days=config.registry.untagged_expiry_days,
-                force_delete=config.registry.force_delete))
+            repo = EcrRepository(
+                self,
+                f"repository-{image}",
+                props=EcrRepositoryProps(
+                    name=f"{config.name_prefix}/{image}",
+                    kms_key_arn=self.key.arn,
+                    images_to_keep=config.registry.images_to_keep,
+                    untagged_expiry_days=config.registry.untagged_expiry_days,
+                    force_delete=config.registry.force_delete,
+                ),
+            )
             self.repositories[image] = repo
-            self.output(f"repository_url_{image.replace('-', '_')}", repo.url,
-                        f"push the {image} image here (docker push <url>:<immutable tag>)")
+            self.output(
+                f"repository_url_{image.replace('-', '_')}",
+                repo.url,
+                f"push the {image} image here (docker push <url>:<immutable tag>)",
+            )

@@ -35,22 +35,47 @@ class StateStack(PipelineStack):
         super().__init__(scope, id_, config=config, force_local_backend=not config.state.self_managed)
         name = config.state_bucket_name
         bucket_arn = f"arn:{self.partition}:s3:::{name}"
-        self.key = KmsKey(self, "state-key", props=KmsKeyProps(
-            alias=config.state_key_alias, description=f"Terraform state of {config.name_prefix}",
-            account_id=self.account_id, partition=self.partition))
-        self.access_logs = SecureBucket(self, "state-access-logs", props=SecureBucketProps(
-            bucket_name=config.state_access_log_bucket_name, log_target=True, account_id=self.account_id,
-            partition=self.partition, force_destroy=not config.production,
-            noncurrent_version_days=config.state.noncurrent_version_days,
-            expiry_rules=(ExpiryRule(id="expire-access-logs", prefix="", days=config.storage.access_log_expiry_days),)))
+        self.key = KmsKey(
+            self,
+            "state-key",
+            props=KmsKeyProps(
+                alias=config.state_key_alias,
+                description=f"Terraform state of {config.name_prefix}",
+                account_id=self.account_id,
+                partition=self.partition,
+            ),
+        )
+        self.access_logs = SecureBucket(
+            self,
+            "state-access-logs",
+            props=SecureBucketProps(
+                bucket_name=config.state_access_log_bucket_name,
+                log_target=True,
+                account_id=self.account_id,
+                partition=self.partition,
+                force_destroy=not config.production,
+                noncurrent_version_days=config.state.noncurrent_version_days,
+                expiry_rules=(
+                    ExpiryRule(id="expire-access-logs", prefix="", days=config.storage.access_log_expiry_days),
+                ),
+            ),
+        )
         statements = state_key_only(bucket_arn, (self.key.arn, self.key.alias.arn))
         if config.state.allowed_principal_arns:
             root = f"arn:{self.partition}:iam::{self.account_id}:root"
             statements += (operators_only(bucket_arn, (root, *config.state.allowed_principal_arns)),)
-        self.bucket = SecureBucket(self, "state-bucket", props=SecureBucketProps(
-            bucket_name=name, kms_key_arn=self.key.arn, access_log_bucket=self.access_logs.id,
-            prevent_destroy=True, noncurrent_version_days=config.state.noncurrent_version_days,
-            extra_policy_statements=statements))
+        self.bucket = SecureBucket(
+            self,
+            "state-bucket",
+            props=SecureBucketProps(
+                bucket_name=name,
+                kms_key_arn=self.key.arn,
+                access_log_bucket=self.access_logs.id,
+                prevent_destroy=True,
+                noncurrent_version_days=config.state.noncurrent_version_days,
+                extra_policy_statements=statements,
+            ),
+        )
         self.output("state_bucket", self.bucket.id, "bucket of the s3 backend of this environment (backend.bucket)")
         self.output("state_kms_key_arn", self.key.arn, "CMK encrypting the state objects (backend.kms_key_id)")
 
@@ -71,15 +96,36 @@ def state_key_only(bucket_arn: str, key_arns: tuple[str, ...]) -> tuple:
     objects = [f"{bucket_arn}/{STATE_OBJECT_PATTERN}"]
     deny = {"effect": "Deny", "principals": {"*": ["*"]}}
     return (
-        statement("DenyStateWithoutKms", ["s3:PutObject"], objects, **deny,
-                  conditions=(Condition("StringNotEquals", SSE_HEADER, ("aws:kms",)),
-                              Condition("Null", SSE_HEADER, ("false",)))),
-        statement("DenyStateWithAnotherKey", ["s3:PutObject"], objects, **deny,
-                  conditions=(Condition("StringNotEquals", SSE_KEY_HEADER, key_arns),
-                              Condition("Null", SSE_KEY_HEADER, ("false",)))),
-        statement("DenyStateWithTheAwsManagedKey", ["s3:PutObject"], objects, **deny,
-                  conditions=(Condition("StringEquals", SSE_HEADER, ("aws:kms",)),
-                              Condition("Null", SSE_KEY_HEADER, ("true",)))),
+        statement(
+            "DenyStateWithoutKms",
+            ["s3:PutObject"],
+            objects,
+            **deny,
+            conditions=(
+                Condition("StringNotEquals", SSE_HEADER, ("aws:kms",)),
+                Condition("Null", SSE_HEADER, ("false",)),
+            ),
+        ),
+        statement(
+            "DenyStateWithAnotherKey",
+            ["s3:PutObject"],
+            objects,
+            **deny,
+            conditions=(
+                Condition("StringNotEquals", SSE_KEY_HEADER, key_arns),
+                Condition("Null", SSE_KEY_HEADER, ("false",)),
+            ),
+        ),
+        statement(
+            "DenyStateWithTheAwsManagedKey",
+            ["s3:PutObject"],
+            objects,
+            **deny,
+            conditions=(
+                Condition("StringEquals", SSE_HEADER, ("aws:kms",)),
+                Condition("Null", SSE_KEY_HEADER, ("true",)),
+            ),
+        ),
     )
 
 
@@ -91,6 +137,11 @@ def operators_only(bucket_arn: str, principal_arns: tuple[str, ...]):
     even against an explicit deny; and any listed role (a break-glass role belongs in the list). Apply the state
     stack as a listed role: any other principal can no longer read the bucket to refresh the stack.
     """
-    return statement("DenyAllButStateOperators", ["s3:*"], [bucket_arn, f"{bucket_arn}/*"], effect="Deny",
-                     principals={"*": ["*"]},
-                     conditions=(Condition("ArnNotLike", "aws:PrincipalArn", principal_arns),))
+    return statement(
+        "DenyAllButStateOperators",
+        ["s3:*"],
+        [bucket_arn, f"{bucket_arn}/*"],
+        effect="Deny",
+        principals={"*": ["*"]},
+        conditions=(Condition("ArnNotLike", "aws:PrincipalArn", principal_arns),),
+    )

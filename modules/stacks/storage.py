@@ -36,37 +36,70 @@ class StorageStack(PipelineStack):
         super().__init__(scope, id_, config=config)
         storage = config.storage
         prefix, account_id = config.name_prefix, config.account_id
-        self.key = KmsKey(self, "storage-key", props=KmsKeyProps(
-            alias=f"{prefix}-storage", description=f"model artifacts, requests and results of {prefix}",
-            account_id=self.account_id, partition=self.partition))
+        self.key = KmsKey(
+            self,
+            "storage-key",
+            props=KmsKeyProps(
+                alias=f"{prefix}-storage",
+                description=f"model artifacts, requests and results of {prefix}",
+                account_id=self.account_id,
+                partition=self.partition,
+            ),
+        )
         access_logs_name = storage.bucket_name(prefix, "access-logs", account_id)
-        self.access_logs_bucket = SecureBucket(self, "access-logs", props=SecureBucketProps(
-            bucket_name=access_logs_name, log_target=True, account_id=self.account_id,
-            partition=self.partition, force_destroy=storage.force_destroy,
-            noncurrent_version_days=storage.noncurrent_version_days,
-            expiry_rules=(ExpiryRule(id="expire-access-logs", prefix="", days=storage.access_log_expiry_days),),
-            extra_policy_statements=(self._load_balancer_log_delivery(access_logs_name),)))
-        common = {"kms_key_arn": self.key.arn, "access_log_bucket": self.access_logs_bucket.id,
-                  "partition": self.partition, "force_destroy": storage.force_destroy,
-                  "noncurrent_version_days": storage.noncurrent_version_days}
-        self.artifacts_bucket = SecureBucket(self, "artifacts", props=SecureBucketProps(
-            bucket_name=storage.bucket_name(prefix, "artifacts", account_id), **common))
+        self.access_logs_bucket = SecureBucket(
+            self,
+            "access-logs",
+            props=SecureBucketProps(
+                bucket_name=access_logs_name,
+                log_target=True,
+                account_id=self.account_id,
+                partition=self.partition,
+                force_destroy=storage.force_destroy,
+                noncurrent_version_days=storage.noncurrent_version_days,
+                expiry_rules=(ExpiryRule(id="expire-access-logs", prefix="", days=storage.access_log_expiry_days),),
+                extra_policy_statements=(self._load_balancer_log_delivery(access_logs_name),),
+            ),
+        )
+        common = {
+            "kms_key_arn": self.key.arn,
+            "access_log_bucket": self.access_logs_bucket.id,
+            "partition": self.partition,
+            "force_destroy": storage.force_destroy,
+            "noncurrent_version_days": storage.noncurrent_version_days,
+        }
+        self.artifacts_bucket = SecureBucket(
+            self,
+            "artifacts",
+            props=SecureBucketProps(bucket_name=storage.bucket_name(prefix, "artifacts", account_id), **common),
+        )
         # Every prefix anything writes to, whatever the inference mode: switching modes leaves no data behind.
         results_days, capture_days = storage.results_expiry_days, storage.data_capture_expiry_days
-        self.results_bucket = SecureBucket(self, "results", props=SecureBucketProps(
-            bucket_name=storage.bucket_name(prefix, "results", account_id), **common,
-            expiry_rules=(ExpiryRule(id="expire-requests", prefix=REQUESTS_PREFIX, days=results_days),
-                          ExpiryRule(id="expire-results", prefix=RESULTS_PREFIX, days=results_days),
-                          ExpiryRule(id="expire-async-input", prefix=ASYNC_INPUT_PREFIX, days=results_days),
-                          ExpiryRule(id="expire-async-output", prefix=ASYNC_OUTPUT_PREFIX, days=results_days),
-                          ExpiryRule(id="expire-async-failure", prefix=ASYNC_FAILURE_PREFIX, days=results_days),
-                          ExpiryRule(id="expire-data-capture", prefix=DATA_CAPTURE_PREFIX, days=capture_days),
-                          # Batch inputs (uploads and copies) are transit data like the requests they replace.
-                          ExpiryRule(id="expire-batch-inputs", prefix=BATCH_INPUTS_PREFIX, days=results_days))))
+        self.results_bucket = SecureBucket(
+            self,
+            "results",
+            props=SecureBucketProps(
+                bucket_name=storage.bucket_name(prefix, "results", account_id),
+                **common,
+                expiry_rules=(
+                    ExpiryRule(id="expire-requests", prefix=REQUESTS_PREFIX, days=results_days),
+                    ExpiryRule(id="expire-results", prefix=RESULTS_PREFIX, days=results_days),
+                    ExpiryRule(id="expire-async-input", prefix=ASYNC_INPUT_PREFIX, days=results_days),
+                    ExpiryRule(id="expire-async-output", prefix=ASYNC_OUTPUT_PREFIX, days=results_days),
+                    ExpiryRule(id="expire-async-failure", prefix=ASYNC_FAILURE_PREFIX, days=results_days),
+                    ExpiryRule(id="expire-data-capture", prefix=DATA_CAPTURE_PREFIX, days=capture_days),
+                    # Batch inputs (uploads and copies) are transit data like the requests they replace.
+                    ExpiryRule(id="expire-batch-inputs", prefix=BATCH_INPUTS_PREFIX, days=results_days),
+                ),
+            ),
+        )
 
         self.output("storage_kms_key_arn", self.key.arn, "CMK of the buckets (consumers need kms:Decrypt on it)")
-        for purpose, bucket in (("artifacts", self.artifacts_bucket), ("results", self.results_bucket),
-                                ("access_logs", self.access_logs_bucket)):
+        for purpose, bucket in (
+            ("artifacts", self.artifacts_bucket),
+            ("results", self.results_bucket),
+            ("access_logs", self.access_logs_bucket),
+        ):
             self.output(f"{purpose}_bucket_name", bucket.id, f"name of the {purpose.replace('_', ' ')} bucket")
             self.output(f"{purpose}_bucket_arn", bucket.arn, f"ARN of the {purpose.replace('_', ' ')} bucket")
 
@@ -76,6 +109,8 @@ class StorageStack(PipelineStack):
         """
         elb_account = aws.data_aws_elb_service_account.DataAwsElbServiceAccount(self, "elb-account")
         return statement(
-            "LoadBalancerAccessLogDelivery", ["s3:PutObject"],
+            "LoadBalancerAccessLogDelivery",
+            ["s3:PutObject"],
             [f"arn:{self.partition}:s3:::{bucket_name}/{LOAD_BALANCER_LOG_PREFIX}/*"],
-            principals={"AWS": [elb_account.arn], "Service": ["logdelivery.elasticloadbalancing.amazonaws.com"]})
+            principals={"AWS": [elb_account.arn], "Service": ["logdelivery.elasticloadbalancing.amazonaws.com"]},
+        )

@@ -76,8 +76,11 @@ def edit_policy(copy: StacksCopy, block: Block, argument: str, edit: Edit) -> No
 def identity_policy_blocks(copy: StacksCopy, role_arn: str) -> list[Block]:
     inventory = inventory_of(copy)
     role = inventory.find("aws_iam_role", role_arn)
-    return [block for block in inventory.blocks("aws_iam_role_policy")
-            if inventory.arg(block, "role") == inventory.arg(role, "name")]
+    return [
+        block
+        for block in inventory.blocks("aws_iam_role_policy")
+        if inventory.arg(block, "role") == inventory.arg(role, "name")
+    ]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -106,8 +109,9 @@ def without_action(action: str, where: Callable[[list[str]], bool] = lambda reso
     return edit
 
 
-def eni_grant_only_with_vpc_condition(statements: list[dict[str, Any]], tf_form: bool,
-                                      resolve: Resolve) -> list[dict[str, Any]]:
+def eni_grant_only_with_vpc_condition(
+    statements: list[dict[str, Any]], tf_form: bool, resolve: Resolve
+) -> list[dict[str, Any]]:
     """Defect 2: the one statement that grants ec2:CreateNetworkInterface on network-interface/* is conditioned
     on ec2:Vpc (other resources of the action keep their grants)."""
     actions_key, resources_key = _keys(tf_form)
@@ -115,8 +119,9 @@ def eni_grant_only_with_vpc_condition(statements: list[dict[str, Any]], tf_form:
     for statement in statements:
         actions = _as_list(statement.get(actions_key))
         resources = _as_list(statement.get(resources_key))
-        grants_eni = any(fnmatch.fnmatchcase("ec2:CreateNetworkInterface", a) for a in actions) and \
-            any("network-interface" in r or r == "*" for r in resources)
+        grants_eni = any(fnmatch.fnmatchcase("ec2:CreateNetworkInterface", a) for a in actions) and any(
+            "network-interface" in r or r == "*" for r in resources
+        )
         if not grants_eni:
             edited.append(statement)
             continue
@@ -126,18 +131,35 @@ def eni_grant_only_with_vpc_condition(statements: list[dict[str, Any]], tf_form:
             edited.append({**statement, actions_key: rest})
         if others:
             sid_key = "sid" if tf_form else "Sid"
-            edited.append({**statement, actions_key: ["ec2:CreateNetworkInterface"], resources_key: others,
-                           sid_key: f"{statement.get(sid_key) or 'Statement'}OtherResources"})
+            edited.append(
+                {
+                    **statement,
+                    actions_key: ["ec2:CreateNetworkInterface"],
+                    resources_key: others,
+                    sid_key: f"{statement.get(sid_key) or 'Statement'}OtherResources",
+                }
+            )
     vpc_condition = ("ArnLike", "ec2:Vpc", "arn:*:ec2:*:*:vpc/*")
     if tf_form:
-        edited.append({"sid": "NewInterfacesOnlyInVpc", "effect": "Allow",
-                       "actions": ["ec2:CreateNetworkInterface"], "resources": ["arn:*:ec2:*:*:network-interface/*"],
-                       "condition": [{"test": vpc_condition[0], "variable": vpc_condition[1],
-                                      "values": [vpc_condition[2]]}]})
+        edited.append(
+            {
+                "sid": "NewInterfacesOnlyInVpc",
+                "effect": "Allow",
+                "actions": ["ec2:CreateNetworkInterface"],
+                "resources": ["arn:*:ec2:*:*:network-interface/*"],
+                "condition": [{"test": vpc_condition[0], "variable": vpc_condition[1], "values": [vpc_condition[2]]}],
+            }
+        )
     else:
-        edited.append({"Sid": "NewInterfacesOnlyInVpc", "Effect": "Allow",
-                       "Action": "ec2:CreateNetworkInterface", "Resource": "arn:*:ec2:*:*:network-interface/*",
-                       "Condition": {vpc_condition[0]: {vpc_condition[1]: vpc_condition[2]}}})
+        edited.append(
+            {
+                "Sid": "NewInterfacesOnlyInVpc",
+                "Effect": "Allow",
+                "Action": "ec2:CreateNetworkInterface",
+                "Resource": "arn:*:ec2:*:*:network-interface/*",
+                "Condition": {vpc_condition[0]: {vpc_condition[1]: vpc_condition[2]}},
+            }
+        )
     return edited
 
 

@@ -23,8 +23,11 @@ def test_the_batch_principals_and_service_calls_are_all_evaluated(gate) -> None:
     assert {"batch-submit", "batch-status", "batch-job"} <= deployed
     assert "events.amazonaws.com" in result.principals
     origins = {decision.request.origin.split(":")[0] for decision in result.evaluation.decisions}
-    assert {"service call batch-fargate-agent-pulls-images-and-writes-logs", "service call eventbridge-publishes-to-topics",
-            "service call sagemaker-runs-transform-jobs"} <= origins
+    assert {
+        "service call batch-fargate-agent-pulls-images-and-writes-logs",
+        "service call eventbridge-publishes-to-topics",
+        "service call sagemaker-runs-transform-jobs",
+    } <= origins
 
 
 def test_a_results_topic_without_the_eventbridge_grant_loses_the_completion_message(gate, stacks_copy) -> None:

@@ -23,19 +23,49 @@ LOG_GROUP = "/aws/lambda/demo"
 def one_function_stack(tmp_path: Path) -> Path:
     """A function whose role allows exactly what Lambda does for it: assume the role, write its logs."""
     stack = {
-        "data": {"aws_iam_policy_document": {"logs": {"statement": [{
-            "sid": "OwnLogGroupOnly", "actions": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "resources": ["${aws_cloudwatch_log_group.logs.arn}:*"]}]}}},
+        "data": {
+            "aws_iam_policy_document": {
+                "logs": {
+                    "statement": [
+                        {
+                            "sid": "OwnLogGroupOnly",
+                            "actions": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "resources": ["${aws_cloudwatch_log_group.logs.arn}:*"],
+                        }
+                    ]
+                }
+            }
+        },
         "resource": {
             "aws_cloudwatch_log_group": {"logs": {"name": LOG_GROUP}},
-            "aws_iam_role": {"role": {"name": "demo", "assume_role_policy": json.dumps({"Statement": [{
-                "Sid": "LambdaAssumes", "Effect": "Allow", "Action": "sts:AssumeRole",
-                "Principal": {"Service": "lambda.amazonaws.com"}}]})}},
-            "aws_iam_role_policy": {"policy": {"role": "${aws_iam_role.role.id}",
-                                               "policy": "${data.aws_iam_policy_document.logs.json}"}},
+            "aws_iam_role": {
+                "role": {
+                    "name": "demo",
+                    "assume_role_policy": json.dumps(
+                        {
+                            "Statement": [
+                                {
+                                    "Sid": "LambdaAssumes",
+                                    "Effect": "Allow",
+                                    "Action": "sts:AssumeRole",
+                                    "Principal": {"Service": "lambda.amazonaws.com"},
+                                }
+                            ]
+                        }
+                    ),
+                }
+            },
+            "aws_iam_role_policy": {
+                "policy": {"role": "${aws_iam_role.role.id}", "policy": "${data.aws_iam_policy_document.logs.json}"}
+            },
             # the status handler, without the variable its calls need: Lambda's own calls only
-            "aws_lambda_function": {"demo": {"function_name": "demo", "handler": "lambdas.status.handler.handler",
-                                             "role": "${aws_iam_role.role.arn}"}},
+            "aws_lambda_function": {
+                "demo": {
+                    "function_name": "demo",
+                    "handler": "lambdas.status.handler.handler",
+                    "role": "${aws_iam_role.role.arn}",
+                }
+            },
         },
     }
     return write_stacks(tmp_path, {"compute": stack})
@@ -52,7 +82,8 @@ def test_everything_allowed_exits_0_with_counts_for_scripts(evaluator, tmp_path:
 
 
 def test_a_denial_exits_1_with_one_line_naming_principal_action_resource_and_reason(
-        evaluator, stacks_copy, capsys) -> None:
+    evaluator, stacks_copy, capsys
+) -> None:
     copy = stacks_copy("dev")
     inventory = inventory_of(copy)
     queues = [(q, "policy") for q in inventory.blocks("aws_sqs_queue") if "policy" in q.body]
@@ -64,13 +95,21 @@ def test_a_denial_exits_1_with_one_line_naming_principal_action_resource_and_rea
 
     denied = [line for line in capsys.readouterr().err.splitlines() if "sns.amazonaws.com sqs:SendMessage" in line]
     assert code == 1
-    assert denied and all(line.startswith("access_check: DENIED sns.amazonaws.com sqs:SendMessage arn:aws:sqs:")
-                          and "implicitly denied" in line for line in denied)
+    assert denied and all(
+        line.startswith("access_check: DENIED sns.amazonaws.com sqs:SendMessage arn:aws:sqs:")
+        and "implicitly denied" in line
+        for line in denied
+    )
 
 
 def test_a_folder_without_stacks_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
-    completed = subprocess.run([sys.executable, "-m", "tools.access_check", "--stacks", str(tmp_path / "none")],
-                               capture_output=True, text=True, cwd=PROJECT_ROOT, check=False)
+    completed = subprocess.run(
+        [sys.executable, "-m", "tools.access_check", "--stacks", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=False,
+    )
 
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1 and "no such folder" in completed.stderr
@@ -110,7 +149,12 @@ def test_both_formats_render_the_real_environment(gate, fmt: str) -> None:
 
     assert "inference-prod-worker-lambda" in text
     if fmt == "json":
-        assert set(json.loads(text)["counts"]) >= {"principals", "recorded_calls", "declared_calls",
-                                                   "statements_evaluated", "unused_grants"}
+        assert set(json.loads(text)["counts"]) >= {
+            "principals",
+            "recorded_calls",
+            "declared_calls",
+            "statements_evaluated",
+            "unused_grants",
+        }
     else:
         assert "## Allowed, per principal" in text and "## Unused grants" in text

@@ -27,8 +27,11 @@ def denials_of(result: check.Result, principal: str, action: str) -> list:
 
 
 def allowed(result: check.Result, principal: str, action: str, resource: str) -> bool:
-    return any(d.allowed for d in result.evaluation.decisions if (d.request.principal, d.request.action,
-                                                                   d.request.resource) == (principal, action, resource))
+    return any(
+        d.allowed
+        for d in result.evaluation.decisions
+        if (d.request.principal, d.request.action, d.request.resource) == (principal, action, resource)
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -47,8 +50,10 @@ def test_every_unused_grant_is_explained_in_the_accepted_list(gate, env: str) ->
 
     unexplained = [grant.describe() for grant in result.unexplained_unused]
 
-    assert not unexplained, (f"{len(unexplained)} unused grants in {env}; grant less, or explain each in "
-                             "tools/access_check/accepted_unused.yaml:\n" + "\n".join(unexplained))
+    assert not unexplained, (
+        f"{len(unexplained)} unused grants in {env}; grant less, or explain each in "
+        "tools/access_check/accepted_unused.yaml:\n" + "\n".join(unexplained)
+    )
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -62,8 +67,14 @@ def test_every_deployed_runtime_has_a_manifest_and_the_services_acting_for_us_ar
     services = {"queue-worker"} if env in EKS_ENVIRONMENTS else {"inference-service", "queue-worker"}
     assert {"submit", "worker", "status"} | services <= deployed
     assert ("async-results" in deployed) == (env == "local"), "only local runs an asynchronous endpoint"
-    assert {"lambda.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "apigateway.amazonaws.com",
-            f"logs.{result.region}.amazonaws.com", "logging.s3.amazonaws.com"} <= principals
+    assert {
+        "lambda.amazonaws.com",
+        "sns.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+        "apigateway.amazonaws.com",
+        f"logs.{result.region}.amazonaws.com",
+        "logging.s3.amazonaws.com",
+    } <= principals
     assert result.recorded_calls > 0 and result.declared_calls > 0
 
 
@@ -94,14 +105,22 @@ def test_an_eni_grant_conditioned_on_ec2_vpc_leaves_the_sagemaker_endpoint_witho
 
     result = check.run(copy.root)
 
-    denials = [d for d in denials_of(result, role, "ec2:CreateNetworkInterface")
-               if d.request.resource.endswith(":network-interface/*")]
+    denials = [
+        d
+        for d in denials_of(result, role, "ec2:CreateNetworkInterface")
+        if d.request.resource.endswith(":network-interface/*")
+    ]
     assert denials, "CreateNetworkInterface on network-interface/* conditioned on ec2:Vpc must be denied"
     line = denial_line(result, denials[0])
     assert "sagemaker" in line and "ec2:CreateNetworkInterface" in line
     assert "AWS sends no ec2:Vpc" in line
-    subnet_calls = [d for d in result.evaluation.decisions if d.request.principal == role
-                    and d.request.action == "ec2:CreateNetworkInterface" and ":subnet/" in d.request.resource]
+    subnet_calls = [
+        d
+        for d in result.evaluation.decisions
+        if d.request.principal == role
+        and d.request.action == "ec2:CreateNetworkInterface"
+        and ":subnet/" in d.request.resource
+    ]
     assert subnet_calls and all(d.allowed for d in subnet_calls), "only the interface resource may fail"
 
 
@@ -114,8 +133,12 @@ def test_a_publisher_without_generate_data_key_on_the_topic_key_is_denied(gate, 
     assert key, "the requests topic is encrypted with a customer key"
     assert allowed(gate["dev"], role, "kms:GenerateDataKey", key), "before the mutation submit may use the key"
     for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy",
-                    without_action("kms:GenerateDataKey", lambda resources: key in resources or "*" in resources))
+        edit_policy(
+            copy,
+            block,
+            "policy",
+            without_action("kms:GenerateDataKey", lambda resources: key in resources or "*" in resources),
+        )
 
     result = check.run(copy.root)
 
@@ -128,21 +151,29 @@ def test_a_queue_policy_without_the_topic_grant_stops_delivery(gate, stacks_copy
     copy = stacks_copy("dev")
     inventory = inventory_of(copy)
     [topic] = [t for t in inventory.blocks("aws_sns_topic") if inventory.attr(t, "arn").endswith("-requests")]
-    subscription = next(s for s in inventory.blocks("aws_sns_topic_subscription")
-                        if inventory.arg(s, "topic_arn") == inventory.attr(topic, "arn"))
+    subscription = next(
+        s
+        for s in inventory.blocks("aws_sns_topic_subscription")
+        if inventory.arg(s, "topic_arn") == inventory.attr(topic, "arn")
+    )
     queue_arn = inventory.arg(subscription, "endpoint")
     assert allowed(gate["dev"], "sns.amazonaws.com", "sqs:SendMessage", queue_arn)
     queue = inventory.find("aws_sqs_queue", queue_arn)
     policies = [(queue, "policy")] if "policy" in queue.body else []
-    policies += [(block, "policy") for block in inventory.blocks("aws_sqs_queue_policy")
-                 if inventory.queue_arn(inventory.arg(block, "queue_url")) == queue_arn]
+    policies += [
+        (block, "policy")
+        for block in inventory.blocks("aws_sqs_queue_policy")
+        if inventory.queue_arn(inventory.arg(block, "queue_url")) == queue_arn
+    ]
     assert policies, "the queue has a policy"
     for block, argument in policies:
         edit_policy(copy, block, argument, without_service_principal("sns.amazonaws.com"))
 
     result = check.run(copy.root)
 
-    [denial] = [d for d in denials_of(result, "sns.amazonaws.com", "sqs:SendMessage") if d.request.resource == queue_arn]
+    [denial] = [
+        d for d in denials_of(result, "sns.amazonaws.com", "sqs:SendMessage") if d.request.resource == queue_arn
+    ]
     line = denial_line(result, denial)
     assert "sns.amazonaws.com sqs:SendMessage" in line and queue_arn in line
 
@@ -152,15 +183,17 @@ def test_a_queue_policy_without_the_topic_grant_stops_delivery(gate, stacks_copy
 
 @pytest.mark.parametrize("env", EKS_ENVIRONMENTS)
 def test_on_eks_the_queue_worker_runs_as_its_pod_identity_and_keda_and_the_pod_identity_service_are_evaluated(
-        gate, env: str) -> None:
+    gate, env: str
+) -> None:
     result = gate[env]
     [worker] = [status for status in result.components if status.component == "queue-worker"]
     allowed_actions = {(d.request.principal, d.request.action) for d in result.evaluation.decisions if d.allowed}
 
     assert worker.role == "eks/queue-worker-identity/role" and worker.calls > 0
     assert ("pods.eks.amazonaws.com", "sts:TagSession") in allowed_actions
-    assert any(action == "sqs:GetQueueAttributes" and "keda-operator" in principal
-               for principal, action in allowed_actions)
+    assert any(
+        action == "sqs:GetQueueAttributes" and "keda-operator" in principal for principal, action in allowed_actions
+    )
     assert any(action == "kms:Encrypt" and "eks-cluster" in principal for principal, action in allowed_actions)
 
 
@@ -205,14 +238,16 @@ def test_a_pod_identity_nobody_declared_is_unproven(stacks_copy) -> None:
 
 
 def test_on_a_node_group_the_load_balancer_controller_may_bind_exactly_the_inference_targets(
-        node_group_synthesized, evaluator) -> None:
+    node_group_synthesized, evaluator
+) -> None:
     result = check.run(node_group_synthesized / "stacks")
     registered = [d for d in result.evaluation.decisions if d.request.action == "elasticloadbalancing:RegisterTargets"]
 
     assert [denial_line(result, d) for d in result.denials] == []
     assert result.unproven == [] and not result.unexplained_unused
-    assert registered and all(d.allowed and ":targetgroup/inference-local-eks-inference/" in d.request.resource
-                              for d in registered)
+    assert registered and all(
+        d.allowed and ":targetgroup/inference-local-eks-inference/" in d.request.resource for d in registered
+    )
 
 
 # --- issue 12: the queue worker's task protection, and the asynchronous endpoint's principals ---------------------
@@ -237,8 +272,14 @@ def test_an_async_endpoint_whose_role_cannot_read_the_inputs_is_denied_every_han
     [model] = inventory.blocks("aws_sagemaker_model")
     role = inventory.arg(model, "execution_role_arn")
     for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy", without_action("s3:GetObject", lambda resources: any(
-            "/async/input/" in resource for resource in resources)))
+        edit_policy(
+            copy,
+            block,
+            "policy",
+            without_action(
+                "s3:GetObject", lambda resources: any("/async/input/" in resource for resource in resources)
+            ),
+        )
 
     result = check.run(copy.root)
 
@@ -249,12 +290,25 @@ def test_an_async_endpoint_whose_role_cannot_read_the_inputs_is_denied_every_han
 def test_a_translator_that_cannot_read_the_endpoints_answer_is_denied(gate, stacks_copy) -> None:
     copy = stacks_copy("local")
     role = component_role(copy, "async-results")
-    assert allowed(gate["local"], role, "s3:PutObject", next(
-        d.request.resource for d in gate["local"].evaluation.decisions
-        if d.request.principal == role and d.request.action == "s3:PutObject"))
+    assert allowed(
+        gate["local"],
+        role,
+        "s3:PutObject",
+        next(
+            d.request.resource
+            for d in gate["local"].evaluation.decisions
+            if d.request.principal == role and d.request.action == "s3:PutObject"
+        ),
+    )
     for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy", without_action("s3:GetObject", lambda resources: any(
-            "/async/output/" in resource for resource in resources)))
+        edit_policy(
+            copy,
+            block,
+            "policy",
+            without_action(
+                "s3:GetObject", lambda resources: any("/async/output/" in resource for resource in resources)
+            ),
+        )
 
     result = check.run(copy.root)
 

@@ -28,8 +28,18 @@ def manifests() -> dict[str, Manifest]:
 
 
 def test_there_is_one_manifest_per_runtime_component() -> None:
-    assert set(manifests()) == {"submit", "worker", "status", "predict", "async-results", "inference-service",
-                                "queue-worker", "batch-submit", "batch-status", "batch-job"}
+    assert set(manifests()) == {
+        "submit",
+        "worker",
+        "status",
+        "predict",
+        "async-results",
+        "inference-service",
+        "queue-worker",
+        "batch-submit",
+        "batch-status",
+        "batch-job",
+    }
 
 
 def test_every_manifest_file_is_in_the_form_the_recorder_writes() -> None:
@@ -38,29 +48,45 @@ def test_every_manifest_file_is_in_the_form_the_recorder_writes() -> None:
 
 
 def test_every_call_of_every_manifest_has_an_iam_mapping() -> None:
-    unmapped = [f"{name}: {call.call}" for name, manifest in manifests().items() for call in manifest.calls
-                if (call.service, call.operation) not in actions.OPERATIONS]
+    unmapped = [
+        f"{name}: {call.call}"
+        for name, manifest in manifests().items()
+        for call in manifest.calls
+        if (call.service, call.operation) not in actions.OPERATIONS
+    ]
 
     assert unmapped == []
 
 
 def test_the_queue_worker_is_recorded_from_its_own_tests_and_makes_the_workers_job_calls_plus_its_queues() -> None:
     worker, queue_worker = manifests()["worker"], manifests()["queue-worker"]
-    recorded = {(call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items())))
-                for call in queue_worker.calls}
+    recorded = {
+        (call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items()))) for call in queue_worker.calls
+    }
 
     # The same consumer on either orchestrator: the ECS task role, or the pod identity of its service account.
-    assert queue_worker.recorded and queue_worker.runs_as == {"ecs_task_definition": "queue-worker/task-definition",
-                                                              "eks_service_account": "queue-worker"}
-    assert [call.describe() for call in worker.calls
-            if (call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items()))) not in recorded] == []
-    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= {c.call for c in queue_worker.calls}
+    assert queue_worker.recorded and queue_worker.runs_as == {
+        "ecs_task_definition": "queue-worker/task-definition",
+        "eks_service_account": "queue-worker",
+    }
+    assert [
+        call.describe()
+        for call in worker.calls
+        if (call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items()))) not in recorded
+    ] == []
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= {
+        c.call for c in queue_worker.calls
+    }
 
 
 def test_model_calls_are_recorded_with_the_backend_they_were_made_under() -> None:
-    model_calls = [call for manifest in manifests().values() for call in manifest.calls
-                   if call.call.startswith("sagemaker-runtime:")
-                   or (call.call == "s3:PutObject" and call.params.get("Key", "").startswith("async/input/"))]
+    model_calls = [
+        call
+        for manifest in manifests().values()
+        for call in manifest.calls
+        if call.call.startswith("sagemaker-runtime:")
+        or (call.call == "s3:PutObject" and call.params.get("Key", "").startswith("async/input/"))
+    ]
 
     assert model_calls and all(set(call.when) == {"MODEL_BACKEND"} for call in model_calls)
     assert {call.when["MODEL_BACKEND"] for call in model_calls} == {"sagemaker", "sagemaker-async"}
@@ -70,10 +96,14 @@ def test_the_inference_service_makes_no_aws_call_so_its_code_imports_no_aws_sdk(
     """The model server's code; the image's other commands are components of their own (`work`, queue_worker/: the
     queue-worker; `batch`, batch/: batch-job)."""
     program = PROJECT_ROOT / "containers" / "inference"
-    sources = sorted(path for path in program.rglob("*.py")
-                     if not {"queue_worker", "batch"} & set(path.relative_to(program).parts))
-    importing = [path.name for path in sources
-                 if re.search(r"^\s*(import|from)\s+(boto3|botocore)\b", path.read_text(), re.MULTILINE)]
+    sources = sorted(
+        path for path in program.rglob("*.py") if not {"queue_worker", "batch"} & set(path.relative_to(program).parts)
+    )
+    importing = [
+        path.name
+        for path in sources
+        if re.search(r"^\s*(import|from)\s+(boto3|botocore)\b", path.read_text(), re.MULTILINE)
+    ]
 
     assert sources and importing == []
     assert manifests()["inference-service"].calls == ()
@@ -110,27 +140,36 @@ def test_a_call_from_component_code_is_recorded_in_the_manifests_terms(recorded)
         stubber.add_response("head_object", {}, {"Bucket": "results-1234", "Key": "test-setup"})
         s3.head_object(Bucket="results-1234", Key="test-setup")  # the test's own call: no component
 
-    assert recorder.calls == {"demo": {Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}",
-                                                                 "Key": "results/${JOB_ID}.json"}, ("404",))}}
+    assert recorder.calls == {
+        "demo": {Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}", "Key": "results/${JOB_ID}.json"}, ("404",))}
+    }
 
 
 def test_a_call_or_an_outcome_the_manifest_lacks_is_reported() -> None:
-    listed = Manifest("demo", {"lambda_handler": "lambdas.demo.handler.handler"},
-                      (Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("200",)),), True)
+    listed = Manifest(
+        "demo",
+        {"lambda_handler": "lambdas.demo.handler.handler"},
+        (Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("200",)),),
+        True,
+    )
 
     new_outcome = {Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("404",))}
     new_call = {Call("s3:DeleteObject", {"Bucket": "${RESULTS_BUCKET}"}, ("204",))}
     known = {Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("200",))}
 
-    assert [c.describe() for c in missing_from(listed, new_outcome)] == ["s3:HeadObject Bucket=${RESULTS_BUCKET} -> 404"]
+    assert [c.describe() for c in missing_from(listed, new_outcome)] == [
+        "s3:HeadObject Bucket=${RESULTS_BUCKET} -> 404"
+    ]
     assert [c.call for c in missing_from(listed, new_call)] == ["s3:DeleteObject"]
     assert missing_from(listed, known) == []
 
 
 def test_rerecording_merges_outcomes_and_keeps_where_the_component_runs() -> None:
     existing = manifests()["worker"]
-    calls = {Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("200",)),
-             Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("404",))}
+    calls = {
+        Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("200",)),
+        Call("s3:HeadObject", {"Bucket": "${RESULTS_BUCKET}"}, ("404",)),
+    }
 
     rewritten = updated_manifest(existing, "worker", calls)
 
@@ -145,8 +184,10 @@ def test_values_become_symbols_and_calls_belong_to_the_component_on_the_stack() 
     assert symbolize(f"requests/{JOB}.json", environment, ["RESULTS_TOPIC_ARN"]) == "requests/${JOB_ID}.json"
     assert component_of(["botocore.client", "lambdas.model_client", "lambdas.submit.handler", "tests.x"]) == "submit"
     assert component_of(["botocore.client", "tests.lambdas.conftest"]) is None
-    assert component_of(["botocore.client", "lambdas.jobs", "containers.inference.queue_worker.consumer"]) == \
-        "queue-worker"
+    assert (
+        component_of(["botocore.client", "lambdas.jobs", "containers.inference.queue_worker.consumer"])
+        == "queue-worker"
+    )
     assert component_of(["lambdas.jobs", "lambdas.worker.handler"]) == "worker"
 
 
@@ -155,15 +196,26 @@ def test_values_become_symbols_and_calls_belong_to_the_component_on_the_stack() 
 
 @pytest.fixture
 def kms_bucket(tmp_path: Path) -> Inventory:
-    stack = {"resource": {
-        "aws_kms_key": {"key": {}},
-        "aws_s3_bucket": {"bucket": {"bucket": "results-1234"}},
-        "aws_s3_bucket_server_side_encryption_configuration": {"sse": {
-            "bucket": "${aws_s3_bucket.bucket.id}",
-            "rule": [{"apply_server_side_encryption_by_default": {"kms_master_key_id": "${aws_kms_key.key.arn}",
-                                                                  "sse_algorithm": "aws:kms"},
-                      "bucket_key_enabled": True}]}},
-    }}
+    stack = {
+        "resource": {
+            "aws_kms_key": {"key": {}},
+            "aws_s3_bucket": {"bucket": {"bucket": "results-1234"}},
+            "aws_s3_bucket_server_side_encryption_configuration": {
+                "sse": {
+                    "bucket": "${aws_s3_bucket.bucket.id}",
+                    "rule": [
+                        {
+                            "apply_server_side_encryption_by_default": {
+                                "kms_master_key_id": "${aws_kms_key.key.arn}",
+                                "sse_algorithm": "aws:kms",
+                            },
+                            "bucket_key_enabled": True,
+                        }
+                    ],
+                }
+            },
+        }
+    }
     return Inventory(Synthesized(write_stacks(tmp_path, {"storage": stack})))
 
 
@@ -175,15 +227,17 @@ def test_a_head_object_that_may_answer_404_needs_list_bucket_on_the_bucket(kms_b
 
     assert [(r.action, r.resource) for r in missing] == [
         ("s3:GetObject", f"arn:aws:s3:::results-1234/results/{JOB}.json"),
-        ("s3:ListBucket", "arn:aws:s3:::results-1234")]
+        ("s3:ListBucket", "arn:aws:s3:::results-1234"),
+    ]
     assert [r.action for r in present] == ["s3:GetObject"], "HEAD decrypts nothing and found its object"
 
 
 def test_writing_to_a_bucket_encrypted_with_a_customer_key_needs_that_key(kms_bucket: Inventory) -> None:
     key = kms_bucket.bucket_encryption("results-1234").key_arn
 
-    [put, generate] = actions.requests_for_call(kms_bucket, "role", "s3", "PutObject",
-                                                {"Bucket": "results-1234", "Key": "k"}, {"200"}, "test")
+    [put, generate] = actions.requests_for_call(
+        kms_bucket, "role", "s3", "PutObject", {"Bucket": "results-1234", "Key": "k"}, {"200"}, "test"
+    )
 
     assert (put.action, generate.action, generate.resource) == ("s3:PutObject", "kms:GenerateDataKey", key)
     assert generate.context["kms:EncryptionContext:aws:s3:arn"] == "arn:aws:s3:::results-1234"

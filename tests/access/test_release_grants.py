@@ -24,8 +24,11 @@ PREVIOUS = f"/models/inference/{EXAMPLE_PREVIOUS_VERSION}/model.tar.gz"
 
 
 def _execution_role(result: check.Result) -> str:
-    (role,) = {d.request.principal for d in result.evaluation.decisions
-               if d.request.action == "s3:GetObject" and d.request.resource.endswith(PREVIOUS)}
+    (role,) = {
+        d.request.principal
+        for d in result.evaluation.decisions
+        if d.request.action == "s3:GetObject" and d.request.resource.endswith(PREVIOUS)
+    }
     return role
 
 
@@ -33,8 +36,9 @@ def _execution_role(result: check.Result) -> str:
 def test_the_execution_role_may_load_a_previous_version_of_its_model_and_no_other_model(gate, env: str) -> None:
     result = gate[env]
     role = _execution_role(result)
-    [decision] = [d for d in result.evaluation.decisions
-                  if d.request.principal == role and d.request.resource.endswith(PREVIOUS)]
+    [decision] = [
+        d for d in result.evaluation.decisions if d.request.principal == role and d.request.resource.endswith(PREVIOUS)
+    ]
     assert decision.allowed
     # The reach is this model's prefix only: the allowing statement names models/inference/*, nothing broader.
     model_prefix = decision.request.resource.rsplit("/", 2)[0] + "/*"
@@ -44,10 +48,16 @@ def test_the_execution_role_may_load_a_previous_version_of_its_model_and_no_othe
 def test_prod_lets_sagemaker_describe_exactly_the_alarms_it_rolls_back_on(gate) -> None:
     result = gate["prod"]
     role = _execution_role(result)
-    described = {d.request.resource.rsplit(":", 1)[1] for d in result.evaluation.decisions
-                 if d.request.principal == role and d.request.action == "cloudwatch:DescribeAlarms" and d.allowed}
-    assert described == {"inference-prod-inference-Invocation5XXErrors", "inference-prod-inference-InvocationModelErrors",
-                         "inference-prod-inference-ModelLatency"}
+    described = {
+        d.request.resource.rsplit(":", 1)[1]
+        for d in result.evaluation.decisions
+        if d.request.principal == role and d.request.action == "cloudwatch:DescribeAlarms" and d.allowed
+    }
+    assert described == {
+        "inference-prod-inference-Invocation5XXErrors",
+        "inference-prod-inference-InvocationModelErrors",
+        "inference-prod-inference-ModelLatency",
+    }
 
 
 def test_a_role_that_reads_only_the_current_artifact_strands_the_previous_fleet(stacks_copy) -> None:
@@ -69,8 +79,9 @@ def test_a_role_that_reads_only_the_current_artifact_strands_the_previous_fleet(
 
 def _only_object(object_arn: str):
     """The grant of issue 11: s3:GetObject on the one current artifact object instead of the model's prefix."""
+
     def edit(statements: list[dict[str, Any]], tf_form: bool, resolve) -> list[dict[str, Any]]:
         sid_key, resources_key = ("sid", "resources") if tf_form else ("Sid", "Resource")
-        return [{**s, resources_key: [object_arn]} if s.get(sid_key) == "ReadModelVersions" else s
-                for s in statements]
+        return [{**s, resources_key: [object_arn]} if s.get(sid_key) == "ReadModelVersions" else s for s in statements]
+
     return edit

@@ -44,33 +44,58 @@ def test_the_other_environments_stay_on_ecs(env):
     assert load_config(PROJECT_ROOT / "config" / f"{env}.toml").compute.orchestrator == "ecs"
 
 
-@pytest.mark.parametrize(("extra", "expected"), [
-    ('inference_gpus = 1',
-     "compute.eks.inference_gpus: 1 GPU(s) per pod need a node group with GPU instance types: set compute = "
-     "'node-group'"),
-    ('endpoint_public_access = true',
-     "compute.eks.public_access_cidrs: required with endpoint_public_access = true"),
-    ('endpoint_public_access = true\npublic_access_cidrs = ["0.0.0.0/0"]',
-     "compute.eks.public_access_cidrs: 0.0.0.0/0 opens the Kubernetes API to the whole internet"),
-    ('public_access_cidrs = ["203.0.113.0/24"]',
-     "compute.eks.public_access_cidrs: applies only with endpoint_public_access = true"),
-    ('endpoint_public_access = true\npublic_access_cidrs = ["203.0.113.7/24"]',
-     "compute.eks.public_access_cidrs: '203.0.113.7/24' is not a network in CIDR notation"),
-    ('kubernetes_version = "1.28"', "compute.eks.kubernetes_version: Input should be '1.29'"),
-    ('compute = "node-group"\ninference_gpus = 1',
-     "compute.eks.inference_gpus: 1 GPU(s) per pod, but node_group.instance_types (m6i.large) has no GPU"),
-    ('compute = "node-group"\nnode_group = { instance_types = ["g5.xlarge"] }',
-     "compute.eks.node_group.instance_types: GPU types (g5.xlarge) but inference_gpus = 0"),
-    ('compute = "node-group"\ninference_gpus = 1\nnode_group = { instance_types = ["g5.xlarge", "m6i.large"] }',
-     "compute.eks.node_group.instance_types: g5.xlarge mixed with CPU types"),
-    ('compute = "node-group"\nnode_group = { instance_types = ["m7g.large"] }',
-     "compute.eks.node_group.instance_types: m7g.large are arm64 (Graviton)"),
-    ('compute = "node-group"\nnode_group = { min_size = 3, desired_size = 2 }',
-     "compute.eks.node_group: must satisfy min_size <= desired_size <= max_size, got 3 <= 2 <= 4"),
-    ('node_group = { instance_types = ["g5.xlarge"] }',
-     "compute.eks.node_group: applies only to compute = 'node-group', not to 'auto-mode'"),
-    ('namespace = "Inference_NS"', "compute.eks.namespace: String should match pattern"),
-])
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            "inference_gpus = 1",
+            "compute.eks.inference_gpus: 1 GPU(s) per pod need a node group with GPU instance types: set compute = "
+            "'node-group'",
+        ),
+        (
+            "endpoint_public_access = true",
+            "compute.eks.public_access_cidrs: required with endpoint_public_access = true",
+        ),
+        (
+            'endpoint_public_access = true\npublic_access_cidrs = ["0.0.0.0/0"]',
+            "compute.eks.public_access_cidrs: 0.0.0.0/0 opens the Kubernetes API to the whole internet",
+        ),
+        (
+            'public_access_cidrs = ["203.0.113.0/24"]',
+            "compute.eks.public_access_cidrs: applies only with endpoint_public_access = true",
+        ),
+        (
+            'endpoint_public_access = true\npublic_access_cidrs = ["203.0.113.7/24"]',
+            "compute.eks.public_access_cidrs: '203.0.113.7/24' is not a network in CIDR notation",
+        ),
+        ('kubernetes_version = "1.28"', "compute.eks.kubernetes_version: Input should be '1.29'"),
+        (
+            'compute = "node-group"\ninference_gpus = 1',
+            "compute.eks.inference_gpus: 1 GPU(s) per pod, but node_group.instance_types (m6i.large) has no GPU",
+        ),
+        (
+            'compute = "node-group"\nnode_group = { instance_types = ["g5.xlarge"] }',
+            "compute.eks.node_group.instance_types: GPU types (g5.xlarge) but inference_gpus = 0",
+        ),
+        (
+            'compute = "node-group"\ninference_gpus = 1\nnode_group = { instance_types = ["g5.xlarge", "m6i.large"] }',
+            "compute.eks.node_group.instance_types: g5.xlarge mixed with CPU types",
+        ),
+        (
+            'compute = "node-group"\nnode_group = { instance_types = ["m7g.large"] }',
+            "compute.eks.node_group.instance_types: m7g.large are arm64 (Graviton)",
+        ),
+        (
+            'compute = "node-group"\nnode_group = { min_size = 3, desired_size = 2 }',
+            "compute.eks.node_group: must satisfy min_size <= desired_size <= max_size, got 3 <= 2 <= 4",
+        ),
+        (
+            'node_group = { instance_types = ["g5.xlarge"] }',
+            "compute.eks.node_group: applies only to compute = 'node-group', not to 'auto-mode'",
+        ),
+        ('namespace = "Inference_NS"', "compute.eks.namespace: String should match pattern"),
+    ],
+)
 def test_an_invalid_eks_combination_is_one_line_naming_the_field(tmp_path, extra, expected):
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, _with_eks(extra))
@@ -94,26 +119,42 @@ def test_a_role_arn_that_is_no_role_is_refused(tmp_path):
 
 
 def test_a_gpu_node_group_with_gpu_pods_is_accepted(tmp_path):
-    config = _load(tmp_path, _with_eks('compute = "node-group"\ninference_gpus = 1\n'
-                                       'node_group = { instance_types = ["g5.xlarge", "g6.xlarge"] }'))
+    config = _load(
+        tmp_path,
+        _with_eks(
+            'compute = "node-group"\ninference_gpus = 1\nnode_group = { instance_types = ["g5.xlarge", "g6.xlarge"] }'
+        ),
+    )
 
     assert config.compute.eks.node_group.gpu and config.compute.eks.inference_gpus == 1
 
 
-@pytest.mark.parametrize(("replace", "by", "expected"), [
-    ('predict_backend = "eks"', 'predict_backend = "fargate"', "api.predict_backend: 'fargate' is the ECS service"),
-    ('allowed_account_ids = ["123456789012"]\n', "", "allowed_account_ids: required with compute.orchestrator = 'eks'"),
-    ("[compute.inference_service]\nmin_count = 1\ndesired_count = 1", "[compute.inference_service]\nmin_count = 0\n"
-     "desired_count = 1", "compute.inference_service.min_count: 0 is not possible on EKS"),
-])
+@pytest.mark.parametrize(
+    ("replace", "by", "expected"),
+    [
+        ('predict_backend = "eks"', 'predict_backend = "fargate"', "api.predict_backend: 'fargate' is the ECS service"),
+        (
+            'allowed_account_ids = ["123456789012"]\n',
+            "",
+            "allowed_account_ids: required with compute.orchestrator = 'eks'",
+        ),
+        (
+            "[compute.inference_service]\nmin_count = 1\ndesired_count = 1",
+            "[compute.inference_service]\nmin_count = 0\ndesired_count = 1",
+            "compute.inference_service.min_count: 0 is not possible on EKS",
+        ),
+    ],
+)
 def test_what_depends_on_the_orchestrator_must_agree_with_it(tmp_path, replace, by, expected):
     with pytest.raises(ConfigError, match=expected):
         _load(tmp_path, LOCAL_EKS.replace(replace, by))
 
 
 def test_an_eks_section_or_backend_on_ecs_is_refused(tmp_path):
-    text = LOCAL.replace('predict_backend = "lambda"', 'predict_backend = "eks"') + \
-        '\n[compute.eks]\nadmin_role_arns = ["arn:aws:iam::123456789012:role/a"]\n'
+    text = (
+        LOCAL.replace('predict_backend = "lambda"', 'predict_backend = "eks"')
+        + '\n[compute.eks]\nadmin_role_arns = ["arn:aws:iam::123456789012:role/a"]\n'
+    )
 
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, text)
@@ -126,10 +167,19 @@ def test_the_versions_start_where_auto_mode_does():
     assert KUBERNETES_VERSIONS[0] == f"1.{EKS_AUTO_MODE_MIN_VERSION.value[1]}"
 
 
-@pytest.mark.parametrize(("instance_type", "gpu", "arm"), [
-    ("g5.xlarge", True, False), ("g4dn.2xlarge", True, False), ("p4d.24xlarge", True, False),
-    ("m6i.large", False, False), ("m7a.large", False, False), ("m7g.large", False, True),
-    ("c6gn.xlarge", False, True), ("g5g.xlarge", False, True), ("t4g.small", False, True),
-])
+@pytest.mark.parametrize(
+    ("instance_type", "gpu", "arm"),
+    [
+        ("g5.xlarge", True, False),
+        ("g4dn.2xlarge", True, False),
+        ("p4d.24xlarge", True, False),
+        ("m6i.large", False, False),
+        ("m7a.large", False, False),
+        ("m7g.large", False, True),
+        ("c6gn.xlarge", False, True),
+        ("g5g.xlarge", False, True),
+        ("t4g.small", False, True),
+    ],
+)
 def test_instance_families_are_told_apart(instance_type, gpu, arm):
     assert (is_gpu_instance(instance_type), is_arm_instance(instance_type)) == (gpu, arm)

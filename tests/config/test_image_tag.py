@@ -36,9 +36,11 @@ def _load(tmp_path, text: str, env: str):
 
 
 def _tags(config) -> dict[str, str]:
-    return {"compute.inference_service": config.compute.inference_service.image_tag,
-            "compute.queue_worker": config.compute.queue_worker.image_tag,
-            "inference": config.inference.image_tag}
+    return {
+        "compute.inference_service": config.compute.inference_service.image_tag,
+        "compute.queue_worker": config.compute.queue_worker.image_tag,
+        "inference": config.inference.image_tag,
+    }
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -64,8 +66,11 @@ def test_a_moving_tag_is_refused_in_every_environment(tmp_path, monkeypatch, env
 @pytest.mark.parametrize("section", TAG_FIELDS)
 def test_production_refuses_a_tag_that_does_not_look_immutable(tmp_path, monkeypatch, section):
     monkeypatch.delenv(IMAGE_TAG_ENV, raising=False)
-    with pytest.raises(ConfigError, match=rf"{section}.image_tag: 'my-feature' does not look immutable, refused "
-                                          r"when production = true"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"{section}.image_tag: 'my-feature' does not look immutable, refused "
+        r"when production = true",
+    ):
         _load(tmp_path, _with_tag(_text("prod"), section, "my-feature"), "prod")
 
 
@@ -92,11 +97,18 @@ def test_pipeline_image_tag_sets_every_image_tag_of_the_environment(monkeypatch,
     assert set(_tags(config).values()) == {"0123456789ab"}
 
 
-@pytest.mark.parametrize(("tag", "env", "expected"), [
-    ("latest", "dev", f"{IMAGE_TAG_ENV}: 'latest' is a moving tag, refused in every environment"),
-    ("my-feature", "prod", f"{IMAGE_TAG_ENV}: 'my-feature' does not look immutable, refused when production = true"),
-    ("-bad", "dev", f"{IMAGE_TAG_ENV}: '-bad' is not an image tag"),
-])
+@pytest.mark.parametrize(
+    ("tag", "env", "expected"),
+    [
+        ("latest", "dev", f"{IMAGE_TAG_ENV}: 'latest' is a moving tag, refused in every environment"),
+        (
+            "my-feature",
+            "prod",
+            f"{IMAGE_TAG_ENV}: 'my-feature' does not look immutable, refused when production = true",
+        ),
+        ("-bad", "dev", f"{IMAGE_TAG_ENV}: '-bad' is not an image tag"),
+    ],
+)
 def test_pipeline_image_tag_is_judged_by_the_same_rule(monkeypatch, tag, env, expected):
     monkeypatch.setenv(IMAGE_TAG_ENV, tag)
     with pytest.raises(ConfigError) as error:

@@ -11,8 +11,10 @@ from tests.conftest import PROJECT_ROOT
 LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
 PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
 # local.toml runs an asynchronous endpoint; the serverless knobs are checked on the same file in serverless mode.
-SERVERLESS = LOCAL.replace('mode = "async"\nimage_tag = "1.0.0"\ninstance_type = "ml.m5.large"',
-                           'mode = "serverless"\nimage_tag = "1.0.0"\nmemory_size_mb = 2048\nmax_concurrency = 2')
+SERVERLESS = LOCAL.replace(
+    'mode = "async"\nimage_tag = "1.0.0"\ninstance_type = "ml.m5.large"',
+    'mode = "serverless"\nimage_tag = "1.0.0"\nmemory_size_mb = 2048\nmax_concurrency = 2',
+)
 
 
 def _load(tmp_path, text: str, name: str = "broken.toml"):
@@ -29,14 +31,21 @@ def test_the_endpoint_name_is_derived_from_project_and_environment(tmp_path):
     assert _load(tmp_path, LOCAL, "local.toml").inference.endpoint_name == "inference-local-inference"
 
 
-@pytest.mark.parametrize(("knobs", "expected"), [
-    ('instance_type = "ml.m5.large"',
-     "inference: instance_type: applies only to mode 'real-time' or 'async', not to mode 'serverless'; remove it"),
-    ("data_capture_sampling_percentage = 10",
-     "data_capture_sampling_percentage: applies only to mode 'real-time', not to mode 'serverless'"),
-    ("provisioned_concurrency = 3", "provisioned_concurrency: must be <= max_concurrency (2), got 3"),
-    ("min_capacity = 0", "min_capacity: 0 (scale to zero) only in mode 'async', not in mode 'serverless'"),
-])
+@pytest.mark.parametrize(
+    ("knobs", "expected"),
+    [
+        (
+            'instance_type = "ml.m5.large"',
+            "inference: instance_type: applies only to mode 'real-time' or 'async', not to mode 'serverless'; remove it",
+        ),
+        (
+            "data_capture_sampling_percentage = 10",
+            "data_capture_sampling_percentage: applies only to mode 'real-time', not to mode 'serverless'",
+        ),
+        ("provisioned_concurrency = 3", "provisioned_concurrency: must be <= max_concurrency (2), got 3"),
+        ("min_capacity = 0", "min_capacity: 0 (scale to zero) only in mode 'async', not in mode 'serverless'"),
+    ],
+)
 def test_serverless_refuses_knobs_of_other_modes_and_impossible_values(tmp_path, knobs, expected):
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         _load(tmp_path, _with_inference(SERVERLESS, knobs))
@@ -54,7 +63,9 @@ def test_instance_types_must_be_ml_families(tmp_path):
 
 
 def test_real_time_refuses_serverless_knobs(tmp_path):
-    with pytest.raises(ConfigError, match="max_concurrency: applies only to mode 'serverless', not to mode 'real-time'"):
+    with pytest.raises(
+        ConfigError, match="max_concurrency: applies only to mode 'serverless', not to mode 'real-time'"
+    ):
         _load(tmp_path, _with_inference(PROD, "max_concurrency = 5"))
 
 
@@ -70,16 +81,21 @@ def test_async_may_scale_to_zero_by_default(tmp_path):
 
 @pytest.mark.parametrize("tag", ["latest", "stable"])
 def test_production_refuses_moving_image_tags(tmp_path, tag):
-    with pytest.raises(ConfigError, match=f"inference.image_tag: '{tag}' is a moving tag, refused in every environment"):
+    with pytest.raises(
+        ConfigError, match=f"inference.image_tag: '{tag}' is a moving tag, refused in every environment"
+    ):
         _load(tmp_path, PROD.replace('image_tag = "1.0.0"\ninstance_type', f'image_tag = "{tag}"\ninstance_type'))
 
 
-@pytest.mark.parametrize(("replacement", "expected"), [
-    ('auth = "jwt"', "api: jwt_issuer: required when auth = 'jwt' (https issuer URL); jwt_audience: required"),
-    ('auth = "iam"\njwt_issuer = "https://issuer.example.com/"', "jwt_issuer: applies only to auth = 'jwt'"),
-    ('auth = "basic"', "api.auth: Input should be 'iam', 'jwt' or 'none'"),
-    ('auth = "iam"\ncors_allowed_origins = ["*"]', "cors_allowed_origins: '*' is not an exact origin"),
-])
+@pytest.mark.parametrize(
+    ("replacement", "expected"),
+    [
+        ('auth = "jwt"', "api: jwt_issuer: required when auth = 'jwt' (https issuer URL); jwt_audience: required"),
+        ('auth = "iam"\njwt_issuer = "https://issuer.example.com/"', "jwt_issuer: applies only to auth = 'jwt'"),
+        ('auth = "basic"', "api.auth: Input should be 'iam', 'jwt' or 'none'"),
+        ('auth = "iam"\ncors_allowed_origins = ["*"]', "cors_allowed_origins: '*' is not an exact origin"),
+    ],
+)
 def test_api_authorization_and_cors_are_checked(tmp_path, replacement, expected):
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)").replace("*", r"\*")):
         _load(tmp_path, LOCAL.replace('auth = "iam"\ncors_allowed_origins = ["http://localhost:3000"]', replacement))
@@ -91,11 +107,14 @@ def test_no_authorization_is_allowed_outside_production_only(tmp_path):
         _load(tmp_path, PROD.replace('auth = "iam"', 'auth = "none"'))
 
 
-@pytest.mark.parametrize(("knob", "value", "expected"), [
-    ("throttling_rate_limit", "0", "api.throttling_rate_limit: Input should be greater than or equal to 1"),
-    ("throttling_rate_limit", "10001", "api.throttling_rate_limit: Input should be less than or equal to 10000"),
-    ("throttling_burst_limit", "5001", "api.throttling_burst_limit: Input should be less than or equal to 5000"),
-])
+@pytest.mark.parametrize(
+    ("knob", "value", "expected"),
+    [
+        ("throttling_rate_limit", "0", "api.throttling_rate_limit: Input should be greater than or equal to 1"),
+        ("throttling_rate_limit", "10001", "api.throttling_rate_limit: Input should be less than or equal to 10000"),
+        ("throttling_burst_limit", "5001", "api.throttling_burst_limit: Input should be less than or equal to 5000"),
+    ],
+)
 def test_throttling_stays_in_range(tmp_path, knob, value, expected):
     text = LOCAL.replace(f"{knob} = {'10' if 'rate' in knob else '20'}", f"{knob} = {value}")
     with pytest.raises(ConfigError, match=expected):
@@ -104,8 +123,12 @@ def test_throttling_stays_in_range(tmp_path, knob, value, expected):
 
 # Defect 7: the artifact key was fixed, so instances added later loaded whatever was uploaded last.
 def test_the_model_artifact_key_carries_the_configured_model_name_and_version(tmp_path):
-    inference = _load(tmp_path, _with_inference(LOCAL, 'model_name = "churn"').replace(
-        'model_version = "1.0.0"', 'model_version = "2025-06-01"')).inference
+    inference = _load(
+        tmp_path,
+        _with_inference(LOCAL, 'model_name = "churn"').replace(
+            'model_version = "1.0.0"', 'model_version = "2025-06-01"'
+        ),
+    ).inference
     assert inference.model_artifact_key == "models/churn/2025-06-01/model.tar.gz"
 
 

@@ -51,21 +51,26 @@ def test_without_a_queue_worker_the_worker_function_takes_every_queue() -> None:
 def test_a_queue_claimed_by_both_consumers_is_one_line_naming_both_fields(tmp_path) -> None:
     message = _refused(tmp_path, _with_compute(DEV, 'worker_queues = ["default", "priority"]'))
 
-    assert ("compute: work queue 'default' is claimed by both compute.lambdas.worker_queues and "
-            "compute.queue_worker.queue; a queue has exactly one consumer") in message
+    assert (
+        "compute: work queue 'default' is claimed by both compute.lambdas.worker_queues and "
+        "compute.queue_worker.queue; a queue has exactly one consumer"
+    ) in message
     assert "\n" not in message
 
 
 def test_a_queue_claimed_by_nobody_is_one_line_naming_where_to_claim_it(tmp_path) -> None:
     message = _refused(tmp_path, _with_compute(DEV, "worker_queues = []"))
 
-    assert ("compute: work queue(s) 'priority' have no consumer; list them in compute.lambdas.worker_queues (the "
-            "worker function) or set compute.queue_worker.queue (the queue worker)") in message
+    assert (
+        "compute: work queue(s) 'priority' have no consumer; list them in compute.lambdas.worker_queues (the "
+        "worker function) or set compute.queue_worker.queue (the queue worker)"
+    ) in message
 
 
 def test_a_disabled_queue_worker_leaves_its_queue_to_the_worker_functions_list(tmp_path) -> None:
     text = _with_compute(DEV, 'worker_queues = ["priority"]').replace(
-        "[compute.queue_worker]\n", "[compute.queue_worker]\nenabled = false\n")
+        "[compute.queue_worker]\n", "[compute.queue_worker]\nenabled = false\n"
+    )
 
     assert "work queue(s) 'default' have no consumer" in _refused(tmp_path, text)
 
@@ -79,26 +84,38 @@ def test_the_queue_worker_may_take_another_queue(tmp_path) -> None:
 
 def test_a_queue_listed_twice_and_the_reserved_notifications_name_are_refused(tmp_path) -> None:
     assert "compute.lambdas.worker_queues: 'priority' listed more than once" in _refused(
-        tmp_path, _with_compute(DEV, 'worker_queues = ["priority", "priority"]'))
+        tmp_path, _with_compute(DEV, 'worker_queues = ["priority", "priority"]')
+    )
     assert "queues: 'async-notifications' is the name of the asynchronous endpoint's notifications queue" in _refused(
-        tmp_path, DEV.replace('name = "priority"', 'name = "async-notifications"'))
+        tmp_path, DEV.replace('name = "priority"', 'name = "async-notifications"')
+    )
 
 
 # --- the queue worker ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("lines", "expected"), [
-    ("fargate_weight = 0",
-     "compute.queue_worker: fargate_weight/fargate_spot_weight: at least one must be > 0"),
-    ("batch_size = 11", "compute.queue_worker.batch_size: Input should be less than or equal to 10"),
-    ("stop_timeout_seconds = 121", "compute.queue_worker.stop_timeout_seconds: Input should be less than or equal to 120"),
-    ("stop_timeout_seconds = 30", "compute.queue_worker.stop_timeout_seconds: 30 s cannot fit a stop: one long poll "
-                                  "(20 s) plus a job (10 s model timeout + 2 s) is 32 s"),
-    ('model_backend = "grpc"', "compute.queue_worker.model_backend: Input should be 'sagemaker' or 'http'"),
-])
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ("fargate_weight = 0", "compute.queue_worker: fargate_weight/fargate_spot_weight: at least one must be > 0"),
+        ("batch_size = 11", "compute.queue_worker.batch_size: Input should be less than or equal to 10"),
+        (
+            "stop_timeout_seconds = 121",
+            "compute.queue_worker.stop_timeout_seconds: Input should be less than or equal to 120",
+        ),
+        (
+            "stop_timeout_seconds = 30",
+            "compute.queue_worker.stop_timeout_seconds: 30 s cannot fit a stop: one long poll "
+            "(20 s) plus a job (10 s model timeout + 2 s) is 32 s",
+        ),
+        ('model_backend = "grpc"', "compute.queue_worker.model_backend: Input should be 'sagemaker' or 'http'"),
+    ],
+)
 def test_queue_worker_settings_that_cannot_work_are_refused(tmp_path, lines, expected) -> None:
     text = DEV.replace("fargate_spot_weight = 1\n", "fargate_spot_weight = 0\n") if "fargate_weight" in lines else DEV
-    assert expected in _refused(tmp_path, text.replace("[compute.queue_worker]\n", f"[compute.queue_worker]\n{lines}\n"))
+    assert expected in _refused(
+        tmp_path, text.replace("[compute.queue_worker]\n", f"[compute.queue_worker]\n{lines}\n")
+    )
 
 
 def test_the_capacity_strategy_lists_only_providers_with_a_base_or_a_weight() -> None:
@@ -111,10 +128,13 @@ def test_the_capacity_strategy_lists_only_providers_with_a_base_or_a_weight() ->
 
 def test_an_http_queue_worker_needs_something_to_call(tmp_path) -> None:
     text = DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\nenabled = false\n").replace(
-        "[compute.queue_worker]\n", '[compute.queue_worker]\nmodel_backend = "http"\n')
+        "[compute.queue_worker]\n", '[compute.queue_worker]\nmodel_backend = "http"\n'
+    )
 
-    assert "compute.queue_worker.model_backend: 'http' needs inference_service.enabled = true or a model_url" in \
-        _refused(tmp_path, text)
+    assert (
+        "compute.queue_worker.model_backend: 'http' needs inference_service.enabled = true or a model_url"
+        in _refused(tmp_path, text)
+    )
 
 
 # --- an asynchronous endpoint ------------------------------------------------------------------------------------
@@ -132,8 +152,10 @@ def test_the_local_loop_hands_its_queue_workers_jobs_to_an_asynchronous_endpoint
 def test_a_synchronous_predict_function_cannot_call_an_asynchronous_endpoint(tmp_path) -> None:
     text = LOCAL.replace('[compute]\nmodel_backend = "http"', '[compute]\nmodel_backend = "sagemaker"')
 
-    assert ("api.predict_backend: 'lambda' calls the SageMaker endpoint synchronously, which an endpoint in mode "
-            "'async' refuses") in _refused(tmp_path, text, "local.toml")
+    assert (
+        "api.predict_backend: 'lambda' calls the SageMaker endpoint synchronously, which an endpoint in mode "
+        "'async' refuses"
+    ) in _refused(tmp_path, text, "local.toml")
 
 
 def test_fifo_topics_are_refused_with_an_asynchronous_endpoint(tmp_path) -> None:

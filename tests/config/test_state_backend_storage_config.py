@@ -48,14 +48,18 @@ def test_default_bucket_names_end_in_the_account_id(tmp_path):
     config = _load(tmp_path, DEV)
     assert config.state_bucket_name == "inference-dev-tfstate-111111111111"
     assert config.state_access_log_bucket_name == "inference-dev-tfstate-access-logs-111111111111"
-    assert config.storage.bucket_name(config.name_prefix, "results", config.account_id) == \
-        "inference-dev-results-111111111111"
+    assert (
+        config.storage.bucket_name(config.name_prefix, "results", config.account_id)
+        == "inference-dev-results-111111111111"
+    )
 
 
 def test_the_local_environment_keeps_its_names():
     config = load_config(PROJECT_ROOT / "config" / "local.toml")
     assert (config.state_bucket_name, config.state_access_log_bucket_name) == (
-        "inference-local-tfstate", "inference-local-tfstate-access-logs")
+        "inference-local-tfstate",
+        "inference-local-tfstate-access-logs",
+    )
     assert config.storage.bucket_name(config.name_prefix, "results", config.account_id) == "inference-local-results"
 
 
@@ -64,7 +68,9 @@ def test_a_configured_suffix_and_state_bucket_name_win_over_the_account_id(tmp_p
     config = _load(tmp_path, text)
     assert config.storage.bucket_name(config.name_prefix, "results", config.account_id) == "inference-dev-results-acme"
     assert (config.state_bucket_name, config.state_access_log_bucket_name) == (
-        "acme-dev-state", "acme-dev-state-access-logs")
+        "acme-dev-state",
+        "acme-dev-state-access-logs",
+    )
     assert config.backend_bucket == "acme-dev-state"
 
 
@@ -82,8 +88,10 @@ def test_a_backend_bucket_naming_the_state_bucket_is_accepted(tmp_path):
 
 def test_a_backend_bucket_other_than_the_state_bucket_is_refused(tmp_path):
     message = _error(tmp_path, _with(DEV, "backend", 'bucket = "inference-dev-tfstate"'))
-    assert ("backend.bucket: 'inference-dev-tfstate' is not the state stack's bucket "
-            "'inference-dev-tfstate-111111111111'; leave backend.bucket out") in message
+    assert (
+        "backend.bucket: 'inference-dev-tfstate' is not the state stack's bucket "
+        "'inference-dev-tfstate-111111111111'; leave backend.bucket out"
+    ) in message
     assert "state.bucket_name" in message
 
 
@@ -97,67 +105,100 @@ def test_an_explicit_key_arn_is_used_as_configured(tmp_path):
     assert _load(tmp_path, _with(DEV, "backend", f'kms_key_id = "{key}"')).backend_kms_key_id == key
 
 
-@pytest.mark.parametrize(("kms_key_id", "expected"), [
-    ("arn:aws:kms:eu-west-1:111111111111:alias/someone-elses", "backend.kms_key_id: the state bucket refuses state "
-     "encrypted with any key but its own; use arn:aws:kms:eu-west-1:111111111111:alias/inference-dev-tfstate"),
-    ("alias/inference-dev-tfstate", "backend.kms_key_id: String should match pattern"),
-], ids=["another-alias", "not-an-arn"])
+@pytest.mark.parametrize(
+    ("kms_key_id", "expected"),
+    [
+        (
+            "arn:aws:kms:eu-west-1:111111111111:alias/someone-elses",
+            "backend.kms_key_id: the state bucket refuses state "
+            "encrypted with any key but its own; use arn:aws:kms:eu-west-1:111111111111:alias/inference-dev-tfstate",
+        ),
+        ("alias/inference-dev-tfstate", "backend.kms_key_id: String should match pattern"),
+    ],
+    ids=["another-alias", "not-an-arn"],
+)
 def test_a_backend_key_that_is_not_the_state_key_is_refused(tmp_path, kms_key_id, expected):
     assert expected in _error(tmp_path, _with(DEV, "backend", f'kms_key_id = "{kms_key_id}"'))
 
 
 def test_a_storage_name_made_too_long_by_the_account_id_names_every_setting_it_is_made_of(tmp_path):
-    text = _with(DEV.replace('project = "inference"', f'project = "{"p" * 32}"'), "inference",
-                 'endpoint_name = "short-endpoint"')  # the derived endpoint name would be too long first
+    text = _with(
+        DEV.replace('project = "inference"', f'project = "{"p" * 32}"'), "inference", 'endpoint_name = "short-endpoint"'
+    )  # the derived endpoint name would be too long first
     message = _error(tmp_path, text, name=f"{'e' * 10}.toml")
-    assert ("project, environment, allowed_account_ids: bucket names '" + "p" * 32
-            + "-eeeeeeeeee-artifacts-111111111111' (66), ") in message
+    assert (
+        "project, environment, allowed_account_ids: bucket names '"
+        + "p" * 32
+        + "-eeeeeeeeee-artifacts-111111111111' (66), "
+    ) in message
     assert "'" + "p" * 32 + "-eeeeeeeeee-access-logs-111111111111' (68) are over the 63 characters" in message
-    assert ("they are <project>-<environment>-<purpose>-<allowed_account_ids[0]>: shorten project or environment, "
-            "or set a shorter storage.bucket_suffix") in message
+    assert (
+        "they are <project>-<environment>-<purpose>-<allowed_account_ids[0]>: shorten project or environment, "
+        "or set a shorter storage.bucket_suffix"
+    ) in message
 
 
 def test_a_state_name_made_too_long_by_the_account_id_names_every_setting_it_is_made_of(tmp_path):
     text = DEV.replace('project = "inference"', f'project = "{"p" * 28}"')
     message = _error(tmp_path, text)
-    assert ("project, environment, allowed_account_ids: state bucket name '" + "p" * 28
-            + "-dev-tfstate-access-logs-111111111111' is 65 characters") in message
-    assert ("it is <project>-<environment>-tfstate[-access-logs]-<allowed_account_ids[0]>: shorten project or "
-            "environment, or set state.bucket_name") in message
+    assert (
+        "project, environment, allowed_account_ids: state bucket name '"
+        + "p" * 28
+        + "-dev-tfstate-access-logs-111111111111' is 65 characters"
+    ) in message
+    assert (
+        "it is <project>-<environment>-tfstate[-access-logs]-<allowed_account_ids[0]>: shorten project or "
+        "environment, or set state.bucket_name"
+    ) in message
     assert "storage.bucket_suffix" not in message  # the storage names (57 characters) still fit
 
 
 def test_a_state_bucket_name_too_long_for_its_log_bucket_is_named(tmp_path):
     message = _error(tmp_path, _with(DEV, "state", f'bucket_name = "{"s" * 60}"'))
-    assert "state.bucket_name: state bucket name '" + "s" * 60 + "-access-logs' is 72 characters, over the 63" \
-        in message
+    assert (
+        "state.bucket_name: state bucket name '" + "s" * 60 + "-access-logs' is 72 characters, over the 63" in message
+    )
     assert "shorten state.bucket_name" in message
 
 
 def test_production_requires_the_principals_allowed_on_the_state_bucket(tmp_path):
-    text = PROD[:PROD.index("allowed_principal_arns")] + PROD[PROD.index("[registry]"):]
+    text = PROD[: PROD.index("allowed_principal_arns")] + PROD[PROD.index("[registry]") :]
     assert "state.allowed_principal_arns: required when production = true" in _error(tmp_path, text, "prod.toml")
 
 
-@pytest.mark.parametrize(("arn", "expected"), [
-    ("arn:aws:iam::333333333333:role/ci-deploy",
-     "state.allowed_principal_arns: arn:aws:iam::333333333333:role/ci-deploy not in allowed_account_ids "
-     "(222222222222); the state bucket grants nothing to other accounts"),
-    ("arn:aws:sts::222222222222:assumed-role/deploy/session",
-     "state.allowed_principal_arns.0: 'arn:aws:sts::222222222222:assumed-role/deploy/session' is not an IAM role "
-     "or user ARN"),
-    ("arn:aws:iam::*:role/deploy", "is not an IAM role or user ARN"),
-], ids=["other-account", "session-arn", "wildcard-account"])
+@pytest.mark.parametrize(
+    ("arn", "expected"),
+    [
+        (
+            "arn:aws:iam::333333333333:role/ci-deploy",
+            "state.allowed_principal_arns: arn:aws:iam::333333333333:role/ci-deploy not in allowed_account_ids "
+            "(222222222222); the state bucket grants nothing to other accounts",
+        ),
+        (
+            "arn:aws:sts::222222222222:assumed-role/deploy/session",
+            "state.allowed_principal_arns.0: 'arn:aws:sts::222222222222:assumed-role/deploy/session' is not an IAM role "
+            "or user ARN",
+        ),
+        ("arn:aws:iam::*:role/deploy", "is not an IAM role or user ARN"),
+    ],
+    ids=["other-account", "session-arn", "wildcard-account"],
+)
 def test_a_principal_the_state_bucket_cannot_name_is_refused(tmp_path, arn, expected):
-    text = PROD[:PROD.index("allowed_principal_arns")] + f'allowed_principal_arns = ["{arn}"]\n\n' \
-        + PROD[PROD.index("[registry]"):]
+    text = (
+        PROD[: PROD.index("allowed_principal_arns")]
+        + f'allowed_principal_arns = ["{arn}"]\n\n'
+        + PROD[PROD.index("[registry]") :]
+    )
     assert expected in _error(tmp_path, text, "prod.toml")
 
 
 def test_wildcards_in_a_role_name_are_accepted(tmp_path):
     arn = "arn:aws:iam::222222222222:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*"
-    text = PROD[:PROD.index("allowed_principal_arns")] + f'allowed_principal_arns = ["{arn}"]\n\n' \
-        + PROD[PROD.index("[registry]"):]
+    text = (
+        PROD[: PROD.index("allowed_principal_arns")]
+        + f'allowed_principal_arns = ["{arn}"]\n\n'
+        + PROD[PROD.index("[registry]") :]
+    )
     assert _load(tmp_path, text, "prod.toml").state.allowed_principal_arns == (arn,)
 
 

@@ -106,18 +106,38 @@ CASES = _cases()
 def test_the_generated_cases_cover_every_section_of_the_shipped_files():
     settings = {setting for _, _, setting, _ in CASES}
     sections = {setting.split(".")[0] for setting in settings}
-    assert {"project", "region", "log_retention_days", "backend", "registry", "emulator", "network", "storage",
-            "messaging", "compute", "inference", "api", "tags", "state"} <= sections
-    assert {"messaging.queues.1.visibility_timeout_seconds", "messaging.queues.0.filter.priority.0",
-            "messaging.alarm_subscriptions.0.endpoint", "allowed_account_ids.0"} <= settings
+    assert {
+        "project",
+        "region",
+        "log_retention_days",
+        "backend",
+        "registry",
+        "emulator",
+        "network",
+        "storage",
+        "messaging",
+        "compute",
+        "inference",
+        "api",
+        "tags",
+        "state",
+    } <= sections
+    assert {
+        "messaging.queues.1.visibility_timeout_seconds",
+        "messaging.queues.0.filter.priority.0",
+        "messaging.alarm_subscriptions.0.endpoint",
+        "allowed_account_ids.0",
+    } <= settings
     assert any(setting.startswith("inference.rollout.") for setting in settings)
     assert len(CASES) > 150
 
 
-@pytest.mark.parametrize(("env", "number", "setting", "wrong"), CASES,
-                         ids=[f"{env}:{setting}={wrong}" for env, _, setting, wrong in CASES])
-def test_a_wrongly_typed_value_of_any_shipped_setting_is_refused_in_one_line_naming_it(tmp_path, env, number,
-                                                                                      setting, wrong):
+@pytest.mark.parametrize(
+    ("env", "number", "setting", "wrong"), CASES, ids=[f"{env}:{setting}={wrong}" for env, _, setting, wrong in CASES]
+)
+def test_a_wrongly_typed_value_of_any_shipped_setting_is_refused_in_one_line_naming_it(
+    tmp_path, env, number, setting, wrong
+):
     lines = (PROJECT_ROOT / "config" / f"{env}.toml").read_text().splitlines()
     lines[number] = f"{_ASSIGNMENT.match(lines[number])[1]} = {wrong}"
     path = tmp_path / f"{env}.toml"

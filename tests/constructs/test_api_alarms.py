@@ -40,7 +40,8 @@ def test_every_bad_threshold_and_a_missing_topic_are_named_in_one_error():
         _alarms(server_error_rate_percent=0, latency_p99_ms=0, alarm_topic_arn="")
     assert str(error.value) == (
         "alarms: server_error_rate_percent must be in (0, 100], got 0; latency_p99_ms must be >= 1, got 0; "
-        "alarm_topic_arn is required (an alarm nobody hears is no alarm)")
+        "alarm_topic_arn is required (an alarm nobody hears is no alarm)"
+    )
 
 
 def test_alarms_need_three_bad_periods_and_announce_recovery():

@@ -7,9 +7,16 @@ EXECUTION_ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123"
 
 
 def _synth(**overrides) -> dict:
-    props = {"api_id": "abc123", "execution_arn": EXECUTION_ARN, "method": "GET", "path": "/v1/jobs/{id}",
-             "authorization_type": "AWS_IAM", "function_name": "status", "function_invoke_arn": "arn:invoke",
-             **overrides}
+    props = {
+        "api_id": "abc123",
+        "execution_arn": EXECUTION_ARN,
+        "method": "GET",
+        "path": "/v1/jobs/{id}",
+        "authorization_type": "AWS_IAM",
+        "function_name": "status",
+        "function_invoke_arn": "arn:invoke",
+        **overrides,
+    }
     return synth_with(lambda s: ApiRoute(s, "route", props=ApiRouteProps(**props)))
 
 
@@ -31,8 +38,15 @@ def test_the_lambda_permission_names_this_api_this_method_and_this_path():
 
 
 def test_a_vpc_link_route_overwrites_the_path_for_the_model_server_and_grants_no_lambda():
-    doc = _synth(method="POST", path="/v1/predict", function_name=None, function_invoke_arn=None,
-                 vpc_link_id="link", listener_arn="arn:listener", backend_path="/invocations")
+    doc = _synth(
+        method="POST",
+        path="/v1/predict",
+        function_name=None,
+        function_invoke_arn=None,
+        vpc_link_id="link",
+        listener_arn="arn:listener",
+        backend_path="/invocations",
+    )
     integration = only(doc, "aws_apigatewayv2_integration")
     assert (integration["connection_type"], integration["connection_id"]) == ("VPC_LINK", "link")
     assert integration["integration_uri"] == "arn:listener"
@@ -41,8 +55,15 @@ def test_a_vpc_link_route_overwrites_the_path_for_the_model_server_and_grants_no
 
 
 def test_a_vpc_link_route_to_an_https_listener_verifies_the_certificate_name():
-    doc = _synth(method="POST", path="/v1/predict", function_name=None, function_invoke_arn=None,
-                 vpc_link_id="link", listener_arn="arn:listener", tls_server_name="model.example.com")
+    doc = _synth(
+        method="POST",
+        path="/v1/predict",
+        function_name=None,
+        function_invoke_arn=None,
+        vpc_link_id="link",
+        listener_arn="arn:listener",
+        tls_server_name="model.example.com",
+    )
     integration = only(doc, "aws_apigatewayv2_integration")
     assert integration["tls_config"] == {"server_name_to_verify": "model.example.com"}
 
@@ -52,13 +73,16 @@ def test_jwt_routes_carry_the_authorizer():
     assert route["authorizer_id"] == "auth1"
 
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    ({"vpc_link_id": "link", "listener_arn": "arn:l"}, "give exactly one integration"),
-    ({"authorization_type": "JWT"}, "authorizer_id is required with authorization_type JWT"),
-    ({"timeout_ms": 31000}, "timeout_ms must be 50-30000, got 31000"),
-    ({"path": "v1/jobs"}, "path must look like"),
-    ({"tls_server_name": "model.example.com"}, "tls_server_name applies only to a VPC-link integration"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"vpc_link_id": "link", "listener_arn": "arn:l"}, "give exactly one integration"),
+        ({"authorization_type": "JWT"}, "authorizer_id is required with authorization_type JWT"),
+        ({"timeout_ms": 31000}, "timeout_ms must be 50-30000, got 31000"),
+        ({"path": "v1/jobs"}, "path must look like"),
+        ({"tls_server_name": "model.example.com"}, "tls_server_name applies only to a VPC-link integration"),
+    ],
+)
 def test_bad_routes_are_refused(overrides, expected):
     with pytest.raises(ValueError, match=expected):
         _synth(**overrides)

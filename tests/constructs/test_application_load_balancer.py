@@ -10,8 +10,16 @@ CERT = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
 
 
 def _alb(stack, **overrides):
-    props = {"name": "p-inference", "vpc_id": "vpc-1", "vpc_cidr": "10.0.0.0/16", "subnet_ids": ["s-1", "s-2"],
-             "access_log_bucket": "p-access-logs", "target_port": 8080, "idle_timeout_seconds": 60, **overrides}
+    props = {
+        "name": "p-inference",
+        "vpc_id": "vpc-1",
+        "vpc_cidr": "10.0.0.0/16",
+        "subnet_ids": ["s-1", "s-2"],
+        "access_log_bucket": "p-access-logs",
+        "target_port": 8080,
+        "idle_timeout_seconds": 60,
+        **overrides,
+    }
     return ApplicationLoadBalancer(stack, "alb", props=ApplicationLoadBalancerProps(**props))
 
 
@@ -47,8 +55,11 @@ def test_with_a_certificate_it_serves_https_and_redirects_http():
     assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["certificate_arn"] == CERT
     assert listeners[443]["ssl_policy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert listeners[80]["default_action"][0]["type"] == "redirect"
-    assert listeners[80]["default_action"][0]["redirect"] == {"port": "443", "protocol": "HTTPS",
-                                                              "status_code": "HTTP_301"}
+    assert listeners[80]["default_action"][0]["redirect"] == {
+        "port": "443",
+        "protocol": "HTTPS",
+        "status_code": "HTTP_301",
+    }
     ingress = doc["resource"]["aws_vpc_security_group_ingress_rule"].values()
     assert {(r["cidr_ipv4"], r["from_port"]) for r in ingress} == {("0.0.0.0/0", 80), ("0.0.0.0/0", 443)}
 

@@ -10,9 +10,21 @@ REPO = "arn:aws:ecr:eu-west-1:123456789012:repository/p/inference"
 
 
 def _job(stack, **overrides):
-    props = {"name": "p-batch", "image": "repo.example/p/inference:1.0.0", "repository_arn": REPO,
-             "region": "eu-west-1", "account_id": "123456789012", "kms_key_arn": "arn:aws:kms:eu-west-1:1:key/k",
-             "vcpu": 1, "memory": 2048, "command": ("batch", "--manifest", "Ref::manifest"), "log_retention_days": 30, "retry_attempts": 3, "timeout_seconds": 3600, **overrides}
+    props = {
+        "name": "p-batch",
+        "image": "repo.example/p/inference:1.0.0",
+        "repository_arn": REPO,
+        "region": "eu-west-1",
+        "account_id": "123456789012",
+        "kms_key_arn": "arn:aws:kms:eu-west-1:1:key/k",
+        "vcpu": 1,
+        "memory": 2048,
+        "command": ("batch", "--manifest", "Ref::manifest"),
+        "log_retention_days": 30,
+        "retry_attempts": 3,
+        "timeout_seconds": 3600,
+        **overrides,
+    }
     return BatchJobDefinition(stack, "job", props=BatchJobDefinitionProps(**props))
 
 
@@ -49,7 +61,10 @@ def test_logs_go_to_an_encrypted_group_with_retention_and_the_job_times_out():
     doc = synth_with(lambda s: _job(s, timeout_seconds=600, log_retention_days=14))
     group = only(doc, "aws_cloudwatch_log_group")
     assert (group["name"], group["retention_in_days"], group["kms_key_id"]) == (
-        "/aws/batch/p-batch", 14, "arn:aws:kms:eu-west-1:1:key/k")
+        "/aws/batch/p-batch",
+        14,
+        "arn:aws:kms:eu-west-1:1:key/k",
+    )
     assert _container(doc)["logConfiguration"]["options"]["awslogs-group"].startswith("${aws_cloudwatch_log_group.")
     assert only(doc, "aws_batch_job_definition")["timeout"] == {"attempt_duration_seconds": 600}
 
@@ -65,18 +80,22 @@ def test_execution_and_job_roles_are_separate_and_the_job_role_holds_only_what_i
     execution = next(v for k, v in documents.items() if "execution-role" in k)["statement"]
     assert next(st for st in execution if st["sid"] == "PullOwnImage")["resources"] == [REPO]
     assert only(doc, "aws_batch_job_definition")["depends_on"] == [
-        next(f"aws_iam_role_policy.{k}" for k in doc["resource"]["aws_iam_role_policy"] if "job-role" in k)]
+        next(f"aws_iam_role_policy.{k}" for k in doc["resource"]["aws_iam_role_policy"] if "job-role" in k)
+    ]
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"vcpu": 1, "memory": 512}, "memory: 512 MiB is not allowed with cpu 1024"),
-    ({"vcpu": 0.3}, "vcpu must be one of Fargate's vCPU values"),
-    ({"retry_attempts": 11}, "retry_attempts must be 1-10"),
-    ({"retry_on_status_reasons": ("a*", "b*", "c*", "d*", "e*")}, "at most 4"),
-    ({"timeout_seconds": 30}, "timeout_seconds must be at least 60"),
-    ({"user": "0:0"}, "non-root"),
-    ({"command": ()}, "command is required"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"vcpu": 1, "memory": 512}, "memory: 512 MiB is not allowed with cpu 1024"),
+        ({"vcpu": 0.3}, "vcpu must be one of Fargate's vCPU values"),
+        ({"retry_attempts": 11}, "retry_attempts must be 1-10"),
+        ({"retry_on_status_reasons": ("a*", "b*", "c*", "d*", "e*")}, "at most 4"),
+        ({"timeout_seconds": 30}, "timeout_seconds must be at least 60"),
+        ({"user": "0:0"}, "non-root"),
+        ({"command": ()}, "command is required"),
+    ],
+)
 def test_a_job_aws_batch_would_refuse_is_refused_at_synth(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth_with(lambda s: _job(s, **overrides))

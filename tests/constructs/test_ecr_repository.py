@@ -9,8 +9,13 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/abc"
 
 
 def _repo(stack, **overrides):
-    return EcrRepository(stack, "repo", props=EcrRepositoryProps(**{"name": "p/inference", "kms_key_arn": KEY,
-                                                                     "images_to_keep": 30, "untagged_expiry_days": 7, **overrides}))
+    return EcrRepository(
+        stack,
+        "repo",
+        props=EcrRepositoryProps(
+            **{"name": "p/inference", "kms_key_arn": KEY, "images_to_keep": 30, "untagged_expiry_days": 7, **overrides}
+        ),
+    )
 
 
 def test_a_repository_has_immutable_tags_scan_on_push_and_kms():
@@ -25,8 +30,12 @@ def test_the_lifecycle_expires_untagged_images_then_keeps_the_newest_n():
     doc = synth_with(lambda s: _repo(s, images_to_keep=12, untagged_expiry_days=3))
     rules = json.loads(only(doc, "aws_ecr_lifecycle_policy")["policy"])["rules"]
     assert [r["rulePriority"] for r in rules] == [1, 2]
-    assert rules[0]["selection"] == {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                                     "countNumber": 3}
+    assert rules[0]["selection"] == {
+        "tagStatus": "untagged",
+        "countType": "sinceImagePushed",
+        "countUnit": "days",
+        "countNumber": 3,
+    }
     assert rules[1]["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 12}
 
 

@@ -7,7 +7,11 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 
 
 def _cluster(stack, **overrides):
-    return EcsCluster(stack, "cluster", props=EcsClusterProps(**{"name": "p", "kms_key_arn": KEY, "log_retention_days": 30, **overrides}))
+    return EcsCluster(
+        stack,
+        "cluster",
+        props=EcsClusterProps(**{"name": "p", "kms_key_arn": KEY, "log_retention_days": 30, **overrides}),
+    )
 
 
 def test_the_cluster_has_container_insights_and_encrypted_exec_logging():

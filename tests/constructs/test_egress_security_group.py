@@ -15,7 +15,12 @@ def test_nothing_comes_in_and_only_the_port_goes_out_to_the_vpc():
     (group,) = resources["aws_security_group"].values()
     assert "ingress" not in group and "egress" not in group
     (rule,) = resources["aws_vpc_security_group_egress_rule"].values()
-    assert (rule["cidr_ipv4"], rule["from_port"], rule["to_port"], rule["ip_protocol"]) == ("10.0.0.0/16", 80, 80, "tcp")
+    assert (rule["cidr_ipv4"], rule["from_port"], rule["to_port"], rule["ip_protocol"]) == (
+        "10.0.0.0/16",
+        80,
+        80,
+        "tcp",
+    )
     assert rule["description"]
 
 

@@ -22,15 +22,26 @@ DEPLOY = "arn:aws:iam::123456789012:role/deploy"
 
 
 def _cluster(stack, **overrides):
-    props = {"name": "p", "kubernetes_version": "1.35", "subnet_ids": ["subnet-a", "subnet-b"], "kms_key_arn": KEY,
-             "admin_role_arns": (ADMIN,), "deploy_role_arns": (DEPLOY,), "deploy_group": "p-deployers",
-             "log_retention_days": 30, **overrides}
+    props = {
+        "name": "p",
+        "kubernetes_version": "1.35",
+        "subnet_ids": ["subnet-a", "subnet-b"],
+        "kms_key_arn": KEY,
+        "admin_role_arns": (ADMIN,),
+        "deploy_role_arns": (DEPLOY,),
+        "deploy_group": "p-deployers",
+        "log_retention_days": 30,
+        **overrides,
+    }
     return EksCluster(stack, "cluster", props=EksClusterProps(**props))
 
 
 def _attached(doc: dict, role_suffix: str) -> set[str]:
-    return {a["policy_arn"].rsplit("/", 1)[-1] for name, a in doc["resource"]["aws_iam_role_policy_attachment"].items()
-            if role_suffix in name}
+    return {
+        a["policy_arn"].rsplit("/", 1)[-1]
+        for name, a in doc["resource"]["aws_iam_role_policy_attachment"].items()
+        if role_suffix in name
+    }
 
 
 def test_the_cluster_is_private_encrypted_logged_and_admits_no_implicit_admin():
@@ -42,10 +53,17 @@ def test_the_cluster_is_private_encrypted_logged_and_admits_no_implicit_admin():
     assert cluster["vpc_config"]["endpoint_public_access"] is False
     assert "public_access_cidrs" not in cluster["vpc_config"]
     assert cluster["encryption_config"] == {"resources": ["secrets"], "provider": {"key_arn": KEY}}
-    assert sorted(cluster["enabled_cluster_log_types"]) == ["api", "audit", "authenticator", "controllerManager",
-                                                            "scheduler"]
-    assert cluster["access_config"] == {"authentication_mode": "API",
-                                        "bootstrap_cluster_creator_admin_permissions": False}
+    assert sorted(cluster["enabled_cluster_log_types"]) == [
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    ]
+    assert cluster["access_config"] == {
+        "authentication_mode": "API",
+        "bootstrap_cluster_creator_admin_permissions": False,
+    }
     group = only(doc, "aws_cloudwatch_log_group")
     assert group["name"] == "/aws/eks/p/cluster" and group["kms_key_id"] == KEY and group["retention_in_days"] == 30
     assert any("log-group" in dependency for dependency in cluster["depends_on"])
@@ -61,8 +79,9 @@ def test_auto_mode_turns_on_compute_load_balancing_and_block_storage_with_their_
     assert cluster["storage_config"] == {"block_storage": {"enabled": True}}
     assert cluster["bootstrap_self_managed_addons"] is False
     assert set(AUTO_MODE_CLUSTER_POLICIES) | {"AmazonEKSClusterPolicy"} == _attached(doc, "cluster-role")
-    trust = json.loads(next(r["assume_role_policy"] for n, r in doc["resource"]["aws_iam_role"].items()
-                            if "cluster-role" in n))
+    trust = json.loads(
+        next(r["assume_role_policy"] for n, r in doc["resource"]["aws_iam_role"].items() if "cluster-role" in n)
+    )
     assert trust["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
 
 
@@ -105,14 +124,17 @@ def test_a_public_endpoint_carries_exactly_its_allow_list():
     assert only(doc, "aws_eks_cluster")["vpc_config"]["public_access_cidrs"] == ["203.0.113.0/24"]
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"endpoint_public_access": True}, "endpoint_public_access needs public_access_cidrs"),
-    ({"endpoint_public_access": True, "public_access_cidrs": ("0.0.0.0/0",)}, "must not contain a /0 range"),
-    ({"admin_role_arns": ()}, "admin_role_arns: at least one"),
-    ({"log_types": ("api", "everything")}, "log_types: unknown everything"),
-    ({"log_retention_days": 2}, "log_retention_days must be one of"),
-    ({"subnet_ids": ["subnet-a"]}, "subnet_ids: EKS needs subnets in at least two availability zones"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"endpoint_public_access": True}, "endpoint_public_access needs public_access_cidrs"),
+        ({"endpoint_public_access": True, "public_access_cidrs": ("0.0.0.0/0",)}, "must not contain a /0 range"),
+        ({"admin_role_arns": ()}, "admin_role_arns: at least one"),
+        ({"log_types": ("api", "everything")}, "log_types: unknown everything"),
+        ({"log_retention_days": 2}, "log_retention_days must be one of"),
+        ({"subnet_ids": ["subnet-a"]}, "subnet_ids: EKS needs subnets in at least two availability zones"),
+    ],
+)
 def test_invalid_props_are_refused_naming_the_field(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth_with(lambda s: _cluster(s, **overrides))

@@ -9,8 +9,18 @@ from tests.constructs.helpers import only, synth_with
 
 
 def _group(stack, **overrides):
-    props = {"name": "p-nodes", "cluster_name": "p", "node_role_arn": "arn:aws:iam::123456789012:role/n",
-             "subnet_ids": ["subnet-a", "subnet-b"], "instance_types": ("m6i.large",), "min_size": 2, "desired_size": 2, "max_size": 4, "disk_size_gb": 50, **overrides}
+    props = {
+        "name": "p-nodes",
+        "cluster_name": "p",
+        "node_role_arn": "arn:aws:iam::123456789012:role/n",
+        "subnet_ids": ["subnet-a", "subnet-b"],
+        "instance_types": ("m6i.large",),
+        "min_size": 2,
+        "desired_size": 2,
+        "max_size": 4,
+        "disk_size_gb": 50,
+        **overrides,
+    }
     return EksNodeGroup(stack, "nodes", props=EksNodeGroupProps(**props))
 
 
@@ -18,8 +28,11 @@ def test_nodes_require_imdsv2_with_hop_limit_one_and_encrypt_their_root_volume()
     doc = synth_with(_group)
     template = only(doc, "aws_launch_template")
 
-    assert template["metadata_options"] == {"http_endpoint": "enabled", "http_tokens": "required",
-                                            "http_put_response_hop_limit": 1}
+    assert template["metadata_options"] == {
+        "http_endpoint": "enabled",
+        "http_tokens": "required",
+        "http_put_response_hop_limit": 1,
+    }
     ebs = template["block_device_mappings"][0]["ebs"]
     assert ebs["encrypted"] == "true" and ebs["volume_type"] == "gp3" and ebs["volume_size"] == 50
     group = only(doc, "aws_eks_node_group")
@@ -35,11 +48,14 @@ def test_gpu_nodes_run_the_nvidia_ami_and_admit_only_pods_that_tolerate_the_gpu_
     assert group["taint"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"min_size": 3, "desired_size": 2}, "sizes must satisfy"),
-    ({"instance_types": ()}, "instance_types: at least one"),
-    ({"capacity_type": "RESERVED"}, "capacity_type must be ON_DEMAND or SPOT"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"min_size": 3, "desired_size": 2}, "sizes must satisfy"),
+        ({"instance_types": ()}, "instance_types: at least one"),
+        ({"capacity_type": "RESERVED"}, "capacity_type must be ON_DEMAND or SPOT"),
+    ],
+)
 def test_invalid_props_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth_with(lambda s: _group(s, **overrides))

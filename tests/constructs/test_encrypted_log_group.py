@@ -28,6 +28,9 @@ def test_the_api_and_endpoint_constructs_check_retention_like_the_others():
         text = path.read_text()
         if "encrypted_log_group(" in text and path.name != "encrypted_log_group.py":
             assert "log_group_problems(" in text, f"{path.name} makes a log group without checking its retention"
-    direct = [p.name for p in constructs.glob("*.py") if "CloudwatchLogGroup(" in p.read_text()
-              and p.name != "encrypted_log_group.py"]
+    direct = [
+        p.name
+        for p in constructs.glob("*.py")
+        if "CloudwatchLogGroup(" in p.read_text() and p.name != "encrypted_log_group.py"
+    ]
     assert direct == [], f"log groups made around the shared piece: {direct}"

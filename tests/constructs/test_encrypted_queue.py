@@ -15,8 +15,17 @@ ALARMS = "arn:aws:sns:eu-west-1:123456789012:alarms"
 
 
 def _queue(stack, **overrides):
-    props = {"name": "work", "kms_key_arn": KEY, "source_topic_arn": TOPIC, "alarm_topic_arn": ALARMS,
-             "account_id": "123456789012", "region": "eu-west-1", "max_receive_count": 5, "oldest_message_age_alarm_seconds": 900, **overrides}
+    props = {
+        "name": "work",
+        "kms_key_arn": KEY,
+        "source_topic_arn": TOPIC,
+        "alarm_topic_arn": ALARMS,
+        "account_id": "123456789012",
+        "region": "eu-west-1",
+        "max_receive_count": 5,
+        "oldest_message_age_alarm_seconds": 900,
+        **overrides,
+    }
     return EncryptedQueue(stack, "queue", props=EncryptedQueueProps(**props))
 
 
@@ -40,8 +49,11 @@ def test_both_queues_are_encrypted_with_the_customer_key(default_queue):
 
 def test_the_work_queue_long_polls_and_redrives_to_its_own_dead_letter_queue(default_queue):
     queue = _queues(default_queue)["work"]
-    assert (queue["visibility_timeout_seconds"], queue["receive_wait_time_seconds"],
-            queue["message_retention_seconds"]) == (180, 20, 345600)
+    assert (
+        queue["visibility_timeout_seconds"],
+        queue["receive_wait_time_seconds"],
+        queue["message_retention_seconds"],
+    ) == (180, 20, 345600)
     redrive = json.loads(queue["redrive_policy"])
     assert redrive["maxReceiveCount"] == 5 and "dead-letter-queue" in redrive["deadLetterTargetArn"]
 
@@ -77,7 +89,8 @@ def test_each_queue_carries_its_policy_inline_on_its_own_arn(default_queue):
         key = next(k for k in documents if document_id in k and (name == "work-dlq") == ("dead-letter" in k))
         assert queues[name]["policy"] == f"${{data.aws_iam_policy_document.{key}.json}}"
         assert {r for st in documents[key]["statement"] for r in st["resources"]} == {
-            f"arn:aws:sqs:eu-west-1:123456789012:{name}"}
+            f"arn:aws:sqs:eu-west-1:123456789012:{name}"
+        }
     assert "aws_sqs_queue_policy" not in default_queue["resource"]
 
 
@@ -110,13 +123,25 @@ def test_the_settings_are_exposed_for_the_compute_stack():
 
 def test_every_bad_setting_is_named_in_one_error():
     with pytest.raises(ValueError) as error:
-        synth_with(lambda s: _queue(s, name="bad name", kms_key_arn="", receive_wait_time_seconds=21,
-                                    max_receive_count=0, message_retention_seconds=1_209_600,
-                                    dead_letter_retention_seconds=86_400))
+        synth_with(
+            lambda s: _queue(
+                s,
+                name="bad name",
+                kms_key_arn="",
+                receive_wait_time_seconds=21,
+                max_receive_count=0,
+                message_retention_seconds=1_209_600,
+                dead_letter_retention_seconds=86_400,
+            )
+        )
     message = str(error.value)
-    for part in ("name 'bad name': 1-80 characters of A-Za-z0-9_-", "kms_key_arn is required",
-                 "receive_wait_time_seconds must be 0-20, got 21", "max_receive_count must be 1-1000, got 0",
-                 "dead_letter_retention_seconds must be >= message_retention_seconds"):
+    for part in (
+        "name 'bad name': 1-80 characters of A-Za-z0-9_-",
+        "kms_key_arn is required",
+        "receive_wait_time_seconds must be 0-20, got 21",
+        "max_receive_count must be 1-1000, got 0",
+        "dead_letter_retention_seconds must be >= message_retention_seconds",
+    ):
         assert part in message
 
 

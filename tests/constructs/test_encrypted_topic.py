@@ -19,7 +19,7 @@ def test_a_topic_is_encrypted_with_the_customer_key_and_denies_plain_http():
     doc = synth_with(_topic)
     topic = only(doc, "aws_sns_topic")
     assert topic["kms_master_key_id"] == KEY and topic["name"] == "requests" and "fifo_topic" not in topic
-    deny, = _statements(doc)
+    (deny,) = _statements(doc)
     assert deny["effect"] == "Deny" and deny["actions"] == ["sns:Publish"]
     assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
     assert "aws_sns_topic_policy" in doc["resource"]
@@ -32,12 +32,20 @@ def test_a_fifo_topic_gets_the_suffix_and_content_deduplication():
 
 
 def test_a_publishing_service_is_admitted_only_from_this_account_and_source():
-    doc = synth_with(lambda s: _topic(s, publisher_service="cloudwatch.amazonaws.com", account_id="123456789012",
-                                      publisher_source_arn="arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"))
+    doc = synth_with(
+        lambda s: _topic(
+            s,
+            publisher_service="cloudwatch.amazonaws.com",
+            account_id="123456789012",
+            publisher_source_arn="arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*",
+        )
+    )
     _, allow = _statements(doc)
     assert allow["principals"] == [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}]
     assert {c["variable"]: c["values"] for c in allow["condition"]} == {
-        "aws:SourceAccount": ["123456789012"], "aws:SourceArn": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"]}
+        "aws:SourceAccount": ["123456789012"],
+        "aws:SourceArn": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"],
+    }
 
 
 def test_every_bad_setting_is_named_in_one_error():

@@ -6,7 +6,14 @@ from tests.constructs.sagemaker_fixtures import TOPIC
 
 
 def _alarms(mode, **overrides) -> dict:
-    props = {"endpoint_name": "ep", "variant_name": "primary", "mode": mode, "alarm_topic_arn": TOPIC, "errors_threshold": 5, **overrides}
+    props = {
+        "endpoint_name": "ep",
+        "variant_name": "primary",
+        "mode": mode,
+        "alarm_topic_arn": TOPIC,
+        "errors_threshold": 5,
+        **overrides,
+    }
     doc = synth_with(lambda s: EndpointAlarms(s, "alarms", props=EndpointAlarmsProps(**props)))
     return {a["metric_name"]: a for a in doc["resource"]["aws_cloudwatch_metric_alarm"].values()}
 

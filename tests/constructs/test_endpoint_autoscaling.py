@@ -5,8 +5,17 @@ from tests.constructs.helpers import only, synth_with
 
 
 def _synth(mode, **overrides) -> dict:
-    props = {"endpoint_name": "ep", "variant_name": "primary", "mode": mode, "min_capacity": 1, "max_capacity": 4,
-             "target_value": 0.5 if mode == "serverless" else 100, "scale_in_cooldown_seconds": 300, "scale_out_cooldown_seconds": 60, **overrides}
+    props = {
+        "endpoint_name": "ep",
+        "variant_name": "primary",
+        "mode": mode,
+        "min_capacity": 1,
+        "max_capacity": 4,
+        "target_value": 0.5 if mode == "serverless" else 100,
+        "scale_in_cooldown_seconds": 300,
+        "scale_out_cooldown_seconds": 60,
+        **overrides,
+    }
     return synth_with(lambda s: EndpointAutoscaling(s, "scaling", props=EndpointAutoscalingProps(**props)))
 
 
@@ -17,7 +26,8 @@ def test_real_time_tracks_invocations_per_instance():
     assert target["scalable_dimension"] == "sagemaker:variant:DesiredInstanceCount"
     tracking = only(doc, "aws_appautoscaling_policy")["target_tracking_scaling_policy_configuration"]
     assert tracking["predefined_metric_specification"] == {
-        "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"}
+        "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+    }
     assert tracking["target_value"] == 100
     assert "aws_cloudwatch_metric_alarm" not in doc.get("resource", {})
 
@@ -26,7 +36,9 @@ def test_async_tracks_backlog_per_instance_scales_to_zero_and_wakes_on_backlog_w
     doc = _synth("async", min_capacity=0, target_value=5)
     assert only(doc, "aws_appautoscaling_target")["min_capacity"] == 0
     policies = {p["policy_type"]: p for p in doc["resource"]["aws_appautoscaling_policy"].values()}
-    metric = policies["TargetTrackingScaling"]["target_tracking_scaling_policy_configuration"]["customized_metric_specification"]
+    metric = policies["TargetTrackingScaling"]["target_tracking_scaling_policy_configuration"][
+        "customized_metric_specification"
+    ]
     assert metric["metric_name"] == "ApproximateBacklogSizePerInstance" and metric["namespace"] == "AWS/SageMaker"
     assert metric["dimensions"] == [{"name": "EndpointName", "value": "ep"}]
     step = policies["StepScaling"]["step_scaling_policy_configuration"]
@@ -38,10 +50,15 @@ def test_async_tracks_backlog_per_instance_scales_to_zero_and_wakes_on_backlog_w
 
 def test_serverless_scales_provisioned_concurrency_on_its_utilization():
     doc = _synth("serverless")
-    assert only(doc, "aws_appautoscaling_target")["scalable_dimension"] == "sagemaker:variant:DesiredProvisionedConcurrency"
+    assert (
+        only(doc, "aws_appautoscaling_target")["scalable_dimension"]
+        == "sagemaker:variant:DesiredProvisionedConcurrency"
+    )
     tracking = only(doc, "aws_appautoscaling_policy")["target_tracking_scaling_policy_configuration"]
-    assert tracking["predefined_metric_specification"]["predefined_metric_type"] == \
-        "SageMakerVariantProvisionedConcurrencyUtilization"
+    assert (
+        tracking["predefined_metric_specification"]["predefined_metric_type"]
+        == "SageMakerVariantProvisionedConcurrencyUtilization"
+    )
 
 
 def test_scale_to_zero_outside_async_and_bad_ranges_are_refused():

@@ -5,8 +5,14 @@ from tests.constructs.helpers import only, synth_with
 
 
 def _queue(stack, **overrides):
-    props = {"name": "p-batch", "subnet_ids": ["subnet-a", "subnet-b"], "security_group_ids": ["sg-1"],
-             "spot_vcpus": 12, "on_demand_vcpus": 4, **overrides}
+    props = {
+        "name": "p-batch",
+        "subnet_ids": ["subnet-a", "subnet-b"],
+        "security_group_ids": ["sg-1"],
+        "spot_vcpus": 12,
+        "on_demand_vcpus": 4,
+        **overrides,
+    }
     return FargateJobQueue(stack, "queue", props=FargateJobQueueProps(**props))
 
 
@@ -18,11 +24,16 @@ def test_the_queue_tries_fargate_spot_first_then_on_demand_fargate():
     doc = synth_with(_queue)
     environments = _environments(doc)
     order = only(doc, "aws_batch_job_queue")["compute_environment_order"]
-    spot = next(k for k, e in doc["resource"]["aws_batch_compute_environment"].items()
-                if e["compute_resources"]["type"] == "FARGATE_SPOT")
+    spot = next(
+        k
+        for k, e in doc["resource"]["aws_batch_compute_environment"].items()
+        if e["compute_resources"]["type"] == "FARGATE_SPOT"
+    )
     assert [(o["order"], o["compute_environment"].split(".")[1]) for o in order][0] == (1, spot)
     assert {kind: e["compute_resources"]["max_vcpus"] for kind, e in environments.items()} == {
-        "FARGATE_SPOT": 12, "FARGATE": 4}
+        "FARGATE_SPOT": 12,
+        "FARGATE": 4,
+    }
 
 
 def test_both_environments_run_in_the_private_subnets_behind_the_given_groups_with_the_service_linked_role():

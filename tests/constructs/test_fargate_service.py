@@ -10,10 +10,24 @@ REPO = "arn:aws:ecr:eu-west-1:123456789012:repository/p/inference"
 
 
 def _service(stack, **overrides):
-    props = {"name": "p-inference", "cluster_arn": "arn:cluster", "image": "repo.example/p/inference:1.0.0",
-             "repository_arn": REPO, "region": "eu-west-1", "account_id": "123456789012",
-             "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k", "vpc_id": "vpc-1",
-             "vpc_cidr": "10.0.0.0/16", "subnet_ids": ["s-1"], "log_retention_days": 30, "cpu": 512, "memory": 1024, "desired_count": 1, "container_port": 8080, **overrides}
+    props = {
+        "name": "p-inference",
+        "cluster_arn": "arn:cluster",
+        "image": "repo.example/p/inference:1.0.0",
+        "repository_arn": REPO,
+        "region": "eu-west-1",
+        "account_id": "123456789012",
+        "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/k",
+        "vpc_id": "vpc-1",
+        "vpc_cidr": "10.0.0.0/16",
+        "subnet_ids": ["s-1"],
+        "log_retention_days": 30,
+        "cpu": 512,
+        "memory": 1024,
+        "desired_count": 1,
+        "container_port": 8080,
+        **overrides,
+    }
     return FargateService(stack, "svc", props=FargateServiceProps(**props))
 
 
@@ -66,12 +80,17 @@ def test_only_the_load_balancer_group_is_admitted_and_egress_is_https_to_the_vpc
     assert ingress["referenced_security_group_id"] == "sg-alb" and ingress["from_port"] == 8080
     egress = doc["resource"]["aws_vpc_security_group_egress_rule"].values()
     assert {(r.get("cidr_ipv4") or r.get("prefix_list_id"), r["from_port"]) for r in egress} == {
-        ("10.0.0.0/16", 443), ("pl-s3", 443)}
+        ("10.0.0.0/16", 443),
+        ("pl-s3", 443),
+    }
 
 
 def test_a_worker_without_port_takes_no_inbound_traffic_and_may_override_the_command():
-    doc = synth_with(lambda s: _service(s, container_port=None, ingress_security_group_id="sg-alb",
-                                        command=("python", "-m", "worker")))
+    doc = synth_with(
+        lambda s: _service(
+            s, container_port=None, ingress_security_group_id="sg-alb", command=("python", "-m", "worker")
+        )
+    )
     assert "aws_vpc_security_group_ingress_rule" not in doc["resource"]
     container = _container(doc)
     assert "portMappings" not in container and container["command"] == ["python", "-m", "worker"]
@@ -85,35 +104,50 @@ def test_by_default_the_service_runs_on_the_fargate_launch_type_without_a_contai
 
 
 def test_a_capacity_provider_strategy_replaces_the_launch_type_and_the_container_checks_itself():
-    doc = synth_with(lambda s: _service(s, container_port=None, capacity_provider_strategy=(
-        ("FARGATE", 1, 0), ("FARGATE_SPOT", 0, 3)), health_check_command=("python", "-m", "queue_worker.health"),
-        stop_timeout_seconds=120))
+    doc = synth_with(
+        lambda s: _service(
+            s,
+            container_port=None,
+            capacity_provider_strategy=(("FARGATE", 1, 0), ("FARGATE_SPOT", 0, 3)),
+            health_check_command=("python", "-m", "queue_worker.health"),
+            stop_timeout_seconds=120,
+        )
+    )
     service = only(doc, "aws_ecs_service")
     container = _container(doc)
 
     assert "launch_type" not in service
-    assert service["capacity_provider_strategy"] == [{"base": 1, "capacity_provider": "FARGATE", "weight": 0},
-                                                     {"base": 0, "capacity_provider": "FARGATE_SPOT", "weight": 3}]
+    assert service["capacity_provider_strategy"] == [
+        {"base": 1, "capacity_provider": "FARGATE", "weight": 0},
+        {"base": 0, "capacity_provider": "FARGATE_SPOT", "weight": 3},
+    ]
     assert container["healthCheck"]["command"] == ["CMD", "python", "-m", "queue_worker.health"]
     assert container["stopTimeout"] == 120
 
 
 def test_the_target_group_registers_the_container():
     service = only(synth_with(lambda s: _service(s, target_group_arn="arn:tg")), "aws_ecs_service")
-    assert service["load_balancer"] == [{"target_group_arn": "arn:tg", "container_name": "p-inference",
-                                         "container_port": 8080}]
+    assert service["load_balancer"] == [
+        {"target_group_arn": "arn:tg", "container_name": "p-inference", "container_port": 8080}
+    ]
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"cpu": 256, "memory": 4096}, "memory: 4096 MiB is not allowed with cpu 256; allowed: 512, 1024, 2048"),
-    ({"cpu": 300}, "cpu: 300 is not a Fargate CPU value"),
-    ({"user": "0:0"}, "user must be a non-root"),
-    ({"user": "root"}, "user must be a non-root"),
-    ({"capacity_provider_strategy": (("FARGATE", 0, 1), ("EC2", 0, 1))}, "must name FARGATE and/or FARGATE_SPOT"),
-    ({"capacity_provider_strategy": (("FARGATE", 1, 0),)}, "needs a weight > 0"),
-    ({"capacity_provider_strategy": (("FARGATE", 1, 1), ("FARGATE_SPOT", 1, 1))}, "only one provider may have a base"),
-    ({"stop_timeout_seconds": 121}, "stop_timeout_seconds must be 2-120"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"cpu": 256, "memory": 4096}, "memory: 4096 MiB is not allowed with cpu 256; allowed: 512, 1024, 2048"),
+        ({"cpu": 300}, "cpu: 300 is not a Fargate CPU value"),
+        ({"user": "0:0"}, "user must be a non-root"),
+        ({"user": "root"}, "user must be a non-root"),
+        ({"capacity_provider_strategy": (("FARGATE", 0, 1), ("EC2", 0, 1))}, "must name FARGATE and/or FARGATE_SPOT"),
+        ({"capacity_provider_strategy": (("FARGATE", 1, 0),)}, "needs a weight > 0"),
+        (
+            {"capacity_provider_strategy": (("FARGATE", 1, 1), ("FARGATE_SPOT", 1, 1))},
+            "only one provider may have a base",
+        ),
+        ({"stop_timeout_seconds": 121}, "stop_timeout_seconds must be 2-120"),
+    ],
+)
 def test_invalid_settings_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth_with(lambda s: _service(s, **overrides))

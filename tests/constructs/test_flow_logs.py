@@ -7,8 +7,16 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/abc"
 
 
 def _flow_logs(stack, **overrides):
-    props = {"vpc_id": "vpc-1", "log_group_name": "/aws/vpc/x/flow-logs", "retention_days": 30, "kms_key_arn": KEY,
-             "role_name": "x-flow-logs", "account_id": "123456789012", "region": "eu-west-1", **overrides}
+    props = {
+        "vpc_id": "vpc-1",
+        "log_group_name": "/aws/vpc/x/flow-logs",
+        "retention_days": 30,
+        "kms_key_arn": KEY,
+        "role_name": "x-flow-logs",
+        "account_id": "123456789012",
+        "region": "eu-west-1",
+        **overrides,
+    }
     return VpcFlowLogs(stack, "flow-logs", props=VpcFlowLogsProps(**props))
 
 
@@ -34,7 +42,8 @@ def test_only_the_flow_logs_service_of_this_account_may_assume_the_role(default_
     assert trust["principals"] == [{"type": "Service", "identifiers": ["vpc-flow-logs.amazonaws.com"]}]
     assert {c["variable"]: c["values"] for c in trust["condition"]} == {
         "aws:SourceAccount": ["123456789012"],
-        "aws:SourceArn": ["arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"]}
+        "aws:SourceArn": ["arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"],
+    }
     assert "resources" not in trust
 
 
@@ -52,9 +61,15 @@ def test_the_role_may_look_up_log_groups_as_the_flow_logs_service_requires(defau
 
 def test_every_bad_setting_is_named_in_one_error():
     with pytest.raises(ValueError) as error:
-        synth_with(lambda s: _flow_logs(s, retention_days=8, traffic_type="SOME", max_aggregation_interval=5,
-                                        kms_key_arn=""))
+        synth_with(
+            lambda s: _flow_logs(s, retention_days=8, traffic_type="SOME", max_aggregation_interval=5, kms_key_arn="")
+        )
     message = str(error.value)
-    for part in ("retention_days must be one of the CloudWatch retention values 1, 3, 5, 7", "got 8", "traffic_type must be one of ALL, ACCEPT, REJECT",
-                 "max_aggregation_interval must be 60 or 600, got 5", "kms_key_arn is required"):
+    for part in (
+        "retention_days must be one of the CloudWatch retention values 1, 3, 5, 7",
+        "got 8",
+        "traffic_type must be one of ALL, ACCEPT, REJECT",
+        "max_aggregation_interval must be 60 or 600, got 5",
+        "kms_key_arn is required",
+    ):
         assert part in message

@@ -38,9 +38,14 @@ def test_cloudwatch_logs_may_use_the_key_only_for_the_log_groups_registered_with
 
     logs = {st["Sid"]: st for st in _policy(synth_with(build))["Statement"]}["CloudWatchLogsUse"]
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
-    assert logs["Condition"] == {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": [
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/a",
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/b"]}}
+    assert logs["Condition"] == {
+        "ArnEquals": {
+            "kms:EncryptionContext:aws:logs:arn": [
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/a",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/b",
+            ]
+        }
+    }
 
 
 def test_a_key_with_a_region_but_no_log_group_grants_cloudwatch_logs_nothing():

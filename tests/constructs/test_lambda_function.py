@@ -10,9 +10,17 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/k"
 
 
 def _function(stack, **overrides):
-    props = {"function_name": "p-submit", "handler": "lambdas.submit.handler.handler", "package_path": "a.zip",
-             "source_code_hash": "aGFzaA==", "kms_key_arn": KEY, "account_id": "123456789012",
-             "region": "eu-west-1", "log_retention_days": 30, **overrides}
+    props = {
+        "function_name": "p-submit",
+        "handler": "lambdas.submit.handler.handler",
+        "package_path": "a.zip",
+        "source_code_hash": "aGFzaA==",
+        "kms_key_arn": KEY,
+        "account_id": "123456789012",
+        "region": "eu-west-1",
+        "log_retention_days": 30,
+        **overrides,
+    }
     return LambdaFunction(stack, "fn", props=LambdaFunctionProps(**props))
 
 
@@ -61,10 +69,15 @@ def _in_vpc(stack):
 
 def test_in_the_vpc_the_interface_grants_name_the_subnets_and_group():
     doc = synth_with(_in_vpc)
-    assert only(doc, "aws_lambda_function")["vpc_config"] == {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"]}
+    assert only(doc, "aws_lambda_function")["vpc_config"] == {
+        "subnet_ids": ["subnet-1"],
+        "security_group_ids": ["sg-1"],
+    }
     create = next(st for st in _policy(doc) if st["sid"] == "VpcInterfacesCreateInOwnSubnets")
-    assert create["resources"] == ["arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",
-                                   "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-1"]
+    assert create["resources"] == [
+        "arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",
+        "arn:aws:ec2:eu-west-1:123456789012:security-group/sg-1",
+    ]
 
 
 def test_each_interface_grant_is_conditioned_only_on_keys_its_resource_type_carries():
@@ -74,10 +87,13 @@ def test_each_interface_grant_is_conditioned_only_on_keys_its_resource_type_carr
     vpc = "arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-1"
     assert statements["VpcInterfacesCreate"]["resources"] == ["arn:aws:ec2:eu-west-1:123456789012:network-interface/*"]
     assert "condition" not in statements["VpcInterfacesCreate"]
-    assert {(c["variable"], tuple(c["values"])) for c in statements["VpcInterfacesCreateInOwnSubnets"]["condition"]} \
-        == {("ec2:Vpc", (vpc,))}
+    assert {
+        (c["variable"], tuple(c["values"])) for c in statements["VpcInterfacesCreateInOwnSubnets"]["condition"]
+    } == {("ec2:Vpc", (vpc,))}
     assert {(c["variable"], tuple(c["values"])) for c in statements["VpcInterfacesManage"]["condition"]} == {
-        ("ec2:Vpc", (vpc,)), ("ec2:Subnet", ("arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",))}
+        ("ec2:Vpc", (vpc,)),
+        ("ec2:Subnet", ("arn:aws:ec2:eu-west-1:123456789012:subnet/subnet-1",)),
+    }
 
 
 def test_outside_the_vpc_there_are_no_interface_grants():
@@ -86,16 +102,19 @@ def test_outside_the_vpc_there_are_no_interface_grants():
     assert not [st for st in _policy(doc) if st["sid"].startswith("Vpc")]
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("memory_mb", 127, "memory_mb must be 128-10240, got 127"),
-    ("memory_mb", 10241, "memory_mb must be 128-10240, got 10241"),
-    ("timeout_seconds", 0, "timeout_seconds must be 1-900, got 0"),
-    ("timeout_seconds", 901, "timeout_seconds must be 1-900, got 901"),
-    ("runtime", "python3.8", "runtime must be one of python3.12, python3.13"),
-    ("log_retention_days", 10, "log_retention_days must be one of"),
-    ("reserved_concurrency", -1, "reserved_concurrency must be >= 0"),
-    ("subnet_ids", ["subnet-1"], "subnet_ids, security_group_ids and vpc_id go together"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("memory_mb", 127, "memory_mb must be 128-10240, got 127"),
+        ("memory_mb", 10241, "memory_mb must be 128-10240, got 10241"),
+        ("timeout_seconds", 0, "timeout_seconds must be 1-900, got 0"),
+        ("timeout_seconds", 901, "timeout_seconds must be 1-900, got 901"),
+        ("runtime", "python3.8", "runtime must be one of python3.12, python3.13"),
+        ("log_retention_days", 10, "log_retention_days must be one of"),
+        ("reserved_concurrency", -1, "reserved_concurrency must be >= 0"),
+        ("subnet_ids", ["subnet-1"], "subnet_ids, security_group_ids and vpc_id go together"),
+    ],
+)
 def test_invalid_settings_are_refused_naming_the_field(field, value, message):
     with pytest.raises(ValueError, match=message):
         synth_with(lambda s: _function(s, **{field: value}))

@@ -21,10 +21,18 @@ def lambdas_tree(tmp_path):
     (root / "alpha" / "__pycache__").mkdir(parents=True)
     (root / "beta").mkdir()
     (root / "__pycache__").mkdir()
-    for path, text in {"__init__.py": "", "contract.py": "X = 1\n", "alpha/__init__.py": "",
-                       "alpha/handler.py": "def handler(e, c): return e\n", "alpha/data/table.json": "{}",
-                       "alpha/__pycache__/handler.cpython-312.pyc": "junk", "alpha/stale.pyc": "junk",
-                       "__pycache__/contract.cpython-312.pyc": "junk", "beta/handler.py": "", "notes.txt": "no"}.items():
+    for path, text in {
+        "__init__.py": "",
+        "contract.py": "X = 1\n",
+        "alpha/__init__.py": "",
+        "alpha/handler.py": "def handler(e, c): return e\n",
+        "alpha/data/table.json": "{}",
+        "alpha/__pycache__/handler.cpython-312.pyc": "junk",
+        "alpha/stale.pyc": "junk",
+        "__pycache__/contract.cpython-312.pyc": "junk",
+        "beta/handler.py": "",
+        "notes.txt": "no",
+    }.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
     return root
@@ -37,8 +45,12 @@ def test_every_folder_with_a_handler_is_a_function(lambdas_tree):
 
 def test_the_package_holds_shared_modules_and_the_function_folder_but_no_bytecode(lambdas_tree):
     assert list(package_files("alpha", lambdas_tree)) == [
-        "lambdas/__init__.py", "lambdas/alpha/__init__.py", "lambdas/alpha/data/table.json",
-        "lambdas/alpha/handler.py", "lambdas/contract.py"]
+        "lambdas/__init__.py",
+        "lambdas/alpha/__init__.py",
+        "lambdas/alpha/data/table.json",
+        "lambdas/alpha/handler.py",
+        "lambdas/contract.py",
+    ]
 
 
 def test_the_zip_fixes_order_timestamps_and_permissions(lambdas_tree):
@@ -53,6 +65,7 @@ def test_the_zip_fixes_order_timestamps_and_permissions(lambdas_tree):
 def test_the_same_content_gives_the_same_bytes_whatever_the_file_times(lambdas_tree):
     first = deterministic_zip(package_files("alpha", lambdas_tree))
     import os
+
     for path in lambdas_tree.rglob("*.py"):
         os.utime(path, (1_700_000_000, 1_700_000_000))
     assert deterministic_zip(package_files("alpha", lambdas_tree)) == first
@@ -68,8 +81,11 @@ def test_the_asset_path_is_relative_and_named_by_the_content_hash(lambdas_tree, 
     built = {}
 
     def build(stack):
-        built["package"] = LambdaPackage(stack, "pkg", props=LambdaPackageProps(
-            function="alpha", lambdas_dir=lambdas_tree, build_dir=tmp_path / "build"))
+        built["package"] = LambdaPackage(
+            stack,
+            "pkg",
+            props=LambdaPackageProps(function="alpha", lambdas_dir=lambdas_tree, build_dir=tmp_path / "build"),
+        )
 
     synth_with(build)
     package = built["package"]
@@ -78,5 +94,6 @@ def test_the_asset_path_is_relative_and_named_by_the_content_hash(lambdas_tree, 
 
 def test_a_function_without_handler_is_refused_naming_the_known_ones(lambdas_tree):
     with pytest.raises(ValueError, match=r"no lambdas/gamma/handler.py; functions with a handler: alpha, beta"):
-        synth_with(lambda s: LambdaPackage(s, "pkg", props=LambdaPackageProps(function="gamma",
-                                                                              lambdas_dir=lambdas_tree)))
+        synth_with(
+            lambda s: LambdaPackage(s, "pkg", props=LambdaPackageProps(function="gamma", lambdas_dir=lambdas_tree))
+        )

@@ -15,8 +15,16 @@ CLUSTER = "arn:aws:eks:eu-west-1:123456789012:cluster/p"
 
 
 def _role(stack, **overrides):
-    props = {"role_name": "p-worker-pod", "cluster_name": "p", "cluster_arn": CLUSTER, "account_id": "123456789012",
-             "namespace": "inference", "service_account": "queue-worker", "purpose": "tests", **overrides}
+    props = {
+        "role_name": "p-worker-pod",
+        "cluster_name": "p",
+        "cluster_arn": CLUSTER,
+        "account_id": "123456789012",
+        "namespace": "inference",
+        "service_account": "queue-worker",
+        "purpose": "tests",
+        **overrides,
+    }
     return PodIdentityRole(stack, "identity", props=PodIdentityRoleProps(**props))
 
 
@@ -24,10 +32,18 @@ def test_only_eks_pod_identity_for_this_cluster_may_assume_the_role():
     doc = synth_with(_role)
     trust = json.loads(only(doc, "aws_iam_role")["assume_role_policy"])["Statement"]
 
-    assert trust == [{"Sid": "EksPodIdentityAssumesRole", "Effect": "Allow",
-                      "Principal": {"Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"],
-                      "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
-                                    "ArnEquals": {"aws:SourceArn": CLUSTER}}}]
+    assert trust == [
+        {
+            "Sid": "EksPodIdentityAssumesRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": "123456789012"},
+                "ArnEquals": {"aws:SourceArn": CLUSTER},
+            },
+        }
+    ]
     association = only(doc, "aws_eks_pod_identity_association")
     assert (association["namespace"], association["service_account"]) == ("inference", "queue-worker")
 
@@ -39,7 +55,8 @@ def test_a_role_without_statements_has_no_policy_and_one_with_them_exactly_those
 
     assert only(doc, "aws_iam_role_policy")["name"] == "least-privilege"
     assert only({"resource": doc["data"]}, "aws_iam_policy_document")["statement"][0]["actions"] == [
-        "sqs:GetQueueAttributes"]
+        "sqs:GetQueueAttributes"
+    ]
 
 
 def test_a_namespace_that_is_no_kubernetes_name_is_refused():

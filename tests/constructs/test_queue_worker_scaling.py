@@ -11,8 +11,19 @@ from tests.constructs.helpers import only, synth_with
 
 
 def _scaling(stack, **overrides):
-    props = {"name": "p-queue-worker", "cluster_name": "p", "service_name": "p-queue-worker",
-             "queue_name": "p-default", "min_count": 0, "max_count": 4, "messages_per_task": 10, "scale_out_evaluation_minutes": 1, "scale_in_evaluation_minutes": 10, "cooldown_seconds": 120, **overrides}
+    props = {
+        "name": "p-queue-worker",
+        "cluster_name": "p",
+        "service_name": "p-queue-worker",
+        "queue_name": "p-default",
+        "min_count": 0,
+        "max_count": 4,
+        "messages_per_task": 10,
+        "scale_out_evaluation_minutes": 1,
+        "scale_in_evaluation_minutes": 10,
+        "cooldown_seconds": 120,
+        **overrides,
+    }
     return QueueWorkerScaling(stack, "scaling", props=QueueWorkerScalingProps(**props))
 
 
@@ -31,12 +42,18 @@ def test_target_tracking_keeps_the_backlog_per_task_by_metric_math_and_no_policy
     queries = {q["id"]: q for q in tracking["customized_metric_specification"]["metrics"]}
 
     assert tracking["target_value"] == 7 and not tracking.get("disable_scale_in")
-    assert queries["backlog_per_task"] == {"id": "backlog_per_task", "expression": "visible / running",
-                                           "label": "messages visible per running task", "return_data": True}
+    assert queries["backlog_per_task"] == {
+        "id": "backlog_per_task",
+        "expression": "visible / running",
+        "label": "messages visible per running task",
+        "return_data": True,
+    }
     assert queries["visible"]["metric_stat"]["metric"]["metric_name"] == "ApproximateNumberOfMessagesVisible"
     assert queries["running"]["metric_stat"]["metric"] == {
-        "namespace": "ECS/ContainerInsights", "metric_name": "RunningTaskCount",
-        "dimensions": [{"name": "ClusterName", "value": "p"}, {"name": "ServiceName", "value": "p-queue-worker"}]}
+        "namespace": "ECS/ContainerInsights",
+        "metric_name": "RunningTaskCount",
+        "dimensions": [{"name": "ClusterName", "value": "p"}, {"name": "ServiceName", "value": "p-queue-worker"}],
+    }
     assert "CPU" not in json.dumps(doc["resource"]["aws_appautoscaling_policy"])
 
 
@@ -58,6 +75,7 @@ def test_from_zero_tasks_a_wake_up_alarm_adds_tasks_by_step_since_tracking_canno
 
 def test_the_wake_up_expression_fires_only_with_messages_and_no_running_task():
     """The CloudWatch expression, read as what it computes: messages visible while no task runs, else 0."""
+
     def waiting_without_tasks(visible: float, running: float | None) -> float:
         return visible if (running or 0) < 1 else 0
 
@@ -77,11 +95,14 @@ def test_scale_in_waits_until_nothing_is_visible_or_in_flight():
     assert scale_in["step_adjustment"][0]["scaling_adjustment"] == 1
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"min_count": 3, "max_count": 2}, "min_count/max_count must satisfy"),
-    ({"messages_per_task": 0}, "messages_per_task must be >= 1"),
-    ({"scale_in_evaluation_minutes": 0}, "scale_in_evaluation_minutes must be 1-60"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"min_count": 3, "max_count": 2}, "min_count/max_count must satisfy"),
+        ({"messages_per_task": 0}, "messages_per_task must be >= 1"),
+        ({"scale_in_evaluation_minutes": 0}, "scale_in_evaluation_minutes must be 1-60"),
+    ],
+)
 def test_invalid_settings_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         synth_with(lambda s: _scaling(s, **overrides))

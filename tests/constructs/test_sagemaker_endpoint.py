@@ -6,16 +6,32 @@ from modules.constructs.sagemaker_endpoint import SagemakerEndpoint, SagemakerEn
 from tests.constructs.helpers import only, synth_with
 from tests.constructs.sagemaker_fixtures import KEY, OTHER_KEY, OTHER_TOPIC, TOPIC, unhashed_arguments
 
-COMMON = {"endpoint_name": "ep", "model_name": "ep-model", "kms_key_arn": KEY, "log_kms_key_arn": KEY,
-          "log_retention_days": 7}
+COMMON = {
+    "endpoint_name": "ep",
+    "model_name": "ep-model",
+    "kms_key_arn": KEY,
+    "log_kms_key_arn": KEY,
+    "log_retention_days": 7,
+}
 MODES = {
-    "real-time": {"instance_type": "ml.m5.large", "initial_instance_count": 2,
-                  "data_capture_s3_uri": "s3://results/data-capture/", "data_capture_sampling_percentage": 20,
-                  "data_capture_kms_key_arn": KEY},
+    "real-time": {
+        "instance_type": "ml.m5.large",
+        "initial_instance_count": 2,
+        "data_capture_s3_uri": "s3://results/data-capture/",
+        "data_capture_sampling_percentage": 20,
+        "data_capture_kms_key_arn": KEY,
+    },
     "serverless": {"memory_size_mb": 2048, "max_concurrency": 5},
-    "async": {"instance_type": "ml.m5.large", "initial_instance_count": 1, "output_s3_uri": "s3://results/async/output/",
-              "failure_s3_uri": "s3://results/async/failure/", "output_kms_key_arn": KEY,
-              "success_topic_arn": TOPIC, "error_topic_arn": TOPIC, "max_concurrent_invocations_per_instance": 4},
+    "async": {
+        "instance_type": "ml.m5.large",
+        "initial_instance_count": 1,
+        "output_s3_uri": "s3://results/async/output/",
+        "failure_s3_uri": "s3://results/async/failure/",
+        "output_kms_key_arn": KEY,
+        "success_topic_arn": TOPIC,
+        "error_topic_arn": TOPIC,
+        "max_concurrent_invocations_per_instance": 4,
+    },
 }
 
 
@@ -32,8 +48,12 @@ def test_real_time_runs_instances_with_a_volume_key_and_captures_a_sample_of_tra
     config = only(doc, "aws_sagemaker_endpoint_configuration")
     assert config["kms_key_arn"] == KEY
     assert config["production_variants"][0] == {
-        "variant_name": "primary", "model_name": "ep-model", "instance_type": "ml.m5.large",
-        "initial_instance_count": 2, "initial_variant_weight": 1}
+        "variant_name": "primary",
+        "model_name": "ep-model",
+        "instance_type": "ml.m5.large",
+        "initial_instance_count": 2,
+        "initial_variant_weight": 1,
+    }
     capture = config["data_capture_config"]
     assert capture["enable_capture"] is True and capture["initial_sampling_percentage"] == 20
     assert capture["destination_s3_uri"] == "s3://results/data-capture/" and capture["kms_key_id"] == KEY
@@ -44,8 +64,11 @@ def test_real_time_runs_instances_with_a_volume_key_and_captures_a_sample_of_tra
 def test_serverless_sets_memory_and_concurrency_and_nothing_of_instances():
     config = only(_synth("serverless", provisioned_concurrency=2), "aws_sagemaker_endpoint_configuration")
     variant = config["production_variants"][0]
-    assert variant["serverless_config"] == {"memory_size_in_mb": 2048, "max_concurrency": 5,
-                                            "provisioned_concurrency": 2}
+    assert variant["serverless_config"] == {
+        "memory_size_in_mb": 2048,
+        "max_concurrency": 5,
+        "provisioned_concurrency": 2,
+    }
     assert "instance_type" not in variant and "data_capture_config" not in config
 
 
@@ -78,24 +101,28 @@ def test_the_configuration_is_named_by_a_terraform_hash_and_replaced_before_dest
 # Defect 8: every input that forces a new configuration must rename it, or create_before_destroy creates the new
 # configuration under the old name ("already exists"). Keys, topics and the model are references at synth: the
 # Python hash of today left them out.
-@pytest.mark.parametrize(("mode", "change"), [
-    ("real-time", {"model_name": "ep-other-model"}),
-    ("real-time", {"kms_key_arn": OTHER_KEY}),
-    ("real-time", {"data_capture_kms_key_arn": OTHER_KEY}),
-    ("real-time", {"data_capture_s3_uri": "s3://other/data-capture/"}),
-    ("real-time", {"data_capture_sampling_percentage": 50}),
-    ("real-time", {"instance_type": "ml.c5.large"}),
-    ("real-time", {"initial_instance_count": 3}),
-    ("real-time", {"instance_type": "ml.g4dn.xlarge", "volume_encryption": False}),
-    ("serverless", {"memory_size_mb": 4096}),
-    ("serverless", {"provisioned_concurrency": 2}),
-    ("async", {"output_kms_key_arn": OTHER_KEY}),
-    ("async", {"output_s3_uri": "s3://other/async/output/"}),
-    ("async", {"failure_s3_uri": "s3://other/async/failure/"}),
-    ("async", {"success_topic_arn": OTHER_TOPIC}),
-    ("async", {"error_topic_arn": OTHER_TOPIC}),
-    ("async", {"max_concurrent_invocations_per_instance": 8}),
-], ids=lambda value: value if isinstance(value, str) else "+".join(value))
+@pytest.mark.parametrize(
+    ("mode", "change"),
+    [
+        ("real-time", {"model_name": "ep-other-model"}),
+        ("real-time", {"kms_key_arn": OTHER_KEY}),
+        ("real-time", {"data_capture_kms_key_arn": OTHER_KEY}),
+        ("real-time", {"data_capture_s3_uri": "s3://other/data-capture/"}),
+        ("real-time", {"data_capture_sampling_percentage": 50}),
+        ("real-time", {"instance_type": "ml.c5.large"}),
+        ("real-time", {"initial_instance_count": 3}),
+        ("real-time", {"instance_type": "ml.g4dn.xlarge", "volume_encryption": False}),
+        ("serverless", {"memory_size_mb": 4096}),
+        ("serverless", {"provisioned_concurrency": 2}),
+        ("async", {"output_kms_key_arn": OTHER_KEY}),
+        ("async", {"output_s3_uri": "s3://other/async/output/"}),
+        ("async", {"failure_s3_uri": "s3://other/async/failure/"}),
+        ("async", {"success_topic_arn": OTHER_TOPIC}),
+        ("async", {"error_topic_arn": OTHER_TOPIC}),
+        ("async", {"max_concurrent_invocations_per_instance": 8}),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "+".join(value),
+)
 def test_a_change_in_any_input_that_replaces_the_configuration_changes_its_name(mode, change):
     assert _configuration(mode, **change)["name"] != _configuration(mode)["name"]
 
@@ -109,9 +136,18 @@ def test_the_configuration_waits_for_the_model_and_hashes_the_name_it_really_has
     def build(stack):
         from modules.constructs.sagemaker_model import SagemakerModel, SagemakerModelProps
 
-        model = SagemakerModel(stack, "model", props=SagemakerModelProps(
-            name_prefix="ep", image_repository_url="repo", image_tag="1.0.0", artifact_bucket="artifacts",
-            artifact_key="models/m/1.0.0/model.tar.gz", execution_role_arn="arn:aws:iam::123456789012:role/r"))
+        model = SagemakerModel(
+            stack,
+            "model",
+            props=SagemakerModelProps(
+                name_prefix="ep",
+                image_repository_url="repo",
+                image_tag="1.0.0",
+                artifact_bucket="artifacts",
+                artifact_key="models/m/1.0.0/model.tar.gz",
+                execution_role_arn="arn:aws:iam::123456789012:role/r",
+            ),
+        )
         SagemakerEndpoint(stack, "endpoint", props=_props("serverless", model_name=model.name))
 
     config = only(synth_with(build), "aws_sagemaker_endpoint_configuration")
@@ -126,8 +162,10 @@ def test_the_log_group_has_the_sagemaker_name_a_retention_and_a_key():
 
 
 def test_local_nvme_instances_get_no_volume_key():
-    config = only(_synth("real-time", instance_type="ml.g4dn.xlarge", volume_encryption=False),
-                  "aws_sagemaker_endpoint_configuration")
+    config = only(
+        _synth("real-time", instance_type="ml.g4dn.xlarge", volume_encryption=False),
+        "aws_sagemaker_endpoint_configuration",
+    )
     assert "kms_key_arn" not in config
 
 
@@ -139,11 +177,14 @@ def test_knobs_of_another_mode_are_refused_naming_field_and_mode():
     assert "output_s3_uri applies only to mode async, not to mode 'serverless'" in message
 
 
-@pytest.mark.parametrize(("overrides", "expected"), [
-    ({"memory_size_mb": 1500}, "memory_size_mb must be one of 1024, 2048, 3072, 4096, 5120, 6144, got 1500"),
-    ({"max_concurrency": 201}, "max_concurrency must be 1-200, got 201"),
-    ({"provisioned_concurrency": 6}, "provisioned_concurrency must be 1-max_concurrency (5), got 6"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"memory_size_mb": 1500}, "memory_size_mb must be one of 1024, 2048, 3072, 4096, 5120, 6144, got 1500"),
+        ({"max_concurrency": 201}, "max_concurrency must be 1-200, got 201"),
+        ({"provisioned_concurrency": 6}, "provisioned_concurrency must be 1-max_concurrency (5), got 6"),
+    ],
+)
 def test_serverless_limits_are_enforced(overrides, expected):
     with pytest.raises(ValueError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         _synth("serverless", **overrides)

@@ -8,8 +8,15 @@ from tests.constructs.sagemaker_fixtures import ACCOUNT, ARTIFACT_PREFIX, KEY, O
 
 
 def _role(stack, **overrides):
-    props = {"role_name": "ep-sagemaker", "account_id": ACCOUNT, "region": "eu-west-1", "endpoint_name": "ep",
-             "artifact_prefix_arn": ARTIFACT_PREFIX, "repository_arn": REPOSITORY, **overrides}
+    props = {
+        "role_name": "ep-sagemaker",
+        "account_id": ACCOUNT,
+        "region": "eu-west-1",
+        "endpoint_name": "ep",
+        "artifact_prefix_arn": ARTIFACT_PREFIX,
+        "repository_arn": REPOSITORY,
+        **overrides,
+    }
     return SagemakerExecutionRole(stack, "role", props=SagemakerExecutionRoleProps(**props))
 
 
@@ -40,17 +47,28 @@ def test_only_actions_without_resource_level_permissions_use_a_wildcard_resource
     assert wildcards == {
         "EcrAuthorizationToken": ["ecr:GetAuthorizationToken"],
         "PublishEndpointMetrics": ["cloudwatch:PutMetricData"],
-        "DescribeNetwork": ["ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                            "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"]}
+        "DescribeNetwork": [
+            "ec2:DescribeVpcs",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeNetworkInterfaces",
+        ],
+    }
 
 
 def test_logs_go_only_to_the_endpoints_own_log_group_with_the_actions_aws_documents_for_hosting():
     logs = _statements(synth_with(_role))["WriteEndpointLogs"]
-    assert logs["actions"] == ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                               "logs:DescribeLogStreams"]
+    assert logs["actions"] == [
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogStreams",
+    ]
     assert logs["resources"] == [
         "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/Endpoints/ep",
-        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/Endpoints/ep:*"]
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/Endpoints/ep:*",
+    ]
 
 
 # Part of defect 14: the role had no cloudwatch:PutMetricData, so the endpoint's instance metrics were lost.
@@ -58,18 +76,34 @@ def test_metrics_may_be_published_only_to_the_namespace_of_endpoint_instance_met
     metrics = _statements(synth_with(_role))["PublishEndpointMetrics"]
     assert metrics["actions"] == ["cloudwatch:PutMetricData"]
     assert metrics["condition"] == [
-        {"test": "StringEquals", "variable": "cloudwatch:namespace", "values": ["/aws/sagemaker/Endpoints"]}]
+        {"test": "StringEquals", "variable": "cloudwatch:namespace", "values": ["/aws/sagemaker/Endpoints"]}
+    ]
 
 
 def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
-    by_sid = _statements(synth_with(lambda s: _role(
-        s, decrypt_key_arns=(KEY,), encrypt_key_arns=(KEY,), volume_key_arn=OTHER_KEY,
-        read_prefix_arns=("arn:aws:s3:::results/async/input/*",),
-        write_prefix_arns=("arn:aws:s3:::results/data-capture/*",), publish_topic_arns=(TOPIC,), vpc_id="vpc-123")))
+    by_sid = _statements(
+        synth_with(
+            lambda s: _role(
+                s,
+                decrypt_key_arns=(KEY,),
+                encrypt_key_arns=(KEY,),
+                volume_key_arn=OTHER_KEY,
+                read_prefix_arns=("arn:aws:s3:::results/async/input/*",),
+                write_prefix_arns=("arn:aws:s3:::results/data-capture/*",),
+                publish_topic_arns=(TOPIC,),
+                vpc_id="vpc-123",
+            )
+        )
+    )
     assert (by_sid["ReadInputs"]["actions"], by_sid["ReadInputs"]["resources"]) == (
-        ["s3:GetObject"], ["arn:aws:s3:::results/async/input/*"])
+        ["s3:GetObject"],
+        ["arn:aws:s3:::results/async/input/*"],
+    )
     assert (by_sid["DecryptInputs"]["actions"], by_sid["DecryptInputs"]["resources"]) == (["kms:Decrypt"], [KEY])
-    assert (by_sid["EncryptOutputs"]["actions"], by_sid["EncryptOutputs"]["resources"]) == (["kms:GenerateDataKey"], [KEY])
+    assert (by_sid["EncryptOutputs"]["actions"], by_sid["EncryptOutputs"]["resources"]) == (
+        ["kms:GenerateDataKey"],
+        [KEY],
+    )
     grant = by_sid["GrantVolumeKeyToAwsResources"]
     assert grant["resources"] == [OTHER_KEY]
     assert grant["condition"][0]["variable"] == "kms:GrantIsForAWSResource"
@@ -78,13 +112,24 @@ def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
     enis = by_sid["ManageEndpointNetworkInterfaces"]
     assert enis["condition"][0]["values"] == ["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-123"]
     assert by_sid["WriteOutputs"]["actions"] == ["s3:PutObject"]
-    assert not {"ReadInputs", "DecryptInputs", "EncryptOutputs", "GrantVolumeKeyToAwsResources", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
-                "CreateNetworkInterfacesInEndpointVpc", "WatchRollbackAlarms"} & set(_statements(synth_with(_role)))
+    assert not {
+        "ReadInputs",
+        "DecryptInputs",
+        "EncryptOutputs",
+        "GrantVolumeKeyToAwsResources",
+        "WriteOutputs",
+        "PublishNotifications",
+        "DescribeNetwork",
+        "CreateNetworkInterfacesInEndpointVpc",
+        "WatchRollbackAlarms",
+    } & set(_statements(synth_with(_role)))
 
 
 def test_the_role_describes_exactly_the_alarms_an_update_rolls_back_on():
-    alarms = ("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:ep-Invocation5XXErrors",
-              "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:ep-ModelLatency")
+    alarms = (
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:ep-Invocation5XXErrors",
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:ep-ModelLatency",
+    )
     watch = _statements(synth_with(lambda s: _role(s, rollback_alarm_arns=alarms)))["WatchRollbackAlarms"]
     assert (watch["actions"], watch["resources"]) == (["cloudwatch:DescribeAlarms"], list(alarms))
 
@@ -93,19 +138,46 @@ def test_the_role_describes_exactly_the_alarms_an_update_rolls_back_on():
 # action; https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html). A statement
 # whose condition names a key that the request does not carry for a resource never matches that resource.
 ENI_CONDITION_KEYS = {
-    ("ec2:CreateNetworkInterface", "network-interface"): {"aws:RequestTag/${TagKey}", "aws:TagKeys",
-                                                          "ec2:NetworkInterfaceID"},
-    ("ec2:CreateNetworkInterface", "subnet"): {"aws:ResourceTag/${TagKey}", "ec2:AvailabilityZone",
-                                               "ec2:ResourceTag/${TagKey}", "ec2:SubnetID", "ec2:Vpc"},
-    ("ec2:CreateNetworkInterface", "security-group"): {"aws:ResourceTag/${TagKey}", "ec2:ResourceTag/${TagKey}",
-                                                       "ec2:SecurityGroupID", "ec2:Vpc"},
-    **{(action, "network-interface"): {"aws:ResourceTag/${TagKey}", "ec2:AvailabilityZone",
-                                       "ec2:NetworkInterfaceID", "ec2:ResourceTag/${TagKey}", "ec2:Subnet",
-                                       "ec2:Vpc"}
-       for action in ("ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission")},
+    ("ec2:CreateNetworkInterface", "network-interface"): {
+        "aws:RequestTag/${TagKey}",
+        "aws:TagKeys",
+        "ec2:NetworkInterfaceID",
+    },
+    ("ec2:CreateNetworkInterface", "subnet"): {
+        "aws:ResourceTag/${TagKey}",
+        "ec2:AvailabilityZone",
+        "ec2:ResourceTag/${TagKey}",
+        "ec2:SubnetID",
+        "ec2:Vpc",
+    },
+    ("ec2:CreateNetworkInterface", "security-group"): {
+        "aws:ResourceTag/${TagKey}",
+        "ec2:ResourceTag/${TagKey}",
+        "ec2:SecurityGroupID",
+        "ec2:Vpc",
+    },
+    **{
+        (action, "network-interface"): {
+            "aws:ResourceTag/${TagKey}",
+            "ec2:AvailabilityZone",
+            "ec2:NetworkInterfaceID",
+            "ec2:ResourceTag/${TagKey}",
+            "ec2:Subnet",
+            "ec2:Vpc",
+        }
+        for action in ("ec2:DeleteNetworkInterface", "ec2:DeleteNetworkInterfacePermission")
+    },
     ("ec2:CreateNetworkInterfacePermission", "network-interface"): {
-        "aws:ResourceTag/${TagKey}", "ec2:AuthorizedService", "ec2:AuthorizedUser", "ec2:AvailabilityZone",
-        "ec2:NetworkInterfaceID", "ec2:Permission", "ec2:ResourceTag/${TagKey}", "ec2:Subnet", "ec2:Vpc"},
+        "aws:ResourceTag/${TagKey}",
+        "ec2:AuthorizedService",
+        "ec2:AuthorizedUser",
+        "ec2:AvailabilityZone",
+        "ec2:NetworkInterfaceID",
+        "ec2:Permission",
+        "ec2:ResourceTag/${TagKey}",
+        "ec2:Subnet",
+        "ec2:Vpc",
+    },
 }
 
 
@@ -118,7 +190,8 @@ def _eni_grants(by_sid: dict) -> dict[tuple[str, str], list[str]]:
                 resource_type = resource.rsplit(":", 1)[-1].split("/")[0]
                 if (action, resource_type) in ENI_CONDITION_KEYS:
                     grants.setdefault((action, resource_type), []).append(
-                        {c["variable"] for c in st.get("condition", [])})
+                        {c["variable"] for c in st.get("condition", [])}
+                    )
     return grants
 
 
@@ -143,11 +216,18 @@ def test_network_interfaces_are_kept_to_the_endpoints_vpc_wherever_the_resource_
 
 def test_a_whole_bucket_for_the_model_or_the_outputs_and_a_wildcard_alarm_are_refused():
     with pytest.raises(ValueError) as error:
-        synth_with(lambda s: _role(s, artifact_prefix_arn="arn:aws:s3:::artifacts/*",
-                                   write_prefix_arns=("arn:aws:s3:::results/*",),
-                                   read_prefix_arns=("arn:aws:s3:::results/*",),
-                                   rollback_alarm_arns=("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*",)))
-    assert "artifact_prefix_arn: 'arn:aws:s3:::artifacts/*' must be <bucket ARN>/models/<model name>/*" in str(error.value)
+        synth_with(
+            lambda s: _role(
+                s,
+                artifact_prefix_arn="arn:aws:s3:::artifacts/*",
+                write_prefix_arns=("arn:aws:s3:::results/*",),
+                read_prefix_arns=("arn:aws:s3:::results/*",),
+                rollback_alarm_arns=("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*",),
+            )
+        )
+    assert "artifact_prefix_arn: 'arn:aws:s3:::artifacts/*' must be <bucket ARN>/models/<model name>/*" in str(
+        error.value
+    )
     assert "rollback_alarm_arns: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' has a wildcard" in str(error.value)
     assert "read_prefix_arns: 'arn:aws:s3:::results/*' must be <bucket ARN>/<prefix>/*" in str(error.value)
     assert "write_prefix_arns: 'arn:aws:s3:::results/*' must be <bucket ARN>/<prefix>/*" in str(error.value)

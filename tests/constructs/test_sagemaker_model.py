@@ -13,9 +13,15 @@ IN_VPC = {"subnet_ids": ("subnet-a", "subnet-b"), "security_group_ids": ("sg-1",
 
 
 def _props(**overrides) -> SagemakerModelProps:
-    props = {"name_prefix": "ep", "image_repository_url": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/inf",
-             "image_tag": "1.0.0", "artifact_bucket": "artifacts", "artifact_key": "models/inf/1.0.0/model.tar.gz",
-             "execution_role_arn": ROLE, **overrides}
+    props = {
+        "name_prefix": "ep",
+        "image_repository_url": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/inf",
+        "image_tag": "1.0.0",
+        "artifact_bucket": "artifacts",
+        "artifact_key": "models/inf/1.0.0/model.tar.gz",
+        "execution_role_arn": ROLE,
+        **overrides,
+    }
     return SagemakerModelProps(**props)
 
 
@@ -51,21 +57,28 @@ def test_the_name_is_the_prefix_and_a_hash_terraform_computes_and_the_new_model_
 # Defect 8: every input that forces a new model must rename it, or create_before_destroy creates the new model
 # under the old name ("already exists"). Role, subnets and security groups are references at synth: today's
 # Python hash left them out.
-@pytest.mark.parametrize("change", [
-    {"image_tag": "1.0.1"},
-    {"artifact_key": "models/inf/1.0.1/model.tar.gz"},  # a new model version (defect 7)
-    {"execution_role_arn": "arn:aws:iam::123456789012:role/ep-sagemaker-v2"},
-    {"subnet_ids": ("subnet-a", "subnet-c")},
-    {"security_group_ids": ("sg-2",)},
-    {"network_isolation": False},
-    {"environment": {"LOG_LEVEL": "DEBUG"}},
-], ids=lambda change: next(iter(change)))
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"image_tag": "1.0.1"},
+        {"artifact_key": "models/inf/1.0.1/model.tar.gz"},  # a new model version (defect 7)
+        {"execution_role_arn": "arn:aws:iam::123456789012:role/ep-sagemaker-v2"},
+        {"subnet_ids": ("subnet-a", "subnet-c")},
+        {"security_group_ids": ("sg-2",)},
+        {"network_isolation": False},
+        {"environment": {"LOG_LEVEL": "DEBUG"}},
+    ],
+    ids=lambda change: next(iter(change)),
+)
 def test_a_change_in_any_input_that_replaces_the_model_changes_its_name(change):
     assert _synth(**{**IN_VPC, **change})["name"] != _synth(**IN_VPC)["name"]
 
 
-@pytest.mark.parametrize("overrides", [{}, IN_VPC, {"environment": {"LOG_LEVEL": "INFO", "A": "b"}}],
-                         ids=["minimal", "in-vpc", "environment"])
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, IN_VPC, {"environment": {"LOG_LEVEL": "INFO", "A": "b"}}],
+    ids=["minimal", "in-vpc", "environment"],
+)
 def test_every_argument_of_the_model_is_hashed_into_its_name(overrides):
     assert unhashed_arguments(_synth(**overrides)) == []
 
@@ -87,8 +100,16 @@ def test_the_name_hashes_the_value_of_a_reference_not_its_text():
 def test_terraform_evaluates_the_name_to_a_valid_sagemaker_name_that_follows_the_role(terraform, tmp_path):
     def evaluated(role_arn: str) -> str:
         template = _synth(execution_role_arn=role_arn, **IN_VPC)["name"]  # an HCL template, as Terraform reads it
-        result = subprocess.run([str(terraform.binary), "console"], input=f'"{template}"\n', cwd=tmp_path,
-                                env=terraform.env(), text=True, capture_output=True, timeout=120, check=True)
+        result = subprocess.run(
+            [str(terraform.binary), "console"],
+            input=f'"{template}"\n',
+            cwd=tmp_path,
+            env=terraform.env(),
+            text=True,
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
         return json.loads(result.stdout.strip())
 
     first, second = evaluated(ROLE), evaluated("arn:aws:iam::123456789012:role/other")

@@ -4,9 +4,11 @@ from modules.config.network import SubnetPlan
 from modules.constructs.vpc import Vpc, VpcProps
 from tests.constructs.helpers import only, synth_with
 
-PLAN = (SubnetPlan(availability_zone="eu-west-1a", private_cidr="10.0.0.0/20", public_cidr="10.0.48.0/24"),
-        SubnetPlan(availability_zone="eu-west-1b", private_cidr="10.0.16.0/20", public_cidr="10.0.49.0/24"),
-        SubnetPlan(availability_zone="eu-west-1c", private_cidr="10.0.32.0/20", public_cidr="10.0.50.0/24"))
+PLAN = (
+    SubnetPlan(availability_zone="eu-west-1a", private_cidr="10.0.0.0/20", public_cidr="10.0.48.0/24"),
+    SubnetPlan(availability_zone="eu-west-1b", private_cidr="10.0.16.0/20", public_cidr="10.0.49.0/24"),
+    SubnetPlan(availability_zone="eu-west-1c", private_cidr="10.0.32.0/20", public_cidr="10.0.50.0/24"),
+)
 
 
 def _vpc(stack, **overrides):
@@ -37,8 +39,11 @@ def test_the_default_security_group_is_locked_down_with_no_rules(default_vpc):
 def test_one_public_and_one_private_subnet_per_zone_and_none_assigns_public_ips(default_vpc):
     subnets = _resources(default_vpc, "aws_subnet")
     assert sorted((s["availability_zone"], s["tags"]["tier"], s["cidr_block"]) for s in subnets) == [
-        ("eu-west-1a", "private", "10.0.0.0/20"), ("eu-west-1a", "public", "10.0.48.0/24"),
-        ("eu-west-1b", "private", "10.0.16.0/20"), ("eu-west-1b", "public", "10.0.49.0/24")]
+        ("eu-west-1a", "private", "10.0.0.0/20"),
+        ("eu-west-1a", "public", "10.0.48.0/24"),
+        ("eu-west-1b", "private", "10.0.16.0/20"),
+        ("eu-west-1b", "public", "10.0.49.0/24"),
+    ]
     assert all(s["map_public_ip_on_launch"] is False for s in subnets)
 
 
@@ -64,13 +69,19 @@ def test_without_nat_private_subnets_have_no_default_route():
 
 
 def test_every_bad_address_plan_is_named_in_one_error():
-    overlapping = (PLAN[0], SubnetPlan(availability_zone="eu-west-1a", private_cidr="10.0.0.0/24",
-                                       public_cidr="192.168.0.0/24"))
+    overlapping = (
+        PLAN[0],
+        SubnetPlan(availability_zone="eu-west-1a", private_cidr="10.0.0.0/24", public_cidr="192.168.0.0/24"),
+    )
     with pytest.raises(ValueError) as error:
         synth_with(lambda s: _vpc(s, subnets=overlapping, nat="two"))
     message = str(error.value)
-    for part in ("nat must be one of none, single, per_az, got 'two'", "10.0.0.0/24 (eu-west-1a) overlaps",
-                 "192.168.0.0/24 (eu-west-1a) is outside the VPC 10.0.0.0/16", "each availability zone at most once"):
+    for part in (
+        "nat must be one of none, single, per_az, got 'two'",
+        "10.0.0.0/24 (eu-west-1a) overlaps",
+        "192.168.0.0/24 (eu-west-1a) is outside the VPC 10.0.0.0/16",
+        "each availability zone at most once",
+    ):
         assert part in message
 
 

@@ -28,9 +28,7 @@ def model_metadata(model_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def model_server(
-    model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
+def model_server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One gunicorn shared by the read-only HTTP tests of a test process."""
     log_path = tmp_path_factory.mktemp("server-log") / "server.log"
     server = start_server(model_dir, log_path, MAX_PAYLOAD_BYTES=str(64 * 1024))
@@ -45,9 +43,7 @@ def start_model_server(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]
     started: list[RunningServer] = []
 
     def start(model_dir: Path, workers: int = 1, **env: str) -> RunningServer:
-        server = start_server(
-            model_dir, tmp_path / f"server-{len(started)}.log", workers, **env
-        )
+        server = start_server(model_dir, tmp_path / f"server-{len(started)}.log", workers, **env)
         started.append(server)
         return server
 

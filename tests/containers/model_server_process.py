@@ -87,9 +87,7 @@ def start_server(
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(
-                f"model server exited with {process.returncode}:\n{log_path.read_text()}"
-            )
+            pytest.fail(f"model server exited with {process.returncode}:\n{log_path.read_text()}")
         try:
             with urllib.request.urlopen(f"{server.url}/ping", timeout=2) as response:
                 if response.status == 200:
@@ -97,9 +95,7 @@ def start_server(
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.1)
     server.stop()
-    pytest.fail(
-        f"model server not ready in {STARTUP_SECONDS}s:\n{log_path.read_text()}"
-    )
+    pytest.fail(f"model server not ready in {STARTUP_SECONDS}s:\n{log_path.read_text()}")
 
 
 @dataclass
@@ -118,14 +114,10 @@ def http_request(
     timeout: float = 10.0,
 ) -> HttpAnswer:
     """One HTTP exchange; 4xx/5xx are answers to inspect, not exceptions."""
-    headers = (
-        {"Content-Type": content_type} if content_type and body is not None else {}
-    )
+    headers = {"Content-Type": content_type} if content_type and body is not None else {}
     request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return HttpAnswer(
-                response.status, dict(response.headers), json.loads(response.read())
-            )
+            return HttpAnswer(response.status, dict(response.headers), json.loads(response.read()))
     except urllib.error.HTTPError as error:
         return HttpAnswer(error.code, dict(error.headers), json.loads(error.read()))

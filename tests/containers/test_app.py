@@ -45,14 +45,10 @@ def call(
 
 @pytest.fixture(scope="module")
 def app(model_dir: Path) -> InferenceApp:
-    return create_app(
-        model_dir, ServerSettings(max_payload_bytes=1024, max_batch_size=5)
-    )
+    return create_app(model_dir, ServerSettings(max_payload_bytes=1024, max_batch_size=5))
 
 
-def test_ping_is_healthy_and_names_the_model_version(
-    app: InferenceApp, model_metadata: dict
-) -> None:
+def test_ping_is_healthy_and_names_the_model_version(app: InferenceApp, model_metadata: dict) -> None:
     status, _, body = call(app, "GET", "/ping")
 
     assert status == 200
@@ -68,9 +64,7 @@ def test_a_missing_model_starts_an_unhealthy_server_that_says_why(
     broken = create_app(tmp_path / "empty")
 
     ping_status, _, ping = call(broken, "GET", "/ping")
-    invoke_status, _, invoke = call(
-        broken, "POST", "/invocations", b'{"instances": [[1,2,3,4]]}'
-    )
+    invoke_status, _, invoke = call(broken, "POST", "/invocations", b'{"instances": [[1,2,3,4]]}')
 
     assert ping_status == 503
     assert "model.joblib" in ping["error"] or "metadata.json" in ping["error"]
@@ -104,17 +98,11 @@ def test_a_chunked_body_is_read_no_further_than_the_limit(app: InferenceApp) -> 
 
 
 def test_the_default_limit_is_the_sagemaker_six_megabytes() -> None:
-    assert (
-        ServerSettings.from_env({}).max_payload_bytes
-        == 6 * 1024 * 1024
-        == DEFAULT_MAX_PAYLOAD_BYTES
-    )
+    assert ServerSettings.from_env({}).max_payload_bytes == 6 * 1024 * 1024 == DEFAULT_MAX_PAYLOAD_BYTES
 
 
 def test_limits_come_from_the_environment_and_nonsense_is_refused_at_start() -> None:
-    settings = ServerSettings.from_env(
-        {"MAX_PAYLOAD_BYTES": "2048", "MAX_BATCH_SIZE": "7"}
-    )
+    settings = ServerSettings.from_env({"MAX_PAYLOAD_BYTES": "2048", "MAX_BATCH_SIZE": "7"})
 
     assert (settings.max_payload_bytes, settings.max_batch_size) == (2048, 7)
     with pytest.raises(ValueError, match="MAX_BATCH_SIZE"):
@@ -150,9 +138,7 @@ def test_an_unexpected_model_failure_is_a_json_500_and_the_app_keeps_serving(
     healthy_model = app.model
     object.__setattr__(app.model, "estimator", Exploding())
     try:
-        status, _, body = call(
-            app, "POST", "/invocations", b'{"instances": [[1,2,3,4]]}'
-        )
+        status, _, body = call(app, "POST", "/invocations", b'{"instances": [[1,2,3,4]]}')
         ping_status, _, _ = call(app, "GET", "/ping")
     finally:
         assert healthy_model is app.model

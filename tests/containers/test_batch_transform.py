@@ -40,8 +40,9 @@ def mini_batches(lines: list[bytes], max_bytes: int) -> list[bytes]:
 
 
 def invoke(url: str, body: bytes) -> tuple[int, str, bytes]:
-    request = urllib.request.Request(f"{url}/invocations", data=body, method="POST",
-                                     headers={"Content-Type": JSON_LINES, "Accept": JSON_LINES})
+    request = urllib.request.Request(
+        f"{url}/invocations", data=body, method="POST", headers={"Content-Type": JSON_LINES, "Accept": JSON_LINES}
+    )
     with urllib.request.urlopen(request, timeout=120) as response:
         return response.status, response.headers["Content-Type"], response.read()
 
@@ -64,12 +65,15 @@ def test_execution_parameters_stay_inside_transforms_limits(transform_server) ->
 
 
 def test_a_line_split_multi_record_transform_gets_one_prediction_line_per_record_in_order(
-        transform_server, model_dir: Path) -> None:
+    transform_server, model_dir: Path
+) -> None:
     parameters = execution_parameters(transform_server.url)
     features = load_iris().data.tolist()
     records = [features[n % len(features)] for n in range(500_000)]  # two full mini-batches and a rest
-    lines = [(json.dumps(record) if n % 2 else json.dumps({"features": record})).encode() + b"\n"
-             for n, record in enumerate(records)]
+    lines = [
+        (json.dumps(record) if n % 2 else json.dumps({"features": record})).encode() + b"\n"
+        for n, record in enumerate(records)
+    ]
     # The larger reading of "MB" (MiB): whatever Transform means, a mini-batch of this size is accepted.
     batches = mini_batches(lines, parameters["MaxPayloadInMB"] * MIB)
 

@@ -34,8 +34,13 @@ def _ignore_rules() -> list[tuple[bool, str]]:
 def _matches(relative: str, pattern: str) -> bool:
     """Docker's matching: `*` and `?` stay within one path segment, `**` crosses them, and a pattern that matches a
     folder matches everything under it."""
-    regex = (re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
-             .replace(r"\*", "[^/]*").replace(r"\?", "[^/]"))
+    regex = (
+        re.escape(pattern)
+        .replace(r"\*\*/", "(?:.*/)?")
+        .replace(r"\*\*", ".*")
+        .replace(r"\*", "[^/]*")
+        .replace(r"\?", "[^/]")
+    )
     return re.fullmatch(f"{regex}(?:/.*)?", relative) is not None
 
 
@@ -51,7 +56,7 @@ def _runtime_copies() -> list[tuple[list[str], str]]:
     """(sources, destination) of every COPY of the runtime stage that reads the build context."""
     text = re.sub(r"\\\n\s*", " ", (IMAGE / "Dockerfile").read_text())
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
-    runtime = lines[max(i for i, line in enumerate(lines) if line.upper().startswith("FROM ")):]
+    runtime = lines[max(i for i, line in enumerate(lines) if line.upper().startswith("FROM ")) :]
     copies = []
     for line in runtime:
         if line.upper().startswith("COPY ") and "--from=" not in line:
@@ -83,24 +88,36 @@ def image_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _run(program: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "QUEUE_URL")}
-    return subprocess.run([sys.executable, *args], cwd=program, env={**clean, **(env or {})}, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, *args], cwd=program, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_the_context_holds_the_image_code_and_the_shared_job_modules_but_no_handler_or_state() -> None:
     rules = _ignore_rules()
 
-    for wanted in ("containers/inference/serve.py", "containers/inference/queue_worker/consumer.py",
-                   "containers/inference/server/app.py", "lambdas/jobs.py", "lambdas/contract.py"):
+    for wanted in (
+        "containers/inference/serve.py",
+        "containers/inference/queue_worker/consumer.py",
+        "containers/inference/server/app.py",
+        "lambdas/jobs.py",
+        "lambdas/contract.py",
+    ):
         assert _in_context(wanted, rules), wanted
-    for unwanted in ("lambdas/worker/handler.py", "state/local/compute.tfstate", ".venv/bin/python",
-                     "tests/conftest.py", "containers/inference/server/__pycache__/app.cpython-311.pyc"):
+    for unwanted in (
+        "lambdas/worker/handler.py",
+        "state/local/compute.tfstate",
+        ".venv/bin/python",
+        "tests/conftest.py",
+        "containers/inference/server/__pycache__/app.cpython-311.pyc",
+    ):
         assert not _in_context(unwanted, rules), unwanted
 
 
 def test_the_image_has_every_module_the_work_command_imports(image_program: Path) -> None:
     assert sorted(p.name for p in (image_program / "lambdas").iterdir()) == sorted(
-        p.name for p in (PROJECT_ROOT / "lambdas").glob("*.py"))
+        p.name for p in (PROJECT_ROOT / "lambdas").glob("*.py")
+    )
 
     started = _run(image_program, "serve.py", "work")
 

@@ -51,22 +51,16 @@ def test_a_json_batch_gets_one_labelled_prediction_per_instance(
 
 
 def test_csv_rows_get_the_same_predictions_as_json(model_server: RunningServer) -> None:
-    csv_body = "\n".join(
-        ",".join(map(str, row)) for row in (SETOSA, VIRGINICA)
-    ).encode()
+    csv_body = "\n".join(",".join(map(str, row)) for row in (SETOSA, VIRGINICA)).encode()
 
-    answer = http_request(
-        invocations(model_server), method="POST", body=csv_body, content_type="text/csv"
-    )
+    answer = http_request(invocations(model_server), method="POST", body=csv_body, content_type="text/csv")
 
     assert answer.status == 200
     assert [p["label"] for p in answer.body["predictions"]] == ["setosa", "virginica"]
 
 
 def test_malformed_json_is_a_400_that_says_so(model_server: RunningServer) -> None:
-    answer = http_request(
-        invocations(model_server), method="POST", body=b'{"instances": [[1, 2'
-    )
+    answer = http_request(invocations(model_server), method="POST", body=b'{"instances": [[1, 2')
 
     assert answer.status == 400
     assert answer.body["error"].startswith("malformed JSON")
@@ -140,9 +134,7 @@ def test_unknown_paths_and_wrong_methods_answer_in_json(
 def test_fifty_concurrent_requests_from_eight_threads_all_get_correct_answers(
     model_server: RunningServer,
 ) -> None:
-    cases = [
-        (SETOSA, "setosa") if i % 2 else (VIRGINICA, "virginica") for i in range(50)
-    ]
+    cases = [(SETOSA, "setosa") if i % 2 else (VIRGINICA, "virginica") for i in range(50)]
 
     def ask(case: tuple[list[float], str]) -> tuple[int, str, str]:
         row, expected = case
@@ -168,20 +160,14 @@ def test_every_log_line_is_a_json_object_and_requests_are_logged_with_their_stat
     access: list[dict] = []
     while time.monotonic() < deadline and not access:
         lines = [json.loads(line) for line in model_server.log_lines() if line.strip()]
-        access = [
-            line
-            for line in lines
-            if line["logger"] == "gunicorn.access" and line["path"] == "/no-such-route"
-        ]
+        access = [line for line in lines if line["logger"] == "gunicorn.access" and line["path"] == "/no-such-route"]
         time.sleep(0.05)
 
     assert access and access[0]["status"] == 404 and access[0]["method"] == "GET"
     assert any(line["message"] == "model loaded" for line in lines)
 
 
-def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(
-    model_dir: Path, start_model_server
-) -> None:
+def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(model_dir: Path, start_model_server) -> None:
     server = start_model_server(model_dir, workers=1)
     address = (urlsplit(server.url).hostname, urlsplit(server.url).port)
     body = json.dumps({"instances": [SETOSA]}).encode()
@@ -208,14 +194,10 @@ def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(
     assert any("Shutting down" in line for line in server.log_lines())
 
 
-def test_the_local_dev_command_trains_a_missing_model_and_serves_it(
-    tmp_path: Path, start_model_server
-) -> None:
+def test_the_local_dev_command_trains_a_missing_model_and_serves_it(tmp_path: Path, start_model_server) -> None:
     model_dir = tmp_path / "fresh-model"
 
-    server = start_model_server(
-        model_dir, as_module=True, extra_args=("--train-if-missing",)
-    )
+    server = start_model_server(model_dir, as_module=True, extra_args=("--train-if-missing",))
     answer = http_request(
         f"{server.url}/invocations",
         method="POST",
@@ -248,18 +230,14 @@ def post_chunked(server: RunningServer, body: bytes) -> tuple[int, dict]:
 
 
 def test_a_chunked_body_within_the_limit_is_served(model_server: RunningServer) -> None:
-    status, body = post_chunked(
-        model_server, json.dumps({"instances": [SETOSA] * 100}).encode()
-    )
+    status, body = post_chunked(model_server, json.dumps({"instances": [SETOSA] * 100}).encode())
 
     assert status == 200
     assert len(body["predictions"]) == 100
 
 
 def test_a_chunked_body_over_the_limit_is_a_413(model_server: RunningServer) -> None:
-    status, body = post_chunked(
-        model_server, json.dumps({"instances": [SETOSA] * 5000}).encode()
-    )
+    status, body = post_chunked(model_server, json.dumps({"instances": [SETOSA] * 5000}).encode())
 
     assert status == 413
     assert "65536 bytes" in body["error"]

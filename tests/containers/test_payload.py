@@ -9,13 +9,9 @@ from containers.inference.server.payload import PayloadError, parse_instances
 ROW = [5.1, 3.5, 1.4, 0.2]
 
 
-def parse(
-    body: bytes | str, content_type: str = "application/json", max_batch_size: int = 10
-):
+def parse(body: bytes | str, content_type: str = "application/json", max_batch_size: int = 10):
     raw = body.encode() if isinstance(body, str) else body
-    return parse_instances(
-        raw, content_type, n_features=4, max_batch_size=max_batch_size
-    )
+    return parse_instances(raw, content_type, n_features=4, max_batch_size=max_batch_size)
 
 
 def test_a_json_batch_becomes_a_rows_by_features_array() -> None:

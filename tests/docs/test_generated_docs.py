@@ -27,7 +27,12 @@ def test_the_configuration_reference_documents_every_field_with_a_description():
 
 def test_the_configuration_reference_has_a_section_for_every_table_of_the_schema():
     text = config_reference.render()
-    for title in ("[network]", "[[messaging.queues]]", "[compute.lambdas.functions.<name>]", '[backend] with type = "s3"'):
+    for title in (
+        "[network]",
+        "[[messaging.queues]]",
+        "[compute.lambdas.functions.<name>]",
+        '[backend] with type = "s3"',
+    ):
         assert f"## `{title}`" in text
 
 

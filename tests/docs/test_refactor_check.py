@@ -10,7 +10,10 @@ def test_addresses_name_resources_data_sources_and_outputs():
         "output": {"bucket": {"value": "x"}},
     }
     assert addresses(doc) == {
-        "aws_s3_bucket.results", "aws_s3_bucket.logs", "data.aws_iam_policy_document.trust", "output.bucket",
+        "aws_s3_bucket.results",
+        "aws_s3_bucket.logs",
+        "data.aws_iam_policy_document.trust",
+        "output.bucket",
     }
 
 
@@ -25,8 +28,9 @@ def test_the_emulator_plan_check_leaves_out_only_changes_the_base_shows_identica
     from tools.plan_review.model import Change
 
     echoed = Change(actions=("update",), before={"policy": "a b"}, after={"policy": "a  b"})
-    refactor = {("messaging", "aws_sqs_queue.jobs"): echoed,
-                ("api", "aws_iam_role.api"): Change(actions=("delete", "create"))}
-    standing = {("messaging", "aws_sqs_queue.jobs"): echoed,
-                ("api", "aws_iam_role.api"): Change(actions=("update",))}
+    refactor = {
+        ("messaging", "aws_sqs_queue.jobs"): echoed,
+        ("api", "aws_iam_role.api"): Change(actions=("delete", "create")),
+    }
+    standing = {("messaging", "aws_sqs_queue.jobs"): echoed, ("api", "aws_iam_role.api"): Change(actions=("update",))}
     assert list(not_standing(refactor, standing)) == [("api", "aws_iam_role.api")]

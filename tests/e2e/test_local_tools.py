@@ -15,8 +15,15 @@ def stacks(**deps: tuple[str, ...]) -> dict[str, StackInfo]:
 
 
 def test_stacks_are_grouped_into_levels_that_only_depend_on_earlier_levels():
-    levels = dependency_levels(stacks(api=("compute", "inference"), compute=("network", "messaging"),
-                                      inference=("network",), messaging=(), network=()))
+    levels = dependency_levels(
+        stacks(
+            api=("compute", "inference"),
+            compute=("network", "messaging"),
+            inference=("network",),
+            messaging=(),
+            network=(),
+        )
+    )
     assert levels == [["messaging", "network"], ["compute", "inference"], ["api"]]
 
 

@@ -29,8 +29,16 @@ def test_every_manifest_of_every_eks_environment_is_valid(synthesized, env):
 
     assert report.problems == []
     kinds = {checked.kind for checked in report.checked}
-    assert {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "NetworkPolicy",
-            "ScaledObject", "TriggerAuthentication", "TargetGroupBinding"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "NetworkPolicy",
+        "ScaledObject",
+        "TriggerAuthentication",
+        "TargetGroupBinding",
+    } <= kinds
     custom = {c.kind for c in report.checked if c.schema.endswith(".json")}
     assert custom == {"ScaledObject", "TriggerAuthentication", "TargetGroupBinding"}
 
@@ -66,13 +74,15 @@ def test_the_crd_validation_rules_are_enforced_too(documents):
 
     _, problems = validate_document(scaled, "1.35")
 
-    assert problems == ["spec: minReplicaCount must be less than or equal to maxReplicaCount "
-                        "(keda.sh_v1alpha1_scaledobject.json)"]
+    assert problems == [
+        "spec: minReplicaCount must be less than or equal to maxReplicaCount (keda.sh_v1alpha1_scaledobject.json)"
+    ]
 
 
 def test_a_kind_without_a_schema_is_an_error_never_a_skip():
-    _, problems = validate_document({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
-                                    "1.35")
+    _, problems = validate_document(
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}, "1.35"
+    )
 
     assert problems and "no schema for Widget" in problems[0]
 

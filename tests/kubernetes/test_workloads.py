@@ -18,16 +18,35 @@ QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/p-default"
 def _spec(**overrides) -> WorkloadsSpec:
     inference = InferenceSpec(
         container=ContainerSpec(image=IMAGE, cpu_millicores=512, memory_mib=1024, environment={"LOG_LEVEL": "INFO"}),
-        min_replicas=2, max_replicas=6, cpu_target_percent=60, load_balancer_cidrs=("10.0.32.0/24", "10.0.33.0/24"),
-        target_group_name="p-inference")
+        min_replicas=2,
+        max_replicas=6,
+        cpu_target_percent=60,
+        load_balancer_cidrs=("10.0.32.0/24", "10.0.33.0/24"),
+        target_group_name="p-inference",
+    )
     worker = QueueWorkerSpec(
-        container=ContainerSpec(image=IMAGE, cpu_millicores=1024, memory_mib=2048, environment={"QUEUE_URL": QUEUE},
-                                args=("work",)),
-        queue_url=QUEUE, min_replicas=0, max_replicas=4, messages_per_replica=10, cooldown_seconds=600,
-        scale_in_window_seconds=600, termination_grace_seconds=90)
-    values = {"environment": "test", "project": "p", "namespace": "inference", "region": "eu-west-1",
-              "auto_mode": True, "deploy_group": "p-deployers",
-              "inference": inference, "queue_worker": worker, **overrides}
+        container=ContainerSpec(
+            image=IMAGE, cpu_millicores=1024, memory_mib=2048, environment={"QUEUE_URL": QUEUE}, args=("work",)
+        ),
+        queue_url=QUEUE,
+        min_replicas=0,
+        max_replicas=4,
+        messages_per_replica=10,
+        cooldown_seconds=600,
+        scale_in_window_seconds=600,
+        termination_grace_seconds=90,
+    )
+    values = {
+        "environment": "test",
+        "project": "p",
+        "namespace": "inference",
+        "region": "eu-west-1",
+        "auto_mode": True,
+        "deploy_group": "p-deployers",
+        "inference": inference,
+        "queue_worker": worker,
+        **overrides,
+    }
     return WorkloadsSpec(**values)
 
 
@@ -44,8 +63,12 @@ def objects(tmp_path):
 def test_the_charts_are_files_in_apply_order(tmp_path):
     files = write_manifests(_spec(), tmp_path / "k8s")
 
-    assert [f.name for f in files] == ["00-cluster.k8s.yaml", "10-access.k8s.yaml", "20-inference.k8s.yaml",
-                                       "30-queue-worker.k8s.yaml"]
+    assert [f.name for f in files] == [
+        "00-cluster.k8s.yaml",
+        "10-access.k8s.yaml",
+        "20-inference.k8s.yaml",
+        "30-queue-worker.k8s.yaml",
+    ]
 
 
 def test_the_model_server_runs_the_image_non_root_read_only_with_its_size_and_ping_probes(objects):
@@ -54,11 +77,19 @@ def test_the_model_server_runs_the_image_non_root_read_only_with_its_size_and_pi
 
     assert container["image"] == IMAGE
     assert container["securityContext"] == {
-        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True, "runAsUser": 10001,
-        "runAsGroup": 10001, "privileged": False, "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"}}
-    assert container["resources"] == {"requests": {"cpu": "512m", "memory": "1024Mi"},
-                                      "limits": {"cpu": "512m", "memory": "1024Mi"}}
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert container["resources"] == {
+        "requests": {"cpu": "512m", "memory": "1024Mi"},
+        "limits": {"cpu": "512m", "memory": "1024Mi"},
+    }
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": "/ping", "port": "http"}
     assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
@@ -91,8 +122,13 @@ def test_keda_scales_the_worker_on_the_queue_backlog_with_pod_identity_down_to_z
     authentication = objects[("TriggerAuthentication", "queue-worker")]["spec"]
 
     assert trigger["type"] == "aws-sqs-queue"
-    assert trigger["metadata"] == {"queueURL": QUEUE, "awsRegion": "eu-west-1", "queueLength": "10",
-                                   "scaleOnInFlight": "true", "activationQueueLength": "0"}
+    assert trigger["metadata"] == {
+        "queueURL": QUEUE,
+        "awsRegion": "eu-west-1",
+        "queueLength": "10",
+        "scaleOnInFlight": "true",
+        "activationQueueLength": "0",
+    }
     assert trigger["authenticationRef"] == {"name": "queue-worker", "kind": "TriggerAuthentication"}
     assert authentication == {"podIdentity": {"provider": "aws", "identityOwner": "keda"}}
 
@@ -110,8 +146,12 @@ def test_only_the_load_balancer_subnets_reach_the_model_server(objects):
     deny = objects[("NetworkPolicy", "default-deny-ingress")]["spec"]
 
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress"]}
-    assert policy["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.0.32.0/24"}}, {"ipBlock": {"cidr": "10.0.33.0/24"}}],
-                                  "ports": [{"protocol": "TCP", "port": 8080}]}]
+    assert policy["ingress"] == [
+        {
+            "from": [{"ipBlock": {"cidr": "10.0.32.0/24"}}, {"ipBlock": {"cidr": "10.0.33.0/24"}}],
+            "ports": [{"protocol": "TCP", "port": 8080}],
+        }
+    ]
 
 
 def test_a_queue_worker_calling_the_model_in_the_cluster_is_admitted_too(tmp_path):
@@ -123,15 +163,20 @@ def test_a_queue_worker_calling_the_model_in_the_cluster_is_admitted_too(tmp_pat
     assert {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "queue-worker"}}} in sources
 
 
-@pytest.mark.parametrize(("auto_mode", "api_version"), [(True, "eks.amazonaws.com/v1"),
-                                                        (False, "elbv2.k8s.aws/v1beta1")])
-def test_the_target_group_binding_fills_the_stacks_target_group_under_the_controllers_api(tmp_path, auto_mode,
-                                                                                           api_version):
+@pytest.mark.parametrize(
+    ("auto_mode", "api_version"), [(True, "eks.amazonaws.com/v1"), (False, "elbv2.k8s.aws/v1beta1")]
+)
+def test_the_target_group_binding_fills_the_stacks_target_group_under_the_controllers_api(
+    tmp_path, auto_mode, api_version
+):
     binding = _objects(tmp_path, _spec(auto_mode=auto_mode))[("TargetGroupBinding", "inference")]
 
     assert binding["apiVersion"] == api_version
-    assert binding["spec"] == {"serviceRef": {"name": "inference", "port": 8080}, "targetGroupName": "p-inference",
-                               "targetType": "ip"}
+    assert binding["spec"] == {
+        "serviceRef": {"name": "inference", "port": 8080},
+        "targetGroupName": "p-inference",
+        "targetType": "ip",
+    }
 
 
 def test_auto_mode_turns_network_policy_enforcement_on_and_a_node_group_cluster_does_it_in_its_addon(tmp_path):
@@ -141,8 +186,10 @@ def test_auto_mode_turns_network_policy_enforcement_on_and_a_node_group_cluster_
 
 def test_gpu_pods_ask_for_their_gpus_and_tolerate_the_gpu_nodes_taint(tmp_path):
     spec = _spec(gpu_toleration=True)
-    spec = dataclasses.replace(spec, inference=dataclasses.replace(
-        spec.inference, container=dataclasses.replace(spec.inference.container, gpus=1)))
+    spec = dataclasses.replace(
+        spec,
+        inference=dataclasses.replace(spec.inference, container=dataclasses.replace(spec.inference.container, gpus=1)),
+    )
 
     pod = _objects(tmp_path, spec)[("Deployment", "inference")]["spec"]["template"]["spec"]
 
@@ -158,14 +205,26 @@ def test_the_namespace_enforces_the_restricted_pod_security_profile(objects):
 
 def test_deployers_may_change_exactly_the_kinds_of_the_manifests_and_never_rbac(objects):
     rules = objects[("Role", "deployer")]["rules"]
-    writable = {(group, resource) for rule in rules if "create" in rule["verbs"]
-                for group in rule["apiGroups"] for resource in rule["resources"]}
+    writable = {
+        (group, resource)
+        for rule in rules
+        if "create" in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
     binding = objects[("RoleBinding", "deployer")]
 
-    assert writable == {("", "serviceaccounts"), ("", "services"), ("apps", "deployments"),
-                        ("autoscaling", "horizontalpodautoscalers"), ("eks.amazonaws.com", "targetgroupbindings"),
-                        ("keda.sh", "scaledobjects"), ("keda.sh", "triggerauthentications"),
-                        ("networking.k8s.io", "networkpolicies"), ("policy", "poddisruptionbudgets")}
+    assert writable == {
+        ("", "serviceaccounts"),
+        ("", "services"),
+        ("apps", "deployments"),
+        ("autoscaling", "horizontalpodautoscalers"),
+        ("eks.amazonaws.com", "targetgroupbindings"),
+        ("keda.sh", "scaledobjects"),
+        ("keda.sh", "triggerauthentications"),
+        ("networking.k8s.io", "networkpolicies"),
+        ("policy", "poddisruptionbudgets"),
+    }
     assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "p-deployers"}]
 
 

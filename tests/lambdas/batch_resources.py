@@ -19,9 +19,14 @@ import pytest
 from lambdas import contract
 
 BATCH_COMMAND = ["batch", "--manifest", "Ref::manifest"]
-LIMITS = {contract.BATCH_MAX_ARRAY_SIZE: "4", contract.BATCH_MAX_INPUT_BYTES: str(10 * 1024 * 1024),
-          contract.BATCH_MAX_PARTS: "50", contract.BATCH_PART_BYTES: "1000",
-          contract.BATCH_UPLOAD_URL_SECONDS: "900", contract.BATCH_MAX_UPLOAD_PARTS: "5"}
+LIMITS = {
+    contract.BATCH_MAX_ARRAY_SIZE: "4",
+    contract.BATCH_MAX_INPUT_BYTES: str(10 * 1024 * 1024),
+    contract.BATCH_MAX_PARTS: "50",
+    contract.BATCH_PART_BYTES: "1000",
+    contract.BATCH_UPLOAD_URL_SECONDS: "900",
+    contract.BATCH_MAX_UPLOAD_PARTS: "5",
+}
 
 
 @dataclass
@@ -49,8 +54,12 @@ class BatchResources:
 
 def simple_batch(endpoint: str) -> None:
     """moto's Batch without Docker: jobs are marked SUCCEEDED when submitted."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/config", data=json.dumps({"batch": {"use_docker": False}})
-                                     .encode(), method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/config",
+        data=json.dumps({"batch": {"use_docker": False}}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=10).close()
 
 
@@ -66,16 +75,29 @@ def batch_resources(aws_environment: str, monkeypatch: pytest.MonkeyPatch) -> Ba
     group = ec2.create_security_group(GroupName=f"jobs-{suffix}", Description="jobs", VpcId=vpc)["GroupId"]
     role = iam.create_role(RoleName=f"batch-{suffix}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     environment = batch.create_compute_environment(
-        computeEnvironmentName=f"spot-{suffix}", type="MANAGED", state="ENABLED", serviceRole=role,
+        computeEnvironmentName=f"spot-{suffix}",
+        type="MANAGED",
+        state="ENABLED",
+        serviceRole=role,
         computeResources={"type": "FARGATE_SPOT", "maxvCpus": 4, "subnets": [subnet], "securityGroupIds": [group]},
     )["computeEnvironmentArn"]
-    queue = batch.create_job_queue(jobQueueName=f"batch-{suffix}", state="ENABLED", priority=1,
-                                   computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}])["jobQueueArn"]
+    queue = batch.create_job_queue(
+        jobQueueName=f"batch-{suffix}",
+        state="ENABLED",
+        priority=1,
+        computeEnvironmentOrder=[{"order": 1, "computeEnvironment": environment}],
+    )["jobQueueArn"]
     definition = batch.register_job_definition(
-        jobDefinitionName=f"batch-{suffix}", type="container", platformCapabilities=["FARGATE"],
-        containerProperties={"image": "inference:1.0.0", "command": BATCH_COMMAND, "executionRoleArn": role,
-                             "resourceRequirements": [{"type": "VCPU", "value": "1"},
-                                                      {"type": "MEMORY", "value": "2048"}]})["jobDefinitionArn"]
+        jobDefinitionName=f"batch-{suffix}",
+        type="container",
+        platformCapabilities=["FARGATE"],
+        containerProperties={
+            "image": "inference:1.0.0",
+            "command": BATCH_COMMAND,
+            "executionRoleArn": role,
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}],
+        },
+    )["jobDefinitionArn"]
     monkeypatch.setenv(contract.RESULTS_BUCKET, bucket)
     monkeypatch.setenv(contract.BATCH_JOB_QUEUE, queue)
     monkeypatch.setenv(contract.BATCH_JOB_DEFINITION, definition)

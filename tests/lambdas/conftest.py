@@ -41,9 +41,7 @@ REGION = "us-east-1"
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server per test process, on a free loopback port."""
-    logging.getLogger("werkzeug").setLevel(
-        logging.WARNING
-    )  # one line per emulated call is noise
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per emulated call is noise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -95,9 +93,7 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServ
     app = create_app(model_dir)
     state = ModelServer(url="")
 
-    def counting_app(
-        environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Any:
+    def counting_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if environ.get("PATH_INFO") == "/invocations":
             with state.lock:
                 state.invocations += 1
@@ -119,9 +115,7 @@ def model_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServ
 
 
 @pytest.fixture
-def http_model(
-    model_server: ModelServer, monkeypatch: pytest.MonkeyPatch
-) -> ModelServer:
+def http_model(model_server: ModelServer, monkeypatch: pytest.MonkeyPatch) -> ModelServer:
     """Handlers call the model server over HTTP, as they call the Fargate service."""
     monkeypatch.setenv(contract.MODEL_BACKEND, contract.BACKEND_HTTP)
     monkeypatch.setenv(contract.MODEL_URL, model_server.url)
@@ -173,14 +167,10 @@ class Pipeline:
                 "ApproximateNumberOfMessagesNotVisible",
             ],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
     def read_json(self, key: str) -> dict[str, Any]:
-        return json.loads(
-            self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        )
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def keys(self, prefix: str) -> list[str]:
         listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
@@ -189,9 +179,7 @@ class Pipeline:
 
 def make_queue(sqs: Any, name: str, **attributes: str) -> tuple[str, str]:
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
 
@@ -206,9 +194,7 @@ def pipeline(aws_environment: str, monkeypatch: pytest.MonkeyPatch) -> Pipeline:
 
     dlq_url, dlq_arn = make_queue(sqs, f"work-dlq-{suffix}")
     redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})
-    work_url, work_arn = make_queue(
-        sqs, f"work-{suffix}", RedrivePolicy=redrive, VisibilityTimeout="0"
-    )
+    work_url, work_arn = make_queue(sqs, f"work-{suffix}", RedrivePolicy=redrive, VisibilityTimeout="0")
     requests_topic = sns.create_topic(Name=f"requests-{suffix}")["TopicArn"]
     sns.subscribe(
         TopicArn=requests_topic,

@@ -17,11 +17,7 @@ def api_event(
     path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload format 2.0) event."""
-    text = (
-        raw_body
-        if raw_body is not None
-        else (None if body is None else json.dumps(body))
-    )
+    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
     if text is not None and base64_encoded:
         text = base64.b64encode(text.encode()).decode()
     event: dict[str, Any] = {

@@ -33,25 +33,48 @@ def async_endpoint(pipeline, http_model, monkeypatch: pytest.MonkeyPatch) -> str
 def stand_in(pipeline, http_model) -> AsyncEndpointStandIn:
     """SageMaker's side of the endpoint (moto runs no model), publishing to a notifications queue of its own."""
     topic = pipeline.sns.create_topic(Name=f"async-notifications-{uuid.uuid4().hex[:8]}")["TopicArn"]
-    return AsyncEndpointStandIn(s3=pipeline.s3, sns=pipeline.sns, bucket=pipeline.bucket, topic_arn=topic,
-                                model_url=http_model.url, endpoint_name=ENDPOINT, region="us-east-1")
+    return AsyncEndpointStandIn(
+        s3=pipeline.s3,
+        sns=pipeline.sns,
+        bucket=pipeline.bucket,
+        topic_arn=topic,
+        model_url=http_model.url,
+        endpoint_name=ENDPOINT,
+        region="us-east-1",
+    )
 
 
 def record(body: str, message_id: str = "m-1") -> dict:
-    return {"MessageId": message_id, "ReceiptHandle": "handle", "Body": body,
-            "Attributes": {"ApproximateReceiveCount": "1"}}
+    return {
+        "MessageId": message_id,
+        "ReceiptHandle": "handle",
+        "Body": body,
+        "Attributes": {"ApproximateReceiveCount": "1"},
+    }
 
 
 def job(**overrides) -> dict:
-    return {"job_id": str(uuid.uuid4()), "model": "iris", "priority": "high", "inputs": {"instances": [SETOSA]},
-            **overrides}
+    return {
+        "job_id": str(uuid.uuid4()),
+        "model": "iris",
+        "priority": "high",
+        "inputs": {"instances": [SETOSA]},
+        **overrides,
+    }
 
 
 def notification(job_id: str, bucket: str, *, status_: str = "Completed", **changes) -> dict:
-    document = {"eventSource": "aws:sagemaker", "eventName": "InferenceResult", "eventVersion": "1.0",
-                "invocationStatus": status_, "inferenceId": job_id,
-                "requestParameters": {"endpointName": ENDPOINT,
-                                      "inputLocation": f"s3://{bucket}/{contract.async_input_key(job_id)}"}}
+    document = {
+        "eventSource": "aws:sagemaker",
+        "eventName": "InferenceResult",
+        "eventVersion": "1.0",
+        "invocationStatus": status_,
+        "inferenceId": job_id,
+        "requestParameters": {
+            "endpointName": ENDPOINT,
+            "inputLocation": f"s3://{bucket}/{contract.async_input_key(job_id)}",
+        },
+    }
     if status_ == "Completed":
         document["responseParameters"] = {"outputLocation": f"s3://{bucket}/async/output/{uuid.uuid4()}.out"}
     else:
@@ -114,11 +137,18 @@ def test_a_success_notification_becomes_the_result_document_and_a_results_topic_
     assert outcome == {"batchItemFailures": []}
     result = pipeline.read_json(contract.result_key(handed["job_id"]))
     assert (result["job_id"], result["model"], result["priority"], result["status"]) == (
-        handed["job_id"], "iris", "high", "succeeded")
+        handed["job_id"],
+        "iris",
+        "high",
+        "succeeded",
+    )
     assert [p["label"] for p in result["result"]["predictions"]] == ["setosa"]
     [notice] = pipeline.receive(pipeline.notifications_queue)
-    assert json.loads(notice["Body"]) == {"job_id": handed["job_id"], "status": "succeeded",
-                                          "result_key": contract.result_key(handed["job_id"])}
+    assert json.loads(notice["Body"]) == {
+        "job_id": handed["job_id"],
+        "status": "succeeded",
+        "result_key": contract.result_key(handed["job_id"]),
+    }
     assert notice["MessageAttributes"]["model"]["StringValue"] == "iris"
     assert stand_in.pending_inputs() == []
 
@@ -172,15 +202,25 @@ def test_a_result_without_its_input_metadata_still_answers_with_the_job_id(pipel
     assert (result["job_id"], result["model"], result["status"]) == (job_id, None, "failed")
 
 
-@pytest.mark.parametrize("change", [
-    {"eventSource": "aws:s3"},
-    {"inferenceId": "not-a-uuid"},
-    {"requestParameters": {"inputLocation": "s3://elsewhere/async/input/x.json"}},
-    {"responseParameters": {"outputLocation": "s3://BUCKET/results/private.json"}},
-    {"responseParameters": {"outputLocation": "s3://BUCKET/async/output/../../results/private.json"}},
-    {"invocationStatus": "InProgress"},
-], ids=["not-sagemaker", "not-a-job-id", "foreign-input", "output-outside-prefix", "output-escaping-prefix",
-        "unknown-status"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"eventSource": "aws:s3"},
+        {"inferenceId": "not-a-uuid"},
+        {"requestParameters": {"inputLocation": "s3://elsewhere/async/input/x.json"}},
+        {"responseParameters": {"outputLocation": "s3://BUCKET/results/private.json"}},
+        {"responseParameters": {"outputLocation": "s3://BUCKET/async/output/../../results/private.json"}},
+        {"invocationStatus": "InProgress"},
+    ],
+    ids=[
+        "not-sagemaker",
+        "not-a-job-id",
+        "foreign-input",
+        "output-outside-prefix",
+        "output-escaping-prefix",
+        "unknown-status",
+    ],
+)
 def test_a_notification_that_is_not_about_one_of_our_jobs_is_refused_without_reading_anything(
     pipeline, async_endpoint, change: dict
 ) -> None:
@@ -211,4 +251,3 @@ def test_a_submitted_job_reaches_its_result_through_the_async_endpoint_and_statu
     answer = status.handler(api_event(method="GET", path=f"/v1/jobs/{job_id}", path_parameters={"id": job_id}), None)
     assert answer["statusCode"] == 200
     assert [p["label"] for p in body_of(answer)["result"]["predictions"]] == ["setosa", "virginica"]
-

@@ -17,8 +17,9 @@ RECORDS = [json.dumps({"id": f"r-{n}", "features": [5.1, 3.5, 1.4, 0.2]}) for n 
 
 
 def get(batch_id: str) -> dict:
-    return batch_status.handler(api_event(method="GET", path=f"/v1/batches/{batch_id}",
-                                          path_parameters={"id": batch_id}), None)
+    return batch_status.handler(
+        api_event(method="GET", path=f"/v1/batches/{batch_id}", path_parameters={"id": batch_id}), None
+    )
 
 
 def submitted(resources, lines: list[str]) -> dict:
@@ -32,8 +33,14 @@ def submitted(resources, lines: list[str]) -> dict:
 def test_a_finished_batch_reports_its_state_parts_counts_and_every_output(batch_resources, tmp_path) -> None:
     accepted = submitted(batch_resources, [*RECORDS, "not a record"])
     manifest_uri = f"s3://{batch_resources.bucket}/{contract.batch_request_key(accepted['batch_id'])}"
-    job.run(manifest_uri, model=load_model(train.write_model_dir(tmp_path)), s3=job.s3_client(), array_index=None,
-            settings=job.Settings(), expected_bucket=batch_resources.bucket)
+    job.run(
+        manifest_uri,
+        model=load_model(train.write_model_dir(tmp_path)),
+        s3=job.s3_client(),
+        array_index=None,
+        settings=job.Settings(),
+        expected_bucket=batch_resources.bucket,
+    )
 
     response = get(accepted["batch_id"])
 
@@ -45,15 +52,27 @@ def test_a_finished_batch_reports_its_state_parts_counts_and_every_output(batch_
     prefix = f"s3://{batch_resources.bucket}/{contract.batch_results_prefix(accepted['batch_id'])}"
     assert body["outputs"]["prefix"] == prefix
     assert [output["predictions"] for output in body["outputs"]["parts"]] == [
-        f"{prefix}part-{index:05d}.jsonl" for index in range(accepted["parts"])]
+        f"{prefix}part-{index:05d}.jsonl" for index in range(accepted["parts"])
+    ]
     assert sum(1 for output in body["outputs"]["parts"] if output["errors"]) == 1
 
 
 def test_a_batch_whose_job_failed_counts_its_unfinished_parts_as_failed() -> None:
-    manifest = {"batch_id": "b", "bucket": "bucket", "output_prefix": "results/batches/b/", "array_size": 2,
-                "parts": [{"index": 0}, {"index": 1}, {"index": 2}]}
-    marker = {"part": 0, "output": "results/batches/b/part-00000.jsonl", "errors": None, "records": 5,
-              "succeeded": 5, "failed": 0}
+    manifest = {
+        "batch_id": "b",
+        "bucket": "bucket",
+        "output_prefix": "results/batches/b/",
+        "array_size": 2,
+        "parts": [{"index": 0}, {"index": 1}, {"index": 2}],
+    }
+    marker = {
+        "part": 0,
+        "output": "results/batches/b/part-00000.jsonl",
+        "errors": None,
+        "records": 5,
+        "succeeded": 5,
+        "failed": 0,
+    }
 
     failed = batch_status.report(manifest, [marker], {"id": "j", "status": "FAILED"})
     running = batch_status.report(manifest, [marker], {"id": "j", "status": "RUNNING"})

@@ -48,9 +48,7 @@ def test_each_environment_variable_constant_is_its_own_name(name: str) -> None:
 def test_each_environment_variable_constant_has_a_one_line_comment_above_it() -> None:
     lines = Path(contract.__file__).read_text().splitlines()
     for name in ENV_NAMES:
-        index = next(
-            i for i, line in enumerate(lines) if line.startswith(f"{name}: Final")
-        )
+        index = next(i for i, line in enumerate(lines) if line.startswith(f"{name}: Final"))
         assert lines[index - 1].startswith("# "), name
 
 
@@ -154,12 +152,17 @@ def test_the_contract_itself_needs_nothing_but_the_standard_library() -> None:
 
 
 def test_every_folder_under_lambdas_is_a_function_with_a_handler() -> None:
-    folders = [
-        p for p in LAMBDAS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"
-    ]
+    folders = [p for p in LAMBDAS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"]
 
-    assert sorted(p.name for p in folders) == ["async_results", "batch_status", "batch_submit", "predict", "status",
-                                               "submit", "worker"]
+    assert sorted(p.name for p in folders) == [
+        "async_results",
+        "batch_status",
+        "batch_submit",
+        "predict",
+        "status",
+        "submit",
+        "worker",
+    ]
     for folder in folders:
         assert (folder / "__init__.py").is_file()
         module = __import__(f"lambdas.{folder.name}.handler", fromlist=["handler"])

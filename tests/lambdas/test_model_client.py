@@ -42,9 +42,7 @@ def model_error(stubber: Stubber, original_status: int, original_message: str) -
 def test_a_4xx_from_the_endpoint_is_rejected_input_with_the_models_own_reason(
     sagemaker: Stubber,
 ) -> None:
-    model_error(
-        sagemaker, 400, json.dumps({"error": "instances[0] has 3 features; expected 4"})
-    )
+    model_error(sagemaker, 400, json.dumps({"error": "instances[0] has 3 features; expected 4"}))
 
     with pytest.raises(model_client.ModelInputRejected, match="has 3 features"):
         model_client.invoke({"instances": [[1, 2, 3]]})

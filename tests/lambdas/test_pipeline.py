@@ -17,9 +17,7 @@ SETOSA, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]
 
 def job_status(job_id: str) -> dict:
     return status.handler(
-        api_event(
-            method="GET", path=f"/v1/jobs/{job_id}", path_parameters={"id": job_id}
-        ),
+        api_event(method="GET", path=f"/v1/jobs/{job_id}", path_parameters={"id": job_id}),
         None,
     )
 
@@ -27,9 +25,7 @@ def job_status(job_id: str) -> dict:
 def test_a_submitted_job_flows_through_the_queue_and_model_to_a_stored_and_announced_result(
     pipeline, http_model
 ) -> None:
-    accepted = submit.handler(
-        api_event({"model": "iris", "inputs": {"instances": [SETOSA, VIRGINICA]}}), None
-    )
+    accepted = submit.handler(api_event({"model": "iris", "inputs": {"instances": [SETOSA, VIRGINICA]}}), None)
     job_id = body_of(accepted)["job_id"]
     assert job_status(job_id)["statusCode"] == 202
 
@@ -56,17 +52,13 @@ def test_a_submitted_job_flows_through_the_queue_and_model_to_a_stored_and_annou
 def test_the_filter_policy_keeps_other_models_jobs_out_of_the_iris_queue(
     pipeline,
 ) -> None:
-    accepted = submit.handler(
-        api_event({"model": "other-model", "inputs": {"instances": [SETOSA]}}), None
-    )
+    accepted = submit.handler(api_event({"model": "other-model", "inputs": {"instances": [SETOSA]}}), None)
 
     assert accepted["statusCode"] == 202
     assert pipeline.receive(pipeline.work_queue) == []
 
 
-def test_a_poison_message_reaches_the_dead_letter_queue_after_max_receive_count_receives(
-    pipeline, http_model
-) -> None:
+def test_a_poison_message_reaches_the_dead_letter_queue_after_max_receive_count_receives(pipeline, http_model) -> None:
     pipeline.sns.publish(
         TopicArn=pipeline.requests_topic,
         Message="{this is not a job",
@@ -80,14 +72,10 @@ def test_a_poison_message_reaches_the_dead_letter_queue_after_max_receive_count_
             break
         outcome = worker.handler(sqs_event(messages), None)
         failed = {failure["itemIdentifier"] for failure in outcome["batchItemFailures"]}
-        handled_receive_counts += [
-            m["Attributes"]["ApproximateReceiveCount"] for m in messages
-        ]
+        handled_receive_counts += [m["Attributes"]["ApproximateReceiveCount"] for m in messages]
         for message in messages:
             if message["MessageId"] not in failed:
-                pipeline.sqs.delete_message(
-                    QueueUrl=pipeline.work_queue, ReceiptHandle=message["ReceiptHandle"]
-                )
+                pipeline.sqs.delete_message(QueueUrl=pipeline.work_queue, ReceiptHandle=message["ReceiptHandle"])
 
     assert handled_receive_counts == ["1", "2"]
     [dead] = pipeline.receive(pipeline.dead_letter_queue)
@@ -96,14 +84,8 @@ def test_a_poison_message_reaches_the_dead_letter_queue_after_max_receive_count_
     assert pipeline.keys("results/") == []
 
 
-def test_a_duplicate_delivery_produces_one_result_one_notification_and_one_model_call(
-    pipeline, http_model
-) -> None:
-    body_of(
-        submit.handler(
-            api_event({"model": "iris", "inputs": {"instances": [SETOSA]}}), None
-        )
-    )
+def test_a_duplicate_delivery_produces_one_result_one_notification_and_one_model_call(pipeline, http_model) -> None:
+    body_of(submit.handler(api_event({"model": "iris", "inputs": {"instances": [SETOSA]}}), None))
     messages = pipeline.receive(pipeline.work_queue)
     calls_before = http_model.invocations
 

@@ -38,9 +38,7 @@ def test_input_the_model_rejects_is_a_400_carrying_the_models_reason(
     ("raw_body", "words"),
     [("{oops", "not valid JSON"), ('{"rows": []}', "instances"), ("[]", "JSON object")],
 )
-def test_a_malformed_request_is_400_without_calling_the_model(
-    http_model, raw_body: str, words: str
-) -> None:
+def test_a_malformed_request_is_400_without_calling_the_model(http_model, raw_body: str, words: str) -> None:
     calls_before = http_model.invocations
 
     response = predict.handler(api_event(raw_body=raw_body), None)
@@ -50,9 +48,7 @@ def test_a_malformed_request_is_400_without_calling_the_model(
     assert http_model.invocations == calls_before
 
 
-def test_a_body_over_the_payload_limit_is_413(
-    http_model, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_body_over_the_payload_limit_is_413(http_model, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(contract.MAX_PAYLOAD_BYTES, "100")
 
     response = predict.handler(api_event({"instances": [SETOSA] * 10}), None)
@@ -97,9 +93,7 @@ def test_the_json_sent_to_the_model_is_exactly_the_instances(http_model) -> None
 # --- the answer is always ours: budgeted from the invocation's time left (issue 11, defect 5) ---------------
 
 
-def test_a_model_slower_than_the_time_left_is_a_504_of_our_own(
-    http_model, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_model_slower_than_the_time_left_is_a_504_of_our_own(http_model, monkeypatch: pytest.MonkeyPatch) -> None:
     """GIVEN 1.2 s left in the invocation WHEN a prediction is asked THEN predict answers 504 itself (keeping
     its reply margin) instead of starting a call that API Gateway or Lambda would cut."""
     calls_before = http_model.invocations

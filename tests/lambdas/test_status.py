@@ -14,15 +14,11 @@ from tests.lambdas.lambda_events import api_event, body_of
 
 def status_event(job_id: str | None) -> dict:
     parameters = None if job_id is None else {"id": job_id}
-    return api_event(
-        method="GET", path=f"/v1/jobs/{job_id}", path_parameters=parameters
-    )
+    return api_event(method="GET", path=f"/v1/jobs/{job_id}", path_parameters=parameters)
 
 
 def put(pipeline, key: str, document: dict) -> None:
-    pipeline.s3.put_object(
-        Bucket=pipeline.bucket, Key=key, Body=json.dumps(document).encode()
-    )
+    pipeline.s3.put_object(Bucket=pipeline.bucket, Key=key, Body=json.dumps(document).encode())
 
 
 def test_a_finished_job_is_200_with_its_result(pipeline) -> None:

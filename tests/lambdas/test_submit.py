@@ -72,9 +72,7 @@ def test_a_base64_encoded_body_is_decoded(pipeline) -> None:
         (json.dumps({**IRIS_JOB, "callback": "http://x"}), "callback", "unknown field"),
     ],
 )
-def test_bad_submissions_are_400_naming_the_field(
-    pipeline, event_body: str, field: str | None, words: str
-) -> None:
+def test_bad_submissions_are_400_naming_the_field(pipeline, event_body: str, field: str | None, words: str) -> None:
     response = submit.handler(api_event(raw_body=event_body), None)
 
     body = body_of(response)
@@ -84,9 +82,7 @@ def test_bad_submissions_are_400_naming_the_field(
     assert pipeline.keys("requests/") == []
 
 
-def test_a_body_over_the_payload_limit_is_413_and_nothing_is_stored(
-    pipeline, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_body_over_the_payload_limit_is_413_and_nothing_is_stored(pipeline, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(contract.MAX_PAYLOAD_BYTES, "1024")
     big_job = {"model": "iris", "inputs": {"instances": [[5.1, 3.5, 1.4, 0.2]] * 100}}
 
@@ -116,9 +112,7 @@ def test_inputs_too_large_for_a_message_travel_by_reference_to_the_stored_reques
 def test_when_the_job_cannot_be_announced_the_client_gets_503_and_no_orphan_is_left(
     pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(
-        contract.REQUESTS_TOPIC_ARN, pipeline.requests_topic + "-missing"
-    )
+    monkeypatch.setenv(contract.REQUESTS_TOPIC_ARN, pipeline.requests_topic + "-missing")
 
     response = submit.handler(api_event(IRIS_JOB), None)
 

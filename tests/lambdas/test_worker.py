@@ -62,9 +62,7 @@ def job(instances: list | None = None, **overrides) -> dict:
         "foreign-request-key",
     ],
 )
-def test_a_malformed_message_is_reported_as_a_batch_item_failure(
-    pipeline, http_model, body: str
-) -> None:
+def test_a_malformed_message_is_reported_as_a_batch_item_failure(pipeline, http_model, body: str) -> None:
     outcome = worker.handler(sqs_event([record(body, "m-1")]), None)
 
     assert outcome == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
@@ -81,9 +79,7 @@ def test_only_the_failed_records_of_a_batch_are_reported(pipeline, http_model) -
     assert pipeline.keys("results/") == [f"results/{good['job_id']}.json"]
 
 
-def test_input_the_model_rejects_is_a_final_failed_result_not_a_retry(
-    pipeline, http_model
-) -> None:
+def test_input_the_model_rejects_is_a_final_failed_result_not_a_retry(pipeline, http_model) -> None:
     bad_rows = job(instances=[[1.0, 2.0, 3.0]])
 
     outcome = worker.handler(sqs_event([record(json.dumps(bad_rows))]), None)
@@ -97,9 +93,7 @@ def test_input_the_model_rejects_is_a_final_failed_result_not_a_retry(
     assert notification["MessageAttributes"]["status"]["StringValue"] == "failed"
 
 
-def test_an_unreachable_model_is_retried_and_leaves_no_result(
-    pipeline, unreachable_model
-) -> None:
+def test_an_unreachable_model_is_retried_and_leaves_no_result(pipeline, unreachable_model) -> None:
     outcome = worker.handler(sqs_event([record(json.dumps(job()), "m-1")]), None)
 
     assert outcome == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
@@ -107,14 +101,10 @@ def test_an_unreachable_model_is_retried_and_leaves_no_result(
     assert pipeline.receive(pipeline.notifications_queue) == []
 
 
-def test_a_job_whose_result_exists_is_acknowledged_without_calling_the_model(
-    pipeline, unreachable_model
-) -> None:
+def test_a_job_whose_result_exists_is_acknowledged_without_calling_the_model(pipeline, unreachable_model) -> None:
     done = job()
     key = contract.result_key(done["job_id"])
-    pipeline.s3.put_object(
-        Bucket=pipeline.bucket, Key=key, Body=b'{"status": "succeeded"}'
-    )
+    pipeline.s3.put_object(Bucket=pipeline.bucket, Key=key, Body=b'{"status": "succeeded"}')
 
     outcome = worker.handler(sqs_event([record(json.dumps(done))]), None)
 
@@ -132,9 +122,7 @@ def test_a_result_written_concurrently_by_another_delivery_wins_and_no_second_no
 
     def run_model_while_another_delivery_finishes(*args):
         document = real_run_model(*args)
-        pipeline.s3.put_object(
-            Bucket=pipeline.bucket, Key=key, Body=b'{"winner": "other"}'
-        )
+        pipeline.s3.put_object(Bucket=pipeline.bucket, Key=key, Body=b'{"winner": "other"}')
         return document
 
     monkeypatch.setattr(jobs, "run_model", run_model_while_another_delivery_finishes)
@@ -157,9 +145,7 @@ def test_when_the_notice_cannot_be_sent_the_result_is_withdrawn_so_the_retry_red
     assert pipeline.keys("results/") == []
 
 
-def test_a_large_job_reads_its_inputs_from_the_stored_request(
-    pipeline, http_model
-) -> None:
+def test_a_large_job_reads_its_inputs_from_the_stored_request(pipeline, http_model) -> None:
     job_id = str(uuid.uuid4())
     stored = {"job_id": job_id, "status": "pending", "inputs": {"instances": [SETOSA]}}
     pipeline.s3.put_object(
@@ -202,12 +188,8 @@ def test_the_sagemaker_backend_calls_the_endpoint_named_in_the_environment(
     assert result["result"] == canned
 
 
-def test_each_record_is_logged_as_one_json_line(
-    pipeline, http_model, capsys: pytest.CaptureFixture[str]
-) -> None:
-    worker.handler(
-        sqs_event([record(json.dumps(job()), "m-ok"), record("{", "m-bad")]), None
-    )
+def test_each_record_is_logged_as_one_json_line(pipeline, http_model, capsys: pytest.CaptureFixture[str]) -> None:
+    worker.handler(sqs_event([record(json.dumps(job()), "m-ok"), record("{", "m-bad")]), None)
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
     by_message = {line["message_id"]: line for line in lines if "message_id" in line}
@@ -219,9 +201,7 @@ def test_each_record_is_logged_as_one_json_line(
 def test_model_client_errors_split_into_retryable_and_final() -> None:
     assert issubclass(model_client.ModelUnavailable, model_client.ModelError)
     assert issubclass(model_client.ModelInputRejected, model_client.ModelError)
-    assert not issubclass(
-        model_client.ModelInputRejected, model_client.ModelUnavailable
-    )
+    assert not issubclass(model_client.ModelInputRejected, model_client.ModelUnavailable)
 
 
 # --- a missing result is 404 only with s3:ListBucket; a 403 is never "absent" (issue 11, defect 1) ----------
@@ -243,8 +223,11 @@ def worker_without_result_reads(pipeline, aws_environment: str, monkeypatch: pyt
             {
                 "Version": "2012-10-17",
                 "Statement": [
-                    {"Effect": "Allow", "Action": "s3:GetObject",
-                     "Resource": f"arn:aws:s3:::{pipeline.bucket}/{contract.REQUESTS_PREFIX}*"}
+                    {
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::{pipeline.bucket}/{contract.REQUESTS_PREFIX}*",
+                    }
                 ],
             }
         ),

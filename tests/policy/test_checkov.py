@@ -42,15 +42,33 @@ def checkov_report(synthesized, tmp_path_factory) -> list[dict]:
             (target / "cdk.tf.json").write_text(json.dumps(doc))
     skips = ",".join(skip["id"] for skip in load_skips())
     proc = subprocess.run(
-        [checkov, "-d", str(root), "--framework", "terraform_json", "--skip-download",
-         "-o", "json", "--skip-check", skips],
-        capture_output=True, text=True, timeout=900, check=False)
+        [
+            checkov,
+            "-d",
+            str(root),
+            "--framework",
+            "terraform_json",
+            "--skip-download",
+            "-o",
+            "json",
+            "--skip-check",
+            skips,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if proc.returncode not in (0, 1):
         pytest.fail(f"checkov did not run (exit {proc.returncode}): {proc.stderr[-2000:]}", pytrace=False)
     report = json.loads(proc.stdout)
     reports = report if isinstance(report, list) else [report]
-    scanned = {check["file_path"] for r in reports for kind in ("passed_checks", "failed_checks")
-               for check in r.get("results", {}).get(kind, [])}
+    scanned = {
+        check["file_path"]
+        for r in reports
+        for kind in ("passed_checks", "failed_checks")
+        for check in r.get("results", {}).get(kind, [])
+    }
     for env in ENVIRONMENTS:
         for stack in stack_dirs(synthesized[env]):
             if f"/{env}/{stack.name}/cdk.tf.json" in scanned:
@@ -71,8 +89,13 @@ def checkov_kubernetes_report(synthesized, tmp_path_factory) -> list[dict]:
     root = tmp_path_factory.mktemp("checkov-k8s")
     for env in EKS_ENVIRONMENTS:
         shutil.copytree(synthesized[env] / "k8s" / env, root / env)
-    proc = subprocess.run([_checkov(), "-d", str(root), "--framework", "kubernetes", "--skip-download", "-o", "json"],
-                          capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run(
+        [_checkov(), "-d", str(root), "--framework", "kubernetes", "--skip-download", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if proc.returncode not in (0, 1):
         pytest.fail(f"checkov did not run (exit {proc.returncode}): {proc.stderr[-2000:]}", pytrace=False)
     report = json.loads(proc.stdout)
@@ -90,11 +113,16 @@ def load_kubernetes_skips() -> list[dict]:
 def test_checkov_finds_no_failed_check_in_the_kubernetes_manifests(checkov_kubernetes_report):
     skips = load_kubernetes_skips()
     failed = [check for r in checkov_kubernetes_report for check in r.get("results", {}).get("failed_checks", [])]
-    unexplained = [f"{c['check_id']} {c['check_name']}: {c['resource']} in {c['file_path']}" for c in failed
-                   if not any(c["check_id"] == s["id"] and fnmatch.fnmatch(c["resource"], s["resource"])
-                              for s in skips)]
-    unused = [s for s in skips if not any(c["check_id"] == s["id"] and fnmatch.fnmatch(c["resource"], s["resource"])
-                                          for c in failed)]
+    unexplained = [
+        f"{c['check_id']} {c['check_name']}: {c['resource']} in {c['file_path']}"
+        for c in failed
+        if not any(c["check_id"] == s["id"] and fnmatch.fnmatch(c["resource"], s["resource"]) for s in skips)
+    ]
+    unused = [
+        s
+        for s in skips
+        if not any(c["check_id"] == s["id"] and fnmatch.fnmatch(c["resource"], s["resource"]) for c in failed)
+    ]
 
     assert not unexplained, f"{len(unexplained)} failed checkov checks:\n" + "\n".join(sorted(set(unexplained)))
     assert not unused, f"accepted failures that no longer happen (remove them): {unused}"

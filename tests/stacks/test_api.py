@@ -26,7 +26,8 @@ def test_lambda_permissions_are_scoped_to_the_api_and_the_exact_route(env, synth
     permissions = _stack(synthesized, env)["resource"]["aws_lambda_permission"].values()
     arns = {p["source_arn"].split("}", 1)[1] for p in permissions}
     expected = {"/*/POST/v1/jobs", "/*/GET/v1/jobs/*", "/*/POST/v1/batches", "/*/GET/v1/batches/*"} | (
-        {"/*/POST/v1/predict"} if env != "prod" else set())
+        {"/*/POST/v1/predict"} if env != "prod" else set()
+    )
     assert arns == expected
     assert all(p["source_arn"].startswith("${aws_apigatewayv2_api.") for p in permissions)
     assert all(p["function_name"].startswith((f"{REMOTE}compute.", f"{REMOTE}batch.")) for p in permissions)
@@ -40,8 +41,11 @@ def test_the_stage_is_throttled_and_logged_and_the_invoke_url_is_an_output(env, 
     assert stage["access_log_settings"]["destination_arn"].startswith("${aws_cloudwatch_log_group.")
     assert "api_invoke_url" in doc["output"]
     alarms = doc["resource"]["aws_cloudwatch_metric_alarm"].values()
-    assert {a["alarm_name"].rsplit("-api-", 1)[1] for a in alarms} == {"5xx-rate", "Latency-p99",
-                                                                      "IntegrationLatency-p99"}
+    assert {a["alarm_name"].rsplit("-api-", 1)[1] for a in alarms} == {
+        "5xx-rate",
+        "Latency-p99",
+        "IntegrationLatency-p99",
+    }
 
 
 def test_prod_predicts_through_the_vpc_link_to_the_fargate_listener(synthesized):

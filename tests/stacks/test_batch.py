@@ -57,16 +57,22 @@ def test_the_job_runs_the_inference_image_in_batch_mode_with_the_contract_enviro
     environment = {item["name"] for item in container["environment"]}
     assert container["image"].startswith(f"{REMOTE}registry.") and container["image"].endswith(":1.0.0")
     assert container["command"] == ["batch", "--manifest", "Ref::manifest"]
-    assert environment == {contract.RESULTS_BUCKET, contract.BATCH_RECORDS_PER_CALL, contract.BATCH_MAX_RECORD_BYTES,
-                           contract.LOG_LEVEL}
+    assert environment == {
+        contract.RESULTS_BUCKET,
+        contract.BATCH_RECORDS_PER_CALL,
+        contract.BATCH_MAX_RECORD_BYTES,
+        contract.LOG_LEVEL,
+    }
     assert job["platform_capabilities"] == ["FARGATE"] and job["timeout"]["attempt_duration_seconds"] == 14400
     (group,) = [g for g in doc["resource"]["aws_cloudwatch_log_group"].values() if g["name"].startswith("/aws/batch/")]
     key = json.loads(next(iter(doc["resource"]["aws_kms_key"].values()))["policy"])
     logs = next(st for st in key["Statement"] if st["Sid"] == "CloudWatchLogsUse")
     assert group["kms_key_id"].startswith("${aws_kms_key.batch-key")
     assert group["retention_in_days"] == load_config(PROJECT_ROOT / "config" / f"{env}.toml").log_retention_days
-    assert any(arn.endswith(f":log-group:{group['name']}")
-               for arn in logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"])
+    assert any(
+        arn.endswith(f":log-group:{group['name']}")
+        for arn in logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]
+    )
 
 
 def test_the_job_role_reads_and_writes_exactly_the_batch_prefixes(synthesized):
@@ -74,8 +80,9 @@ def test_the_job_role_reads_and_writes_exactly_the_batch_prefixes(synthesized):
     assert _objects(job["ReadManifests"]["resources"]) == {f"{contract.BATCH_REQUESTS_PREFIX}*"}
     assert _objects(job["ReadInputs"]["resources"]) == {f"{contract.BATCH_INPUTS_PREFIX}*"}
     assert _objects(job["WriteOutputs"]["resources"]) == {f"{contract.BATCH_RESULTS_PREFIX}*"}
-    assert job["ListOutputs"]["condition"] == [{"test": "StringLike", "variable": "s3:prefix",
-                                                "values": [f"{contract.BATCH_RESULTS_PREFIX}*"]}]
+    assert job["ListOutputs"]["condition"] == [
+        {"test": "StringLike", "variable": "s3:prefix", "values": [f"{contract.BATCH_RESULTS_PREFIX}*"]}
+    ]
     assert all(resource != "*" for st in job.values() for resource in st["resources"])
 
 
@@ -83,23 +90,31 @@ def test_the_functions_submit_to_the_queue_and_describe_jobs_and_nothing_more(sy
     doc = _doc(synthesized, "dev")
     submit = _statements(doc, "function-batch_submit_policy")
     status = _statements(doc, "function-batch_status_policy")
-    assert submit["SubmitBatchJobs"]["resources"] == ["${aws_batch_job_queue.queue_job-queue_B49D54C4.arn}",
-                                                      "${aws_batch_job_definition.job_job-definition_A79D4674.arn}"]
+    assert submit["SubmitBatchJobs"]["resources"] == [
+        "${aws_batch_job_queue.queue_job-queue_B49D54C4.arn}",
+        "${aws_batch_job_definition.job_job-definition_A79D4674.arn}",
+    ]
     assert _objects(submit["SignInputUploads"]["resources"]) == {f"{contract.BATCH_INPUTS_PREFIX}*"}
     assert submit["ListInputs"]["condition"][0]["values"] == [f"{contract.BATCH_INPUTS_PREFIX}*"]
-    assert status["DescribeBatchJobs"] == {**status["DescribeBatchJobs"], "actions": ["batch:DescribeJobs"],
-                                           "resources": ["*"]}
-    assert _objects(status["ReadBatches"]["resources"]) == {f"{contract.BATCH_REQUESTS_PREFIX}*",
-                                                            f"{contract.BATCH_RESULTS_PREFIX}*"}
-    environment = {f["function_name"]: f["environment"]["variables"]
-                   for f in doc["resource"]["aws_lambda_function"].values()}
+    assert status["DescribeBatchJobs"] == {
+        **status["DescribeBatchJobs"],
+        "actions": ["batch:DescribeJobs"],
+        "resources": ["*"],
+    }
+    assert _objects(status["ReadBatches"]["resources"]) == {
+        f"{contract.BATCH_REQUESTS_PREFIX}*",
+        f"{contract.BATCH_RESULTS_PREFIX}*",
+    }
+    environment = {
+        f["function_name"]: f["environment"]["variables"] for f in doc["resource"]["aws_lambda_function"].values()
+    }
     assert environment["inference-dev-batch-submit"][contract.BATCH_JOB_DEFINITION].startswith(
-        "${aws_batch_job_definition.")
+        "${aws_batch_job_definition."
+    )
 
 
 @pytest.mark.parametrize("env", BATCH_ENVIRONMENTS)
-def test_a_finished_parent_job_of_the_queue_tells_the_results_topic_which_lets_only_that_rule_publish(env,
-                                                                                                       synthesized):
+def test_a_finished_parent_job_of_the_queue_tells_the_results_topic_which_lets_only_that_rule_publish(env, synthesized):
     doc = _doc(synthesized, env)
     (rule,) = doc["resource"]["aws_cloudwatch_event_rule"].values()
     (target,) = doc["resource"]["aws_cloudwatch_event_target"].values()
@@ -108,15 +123,20 @@ def test_a_finished_parent_job_of_the_queue_tells_the_results_topic_which_lets_o
     assert pattern["detail"]["arrayProperties"] == {"index": [{"exists": False}]}
     assert pattern["detail"]["jobQueue"] == ["${aws_batch_job_queue.queue_job-queue_B49D54C4.arn}"]
     assert target["arn"].startswith(f"{REMOTE}messaging.") and "results-topic" in target["arn"]
-    assert json.loads(target["input_transformer"]["input_template"].replace("<", "").replace(">", ""))["kind"] == "batch"
+    assert (
+        json.loads(target["input_transformer"]["input_template"].replace("<", "").replace(">", ""))["kind"] == "batch"
+    )
     messaging = _doc(synthesized, env, "messaging")
-    topic_policy = next(v for k, v in messaging["data"]["aws_iam_policy_document"].items()
-                        if k.startswith("results-topic"))["statement"]
+    topic_policy = next(
+        v for k, v in messaging["data"]["aws_iam_policy_document"].items() if k.startswith("results-topic")
+    )["statement"]
     publish = next(st for st in topic_policy if st["sid"] == "ServicePublish")
     assert publish["principals"] == [{"type": "Service", "identifiers": ["events.amazonaws.com"]}]
     source = next(c for c in publish["condition"] if c["variable"] == "aws:SourceArn")["values"]
-    assert source == [f"arn:${{data.aws_partition.partition.partition}}:events:eu-west-1:"
-                      f"${{data.aws_caller_identity.caller.account_id}}:rule/{rule['name']}"]
+    assert source == [
+        f"arn:${{data.aws_partition.partition.partition}}:events:eu-west-1:"
+        f"${{data.aws_caller_identity.caller.account_id}}:rule/{rule['name']}"
+    ]
 
 
 @pytest.mark.parametrize("env", BATCH_ENVIRONMENTS)
@@ -143,10 +163,15 @@ def test_the_names_config_checks_are_the_names_the_batch_stack_builds(env, synth
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
     checked = {name for _, name, _, _ in config.batch.physical_names(config.name_prefix)}
     built = {v["name"] for v in doc["resource"]["aws_iam_role"].values()}
-    built |= {v["name"] for v in doc["resource"]["aws_cloudwatch_log_group"].values() if v["name"].startswith("/aws/batch")}
+    built |= {
+        v["name"] for v in doc["resource"]["aws_cloudwatch_log_group"].values() if v["name"].startswith("/aws/batch")
+    }
     built |= {v["function_name"] for v in doc["resource"]["aws_lambda_function"].values()}
-    built |= {v["name"] for kind in ("aws_batch_job_queue", "aws_batch_job_definition", "aws_cloudwatch_event_rule")
-              for v in doc["resource"][kind].values()}
+    built |= {
+        v["name"]
+        for kind in ("aws_batch_job_queue", "aws_batch_job_definition", "aws_cloudwatch_event_rule")
+        for v in doc["resource"][kind].values()
+    }
     assert checked == built
 
 
@@ -156,8 +181,11 @@ def test_batch_is_opt_in_without_it_there_is_no_stack_no_route_and_no_eventbridg
     import main
 
     path = tmp_path / "dev.toml"
-    path.write_text((PROJECT_ROOT / "config" / "dev.toml").read_text().replace("[batch]\nenabled = true",
-                                                                                "[batch]\nenabled = false"))
+    path.write_text(
+        (PROJECT_ROOT / "config" / "dev.toml")
+        .read_text()
+        .replace("[batch]\nenabled = true", "[batch]\nenabled = false")
+    )
     app = App(context={"excludeStackIdFromLogicalIds": "true", "allowSepCharsInLogicalIds": "true"})
 
     stacks = main.compose(app, load_config(path))

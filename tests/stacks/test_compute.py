@@ -37,6 +37,7 @@ def _policy_of(doc: dict, function: str) -> dict[str, dict]:
 
 # --- wiring -----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("env", ["local", "dev", "prod"])
 def test_compute_depends_on_network_registry_storage_and_messaging(env, synthesized):
     manifest = json.loads((synthesized[env] / "manifest.json").read_text())
@@ -61,13 +62,18 @@ def test_one_function_per_lambdas_folder_with_the_contract_handler(synthesized):
 def test_environment_variables_are_the_contract_names(synthesized):
     functions = _by_name(_doc(synthesized, "dev"), "aws_lambda_function")
     env = {name.removeprefix("inference-dev-"): f["environment"]["variables"] for name, f in functions.items()}
-    assert set(env["submit"]) == {contract.RESULTS_BUCKET, contract.REQUESTS_TOPIC_ARN, contract.MAX_PAYLOAD_BYTES,
-                                  contract.LOG_LEVEL}
+    assert set(env["submit"]) == {
+        contract.RESULTS_BUCKET,
+        contract.REQUESTS_TOPIC_ARN,
+        contract.MAX_PAYLOAD_BYTES,
+        contract.LOG_LEVEL,
+    }
     assert set(env["status"]) == {contract.RESULTS_BUCKET, contract.LOG_LEVEL}
     assert env["predict"][contract.MODEL_BACKEND] == contract.BACKEND_SAGEMAKER
     assert env["predict"][contract.ENDPOINT_NAME] == "inference-dev-inference"
-    assert {contract.RESULTS_BUCKET, contract.RESULTS_TOPIC_ARN, contract.MODEL_BACKEND,
-            contract.ENDPOINT_NAME} <= set(env["worker"])
+    assert {contract.RESULTS_BUCKET, contract.RESULTS_TOPIC_ARN, contract.MODEL_BACKEND, contract.ENDPOINT_NAME} <= set(
+        env["worker"]
+    )
     assert "messaging" in env["submit"][contract.REQUESTS_TOPIC_ARN]
 
 
@@ -84,14 +90,19 @@ def test_grants_name_exact_arns_and_prefixes(synthesized):
     submit = _policy_of(doc, "submit")
     assert submit["WriteRequests"]["actions"] == ["s3:PutObject", "s3:DeleteObject"]
     assert all(r.endswith(f"/{contract.REQUESTS_PREFIX}*") for r in submit["WriteRequests"]["resources"])
-    assert submit["PublishRequests"]["resources"][0].startswith("${data.terraform_remote_state.cross-stack-reference-input-messaging")
+    assert submit["PublishRequests"]["resources"][0].startswith(
+        "${data.terraform_remote_state.cross-stack-reference-input-messaging"
+    )
     status = _policy_of(doc, "status")
     assert {r.rsplit("/", 1)[-1] for r in status["ReadJobs"]["resources"]} == {"*"}
     assert status["ReadJobs"]["actions"] == ["s3:GetObject"]
     worker = _policy_of(doc, "worker")
     assert worker["InvokeOwnEndpoint"]["resources"] == [
-        ("arn:${data.aws_partition.partition.partition}:sagemaker:eu-west-1:"
-        "${data.aws_caller_identity.caller.account_id}:endpoint/inference-dev-inference")]
+        (
+            "arn:${data.aws_partition.partition.partition}:sagemaker:eu-west-1:"
+            "${data.aws_caller_identity.caller.account_id}:endpoint/inference-dev-inference"
+        )
+    ]
     assert len(worker["ConsumeWorkQueues"]["resources"]) == 1, "the queue worker consumes the other queue"
     for function in handler_folders():
         if f"function-{function}_policy" not in "".join(doc["data"]["aws_iam_policy_document"]):
@@ -115,8 +126,10 @@ def test_lambda_and_service_groups_allow_only_https_to_the_vpc_and_s3(synthesize
     for rule in doc["resource"]["aws_vpc_security_group_egress_rule"].values():
         assert rule.get("cidr_ipv4") != "0.0.0.0/0"
     ingress = doc["resource"]["aws_vpc_security_group_ingress_rule"].values()
-    assert all(r.get("cidr_ipv4", "").startswith("${data.terraform_remote_state") or r.get("referenced_security_group_id")
-               for r in ingress)
+    assert all(
+        r.get("cidr_ipv4", "").startswith("${data.terraform_remote_state") or r.get("referenced_security_group_id")
+        for r in ingress
+    )
 
 
 def test_production_protects_the_load_balancer_and_dev_does_not(synthesized):
@@ -135,11 +148,13 @@ def test_services_autoscale_and_the_queue_worker_scales_on_backlog_only(synthesi
     targets = {t["resource_id"].split("/")[-1]: t for t in doc["resource"]["aws_appautoscaling_target"].values()}
     assert len(targets) == 2
     policies = {p["name"]: p["policy_type"] for p in doc["resource"]["aws_appautoscaling_policy"].values()}
-    assert policies == {"cpu-target-tracking": "TargetTrackingScaling",
-                        "requests-target-tracking": "TargetTrackingScaling",
-                        "inference-dev-queue-worker-backlog-per-task": "TargetTrackingScaling",
-                        "inference-dev-queue-worker-scale-out": "StepScaling",
-                        "inference-dev-queue-worker-scale-in": "StepScaling"}
+    assert policies == {
+        "cpu-target-tracking": "TargetTrackingScaling",
+        "requests-target-tracking": "TargetTrackingScaling",
+        "inference-dev-queue-worker-backlog-per-task": "TargetTrackingScaling",
+        "inference-dev-queue-worker-scale-out": "StepScaling",
+        "inference-dev-queue-worker-scale-in": "StepScaling",
+    }
 
 
 def test_outputs_name_functions_load_balancer_and_cluster(synthesized):
@@ -150,6 +165,7 @@ def test_outputs_name_functions_load_balancer_and_cluster(synthesized):
 
 
 # --- the queue worker: one consumer per queue, the image's `work` command, Fargate Spot ---------------------------
+
 
 def _queue_worker(doc: dict) -> tuple[dict, dict, dict]:
     """(container definition, environment, service) of the queue worker."""
@@ -163,8 +179,11 @@ def _queue_worker(doc: dict) -> tuple[dict, dict, dict]:
 def test_every_work_queue_has_exactly_one_consumer(synthesized, env):
     doc = _doc(synthesized, env)
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
-    by_function = [_queue_of(m["event_source_arn"]) for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
-                   if "worker" in m["function_name"]]
+    by_function = [
+        _queue_of(m["event_source_arn"])
+        for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
+        if "worker" in m["function_name"]
+    ]
     _, environment, _ = _queue_worker(doc)
     by_container = [_queue_of(environment[contract.QUEUE_URL])]
 
@@ -180,15 +199,18 @@ def test_the_prod_queue_worker_runs_the_consumer_on_spot_with_a_health_check_and
     assert environment[contract.QUEUE_BATCH_SIZE] == "5"
     assert environment[contract.MODEL_BACKEND] == contract.BACKEND_SAGEMAKER
     assert "launch_type" not in service
-    assert service["capacity_provider_strategy"] == [{"base": 1, "capacity_provider": "FARGATE", "weight": 1},
-                                                     {"base": 0, "capacity_provider": "FARGATE_SPOT", "weight": 3}]
+    assert service["capacity_provider_strategy"] == [
+        {"base": 1, "capacity_provider": "FARGATE", "weight": 1},
+        {"base": 0, "capacity_provider": "FARGATE_SPOT", "weight": 3},
+    ]
     assert service["depends_on"] == ["aws_ecs_cluster_capacity_providers.cluster_capacity-providers_D17397A4"]
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_inference_service_stays_on_on_demand_capacity(synthesized, env):
-    service = next(s for s in _doc(synthesized, env)["resource"]["aws_ecs_service"].values()
-                   if s["name"].endswith("-inference"))
+    service = next(
+        s for s in _doc(synthesized, env)["resource"]["aws_ecs_service"].values() if s["name"].endswith("-inference")
+    )
     assert service["launch_type"] == "FARGATE" and "capacity_provider_strategy" not in service
 
 
@@ -196,8 +218,10 @@ def test_the_queue_worker_may_protect_only_its_own_clusters_tasks(synthesized):
     statements = {st["sid"]: st for st in _statements(_doc(synthesized, "prod"), "queue-worker_task-role-document")}
     protect = statements["ProtectBusyTask"]
     assert protect["actions"] == ["ecs:UpdateTaskProtection"]
-    assert protect["resources"] == ["arn:${data.aws_partition.partition.partition}:ecs:eu-west-1:"
-                                    "${data.aws_caller_identity.caller.account_id}:task/inference-prod/*"]
+    assert protect["resources"] == [
+        "arn:${data.aws_partition.partition.partition}:ecs:eu-west-1:"
+        "${data.aws_caller_identity.caller.account_id}:task/inference-prod/*"
+    ]
 
 
 def test_an_async_endpoints_callers_hand_off_and_async_results_translates_its_notifications(synthesized):
@@ -206,8 +230,9 @@ def test_an_async_endpoints_callers_hand_off_and_async_results_translates_its_no
     _, environment, _ = _queue_worker(doc)
     statements = {st["sid"]: st for st in _statements(doc, "queue-worker_task-role-document")}
     functions = _by_name(doc, "aws_lambda_function")
-    mapping = next(m for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
-                   if "async-results" in json.dumps(m))
+    mapping = next(
+        m for m in doc["resource"]["aws_lambda_event_source_mapping"].values() if "async-results" in json.dumps(m)
+    )
 
     assert environment[contract.MODEL_BACKEND] == contract.BACKEND_SAGEMAKER_ASYNC
     assert statements["InvokeOwnEndpointAsync"]["actions"] == ["sagemaker:InvokeEndpointAsync"]
@@ -221,14 +246,22 @@ def test_an_async_endpoints_callers_hand_off_and_async_results_translates_its_no
 
 # --- only what is used is deployed; reservations are opt-in --------------------------------------------------------
 
+
 def test_prod_deploys_no_predict_function_because_its_predict_route_goes_to_fargate(synthesized):
     """GIVEN api.predict_backend = "fargate" in prod, THEN the predict function, its role, log group, package and
     output are all absent, while dev (predict_backend = "lambda") keeps them."""
     prod, dev = _doc(synthesized, "prod"), _doc(synthesized, "dev")
-    assert sorted(_by_name(prod, "aws_lambda_function")) == ["inference-prod-status", "inference-prod-submit",
-                                                             "inference-prod-worker"]
-    assert not [k for kind in ("aws_iam_role", "aws_cloudwatch_log_group") for k, v in prod["resource"][kind].items()
-                if "predict" in json.dumps(v)]
+    assert sorted(_by_name(prod, "aws_lambda_function")) == [
+        "inference-prod-status",
+        "inference-prod-submit",
+        "inference-prod-worker",
+    ]
+    assert not [
+        k
+        for kind in ("aws_iam_role", "aws_cloudwatch_log_group")
+        for k, v in prod["resource"][kind].items()
+        if "predict" in json.dumps(v)
+    ]
     assert "function_name_predict" not in prod["output"]
     assert "inference-dev-predict" in _by_name(dev, "aws_lambda_function")
     assert "function_name_predict" in dev["output"]
@@ -240,8 +273,11 @@ def test_no_function_reserves_concurrency_unless_its_config_asks(env, synthesize
     have a quota of 10), so no environment file reserves any by default."""
     functions = _by_name(_doc(synthesized, env), "aws_lambda_function")
     assert functions
-    assert {name: f["reserved_concurrent_executions"] for name, f in functions.items()
-            if "reserved_concurrent_executions" in f} == {}
+    assert {
+        name: f["reserved_concurrent_executions"]
+        for name, f in functions.items()
+        if "reserved_concurrent_executions" in f
+    } == {}
 
 
 def test_a_reservation_applies_to_the_one_function_that_sets_it_and_an_idle_worker_is_left_out(tmp_path):
@@ -250,23 +286,35 @@ def test_a_reservation_applies_to_the_one_function_that_sets_it_and_an_idle_work
     from cdktf import Testing
 
     path = tmp_path / "local.toml"
-    path.write_text((PROJECT_ROOT / "config" / "local.toml").read_text().replace(
-        '[[messaging.queues]]\nname = "priority"\nfilter = { priority = ["high"] }\n', "").replace(
-        "[compute.inference_service]", "[compute.lambdas.functions.submit]\n"
-        "reserved_concurrency = 5\n\n[compute.inference_service]"))
+    path.write_text(
+        (PROJECT_ROOT / "config" / "local.toml")
+        .read_text()
+        .replace('[[messaging.queues]]\nname = "priority"\nfilter = { priority = ["high"] }\n', "")
+        .replace(
+            "[compute.inference_service]",
+            "[compute.lambdas.functions.submit]\nreserved_concurrency = 5\n\n[compute.inference_service]",
+        )
+    )
     stacks = _compose(load_config(path))
     doc = json.loads(Testing.synth(stacks["compute"]))
     functions = _by_name(doc, "aws_lambda_function")
     assert {name: f.get("reserved_concurrent_executions") for name, f in functions.items()} == {
-        "inference-local-async-results": None, "inference-local-predict": None, "inference-local-status": None,
-        "inference-local-submit": 5}
-    assert [m["function_name"] for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
-            if "worker" in m["function_name"]] == []
+        "inference-local-async-results": None,
+        "inference-local-predict": None,
+        "inference-local-status": None,
+        "inference-local-submit": 5,
+    }
+    assert [
+        m["function_name"]
+        for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
+        if "worker" in m["function_name"]
+    ] == []
     assert "function_name_worker" not in doc["output"]
     assert stacks["compute"].left_out_functions == ("worker",)
 
 
 # --- TLS between API Gateway and the load balancer ---------------------------------------------------------------
+
 
 def test_prod_serves_the_internal_load_balancer_over_https_with_the_configured_certificate(synthesized):
     doc = _doc(synthesized, "prod")
@@ -298,6 +346,7 @@ def test_the_http_backend_behind_tls_calls_the_certificate_name(tmp_path):
 
 # --- the Fargate scratch volume and the image ------------------------------------------------------------------
 
+
 def _dockerfile_runtime_stage(image: str) -> list[str]:
     """The instructions of the last stage of containers/IMAGE/Dockerfile, continuation lines joined."""
     text = (PROJECT_ROOT / "containers" / image / "Dockerfile").read_text()
@@ -312,7 +361,7 @@ def _declared_volumes(stage: list[str]) -> dict[str, int]:
     volumes = {}
     for index, line in enumerate(stage):
         if line.upper().startswith("VOLUME "):
-            argument = line[len("VOLUME "):].strip()
+            argument = line[len("VOLUME ") :].strip()
             paths = json.loads(argument) if argument.startswith("[") else argument.split()
             volumes.update({path: index for path in paths})
     return volumes
@@ -337,8 +386,10 @@ def test_every_task_mount_is_a_volume_the_image_declares_writable_for_the_contai
     "Use bind mounts with Amazon ECS"): GIVEN each task definition's mounts and user, THEN the image's Dockerfile
     declares each mount path as a VOLUME, after a RUN that makes it writable for that user."""
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
-    images = {f"{config.name_prefix}-inference": config.compute.inference_service.image,
-              f"{config.name_prefix}-queue-worker": config.compute.queue_worker.image}
+    images = {
+        f"{config.name_prefix}-inference": config.compute.inference_service.image,
+        f"{config.name_prefix}-queue-worker": config.compute.queue_worker.image,
+    }
     tasks = _doc(synthesized, env)["resource"]["aws_ecs_task_definition"].values()
     assert len(tasks) == 2
     for task in tasks:
@@ -351,10 +402,12 @@ def test_every_task_mount_is_a_volume_the_image_declares_writable_for_the_contai
             path = mount["containerPath"]
             assert path in volumes, f"{task['family']}: {path} is mounted but the image declares no VOLUME for it"
             assert _writable_by(stage, path, uid, volumes[path]), (
-                f"{task['family']}: no RUN before VOLUME {path} makes it writable for uid {uid}")
+                f"{task['family']}: no RUN before VOLUME {path} makes it writable for uid {uid}"
+            )
 
 
 # --- AWS's rules the emulator does not enforce (issue 11) --------------------------------------------------------
+
 
 def _statements(doc: dict, document_prefix: str) -> list[dict]:
     documents = doc["data"]["aws_iam_policy_document"]
@@ -362,10 +415,12 @@ def _statements(doc: dict, document_prefix: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-@pytest.mark.parametrize("document", ["function-worker_policy", "queue-worker_task-role-document",
-                                      "function-status_policy"])
+@pytest.mark.parametrize(
+    "document", ["function-worker_policy", "queue-worker_task-role-document", "function-status_policy"]
+)
 def test_every_role_that_looks_up_a_result_may_list_the_results_bucket_so_a_missing_key_is_404(
-        synthesized, env, document):
+    synthesized, env, document
+):
     """Defect 1: without s3:ListBucket S3 answers HeadObject on a missing results/<id>.json with 403, so every
     first delivery of every job failed into the DLQ. The grant is on the bucket itself, with no condition."""
     statements = _statements(_doc(synthesized, env), document)
@@ -375,31 +430,53 @@ def test_every_role_that_looks_up_a_result_may_list_the_results_bucket_so_a_miss
     assert grant["actions"] == ["s3:ListBucket"]
     assert grant["resources"] == [
         "${data.terraform_remote_state.cross-stack-reference-input-storage.outputs."
-        "cross-stack-output-aws_s3_bucketresults_bucket_F5D1CF61arn}"]
+        "cross-stack-output-aws_s3_bucketresults_bucket_F5D1CF61arn}"
+    ]
     assert "condition" not in grant and grant["effect"] == "Allow"
 
 
 def _environment(doc: dict) -> dict[str, dict[str, str]]:
-    functions = {f["function_name"].split("-", 2)[-1]: f["environment"]["variables"]
-                 for f in doc["resource"]["aws_lambda_function"].values()}
+    functions = {
+        f["function_name"].split("-", 2)[-1]: f["environment"]["variables"]
+        for f in doc["resource"]["aws_lambda_function"].values()
+    }
     for task in doc["resource"]["aws_ecs_task_definition"].values():
         [container] = json.loads(task["container_definitions"])
         functions[container["name"].split("-", 2)[-1]] = {e["name"]: e["value"] for e in container["environment"]}
     return functions
 
 
-@pytest.mark.parametrize(("env", "expected"), [
-    # serverless endpoint: 4 MB everywhere the model is called
-    ("dev", {"submit": 4_000_000, "predict": 4_000_000, "worker": 4_000_000, "queue-worker": 4_000_000,
-             "inference": 4_669_440}),
-    # real-time endpoint, /v1/predict on Fargate: Lambda routes are bounded by the Lambda event, the service by
-    # API Gateway's 10 MB
-    ("prod", {"submit": 4_669_440, "worker": 4_669_440, "queue-worker": 4_669_440, "inference": 10_000_000}),
-    # http backend, /v1/predict on the predict Lambda: the Lambda event bounds everything
-    # the queue worker hands jobs to an asynchronous endpoint (S3 input, 1 GB): the Lambda event bounds it too
-    ("local", {"submit": 4_669_440, "predict": 4_669_440, "worker": 4_669_440, "queue-worker": 4_669_440,
-               "inference": 4_669_440}),
-])
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        # serverless endpoint: 4 MB everywhere the model is called
+        (
+            "dev",
+            {
+                "submit": 4_000_000,
+                "predict": 4_000_000,
+                "worker": 4_000_000,
+                "queue-worker": 4_000_000,
+                "inference": 4_669_440,
+            },
+        ),
+        # real-time endpoint, /v1/predict on Fargate: Lambda routes are bounded by the Lambda event, the service by
+        # API Gateway's 10 MB
+        ("prod", {"submit": 4_669_440, "worker": 4_669_440, "queue-worker": 4_669_440, "inference": 10_000_000}),
+        # http backend, /v1/predict on the predict Lambda: the Lambda event bounds everything
+        # the queue worker hands jobs to an asynchronous endpoint (S3 input, 1 GB): the Lambda event bounds it too
+        (
+            "local",
+            {
+                "submit": 4_669_440,
+                "predict": 4_669_440,
+                "worker": 4_669_440,
+                "queue-worker": 4_669_440,
+                "inference": 4_669_440,
+            },
+        ),
+    ],
+)
 def test_every_function_and_container_gets_the_payload_limit_of_its_route(synthesized, env, expected):
     """Defect 6: 6 MiB everywhere was more than a serverless endpoint (4 MB) or a Lambda event (6 MiB with
     the envelope and base64) carries."""
@@ -426,10 +503,18 @@ def test_functions_behind_the_api_end_before_api_gateway_cuts_the_integration(sy
     api = json.loads((synthesized[env] / "stacks" / "api" / "cdk.tf.json").read_text())
     integrations = api["resource"]["aws_apigatewayv2_integration"].values()
     batch = json.loads((synthesized[env] / "stacks" / "batch" / "cdk.tf.json").read_text())
-    timeouts = {f["function_name"].split("-", 2)[-1].replace("-", "_"): f["timeout"]
-                for stack in (doc, batch) for f in stack["resource"]["aws_lambda_function"].values()}
-    routed = {re.search(r"aws_lambda_functionfunction-(\w+?)_function", i["integration_uri"]).group(1):
-              i["timeout_milliseconds"] for i in integrations if i["integration_type"] == "AWS_PROXY"}
+    timeouts = {
+        f["function_name"].split("-", 2)[-1].replace("-", "_"): f["timeout"]
+        for stack in (doc, batch)
+        for f in stack["resource"]["aws_lambda_function"].values()
+    }
+    routed = {
+        re.search(r"aws_lambda_functionfunction-(\w+?)_function", i["integration_uri"]).group(1): i[
+            "timeout_milliseconds"
+        ]
+        for i in integrations
+        if i["integration_type"] == "AWS_PROXY"
+    }
     assert {"submit", "status"} <= set(routed)
     for function, integration_timeout_ms in routed.items():
         assert (timeouts[function] + API_HEADROOM_SECONDS) * 1000 <= integration_timeout_ms, function
@@ -441,7 +526,9 @@ def test_a_whole_worker_batch_fits_the_workers_timeout(synthesized, env):
     doc = _doc(synthesized, env)
     worker = _by_name(doc, "aws_lambda_function")[f"inference-{env}-worker"]
     model_timeout = int(worker["environment"]["variables"][contract.MODEL_TIMEOUT_SECONDS])
-    mappings = [m for m in doc["resource"]["aws_lambda_event_source_mapping"].values() if "worker" in m["function_name"]]
+    mappings = [
+        m for m in doc["resource"]["aws_lambda_event_source_mapping"].values() if "worker" in m["function_name"]
+    ]
     assert mappings
     for mapping in mappings:
         assert mapping["batch_size"] * (model_timeout + contract.JOB_OVERHEAD_SECONDS) <= worker["timeout"]
@@ -453,8 +540,10 @@ def test_the_names_config_checks_are_the_names_the_stack_builds(synthesized, env
     every folder of lambdas/; here, the functions this environment builds)."""
     doc = _doc(synthesized, env)
     config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
-    folders = tuple(f["function_name"].removeprefix(f"{config.name_prefix}-")
-                    for f in doc["resource"]["aws_lambda_function"].values())
+    folders = tuple(
+        f["function_name"].removeprefix(f"{config.name_prefix}-")
+        for f in doc["resource"]["aws_lambda_function"].values()
+    )
     checked = {name for _, name, _, _ in config.compute.physical_names(config.name_prefix, folders)}
     built = {v["name"] for v in doc["resource"]["aws_iam_role"].values()}
     built |= {v["name"] for v in doc["resource"]["aws_cloudwatch_log_group"].values()}
@@ -464,6 +553,7 @@ def test_the_names_config_checks_are_the_names_the_stack_builds(synthesized, env
 
 
 # --- synth-time checks ------------------------------------------------------------------------------------------
+
 
 def _compose(config):
     from cdktf import App
@@ -479,6 +569,7 @@ def test_the_emulator_skips_autoscaling(monkeypatch):
     config = load_config(PROJECT_ROOT / "config" / "local.toml")
     stacks = _compose(config)
     from cdktf import Testing
+
     doc = json.loads(Testing.synth(stacks["compute"]))
     assert "aws_appautoscaling_target" not in doc["resource"]
     assert "aws_appautoscaling_policy" not in doc["resource"]
@@ -486,13 +577,19 @@ def test_the_emulator_skips_autoscaling(monkeypatch):
 
 def test_a_queue_visibility_under_six_times_the_worker_timeout_stops_synth(tmp_path):
     consumed_by_the_function = 'name = "priority"\nfilter = { priority = ["high"] }\nvisibility_timeout_seconds = '
-    text = (PROJECT_ROOT / "config" / "dev.toml").read_text().replace(
-        f"{consumed_by_the_function}180", f"{consumed_by_the_function}120")
+    text = (
+        (PROJECT_ROOT / "config" / "dev.toml")
+        .read_text()
+        .replace(f"{consumed_by_the_function}180", f"{consumed_by_the_function}120")
+    )
     assert "visibility_timeout_seconds = 120" in text
     path = tmp_path / "dev.toml"
     path.write_text(text)
-    with pytest.raises(ValueError, match=r"visibility timeout 120 s, under 6 x the timeout of function "
-                                         r".*\(30 s\) = 180 s"):
+    with pytest.raises(
+        ValueError,
+        match=r"visibility timeout 120 s, under 6 x the timeout of function "
+        r".*\(30 s\) = 180 s",
+    ):
         _compose(load_config(path))
 
 
@@ -508,33 +605,62 @@ def _load(tmp_path: Path, text: str, name: str = "dev.toml"):
     return load_config(path)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\ncpu = 256\nmemory = 4096\n"),
-     "compute.inference_service: memory: 4096 MiB is not allowed with cpu 256; allowed: 512, 1024, 2048"),
-    (DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\ncpu = 300\n"),
-     "compute.inference_service: cpu: 300 is not a Fargate CPU value; allowed: 256, 512, 1024"),
-    (DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\nmemory = 1000\n"),
-     "allowed: 1024, 2048, 3072, 4096"),
-    (DEV.replace("max_count = 2\n\n# The queue worker", "max_count = 0\n\n# The queue worker"),
-     "compute.inference_service.max_count: Input should be greater than or equal to 1"),
-    (DEV.replace("desired_count = 1\n", "desired_count = 3\n"),
-     ("compute.inference_service: min_count/desired_count/max_count: must satisfy min_count <= desired_count <= "
-     "max_count, got 1 <= 3 <= 2")),
-    (DEV + "\n[compute.lambdas.functions.submit]\nmemory_mb = 64\n",
-     "compute.lambdas.functions.submit.memory_mb: Input should be greater than or equal to 128"),
-    (DEV + "\n[compute.lambdas.functions.submit]\nmemory_mb = 20000\n",
-     "compute.lambdas.functions.submit.memory_mb: Input should be less than or equal to 10240"),
-    (DEV + "\n[compute.lambdas.functions.submit]\ntimeout_seconds = 901\n",
-     "compute.lambdas.functions.submit.timeout_seconds: Input should be less than or equal to 900"),
-    (DEV + "\n[compute.lambdas.functions.submit]\ntimeout_seconds = 0\n",
-     "compute.lambdas.functions.submit.timeout_seconds: Input should be greater than or equal to 1"),
-    (DEV + "\n[compute.load_balancer]\ninternal = false\n",
-     "compute.load_balancer: internal = false needs certificate_arn"),
-    (DEV.replace("[compute.queue_worker]\n", "[compute.queue_worker]\nqueue = \"nope\"\n"),
-     "compute.queue_worker.queue: no work queue 'nope'; allowed: default, priority"),
-    (DEV.replace("in_vpc = true\n", "in_vpc = true\nworker_queues = [\"nope\"]\n"),
-     "compute.lambdas.worker_queues: no work queue 'nope'; allowed: default, priority"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\ncpu = 256\nmemory = 4096\n"),
+            "compute.inference_service: memory: 4096 MiB is not allowed with cpu 256; allowed: 512, 1024, 2048",
+        ),
+        (
+            DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\ncpu = 300\n"),
+            "compute.inference_service: cpu: 300 is not a Fargate CPU value; allowed: 256, 512, 1024",
+        ),
+        (
+            DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\nmemory = 1000\n"),
+            "allowed: 1024, 2048, 3072, 4096",
+        ),
+        (
+            DEV.replace("max_count = 2\n\n# The queue worker", "max_count = 0\n\n# The queue worker"),
+            "compute.inference_service.max_count: Input should be greater than or equal to 1",
+        ),
+        (
+            DEV.replace("desired_count = 1\n", "desired_count = 3\n"),
+            (
+                "compute.inference_service: min_count/desired_count/max_count: must satisfy min_count <= desired_count <= "
+                "max_count, got 1 <= 3 <= 2"
+            ),
+        ),
+        (
+            DEV + "\n[compute.lambdas.functions.submit]\nmemory_mb = 64\n",
+            "compute.lambdas.functions.submit.memory_mb: Input should be greater than or equal to 128",
+        ),
+        (
+            DEV + "\n[compute.lambdas.functions.submit]\nmemory_mb = 20000\n",
+            "compute.lambdas.functions.submit.memory_mb: Input should be less than or equal to 10240",
+        ),
+        (
+            DEV + "\n[compute.lambdas.functions.submit]\ntimeout_seconds = 901\n",
+            "compute.lambdas.functions.submit.timeout_seconds: Input should be less than or equal to 900",
+        ),
+        (
+            DEV + "\n[compute.lambdas.functions.submit]\ntimeout_seconds = 0\n",
+            "compute.lambdas.functions.submit.timeout_seconds: Input should be greater than or equal to 1",
+        ),
+        (
+            DEV + "\n[compute.load_balancer]\ninternal = false\n",
+            "compute.load_balancer: internal = false needs certificate_arn",
+        ),
+        (
+            DEV.replace("[compute.queue_worker]\n", '[compute.queue_worker]\nqueue = "nope"\n'),
+            "compute.queue_worker.queue: no work queue 'nope'; allowed: default, priority",
+        ),
+        (
+            DEV.replace("in_vpc = true\n", 'in_vpc = true\nworker_queues = ["nope"]\n'),
+            "compute.lambdas.worker_queues: no work queue 'nope'; allowed: default, priority",
+        ),
+    ],
+)
 def test_invalid_compute_settings_name_the_field_and_what_is_allowed(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, text)
@@ -542,8 +668,10 @@ def test_invalid_compute_settings_name_the_field_and_what_is_allowed(tmp_path, t
 
 
 def _without_certificate(text: str) -> str:
-    return "\n".join(line for line in text.splitlines()
-                     if not line.startswith(("certificate_arn", "tls_server_name"))) + "\n"
+    return (
+        "\n".join(line for line in text.splitlines() if not line.startswith(("certificate_arn", "tls_server_name")))
+        + "\n"
+    )
 
 
 def test_production_refuses_a_load_balancer_without_a_certificate(tmp_path):
@@ -551,29 +679,52 @@ def test_production_refuses_a_load_balancer_without_a_certificate(tmp_path):
     assert "certificate_arn" not in text
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, text, "prod.toml")
-    assert ("compute.load_balancer.certificate_arn: required when production = true (API Gateway and the functions "
-            "send confidential data to the load balancer); set certificate_arn") in str(error.value)
+    assert (
+        "compute.load_balancer.certificate_arn: required when production = true (API Gateway and the functions "
+        "send confidential data to the load balancer); set certificate_arn"
+    ) in str(error.value)
 
 
 CERTIFICATE = 'certificate_arn = "arn:aws:acm:eu-west-1:111111111111:certificate/abc"'
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    (DEV + f"\n[compute.load_balancer]\n{CERTIFICATE}\n",
-     "compute.load_balancer: certificate_arn needs tls_server_name: the DNS name the certificate carries"),
-    (DEV + '\n[compute.load_balancer]\ntls_server_name = "model.example.com"\n',
-     "compute.load_balancer: tls_server_name applies only with certificate_arn"),
-    (DEV + '\n[compute.load_balancer]\ntls_server_name = "*.example.com"\n' + CERTIFICATE + "\n",
-     "compute.load_balancer.tls_server_name: String should match pattern"),
-    (DEV.replace('model_backend = "sagemaker"', 'model_backend = "http"\nmodel_url = "http://model.example.com"')
-     + f'\n[compute.load_balancer]\n{CERTIFICATE}\ntls_server_name = "model.example.com"\n',
-     "compute.model_url: 'http://model.example.com' cannot verify the load balancer's certificate; with "
-     "certificate_arn use https://model.example.com"),
-    (DEV.replace('model_backend = "sagemaker"', 'model_backend = "http"\nmodel_url = "https://other.example.com"')
-     + f'\n[compute.load_balancer]\n{CERTIFICATE}\ntls_server_name = "model.example.com"\n',
-     "compute.model_url: 'https://other.example.com' cannot verify"),
-], ids=["certificate-without-name", "name-without-certificate", "wildcard-name", "plain-http-model-url",
-        "model-url-of-another-name"])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            DEV + f"\n[compute.load_balancer]\n{CERTIFICATE}\n",
+            "compute.load_balancer: certificate_arn needs tls_server_name: the DNS name the certificate carries",
+        ),
+        (
+            DEV + '\n[compute.load_balancer]\ntls_server_name = "model.example.com"\n',
+            "compute.load_balancer: tls_server_name applies only with certificate_arn",
+        ),
+        (
+            DEV + '\n[compute.load_balancer]\ntls_server_name = "*.example.com"\n' + CERTIFICATE + "\n",
+            "compute.load_balancer.tls_server_name: String should match pattern",
+        ),
+        (
+            DEV.replace('model_backend = "sagemaker"', 'model_backend = "http"\nmodel_url = "http://model.example.com"')
+            + f'\n[compute.load_balancer]\n{CERTIFICATE}\ntls_server_name = "model.example.com"\n',
+            "compute.model_url: 'http://model.example.com' cannot verify the load balancer's certificate; with "
+            "certificate_arn use https://model.example.com",
+        ),
+        (
+            DEV.replace(
+                'model_backend = "sagemaker"', 'model_backend = "http"\nmodel_url = "https://other.example.com"'
+            )
+            + f'\n[compute.load_balancer]\n{CERTIFICATE}\ntls_server_name = "model.example.com"\n',
+            "compute.model_url: 'https://other.example.com' cannot verify",
+        ),
+    ],
+    ids=[
+        "certificate-without-name",
+        "name-without-certificate",
+        "wildcard-name",
+        "plain-http-model-url",
+        "model-url-of-another-name",
+    ],
+)
 def test_tls_settings_that_cannot_verify_are_refused(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
         _load(tmp_path, text)
@@ -603,15 +754,20 @@ def test_synth_refuses_a_worker_timeout_the_queue_visibility_cannot_cover(tmp_pa
     from tests.conftest import PROJECT_ROOT
 
     config = tmp_path / "short.toml"
-    config.write_text((PROJECT_ROOT / "config" / "local.toml").read_text()
-                      + "\n[compute.lambdas.functions.worker]\ntimeout_seconds = 60\n")
+    config.write_text(
+        (PROJECT_ROOT / "config" / "local.toml").read_text()
+        + "\n[compute.lambdas.functions.worker]\ntimeout_seconds = 60\n"
+    )
     env = {**os.environ, "PIPELINE_CONFIG": str(config), "CDKTF_OUTDIR": str(tmp_path / "out")}
-    proc = subprocess.run([sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert ("queue 'inference-short-priority' has visibility timeout 180 s, under 6 x the timeout of function "
-            "'inference-short-worker' (60 s) = 360 s") in line
+    assert (
+        "queue 'inference-short-priority' has visibility timeout 180 s, under 6 x the timeout of function "
+        "'inference-short-worker' (60 s) = 360 s"
+    ) in line
     assert "TfToken" not in line and not (tmp_path / "out").exists()
 
 

@@ -75,8 +75,9 @@ def test_the_functions_call_the_model_through_the_eks_load_balancer(synthesized)
 
 def test_the_api_routes_predict_through_the_vpc_link_to_the_eks_listener_with_the_same_auth(synthesized):
     api = _doc(synthesized, "api")
-    integrations = [i for i in _resources(api, "aws_apigatewayv2_integration").values()
-                    if i.get("connection_type") == "VPC_LINK"]
+    integrations = [
+        i for i in _resources(api, "aws_apigatewayv2_integration").values() if i.get("connection_type") == "VPC_LINK"
+    ]
     routes = {r["route_key"]: r for r in _resources(api, "aws_apigatewayv2_route").values()}
 
     assert len(integrations) == 1
@@ -92,14 +93,20 @@ def test_the_load_balancer_lives_where_no_pod_does_and_only_it_reaches_the_pods(
     eks = _doc(synthesized, "eks")
     [balancer] = _resources(eks, "aws_lb").values()
     [target_group] = _resources(eks, "aws_lb_target_group").values()
-    [rule] = [r for r in _resources(eks, "aws_vpc_security_group_ingress_rule").values()
-              if "cluster_security_group_id" in r["security_group_id"]]
+    [rule] = [
+        r
+        for r in _resources(eks, "aws_vpc_security_group_ingress_rule").values()
+        if "cluster_security_group_id" in r["security_group_id"]
+    ]
 
     assert all("aws_subnetvpc_public-" in subnet for subnet in balancer["subnets"]) and balancer["internal"] is True
     assert all("aws_subnetvpc_private-" in s for s in _cluster(eks)["vpc_config"]["subnet_ids"])
-    assert target_group["target_type"] == "ip" and target_group["tags"] == {"eks:eks-cluster-name": "inference-local-eks"}
+    assert target_group["target_type"] == "ip" and target_group["tags"] == {
+        "eks:eks-cluster-name": "inference-local-eks"
+    }
     assert (rule["from_port"], rule["to_port"]) == (8080, 8080) and "aws_security_group" in rule[
-        "referenced_security_group_id"]
+        "referenced_security_group_id"
+    ]
 
 
 def test_the_cluster_is_private_encrypted_and_its_logs_keep_the_configured_retention(synthesized):
@@ -116,8 +123,9 @@ def test_the_cluster_is_private_encrypted_and_its_logs_keep_the_configured_reten
 
 def test_the_pod_identities_are_the_queue_worker_and_keda_and_nothing_for_the_model_server(synthesized):
     eks = _doc(synthesized, "eks")
-    associations = {(a["namespace"], a["service_account"]) for a in
-                    _resources(eks, "aws_eks_pod_identity_association").values()}
+    associations = {
+        (a["namespace"], a["service_account"]) for a in _resources(eks, "aws_eks_pod_identity_association").values()
+    }
 
     assert associations == {("inference", "queue-worker"), ("keda", "keda-operator")}
 
@@ -140,8 +148,11 @@ def test_the_queue_worker_pods_get_exactly_the_grants_of_the_ecs_task_role():
 
     def comparable(statements):
         # The data sources of partition and account are each stack's own: compare what they stand for.
-        return json.loads(json.dumps(statements).replace("data.aws_partition.partition.partition", "PARTITION")
-                          .replace("data.aws_caller_identity.caller.account_id", "ACCOUNT"))
+        return json.loads(
+            json.dumps(statements)
+            .replace("data.aws_partition.partition.partition", "PARTITION")
+            .replace("data.aws_caller_identity.caller.account_id", "ACCOUNT")
+        )
 
     # Task protection is the ECS agent's call on the task role's behalf: no ECS agent runs in a pod.
     assert [s["sid"] for s in on_ecs if s not in on_eks] == ["ProtectBusyTask"]
@@ -170,7 +181,8 @@ def test_the_queue_worker_pods_run_the_ecs_task_command_environment_and_health_c
     assert sorted(pod_environment) == sorted(ecs_environment)
     # Terraform references on ECS, their plain values in the manifest; every other value is the same.
     assert {k: v for k, v in pod_environment.items() if "${" not in ecs_environment[k]} == {
-        k: v for k, v in ecs_environment.items() if "${" not in v}
+        k: v for k, v in ecs_environment.items() if "${" not in v
+    }
     assert pod_environment["QUEUE_URL"].endswith("/inference-local-eks-default")
     assert ecs_environment["MODEL_URL"] != pod_environment["MODEL_URL"] == "http://inference.inference.svc:8080"
 
@@ -188,7 +200,8 @@ def test_keda_scales_the_queue_worker_on_the_queue_it_consumes_which_the_worker_
     assert trigger["metadata"]["queueURL"].endswith(f"-{consumed}")
     assert consumed not in config.compute.lambda_worker_queues(queues)
     assert sorted(name.split("_")[0] for name in sources) == [
-        f"worker-source-{queue}" for queue in config.compute.lambda_worker_queues(queues)]
+        f"worker-source-{queue}" for queue in config.compute.lambda_worker_queues(queues)
+    ]
 
 
 def test_keda_may_only_read_the_backlog_of_the_queue_it_scales_on(synthesized):
@@ -203,8 +216,11 @@ def test_every_name_the_eks_stack_builds_is_checked_against_the_aws_limits(synth
     config = load_config(PROJECT_ROOT / "config" / f"{ENV}.toml")
     checked = {name for _, name, _, _ in config.compute.eks_physical_names(config.name_prefix)}
     built = {v["name"] for v in _resources(eks, "aws_iam_role").values()}
-    built |= {v["name"] for kind in ("aws_cloudwatch_log_group", "aws_eks_cluster", "aws_lb", "aws_lb_target_group")
-              for v in _resources(eks, kind).values()}
+    built |= {
+        v["name"]
+        for kind in ("aws_cloudwatch_log_group", "aws_eks_cluster", "aws_lb", "aws_lb_target_group")
+        for v in _resources(eks, kind).values()
+    }
 
     assert checked == built
 
@@ -214,19 +230,29 @@ def test_on_the_emulator_the_gaps_drop_auto_mode_access_entries_pod_identities_a
     cluster = _cluster(doc)
 
     assert not {"compute_config", "storage_config", "kubernetes_network_config"} & set(cluster)
-    for kind in ("aws_eks_access_entry", "aws_eks_access_policy_association", "aws_eks_pod_identity_association",
-                 "aws_iam_role_policy_attachment"):
+    for kind in (
+        "aws_eks_access_entry",
+        "aws_eks_access_policy_association",
+        "aws_eks_pod_identity_association",
+        "aws_iam_role_policy_attachment",
+    ):
         assert _resources(doc, kind) and all(b.get("count") == 0 for b in _resources(doc, kind).values()), kind
     assert _resources(doc, "aws_iam_role_policy"), "the secrets key policy stays on the cluster role"
-    assert not any("cluster_security_group_id" in rule["security_group_id"]
-                   for rule in _resources(doc, "aws_vpc_security_group_ingress_rule").values())
+    assert not any(
+        "cluster_security_group_id" in rule["security_group_id"]
+        for rule in _resources(doc, "aws_vpc_security_group_ingress_rule").values()
+    )
 
 
 def test_the_manifests_are_written_next_to_the_stacks(synthesized):
     folder = synthesized[ENV] / "k8s" / ENV
 
     assert sorted(p.name for p in folder.iterdir()) == [
-        "00-cluster.k8s.yaml", "10-access.k8s.yaml", "20-inference.k8s.yaml", "30-queue-worker.k8s.yaml"]
+        "00-cluster.k8s.yaml",
+        "10-access.k8s.yaml",
+        "20-inference.k8s.yaml",
+        "30-queue-worker.k8s.yaml",
+    ]
     assert _doc(synthesized, "eks")["output"]["kubernetes_manifests"]["value"] == f"k8s/{ENV}"
 
 

@@ -22,10 +22,16 @@ REAL_ACCOUNT = "210987654321"
 
 
 def _plan(terraform, folder, emulator_url: str):
-    env = {**os.environ, "AWS_ENDPOINT_URL": emulator_url, "AWS_ACCESS_KEY_ID": "real-looking",
-           "AWS_SECRET_ACCESS_KEY": "credentials", "AWS_REGION": "eu-west-1"}
-    return terraform.run(["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false"], folder,
-                         check=False, env=env)
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": emulator_url,
+        "AWS_ACCESS_KEY_ID": "real-looking",
+        "AWS_SECRET_ACCESS_KEY": "credentials",
+        "AWS_REGION": "eu-west-1",
+    }
+    return terraform.run(
+        ["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false"], folder, check=False, env=env
+    )
 
 
 @pytest.mark.terraform

@@ -25,9 +25,15 @@ def test_each_key_admits_cloudwatch_logs_for_exactly_the_log_groups_it_encrypts(
             encrypted.setdefault(match.group(1), set()).add(group["name"])
         for key_id, key in resources.get("aws_kms_key", {}).items():
             statements = {st["Sid"]: st for st in json.loads(key["policy"])["Statement"]}
-            admitted = statements.get("CloudWatchLogsUse", {}).get("Condition", {}).get("ArnEquals", {}).get(
-                "kms:EncryptionContext:aws:logs:arn", [])
-            admitted = {arn.split(":log-group:", 1)[1] for arn in ([admitted] if isinstance(admitted, str) else admitted)}
+            admitted = (
+                statements.get("CloudWatchLogsUse", {})
+                .get("Condition", {})
+                .get("ArnEquals", {})
+                .get("kms:EncryptionContext:aws:logs:arn", [])
+            )
+            admitted = {
+                arn.split(":log-group:", 1)[1] for arn in ([admitted] if isinstance(admitted, str) else admitted)
+            }
             assert admitted == encrypted.get(key_id, set()), f"{env}/{stack.name}: key {key_id}"
             checked += len(admitted)
     assert checked >= 5, "expected log groups in network, compute, inference and api"

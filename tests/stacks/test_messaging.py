@@ -19,10 +19,15 @@ def _messaging(synthesized, env) -> dict:
 def test_the_requests_topic_fans_out_by_priority_with_raw_delivery(env, synthesized):
     doc = _messaging(synthesized, env)
     requests_topic = next(k for k, t in doc["resource"]["aws_sns_topic"].items() if t["name"].endswith("-requests"))
-    subscriptions = [s for s in doc["resource"]["aws_sns_topic_subscription"].values()
-                     if s["protocol"] == "sqs" and requests_topic in s["topic_arn"]]
+    subscriptions = [
+        s
+        for s in doc["resource"]["aws_sns_topic_subscription"].values()
+        if s["protocol"] == "sqs" and requests_topic in s["topic_arn"]
+    ]
     assert {json.dumps(json.loads(s["filter_policy"]), sort_keys=True) for s in subscriptions} == {
-        json.dumps({ATTR_PRIORITY: ["normal"]}), json.dumps({ATTR_PRIORITY: ["high"]})}
+        json.dumps({ATTR_PRIORITY: ["normal"]}),
+        json.dumps({ATTR_PRIORITY: ["high"]}),
+    }
     for subscription in subscriptions:
         assert subscription["topic_arn"] == f"${{aws_sns_topic.{requests_topic}.arn}}"
         assert subscription["raw_message_delivery"] is True
@@ -39,8 +44,12 @@ def test_every_topic_and_queue_uses_the_stack_key(env, synthesized):
     service_use = next(s for s in policy["Statement"] if s["Sid"] == "ServiceUse")
     # EventBridge publishes batch completions (where the batch stack is on).
     events = ["events.amazonaws.com"] if env in BATCH_ENVIRONMENTS else []
-    assert service_use["Principal"]["Service"] == ["cloudwatch.amazonaws.com", *events,
-                                                   "sns.amazonaws.com", "sqs.amazonaws.com"]
+    assert service_use["Principal"]["Service"] == [
+        "cloudwatch.amazonaws.com",
+        *events,
+        "sns.amazonaws.com",
+        "sqs.amazonaws.com",
+    ]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -58,21 +67,34 @@ def test_each_work_queue_has_its_dead_letter_queue_and_two_alarms(env, synthesiz
 def test_an_async_endpoints_notifications_have_their_own_topic_and_queue_apart_from_the_results_topic(synthesized):
     doc = _messaging(synthesized, "local")
     topics = {t["name"]: k for k, t in doc["resource"]["aws_sns_topic"].items()}
-    [subscription] = [s for s in doc["resource"]["aws_sns_topic_subscription"].values()
-                      if topics["inference-local-async-notifications"] in s["topic_arn"]]
+    [subscription] = [
+        s
+        for s in doc["resource"]["aws_sns_topic_subscription"].values()
+        if topics["inference-local-async-notifications"] in s["topic_arn"]
+    ]
 
     assert subscription["protocol"] == "sqs" and subscription["raw_message_delivery"] is True
     assert "queue-async-notifications" in subscription["endpoint"] and "filter_policy" not in subscription
-    assert {"async_notifications_topic_arn", "async_notifications_queue_url",
-            "async_notifications_dead_letter_queue_url"} <= set(doc["output"])
+    assert {
+        "async_notifications_topic_arn",
+        "async_notifications_queue_url",
+        "async_notifications_dead_letter_queue_url",
+    } <= set(doc["output"])
     assert "async_notifications_topic_arn" not in _messaging(synthesized, "dev")["output"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_topic_arns_and_queue_urls_are_outputs(env, synthesized):
     outputs = _messaging(synthesized, env)["output"]
-    assert {"requests_topic_arn", "results_topic_arn", "alarm_topic_arn", "messaging_kms_key_arn",
-            "queue_url_default", "queue_url_priority", "dead_letter_queue_url_default"} <= set(outputs)
+    assert {
+        "requests_topic_arn",
+        "results_topic_arn",
+        "alarm_topic_arn",
+        "messaging_kms_key_arn",
+        "queue_url_default",
+        "queue_url_priority",
+        "dead_letter_queue_url_default",
+    } <= set(outputs)
 
 
 def test_the_stack_exposes_the_interface_attributes():
@@ -98,11 +120,15 @@ def test_the_stack_exposes_the_interface_attributes():
 def test_the_alarm_topic_of_dev_and_prod_reaches_a_subscriber(env, synthesized):
     doc = _messaging(synthesized, env)
     alarm_topic = next(k for k, t in doc["resource"]["aws_sns_topic"].items() if t["name"].endswith("-alarms"))
-    subscribers = [s for s in doc["resource"]["aws_sns_topic_subscription"].values()
-                   if s["topic_arn"] == f"${{aws_sns_topic.{alarm_topic}.arn}}"]
+    subscribers = [
+        s
+        for s in doc["resource"]["aws_sns_topic_subscription"].values()
+        if s["topic_arn"] == f"${{aws_sns_topic.{alarm_topic}.arn}}"
+    ]
     assert subscribers, f"nobody hears the {env} alarms"
     assert [(s["protocol"], s["endpoint"]) for s in subscribers] == [
-        (s.protocol, s.endpoint) for s in _config(env).messaging.alarm_subscriptions]
+        (s.protocol, s.endpoint) for s in _config(env).messaging.alarm_subscriptions
+    ]
 
 
 def _config(env):

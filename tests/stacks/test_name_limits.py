@@ -50,8 +50,11 @@ HASHED = re.compile(r"^(?P<head>[^$]*)\$\{substr\(sha1\(.*\),\s*0,\s*(?P<length>
 LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
 # local.toml runs an asynchronous endpoint, which the predict function cannot call once the inference service is
 # off: the variant runs it serverless (tests/config/test_inference_api_config.py SERVERLESS).
-VARIANT = SERVERLESS.replace("[compute.inference_service]\n", "[compute.inference_service]\nenabled = false\n").replace(
-    "[inference]\n", '[inference]\nendpoint_name = "ep"\n').replace('model_backend = "http"', 'model_backend = "sagemaker"')
+VARIANT = (
+    SERVERLESS.replace("[compute.inference_service]\n", "[compute.inference_service]\nenabled = false\n")
+    .replace("[inference]\n", '[inference]\nendpoint_name = "ep"\n')
+    .replace('model_backend = "http"', 'model_backend = "sagemaker"')
+)
 
 
 def _longest_accepted(tmp_path: Path) -> Path:
@@ -59,8 +62,9 @@ def _longest_accepted(tmp_path: Path) -> Path:
     accepted = None
     for length in range(2, 33):
         path = tmp_path / "longest.toml"
-        path.write_text(f'environment = "{"e" * length}"\n' + VARIANT.replace('project = "inference"',
-                                                                                f'project = "{"p" * 32}"'))
+        path.write_text(
+            f'environment = "{"e" * length}"\n' + VARIANT.replace('project = "inference"', f'project = "{"p" * 32}"')
+        )
         try:
             load_config(path)
         except ConfigError:
@@ -106,14 +110,19 @@ def test_with_the_longest_names_validation_accepts_every_synthesized_name_fits_a
     assert too_long == [], f"names validation let through for {config.name_prefix!r}"
 
 
-@pytest.mark.parametrize(("text", "settings"), [
-    (LOCAL, "project, environment: load balancer name"),
-    (VARIANT, "project, environment: IAM role name"),
-    (VARIANT.replace('endpoint_name = "ep"\n', ""), "project, environment: derived SageMaker endpoint name"),
-])
+@pytest.mark.parametrize(
+    ("text", "settings"),
+    [
+        (LOCAL, "project, environment: load balancer name"),
+        (VARIANT, "project, environment: IAM role name"),
+        (VARIANT.replace('endpoint_name = "ep"\n', ""), "project, environment: derived SageMaker endpoint name"),
+    ],
+)
 def test_the_name_that_binds_first_is_named_by_the_settings_that_compose_it(tmp_path, text, settings):
     path = tmp_path / "long.toml"
-    path.write_text('environment = "' + "e" * 32 + '"\n' + text.replace('project = "inference"', f'project = "{"p" * 32}"'))
+    path.write_text(
+        'environment = "' + "e" * 32 + '"\n' + text.replace('project = "inference"', f'project = "{"p" * 32}"')
+    )
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert settings in str(error.value)

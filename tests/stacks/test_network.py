@@ -65,7 +65,9 @@ def test_a_consumer_of_the_network_reads_it_through_the_s3_backend(tmp_path):
     from modules.stacks.base import PipelineStack
     from modules.stacks.network import NetworkStack
 
-    app = App(outdir=str(tmp_path), context={"excludeStackIdFromLogicalIds": "true", "allowSepCharsInLogicalIds": "true"})
+    app = App(
+        outdir=str(tmp_path), context={"excludeStackIdFromLogicalIds": "true", "allowSepCharsInLogicalIds": "true"}
+    )
     config = load_config(PROJECT_ROOT / "config" / "dev.toml")
     network = NetworkStack(app, config=config)
     for attribute in ("vpc_id", "vpc_cidr", "private_subnet_ids", "public_subnet_ids", "endpoint_security_group_id"):

@@ -10,8 +10,11 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-PROD_ALARMS = ["inference-prod-inference-Invocation5XXErrors", "inference-prod-inference-InvocationModelErrors",
-               "inference-prod-inference-ModelLatency"]
+PROD_ALARMS = [
+    "inference-prod-inference-Invocation5XXErrors",
+    "inference-prod-inference-InvocationModelErrors",
+    "inference-prod-inference-ModelLatency",
+]
 
 
 def _doc(folder: Path, stack: str) -> dict:
@@ -33,8 +36,12 @@ def prod_with_shadow(tmp_path_factory) -> Path:
     text = (PROJECT_ROOT / "config" / "prod.toml").read_text()
     folder = tmp_path_factory.mktemp("prod-shadow")
     path = folder / "prod.toml"
-    path.write_text(text.replace("# [inference.shadow]\n# model_version = \"1.1.0\"\n# sampling_percentage = 20",
-                                 "[inference.shadow]\nmodel_version = \"1.1.0\"\nsampling_percentage = 20"))
+    path.write_text(
+        text.replace(
+            '# [inference.shadow]\n# model_version = "1.1.0"\n# sampling_percentage = 20',
+            '[inference.shadow]\nmodel_version = "1.1.0"\nsampling_percentage = 20',
+        )
+    )
     synthesize(main.compose, load_config(path), folder / "out")
     return folder / "out"
 
@@ -44,7 +51,10 @@ def test_prod_updates_its_endpoint_by_canary_and_rolls_back_on_the_endpoints_own
     deployment = _one(doc, "aws_sagemaker_endpoint")["deployment_config"]
     routing = deployment["blue_green_update_policy"]["traffic_routing_configuration"]
     assert (routing["type"], routing["canary_size"], routing["wait_interval_in_seconds"]) == (
-        "CANARY", {"type": "INSTANCE_COUNT", "value": 1}, 900)
+        "CANARY",
+        {"type": "INSTANCE_COUNT", "value": 1},
+        900,
+    )
     assert deployment["blue_green_update_policy"]["termination_wait_in_seconds"] == 600
     alarms = doc["resource"]["aws_cloudwatch_metric_alarm"]
     rollback = [a["alarm_name"] for a in deployment["auto_rollback_configuration"]["alarms"]]
@@ -57,7 +67,8 @@ def test_sagemaker_may_describe_exactly_the_rollback_alarms_as_the_execution_rol
     (watch,) = [s for s in document["statement"] if s["sid"] == "WatchRollbackAlarms"]
     assert watch["actions"] == ["cloudwatch:DescribeAlarms"]
     assert sorted(watch["resources"]) == sorted(
-        f"${{aws_cloudwatch_metric_alarm.{name}.arn}}" for name in doc["resource"]["aws_cloudwatch_metric_alarm"])
+        f"${{aws_cloudwatch_metric_alarm.{name}.arn}}" for name in doc["resource"]["aws_cloudwatch_metric_alarm"]
+    )
 
 
 @pytest.mark.parametrize("env", ["dev"])
@@ -75,7 +86,11 @@ def test_a_shadow_by_config_adds_a_candidate_model_variant_and_alarms_that_never
     assert artifacts == ["1.0.0", "1.1.0"]
     config = _one(doc, "aws_sagemaker_endpoint_configuration")
     (shadow,) = config["shadow_production_variants"]
-    assert (shadow["variant_name"], shadow["initial_variant_weight"], shadow["instance_type"]) == ("shadow", 0.2, "ml.m5.large")
+    assert (shadow["variant_name"], shadow["initial_variant_weight"], shadow["instance_type"]) == (
+        "shadow",
+        0.2,
+        "ml.m5.large",
+    )
     assert shadow["model_name"].startswith("${aws_sagemaker_model.shadow-model")
     names = {a["alarm_name"] for a in doc["resource"]["aws_cloudwatch_metric_alarm"].values()}
     assert {"inference-prod-inference-shadow-ModelLatency", *PROD_ALARMS} <= names
@@ -97,8 +112,11 @@ def test_both_fargate_services_roll_back_on_their_deployment_alarms_in_every_env
         alarms = doc["resource"]["aws_cloudwatch_metric_alarm"]
         for service in doc["resource"]["aws_ecs_service"].values():
             names = [alarms[ref.split(".")[1]]["alarm_name"] for ref in service["alarms"]["alarm_names"]]
-            expected = ({f"{service['name']}-target-5xx", f"{service['name']}-target-response-time-p99"}
-                        if "load_balancer" in service else {f"{service['name']}-error-lines"})
+            expected = (
+                {f"{service['name']}-target-5xx", f"{service['name']}-target-response-time-p99"}
+                if "load_balancer" in service
+                else {f"{service['name']}-error-lines"}
+            )
             assert set(names) == expected and service["alarms"]["rollback"] is True, (env, service["name"])
 
 
@@ -107,8 +125,11 @@ def test_the_dashboard_shows_every_alarm_of_the_environment_by_name(synthesized,
     alarm_names = set()
     for stack in ("messaging", "inference", "compute"):
         # Health alarms tell the alarm topic both ways; scaling alarms (backlog, wake from zero) act on policies.
-        alarm_names |= {a["alarm_name"] for a in _doc(synthesized[env], stack)["resource"]["aws_cloudwatch_metric_alarm"]
-                        .values() if a.get("ok_actions")}
+        alarm_names |= {
+            a["alarm_name"]
+            for a in _doc(synthesized[env], stack)["resource"]["aws_cloudwatch_metric_alarm"].values()
+            if a.get("ok_actions")
+        }
     body = json.loads(_one(_doc(synthesized[env], "api"), "aws_cloudwatch_dashboard")["dashboard_body"])
     status = body["widgets"][0]["properties"]["alarms"]
     shown = {arn.rsplit(":alarm:", 1)[1] for arn in status if ":alarm:" in arn}

@@ -63,8 +63,9 @@ def test_remote_environments_use_one_locked_s3_key_per_stack_encrypted_with_the_
     bucket's SSE-KMS default; the key is named by its alias ARN (its key id is random, a backend cannot read it)."""
     keys = set()
     state_stack = json.loads((synthesized[env] / "stacks" / "state" / "cdk.tf.json").read_text())
-    (state_bucket,) = [b["bucket"] for name, b in state_stack["resource"]["aws_s3_bucket"].items()
-                       if name.startswith("state-bucket")]
+    (state_bucket,) = [
+        b["bucket"] for name, b in state_stack["resource"]["aws_s3_bucket"].items() if name.startswith("state-bucket")
+    ]
     (alias,) = [a["name"] for a in state_stack["resource"]["aws_kms_alias"].values()]
     for stack in stack_dirs(synthesized[env]):
         backend = json.loads((stack / "cdk.tf.json").read_text())["terraform"]["backend"]
@@ -86,9 +87,20 @@ def test_provider_tags_every_resource_and_accepts_both_provider_lines(env, synth
         doc = json.loads((stack / "cdk.tf.json").read_text())
         tags = doc["provider"]["aws"][0]["default_tags"][0]["tags"]
         assert {tags["project"], tags["environment"], tags["stack"], tags["managed-by"]} == {
-            "inference", env, stack.name, "cdktf"}
+            "inference",
+            env,
+            stack.name,
+            "cdktf",
+        }
         assert doc["terraform"]["required_providers"]["aws"]["version"] == ">= 5.100.0, < 7.0.0"
         accounts = doc["provider"]["aws"][0].get("allowed_account_ids")
         # local has no account of its own: only the emulator's, so no real account can be touched (the local guard)
-        assert accounts == {"local": ["123456789012"], "local-eks": ["123456789012"], "dev": ["111111111111"],
-                            "prod": ["222222222222"]}[env]
+        assert (
+            accounts
+            == {
+                "local": ["123456789012"],
+                "local-eks": ["123456789012"],
+                "dev": ["111111111111"],
+                "prod": ["222222222222"],
+            }[env]
+        )

@@ -95,8 +95,10 @@ def _put(env, object_key, principal, **headers) -> tuple[str, str, dict]:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_state_bucket_and_its_log_bucket_carry_the_account_id(env, synthesized):
     buckets = _state(synthesized, env)["resource"]["aws_s3_bucket"].values()
-    assert sorted(b["bucket"] for b in buckets) == [f"inference-{env}-tfstate-{ACCOUNT[env]}",
-                                                   f"inference-{env}-tfstate-access-logs-{ACCOUNT[env]}"]
+    assert sorted(b["bucket"] for b in buckets) == [
+        f"inference-{env}-tfstate-{ACCOUNT[env]}",
+        f"inference-{env}-tfstate-access-logs-{ACCOUNT[env]}",
+    ]
 
 
 def test_the_local_state_bucket_keeps_its_name(synthesized):
@@ -106,8 +108,7 @@ def test_the_local_state_bucket_keeps_its_name(synthesized):
 
 # (request, sid of the deny that refuses it or None). Principals: the deploy role, listed in prod's config.
 WRITES = {
-    "terraform naming the alias (what the backend sends)": (
-        {"sse": "aws:kms", "key": ALIAS_ARN}, None),
+    "terraform naming the alias (what the backend sends)": ({"sse": "aws:kms", "key": ALIAS_ARN}, None),
     "the key named by its key ARN": ({"sse": "aws:kms", "key": KEY_ARN}, None),
     "no encryption header (bucket default: the state key)": ({}, None),
     "encrypt = true without kms_key_id (SSE-S3, defect 3)": ({"sse": "AES256"}, "DenyStateWithoutKms"),
@@ -141,18 +142,29 @@ def test_lock_files_and_upload_parts_are_not_held_to_the_encryption_rule(env, sy
 def test_only_the_listed_roles_and_the_account_root_may_use_the_prod_state_bucket(synthesized):
     statements = _bucket_policy(synthesized, "prod")
     bucket = "arn:aws:s3:::inference-prod-tfstate-222222222222"
-    for principal in ("arn:aws:iam::222222222222:role/inference-prod-plan", DEPLOY_ROLE,
-                      "arn:aws:iam::222222222222:role/inference-prod-break-glass", "arn:aws:iam::222222222222:root"):
-        for action, resource in (("s3:GetObject", f"{bucket}/{STATE_KEY.format(env='prod')}"),
-                                 ("s3:ListBucket", bucket), ("s3:PutBucketPolicy", bucket)):
+    for principal in (
+        "arn:aws:iam::222222222222:role/inference-prod-plan",
+        DEPLOY_ROLE,
+        "arn:aws:iam::222222222222:role/inference-prod-break-glass",
+        "arn:aws:iam::222222222222:root",
+    ):
+        for action, resource in (
+            ("s3:GetObject", f"{bucket}/{STATE_KEY.format(env='prod')}"),
+            ("s3:ListBucket", bucket),
+            ("s3:PutBucketPolicy", bucket),
+        ):
             context = {"aws:SecureTransport": "true", "aws:PrincipalArn": principal}
             assert _denying_statement(statements, "prod", action, resource, context) is None, (principal, action)
     for principal in ("arn:aws:iam::222222222222:role/Admin", "arn:aws:iam::222222222222:role/inference-prod-compute"):
         context = {"aws:SecureTransport": "true", "aws:PrincipalArn": principal}
-        assert _denying_statement(statements, "prod", "s3:GetObject", f"{bucket}/x.tfstate", context) \
+        assert (
+            _denying_statement(statements, "prod", "s3:GetObject", f"{bucket}/x.tfstate", context)
             == "DenyAllButStateOperators"
-    assert _denying_statement(statements, "prod", "s3:GetObject", f"{bucket}/x.tfstate",
-                              {"aws:SecureTransport": "true"}) == "DenyAllButStateOperators"
+        )
+    assert (
+        _denying_statement(statements, "prod", "s3:GetObject", f"{bucket}/x.tfstate", {"aws:SecureTransport": "true"})
+        == "DenyAllButStateOperators"
+    )
 
 
 def test_without_a_principal_list_the_dev_state_bucket_restricts_no_principal(synthesized):
@@ -164,8 +176,9 @@ def test_state_access_logs_expire(env, days, synthesized):
     lifecycles = _state(synthesized, env)["resource"]["aws_s3_bucket_lifecycle_configuration"]
     (logs,) = [v for name, v in lifecycles.items() if name.startswith("state-access-logs")]
     expiring = [rule for rule in logs["rule"] if "expiration" in rule]
-    assert expiring == [{"id": "expire-access-logs", "status": "Enabled", "filter": [{}],
-                         "expiration": [{"days": days}]}]
+    assert expiring == [
+        {"id": "expire-access-logs", "status": "Enabled", "filter": [{}], "expiration": [{"days": days}]}
+    ]
 
 
 def _state_stack_alone(tmp_path: Path, toml: str) -> dict:

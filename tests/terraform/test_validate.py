@@ -40,7 +40,6 @@ def test_every_stack_is_valid_terraform(env, synthesized, terraform):
     assert not failures, "\n".join(failures)
 
 
-
 @pytest.mark.terraform
 def test_an_eks_cluster_on_a_gpu_node_group_is_valid_terraform_with_valid_manifests(terraform, node_group_synthesized):
     """The node-group alternative (launch template, NVIDIA node group, add-ons, the load balancer controller's
@@ -49,12 +48,17 @@ def test_an_eks_cluster_on_a_gpu_node_group_is_valid_terraform_with_valid_manife
 
     stack = node_group_synthesized / "stacks" / "eks"
 
-    assert terraform.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=stack, check=False).returncode == 0
+    assert (
+        terraform.run(["init", "-backend=false", "-input=false", "-no-color"], cwd=stack, check=False).returncode == 0
+    )
     report = json.loads(terraform.run(["validate", "-json", "-no-color"], cwd=stack, check=False).stdout)
     assert report["valid"], report["diagnostics"]
     doc = json.loads((stack / "cdk.tf.json").read_text())
     assert {"aws_eks_node_group", "aws_launch_template", "aws_eks_addon"} <= set(doc["resource"])
     assert {a["service_account"] for a in doc["resource"]["aws_eks_pod_identity_association"].values()} == {
-        "queue-worker", "keda-operator", "aws-load-balancer-controller"}
+        "queue-worker",
+        "keda-operator",
+        "aws-load-balancer-controller",
+    }
     manifests = validate_folder(node_group_synthesized / "k8s" / "local-eks", "1.35")
     assert manifests.problems == [] and manifests.checked

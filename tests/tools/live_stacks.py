@@ -38,28 +38,41 @@ class Live:
         self.terraform.run(["apply", "-auto-approve", "-input=false", "-no-color"], self.stack_dir(stack))
 
 
-def resources(url: str, resources_: dict[str, Any], outputs: dict[str, Any] | None = None,
-              data: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {**_settings(url), **({"resource": resources_} if resources_ else {}),
-            **({"output": outputs} if outputs else {}), **({"data": data} if data else {})}
+def resources(
+    url: str, resources_: dict[str, Any], outputs: dict[str, Any] | None = None, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        **_settings(url),
+        **({"resource": resources_} if resources_ else {}),
+        **({"output": outputs} if outputs else {}),
+        **({"data": data} if data else {}),
+    }
 
 
 def remote_state(stack: str) -> dict[str, Any]:
     """The data source cdktf uses for a cross-stack reference, reading STACK's local state."""
-    return {"terraform_remote_state": {stack: {"backend": "local",
-                                               "config": {"path": f"../{stack}/terraform.tfstate"}}}}
+    return {
+        "terraform_remote_state": {stack: {"backend": "local", "config": {"path": f"../{stack}/terraform.tfstate"}}}
+    }
 
 
 @contextmanager
-def live_deployment(terraform: TerraformToolchain, root: Path, stacks: dict[str, tuple[StackConfig, list[str]]],
-                    ) -> Iterator[Live]:
+def live_deployment(
+    terraform: TerraformToolchain,
+    root: Path,
+    stacks: dict[str, tuple[StackConfig, list[str]]],
+) -> Iterator[Live]:
     """STACKS (name -> (config, dependencies)) written as a synth folder under ROOT and initialised on a private
     emulator; nothing is applied yet."""
     outdir = root / "cdktf.out"
     with ExitStack() as stack:
         emulator = stack.enter_context(start_emulator(reuse=False))
-        manifest = {"stacks": {name: {"name": name, "workingDirectory": f"stacks/{name}", "dependencies": deps}
-                               for name, (_, deps) in stacks.items()}}
+        manifest = {
+            "stacks": {
+                name: {"name": name, "workingDirectory": f"stacks/{name}", "dependencies": deps}
+                for name, (_, deps) in stacks.items()
+            }
+        }
         outdir.mkdir(parents=True)
         (outdir / "manifest.json").write_text(json.dumps(manifest))
         env = terraform.env(dict(os.environ))

@@ -47,16 +47,26 @@ AWS_PROVIDER = "registry.terraform.io/hashicorp/aws"
 PROVIDER_SCHEMA_FILE = "provider-schema.json"
 AWS_PROVIDER_VERSION_CONSTRAINT = ">= 5.0"
 FAKE_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:results-subscriber"
-ASSUME_ROLE_POLICY = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}],
-})
+ASSUME_ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+        ],
+    }
+)
 MAIN_PLAN = "plan"
 FIRST_DEPLOY_PLAN = "first-deploy"  # the changed serving stack planned against empty state: everything is new
 
 # What the storage stack's plan must show; the tests compare the review against these.
 STORAGE_EXPECTED = {
-    "add": 1, "change": 3, "replace": 1, "destroy": 3, "import": 1, "move": 1, "forget": 1,
+    "add": 1,
+    "change": 3,
+    "replace": 1,
+    "destroy": 3,
+    "import": 1,
+    "move": 1,
+    "forget": 1,
 }
 REPLACED_BUCKET = "aws_s3_bucket.artifacts"
 DELETED_TOPIC = "aws_sns_topic.results"
@@ -98,7 +108,9 @@ REMOVED_SECRET = "aws_secretsmanager_secret.legacy"
 REMOVED_ALARMS = ("aws_cloudwatch_metric_alarm.errors", "aws_cloudwatch_metric_alarm.throttles")
 JSON_PARAMETER, TEXT_PARAMETER = "aws_ssm_parameter.settings", "aws_ssm_parameter.banner"
 DEPOSED_BUCKET = "aws_s3_bucket.reports"
-BANNER = "Inference pipeline maintenance notice: jobs submitted during the window are queued and run once it ends. Thanks."
+BANNER = (
+    "Inference pipeline maintenance notice: jobs submitted during the window are queued and run once it ends. Thanks."
+)
 
 # drift: what is changed out of band.
 DOOMED_TOPIC = "aws_sns_topic.doomed"
@@ -149,8 +161,9 @@ class StackScenario:
 
 def _settings(url: str) -> dict[str, Any]:
     return {
-        "terraform": {"required_providers": {"aws": {"source": "hashicorp/aws",
-                                                     "version": AWS_PROVIDER_VERSION_CONSTRAINT}}},
+        "terraform": {
+            "required_providers": {"aws": {"source": "hashicorp/aws", "version": AWS_PROVIDER_VERSION_CONSTRAINT}}
+        },
         "provider": {"aws": {"region": REGION, **provider_settings(url)}},
     }
 
@@ -169,6 +182,7 @@ def policy(*statements: dict[str, Any]) -> str:
 
 # --- storage -----------------------------------------------------------------------------------------------
 
+
 def storage_base(url: str, prefix: str) -> dict[str, Any]:
     return {
         **_settings(url),
@@ -182,8 +196,11 @@ def storage_base(url: str, prefix: str) -> dict[str, Any]:
                 "results": {"name": f"{prefix}-results"},
             },
             "aws_sns_topic_subscription": {
-                "results_to_queue": {"topic_arn": "${aws_sns_topic.results.arn}", "protocol": "sqs",
-                                     "endpoint": FAKE_QUEUE_ARN},
+                "results_to_queue": {
+                    "topic_arn": "${aws_sns_topic.results.arn}",
+                    "protocol": "sqs",
+                    "endpoint": FAKE_QUEUE_ARN,
+                },
             },
             "aws_iam_role": {
                 "legacy": _role(f"{prefix}-legacy"),
@@ -191,8 +208,9 @@ def storage_base(url: str, prefix: str) -> dict[str, Any]:
                 "forgotten": _role(f"{prefix}-forgotten"),
             },
             "aws_cloudwatch_log_group": {"app": {"name": f"/{prefix}/app", "retention_in_days": 7}},
-            "aws_ssm_parameter": {"api_token": {"name": f"/{prefix}/api-token", "type": "SecureString",
-                                                "value": SECRET_BEFORE}},
+            "aws_ssm_parameter": {
+                "api_token": {"name": f"/{prefix}/api-token", "type": "SecureString", "value": SECRET_BEFORE}
+            },
         },
         "output": {
             "artifact_bucket": {"value": "${aws_s3_bucket.artifacts.bucket}"},
@@ -217,8 +235,9 @@ def storage_changed(url: str, prefix: str) -> dict[str, Any]:
             },
             "aws_iam_role": {"worker": _role(f"{prefix}-worker")},
             "aws_cloudwatch_log_group": {"app": {"name": f"/{prefix}/app", "retention_in_days": 14}},
-            "aws_ssm_parameter": {"api_token": {"name": f"/{prefix}/api-token", "type": "SecureString",
-                                                "value": SECRET_AFTER}},
+            "aws_ssm_parameter": {
+                "api_token": {"name": f"/{prefix}/api-token", "type": "SecureString", "value": SECRET_AFTER}
+            },
         },
         "moved": [{"from": MOVED_ROLE_FROM, "to": MOVED_ROLE}],
         "import": [{"to": IMPORTED_BUCKET, "id": f"{prefix}-imported"}],
@@ -234,8 +253,7 @@ def storage_changed(url: str, prefix: str) -> dict[str, Any]:
 def storage_drift_and_import_source(url: str, prefix: str) -> None:
     """Out of band, as a person with console access would: change a retention, create the bucket to import."""
     session = _session()
-    session.client("logs", endpoint_url=url).put_retention_policy(logGroupName=f"/{prefix}/app",
-                                                                  retentionInDays=30)
+    session.client("logs", endpoint_url=url).put_retention_policy(logGroupName=f"/{prefix}/app", retentionInDays=30)
     session.client("s3", endpoint_url=url).create_bucket(Bucket=f"{prefix}-imported")
 
 
@@ -247,6 +265,7 @@ def messaging_empty(url: str, prefix: str) -> dict[str, Any]:
 
 
 # --- serving ----------------------------------------------------------------------------------------------
+
 
 def _network(prefix: str) -> dict[str, Any]:
     return {
@@ -260,49 +279,113 @@ def _network(prefix: str) -> dict[str, Any]:
 
 
 def serving_base(url: str, prefix: str) -> dict[str, Any]:
-    return {**_settings(url), "variable": _tenant_variable(f"{prefix}-tenant-a"), "resource": {
-        **_network(prefix),
-        "aws_internet_gateway": {"main": {"vpc_id": "${aws_vpc.main.id}"}},
-        "aws_eip": {"nat_a": {"domain": "vpc"}},
-        "aws_nat_gateway": {"a": {"allocation_id": "${aws_eip.nat_a.id}", "subnet_id": "${aws_subnet.a.id}"}},
-        "aws_cloudwatch_metric_alarm": {"latency": {
-            "alarm_name": f"{prefix}-latency", "namespace": "AWS/SageMaker", "metric_name": "ModelLatency",
-            "statistic": "Average", "period": 60, "evaluation_periods": 1, "threshold": 1000,
-            "comparison_operator": "GreaterThanThreshold"}},
-        "aws_kms_key": {"models": {"description": "models", "deletion_window_in_days": 7}},
-        "aws_ecs_cluster": {"main": {"name": f"{prefix}-cluster"}},
-        "aws_ecs_task_definition": {"server": {
-            "family": f"{prefix}-server", "requires_compatibilities": ["FARGATE"], "network_mode": "awsvpc",
-            "cpu": SERVING_TASK_CPU, "memory": SERVING_TASK_MEMORY,
-            "container_definitions": json.dumps([{"name": "server", "image": "public.ecr.aws/x/server:1",
-                                                  "essential": True}])}},
-        "aws_ecs_service": {"server": {
-            "name": f"{prefix}-server", "cluster": "${aws_ecs_cluster.main.arn}",
-            "task_definition": "${aws_ecs_task_definition.server.arn}", "desired_count": SERVING_TASKS_BEFORE,
-            "launch_type": "FARGATE",
-            "network_configuration": {"subnets": ["${aws_subnet.a.id}", "${aws_subnet.b.id}"],
-                                      "assign_public_ip": False}}},
-        "aws_iam_role": {"model": {"name": f"{prefix}-model", "assume_role_policy": policy(
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "sagemaker.amazonaws.com"}})}},
-        "aws_iam_role_policy": {
-            "model_access": {"name": "model-access", "role": "${aws_iam_role.model.id}", "policy": policy(
-                {"Sid": "ReadModels", "Effect": "Allow", "Action": ["s3:GetObject"],
-                 "Resource": f"arn:aws:s3:::{prefix}-models/models/*"})},
-            "tenant_scope": {"name": "tenant-scope", "role": "${aws_iam_role.model.id}", "policy": policy(
-                {"Sid": "TenantData", "Effect": "Allow", "Action": "s3:GetObject",
-                 "Resource": "arn:aws:s3:::${var.tenant_bucket}/*"})},
+    return {
+        **_settings(url),
+        "variable": _tenant_variable(f"{prefix}-tenant-a"),
+        "resource": {
+            **_network(prefix),
+            "aws_internet_gateway": {"main": {"vpc_id": "${aws_vpc.main.id}"}},
+            "aws_eip": {"nat_a": {"domain": "vpc"}},
+            "aws_nat_gateway": {"a": {"allocation_id": "${aws_eip.nat_a.id}", "subnet_id": "${aws_subnet.a.id}"}},
+            "aws_cloudwatch_metric_alarm": {
+                "latency": {
+                    "alarm_name": f"{prefix}-latency",
+                    "namespace": "AWS/SageMaker",
+                    "metric_name": "ModelLatency",
+                    "statistic": "Average",
+                    "period": 60,
+                    "evaluation_periods": 1,
+                    "threshold": 1000,
+                    "comparison_operator": "GreaterThanThreshold",
+                }
+            },
+            "aws_kms_key": {"models": {"description": "models", "deletion_window_in_days": 7}},
+            "aws_ecs_cluster": {"main": {"name": f"{prefix}-cluster"}},
+            "aws_ecs_task_definition": {
+                "server": {
+                    "family": f"{prefix}-server",
+                    "requires_compatibilities": ["FARGATE"],
+                    "network_mode": "awsvpc",
+                    "cpu": SERVING_TASK_CPU,
+                    "memory": SERVING_TASK_MEMORY,
+                    "container_definitions": json.dumps(
+                        [{"name": "server", "image": "public.ecr.aws/x/server:1", "essential": True}]
+                    ),
+                }
+            },
+            "aws_ecs_service": {
+                "server": {
+                    "name": f"{prefix}-server",
+                    "cluster": "${aws_ecs_cluster.main.arn}",
+                    "task_definition": "${aws_ecs_task_definition.server.arn}",
+                    "desired_count": SERVING_TASKS_BEFORE,
+                    "launch_type": "FARGATE",
+                    "network_configuration": {
+                        "subnets": ["${aws_subnet.a.id}", "${aws_subnet.b.id}"],
+                        "assign_public_ip": False,
+                    },
+                }
+            },
+            "aws_iam_role": {
+                "model": {
+                    "name": f"{prefix}-model",
+                    "assume_role_policy": policy(
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "sagemaker.amazonaws.com"},
+                        }
+                    ),
+                }
+            },
+            "aws_iam_role_policy": {
+                "model_access": {
+                    "name": "model-access",
+                    "role": "${aws_iam_role.model.id}",
+                    "policy": policy(
+                        {
+                            "Sid": "ReadModels",
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject"],
+                            "Resource": f"arn:aws:s3:::{prefix}-models/models/*",
+                        }
+                    ),
+                },
+                "tenant_scope": {
+                    "name": "tenant-scope",
+                    "role": "${aws_iam_role.model.id}",
+                    "policy": policy(
+                        {
+                            "Sid": "TenantData",
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": "arn:aws:s3:::${var.tenant_bucket}/*",
+                        }
+                    ),
+                },
+            },
+            "aws_sagemaker_model": {
+                "main": {
+                    "name": f"{prefix}-model",
+                    "execution_role_arn": "${aws_iam_role.model.arn}",
+                    "primary_container": {"image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/server:1"},
+                    "vpc_config": {
+                        "subnets": ["${aws_subnet.a.id}"],
+                        "security_group_ids": ["${aws_security_group.models.id}"],
+                    },
+                }
+            },
+            "aws_sagemaker_endpoint_configuration": {"main": _endpoint_config(prefix, "v1", ENDPOINT_TYPE_BEFORE, 1)},
+            "aws_sagemaker_endpoint": {
+                "main": {
+                    "name": f"{prefix}-endpoint",
+                    "endpoint_config_name": "${aws_sagemaker_endpoint_configuration.main.name}",
+                }
+            },
+            "aws_sns_topic": {"events": {"name": f"{prefix}-events"}},
+            "aws_sns_topic_policy": {"events": {"arn": "${aws_sns_topic.events.arn}", "policy": _events_policy(True)}},
         },
-        "aws_sagemaker_model": {"main": {
-            "name": f"{prefix}-model", "execution_role_arn": "${aws_iam_role.model.arn}",
-            "primary_container": {"image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/server:1"},
-            "vpc_config": {"subnets": ["${aws_subnet.a.id}"], "security_group_ids": ["${aws_security_group.models.id}"]},
-        }},
-        "aws_sagemaker_endpoint_configuration": {"main": _endpoint_config(prefix, "v1", ENDPOINT_TYPE_BEFORE, 1)},
-        "aws_sagemaker_endpoint": {"main": {"name": f"{prefix}-endpoint",
-                                            "endpoint_config_name": "${aws_sagemaker_endpoint_configuration.main.name}"}},
-        "aws_sns_topic": {"events": {"name": f"{prefix}-events"}},
-        "aws_sns_topic_policy": {"events": {"arn": "${aws_sns_topic.events.arn}", "policy": _events_policy(True)}},
-    }}
+    }
 
 
 def _tenant_variable(bucket: str) -> dict[str, Any]:
@@ -311,15 +394,28 @@ def _tenant_variable(bucket: str) -> dict[str, Any]:
 
 
 def _endpoint_config(prefix: str, version: str, instance_type: str, count: int) -> dict[str, Any]:
-    return {"name": f"{prefix}-config-{version}", "lifecycle": {"create_before_destroy": True},
-            "production_variants": [{"variant_name": "primary", "model_name": "${aws_sagemaker_model.main.name}",
-                                     "instance_type": instance_type, "initial_instance_count": count}]}
+    return {
+        "name": f"{prefix}-config-{version}",
+        "lifecycle": {"create_before_destroy": True},
+        "production_variants": [
+            {
+                "variant_name": "primary",
+                "model_name": "${aws_sagemaker_model.main.name}",
+                "instance_type": instance_type,
+                "initial_instance_count": count,
+            }
+        ],
+    }
 
 
 def _events_policy(conditioned: bool) -> str:
-    statement: dict[str, Any] = {"Sid": "EventsPublish", "Effect": "Allow", "Action": "sns:Publish",
-                                 "Principal": {"Service": "events.amazonaws.com"},
-                                 "Resource": "${aws_sns_topic.events.arn}"}
+    statement: dict[str, Any] = {
+        "Sid": "EventsPublish",
+        "Effect": "Allow",
+        "Action": "sns:Publish",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Resource": "${aws_sns_topic.events.arn}",
+    }
     if conditioned:
         statement["Condition"] = {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
     return policy(statement)
@@ -331,66 +427,109 @@ def serving_changed(url: str, prefix: str) -> dict[str, Any]:
     resources = config["resource"]
     resources["aws_eip"]["nat_b"] = {"domain": "vpc"}
     resources["aws_nat_gateway"]["b"] = {"allocation_id": "${aws_eip.nat_b.id}", "subnet_id": "${aws_subnet.b.id}"}
-    resources["aws_vpc_endpoint"] = {"runtime": {
-        "vpc_id": "${aws_vpc.main.id}", "service_name": f"com.amazonaws.{REGION}.sagemaker.runtime",
-        "vpc_endpoint_type": "Interface", "subnet_ids": ["${aws_subnet.a.id}", "${aws_subnet.b.id}"]}}
+    resources["aws_vpc_endpoint"] = {
+        "runtime": {
+            "vpc_id": "${aws_vpc.main.id}",
+            "service_name": f"com.amazonaws.{REGION}.sagemaker.runtime",
+            "vpc_endpoint_type": "Interface",
+            "subnet_ids": ["${aws_subnet.a.id}", "${aws_subnet.b.id}"],
+        }
+    }
     resources["aws_sagemaker_endpoint_configuration"]["main"] = _endpoint_config(prefix, "v2", ENDPOINT_TYPE_AFTER, 1)
-    resources["aws_appautoscaling_target"] = {"endpoint": {
-        "service_namespace": "sagemaker", "scalable_dimension": "sagemaker:variant:DesiredInstanceCount",
-        "resource_id": "endpoint/${aws_sagemaker_endpoint.main.name}/variant/primary",
-        "min_capacity": ENDPOINT_SCALING_MIN, "max_capacity": ENDPOINT_SCALING_MAX}}
+    resources["aws_appautoscaling_target"] = {
+        "endpoint": {
+            "service_namespace": "sagemaker",
+            "scalable_dimension": "sagemaker:variant:DesiredInstanceCount",
+            "resource_id": "endpoint/${aws_sagemaker_endpoint.main.name}/variant/primary",
+            "min_capacity": ENDPOINT_SCALING_MIN,
+            "max_capacity": ENDPOINT_SCALING_MAX,
+        }
+    }
     resources["aws_ecs_service"]["server"]["desired_count"] = SERVING_TASKS_AFTER
     resources["aws_ecs_service"]["spot_worker"] = {
-        "name": f"{prefix}-spot-worker", "cluster": "${aws_ecs_cluster.main.arn}",
-        "task_definition": "${aws_ecs_task_definition.server.arn}", "desired_count": SPOT_TASKS,
+        "name": f"{prefix}-spot-worker",
+        "cluster": "${aws_ecs_cluster.main.arn}",
+        "task_definition": "${aws_ecs_task_definition.server.arn}",
+        "desired_count": SPOT_TASKS,
         "capacity_provider_strategy": [{"capacity_provider": "FARGATE_SPOT", "weight": 1}],
-        "network_configuration": {"subnets": ["${aws_subnet.a.id}"]}}
-    resources["aws_sagemaker_notebook_instance"] = {"lab": {
-        "name": f"{prefix}-lab", "role_arn": "${aws_iam_role.model.arn}", "instance_type": "ml.t3.medium"}}
+        "network_configuration": {"subnets": ["${aws_subnet.a.id}"]},
+    }
+    resources["aws_sagemaker_notebook_instance"] = {
+        "lab": {"name": f"{prefix}-lab", "role_arn": "${aws_iam_role.model.arn}", "instance_type": "ml.t3.medium"}
+    }
     resources["aws_iam_role"]["model"]["assume_role_policy"] = policy(
-        {"Effect": "Allow", "Action": "sts:AssumeRole",
-         "Principal": {"Service": ["sagemaker.amazonaws.com", NEW_TRUSTED_SERVICE], "AWS": NEW_TRUSTED_ACCOUNT}})
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": ["sagemaker.amazonaws.com", NEW_TRUSTED_SERVICE], "AWS": NEW_TRUSTED_ACCOUNT},
+        }
+    )
     resources["aws_iam_role_policy"]["model_access"]["policy"] = policy(
-        {"Sid": "ReadModels", "Effect": "Allow", "Action": ["s3:GetObject", "s3:*"],
-         "Resource": f"arn:aws:s3:::{prefix}-models/models/*"},
-        {"Sid": "WriteLogs", "Effect": "Allow", "Action": "logs:PutLogEvents",
-         "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/{prefix}/*"})
+        {
+            "Sid": "ReadModels",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:*"],
+            "Resource": f"arn:aws:s3:::{prefix}-models/models/*",
+        },
+        {
+            "Sid": "WriteLogs",
+            "Effect": "Allow",
+            "Action": "logs:PutLogEvents",
+            "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/{prefix}/*",
+        },
+    )
     resources["aws_sns_topic_policy"]["events"]["policy"] = _events_policy(False)
     return config
 
 
 # --- edge -------------------------------------------------------------------------------------------------
 
+
 def _reports_bucket(prefix: str, version: str) -> dict[str, Any]:
     return {"bucket": f"{prefix}-reports-{version}", "lifecycle": {"create_before_destroy": True}}
 
 
 def _alarm(prefix: str, name: str) -> dict[str, Any]:
-    return {"alarm_name": f"{prefix}-{name}", "namespace": "AWS/Lambda", "metric_name": name.capitalize(),
-            "statistic": "Sum", "period": 60, "evaluation_periods": 1, "threshold": 1,
-            "comparison_operator": "GreaterThanOrEqualToThreshold"}
+    return {
+        "alarm_name": f"{prefix}-{name}",
+        "namespace": "AWS/Lambda",
+        "metric_name": name.capitalize(),
+        "statistic": "Sum",
+        "period": 60,
+        "evaluation_periods": 1,
+        "threshold": 1,
+        "comparison_operator": "GreaterThanOrEqualToThreshold",
+    }
 
 
 def _parameters(prefix: str, settings: str, banner: str) -> dict[str, Any]:
     # insecure_value: the provider masks `value` as sensitive even for a String parameter.
-    return {"settings": {"name": f"/{prefix}/settings", "type": "String", "insecure_value": settings},
-            "banner": {"name": f"/{prefix}/banner", "type": "String", "insecure_value": banner}}
+    return {
+        "settings": {"name": f"/{prefix}/settings", "type": "String", "insecure_value": settings},
+        "banner": {"name": f"/{prefix}/banner", "type": "String", "insecure_value": banner},
+    }
 
 
 def edge_base(url: str, prefix: str, reports: str = "v1") -> dict[str, Any]:
-    return {**_settings(url), "resource": {
-        "aws_vpc": {"main": {"cidr_block": "10.1.0.0/16"}},
-        "aws_subnet": {"a": {"vpc_id": "${aws_vpc.main.id}", "cidr_block": "10.1.1.0/24",
-                             "availability_zone": f"{REGION}a"}},
-        "aws_eip": {"egress": {"domain": "vpc"}},
-        "aws_nat_gateway": {"egress": {"allocation_id": "${aws_eip.egress.id}", "subnet_id": "${aws_subnet.a.id}"}},
-        "aws_kms_key": {"old": {"description": "old", "deletion_window_in_days": 7},
-                        "kept": {"description": "kept", "deletion_window_in_days": 7}},
-        "aws_cloudwatch_metric_alarm": {name: _alarm(prefix, name) for name in ("errors", "throttles", "duration")},
-        "aws_secretsmanager_secret": {"legacy": {"name": f"{prefix}-legacy", "recovery_window_in_days": 0}},
-        "aws_ssm_parameter": _parameters(prefix, json.dumps({"batch": 8, "timeout": 30}), BANNER),
-        "aws_s3_bucket": {"reports": _reports_bucket(prefix, reports)},
-    }}
+    return {
+        **_settings(url),
+        "resource": {
+            "aws_vpc": {"main": {"cidr_block": "10.1.0.0/16"}},
+            "aws_subnet": {
+                "a": {"vpc_id": "${aws_vpc.main.id}", "cidr_block": "10.1.1.0/24", "availability_zone": f"{REGION}a"}
+            },
+            "aws_eip": {"egress": {"domain": "vpc"}},
+            "aws_nat_gateway": {"egress": {"allocation_id": "${aws_eip.egress.id}", "subnet_id": "${aws_subnet.a.id}"}},
+            "aws_kms_key": {
+                "old": {"description": "old", "deletion_window_in_days": 7},
+                "kept": {"description": "kept", "deletion_window_in_days": 7},
+            },
+            "aws_cloudwatch_metric_alarm": {name: _alarm(prefix, name) for name in ("errors", "throttles", "duration")},
+            "aws_secretsmanager_secret": {"legacy": {"name": f"{prefix}-legacy", "recovery_window_in_days": 0}},
+            "aws_ssm_parameter": _parameters(prefix, json.dumps({"batch": 8, "timeout": 30}), BANNER),
+            "aws_s3_bucket": {"reports": _reports_bucket(prefix, reports)},
+        },
+    }
 
 
 def edge_renamed_bucket(url: str, prefix: str) -> dict[str, Any]:
@@ -407,30 +546,51 @@ def edge_changed(url: str, prefix: str) -> dict[str, Any]:
         del resources[resource_type][name]
     for resource_type in ("aws_nat_gateway", "aws_eip", "aws_secretsmanager_secret"):
         del resources[resource_type]
-    resources["aws_ssm_parameter"] = _parameters(prefix, json.dumps({"batch": 8, "timeout": 30},
-                                                                    separators=(",", ":")),
-                                                 BANNER.replace("run once", "run  once"))
+    resources["aws_ssm_parameter"] = _parameters(
+        prefix, json.dumps({"batch": 8, "timeout": 30}, separators=(",", ":")), BANNER.replace("run once", "run  once")
+    )
     return config
 
 
 def edge_fill_old_bucket(url: str, prefix: str) -> None:
-    _session().client("s3", endpoint_url=url).put_object(Bucket=f"{prefix}-reports-v1", Key="2024/summary.json",
-                                                          Body=b"{}")
+    _session().client("s3", endpoint_url=url).put_object(
+        Bucket=f"{prefix}-reports-v1", Key="2024/summary.json", Body=b"{}"
+    )
 
 
 # --- drift ------------------------------------------------------------------------------------------------
 
+
 def drift_config(url: str, prefix: str) -> dict[str, Any]:
-    return {**_settings(url), "resource": {
-        "aws_sns_topic": {"alerts": {"name": f"{prefix}-alerts"}, "doomed": {"name": f"{prefix}-doomed"}},
-        "aws_sns_topic_policy": {"alerts": {"arn": "${aws_sns_topic.alerts.arn}", "policy": policy(
-            {"Sid": "AlarmsPublish", "Effect": "Allow", "Action": "sns:Publish",
-             "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Resource": "${aws_sns_topic.alerts.arn}"})}},
-        "aws_sns_topic_subscription": {"doomed_to_queue": {"topic_arn": "${aws_sns_topic.doomed.arn}",
-                                                           "protocol": "sqs", "endpoint": FAKE_QUEUE_ARN}},
-        "aws_cloudwatch_log_group": {"jobs": {"name": f"/{prefix}/jobs", "retention_in_days": 7}},
-        "aws_ssm_parameter": {"mode": {"name": f"/{prefix}/mode", "type": "String", "value": "blue"}},
-    }}
+    return {
+        **_settings(url),
+        "resource": {
+            "aws_sns_topic": {"alerts": {"name": f"{prefix}-alerts"}, "doomed": {"name": f"{prefix}-doomed"}},
+            "aws_sns_topic_policy": {
+                "alerts": {
+                    "arn": "${aws_sns_topic.alerts.arn}",
+                    "policy": policy(
+                        {
+                            "Sid": "AlarmsPublish",
+                            "Effect": "Allow",
+                            "Action": "sns:Publish",
+                            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                            "Resource": "${aws_sns_topic.alerts.arn}",
+                        }
+                    ),
+                }
+            },
+            "aws_sns_topic_subscription": {
+                "doomed_to_queue": {
+                    "topic_arn": "${aws_sns_topic.doomed.arn}",
+                    "protocol": "sqs",
+                    "endpoint": FAKE_QUEUE_ARN,
+                }
+            },
+            "aws_cloudwatch_log_group": {"jobs": {"name": f"/{prefix}/jobs", "retention_in_days": 7}},
+            "aws_ssm_parameter": {"mode": {"name": f"/{prefix}/mode", "type": "String", "value": "blue"}},
+        },
+    }
 
 
 def drift_out_of_band(url: str, prefix: str) -> None:
@@ -440,20 +600,43 @@ def drift_out_of_band(url: str, prefix: str) -> None:
     doomed = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f"{prefix}-doomed"))
     sns.delete_topic(TopicArn=doomed)
     session.client("logs", endpoint_url=url).put_retention_policy(logGroupName=f"/{prefix}/jobs", retentionInDays=30)
-    session.client("ssm", endpoint_url=url).put_parameter(Name=f"/{prefix}/mode", Value="green", Type="String",
-                                                          Overwrite=True)
+    session.client("ssm", endpoint_url=url).put_parameter(
+        Name=f"/{prefix}/mode", Value="green", Type="String", Overwrite=True
+    )
 
 
 SCENARIOS = (
-    StackScenario("storage", (Apply(storage_base), OutOfBand(storage_drift_and_import_source),
-                              Plan(MAIN_PLAN, storage_changed))),
+    StackScenario(
+        "storage", (Apply(storage_base), OutOfBand(storage_drift_and_import_source), Plan(MAIN_PLAN, storage_changed))
+    ),
     StackScenario("messaging", (Plan(MAIN_PLAN, messaging_empty),)),
-    StackScenario("serving", (Apply(serving_base), Plan(MAIN_PLAN, serving_changed),
-                              Plan(FIRST_DEPLOY_PLAN, serving_changed, ("-state=first-deploy.tfstate",)))),
-    StackScenario("edge", (Apply(edge_base), OutOfBand(edge_fill_old_bucket),
-                           Apply(edge_renamed_bucket, may_fail=True), Plan(MAIN_PLAN, edge_changed))),
-    StackScenario("drift", (Apply(drift_config), Plan("noop", drift_config), OutOfBand(drift_out_of_band),
-                            Plan(MAIN_PLAN, drift_config), Plan("refresh", drift_config, ("-refresh-only",)))),
+    StackScenario(
+        "serving",
+        (
+            Apply(serving_base),
+            Plan(MAIN_PLAN, serving_changed),
+            Plan(FIRST_DEPLOY_PLAN, serving_changed, ("-state=first-deploy.tfstate",)),
+        ),
+    ),
+    StackScenario(
+        "edge",
+        (
+            Apply(edge_base),
+            OutOfBand(edge_fill_old_bucket),
+            Apply(edge_renamed_bucket, may_fail=True),
+            Plan(MAIN_PLAN, edge_changed),
+        ),
+    ),
+    StackScenario(
+        "drift",
+        (
+            Apply(drift_config),
+            Plan("noop", drift_config),
+            OutOfBand(drift_out_of_band),
+            Plan(MAIN_PLAN, drift_config),
+            Plan("refresh", drift_config, ("-refresh-only",)),
+        ),
+    ),
 )
 
 
@@ -461,8 +644,9 @@ def _write_config(folder: Path, config: dict[str, Any]) -> None:
     (folder / "main.tf.json").write_text(json.dumps(config, indent=2))
 
 
-def _terraform(terraform: TerraformToolchain, args: list[str], cwd: Path,
-               extra_env: dict[str, str] | None = None) -> str:
+def _terraform(
+    terraform: TerraformToolchain, args: list[str], cwd: Path, extra_env: dict[str, str] | None = None
+) -> str:
     try:
         return terraform.run(args, cwd, env={**os.environ, **(extra_env or {})}).stdout
     except subprocess.CalledProcessError as exc:
@@ -485,19 +669,31 @@ def init_stack(terraform: TerraformToolchain, scenario: StackScenario, work: Pat
     return folder
 
 
-def save_plan(terraform: TerraformToolchain, folder: Path, name: str, args: tuple[str, ...] = (),
-              extra_env: dict[str, str] | None = None) -> Path:
+def save_plan(
+    terraform: TerraformToolchain,
+    folder: Path,
+    name: str,
+    args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> Path:
     """`terraform plan -out=<name>.tfplan ARGS`, then `<name>.json` (show -json) and `<name>.txt` (show)."""
     _terraform(terraform, ["plan", "-input=false", "-no-color", f"-out={name}.tfplan", *args], folder, extra_env)
     plan_json = folder / f"{name}.json"
     plan_json.write_text(_terraform(terraform, ["show", "-json", f"{name}.tfplan"], folder, extra_env))
-    (folder / f"{name}.txt").write_text(_terraform(terraform, ["show", "-no-color", f"{name}.tfplan"], folder,
-                                                   extra_env))
+    (folder / f"{name}.txt").write_text(
+        _terraform(terraform, ["show", "-no-color", f"{name}.tfplan"], folder, extra_env)
+    )
     return plan_json
 
 
-def run_steps(terraform: TerraformToolchain, scenario: StackScenario, folder: Path, url: str, prefix: str,
-              extra_env: dict[str, str]) -> Path:
+def run_steps(
+    terraform: TerraformToolchain,
+    scenario: StackScenario,
+    folder: Path,
+    url: str,
+    prefix: str,
+    extra_env: dict[str, str],
+) -> Path:
     """Run the scenario's steps in order; return the folder (its plans are `<name>.json` inside)."""
     stack_prefix = f"{prefix}-{scenario.name}"
     for step in scenario.steps:
@@ -522,8 +718,9 @@ def plan_all_stacks(terraform: TerraformToolchain, work: Path, url: str, prefix:
     Returns {stack: its main plan.json}."""
     folders = {s.name: init_stack(terraform, s, work, url, prefix) for s in SCENARIOS}
     with shared_provider(folders[SCENARIOS[0].name]) as extra_env, ThreadPoolExecutor(len(SCENARIOS)) as pool:
-        futures = {s.name: pool.submit(run_steps, terraform, s, folders[s.name], url, prefix, extra_env)
-                   for s in SCENARIOS}
+        futures = {
+            s.name: pool.submit(run_steps, terraform, s, folders[s.name], url, prefix, extra_env) for s in SCENARIOS
+        }
         plans = {name: future.result() / f"{MAIN_PLAN}.json" for name, future in futures.items()}
         schema = _terraform(terraform, ["providers", "schema", "-json"], folders[SCENARIOS[0].name], extra_env)
     (work / PROVIDER_SCHEMA_FILE).write_text(schema)

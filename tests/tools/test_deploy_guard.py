@@ -40,8 +40,9 @@ def emulator_credentials(monkeypatch):
 def qa_config(tmp_path) -> Path:
     """An environment that may touch only the emulator's account (local's settings otherwise)."""
     path = tmp_path / "qa.toml"
-    path.write_text(LOCAL.replace('project = "inference"', f'project = "inference"\nallowed_account_ids = '
-                                                            f'["{EMULATOR_ACCOUNT}"]'))
+    path.write_text(
+        LOCAL.replace('project = "inference"', f'project = "inference"\nallowed_account_ids = ["{EMULATOR_ACCOUNT}"]')
+    )
     return path
 
 
@@ -49,46 +50,67 @@ def test_without_an_explicit_environment_nothing_runs(monkeypatch, capsys):
     monkeypatch.delenv("PIPELINE_ENV", raising=False)
     monkeypatch.delenv("PIPELINE_CONFIG", raising=False)
     assert main(["deploy"]) == EXIT_REFUSED
-    assert capsys.readouterr().err == ("error: name the environment, e.g. PIPELINE_ENV=dev make diff (environments: "
-                                       "dev, local, local-eks, prod; local deploys with make deploy-local)\n")
+    assert capsys.readouterr().err == (
+        "error: name the environment, e.g. PIPELINE_ENV=dev make diff (environments: "
+        "dev, local, local-eks, prod; local deploys with make deploy-local)\n"
+    )
 
 
 def test_local_is_never_deployed_to_aws(monkeypatch, capsys):
     monkeypatch.setenv("PIPELINE_ENV", "local")
     assert main(["deploy", "--auto-approve"]) == EXIT_REFUSED
-    assert "error: local (local.toml) has no allowed_account_ids: it is deployed only onto the local emulator, " \
-           "with make deploy-local" in capsys.readouterr().err
+    assert (
+        "error: local (local.toml) has no allowed_account_ids: it is deployed only onto the local emulator, "
+        "with make deploy-local" in capsys.readouterr().err
+    )
 
 
 def test_credentials_of_another_account_are_refused_before_synth(emulator_credentials, monkeypatch, capsys, tmp_path):
     monkeypatch.setenv("PIPELINE_ENV", "dev")
     monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
     assert main(["diff"]) == EXIT_REFUSED
-    assert capsys.readouterr().err == (f"error: your credentials reach account {EMULATOR_ACCOUNT} (arn:aws:sts::"
-                                       f"{EMULATOR_ACCOUNT}:user/moto), but dev may only touch 111111111111 "
-                                       "(allowed_account_ids): switch credentials\n")
+    assert capsys.readouterr().err == (
+        f"error: your credentials reach account {EMULATOR_ACCOUNT} (arn:aws:sts::"
+        f"{EMULATOR_ACCOUNT}:user/moto), but dev may only touch 111111111111 "
+        "(allowed_account_ids): switch credentials\n"
+    )
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.terraform
 @pytest.mark.emulator
-def test_make_diff_announces_the_target_then_plans_the_named_stack_offline(terraform, emulator_credentials, qa_config,
-                                                                          tmp_path):
-    env = {**os.environ, "PIPELINE_CONFIG": str(qa_config), "CDKTF_OUTDIR": str(tmp_path / "out"), "NO_INSTALL": "1",
-           "TF_CLI_CONFIG_FILE": "/nonexistent/terraform.rc"}  # the project's own configuration must replace it
-    proc = subprocess.run(["make", "--no-print-directory", "diff", "STACKS=regis*"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+def test_make_diff_announces_the_target_then_plans_the_named_stack_offline(
+    terraform, emulator_credentials, qa_config, tmp_path
+):
+    env = {
+        **os.environ,
+        "PIPELINE_CONFIG": str(qa_config),
+        "CDKTF_OUTDIR": str(tmp_path / "out"),
+        "NO_INSTALL": "1",
+        "TF_CLI_CONFIG_FILE": "/nonexistent/terraform.rc",
+    }  # the project's own configuration must replace it
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "diff", "STACKS=regis*"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = [line for line in proc.stdout.splitlines() if not line.startswith(".venv/bin/python")]
-    assert lines[0] == (f"diff: environment qa (qa.toml), account {EMULATOR_ACCOUNT} (arn:aws:sts::{EMULATOR_ACCOUNT}"
-                        ":user/moto), region eu-west-1")
+    assert lines[0] == (
+        f"diff: environment qa (qa.toml), account {EMULATOR_ACCOUNT} (arn:aws:sts::{EMULATOR_ACCOUNT}"
+        ":user/moto), region eu-west-1"
+    )
     assert lines[1] == f"stacks: registry (from {tmp_path / 'out'}, synthesized now)"
     assert lines[2] == f"$ cdktf diff registry --skip-synth --output {tmp_path / 'out'} --skip-provider-lock"
     assert "Plan: 4 to add, 0 to change, 0 to destroy." in re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", proc.stdout)
 
 
-def test_a_synth_of_another_environment_is_never_deployed(emulator_credentials, qa_config, monkeypatch, capsys,
-                                                         synthesized, tmp_path):
+def test_a_synth_of_another_environment_is_never_deployed(
+    emulator_credentials, qa_config, monkeypatch, capsys, synthesized, tmp_path
+):
     outdir = tmp_path / "out"
     shutil.copytree(synthesized["local"], outdir)  # what `make synth` of local left in cdktf.out
     monkeypatch.setenv("PIPELINE_CONFIG", str(qa_config))
@@ -105,13 +127,25 @@ def test_stacks_are_chosen_by_name_or_glob_in_dependency_order(synthesized):
         select_stacks(["nope"], outdir)
     every = select_stacks(["*"], outdir)
     deploy_some = cdktf_commands("deploy", ["compute", "api"], every, outdir, auto_approve=True, offline=True)
-    assert deploy_some == [[str(PROJECT_ROOT / "node_modules/.bin/cdktf"), "deploy", "compute", "api", "--skip-synth",
-                            "--output", str(outdir), "--skip-provider-lock", "--ignore-missing-stack-dependencies",
-                            "--auto-approve"]]
+    assert deploy_some == [
+        [
+            str(PROJECT_ROOT / "node_modules/.bin/cdktf"),
+            "deploy",
+            "compute",
+            "api",
+            "--skip-synth",
+            "--output",
+            str(outdir),
+            "--skip-provider-lock",
+            "--ignore-missing-stack-dependencies",
+            "--auto-approve",
+        ]
+    ]
     deploy_all = cdktf_commands("deploy", every, every, outdir, auto_approve=False, offline=False)[0]
     assert "--ignore-missing-stack-dependencies" not in deploy_all and "--auto-approve" not in deploy_all
-    assert [command[2] for command in cdktf_commands("diff", every, every, outdir, auto_approve=False,
-                                                     offline=False)] == every  # cdktf diff takes one stack
+    assert [
+        command[2] for command in cdktf_commands("diff", every, every, outdir, auto_approve=False, offline=False)
+    ] == every  # cdktf diff takes one stack
 
 
 def test_the_synthesized_accounts_must_be_the_environments(synthesized):

@@ -18,27 +18,33 @@ pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 
 
 def jobs_stack(url: str) -> dict:
-    return resources(url, {
-        "aws_cloudwatch_log_group": {"jobs": {"name": "/drift/jobs", "retention_in_days": 7}},
-        "aws_ssm_parameter": {"mode": {"name": "/drift/mode", "type": "String", "insecure_value": "blue"}},
-    })
+    return resources(
+        url,
+        {
+            "aws_cloudwatch_log_group": {"jobs": {"name": "/drift/jobs", "retention_in_days": 7}},
+            "aws_ssm_parameter": {"mode": {"name": "/drift/mode", "type": "String", "insecure_value": "blue"}},
+        },
+    )
 
 
 def quiet_stack(url: str) -> dict:
-    return resources(url, {"aws_ssm_parameter": {"quiet": {"name": "/drift/quiet", "type": "String",
-                                                           "insecure_value": "x"}}})
+    return resources(
+        url, {"aws_ssm_parameter": {"quiet": {"name": "/drift/quiet", "type": "String", "insecure_value": "x"}}}
+    )
 
 
 @pytest.fixture(scope="module")
 def live(terraform: TerraformToolchain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_deployment(terraform, tmp_path_factory.mktemp("drift"),
-                         {"jobs": (jobs_stack, []), "quiet": (quiet_stack, [])}) as deployment:
+    with live_deployment(
+        terraform, tmp_path_factory.mktemp("drift"), {"jobs": (jobs_stack, []), "quiet": (quiet_stack, [])}
+    ) as deployment:
         for stack in ("jobs", "quiet"):
             deployment.apply(stack)
             # The emulator reads back `tags` as {} where the state says null: Terraform reports that as drift
             # (rightly: it differs) until a refresh-only apply records it, as a person would once, after checking.
-            deployment.terraform.run(["apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"],
-                                     deployment.stack_dir(stack))
+            deployment.terraform.run(
+                ["apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"], deployment.stack_dir(stack)
+            )
         yield deployment
 
 
@@ -56,7 +62,8 @@ def test_no_drift_exits_0_and_says_so(live: Live, tmp_path: Path, monkeypatch: p
 
 
 def test_drift_made_out_of_band_exits_2_and_is_reviewed_as_terraform_reports_it(
-        live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
     session.client("logs", endpoint_url=live.url).put_retention_policy(logGroupName="/drift/jobs", retentionInDays=30)
     session.client("ssm", endpoint_url=live.url).delete_parameter(Name="/drift/mode")
@@ -72,14 +79,27 @@ def test_drift_made_out_of_band_exits_2_and_is_reviewed_as_terraform_reports_it(
     assert "`retention_in_days`: `7` → `30`" in text
     # the nightly workflow reviews the plans its matrix jobs made: same verdict, and an output for the issue step
     output = tmp_path / "github-output"
-    assert drift.main(["--reuse-plans", "--plans", str(plans), "--output", str(tmp_path / "again.md"),
-                       "--github-output", str(output)]) == drift.EXIT_DRIFT
+    assert (
+        drift.main(
+            [
+                "--reuse-plans",
+                "--plans",
+                str(plans),
+                "--output",
+                str(tmp_path / "again.md"),
+                "--github-output",
+                str(output),
+            ]
+        )
+        == drift.EXIT_DRIFT
+    )
     assert output.read_text() == "drifted=true\n"
     assert (tmp_path / "again.md").read_text() == text
 
 
-def test_nothing_deployed_locally_is_an_error_not_a_clean_bill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_deployed_locally_is_an_error_not_a_clean_bill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(drift, "LOCAL_SESSION", tmp_path / "absent.json")
     monkeypatch.setenv("PIPELINE_ENV", "local")
     assert drift.main(["--plans", str(tmp_path)]) == drift.EXIT_FAILED

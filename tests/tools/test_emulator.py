@@ -36,8 +36,13 @@ def test_a_started_emulator_answers_aws_calls_on_loopback_and_is_gone_after_the_
     with start_emulator(reuse=False, state_file=tmp_path / "none.json") as emulator:
         assert emulator.url.startswith("http://127.0.0.1:")
         assert emulator.owned
-        s3 = boto3.client("s3", endpoint_url=emulator.url, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=emulator.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         s3.create_bucket(Bucket="emulator-smoke")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["emulator-smoke"]
         emulator.reset()
@@ -71,7 +76,8 @@ def test_moto_endpoint_is_reused_when_it_answers(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_moto_endpoint_that_does_not_answer_is_an_error_not_a_second_emulator(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv(emulator_module.ENDPOINT_ENV, f"http://127.0.0.1:{free_loopback_port()}")
     with pytest.raises(EmulatorError, match="does not answer"):
         start_emulator(state_file=tmp_path / "none.json")
@@ -93,8 +99,14 @@ def test_the_cli_starts_reports_and_stops_a_background_emulator(tmp_path: Path) 
     state_file = tmp_path / "emulator.json"
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tools.emulator", "--state-file", str(state_file), *args],
-                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "tools.emulator", "--state-file", str(state_file), *args],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     assert cli("status").returncode == 1
     started = cli("start")
@@ -118,8 +130,14 @@ def test_stop_never_kills_a_process_that_merely_reuses_a_recorded_pid(tmp_path: 
     try:
         state_file = tmp_path / "emulator.json"
         state_file.write_text(json.dumps({"url": "http://127.0.0.1:9", "port": 9, "pid": bystander.pid}))
-        stopped = subprocess.run([sys.executable, "-m", "tools.emulator", "--state-file", str(state_file), "stop"],
-                                 cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=False)
+        stopped = subprocess.run(
+            [sys.executable, "-m", "tools.emulator", "--state-file", str(state_file), "stop"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert "was not running" in stopped.stdout
         assert bystander.poll() is None
     finally:
@@ -136,8 +154,27 @@ def test_provider_settings_send_every_service_to_the_emulator_with_placeholder_c
     assert settings["s3_use_path_style"]
     assert settings["endpoints"] == [terraform_provider_endpoints(url)]
     assert set(terraform_provider_endpoints(url).values()) == {url}
-    used_by_the_stacks = {"s3", "sqs", "sns", "kms", "iam", "sts", "ec2", "ecr", "ecs", "elbv2", "logs",
-                          "cloudwatch", "lambda", "sagemaker", "apigatewayv2", "appautoscaling", "dynamodb", "xray", "eks"}
+    used_by_the_stacks = {
+        "s3",
+        "sqs",
+        "sns",
+        "kms",
+        "iam",
+        "sts",
+        "ec2",
+        "ecr",
+        "ecs",
+        "elbv2",
+        "logs",
+        "cloudwatch",
+        "lambda",
+        "sagemaker",
+        "apigatewayv2",
+        "appautoscaling",
+        "dynamodb",
+        "xray",
+        "eks",
+    }
     assert used_by_the_stacks <= set(EMULATED_SERVICES)
 
 
@@ -161,11 +198,24 @@ def test_a_repeated_identical_create_function_is_answered_as_the_first_and_any_o
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
     with start_emulator(reuse=False, state_file=tmp_path / "none.json") as emulator:
-        clients = {name: boto3.client(name, endpoint_url=emulator.url, region_name="us-east-1",
-                                      aws_access_key_id="test", aws_secret_access_key="test") for name in ("iam", "lambda")}
+        clients = {
+            name: boto3.client(
+                name,
+                endpoint_url=emulator.url,
+                region_name="us-east-1",
+                aws_access_key_id="test",
+                aws_secret_access_key="test",
+            )
+            for name in ("iam", "lambda")
+        }
         role = clients["iam"].create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        create = {"FunctionName": "fn", "Runtime": "python3.12", "Role": role, "Handler": "handler.handler",
-                  "Code": {"ZipFile": code.getvalue()}}
+        create = {
+            "FunctionName": "fn",
+            "Runtime": "python3.12",
+            "Role": role,
+            "Handler": "handler.handler",
+            "Code": {"ZipFile": code.getvalue()},
+        }
 
         first = clients["lambda"].create_function(**create)
         repeated = clients["lambda"].create_function(**create)

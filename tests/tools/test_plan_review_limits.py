@@ -39,8 +39,14 @@ def exit_code_and_error(capsys: pytest.CaptureFixture[str], *args: str | Path) -
 
 def test_a_file_that_is_not_json_exits_2_with_one_line_naming_it_and_no_traceback(tmp_path: Path) -> None:
     plan = write_plan(tmp_path, "network", "Terraform will perform the following actions:\n")
-    proc = subprocess.run([sys.executable, "-m", "tools.plan_review", str(plan)], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.plan_review", str(plan)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == EXIT_BAD_INPUT
     assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and str(plan) in proc.stderr and "not JSON" in proc.stderr
@@ -52,23 +58,29 @@ def test_a_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert code == EXIT_BAD_INPUT and "cannot read" in err
 
 
-@pytest.mark.parametrize("document", [[], {"resource_changes": []}, {"format_version": 1.2}],
-                         ids=["a list", "no format_version", "a numeric format_version"])
+@pytest.mark.parametrize(
+    "document",
+    [[], {"resource_changes": []}, {"format_version": 1.2}],
+    ids=["a list", "no format_version", "a numeric format_version"],
+)
 def test_json_that_is_not_shaped_like_a_plan_exits_2(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, document: Any) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, document: Any
+) -> None:
     code, err = exit_code_and_error(capsys, write_plan(tmp_path, "api", document))
     assert code == EXIT_BAD_INPUT and "plan.json" in err
 
 
 def test_a_state_file_is_refused_with_a_hint(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path
+) -> None:
     state = real_document(storage_plan)["prior_state"]  # Terraform's JSON state representation
     code, err = exit_code_and_error(capsys, write_plan(tmp_path, "storage", state))
     assert code == EXIT_BAD_INPUT and "state file" in err
 
 
 def test_a_resource_change_without_actions_exits_2(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path
+) -> None:
     document = real_document(storage_plan)
     del document["resource_changes"][0]["change"]["actions"]
     code, err = exit_code_and_error(capsys, write_plan(tmp_path, "storage", document))
@@ -76,14 +88,16 @@ def test_a_resource_change_without_actions_exits_2(
 
 
 def test_an_unknown_major_format_version_exits_2(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path
+) -> None:
     document = real_document(storage_plan) | {"format_version": "2.0"}
     code, err = exit_code_and_error(capsys, write_plan(tmp_path, "storage", document))
     assert code == EXIT_BAD_INPUT and "unsupported plan format_version '2.0'" in err
 
 
 def test_a_newer_minor_format_version_is_accepted(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path
+) -> None:
     document = real_document(storage_plan) | {"format_version": "1.99", "a_future_field": {"x": 1}}
     assert main([str(write_plan(tmp_path, "storage", document))]) == EXIT_OK
     capsys.readouterr()
@@ -106,7 +120,8 @@ def multiplied(document: dict[str, Any], copies: int) -> dict[str, Any]:
 
 
 def test_a_huge_plan_is_truncated_under_githubs_limit_with_an_explicit_notice_and_exact_counts(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path
+) -> None:
     copies = 300
     plan = write_plan(tmp_path, "storage", multiplied(real_document(storage_plan), copies))
     assert main([str(plan)]) == EXIT_OK
@@ -115,15 +130,18 @@ def test_a_huge_plan_is_truncated_under_githubs_limit_with_an_explicit_notice_an
     assert markdown.startswith(COMMENT_MARKER)
     assert "This review was truncated to stay under its 65,536-character limit (GitHub's comment limit)" in markdown
     expected = {column: count * copies for column, count in scenario.STORAGE_EXPECTED.items()}
-    row = " | ".join(str(expected[c]) if not expected[c] or c not in ("replace", "destroy") else f"**{expected[c]}**"
-                     for c in ("add", "change", "replace", "destroy", "import", "move", "forget"))
+    row = " | ".join(
+        str(expected[c]) if not expected[c] or c not in ("replace", "destroy") else f"**{expected[c]}**"
+        for c in ("add", "change", "replace", "destroy", "import", "move", "forget")
+    )
     assert f"| `storage` | {row} |" in markdown
     assert f"**{4 * copies} resources would be destroyed or replaced**" in markdown
     assert markdown.count("<details>") == markdown.count("</details>")
 
 
 def test_a_huge_plan_with_its_gates_still_fits_and_names_the_first_stateful_resources_in_the_verdict(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path) -> None:
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, storage_plan: Path
+) -> None:
     plan = write_plan(tmp_path, "storage", multiplied(real_document(storage_plan), 300))
     assert main(["--fail-on-destroy", "--fail-on-cost-increase", "0", str(plan)]) == EXIT_STATEFUL_DESTRUCTION
     markdown = capsys.readouterr().out
@@ -144,10 +162,20 @@ def test_a_plan_that_fits_is_not_marked_truncated(capsys: pytest.CaptureFixture[
     assert "truncated" not in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(("actions", "kind"), [
-    (["create"], Kind.ADD), (["update"], Kind.CHANGE), (["delete"], Kind.DESTROY),
-    (["delete", "create"], Kind.REPLACE), (["create", "delete"], Kind.REPLACE), (["create", "forget"], Kind.REPLACE),
-    (["forget"], Kind.FORGET), (["read"], Kind.READ), (["no-op"], Kind.NO_OP), (["a-future-action"], Kind.NO_OP),
-])
+@pytest.mark.parametrize(
+    ("actions", "kind"),
+    [
+        (["create"], Kind.ADD),
+        (["update"], Kind.CHANGE),
+        (["delete"], Kind.DESTROY),
+        (["delete", "create"], Kind.REPLACE),
+        (["create", "delete"], Kind.REPLACE),
+        (["create", "forget"], Kind.REPLACE),
+        (["forget"], Kind.FORGET),
+        (["read"], Kind.READ),
+        (["no-op"], Kind.NO_OP),
+        (["a-future-action"], Kind.NO_OP),
+    ],
+)
 def test_every_terraform_action_list_maps_to_one_kind(actions: list[str], kind: Kind) -> None:
     assert kind_of(actions) is kind

@@ -32,8 +32,7 @@ def test_the_pipelines_own_instance_types_are_priced_in_its_region() -> None:
         assert TABLE.price("eu-west-1", "sagemaker_instance_hour", instance_type) is not None, instance_type
 
 
-def test_every_resource_type_the_stacks_create_is_priced_or_known_to_cost_nothing(
-        synthesized: dict[str, Path]) -> None:
+def test_every_resource_type_the_stacks_create_is_priced_or_known_to_cost_nothing(synthesized: dict[str, Path]) -> None:
     types = set()
     for outdir in synthesized.values():
         for stack in (outdir / "stacks").iterdir():
@@ -43,7 +42,7 @@ def test_every_resource_type_the_stacks_create_is_priced_or_known_to_cost_nothin
 
 
 def test_a_broken_table_is_refused_with_every_problem_named(tmp_path: Path) -> None:
-    broken = DEFAULT_PRICE_TABLE.read_text().replace('nat_gateway_hour = 0.048\n', '', 1)
+    broken = DEFAULT_PRICE_TABLE.read_text().replace("nat_gateway_hour = 0.048\n", "", 1)
     broken = broken.replace('kms = "https://aws.amazon.com/kms/pricing/"', 'kms = "http://example.com"')
     path = tmp_path / "prices.toml"
     path.write_text(broken)

@@ -48,7 +48,9 @@ def s3():
 # --- package --------------------------------------------------------------------------------------------------
 
 
-def test_the_same_directory_packages_to_the_same_bytes_and_its_version_is_the_archives_content_hash(model_dir, tmp_path):
+def test_the_same_directory_packages_to_the_same_bytes_and_its_version_is_the_archives_content_hash(
+    model_dir, tmp_path
+):
     first = package(model_dir, tmp_path / "a")
     os.utime(model_dir / "metadata.json", (1, 1))  # a touched file changes no byte of the archive
     second = package(model_dir, tmp_path / "b")
@@ -88,7 +90,9 @@ def test_links_and_missing_or_empty_folders_are_refused(model_dir, tmp_path):
 # --- upload ---------------------------------------------------------------------------------------------------
 
 
-def test_an_upload_writes_the_version_with_its_hash_and_a_rerun_with_the_same_bytes_writes_nothing(model_dir, tmp_path, s3):
+def test_an_upload_writes_the_version_with_its_hash_and_a_rerun_with_the_same_bytes_writes_nothing(
+    model_dir, tmp_path, s3
+):
     built = package(model_dir, tmp_path)
     key = KEY.format(version=built.version)
     first = upload(s3, built, BUCKET, key)
@@ -105,8 +109,11 @@ def test_other_bytes_under_an_existing_version_are_refused_and_the_object_stays(
     upload(s3, built, BUCKET, KEY.format(version="1.4.2"))
     (model_dir / "metadata.json").write_text('{"model_version": "retrained"}\n')
     other = package(model_dir, tmp_path / "two", version="1.4.2")
-    with pytest.raises(ReleaseError, match=f"already exists with other content \\(sha256 {built.sha256}, this archive "
-                                           f"{other.sha256}\\): a version names one artifact forever"):
+    with pytest.raises(
+        ReleaseError,
+        match=f"already exists with other content \\(sha256 {built.sha256}, this archive "
+        f"{other.sha256}\\): a version names one artifact forever",
+    ):
         upload(s3, other, BUCKET, KEY.format(version="1.4.2"))
     stored = s3.get_object(Bucket=BUCKET, Key=KEY.format(version="1.4.2"))["Body"].read()
     assert stored == built.path.read_bytes()
@@ -122,8 +129,13 @@ def test_a_concurrent_writer_loses_to_the_conditional_put(model_dir, tmp_path, s
 
 
 def test_an_archive_over_one_put_is_refused_before_any_call(model_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(artifact_module, "S3_SINGLE_PUT", artifact_module.S3_SINGLE_PUT.__class__(
-        name="tiny", value=10, unit="bytes", doc=artifact_module.S3_SINGLE_PUT.doc, why="test"))
+    monkeypatch.setattr(
+        artifact_module,
+        "S3_SINGLE_PUT",
+        artifact_module.S3_SINGLE_PUT.__class__(
+            name="tiny", value=10, unit="bytes", doc=artifact_module.S3_SINGLE_PUT.doc, why="test"
+        ),
+    )
     with pytest.raises(ReleaseError, match="over the 10 one PutObject takes"):
         upload(object(), package(model_dir, tmp_path), BUCKET, "k")
 
@@ -160,16 +172,20 @@ def test_a_file_without_the_line_or_without_the_table_gets_them(tmp_path):
 def test_a_version_the_config_refuses_leaves_the_file_unchanged(tmp_path):
     path = _copy(tmp_path, "local")
     before = path.read_text()
-    with pytest.raises(ReleaseError, match="would not be valid after the edit, left unchanged: .*'latest' does not "
-                                           "name one artifact"):
+    with pytest.raises(
+        ReleaseError, match="would not be valid after the edit, left unchanged: .*'latest' does not name one artifact"
+    ):
         set_model_version(path, "latest")
     assert path.read_text() == before
 
 
 def test_promotion_makes_the_shadow_version_the_production_version_and_removes_the_shadow(tmp_path):
     path = _copy(tmp_path, "prod")
-    path.write_text(path.read_text().replace("# [inference.shadow]\n# model_version", "[inference.shadow]\nmodel_version")
-                    .replace("# sampling_percentage = 20", "sampling_percentage = 20"))
+    path.write_text(
+        path.read_text()
+        .replace("# [inference.shadow]\n# model_version", "[inference.shadow]\nmodel_version")
+        .replace("# sampling_percentage = 20", "sampling_percentage = 20")
+    )
     assert load_config(path).inference.shadow.model_version == "1.1.0"
     assert promote_shadow(path) == ("1.0.0", "1.1.0")
     promoted = load_config(path).inference
@@ -193,8 +209,12 @@ def test_the_cli_sets_the_version_of_the_environment_file_and_exits_2_on_a_broke
 
 
 def _change(address: str, actions: tuple[str, ...], before=None, after=None) -> ResourceChange:
-    return ResourceChange(address=address, type=address.split(".")[0], mode="managed",
-                          change=Change(actions=actions, before=before, after=after))
+    return ResourceChange(
+        address=address,
+        type=address.split(".")[0],
+        mode="managed",
+        change=Change(actions=actions, before=before, after=after),
+    )
 
 
 def _plans(*extra: ResourceChange, endpoint_after: dict | None = None) -> list[StackPlan]:
@@ -202,15 +222,27 @@ def _plans(*extra: ResourceChange, endpoint_after: dict | None = None) -> list[S
     inference = (
         _change("aws_sagemaker_model.model", ("create", "delete")),
         _change("aws_sagemaker_endpoint_configuration.configuration", ("create", "delete")),
-        _change("aws_sagemaker_endpoint.endpoint", ("update",), endpoint_before,
-                endpoint_after or {**endpoint_before, "endpoint_config_name": "ep-bbbb"}),
+        _change(
+            "aws_sagemaker_endpoint.endpoint",
+            ("update",),
+            endpoint_before,
+            endpoint_after or {**endpoint_before, "endpoint_config_name": "ep-bbbb"},
+        ),
         _change("data.aws_iam_policy_document.policy", ("read",)),
         _change("aws_iam_role.role", ("no-op",)),
     )
-    return [StackPlan(stack="inference", source=Path("inference.json"), format_version="1.2", terraform_version="1.11",
-                      resource_changes=inference),
-            StackPlan(stack="api", source=Path("api.json"), format_version="1.2", terraform_version="1.11",
-                      resource_changes=extra)]
+    return [
+        StackPlan(
+            stack="inference",
+            source=Path("inference.json"),
+            format_version="1.2",
+            terraform_version="1.11",
+            resource_changes=inference,
+        ),
+        StackPlan(
+            stack="api", source=Path("api.json"), format_version="1.2", terraform_version="1.11", resource_changes=extra
+        ),
+    ]
 
 
 def test_a_release_plan_is_a_replaced_model_and_configuration_and_an_updated_endpoint():
@@ -221,21 +253,34 @@ def test_a_release_plan_is_a_replaced_model_and_configuration_and_an_updated_end
 
 
 def test_anything_else_in_any_stack_or_another_endpoint_change_is_named():
-    result = check_release_plan(_plans(
-        _change("aws_cloudwatch_dashboard.dashboard", ("update",)),
-        endpoint_after={"name": "ep", "endpoint_config_name": "ep-bbbb", "deployment_config": [{"x": 1}]}))
+    result = check_release_plan(
+        _plans(
+            _change("aws_cloudwatch_dashboard.dashboard", ("update",)),
+            endpoint_after={"name": "ep", "endpoint_config_name": "ep-bbbb", "deployment_config": [{"x": 1}]},
+        )
+    )
     assert result.problems == [
         "inference: aws_sagemaker_endpoint.endpoint changes deployment_config besides the configuration: not only a "
         "model release",
-        "api: change aws_cloudwatch_dashboard.dashboard is not part of a model release"]
+        "api: change aws_cloudwatch_dashboard.dashboard is not part of a model release",
+    ]
 
 
 def test_a_plan_without_the_release_or_with_a_replaced_endpoint_is_not_a_release():
     plans = _plans()
     inference = plans[0]
     replaced = [_change("aws_sagemaker_endpoint.endpoint", ("delete", "create"))]
-    result = check_release_plan([StackPlan(stack="inference", source=inference.source, format_version="1.2",
-                                           terraform_version="1.11", resource_changes=tuple(replaced))])
+    result = check_release_plan(
+        [
+            StackPlan(
+                stack="inference",
+                source=inference.source,
+                format_version="1.2",
+                terraform_version="1.11",
+                resource_changes=tuple(replaced),
+            )
+        ]
+    )
     assert "inference: replace aws_sagemaker_endpoint.endpoint is not part of a model release" in result.problems
     assert "inference: no replace of an aws_sagemaker_model: the plan does not release a model" in result.problems
 
@@ -248,15 +293,28 @@ def test_check_plan_exits_2_naming_a_file_that_is_not_a_plan(tmp_path, capsys):
 
 
 def test_a_change_the_baseline_shows_identically_is_standing_and_any_other_still_fails():
-    drift = _change("aws_ecs_service.worker", ("update",), {"enable_ecs_managed_tags": False},
-                    {"enable_ecs_managed_tags": True})
-    other = _change("aws_ecs_service.worker", ("update",), {"enable_ecs_managed_tags": False},
-                    {"enable_ecs_managed_tags": True, "desired_count": 3})
-    baseline = [StackPlan(stack="api", source=Path("api.json"), format_version="1.2", terraform_version="1.11",
-                          resource_changes=(drift,))]
+    drift = _change(
+        "aws_ecs_service.worker", ("update",), {"enable_ecs_managed_tags": False}, {"enable_ecs_managed_tags": True}
+    )
+    other = _change(
+        "aws_ecs_service.worker",
+        ("update",),
+        {"enable_ecs_managed_tags": False},
+        {"enable_ecs_managed_tags": True, "desired_count": 3},
+    )
+    baseline = [
+        StackPlan(
+            stack="api",
+            source=Path("api.json"),
+            format_version="1.2",
+            terraform_version="1.11",
+            resource_changes=(drift,),
+        )
+    ]
     settled = check_release_plan(_plans(drift), baseline)
     assert (settled.problems, settled.standing) == ([], ["api: aws_ecs_service.worker"])
     assert settled.counts["api"] == Counter()
     assert check_release_plan(_plans(other), baseline).problems == [
-        "api: change aws_ecs_service.worker is not part of a model release"]
+        "api: change aws_ecs_service.worker is not part of a model release"
+    ]
     assert suspect_stacks(check_release_plan(_plans(other))) == ["api"]

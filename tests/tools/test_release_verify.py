@@ -36,8 +36,13 @@ def emulator():
 
 @pytest.fixture
 def sagemaker(emulator):
-    client = boto3.client("sagemaker", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="test",
-                          aws_secret_access_key="test")
+    client = boto3.client(
+        "sagemaker",
+        endpoint_url=emulator.url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     yield client
     for endpoint in client.list_endpoints()["Endpoints"]:
         client.delete_endpoint(EndpointName=endpoint["EndpointName"])
@@ -47,10 +52,21 @@ def _release(sagemaker, version: str) -> tuple[str, str, str]:
     """A model and an endpoint configuration of VERSION, as the inference stack names them."""
     model, config = f"{ENDPOINT}-model{version.replace('.', '')}", f"{ENDPOINT}-config{version.replace('.', '')}"
     artifact = f"s3://inference-local-artifacts/models/inference/{version}/model.tar.gz"
-    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE,
-                           PrimaryContainer={"Image": "repo/inference:1.0.0", "ModelDataUrl": artifact})
-    sagemaker.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
-        "VariantName": "primary", "ModelName": model, "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2}}])
+    sagemaker.create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "repo/inference:1.0.0", "ModelDataUrl": artifact},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "primary",
+                "ModelName": model,
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2},
+            }
+        ],
+    )
     return model, config, artifact
 
 
@@ -75,10 +91,12 @@ def test_a_silent_rollback_fails_verification_naming_both_configurations_models_
 
     [difference] = endpoint_differences(sagemaker, applied)
 
-    assert difference.startswith(f"endpoint {ENDPOINT} serves configuration {before.configuration_name} (model "
-                                 f"{before.model_name}, artifact {before.artifact_uri}), not "
-                                 f"{applied.configuration_name} (model {applied.model_name}, artifact "
-                                 f"{applied.artifact_uri}) that the apply created")
+    assert difference.startswith(
+        f"endpoint {ENDPOINT} serves configuration {before.configuration_name} (model "
+        f"{before.model_name}, artifact {before.artifact_uri}), not "
+        f"{applied.configuration_name} (model {applied.model_name}, artifact "
+        f"{applied.artifact_uri}) that the apply created"
+    )
 
 
 def test_a_rollback_onto_a_configuration_the_apply_deleted_says_it_no_longer_exists(sagemaker, released):
@@ -88,8 +106,10 @@ def test_a_rollback_onto_a_configuration_the_apply_deleted_says_it_no_longer_exi
 
     [difference] = endpoint_differences(sagemaker, applied)
 
-    assert f"serves configuration {before.configuration_name} (deleted: the endpoint runs on a configuration that " \
-           "no longer exists)" in difference
+    assert (
+        f"serves configuration {before.configuration_name} (deleted: the endpoint runs on a configuration that "
+        "no longer exists)" in difference
+    )
 
 
 def test_a_configuration_holding_another_model_than_the_apply_set_is_named(sagemaker, released):
@@ -98,33 +118,57 @@ def test_a_configuration_holding_another_model_than_the_apply_set_is_named(sagem
     assert endpoint_differences(sagemaker, wrong) == [
         f"configuration {applied.configuration_name}: production variant runs {applied.model_name}, the apply set "
         f"{before.model_name}",
-        f"model {before.model_name} loads {before.artifact_uri}, not {applied.artifact_uri}"]
+        f"model {before.model_name} loads {before.artifact_uri}, not {applied.artifact_uri}",
+    ]
 
 
 def test_a_missing_endpoint_is_a_difference_not_a_crash(sagemaker):
     assert endpoint_differences(sagemaker, Applied("nope", "c", "m", "s3://b/k")) == [
-        "endpoint nope: cannot describe it (ValidationException)"]
+        "endpoint nope: cannot describe it (ValidationException)"
+    ]
 
 
-def test_the_cli_exits_1_with_one_line_per_difference_and_0_once_the_release_is_back(emulator, sagemaker, released,
-                                                                                     tmp_path):
+def test_the_cli_exits_1_with_one_line_per_difference_and_0_once_the_release_is_back(
+    emulator, sagemaker, released, tmp_path
+):
     before, applied = released
     outputs = tmp_path / "outputs.json"
-    outputs.write_text(json.dumps({"inference": {
-        "endpoint_name": ENDPOINT, "endpoint_configuration_name": applied.configuration_name,
-        "model_name": applied.model_name, "model_artifact_uri": applied.artifact_uri}}))
-    env = {**os.environ, "AWS_ENDPOINT_URL": emulator.url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "PIPELINE_ENV": "local"}
+    outputs.write_text(
+        json.dumps(
+            {
+                "inference": {
+                    "endpoint_name": ENDPOINT,
+                    "endpoint_configuration_name": applied.configuration_name,
+                    "model_name": applied.model_name,
+                    "model_artifact_uri": applied.artifact_uri,
+                }
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": emulator.url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "PIPELINE_ENV": "local",
+    }
 
     def verify():
-        return subprocess.run([sys.executable, "-m", "tools.release", "verify", "--outputs", str(outputs),
-                               "--no-smoke"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "tools.release", "verify", "--outputs", str(outputs), "--no-smoke"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=before.configuration_name)
     rolled_back = verify()
     assert rolled_back.returncode == 1, rolled_back.stderr
     assert [line for line in rolled_back.stdout.splitlines() if line.startswith("DIFFERS")] == [
-        f"DIFFERS {endpoint_differences(sagemaker, applied)[0]}"]
+        f"DIFFERS {endpoint_differences(sagemaker, applied)[0]}"
+    ]
     assert rolled_back.stdout.rstrip().endswith("NOT VERIFIED: 1 difference(s)")
 
     sagemaker.update_endpoint(EndpointName=ENDPOINT, EndpointConfigName=applied.configuration_name)
@@ -135,11 +179,18 @@ def test_the_cli_exits_1_with_one_line_per_difference_and_0_once_the_release_is_
 def test_the_cli_exits_2_when_the_outputs_do_not_name_the_release(tmp_path):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"inference": {"endpoint_name": ENDPOINT}}))
-    proc = subprocess.run([sys.executable, "-m", "tools.release", "verify", "--outputs", str(outputs), "--no-smoke"],
-                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PIPELINE_ENV": "local"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.release", "verify", "--outputs", str(outputs), "--no-smoke"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PIPELINE_ENV": "local"},
+    )
     assert proc.returncode == 2
-    assert "the inference stack's outputs lack endpoint_configuration_name, model_name, model_artifact_uri" in proc.stderr
+    assert (
+        "the inference stack's outputs lack endpoint_configuration_name, model_name, model_artifact_uri" in proc.stderr
+    )
 
 
 # --- the smoke call --------------------------------------------------------------------------------------------
@@ -153,9 +204,11 @@ def test_the_smoke_call_passes_on_200_with_predictions_and_names_any_other_answe
     request = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
     assert smoke_differences(_answering(200, {"predictions": [{"label": "setosa"}]}), request)[0] == []
     assert smoke_differences(_answering(502, {"message": "the model is unavailable; retry later"}), request)[0] == [
-        'POST /v1/predict answered 502, not 200: {"message": "the model is unavailable; retry later"}']
+        'POST /v1/predict answered 502, not 200: {"message": "the model is unavailable; retry later"}'
+    ]
     assert smoke_differences(_answering(200, {"predictions": []}), request)[0] == [
-        'POST /v1/predict answered 200 without predictions: {"predictions": []}']
+        'POST /v1/predict answered 200 without predictions: {"predictions": []}'
+    ]
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -185,8 +238,7 @@ def api():
 
 
 def test_the_api_client_signs_iam_calls_for_execute_api_and_sends_jwt_as_a_bearer_token(api):
-    session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret",
-                                    region_name=REGION)
+    session = boto3.session.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name=REGION)
     answer = ApiClient(api, "iam", REGION, session=session).request("POST", "/v1/predict", {"instances": [[1]]})
     assert (answer.status, answer.body["model_version"]) == (200, "iris-1")
     path, headers, body = _Recorder.seen[-1]

@@ -36,19 +36,32 @@ CONTEXT = PlanContext(head_sha="a" * 40, tree="b" * 40, pipeline_env="prod")
 
 def up_config(version: str):
     def config(url: str) -> dict:
-        return resources(url, {"aws_ssm_parameter": {"version": {"name": "/up/version", "type": "String",
-                                                                 "insecure_value": version}}},
-                         outputs={"version": {"value": "${aws_ssm_parameter.version.insecure_value}"}})
+        return resources(
+            url,
+            {"aws_ssm_parameter": {"version": {"name": "/up/version", "type": "String", "insecure_value": version}}},
+            outputs={"version": {"value": "${aws_ssm_parameter.version.insecure_value}"}},
+        )
+
     return config
 
 
 def down_config(own: str, suffix: str = "pinned"):
     def config(url: str) -> dict:
-        return resources(url, {"aws_ssm_parameter": {
-            "own": {"name": "/down/own", "type": "String", "insecure_value": own},
-            "pinned": {"name": "/down/pinned", "type": "String",
-                       "insecure_value": f"${{data.terraform_remote_state.up.outputs.version}}-{suffix}"}}},
-            data=remote_state("up"))
+        return resources(
+            url,
+            {
+                "aws_ssm_parameter": {
+                    "own": {"name": "/down/own", "type": "String", "insecure_value": own},
+                    "pinned": {
+                        "name": "/down/pinned",
+                        "type": "String",
+                        "insecure_value": f"${{data.terraform_remote_state.up.outputs.version}}-{suffix}",
+                    },
+                }
+            },
+            data=remote_state("up"),
+        )
+
     return config
 
 
@@ -66,7 +79,9 @@ def deployment(terraform: TerraformToolchain, tmp_path_factory: pytest.TempPathF
 def serials(live: Live) -> tuple[int, ...] | None:
     """The serials of both stacks' local state files (None before the first apply)."""
     try:
-        return tuple(json.loads((live.stack_dir(s) / "terraform.tfstate").read_text())["serial"] for s in ("up", "down"))
+        return tuple(
+            json.loads((live.stack_dir(s) / "terraform.tfstate").read_text())["serial"] for s in ("up", "down")
+        )
     except OSError:
         return None
 
@@ -84,8 +99,9 @@ def live(deployment: Live) -> Live:
 
 
 def parameter(live: Live, name: str) -> str:
-    ssm = boto3.client("ssm", endpoint_url=live.url, region_name=REGION, aws_access_key_id="test",
-                       aws_secret_access_key="test")
+    ssm = boto3.client(
+        "ssm", endpoint_url=live.url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
     return ssm.get_parameter(Name=name)["Parameter"]["Value"]
 
 
@@ -109,11 +125,21 @@ def test_each_saved_plan_carries_what_proves_it_still_applies(live: Live, tmp_pa
     save_plans(live, tmp_path, stacks=("down",))
     meta = json.loads((tmp_path / "down" / "meta.json").read_text())
     assert {k: meta[k] for k in ("stack", "head_sha", "tree", "pipeline_env", "changes", "output_changes")} == {
-        "stack": "down", "head_sha": CONTEXT.head_sha, "tree": CONTEXT.tree, "pipeline_env": "prod",
-        "changes": True, "output_changes": False}
+        "stack": "down",
+        "head_sha": CONTEXT.head_sha,
+        "tree": CONTEXT.tree,
+        "pipeline_env": "prod",
+        "changes": True,
+        "output_changes": False,
+    }
     assert meta["lineage"] and meta["serial"] > 0 and len(meta["synth_digest"]) == 64
-    assert {p.name for p in (tmp_path / "down").iterdir()} == {"plan.tfplan", "plan.json", "plan.txt", "meta.json",
-                                                               "terraform.lock.hcl"}
+    assert {p.name for p in (tmp_path / "down").iterdir()} == {
+        "plan.tfplan",
+        "plan.json",
+        "plan.txt",
+        "meta.json",
+        "terraform.lock.hcl",
+    }
 
 
 def test_unchanged_tree_and_state_apply_exactly_the_saved_plans(live: Live, tmp_path: Path) -> None:
@@ -121,7 +147,8 @@ def test_unchanged_tree_and_state_apply_exactly_the_saved_plans(live: Live, tmp_
     save_plans(live, tmp_path)
     assert decisions(live, tmp_path) == {
         "up": (APPLY_SAVED, "reviewed plan still applies: same tree, environment, synth and state"),
-        "down": (APPLY_SAVED, "reviewed plan still applies: same tree, environment, synth and state")}
+        "down": (APPLY_SAVED, "reviewed plan still applies: same tree, environment, synth and state"),
+    }
     applied = apply_plans(live.terraform, live.outdir, tmp_path, ["up", "down"], CONTEXT, applied_to=tmp_path / "out")
     assert applied.stacks == ["up", "down"] and applied.replanned == []
     assert parameter(live, "/down/own") == "c"
@@ -129,7 +156,8 @@ def test_unchanged_tree_and_state_apply_exactly_the_saved_plans(live: Live, tmp_
 
 
 def test_a_state_changed_since_review_is_replanned_with_its_downstream_and_terraform_refuses_it_too(
-        live: Live, tmp_path: Path) -> None:
+    live: Live, tmp_path: Path
+) -> None:
     change(live, own="d")
     save_plans(live, tmp_path)
     change(live, up="v1-hotfix", own="d")
@@ -139,8 +167,10 @@ def test_a_state_changed_since_review_is_replanned_with_its_downstream_and_terra
     assert found["up"][0] == REPLAN and found["up"][1].startswith("its state changed since the review (serial ")
     assert found["down"] == (REPLAN, "it reads up, which is re-planned")
     with pytest.raises(SavedPlanError, match="Saved plan is stale"):
-        live.terraform.run(["apply", "-input=false", "-no-color", str((tmp_path / "up" / "plan.tfplan").resolve())],
-                           live.stack_dir("up"))
+        live.terraform.run(
+            ["apply", "-input=false", "-no-color", str((tmp_path / "up" / "plan.tfplan").resolve())],
+            live.stack_dir("up"),
+        )
     with pytest.raises(SavedPlanError, match="up: its state changed since the plan"):
         apply_plans(live.terraform, live.outdir, tmp_path, ["up"], CONTEXT)
 
@@ -163,8 +193,10 @@ def test_another_tree_environment_or_synth_means_replanning_every_stack(live: Li
     save_plans(live, tmp_path)
     moved = decisions(live, tmp_path, PlanContext(CONTEXT.head_sha, "c" * 40, CONTEXT.pipeline_env))
     assert moved["up"] == (REPLAN, f"the merged tree {'c' * 12} is not the reviewed tree {'b' * 12} (main moved on)")
-    assert decisions(live, tmp_path, PlanContext(CONTEXT.head_sha, CONTEXT.tree, "dev"))["up"][1] == \
-        "reviewed for environment 'prod', deploying 'dev'"
+    assert (
+        decisions(live, tmp_path, PlanContext(CONTEXT.head_sha, CONTEXT.tree, "dev"))["up"][1]
+        == "reviewed for environment 'prod', deploying 'dev'"
+    )
     change(live, own="f")  # the synthesized stack differs from the reviewed one
     assert decisions(live, tmp_path)["down"] == (REPLAN, "the synthesized stack differs from the reviewed one")
     assert decisions(live, tmp_path / "missing")["up"][1].startswith("no saved plan from the pull request")
@@ -183,22 +215,32 @@ def test_a_stack_whose_upstream_changes_outputs_is_not_applied_from_its_saved_pl
 
 
 def test_an_approved_plan_replanned_after_its_upstream_changed_applies_only_if_it_makes_the_same_changes(
-        live: Live, tmp_path: Path) -> None:
+    live: Live, tmp_path: Path
+) -> None:
     # approved: down updates `pinned` (a new suffix); after up's new output it still updates `pinned` only
     change(live, up="v3", suffix="pinned-2")
     save_plans(live, tmp_path / "same")
-    applied = apply_plans(live.terraform, live.outdir, tmp_path / "same", ["up", "down"], CONTEXT,
-                          replan_if_upstream_changed=True)
+    applied = apply_plans(
+        live.terraform, live.outdir, tmp_path / "same", ["up", "down"], CONTEXT, replan_if_upstream_changed=True
+    )
     assert applied.replanned == ["down"] and parameter(live, "/down/pinned") == "v3-pinned-2"
     # approved: down changes nothing; after up's new output it would update `pinned`: not what was approved
     change(live, up="v4", suffix="pinned-2")
     save_plans(live, tmp_path / "different")
     approved = fingerprint(json.loads((tmp_path / "different" / "down" / "plan.json").read_text()))
     assert approved == []
-    with pytest.raises(SavedPlanError, match="down: after up changed its outputs, the new plan makes different "
-                                             "changes than the approved one"):
-        apply_plans(live.terraform, live.outdir, tmp_path / "different", ["up", "down"], CONTEXT,
-                    replan_if_upstream_changed=True)
+    with pytest.raises(
+        SavedPlanError,
+        match="down: after up changed its outputs, the new plan makes different changes than the approved one",
+    ):
+        apply_plans(
+            live.terraform,
+            live.outdir,
+            tmp_path / "different",
+            ["up", "down"],
+            CONTEXT,
+            replan_if_upstream_changed=True,
+        )
     assert parameter(live, "/down/pinned") == "v3-pinned-2"
 
 
@@ -206,22 +248,58 @@ def checkout(folder: Path) -> Path:
     """A repository of one commit: the CLI reads the tree and head commit of the folder it runs in, and the
     project's own checkout may move while the tests run (a commit made meanwhile would read as "main moved on")."""
     folder.mkdir()
-    for args in (["init", "-q"], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q",
-                                  "--allow-empty", "-m", "reviewed"]):
+    for args in (
+        ["init", "-q"],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "reviewed"],
+    ):
         subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True)
     return folder
 
 
-def test_the_cli_writes_the_decisions_for_the_workflow(live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_writes_the_decisions_for_the_workflow(
+    live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(checkout(tmp_path / "checkout"))
     change(live, own="h")
-    assert main(["plan", "--outdir", str(live.outdir), "--stack", "up", "down", "--to", str(tmp_path / "saved"),
-                 "--pipeline-env", "prod"], tf=live.terraform) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--outdir",
+                str(live.outdir),
+                "--stack",
+                "up",
+                "down",
+                "--to",
+                str(tmp_path / "saved"),
+                "--pipeline-env",
+                "prod",
+            ],
+            tf=live.terraform,
+        )
+        == 0
+    )
     output = tmp_path / "github-output"
-    assert main(["decide", "--outdir", str(live.outdir), "--saved", str(tmp_path / "saved"), "--pipeline-env", "prod",
-                 "--github-output", str(output)], tf=live.terraform) == 0
+    assert (
+        main(
+            [
+                "decide",
+                "--outdir",
+                str(live.outdir),
+                "--saved",
+                str(tmp_path / "saved"),
+                "--pipeline-env",
+                "prod",
+                "--github-output",
+                str(output),
+            ],
+            tf=live.terraform,
+        )
+        == 0
+    )
     assert output.read_text() == "apply-saved=up down\nreplan=\n"
     assert "| `down` | apply-saved |" in capsys.readouterr().out
-    assert main(["plan", "--outdir", str(live.outdir), "--stack", "state", "--to", str(tmp_path / "x")],
-                tf=live.terraform) == 1  # the bootstrap is never planned by CI
+    assert (
+        main(["plan", "--outdir", str(live.outdir), "--stack", "state", "--to", str(tmp_path / "x")], tf=live.terraform)
+        == 1
+    )  # the bootstrap is never planned by CI

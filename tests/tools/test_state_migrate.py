@@ -25,14 +25,30 @@ TARGET = "s3://inference-dev-tfstate-111111111111/inference-pipeline/dev/state.t
 
 
 def _state(serial: int = 3, lineage: str = "0b5d5b3e-1111-2222-3333-444455556666", bucket: str = "b") -> str:
-    return json.dumps({
-        "version": 4, "terraform_version": "1.11.4", "serial": serial, "lineage": lineage,
-        "outputs": {"state_bucket": {"value": bucket, "type": "string"}},
-        "resources": [{"mode": "managed", "type": "aws_s3_bucket", "name": "state",
-                       "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
-                       "instances": [{"schema_version": 0, "attributes": {"id": bucket, "bucket": bucket},
-                                      "sensitive_attributes": []}]}],
-    })
+    return json.dumps(
+        {
+            "version": 4,
+            "terraform_version": "1.11.4",
+            "serial": serial,
+            "lineage": lineage,
+            "outputs": {"state_bucket": {"value": bucket, "type": "string"}},
+            "resources": [
+                {
+                    "mode": "managed",
+                    "type": "aws_s3_bucket",
+                    "name": "state",
+                    "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+                    "instances": [
+                        {
+                            "schema_version": 0,
+                            "attributes": {"id": bucket, "bucket": bucket},
+                            "sensitive_attributes": [],
+                        }
+                    ],
+                }
+            ],
+        }
+    )
 
 
 @pytest.fixture
@@ -70,14 +86,16 @@ class FakeTerraform:
                 self.remote = self.uploaded
             (cwd / "terraform.tfstate").write_text("")
         elif args[:2] == ["state", "pull"]:
-            stdout = self.remote or json.dumps({"version": 4, "serial": 0, "lineage": "", "outputs": {},
-                                                "resources": []})
+            stdout = self.remote or json.dumps(
+                {"version": 4, "serial": 0, "lineage": "", "outputs": {}, "resources": []}
+            )
         return subprocess.CompletedProcess(args, 0, stdout, "")
 
 
 @pytest.fixture
 def stub_synth(monkeypatch: pytest.MonkeyPatch):
     """The fake-Terraform tests need a stack folder, not the jsii synth (covered by its own test below)."""
+
     def synthesize(config, outdir: Path) -> Path:
         stack_dir = outdir / "stacks" / "state"
         stack_dir.mkdir(parents=True)
@@ -91,8 +109,11 @@ def test_the_state_is_probed_then_moved_then_checked_and_the_bootstrap_file_kept
     terraform, said = FakeTerraform(), []
     migration = migrate(_config(project), terraform, outdir=project / "out", project_root=project, say=said.append)
     assert terraform.calls == [
-        ("state-probe", ("init",)), ("state-probe", ("state", "pull")),
-        ("state", ("init", "-migrate-state", "-force-copy")), ("state", ("state", "pull"))]
+        ("state-probe", ("init",)),
+        ("state-probe", ("state", "pull")),
+        ("state", ("init", "-migrate-state", "-force-copy")),
+        ("state", ("state", "pull")),
+    ]
     assert terraform.uploaded == _state()
     assert migration.target == TARGET
     assert not (project / "state" / "dev" / "state.tfstate").exists()
@@ -124,8 +145,11 @@ def test_a_terraform_failure_is_one_line_with_terraforms_own_error(project, stub
 
     with pytest.raises(MigrationError) as error:
         migrate(_config(project), failing, outdir=project / "out", project_root=project, say=lambda _: None)
-    assert str(error.value).endswith("failed in " + str(project / "out" / "stacks" / "state-probe")
-                                     + ": Error: Failed to get existing workspaces: S3 bucket does not exist.")
+    assert str(error.value).endswith(
+        "failed in "
+        + str(project / "out" / "stacks" / "state-probe")
+        + ": Error: Failed to get existing workspaces: S3 bucket does not exist."
+    )
     assert (project / "state" / "dev" / "state.tfstate").is_file()
 
 
@@ -145,14 +169,26 @@ def test_after_the_move_a_rerun_runs_no_terraform(project):
     assert terraform.calls == [] and said[0].startswith(f"already migrated: {TARGET}")
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    (lambda project: _config(project, DEV), "set `self_managed = true` under [state] in config/dev.toml first"),
-    (lambda project: (project / "state" / "dev" / "state.tfstate").unlink() or _config(project),
-     "no bootstrap state at"),
-    (lambda project: (project / "state" / "dev" / "state.tfstate").write_text(
-        json.dumps({"version": 4, "serial": 1, "lineage": "x", "outputs": {}, "resources": []})) and _config(project),
-     "is empty: apply the state stack first"),
-], ids=["not-self-managed", "no-bootstrap-file", "empty-bootstrap-file"])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda project: _config(project, DEV), "set `self_managed = true` under [state] in config/dev.toml first"),
+        (
+            lambda project: (project / "state" / "dev" / "state.tfstate").unlink() or _config(project),
+            "no bootstrap state at",
+        ),
+        (
+            lambda project: (
+                (project / "state" / "dev" / "state.tfstate").write_text(
+                    json.dumps({"version": 4, "serial": 1, "lineage": "x", "outputs": {}, "resources": []})
+                )
+                and _config(project)
+            ),
+            "is empty: apply the state stack first",
+        ),
+    ],
+    ids=["not-self-managed", "no-bootstrap-file", "empty-bootstrap-file"],
+)
 def test_nothing_moves_when_the_config_or_the_bootstrap_file_is_not_ready(project, change, expected):
     terraform = FakeTerraform()
     with pytest.raises(BadInput, match=expected.replace("[", "\\[").replace("]", "\\]")):
@@ -166,15 +202,18 @@ def test_an_environment_without_the_s3_backend_exits_2_with_one_line(monkeypatch
     monkeypatch.delenv("PIPELINE_EMULATOR_URL", raising=False)
     assert state_migrate.main() == 2
     err = capsys.readouterr().err
-    assert err == "error: state-migrate: local keeps every state in local files (backend.type = 'local'); " \
-                  "nothing to move\n"
+    assert (
+        err == "error: state-migrate: local keeps every state in local files (backend.type = 'local'); "
+        "nothing to move\n"
+    )
 
 
 def test_the_stack_the_migration_initialises_is_the_one_make_synth_writes(tmp_path, synthesized):
     config = load_config(PROJECT_ROOT / "config" / "dev.toml")
     stack_dir = state_migrate.synthesize_state_stack(config, tmp_path / "out")
-    assert json.loads((stack_dir / "cdk.tf.json").read_text()) == \
-        json.loads((synthesized["dev"] / "stacks" / "state" / "cdk.tf.json").read_text())
+    assert json.loads((stack_dir / "cdk.tf.json").read_text()) == json.loads(
+        (synthesized["dev"] / "stacks" / "state" / "cdk.tf.json").read_text()
+    )
 
 
 @pytest.mark.emulator
@@ -186,16 +225,27 @@ def test_the_real_terraform_moves_the_state_into_the_emulators_bucket_encrypted_
 
     config = _config(project)
     with start_emulator(reuse=False, state_file=project / "no-emulator.json") as emulator:
-        s3 = boto3.client("s3", endpoint_url=emulator.url, region_name=config.region,
-                          aws_access_key_id=EMULATOR_ACCESS_KEY, aws_secret_access_key=EMULATOR_SECRET_KEY)
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=emulator.url,
+            region_name=config.region,
+            aws_access_key_id=EMULATOR_ACCESS_KEY,
+            aws_secret_access_key=EMULATOR_SECRET_KEY,
+        )
         s3.create_bucket(Bucket=config.backend_bucket, CreateBucketConfiguration={"LocationConstraint": config.region})
 
         def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
             backend = json.loads((cwd / "cdk.tf.json").read_text())["terraform"]["backend"]["s3"]
-            emulated = dict(backend, endpoints={"s3": emulator.url, "sts": emulator.url}, use_path_style=True,
-                            skip_credentials_validation=True, skip_requesting_account_id=True,
-                            skip_metadata_api_check=True, access_key=EMULATOR_ACCESS_KEY,
-                            secret_key=EMULATOR_SECRET_KEY)
+            emulated = dict(
+                backend,
+                endpoints={"s3": emulator.url, "sts": emulator.url},
+                use_path_style=True,
+                skip_credentials_validation=True,
+                skip_requesting_account_id=True,
+                skip_metadata_api_check=True,
+                access_key=EMULATOR_ACCESS_KEY,
+                secret_key=EMULATOR_SECRET_KEY,
+            )
             (cwd / "emulator_override.tf.json").write_text(json.dumps({"terraform": {"backend": {"s3": emulated}}}))
             return terraform.run(args, cwd, check=False)
 
@@ -205,8 +255,12 @@ def test_the_real_terraform_moves_the_state_into_the_emulators_bucket_encrypted_
         moved = json.loads(s3.get_object(Bucket=config.backend_bucket, Key=key)["Body"].read())
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=config.backend_bucket)["Contents"]]
     assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == (
-        "aws:kms", "arn:aws:kms:eu-west-1:111111111111:alias/inference-dev-tfstate")
-    assert (moved["resources"], moved["outputs"]) == (json.loads(_state())["resources"],
-                                                      json.loads(_state())["outputs"])
+        "aws:kms",
+        "arn:aws:kms:eu-west-1:111111111111:alias/inference-dev-tfstate",
+    )
+    assert (moved["resources"], moved["outputs"]) == (
+        json.loads(_state())["resources"],
+        json.loads(_state())["outputs"],
+    )
     assert keys == [key], "the lock file is removed once the move is done"
     assert (project / "state" / "dev" / "state.tfstate.migrated").is_file()

@@ -43,11 +43,21 @@ def test_the_cli_config_installs_aws_from_the_mirror_only(tmp_path):
 
 def _fake_provider(folder, number):
     """A stand-in provider binary that announces its reattach string (as `-debug` does) and its log level."""
-    binary = folder / ".terraform" / "providers" / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0" / \
-        "linux_amd64" / "terraform-provider-aws_v5.100.0_x5"
+    binary = (
+        folder
+        / ".terraform"
+        / "providers"
+        / "registry.terraform.io"
+        / "hashicorp"
+        / "aws"
+        / "5.100.0"
+        / "linux_amd64"
+        / "terraform-provider-aws_v5.100.0_x5"
+    )
     binary.parent.mkdir(parents=True, exist_ok=True)
-    binary.write_text(f"#!/bin/sh\necho \"level=$TF_LOG_PROVIDER\"\necho \"TF_REATTACH_PROVIDERS='run-{number}'\"\n"
-                      "exec sleep 30\n")
+    binary.write_text(
+        f'#!/bin/sh\necho "level=$TF_LOG_PROVIDER"\necho "TF_REATTACH_PROVIDERS=\'run-{number}\'"\nexec sleep 30\n'
+    )
     binary.chmod(0o755)
 
 

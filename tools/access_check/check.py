@@ -68,9 +68,16 @@ def run(stacks: Path, manifests: list[Manifest] | None = None, explanations: lis
         found = component_requests(inventory, manifest)
         requests += found.requests
         applicable = len(manifest.calls) - len(found.not_applicable) if found.deployment else 0
-        components.append(ComponentStatus(manifest.component, manifest.recorded,
-                                          found.deployment.role_label if found.deployment else None,
-                                          applicable, found.not_applicable, manifest.note))
+        components.append(
+            ComponentStatus(
+                manifest.component,
+                manifest.recorded,
+                found.deployment.role_label if found.deployment else None,
+                applicable,
+                found.not_applicable,
+                manifest.note,
+            )
+        )
     unproven = uncovered_runtimes(inventory, manifests if manifests is not None else load_manifests())
     declared = service_calls.declared_requests(inventory)
     evaluation = evaluate(inventory, policies, requests + declared)
@@ -78,8 +85,9 @@ def run(stacks: Path, manifests: list[Manifest] | None = None, explanations: lis
     labels = {}
     for role in inventory.blocks("aws_iam_role"):
         labels[inventory.attr(role, "arn")] = f"{inventory.arg(role, 'name')} ({role.path})"
-    return Result(stacks, inventory.account, inventory.region, evaluation, components, len(declared), unused, labels,
-                  unproven)
+    return Result(
+        stacks, inventory.account, inventory.region, evaluation, components, len(declared), unused, labels, unproven
+    )
 
 
 def uncovered_runtimes(inventory: Inventory, manifests: list[Manifest]) -> list[str]:
@@ -87,20 +95,32 @@ def uncovered_runtimes(inventory: Inventory, manifests: list[Manifest]) -> list[
     nothing proves their calls."""
     handlers = {m.runs_as.get("lambda_handler") for m in manifests}
     tasks = ["/" + m.runs_as["ecs_task_definition"].strip("/") for m in manifests if "ecs_task_definition" in m.runs_as]
-    jobs = ["/" + m.runs_as["batch_job_definition"].strip("/") for m in manifests if "batch_job_definition" in m.runs_as]
-    uncovered = [f"{function.path} (handler {inventory.arg(function, 'handler')})"
-                 for function in inventory.blocks("aws_lambda_function")
-                 if inventory.arg(function, "handler") not in handlers]
-    uncovered += [task.path for task in inventory.blocks("aws_ecs_task_definition")
-                  if not any(task.path.endswith(suffix) for suffix in tasks)]
-    uncovered += [job.path for job in inventory.blocks("aws_batch_job_definition")
-                  if not any(job.path.endswith(suffix) for suffix in jobs)]
+    jobs = [
+        "/" + m.runs_as["batch_job_definition"].strip("/") for m in manifests if "batch_job_definition" in m.runs_as
+    ]
+    uncovered = [
+        f"{function.path} (handler {inventory.arg(function, 'handler')})"
+        for function in inventory.blocks("aws_lambda_function")
+        if inventory.arg(function, "handler") not in handlers
+    ]
+    uncovered += [
+        task.path
+        for task in inventory.blocks("aws_ecs_task_definition")
+        if not any(task.path.endswith(suffix) for suffix in tasks)
+    ]
+    uncovered += [
+        job.path
+        for job in inventory.blocks("aws_batch_job_definition")
+        if not any(job.path.endswith(suffix) for suffix in jobs)
+    ]
     # Pods with a pod identity: our code has a manifest; the cluster add-ons' calls are declared in service_calls.
     accounts = [m.runs_as["eks_service_account"] for m in manifests if "eks_service_account" in m.runs_as]
     accounts += list(service_calls.ADDON_SERVICE_ACCOUNTS)
     covered = {id(pod_identity(inventory, account)) for account in accounts}
-    uncovered += [f"{association.path} (service account {inventory.arg(association, 'namespace')}/"
-                  f"{inventory.arg(association, 'service_account')})"
-                  for association in inventory.blocks("aws_eks_pod_identity_association")
-                  if id(association) not in covered]
+    uncovered += [
+        f"{association.path} (service account {inventory.arg(association, 'namespace')}/"
+        f"{inventory.arg(association, 'service_account')})"
+        for association in inventory.blocks("aws_eks_pod_identity_association")
+        if id(association) not in covered
+    ]
     return uncovered

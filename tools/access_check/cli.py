@@ -32,10 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.access_check",
         description="Evaluate every recorded and declared AWS call against the synthesized policies "
-                    "(identity, resource and KMS key policies), the way AWS evaluates them.",
-        epilog="Exit codes: 0 all allowed, 1 a call is denied, 2 unreadable input or no evaluator.")
-    parser.add_argument("--stacks", type=Path, default=None,
-                        help="folder of synthesized stacks (default: $CDKTF_OUTDIR/stacks or cdktf.out/stacks)")
+        "(identity, resource and KMS key policies), the way AWS evaluates them.",
+        epilog="Exit codes: 0 all allowed, 1 a call is denied, 2 unreadable input or no evaluator.",
+    )
+    parser.add_argument(
+        "--stacks",
+        type=Path,
+        default=None,
+        help="folder of synthesized stacks (default: $CDKTF_OUTDIR/stacks or cdktf.out/stacks)",
+    )
     parser.add_argument("--format", choices=("markdown", "json"), default="markdown")
     return parser
 
@@ -53,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     for decision in result.denials:
         print(f"access_check: {denial_line(result, decision)}", file=sys.stderr)
     for runtime in result.unproven:
-        print(f"access_check: UNPROVEN {runtime}: no manifest in tools/access_check/manifests/ records its calls",
-              file=sys.stderr)
+        print(
+            f"access_check: UNPROVEN {runtime}: no manifest in tools/access_check/manifests/ records its calls",
+            file=sys.stderr,
+        )
     return EXIT_DENIED if result.denials or result.unproven else EXIT_OK
 
 
@@ -72,6 +79,8 @@ def _check_environment(stacks: Path, explicit: bool) -> None:
             for tags in provider.get("default_tags", []):
                 found = tags.get("tags", {}).get("environment")
                 if found and found != wanted:
-                    raise InputError(f"{stacks} holds the {found} stacks, not PIPELINE_ENV={wanted}: synthesize "
-                                     f"first (`make synth`) or pass --stacks")
+                    raise InputError(
+                        f"{stacks} holds the {found} stacks, not PIPELINE_ENV={wanted}: synthesize "
+                        f"first (`make synth`) or pass --stacks"
+                    )
         return

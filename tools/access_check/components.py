@@ -50,8 +50,12 @@ class Call:
 
     @property
     def signature(self) -> tuple[Any, ...]:
-        return (self.call, tuple(sorted(self.params.items())), tuple(sorted(self.outcomes)),
-                tuple(sorted(self.when.items())))
+        return (
+            self.call,
+            tuple(sorted(self.params.items())),
+            tuple(sorted(self.outcomes)),
+            tuple(sorted(self.when.items())),
+        )
 
     # One call per operation, parameters and outcomes: two PutObjects on different keys are two calls (a set of
     # recorded calls must keep both; params is a dict, so the generated hash and equality would leave it out).
@@ -84,17 +88,29 @@ class Manifest:
     def load(cls, path: Path) -> Manifest:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            calls = tuple(Call(item["call"], dict(item.get("params", {})), tuple(item.get("outcomes", [])),
-                               dict(item.get("when", {})))
-                          for item in raw.get("calls", []))
-            return cls(raw["component"], dict(raw["runs_as"]), calls, bool(raw.get("recorded", True)),
-                       raw.get("note", ""))
+            calls = tuple(
+                Call(
+                    item["call"],
+                    dict(item.get("params", {})),
+                    tuple(item.get("outcomes", [])),
+                    dict(item.get("when", {})),
+                )
+                for item in raw.get("calls", [])
+            )
+            return cls(
+                raw["component"], dict(raw["runs_as"]), calls, bool(raw.get("recorded", True)), raw.get("note", "")
+            )
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise InputError(f"{path}: not a call manifest ({error})") from error
 
     def as_json(self) -> dict[str, Any]:
-        return {"component": self.component, "runs_as": self.runs_as, "recorded": self.recorded, "note": self.note,
-                "calls": [call.as_json() for call in sorted(self.calls, key=lambda c: c.signature)]}
+        return {
+            "component": self.component,
+            "runs_as": self.runs_as,
+            "recorded": self.recorded,
+            "note": self.note,
+            "calls": [call.as_json() for call in sorted(self.calls, key=lambda c: c.signature)],
+        }
 
 
 def load_manifests(folder: Path = MANIFESTS_DIR) -> list[Manifest]:
@@ -144,8 +160,11 @@ def _locate(inventory: Inventory, manifest: Manifest, kind: str) -> Deployment |
             if task.path.endswith(suffix):
                 containers = json.loads(inventory.arg(task, "container_definitions"))
                 variables = {item["name"]: item["value"] for item in containers[0].get("environment", [])}
-                services = [service for service in inventory.blocks("aws_ecs_service")
-                            if inventory.arg(service, "task_definition") == inventory.attr(task, "arn")]
+                services = [
+                    service
+                    for service in inventory.blocks("aws_ecs_service")
+                    if inventory.arg(service, "task_definition") == inventory.attr(task, "arn")
+                ]
                 subnets = inventory.arg(services[0], "network_configuration.subnets") or [] if services else []
                 vpc = inventory.vpc_of_subnets(subnets)
                 return _deployment(inventory, manifest, inventory.arg(task, "task_role_arn"), variables, vpc)
@@ -157,11 +176,15 @@ def _locate(inventory: Inventory, manifest: Manifest, kind: str) -> Deployment |
                 container = json.loads(inventory.arg(job, "container_properties"))
                 variables = {item["name"]: item["value"] for item in container.get("environment", [])}
                 # Its tasks run in the subnets of the compute environments of its stack.
-                subnets = [subnet for environment in inventory.blocks("aws_batch_compute_environment")
-                           if environment.stack == job.stack
-                           for subnet in inventory.arg(environment, "compute_resources.subnets") or []]
-                return _deployment(inventory, manifest, container.get("jobRoleArn"), variables,
-                                   inventory.vpc_of_subnets(subnets))
+                subnets = [
+                    subnet
+                    for environment in inventory.blocks("aws_batch_compute_environment")
+                    if environment.stack == job.stack
+                    for subnet in inventory.arg(environment, "compute_resources.subnets") or []
+                ]
+                return _deployment(
+                    inventory, manifest, container.get("jobRoleArn"), variables, inventory.vpc_of_subnets(subnets)
+                )
         return None
     return None
 
@@ -170,8 +193,10 @@ def pod_identity(inventory: Inventory, service_account: str) -> Block | None:
     """The pod identity association of SERVICE_ACCOUNT (`name`, any namespace, or `namespace/name`)."""
     namespace, _, name = service_account.rpartition("/")
     for association in inventory.blocks("aws_eks_pod_identity_association"):
-        if inventory.arg(association, "service_account") == name and \
-                namespace in ("", inventory.arg(association, "namespace")):
+        if inventory.arg(association, "service_account") == name and namespace in (
+            "",
+            inventory.arg(association, "namespace"),
+        ):
             return association
     return None
 
@@ -186,22 +211,27 @@ def _locate_pod_identity(inventory: Inventory, manifest: Manifest) -> Deployment
     variables: dict[str, Any] = {}
     for item in inventory.synthesized.kubernetes_objects:
         pod = item.get("spec", {}).get("template", {}).get("spec", {})
-        if item.get("kind") == "Deployment" and item["metadata"].get("namespace") == namespace \
-                and pod.get("serviceAccountName") == account:
+        if (
+            item.get("kind") == "Deployment"
+            and item["metadata"].get("namespace") == namespace
+            and pod.get("serviceAccountName") == account
+        ):
             variables = {env["name"]: env["value"] for env in pod["containers"][0].get("env", []) if "value" in env}
     cluster = inventory.find("aws_eks_cluster", str(inventory.arg(association, "cluster_name")))
     vpc = inventory.vpc_of_subnets(inventory.arg(cluster, "vpc_config.subnet_ids") or []) if cluster else None
     return _deployment(inventory, manifest, inventory.arg(association, "role_arn"), variables, vpc)
 
 
-def _deployment(inventory: Inventory, manifest: Manifest, role_arn: str | None, variables: dict[str, Any],
-                vpc_id: str | None) -> Deployment:
+def _deployment(
+    inventory: Inventory, manifest: Manifest, role_arn: str | None, variables: dict[str, Any], vpc_id: str | None
+) -> Deployment:
     if not role_arn:
         raise InputError(f"component {manifest.component} runs without a role in this environment")
     role = inventory.find("aws_iam_role", str(role_arn))
     label = role.path if role else str(role_arn)
-    return Deployment(manifest.component, str(role_arn), label, {key: str(value) for key, value in variables.items()},
-                      vpc_id)
+    return Deployment(
+        manifest.component, str(role_arn), label, {key: str(value) for key, value in variables.items()}, vpc_id
+    )
 
 
 def substitute(value: str, environment: dict[str, str]) -> str | None:
@@ -239,27 +269,44 @@ def component_requests(inventory: Inventory, manifest: Manifest) -> ComponentReq
     for call in manifest.calls:
         other = {name: value for name, value in call.when.items() if deployment.environment.get(name) != value}
         if other:
-            result.not_applicable.append(f"{call.describe()} (this deployment has "
-                                         + ", ".join(f"{name}={deployment.environment.get(name, '(unset)')}"
-                                                     for name in sorted(other)) + ")")
+            result.not_applicable.append(
+                f"{call.describe()} (this deployment has "
+                + ", ".join(f"{name}={deployment.environment.get(name, '(unset)')}" for name in sorted(other))
+                + ")"
+            )
             continue
         params = {key: substitute(value, deployment.environment) for key, value in call.params.items()}
         if any(value is None for value in params.values()):
-            unset = sorted({name for value in call.params.values() for name in _SYMBOL.findall(value)}
-                           - set(deployment.environment) - {JOB_ID_SYMBOL, PART_SYMBOL})
+            unset = sorted(
+                {name for value in call.params.values() for name in _SYMBOL.findall(value)}
+                - set(deployment.environment)
+                - {JOB_ID_SYMBOL, PART_SYMBOL}
+            )
             result.not_applicable.append(f"{call.describe()} (not set on this deployment: {', '.join(unset)})")
             continue
         origin = f"{manifest.component}: {call.describe()}"
-        requests = actions.requests_for_call(inventory, deployment.role_arn, call.service, call.operation,
-                                             {k: v for k, v in params.items() if v is not None},
-                                             set(call.outcomes), origin)
+        requests = actions.requests_for_call(
+            inventory,
+            deployment.role_arn,
+            call.service,
+            call.operation,
+            {k: v for k, v in params.items() if v is not None},
+            set(call.outcomes),
+            origin,
+        )
         result.requests += [_through_endpoint(inventory, deployment, request) for request in requests]
     return result
 
 
 # IAM service prefix -> the VPC endpoint service its API is reached through
-_ENDPOINT_SERVICES = {"s3": "s3", "sns": "sns", "sqs": "sqs", "sagemaker": "sagemaker.runtime", "kms": "kms",
-                      "batch": "batch"}
+_ENDPOINT_SERVICES = {
+    "s3": "s3",
+    "sns": "sns",
+    "sqs": "sqs",
+    "sagemaker": "sagemaker.runtime",
+    "kms": "kms",
+    "batch": "batch",
+}
 
 
 def _through_endpoint(inventory: Inventory, deployment: Deployment, request: Request) -> Request:
@@ -271,7 +318,11 @@ def _through_endpoint(inventory: Inventory, deployment: Deployment, request: Req
     endpoint = inventory.vpc_endpoint(deployment.vpc_id, service)
     if endpoint is None:
         return request
-    context = {**request.context, "aws:SourceVpc": deployment.vpc_id,
-               "aws:SourceVpce": str(inventory.attr(endpoint, "id"))}
-    return Request(request.principal, request.action, request.resource, context, request.source, request.origin,
-                   request.why)
+    context = {
+        **request.context,
+        "aws:SourceVpc": deployment.vpc_id,
+        "aws:SourceVpce": str(inventory.attr(endpoint, "id")),
+    }
+    return Request(
+        request.principal, request.action, request.resource, context, request.source, request.origin, request.why
+    )

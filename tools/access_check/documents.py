@@ -36,8 +36,12 @@ def render_statement(statement: dict[str, Any]) -> dict[str, Any]:
     if statement.get("sid"):
         rendered["Sid"] = statement["sid"]
     rendered["Effect"] = statement.get("effect") or "Allow"
-    for source, target in (("actions", "Action"), ("not_actions", "NotAction"),
-                           ("resources", "Resource"), ("not_resources", "NotResource")):
+    for source, target in (
+        ("actions", "Action"),
+        ("not_actions", "NotAction"),
+        ("resources", "Resource"),
+        ("not_resources", "NotResource"),
+    ):
         if statement.get(source):
             rendered[target] = string_list(statement[source])
     for source, target in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
@@ -48,8 +52,9 @@ def render_statement(statement: dict[str, Any]) -> dict[str, Any]:
         values = conditions.setdefault(condition["test"], {}).setdefault(condition["variable"], [])
         values.extend(str(value) for value in condition.get("values", []))
     if conditions:
-        rendered["Condition"] = {test: {key: string_list(values) for key, values in keys.items()}
-                                 for test, keys in conditions.items()}
+        rendered["Condition"] = {
+            test: {key: string_list(values) for key, values in keys.items()} for test, keys in conditions.items()
+        }
     return rendered
 
 

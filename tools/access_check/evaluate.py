@@ -71,13 +71,19 @@ def evaluate(inventory: Inventory, policies: Policies, requests: list[Request]) 
         for policy in (resource, endpoint):
             if policy is not None:
                 seen[policy.id] = policy
-        items.append({
-            "id": index, "principal": request.principal, "action": request.action, "resource": request.resource,
-            "account": _resource_account(inventory, request.resource), "context": request.context,
-            "identityPolicies": [policy.id for policy in identity],
-            "resourcePolicy": resource.id if resource else None,
-            "endpointPolicies": [endpoint.id] if endpoint else [],
-        })
+        items.append(
+            {
+                "id": index,
+                "principal": request.principal,
+                "action": request.action,
+                "resource": request.resource,
+                "account": _resource_account(inventory, request.resource),
+                "context": request.context,
+                "identityPolicies": [policy.id for policy in identity],
+                "resourcePolicy": resource.id if resource else None,
+                "endpointPolicies": [endpoint.id] if endpoint else [],
+            }
+        )
     output = _run_simulator({"policies": {pid: policy.document for pid, policy in seen.items()}, "requests": items})
     decisions = []
     for request, item, result in zip(batch, items, output["results"], strict=True):
@@ -88,11 +94,19 @@ def evaluate(inventory: Inventory, policies: Policies, requests: list[Request]) 
 def _identity_policies(inventory: Inventory, policies: Policies, request: Request) -> list[Policy]:
     if is_service_principal(request.principal):
         return []
-    if request.principal.startswith("arn:") and request.principal.endswith(":root") and \
-            request.principal.split(":")[4] != inventory.account:
+    if (
+        request.principal.startswith("arn:")
+        and request.principal.endswith(":root")
+        and request.principal.split(":")[4] != inventory.account
+    ):
         # An AWS-owned account (the region's ELB account): its own policies are AWS's, and allow its service.
-        document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": request.action, "Resource": "*"}]}
-        return [Policy(f"AWS-owned account {request.principal.split(':')[4]}", "AWS-owned account", "identity", document)]
+        document = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": request.action, "Resource": "*"}],
+        }
+        return [
+            Policy(f"AWS-owned account {request.principal.split(':')[4]}", "AWS-owned account", "identity", document)
+        ]
     return policies.identity(request.principal)
 
 
@@ -107,8 +121,9 @@ def _run_simulator(payload: dict[str, Any]) -> dict[str, Any]:
         raise EvaluatorUnavailable("the access gate needs Node.js (node on PATH) to run @cloud-copilot/iam-simulate")
     if not (PROJECT_ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir():
         raise EvaluatorUnavailable("the access gate needs the npm packages: run `npm ci` (or `make install`)")
-    completed = subprocess.run([node, str(SCRIPT)], input=json.dumps(payload), capture_output=True, text=True,
-                               cwd=PROJECT_ROOT, check=False)
+    completed = subprocess.run(
+        [node, str(SCRIPT)], input=json.dumps(payload), capture_output=True, text=True, cwd=PROJECT_ROOT, check=False
+    )
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
         raise EvaluatorUnavailable(f"simulate.mjs failed (exit {completed.returncode}): {last}")
@@ -121,8 +136,14 @@ def _run_simulator(payload: dict[str, Any]) -> dict[str, Any]:
 def _decision(request: Request, item: dict[str, Any], result: dict[str, Any], policies: dict[str, Policy]) -> Decision:
     absent = sorted(set(result.get("absentContextKeys", [])))
     resource_policy = policies[item["resourcePolicy"]].label if item["resourcePolicy"] else ""
-    decision = Decision(request, result["decision"], result.get("allow", []), result.get("grants", []),
-                        absent_context_keys=absent, resource_policy=resource_policy)
+    decision = Decision(
+        request,
+        result["decision"],
+        result.get("allow", []),
+        result.get("grants", []),
+        absent_context_keys=absent,
+        resource_policy=resource_policy,
+    )
     if not decision.allowed:
         decision.reason = _reason(item, result, policies, absent)
     return decision
@@ -132,14 +153,18 @@ def _reason(item: dict[str, Any], result: dict[str, Any], policies: dict[str, Po
     if result["decision"] == "Error":
         return f"the simulator refused the request: {result.get('error')}"
     if result.get("deny"):
-        denials = "; ".join(f"{_label(policies, d.get('policy'), d['kind'], item)} statement {d['sid'] or '#' + str(d['index'])}"
-                            for d in result["deny"])
+        denials = "; ".join(
+            f"{_label(policies, d.get('policy'), d['kind'], item)} statement {d['sid'] or '#' + str(d['index'])}"
+            for d in result["deny"]
+        )
         return f"explicitly denied by {denials}"
     misses = []
     for miss in result.get("nearMisses", []):
         failed = ", ".join(_condition_text(condition, item, absent) for condition in miss["failed"]) or "its conditions"
-        misses.append(f"{_label(policies, miss.get('policy'), miss['kind'], item)} statement "
-                      f"{miss['sid'] or '(no Sid)'} names it but {failed}")
+        misses.append(
+            f"{_label(policies, miss.get('policy'), miss['kind'], item)} statement "
+            f"{miss['sid'] or '(no Sid)'} names it but {failed}"
+        )
     if misses:
         return "implicitly denied: " + "; ".join(misses)
     consulted = [policies[pid].label for pid in item["identityPolicies"]]
@@ -148,10 +173,14 @@ def _reason(item: dict[str, Any], result: dict[str, Any], policies: dict[str, Po
     if item["action"].startswith("kms:") and item["resourcePolicy"]:
         key_policy = policies[item["resourcePolicy"]].label
         if result.get("identityResult") == "Allowed":
-            return (f"implicitly denied: an identity policy allows it, but the key policy {key_policy} neither "
-                    "allows this principal nor lets IAM policies of the account grant it")
-        return (f"implicitly denied: no identity statement allows it and the key policy {key_policy} does not "
-                f"allow this principal (consulted: {', '.join(consulted)})")
+            return (
+                f"implicitly denied: an identity policy allows it, but the key policy {key_policy} neither "
+                "allows this principal nor lets IAM policies of the account grant it"
+            )
+        return (
+            f"implicitly denied: no identity statement allows it and the key policy {key_policy} does not "
+            f"allow this principal (consulted: {', '.join(consulted)})"
+        )
     return f"implicitly denied: no statement allows it (consulted: {', '.join(consulted) or 'no policy'})"
 
 
@@ -165,8 +194,9 @@ def _condition_text(condition: dict[str, Any], item: dict[str, Any], absent: lis
     key = condition["key"]
     text = f"{condition['operator']} {key} {' | '.join(condition['values'])} fails"
     if condition.get("missing") and any(key.lower() == name.lower() for name in absent):
-        return (f"{text}: AWS sends no {key} for {item['action']} on this resource type "
-                f"(service authorization reference)")
+        return (
+            f"{text}: AWS sends no {key} for {item['action']} on this resource type (service authorization reference)"
+        )
     if condition.get("missing"):
         return f"{text}: the request carries no {key}"
     return text

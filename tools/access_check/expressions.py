@@ -94,7 +94,9 @@ class Resolver:
         if joined:
             return joined[1].join(self._join_items(stack, joined[2], expression))
         if not _REFERENCE.match(expression):
-            raise InputError(f"stack {stack}: cannot evaluate `${{{expression}}}` offline (only references are supported)")
+            raise InputError(
+                f"stack {stack}: cannot evaluate `${{{expression}}}` offline (only references are supported)"
+            )
         steps = self._steps(expression)
         if steps[:2] == ["terraform", "workspace"]:
             return "default"
@@ -102,7 +104,9 @@ class Resolver:
             block = self.synthesized.block(stack, "data", steps[1], steps[2])
             rest = steps[3:]
         elif steps[0] in ("var", "local", "module", "path", "count", "each", "self"):
-            raise InputError(f"stack {stack}: `${{{expression}}}` refers to {steps[0]}, which synthesized stacks don't use")
+            raise InputError(
+                f"stack {stack}: `${{{expression}}}` refers to {steps[0]}, which synthesized stacks don't use"
+            )
         else:
             block = self.synthesized.block(stack, "resource", steps[0], steps[1])
             rest = steps[2:]
@@ -116,7 +120,9 @@ class Resolver:
 
     def _remote_state(self, block: Block, rest: list[str], expression: str) -> Any:
         if rest[0] != "outputs" or len(rest) < 2:
-            raise InputError(f"stack {block.stack}: `${{{expression}}}`: only `.outputs.<name>` of remote state is supported")
+            raise InputError(
+                f"stack {block.stack}: `${{{expression}}}`: only `.outputs.<name>` of remote state is supported"
+            )
         producer = self.synthesized.producer_of(block.stack, block.name)
         value = self.resolve(producer, self.synthesized.output(producer, rest[1]))
         return _walk(value, rest[2:], f"{block.stack}: ${{{expression}}}")
@@ -136,8 +142,9 @@ class Resolver:
         while position < len(items):
             item = _JOIN_ITEM.match(items, position)
             if item is None or item.end() == position:
-                raise InputError(f"stack {stack}: cannot evaluate `${{{expression}}}` offline (join of references "
-                                 "and strings only)")
+                raise InputError(
+                    f"stack {stack}: cannot evaluate `${{{expression}}}` offline (join of references and strings only)"
+                )
             values.append(item[1] if item[1] is not None else self._as_text(stack, item[2]))
             position = item.end()
         return values

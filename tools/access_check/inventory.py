@@ -47,8 +47,10 @@ class Inventory:
         return self._by_id.get((type_, identifier))
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
-        return (f"arn:{self.partition}:{service}:{self.region if region else ''}:"
-                f"{self.account if account else ''}:{resource}")
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account if account else ''}:{resource}"
+        )
 
     def queue_arn(self, queue_url: str) -> str:
         """`https://sqs.<region>.amazonaws.com/<account>/<name>` -> its ARN (what IAM authorizes)."""
@@ -92,7 +94,9 @@ class Inventory:
                 continue
             if not str(self.arg(endpoint, "service_name", "")).endswith(f".{self.region}.{service}"):
                 continue
-            if self.arg(endpoint, "vpc_endpoint_type", "Gateway") == "Gateway" or self.arg(endpoint, "private_dns_enabled"):
+            if self.arg(endpoint, "vpc_endpoint_type", "Gateway") == "Gateway" or self.arg(
+                endpoint, "private_dns_enabled"
+            ):
                 return endpoint
         return None
 

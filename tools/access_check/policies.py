@@ -65,14 +65,18 @@ class Policies:
             policies = self._identity.setdefault(arn, [])
             for index, inline in enumerate(inventory.arg(role, "inline_policy") or []):
                 if inline.get("policy"):
-                    policies.append(self._document(f"{role.path}/inline/{inline.get('name', index)}", "identity",
-                                                   inline["policy"], role))
+                    policies.append(
+                        self._document(
+                            f"{role.path}/inline/{inline.get('name', index)}", "identity", inline["policy"], role
+                        )
+                    )
             for managed in inventory.arg(role, "managed_policy_arns") or []:
                 policies.append(self._managed(managed, role))
         for attached in inventory.blocks("aws_iam_role_policy"):
             role = self._role(inventory.arg(attached, "role"), attached)
             self._identity[inventory.attr(role, "arn")].append(
-                self._document(attached.path, "identity", inventory.arg(attached, "policy"), attached))
+                self._document(attached.path, "identity", inventory.arg(attached, "policy"), attached)
+            )
         for attachment in inventory.blocks("aws_iam_role_policy_attachment"):
             role = self._role(inventory.arg(attachment, "role"), attachment)
             policy_arn = str(inventory.arg(attachment, "policy_arn"))
@@ -121,8 +125,12 @@ class Policies:
             if inventory.arg(key, "policy"):
                 self._add(arn, key, "policy", "key policy")
             else:
-                self._resource[arn] = Policy(f"{key.path} (key policy)", f"{key.path} (default key policy)",
-                                             "resource", self._default_key_policy())
+                self._resource[arn] = Policy(
+                    f"{key.path} (key policy)",
+                    f"{key.path} (default key policy)",
+                    "resource",
+                    self._default_key_policy(),
+                )
         for block in inventory.blocks("aws_kms_key_policy"):
             self._add(inventory.key_arn(inventory.arg(block, "key_id")), block, "policy", "key policy")
         for block in inventory.blocks("aws_ecr_repository_policy"):
@@ -149,12 +157,14 @@ class Policies:
             statements.setdefault(arn, []).append(documents.lambda_permission_statement(inventory.resolver, block, arn))
             labels[arn] = f"{function.path} (function policy from aws_lambda_permission)"
         for arn, items in statements.items():
-            self._resource[arn] = Policy(labels[arn], labels[arn], "resource",
-                                         {"Version": documents.VERSION, "Statement": items})
+            self._resource[arn] = Policy(
+                labels[arn], labels[arn], "resource", {"Version": documents.VERSION, "Statement": items}
+            )
 
     def _add(self, key: str, block: Block, argument: str, what: str) -> None:
-        self._resource[key] = self._document(f"{block.path} ({what})", "resource", self.inventory.arg(block, argument),
-                                             block)
+        self._resource[key] = self._document(
+            f"{block.path} ({what})", "resource", self.inventory.arg(block, argument), block
+        )
 
     def _document(self, label: str, kind: str, policy: Any, block: Block) -> Policy:
         return Policy(label, label, kind, documents.parse(policy, str(block)))
@@ -162,6 +172,15 @@ class Policies:
     def _default_key_policy(self) -> dict[str, Any]:
         # https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
         root = f"arn:{self.inventory.partition}:iam::{self.inventory.account}:root"
-        return {"Version": documents.VERSION, "Statement": [
-            {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": root},
-             "Action": "kms:*", "Resource": "*"}]}
+        return {
+            "Version": documents.VERSION,
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": root},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                }
+            ],
+        }

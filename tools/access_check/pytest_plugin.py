@@ -67,11 +67,14 @@ def record_aws_calls(request: pytest.FixtureRequest, aws_call_recorder: CallReco
     problems = []
     for component, calls in sorted(aws_call_recorder.since_mark().items()):
         for call in missing_from(manifests.get(component), calls):
-            problems.append(f"{component} made {call.describe()}, which tools/access_check/manifests/{component}.json "
-                            f"lacks")
+            problems.append(
+                f"{component} made {call.describe()}, which tools/access_check/manifests/{component}.json lacks"
+            )
     if problems:
-        pytest.fail("\n".join([*problems, f"if the change is intended, re-record: {RECORD_COMMAND} (then review the "
-                                          "diff)"]), pytrace=False)
+        pytest.fail(
+            "\n".join([*problems, f"if the change is intended, re-record: {RECORD_COMMAND} (then review the diff)"]),
+            pytrace=False,
+        )
 
 
 def _forget_cached_clients() -> None:
@@ -88,15 +91,26 @@ def _write_manifests(request: pytest.FixtureRequest, recorder: CallRecorder) -> 
     session = request.session
     root = Path(str(request.config.rootpath))
     ran = {Path(str(item.path)) for item in session.items}
-    partial = [str(path.relative_to(root)) for folder in RECORDING_FOLDERS
-               for path in sorted((root / folder).glob("test_*.py")) if path not in ran]
+    partial = [
+        str(path.relative_to(root))
+        for folder in RECORDING_FOLDERS
+        for path in sorted((root / folder).glob("test_*.py"))
+        if path not in ran
+    ]
     parallel = bool(os.environ.get("PYTEST_XDIST_WORKER"))  # each worker sees only its share of the calls
     if parallel or session.testsfailed or partial or request.config.option.keyword or request.config.option.markexpr:
-        reason = ("run without -n" if parallel else f"{session.testsfailed} failed" if session.testsfailed
-                  else f"not run: {', '.join(partial) or '-k/-m'}")
+        reason = (
+            "run without -n"
+            if parallel
+            else f"{session.testsfailed} failed"
+            if session.testsfailed
+            else f"not run: {', '.join(partial) or '-k/-m'}"
+        )
         # Shown in pytest's warnings summary (output of a session teardown is captured).
-        warnings.warn(f"access_check: manifests NOT rewritten ({reason}); run all of {' '.join(RECORDING_FOLDERS)}, "
-                      "green", stacklevel=1)
+        warnings.warn(
+            f"access_check: manifests NOT rewritten ({reason}); run all of {' '.join(RECORDING_FOLDERS)}, green",
+            stacklevel=1,
+        )
         return
     existing = {manifest.component: manifest for manifest in load_manifests()}
     for component, calls in sorted(recorder.calls.items()):
@@ -105,6 +119,4 @@ def _write_manifests(request: pytest.FixtureRequest, recorder: CallRecorder) -> 
         manifest = updated_manifest(existing.get(component), component, calls)
         path = MANIFESTS_DIR / f"{component}.json"
         path.write_text(json.dumps(manifest.as_json(), indent=2) + "\n", encoding="utf-8")
-        warnings.warn(f"access_check: rewrote {path.name} ({len(manifest.calls)} calls); review the diff",
-                      stacklevel=1)
-
+        warnings.warn(f"access_check: rewrote {path.name} ({len(manifest.calls)} calls); review the diff", stacklevel=1)

@@ -20,8 +20,9 @@ from tools.access_check.actions import PRESIGNED
 from tools.access_check.components import JOB_ID_SYMBOL, PART_SYMBOL, Call, Manifest
 
 # Parameters that name what a call touches (or change which key encrypts it); the rest is payload.
-RESOURCE_PARAMS = frozenset({"Bucket", "Key", "Prefix", "SSEKMSKeyId", "ServerSideEncryption", "jobQueue",
-                             "jobDefinition"})
+RESOURCE_PARAMS = frozenset(
+    {"Bucket", "Key", "Prefix", "SSEKMSKeyId", "ServerSideEncryption", "jobQueue", "jobDefinition"}
+)
 RESOURCE_SUFFIXES = ("Arn", "Url", "Name")
 # Module of a component's entry point -> component name. Add a pattern when a new runtime entry point appears.
 COMPONENT_MODULES = (
@@ -38,8 +39,10 @@ RECORD_VARIABLE = "ACCESS_CHECK_RECORD"
 # the command that rewrites the manifests from all of them.
 RECORDING_FOLDERS = ("tests/lambdas", "tests/containers/queue_worker", "tests/containers/batch")
 RECORD_COMMAND = f"{RECORD_VARIABLE}=1 .venv/bin/python -m pytest {' '.join(RECORDING_FOLDERS)}"
-RECORDED_NOTE = f"Recorded by the botocore hooks of {' and '.join(RECORDING_FOLDERS)}; rewrite with {RECORD_COMMAND}, " \
-                "never by hand."
+RECORDED_NOTE = (
+    f"Recorded by the botocore hooks of {' and '.join(RECORDING_FOLDERS)}; rewrite with {RECORD_COMMAND}, "
+    "never by hand."
+)
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # A batch's numbered parts (part-00000.jsonl ...): one manifest entry per kind of object, not per number.
 _PART = re.compile(r"(?<=part-)\d{5}(?=\.)")
@@ -99,8 +102,12 @@ class CallRecorder:
     def _keep_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context[_PARAMS_KEY] = dict(params)
 
-    def _record(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        status = str(getattr(http_response, "status_code", "") or parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    def _record(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        status = str(
+            getattr(http_response, "status_code", "") or parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", "")
+        )
         self._add(model.service_model.service_id.hyphenize(), model.name, context, status)
 
     def _record_presigned(self, request: Any, operation_name: str, event_name: str, **_: Any) -> None:
@@ -113,11 +120,17 @@ class CallRecorder:
         if component is None:
             return
         environment = dict(os.environ)
-        when = {name: environment.get(name, "") for module, names in CONDITIONAL_MODULES.items() if module in modules
-                for name in names}
-        params = {key: symbolize(str(value), environment, self.variables)
-                  for key, value in context.get(_PARAMS_KEY, {}).items()
-                  if isinstance(value, str) and (key in RESOURCE_PARAMS or key.endswith(RESOURCE_SUFFIXES))}
+        when = {
+            name: environment.get(name, "")
+            for module, names in CONDITIONAL_MODULES.items()
+            if module in modules
+            for name in names
+        }
+        params = {
+            key: symbolize(str(value), environment, self.variables)
+            for key, value in context.get(_PARAMS_KEY, {}).items()
+            if isinstance(value, str) and (key in RESOURCE_PARAMS or key.endswith(RESOURCE_SUFFIXES))
+        }
         call = Call(f"{service}:{operation}", params, (status,) if status else (), when)
         with self._lock:
             self.calls.setdefault(component, set()).add(call)
@@ -144,8 +157,10 @@ def merged(calls: set[Call]) -> list[Call]:
     for call in calls:
         outcomes.setdefault(_key(call), set()).update(call.outcomes)
         first.setdefault(_key(call), call)
-    return sorted((Call(call.call, call.params, tuple(sorted(outcomes[key])), call.when) for key, call in first.items()),
-                  key=lambda call: call.signature)
+    return sorted(
+        (Call(call.call, call.params, tuple(sorted(outcomes[key])), call.when) for key, call in first.items()),
+        key=lambda call: call.signature,
+    )
 
 
 def missing_from(manifest: Manifest | None, calls: set[Call]) -> list[Call]:
@@ -163,5 +178,7 @@ def missing_from(manifest: Manifest | None, calls: set[Call]) -> list[Call]:
 
 def updated_manifest(existing: Manifest | None, component: str, calls: set[Call]) -> Manifest:
     """The manifest rewritten with exactly the recorded calls (a new component runs as a Lambda handler)."""
-    runs_as = existing.runs_as if existing else {"lambda_handler": f"lambdas.{component.replace('-', '_')}.handler.handler"}
+    runs_as = (
+        existing.runs_as if existing else {"lambda_handler": f"lambdas.{component.replace('-', '_')}.handler.handler"}
+    )
     return Manifest(component, runs_as, tuple(merged(calls)), True, RECORDED_NOTE)

@@ -18,8 +18,10 @@ def principal_label(result: Result, principal: str) -> str:
 def denial_line(result: Result, decision: Decision) -> str:
     request = decision.request
     why = f"; needed because {request.why}" if request.why else ""
-    return (f"DENIED {principal_label(result, request.principal)} {request.action} {request.resource}: "
-            f"{decision.reason}{why} [{request.origin}]")
+    return (
+        f"DENIED {principal_label(result, request.principal)} {request.action} {request.resource}: "
+        f"{decision.reason}{why} [{request.origin}]"
+    )
 
 
 def deciding(decision: Decision) -> str:
@@ -71,8 +73,12 @@ def render_markdown(result: Result) -> str:
         if decision.allowed:
             by_principal[decision.request.principal].append(decision)
     for principal in sorted(by_principal):
-        lines += [f"### {principal_label(result, principal)}", "", "| action | resource | decided by | needed by |",
-                  "|---|---|---|---|"]
+        lines += [
+            f"### {principal_label(result, principal)}",
+            "",
+            "| action | resource | decided by | needed by |",
+            "|---|---|---|---|",
+        ]
         for decision in sorted(by_principal[principal], key=lambda d: (d.request.action, d.request.resource)):
             request = decision.request
             lines.append(f"| {request.action} | `{request.resource}` | {deciding(decision)} | {request.origin} |")
@@ -93,22 +99,43 @@ def render_markdown(result: Result) -> str:
 def render_json(result: Result) -> str:
     def decision_json(decision: Decision) -> dict[str, Any]:
         request = decision.request
-        return {"principal": request.principal, "principal_label": principal_label(result, request.principal),
-                "action": request.action, "resource": request.resource, "context": request.context,
-                "decision": decision.decision, "source": request.source, "origin": request.origin,
-                "decided_by": decision.grants, "reason": decision.reason,
-                "absent_context_keys": decision.absent_context_keys}
+        return {
+            "principal": request.principal,
+            "principal_label": principal_label(result, request.principal),
+            "action": request.action,
+            "resource": request.resource,
+            "context": request.context,
+            "decision": decision.decision,
+            "source": request.source,
+            "origin": request.origin,
+            "decided_by": decision.grants,
+            "reason": decision.reason,
+            "absent_context_keys": decision.absent_context_keys,
+        }
 
     document = {
-        "stacks": str(result.stacks), "account": result.account, "region": result.region,
-        "simulator": result.evaluation.simulator, "iam_data": result.evaluation.iam_data,
+        "stacks": str(result.stacks),
+        "account": result.account,
+        "region": result.region,
+        "simulator": result.evaluation.simulator,
+        "iam_data": result.evaluation.iam_data,
         "counts": counts(result),
         "denials": [decision_json(d) for d in result.denials],
         "unproven_runtimes": result.unproven,
         "allowed": [decision_json(d) for d in result.evaluation.decisions if d.allowed],
-        "unused_grants": [{"policy": g.policy, "sid": g.sid, "action": g.action, "resource": g.resource,
-                           "explanation": g.explanation} for g in result.unused],
-        "components": [{"component": s.component, "recorded": s.recorded, "role": s.role, "calls": s.calls,
-                        "not_applicable": s.not_applicable} for s in result.components],
+        "unused_grants": [
+            {"policy": g.policy, "sid": g.sid, "action": g.action, "resource": g.resource, "explanation": g.explanation}
+            for g in result.unused
+        ],
+        "components": [
+            {
+                "component": s.component,
+                "recorded": s.recorded,
+                "role": s.role,
+                "calls": s.calls,
+                "not_applicable": s.not_applicable,
+            }
+            for s in result.components
+        ],
     }
     return json.dumps(document, indent=2) + "\n"

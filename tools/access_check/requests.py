@@ -38,13 +38,27 @@ def with_common_context(request: Request, account: str, region: str) -> Request:
         common["aws:PrincipalServiceName"] = request.principal
         common["aws:PrincipalIsAWSService"] = "true"
     else:
-        common.update({"aws:PrincipalArn": request.principal, "aws:PrincipalAccount": account,
-                       "aws:PrincipalType": "AssumedRole", "aws:PrincipalIsAWSService": "false"})
+        common.update(
+            {
+                "aws:PrincipalArn": request.principal,
+                "aws:PrincipalAccount": account,
+                "aws:PrincipalType": "AssumedRole",
+                "aws:PrincipalIsAWSService": "false",
+            }
+        )
         if request.action.startswith("kms:"):
             common["kms:CallerAccount"] = account
         if request.action.startswith("s3:"):
             # What every SDK request to S3 carries: SigV4 in headers, over TLS 1.2 or later.
-            common.update({"s3:TlsVersion": "1.2", "s3:authType": "REST-HEADER",
-                           "s3:signatureversion": "AWS4-HMAC-SHA256"})
-    return Request(request.principal, request.action, request.resource, {**common, **request.context},
-                   request.source, request.origin, request.why)
+            common.update(
+                {"s3:TlsVersion": "1.2", "s3:authType": "REST-HEADER", "s3:signatureversion": "AWS4-HMAC-SHA256"}
+            )
+    return Request(
+        request.principal,
+        request.action,
+        request.resource,
+        {**common, **request.context},
+        request.source,
+        request.origin,
+        request.why,
+    )

@@ -44,7 +44,9 @@ class Declaration:
 DECLARATIONS: list[Declaration] = []
 
 
-def declares(id_: str, *docs: str) -> Callable[[Callable[[Inventory], Iterator[Request]]], Callable[[Inventory], Iterator[Request]]]:
+def declares(
+    id_: str, *docs: str
+) -> Callable[[Callable[[Inventory], Iterator[Request]]], Callable[[Inventory], Iterator[Request]]]:
     def register(build: Callable[[Inventory], Iterator[Request]]) -> Callable[[Inventory], Iterator[Request]]:
         what = " ".join((build.__doc__ or "").split())
         DECLARATIONS.append(Declaration(id_, what, docs, build))
@@ -57,8 +59,14 @@ def declared_requests(inventory: Inventory) -> list[Request]:
     return [request for declaration in DECLARATIONS for request in declaration.build(inventory)]
 
 
-def _call(declaration: str, principal: str, action: str, resource: str, context: dict[str, Any] | None = None,
-          detail: str = "") -> Request:
+def _call(
+    declaration: str,
+    principal: str,
+    action: str,
+    resource: str,
+    context: dict[str, Any] | None = None,
+    detail: str = "",
+) -> Request:
     origin = f"service call {declaration}" + (f": {detail}" if detail else "")
     return Request(principal, action, resource, context or {}, DECLARED, origin)
 
@@ -73,43 +81,75 @@ def _source(inventory: Inventory, source_arn: str) -> dict[str, str]:
 # --- roles assumed by services ------------------------------------------------------------------------------
 
 
-@declares("services-assume-their-roles",
-          "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html",
-          "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html",
-          "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html",
-          "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html",
-          "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html",
-          "https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html")
+@declares(
+    "services-assume-their-roles",
+    "https://docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html",
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html",
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html",
+    "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html",
+    "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html",
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html",
+)
 def services_assume_roles(inventory: Inventory) -> Iterator[Request]:
     """Lambda assumes each function's role, ECS each task's execution and task role (AWS Batch's jobs included),
     SageMaker the model's execution role, VPC Flow Logs its delivery role: the trust policies must let them (with the
     aws:SourceAccount/aws:SourceArn the service sends)."""
     name = "services-assume-their-roles"
     for function in inventory.blocks("aws_lambda_function"):
-        yield _call(name, "lambda.amazonaws.com", "sts:AssumeRole", inventory.arg(function, "role"),
-                    _source(inventory, inventory.attr(function, "arn")), function.path)
+        yield _call(
+            name,
+            "lambda.amazonaws.com",
+            "sts:AssumeRole",
+            inventory.arg(function, "role"),
+            _source(inventory, inventory.attr(function, "arn")),
+            function.path,
+        )
     for task in inventory.blocks("aws_ecs_task_definition"):
         task_arn = inventory.arn("ecs", f"task/{_cluster_name(inventory, task)}/{EXAMPLE_TASK}")
         for role in ("execution_role_arn", "task_role_arn"):
             if inventory.arg(task, role):
-                yield _call(name, "ecs-tasks.amazonaws.com", "sts:AssumeRole", inventory.arg(task, role),
-                            _source(inventory, task_arn), f"{task.path} {role}")
+                yield _call(
+                    name,
+                    "ecs-tasks.amazonaws.com",
+                    "sts:AssumeRole",
+                    inventory.arg(task, role),
+                    _source(inventory, task_arn),
+                    f"{task.path} {role}",
+                )
     for model in inventory.blocks("aws_sagemaker_model"):
-        yield _call(name, "sagemaker.amazonaws.com", "sts:AssumeRole", inventory.arg(model, "execution_role_arn"),
-                    _source(inventory, inventory.attr(model, "arn")), model.path)
+        yield _call(
+            name,
+            "sagemaker.amazonaws.com",
+            "sts:AssumeRole",
+            inventory.arg(model, "execution_role_arn"),
+            _source(inventory, inventory.attr(model, "arn")),
+            model.path,
+        )
     for flow_log in inventory.blocks("aws_flow_log"):
         if inventory.arg(flow_log, "iam_role_arn"):
-            yield _call(name, "vpc-flow-logs.amazonaws.com", "sts:AssumeRole", inventory.arg(flow_log, "iam_role_arn"),
-                        _source(inventory, inventory.attr(flow_log, "arn")), flow_log.path)
+            yield _call(
+                name,
+                "vpc-flow-logs.amazonaws.com",
+                "sts:AssumeRole",
+                inventory.arg(flow_log, "iam_role_arn"),
+                _source(inventory, inventory.attr(flow_log, "arn")),
+                flow_log.path,
+            )
     for job in inventory.blocks("aws_batch_job_definition"):
         # AWS Batch runs each Fargate job as an ECS task in a cluster it manages.
         task_arn = inventory.arn("ecs", f"task/AWSBatch-example/{EXAMPLE_TASK}")
         container = json.loads(inventory.arg(job, "container_properties"))
         for role in ("executionRoleArn", "jobRoleArn"):
             if container.get(role):
-                yield _call(name, "ecs-tasks.amazonaws.com", "sts:AssumeRole", container[role],
-                            _source(inventory, task_arn), f"{job.path} {role}")
+                yield _call(
+                    name,
+                    "ecs-tasks.amazonaws.com",
+                    "sts:AssumeRole",
+                    container[role],
+                    _source(inventory, task_arn),
+                    f"{job.path} {role}",
+                )
 
 
 def _cluster_name(inventory: Inventory, task: Block) -> str:
@@ -123,20 +163,28 @@ def _cluster_name(inventory: Inventory, task: Block) -> str:
 # --- Lambda, with each function's role --------------------------------------------------------------------
 
 
-@declares("lambda-writes-function-logs",
-          "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html#monitoring-cloudwatchlogs-prereqs")
+@declares(
+    "lambda-writes-function-logs",
+    "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html#monitoring-cloudwatchlogs-prereqs",
+)
 def lambda_writes_logs(inventory: Inventory) -> Iterator[Request]:
     """Lambda writes each function's output to its log group (`/aws/lambda/<name>` or logging_config) with the
     function's role."""
     for function in inventory.blocks("aws_lambda_function"):
-        group = inventory.arg(function, "logging_config.log_group") or f"/aws/lambda/{inventory.arg(function, 'function_name')}"
+        group = (
+            inventory.arg(function, "logging_config.log_group")
+            or f"/aws/lambda/{inventory.arg(function, 'function_name')}"
+        )
         stream = inventory.arn("logs", f"log-group:{group}:log-stream:2025/01/01/[$LATEST]0example0example")
         for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-            yield _call("lambda-writes-function-logs", inventory.arg(function, "role"), action, stream,
-                        detail=function.path)
+            yield _call(
+                "lambda-writes-function-logs", inventory.arg(function, "role"), action, stream, detail=function.path
+            )
 
 
-@declares("lambda-sends-traces", "https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html#services-xray-permissions")
+@declares(
+    "lambda-sends-traces", "https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html#services-xray-permissions"
+)
 def lambda_sends_traces(inventory: Inventory) -> Iterator[Request]:
     """With active tracing, Lambda sends X-Ray segments with the function's role."""
     for function in inventory.blocks("aws_lambda_function"):
@@ -145,23 +193,34 @@ def lambda_sends_traces(inventory: Inventory) -> Iterator[Request]:
                 yield _call("lambda-sends-traces", inventory.arg(function, "role"), action, "*", detail=function.path)
 
 
-@declares("lambda-decrypts-environment",
-          "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html")
+@declares(
+    "lambda-decrypts-environment", "https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html"
+)
 def lambda_decrypts_environment(inventory: Inventory) -> Iterator[Request]:
     """A function whose environment is encrypted with a customer key (kms_key_arn) has it decrypted with the
     function's role when an execution environment starts; the encryption context names the function."""
     for function in inventory.blocks("aws_lambda_function"):
         key = inventory.key_arn(inventory.arg(function, "kms_key_arn"))
         if key and inventory.arg(function, "environment.variables"):
-            context = {"kms:EncryptionContext:aws:lambda:FunctionArn": inventory.attr(function, "arn"),
-                       "kms:ViaService": f"lambda.{inventory.region}.amazonaws.com"}
-            yield _call("lambda-decrypts-environment", inventory.arg(function, "role"), "kms:Decrypt", key, context,
-                        function.path)
+            context = {
+                "kms:EncryptionContext:aws:lambda:FunctionArn": inventory.attr(function, "arn"),
+                "kms:ViaService": f"lambda.{inventory.region}.amazonaws.com",
+            }
+            yield _call(
+                "lambda-decrypts-environment",
+                inventory.arg(function, "role"),
+                "kms:Decrypt",
+                key,
+                context,
+                function.path,
+            )
 
 
-@declares("lambda-manages-vpc-interfaces",
-          "https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions",
-          "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html")
+@declares(
+    "lambda-manages-vpc-interfaces",
+    "https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#configuration-vpc-permissions",
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html",
+)
 def lambda_manages_enis(inventory: Inventory) -> Iterator[Request]:
     """A function in a VPC gets Hyperplane ENIs in its subnets and security groups, created and deleted with the
     function's role (the actions of AWSLambdaVPCAccessExecutionRole)."""
@@ -169,15 +228,23 @@ def lambda_manages_enis(inventory: Inventory) -> Iterator[Request]:
         subnets = inventory.arg(function, "vpc_config.subnet_ids") or []
         groups = inventory.arg(function, "vpc_config.security_group_ids") or []
         if subnets:
-            yield from _eni_requests(inventory, "lambda-manages-vpc-interfaces", inventory.arg(function, "role"),
-                                     subnets, groups, function.path,
-                                     manage=("ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
-                                             "ec2:UnassignPrivateIpAddresses"),
-                                     describe=("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"))
+            yield from _eni_requests(
+                inventory,
+                "lambda-manages-vpc-interfaces",
+                inventory.arg(function, "role"),
+                subnets,
+                groups,
+                function.path,
+                manage=("ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"),
+                describe=("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"),
+            )
 
 
-@declares("lambda-polls-sqs", "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions",
-          "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html")
+@declares(
+    "lambda-polls-sqs",
+    "https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html#events-sqs-permissions",
+    "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html",
+)
 def lambda_polls_queues(inventory: Inventory) -> Iterator[Request]:
     """An SQS event source mapping polls the queue and deletes handled messages with the function's role, and
     decrypts the messages of a queue encrypted with a customer key."""
@@ -193,13 +260,17 @@ def lambda_polls_queues(inventory: Inventory) -> Iterator[Request]:
             yield _call("lambda-polls-sqs", role, action, source, detail=mapping.path)
         key = inventory.queue_key(source)
         if key:
-            context = {"kms:ViaService": f"sqs.{inventory.region}.amazonaws.com",
-                       "kms:EncryptionContext:aws:sqs:arn": source}
+            context = {
+                "kms:ViaService": f"sqs.{inventory.region}.amazonaws.com",
+                "kms:EncryptionContext:aws:sqs:arn": source,
+            }
             yield _call("lambda-polls-sqs", role, "kms:Decrypt", key, context, mapping.path)
 
 
-@declares("api-gateway-invokes-functions",
-          "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html#http-api-develop-integrations-lambda.permissions")
+@declares(
+    "api-gateway-invokes-functions",
+    "https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html#http-api-develop-integrations-lambda.permissions",
+)
 def api_invokes_functions(inventory: Inventory) -> Iterator[Request]:
     """API Gateway invokes the function behind each Lambda-proxy route; the function policy (aws_lambda_permission)
     must allow apigateway.amazonaws.com for that route's source ARN."""
@@ -214,23 +285,34 @@ def api_invokes_functions(inventory: Inventory) -> Iterator[Request]:
         method, _, path = str(inventory.arg(route, "route_key")).partition(" ")
         for stage in _stages(inventory, str(inventory.arg(route, "api_id"))):
             source_arn = f"{inventory.attr(api, 'execution_arn')}/{stage}/{method}{path}" if api else ""
-            yield _call("api-gateway-invokes-functions", "apigateway.amazonaws.com", "lambda:InvokeFunction",
-                        function_arn, _source(inventory, source_arn), f"{route.path} {method} {path}")
+            yield _call(
+                "api-gateway-invokes-functions",
+                "apigateway.amazonaws.com",
+                "lambda:InvokeFunction",
+                function_arn,
+                _source(inventory, source_arn),
+                f"{route.path} {method} {path}",
+            )
 
 
 def _stages(inventory: Inventory, api_id: str) -> list[str]:
-    stages = [str(inventory.arg(stage, "name")) for stage in inventory.blocks("aws_apigatewayv2_stage")
-              if str(inventory.arg(stage, "api_id")) == api_id]
+    stages = [
+        str(inventory.arg(stage, "name"))
+        for stage in inventory.blocks("aws_apigatewayv2_stage")
+        if str(inventory.arg(stage, "api_id")) == api_id
+    ]
     return stages or ["$default"]
 
 
 # --- SNS, CloudWatch, CloudWatch Logs ---------------------------------------------------------------------
 
 
-@declares("sns-delivers-to-subscribers",
-          "https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html",
-          "https://docs.aws.amazon.com/sns/latest/dg/sns-enable-encryption-for-topic-sqs-queue-subscriptions.html",
-          "https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html")
+@declares(
+    "sns-delivers-to-subscribers",
+    "https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html",
+    "https://docs.aws.amazon.com/sns/latest/dg/sns-enable-encryption-for-topic-sqs-queue-subscriptions.html",
+    "https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html",
+)
 def sns_delivers_to_subscribers(inventory: Inventory) -> Iterator[Request]:
     """SNS sends each message of a topic to its subscribed SQS queues (the queue policy must allow
     sns.amazonaws.com for that topic, and the key of an encrypted queue must let SNS generate data keys and
@@ -248,36 +330,59 @@ def sns_delivers_to_subscribers(inventory: Inventory) -> Iterator[Request]:
         yield _call(name, "sns.amazonaws.com", "sqs:SendMessage", queue, context, subscription.path)
         key = inventory.queue_key(queue)
         if key:
-            kms_context = {**context, "kms:ViaService": f"sqs.{inventory.region}.amazonaws.com",
-                           "kms:EncryptionContext:aws:sqs:arn": queue}
+            kms_context = {
+                **context,
+                "kms:ViaService": f"sqs.{inventory.region}.amazonaws.com",
+                "kms:EncryptionContext:aws:sqs:arn": queue,
+            }
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
                 yield _call(name, "sns.amazonaws.com", action, key, kms_context, subscription.path)
 
 
-@declares("cloudwatch-alarms-publish-to-topics",
-          "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html",
-          "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services")
+@declares(
+    "cloudwatch-alarms-publish-to-topics",
+    "https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html",
+    "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
+)
 def alarms_publish(inventory: Inventory) -> Iterator[Request]:
     """CloudWatch publishes alarm state changes to the SNS topics in the alarm's actions: the topic policy must
     allow cloudwatch.amazonaws.com, and the key of an encrypted topic must let CloudWatch use it."""
     for alarm in inventory.blocks("aws_cloudwatch_metric_alarm"):
         if inventory.arg(alarm, "actions_enabled") is False:
             continue
-        actions = {str(action) for field in ("alarm_actions", "ok_actions", "insufficient_data_actions")
-                   for action in inventory.arg(alarm, field) or [] if ":sns:" in str(action)}
+        actions = {
+            str(action)
+            for field in ("alarm_actions", "ok_actions", "insufficient_data_actions")
+            for action in inventory.arg(alarm, field) or []
+            if ":sns:" in str(action)
+        }
         context = _source(inventory, inventory.attr(alarm, "arn"))
         for topic in sorted(actions):
-            yield _call("cloudwatch-alarms-publish-to-topics", "cloudwatch.amazonaws.com", "sns:Publish", topic,
-                        context, alarm.path)
+            yield _call(
+                "cloudwatch-alarms-publish-to-topics",
+                "cloudwatch.amazonaws.com",
+                "sns:Publish",
+                topic,
+                context,
+                alarm.path,
+            )
             key = inventory.topic_key(topic)
             if key:
                 for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                    yield _call("cloudwatch-alarms-publish-to-topics", "cloudwatch.amazonaws.com", action, key,
-                                {**context, "kms:ViaService": f"sns.{inventory.region}.amazonaws.com"}, alarm.path)
+                    yield _call(
+                        "cloudwatch-alarms-publish-to-topics",
+                        "cloudwatch.amazonaws.com",
+                        action,
+                        key,
+                        {**context, "kms:ViaService": f"sns.{inventory.region}.amazonaws.com"},
+                        alarm.path,
+                    )
 
 
-@declares("cloudwatch-logs-uses-log-group-keys",
-          "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html")
+@declares(
+    "cloudwatch-logs-uses-log-group-keys",
+    "https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html",
+)
 def logs_use_keys(inventory: Inventory) -> Iterator[Request]:
     """CloudWatch Logs encrypts and decrypts each log group that has a customer key, as the logs service
     principal, with the log group's ARN as encryption context."""
@@ -286,18 +391,28 @@ def logs_use_keys(inventory: Inventory) -> Iterator[Request]:
         if not key:
             continue
         # The documented key policy conditions on the encryption context only; no aws:SourceAccount is promised.
-        context = {"kms:EncryptionContext:aws:logs:arn": inventory.attr(group, "arn"),
-                   "kms:EncryptionContextKeys": ["aws:logs:arn"]}
+        context = {
+            "kms:EncryptionContext:aws:logs:arn": inventory.attr(group, "arn"),
+            "kms:EncryptionContextKeys": ["aws:logs:arn"],
+        }
         for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-            yield _call("cloudwatch-logs-uses-log-group-keys", f"logs.{inventory.region}.amazonaws.com", action, key,
-                        context, group.path)
+            yield _call(
+                "cloudwatch-logs-uses-log-group-keys",
+                f"logs.{inventory.region}.amazonaws.com",
+                action,
+                key,
+                context,
+                group.path,
+            )
 
 
 # --- log delivery into S3 ---------------------------------------------------------------------------------
 
 
-@declares("s3-delivers-server-access-logs",
-          "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general")
+@declares(
+    "s3-delivers-server-access-logs",
+    "https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general",
+)
 def s3_delivers_access_logs(inventory: Inventory) -> Iterator[Request]:
     """The S3 logging service writes each logged bucket's server access logs into the target bucket: the target
     bucket policy must allow logging.s3.amazonaws.com, with the source bucket as aws:SourceArn."""
@@ -305,13 +420,20 @@ def s3_delivers_access_logs(inventory: Inventory) -> Iterator[Request]:
         source = inventory.arn("s3", str(inventory.arg(logging, "bucket")), region=False, account=False)
         target = inventory.arg(logging, "target_bucket")
         key = f"{inventory.arg(logging, 'target_prefix') or ''}2025-01-01-00-00-00-0EXAMPLE0EXAMPLE"
-        yield _call("s3-delivers-server-access-logs", "logging.s3.amazonaws.com", "s3:PutObject",
-                    inventory.arn("s3", f"{target}/{key}", region=False, account=False),
-                    _source(inventory, source), logging.path)
+        yield _call(
+            "s3-delivers-server-access-logs",
+            "logging.s3.amazonaws.com",
+            "s3:PutObject",
+            inventory.arn("s3", f"{target}/{key}", region=False, account=False),
+            _source(inventory, source),
+            logging.path,
+        )
 
 
-@declares("elb-delivers-access-logs",
-          "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html#attach-bucket-policy")
+@declares(
+    "elb-delivers-access-logs",
+    "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html#attach-bucket-policy",
+)
 def elb_delivers_access_logs(inventory: Inventory) -> Iterator[Request]:
     """Elastic Load Balancing writes a load balancer's access logs into its bucket: the bucket policy must allow
     the region's ELB account (regions before August 2022) or logdelivery.elasticloadbalancing.amazonaws.com."""
@@ -321,12 +443,17 @@ def elb_delivers_access_logs(inventory: Inventory) -> Iterator[Request]:
         if not logs or not logs.get("enabled"):
             continue
         prefix = f"{logs['prefix']}/" if logs.get("prefix") else ""
-        key = (f"{prefix}AWSLogs/{inventory.account}/elasticloadbalancing/{inventory.region}/2025/01/01/"
-               f"{inventory.account}_elasticloadbalancing_{inventory.region}_example.log.gz")
+        key = (
+            f"{prefix}AWSLogs/{inventory.account}/elasticloadbalancing/{inventory.region}/2025/01/01/"
+            f"{inventory.account}_elasticloadbalancing_{inventory.region}_example.log.gz"
+        )
         resource = inventory.arn("s3", f"{logs['bucket']}/{key}", region=False, account=False)
         elb_account = ELB_ACCOUNTS.get(inventory.region)
-        principal = (f"arn:{inventory.partition}:iam::{elb_account}:root" if elb_account
-                     else "logdelivery.elasticloadbalancing.amazonaws.com")
+        principal = (
+            f"arn:{inventory.partition}:iam::{elb_account}:root"
+            if elb_account
+            else "logdelivery.elasticloadbalancing.amazonaws.com"
+        )
         # aws:SourceAccount is present only when a service principal acts; the ELB account is an account.
         context = {} if elb_account else {"aws:SourceAccount": inventory.account}
         yield _call("elb-delivers-access-logs", principal, "s3:PutObject", resource, context, balancer.path)
@@ -335,12 +462,14 @@ def elb_delivers_access_logs(inventory: Inventory) -> Iterator[Request]:
 # --- SageMaker hosting, with the model's execution role ---------------------------------------------------
 
 
-@declares("sagemaker-hosts-the-model",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html#host-vpc-configure-vpc",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html",
-          "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html#sagemaker-CreateEndpointConfig-request-KmsKeyId")
+@declares(
+    "sagemaker-hosts-the-model",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html#host-vpc-configure-vpc",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/monitoring-cloudwatch.html",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture.html",
+    "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpointConfig.html#sagemaker-CreateEndpointConfig-request-KmsKeyId",
+)
 def sagemaker_hosts(inventory: Inventory) -> Iterator[Request]:
     """SageMaker uses the model's execution role to pull the image from ECR, read (and decrypt) the model
     artifact, create and delete ENIs in the VPC, write the endpoint's logs and metrics, write captured data, and
@@ -354,40 +483,70 @@ def sagemaker_hosts(inventory: Inventory) -> Iterator[Request]:
         artifact = str(container.get("model_data_url") or "")
         if artifact.startswith("s3://"):
             bucket, _, key = artifact.removeprefix("s3://").partition("/")
-            yield _call(name, role, "s3:GetObject", inventory.arn("s3", f"{bucket}/{key}", region=False, account=False),
-                        detail=f"{model.path} model artifact")
+            yield _call(
+                name,
+                role,
+                "s3:GetObject",
+                inventory.arn("s3", f"{bucket}/{key}", region=False, account=False),
+                detail=f"{model.path} model artifact",
+            )
             yield from _s3_key_use(inventory, name, role, bucket, "kms:Decrypt", f"{model.path} model artifact")
         subnets = inventory.arg(model, "vpc_config.subnets") or []
         if subnets:
-            yield from _eni_requests(inventory, name, role, subnets,
-                                     inventory.arg(model, "vpc_config.security_group_ids") or [], model.path,
-                                     manage=("ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface",
-                                             "ec2:DeleteNetworkInterfacePermission"),
-                                     describe=("ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeSubnets",
-                                               "ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces"))
+            yield from _eni_requests(
+                inventory,
+                name,
+                role,
+                subnets,
+                inventory.arg(model, "vpc_config.security_group_ids") or [],
+                model.path,
+                manage=(
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ),
+                describe=(
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeNetworkInterfaces",
+                ),
+            )
         for endpoint in _endpoints_of(inventory, model):
             group = f"/aws/sagemaker/Endpoints/{inventory.arg(endpoint, 'name')}"
             stream = inventory.arn("logs", f"log-group:{group}:log-stream:primary/i-0example0example0")
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
                 yield _call(name, role, action, stream, detail=endpoint.path)
-            yield _call(name, role, "logs:DescribeLogStreams", inventory.arn("logs", f"log-group:{group}"),
-                        detail=endpoint.path)
-            yield _call(name, role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"},
-                        endpoint.path)
+            yield _call(
+                name, role, "logs:DescribeLogStreams", inventory.arn("logs", f"log-group:{group}"), detail=endpoint.path
+            )
+            yield _call(
+                name,
+                role,
+                "cloudwatch:PutMetricData",
+                "*",
+                {"cloudwatch:namespace": "/aws/sagemaker/Endpoints"},
+                endpoint.path,
+            )
             config = _config_of(inventory, endpoint)
             if config is None:
                 continue
             volume_key = inventory.key_arn(inventory.arg(config, "kms_key_arn"))
             if volume_key:
-                context = {"kms:GrantIsForAWSResource": "true",
-                           "kms:ViaService": f"sagemaker.{inventory.region}.amazonaws.com"}
+                context = {
+                    "kms:GrantIsForAWSResource": "true",
+                    "kms:ViaService": f"sagemaker.{inventory.region}.amazonaws.com",
+                }
                 yield _call(name, role, "kms:CreateGrant", volume_key, context, f"{config.path} volume key")
             yield from _data_capture(inventory, name, role, config)
 
 
-@declares("sagemaker-starts-the-previous-configuration",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html")
+@declares(
+    "sagemaker-starts-the-previous-configuration",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html",
+)
 def sagemaker_previous_configuration(inventory: Inventory) -> Iterator[Request]:
     """While an endpoint update runs (blue/green traffic shifting, a rolling batch) and when SageMaker rolls it
     back, instances of the PREVIOUS endpoint configuration start (scale-out of the old fleet, the old fleet brought
@@ -402,9 +561,13 @@ def sagemaker_previous_configuration(inventory: Inventory) -> Iterator[Request]:
         parts = key.split("/")
         if len(parts) == 4 and parts[0] == "models":
             previous = "/".join((parts[0], parts[1], EXAMPLE_PREVIOUS_VERSION, parts[3]))
-            yield _call(name, role, "s3:GetObject",
-                        inventory.arn("s3", f"{bucket}/{previous}", region=False, account=False),
-                        detail=f"{model.path} previous model version")
+            yield _call(
+                name,
+                role,
+                "s3:GetObject",
+                inventory.arn("s3", f"{bucket}/{previous}", region=False, account=False),
+                detail=f"{model.path} previous model version",
+            )
             yield from _s3_key_use(inventory, name, role, bucket, "kms:Decrypt", f"{model.path} previous model version")
         for endpoint in _endpoints_of(inventory, model):
             deployment = inventory.arg(endpoint, "deployment_config") or {}
@@ -412,9 +575,13 @@ def sagemaker_previous_configuration(inventory: Inventory) -> Iterator[Request]:
             rollback = deployment.get("auto_rollback_configuration") or {}
             rollback = rollback[0] if isinstance(rollback, list) and rollback else rollback
             for alarm in rollback.get("alarms") or []:
-                yield _call(name, role, "cloudwatch:DescribeAlarms",
-                            inventory.arn("cloudwatch", f"alarm:{alarm['alarm_name']}"),
-                            detail=f"{endpoint.path} auto-rollback alarm")
+                yield _call(
+                    name,
+                    role,
+                    "cloudwatch:DescribeAlarms",
+                    inventory.arn("cloudwatch", f"alarm:{alarm['alarm_name']}"),
+                    detail=f"{endpoint.path} auto-rollback alarm",
+                )
 
 
 def _data_capture(inventory: Inventory, name: str, role: str, config: Block) -> Iterator[Request]:
@@ -425,19 +592,28 @@ def _data_capture(inventory: Inventory, name: str, role: str, config: Block) -> 
         return
     bucket, _, prefix = destination.removeprefix("s3://").partition("/")
     key = f"{prefix.rstrip('/')}/primary/2025/01/01/00/example.jsonl".lstrip("/")
-    yield _call(name, role, "s3:PutObject", inventory.arn("s3", f"{bucket}/{key}", region=False, account=False),
-                detail=f"{config.path} data capture")
+    yield _call(
+        name,
+        role,
+        "s3:PutObject",
+        inventory.arn("s3", f"{bucket}/{key}", region=False, account=False),
+        detail=f"{config.path} data capture",
+    )
     key_arn = inventory.key_arn(capture.get("kms_key_id")) or inventory.bucket_encryption(bucket).key_arn
     if key_arn:
-        context = {"kms:ViaService": f"s3.{inventory.region}.amazonaws.com",
-                   "kms:EncryptionContext:aws:s3:arn": inventory.arn("s3", bucket, region=False, account=False)}
+        context = {
+            "kms:ViaService": f"s3.{inventory.region}.amazonaws.com",
+            "kms:EncryptionContext:aws:s3:arn": inventory.arn("s3", bucket, region=False, account=False),
+        }
         yield _call(name, role, "kms:GenerateDataKey", key_arn, context, f"{config.path} data capture")
 
 
-@declares("sagemaker-runs-async-inference",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-check-predictions.html",
-          "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#sns-what-permissions-for-sse")
+@declares(
+    "sagemaker-runs-async-inference",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-check-predictions.html",
+    "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#sns-what-permissions-for-sse",
+)
 def sagemaker_async_inference(inventory: Inventory) -> Iterator[Request]:
     """An asynchronous endpoint works with the model's execution role: it reads each request's InputLocation, writes
     the answer to the output path (or the error to the failure path) under the output key, and publishes the success
@@ -448,38 +624,57 @@ def sagemaker_async_inference(inventory: Inventory) -> Iterator[Request]:
         role = inventory.arg(model, "execution_role_arn")
         for endpoint in _endpoints_of(inventory, model):
             config = _config_of(inventory, endpoint)
-            output = _first(_first(inventory.arg(config, "async_inference_config") if config else None)
-                            .get("output_config"))
+            output = _first(
+                _first(inventory.arg(config, "async_inference_config") if config else None).get("output_config")
+            )
             if not output:
                 continue
             detail = f"{config.path} async"
             bucket = str(output.get("s3_output_path", "")).removeprefix("s3://").split("/", 1)[0]
             input_key = async_input_key("3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90")
-            yield _call(name, role, "s3:GetObject", inventory.arn("s3", f"{bucket}/{input_key}", region=False,
-                                                                   account=False), detail=f"{detail} input")
+            yield _call(
+                name,
+                role,
+                "s3:GetObject",
+                inventory.arn("s3", f"{bucket}/{input_key}", region=False, account=False),
+                detail=f"{detail} input",
+            )
             yield from _s3_key_use(inventory, name, role, bucket, "kms:Decrypt", f"{detail} input")
             for path in (output.get("s3_output_path"), output.get("s3_failure_path")):
                 if not str(path or "").startswith("s3://"):
                     continue
                 target, _, prefix = str(path).removeprefix("s3://").partition("/")
                 key = f"{prefix.rstrip('/')}/0example-0000-4000-8000-000000000000.out".lstrip("/")
-                yield _call(name, role, "s3:PutObject", inventory.arn("s3", f"{target}/{key}", region=False,
-                                                                       account=False), detail=f"{detail} {path}")
+                yield _call(
+                    name,
+                    role,
+                    "s3:PutObject",
+                    inventory.arn("s3", f"{target}/{key}", region=False, account=False),
+                    detail=f"{detail} {path}",
+                )
                 key_arn = inventory.key_arn(output.get("kms_key_id")) or inventory.bucket_encryption(target).key_arn
                 if key_arn:
-                    context = {"kms:ViaService": f"s3.{inventory.region}.amazonaws.com",
-                               "kms:EncryptionContext:aws:s3:arn": inventory.arn("s3", target, region=False,
-                                                                                 account=False)}
+                    context = {
+                        "kms:ViaService": f"s3.{inventory.region}.amazonaws.com",
+                        "kms:EncryptionContext:aws:s3:arn": inventory.arn("s3", target, region=False, account=False),
+                    }
                     yield _call(name, role, "kms:GenerateDataKey", key_arn, context, f"{detail} {path}")
             notification = _first(output.get("notification_config"))
-            for topic in sorted({str(notification.get(kind)) for kind in ("success_topic", "error_topic")
-                                 if notification.get(kind)}):
+            for topic in sorted(
+                {str(notification.get(kind)) for kind in ("success_topic", "error_topic") if notification.get(kind)}
+            ):
                 yield _call(name, role, "sns:Publish", topic, detail=f"{detail} notification")
                 key_arn = inventory.topic_key(topic)
                 if key_arn:
                     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                        yield _call(name, role, action, key_arn, {"kms:ViaService": f"sns.{inventory.region}.amazonaws.com"},
-                                    f"{detail} notification")
+                        yield _call(
+                            name,
+                            role,
+                            action,
+                            key_arn,
+                            {"kms:ViaService": f"sns.{inventory.region}.amazonaws.com"},
+                            f"{detail} notification",
+                        )
 
 
 def _first(value: Any) -> dict[str, Any]:
@@ -493,11 +688,16 @@ def _endpoints_of(inventory: Inventory, model: Block) -> list[Block]:
     model_name = inventory.arg(model, "name")
     endpoints = []
     for config in inventory.blocks("aws_sagemaker_endpoint_configuration"):
-        variants = [*(inventory.arg(config, "production_variants") or []),
-                    *(inventory.arg(config, "shadow_production_variants") or [])]
+        variants = [
+            *(inventory.arg(config, "production_variants") or []),
+            *(inventory.arg(config, "shadow_production_variants") or []),
+        ]
         if any(variant.get("model_name") == model_name for variant in variants):
-            endpoints += [endpoint for endpoint in inventory.blocks("aws_sagemaker_endpoint")
-                          if inventory.arg(endpoint, "endpoint_config_name") == inventory.arg(config, "name")]
+            endpoints += [
+                endpoint
+                for endpoint in inventory.blocks("aws_sagemaker_endpoint")
+                if inventory.arg(endpoint, "endpoint_config_name") == inventory.arg(config, "name")
+            ]
     return endpoints
 
 
@@ -511,9 +711,11 @@ def _config_of(inventory: Inventory, endpoint: Block) -> Block | None:
 # --- ECS, with each task definition's execution role -------------------------------------------------------
 
 
-@declares("ecs-agent-pulls-images-and-writes-logs",
-          "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html",
-          "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html")
+@declares(
+    "ecs-agent-pulls-images-and-writes-logs",
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html",
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/using_awslogs.html",
+)
 def ecs_agent(inventory: Inventory) -> Iterator[Request]:
     """The ECS agent uses the task definition's execution role to pull each container image from ECR and to write
     the awslogs streams of each container."""
@@ -522,8 +724,13 @@ def ecs_agent(inventory: Inventory) -> Iterator[Request]:
         if not role:
             continue
         containers = json.loads(inventory.arg(task, "container_definitions"))
-        yield from _image_pull(inventory, "ecs-agent-pulls-images-and-writes-logs", role,
-                               [str(container.get("image", "")) for container in containers], task.path)
+        yield from _image_pull(
+            inventory,
+            "ecs-agent-pulls-images-and-writes-logs",
+            role,
+            [str(container.get("image", "")) for container in containers],
+            task.path,
+        )
         for container in containers:
             log = container.get("logConfiguration") or {}
             options = log.get("options") or {}
@@ -532,13 +739,20 @@ def ecs_agent(inventory: Inventory) -> Iterator[Request]:
             stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{container['name']}/{EXAMPLE_TASK}"
             resource = inventory.arn("logs", f"log-group:{options['awslogs-group']}:log-stream:{stream}")
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-                yield _call("ecs-agent-pulls-images-and-writes-logs", role, action, resource,
-                            detail=f"{task.path} {container['name']}")
+                yield _call(
+                    "ecs-agent-pulls-images-and-writes-logs",
+                    role,
+                    action,
+                    resource,
+                    detail=f"{task.path} {container['name']}",
+                )
 
 
-@declares("batch-fargate-agent-pulls-images-and-writes-logs",
-          "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html",
-          "https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html")
+@declares(
+    "batch-fargate-agent-pulls-images-and-writes-logs",
+    "https://docs.aws.amazon.com/batch/latest/userguide/execution-IAM-role.html",
+    "https://docs.aws.amazon.com/batch/latest/userguide/using_awslogs.html",
+)
 def batch_agent(inventory: Inventory) -> Iterator[Request]:
     """AWS Batch starts each Fargate job as an ECS task: the agent uses the job definition's execution role to pull
     the image from ECR and to write the job's awslogs stream (<prefix>/default/<task id>)."""
@@ -558,9 +772,11 @@ def batch_agent(inventory: Inventory) -> Iterator[Request]:
                 yield _call(name, role, action, resource, detail=job.path)
 
 
-@declares("eventbridge-publishes-to-topics",
-          "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions",
-          "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services")
+@declares(
+    "eventbridge-publishes-to-topics",
+    "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions",
+    "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services",
+)
 def eventbridge_publishes(inventory: Inventory) -> Iterator[Request]:
     """An EventBridge rule with an SNS target publishes each matching event to the topic: the topic policy must
     allow events.amazonaws.com for that rule, and the key of an encrypted topic must let EventBridge use it."""
@@ -575,17 +791,25 @@ def eventbridge_publishes(inventory: Inventory) -> Iterator[Request]:
         key = inventory.topic_key(topic)
         if key:
             for action in ("kms:GenerateDataKey", "kms:Decrypt"):
-                yield _call(name, "events.amazonaws.com", action, key,
-                            {**context, "kms:ViaService": f"sns.{inventory.region}.amazonaws.com"}, target.path)
+                yield _call(
+                    name,
+                    "events.amazonaws.com",
+                    action,
+                    key,
+                    {**context, "kms:ViaService": f"sns.{inventory.region}.amazonaws.com"},
+                    target.path,
+                )
 
 
 # Where SageMaker writes every transform job's logs and metrics (fixed by AWS).
 TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
 
 
-@declares("sagemaker-runs-transform-jobs",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtransformjob-perms",
-          "https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html")
+@declares(
+    "sagemaker-runs-transform-jobs",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createtransformjob-perms",
+    "https://docs.aws.amazon.com/sagemaker/latest/dg/batch-transform.html",
+)
 def sagemaker_transforms(inventory: Inventory) -> Iterator[Request]:
     """Where the stacks offer Batch Transform (the batch stack's outputs batch_inputs_uri and transform_output_uri),
     SageMaker runs a transform job of the model as the model's execution role: it lists and reads the inputs
@@ -602,27 +826,50 @@ def sagemaker_transforms(inventory: Inventory) -> Iterator[Request]:
         group = inventory.arn("logs", f"log-group:{TRANSFORM_LOG_GROUP}")
         for model in inventory.blocks("aws_sagemaker_model"):
             role, detail = inventory.arg(model, "execution_role_arn"), f"{model.path} transform job"
-            yield _call(name, role, "s3:ListBucket", inventory.arn("s3", bucket, region=False, account=False),
-                        {"s3:prefix": f"{input_prefix}example/"}, detail)
-            yield _call(name, role, "s3:GetObject",
-                        inventory.arn("s3", f"{bucket}/{input_prefix}example/part-00000.jsonl", region=False,
-                                      account=False), detail=detail)
+            yield _call(
+                name,
+                role,
+                "s3:ListBucket",
+                inventory.arn("s3", bucket, region=False, account=False),
+                {"s3:prefix": f"{input_prefix}example/"},
+                detail,
+            )
+            yield _call(
+                name,
+                role,
+                "s3:GetObject",
+                inventory.arn("s3", f"{bucket}/{input_prefix}example/part-00000.jsonl", region=False, account=False),
+                detail=detail,
+            )
             yield from _s3_key_use(inventory, name, role, bucket, "kms:Decrypt", detail)
-            yield _call(name, role, "s3:PutObject",
-                        inventory.arn("s3", f"{output_bucket}/{output_prefix}example/part-00000.jsonl.out",
-                                      region=False, account=False), detail=detail)
+            yield _call(
+                name,
+                role,
+                "s3:PutObject",
+                inventory.arn(
+                    "s3", f"{output_bucket}/{output_prefix}example/part-00000.jsonl.out", region=False, account=False
+                ),
+                detail=detail,
+            )
             yield from _s3_key_use(inventory, name, role, output_bucket, "kms:GenerateDataKey", detail)
             stream = f"{group}:log-stream:example/i-0example0example0"
-            for action, resource in (("logs:CreateLogGroup", group), ("logs:DescribeLogStreams", group),
-                                     ("logs:CreateLogStream", stream), ("logs:PutLogEvents", stream)):
+            for action, resource in (
+                ("logs:CreateLogGroup", group),
+                ("logs:DescribeLogStreams", group),
+                ("logs:CreateLogStream", stream),
+                ("logs:PutLogEvents", stream),
+            ):
                 yield _call(name, role, action, resource, detail=detail)
-            yield _call(name, role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": TRANSFORM_LOG_GROUP},
-                        detail)
+            yield _call(
+                name, role, "cloudwatch:PutMetricData", "*", {"cloudwatch:namespace": TRANSFORM_LOG_GROUP}, detail
+            )
 
 
-@declares("ecs-agent-sets-task-protection",
-          "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html",
-          "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html")
+@declares(
+    "ecs-agent-sets-task-protection",
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html",
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html",
+)
 def ecs_agent_protects_tasks(inventory: Inventory) -> Iterator[Request]:
     """The queue consumer (the container command `work`) asks the ECS agent inside its task to set and clear task
     scale-in protection. That request is plain HTTP to the agent, not an AWS API call (so no botocore hook records
@@ -633,9 +880,14 @@ def ecs_agent_protects_tasks(inventory: Inventory) -> Iterator[Request]:
         if not role or not any(container.get("command") == [WORK_COMMAND] for container in containers):
             continue
         cluster = _cluster_name(inventory, task)
-        yield _call("ecs-agent-sets-task-protection", role, "ecs:UpdateTaskProtection",
-                    inventory.arn("ecs", f"task/{cluster}/{EXAMPLE_TASK}"),
-                    {"ecs:cluster": inventory.arn("ecs", f"cluster/{cluster}")}, task.path)
+        yield _call(
+            "ecs-agent-sets-task-protection",
+            role,
+            "ecs:UpdateTaskProtection",
+            inventory.arn("ecs", f"task/{cluster}/{EXAMPLE_TASK}"),
+            {"ecs:cluster": inventory.arn("ecs", f"cluster/{cluster}")},
+            task.path,
+        )
 
 
 # --- VPC flow logs, with their delivery role -----------------------------------------------------------------
@@ -652,8 +904,12 @@ def flow_logs_deliver(inventory: Inventory) -> Iterator[Request]:
             continue
         group = destination.removesuffix(":*")
         stream = f"{group}:log-stream:{EXAMPLE_ENI}-all"
-        for action, resource in (("logs:CreateLogStream", stream), ("logs:PutLogEvents", stream),
-                                 ("logs:DescribeLogStreams", group), ("logs:DescribeLogGroups", "*")):
+        for action, resource in (
+            ("logs:CreateLogStream", stream),
+            ("logs:PutLogEvents", stream),
+            ("logs:DescribeLogStreams", group),
+            ("logs:DescribeLogGroups", "*"),
+        ):
             yield _call("vpc-flow-logs-deliver", role, action, resource, detail=flow_log.path)
 
 
@@ -681,13 +937,24 @@ def _s3_key_use(inventory: Inventory, name: str, role: str, bucket: str, action:
     encryption = inventory.bucket_encryption(bucket)
     if encryption.key_arn:
         bucket_arn = inventory.arn("s3", bucket, region=False, account=False)
-        context = {"kms:ViaService": f"s3.{inventory.region}.amazonaws.com",
-                   "kms:EncryptionContext:aws:s3:arn": bucket_arn}
+        context = {
+            "kms:ViaService": f"s3.{inventory.region}.amazonaws.com",
+            "kms:EncryptionContext:aws:s3:arn": bucket_arn,
+        }
         yield _call(name, role, action, encryption.key_arn, context, detail)
 
 
-def _eni_requests(inventory: Inventory, name: str, role: str, subnet_ids: list[str], group_ids: list[str],
-                  detail: str, *, manage: tuple[str, ...], describe: tuple[str, ...]) -> Iterator[Request]:
+def _eni_requests(
+    inventory: Inventory,
+    name: str,
+    role: str,
+    subnet_ids: list[str],
+    group_ids: list[str],
+    detail: str,
+    *,
+    manage: tuple[str, ...],
+    describe: tuple[str, ...],
+) -> Iterator[Request]:
     """ec2:CreateNetworkInterface is authorized once per resource it touches: the new interface
     (`network-interface/*`), the subnet and each security group; each with the keys EC2 knows for it."""
     subnets = [inventory.find("aws_subnet", str(subnet)) for subnet in subnet_ids]
@@ -697,21 +964,42 @@ def _eni_requests(inventory: Inventory, name: str, role: str, subnet_ids: list[s
         known = {"ec2:Subnet": subnet_arn, "ec2:SubnetID": str(subnet_id), "ec2:Region": inventory.region}
         if subnet is not None:
             known.update({"ec2:Vpc": vpc_arn, "ec2:AvailabilityZone": str(inventory.arg(subnet, "availability_zone"))})
-        yield _call(name, role, "ec2:CreateNetworkInterface", inventory.arn("ec2", "network-interface/*"), known,
-                    f"{detail} new interface in {subnet_id}")
+        yield _call(
+            name,
+            role,
+            "ec2:CreateNetworkInterface",
+            inventory.arn("ec2", "network-interface/*"),
+            known,
+            f"{detail} new interface in {subnet_id}",
+        )
         yield _call(name, role, "ec2:CreateNetworkInterface", subnet_arn, known, f"{detail} subnet {subnet_id}")
         eni = {**known, "ec2:NetworkInterfaceID": EXAMPLE_ENI}
         for action in manage:
-            yield _call(name, role, action, inventory.arn("ec2", f"network-interface/{EXAMPLE_ENI}"), eni,
-                        f"{detail} interface in {subnet_id}")
+            yield _call(
+                name,
+                role,
+                action,
+                inventory.arn("ec2", f"network-interface/{EXAMPLE_ENI}"),
+                eni,
+                f"{detail} interface in {subnet_id}",
+            )
     vpc_ids = {str(inventory.arg(subnet, "vpc_id")) for subnet in subnets if subnet is not None}
     for group_id in group_ids:
         group = inventory.find("aws_security_group", str(group_id))
         vpc = str(inventory.arg(group, "vpc_id")) if group is not None else next(iter(vpc_ids), "")
-        context = {"ec2:SecurityGroupID": str(group_id), "ec2:Region": inventory.region,
-                   **({"ec2:Vpc": inventory.arn("ec2", f"vpc/{vpc}")} if vpc else {})}
-        yield _call(name, role, "ec2:CreateNetworkInterface", inventory.arn("ec2", f"security-group/{group_id}"),
-                    context, f"{detail} security group {group_id}")
+        context = {
+            "ec2:SecurityGroupID": str(group_id),
+            "ec2:Region": inventory.region,
+            **({"ec2:Vpc": inventory.arn("ec2", f"vpc/{vpc}")} if vpc else {}),
+        }
+        yield _call(
+            name,
+            role,
+            "ec2:CreateNetworkInterface",
+            inventory.arn("ec2", f"security-group/{group_id}"),
+            context,
+            f"{detail} security group {group_id}",
+        )
     for action in describe:
         yield _call(name, role, action, "*", {"ec2:Region": inventory.region}, detail)
 
@@ -728,15 +1016,20 @@ ADDON_SERVICE_ACCOUNTS = (KEDA_OPERATOR, LB_CONTROLLER)
 def _association_role(inventory: Inventory, service_account: str) -> str | None:
     namespace, name = service_account.split("/")
     for association in inventory.blocks("aws_eks_pod_identity_association"):
-        if (inventory.arg(association, "namespace"), inventory.arg(association, "service_account")) == (namespace, name):
+        if (inventory.arg(association, "namespace"), inventory.arg(association, "service_account")) == (
+            namespace,
+            name,
+        ):
             return inventory.arg(association, "role_arn")
     return None
 
 
-@declares("eks-assumes-cluster-and-node-roles",
-          "https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html",
-          "https://docs.aws.amazon.com/eks/latest/userguide/auto-cluster-iam-role.html",
-          "https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html")
+@declares(
+    "eks-assumes-cluster-and-node-roles",
+    "https://docs.aws.amazon.com/eks/latest/userguide/cluster-iam-role.html",
+    "https://docs.aws.amazon.com/eks/latest/userguide/auto-cluster-iam-role.html",
+    "https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html",
+)
 def eks_assumes_roles(inventory: Inventory) -> Iterator[Request]:
     """EKS assumes the cluster role (Auto Mode also tags its sessions), and the nodes' EC2 instances the node role
     (Auto Mode's compute_config.node_role_arn, or a managed node group's)."""
@@ -748,11 +1041,12 @@ def eks_assumes_roles(inventory: Inventory) -> Iterator[Request]:
         if node_role:
             yield _call(name, "ec2.amazonaws.com", "sts:AssumeRole", node_role, detail=cluster.path)
     for group in inventory.blocks("aws_eks_node_group"):
-        yield _call(name, "ec2.amazonaws.com", "sts:AssumeRole", inventory.arg(group, "node_role_arn"), detail=group.path)
+        yield _call(
+            name, "ec2.amazonaws.com", "sts:AssumeRole", inventory.arg(group, "node_role_arn"), detail=group.path
+        )
 
 
-@declares("eks-envelope-encrypts-secrets",
-          "https://docs.aws.amazon.com/eks/latest/userguide/envelope-encryption.html")
+@declares("eks-envelope-encrypts-secrets", "https://docs.aws.amazon.com/eks/latest/userguide/envelope-encryption.html")
 def eks_encrypts_secrets(inventory: Inventory) -> Iterator[Request]:
     """With secrets encryption on, the control plane checks the customer key and encrypts and decrypts the
     secrets' data keys with it, as the cluster role."""
@@ -760,13 +1054,20 @@ def eks_encrypts_secrets(inventory: Inventory) -> Iterator[Request]:
         key = inventory.key_arn(inventory.arg(cluster, "encryption_config.provider.key_arn"))
         if key:
             for action in ("kms:DescribeKey", "kms:ListGrants", "kms:Encrypt", "kms:Decrypt"):
-                yield _call("eks-envelope-encrypts-secrets", inventory.arg(cluster, "role_arn"), action, key,
-                            detail=cluster.path)
+                yield _call(
+                    "eks-envelope-encrypts-secrets",
+                    inventory.arg(cluster, "role_arn"),
+                    action,
+                    key,
+                    detail=cluster.path,
+                )
 
 
-@declares("eks-pod-identity-assumes-roles",
-          "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html",
-          "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html")
+@declares(
+    "eks-pod-identity-assumes-roles",
+    "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html",
+    "https://docs.aws.amazon.com/eks/latest/userguide/pod-id-how-it-works.html",
+)
 def pod_identity_assumes_roles(inventory: Inventory) -> Iterator[Request]:
     """EKS Pod Identity assumes each association's role for the pod (and tags the session with the cluster,
     namespace and service account), on behalf of the cluster."""
@@ -774,12 +1075,21 @@ def pod_identity_assumes_roles(inventory: Inventory) -> Iterator[Request]:
         cluster = inventory.find("aws_eks_cluster", str(inventory.arg(association, "cluster_name")))
         context = _source(inventory, inventory.attr(cluster, "arn")) if cluster else {}
         for action in ("sts:AssumeRole", "sts:TagSession"):
-            yield _call("eks-pod-identity-assumes-roles", "pods.eks.amazonaws.com", action,
-                        inventory.arg(association, "role_arn"), context, association.path)
+            yield _call(
+                "eks-pod-identity-assumes-roles",
+                "pods.eks.amazonaws.com",
+                action,
+                inventory.arg(association, "role_arn"),
+                context,
+                association.path,
+            )
 
 
-@declares("keda-reads-queue-backlog", "https://keda.sh/docs/2.20/scalers/aws-sqs/",
-          "https://keda.sh/docs/2.20/authentication-providers/aws/")
+@declares(
+    "keda-reads-queue-backlog",
+    "https://keda.sh/docs/2.20/scalers/aws-sqs/",
+    "https://keda.sh/docs/2.20/authentication-providers/aws/",
+)
 def keda_reads_backlog(inventory: Inventory) -> Iterator[Request]:
     """KEDA's operator (pod identity provider aws, identityOwner keda) reads each aws-sqs-queue trigger's queue
     attributes (visible and in-flight messages) with its own role."""
@@ -791,14 +1101,20 @@ def keda_reads_backlog(inventory: Inventory) -> Iterator[Request]:
             continue
         for trigger in item["spec"].get("triggers", []):
             if trigger.get("type") == "aws-sqs-queue":
-                yield _call("keda-reads-queue-backlog", role, "sqs:GetQueueAttributes",
-                            inventory.queue_arn(trigger["metadata"]["queueURL"]),
-                            detail=f"ScaledObject {item['metadata']['name']}")
+                yield _call(
+                    "keda-reads-queue-backlog",
+                    role,
+                    "sqs:GetQueueAttributes",
+                    inventory.queue_arn(trigger["metadata"]["queueURL"]),
+                    detail=f"ScaledObject {item['metadata']['name']}",
+                )
 
 
-@declares("load-balancer-controller-binds-targets",
-          "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/targetgroupbinding/",
-          "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html")
+@declares(
+    "load-balancer-controller-binds-targets",
+    "https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/targetgroupbinding/targetgroupbinding/",
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_awselasticloadbalancingv2.html",
+)
 def load_balancer_controller_binds_targets(inventory: Inventory) -> Iterator[Request]:
     """On a node-group cluster the AWS Load Balancer Controller keeps each TargetGroupBinding's target group in
     step with the pods: it describes target groups, their health and the network, and registers and
@@ -807,10 +1123,18 @@ def load_balancer_controller_binds_targets(inventory: Inventory) -> Iterator[Req
     if role is None:
         return
     name = "load-balancer-controller-binds-targets"
-    describe = ("elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeTargetHealth",
-                "ec2:DescribeInstances", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets", "ec2:DescribeVpcs",
-                "ec2:DescribeSecurityGroups", "elasticloadbalancing:DescribeLoadBalancers",
-                "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTags")
+    describe = (
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "ec2:DescribeInstances",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSecurityGroups",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeTags",
+    )
     for action in describe:
         yield _call(name, role, action, "*")
     for item in inventory.synthesized.kubernetes_objects:

@@ -107,7 +107,9 @@ class Synthesized:
         suffix = remote_state.removeprefix("cross-stack-reference-input-")
         if suffix in self.stacks:
             return suffix
-        raise InputError(f"stack {consumer}: data.terraform_remote_state.{remote_state} reads no stack of {self.folder}")
+        raise InputError(
+            f"stack {consumer}: data.terraform_remote_state.{remote_state} reads no stack of {self.folder}"
+        )
 
     def _provider_settings(self) -> tuple[str, str]:
         regions, accounts = set(), set()
@@ -119,7 +121,9 @@ class Synthesized:
                 accounts.update(provider.get("allowed_account_ids", [])[:1])
         regions.discard(None)
         if len(regions) != 1:
-            raise InputError(f"{self.folder}: expected one AWS region across the stacks, found {sorted(regions) or 'none'}")
+            raise InputError(
+                f"{self.folder}: expected one AWS region across the stacks, found {sorted(regions) or 'none'}"
+            )
         if len(accounts) > 1:
             raise InputError(f"{self.folder}: stacks pin different accounts {sorted(accounts)}")
         return regions.pop(), (accounts.pop() if accounts else FAKE_ACCOUNT_ID)

@@ -42,16 +42,27 @@ class Explanation:
     reason: str
 
     def covers(self, grant: UnusedGrant) -> bool:
-        return (self.policy == grant.policy and self.sid == grant.sid
-                and (not self.action or self.action == grant.action)
-                and (not self.resource or fnmatch.fnmatchcase(grant.resource, self.resource)))
+        return (
+            self.policy == grant.policy
+            and self.sid == grant.sid
+            and (not self.action or self.action == grant.action)
+            and (not self.resource or fnmatch.fnmatchcase(grant.resource, self.resource))
+        )
 
 
 def load_explanations(path: Path = EXPLANATIONS_FILE) -> list[Explanation]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-        return [Explanation(item["policy"], item["sid"], item.get("action", ""), item.get("resource", ""),
-                            " ".join(str(item["reason"]).split())) for item in raw]
+        return [
+            Explanation(
+                item["policy"],
+                item["sid"],
+                item.get("action", ""),
+                item.get("resource", ""),
+                " ".join(str(item["reason"]).split()),
+            )
+            for item in raw
+        ]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
         raise InputError(f"{path}: not a list of accepted unused grants ({error})") from error
 
@@ -64,7 +75,9 @@ def unused_grants(policies: Policies, evaluation: Evaluation, explanations: list
             continue
         resource_policy = policies.resource(decision.request.action, decision.request.resource)
         for statement in decision.allow:
-            policy_id = resource_policy.id if statement["kind"] == "resource" and resource_policy else statement.get("policy")
+            policy_id = (
+                resource_policy.id if statement["kind"] == "resource" and resource_policy else statement.get("policy")
+            )
             used_actions.update((policy_id, statement["index"], action) for action in statement["actions"])
             used_resources.update((policy_id, statement["index"], resource) for resource in statement["resources"])
     found = []

@@ -22,7 +22,9 @@ DEPLOY_ORDER_NOTE = "arrows point from the stack that reads to the stack it read
 
 def _stack_documents(outdir: Path) -> dict[str, dict]:
     manifest = json.loads((outdir / "manifest.json").read_text())
-    return {name: json.loads((outdir / s["synthesizedStackPath"]).read_text()) for name, s in manifest["stacks"].items()}
+    return {
+        name: json.loads((outdir / s["synthesizedStackPath"]).read_text()) for name, s in manifest["stacks"].items()
+    }
 
 
 def edges(outdir: Path) -> dict[tuple[str, str], dict[str, set[str]]]:

@@ -31,22 +31,32 @@ def stack_classes() -> dict[str, type]:
     found = {}
     for name in STACK_MODULES:
         module = importlib.import_module(f"modules.stacks.{name}")
-        found[name] = next(obj for attr, obj in vars(module).items()
-                           if inspect.isclass(obj) and attr.endswith("Stack") and obj.__module__ == module.__name__)
+        found[name] = next(
+            obj
+            for attr, obj in vars(module).items()
+            if inspect.isclass(obj) and attr.endswith("Stack") and obj.__module__ == module.__name__
+        )
     return found
 
 
 def parameters(cls: type) -> list[str]:
     """`name: Type` of each producer the stack's constructor takes (annotations as written)."""
     signature = inspect.signature(cls.__init__)
-    return [f"`{name}: {param.annotation}`".replace("|", "\\|") for name, param in signature.parameters.items() if name not in PLUMBING]
+    return [
+        f"`{name}: {param.annotation}`".replace("|", "\\|")
+        for name, param in signature.parameters.items()
+        if name not in PLUMBING
+    ]
 
 
 def render(outdir: Path, environment: str) -> str:
     reads = edges(outdir)
     rows = ["| stack | takes | reads in the synthesized JSON |", "| --- | --- | --- |"]
     for name, cls in stack_classes().items():
-        read = [f"{producer}: " + "; ".join(f"{kind} ({', '.join(sorted(attrs))})" for kind, attrs in sorted(kinds.items()))
-                for (consumer, producer), kinds in sorted(reads.items()) if consumer == name]
+        read = [
+            f"{producer}: " + "; ".join(f"{kind} ({', '.join(sorted(attrs))})" for kind, attrs in sorted(kinds.items()))
+            for (consumer, producer), kinds in sorted(reads.items())
+            if consumer == name
+        ]
         rows.append(f"| `{name}` ({cls.__name__}) | {', '.join(parameters(cls)) or '—'} | {'<br>'.join(read) or '—'} |")
     return HEADER.format(environment=environment) + "\n" + "\n".join(rows) + "\n"

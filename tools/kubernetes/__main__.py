@@ -28,10 +28,20 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 FIELD_MANAGER = "inference-pipeline"
 
 # The add-ons, pinned; their CRD schemas in tools/kubernetes/crds/ are of the same releases.
-KEDA_CHART = {"release": "keda", "repository": "https://kedacore.github.io/charts", "chart": "keda",
-              "version": "2.20.2", "namespace": "keda"}
-LB_CONTROLLER_CHART = {"release": "aws-load-balancer-controller", "repository": "https://aws.github.io/eks-charts",
-                       "chart": "aws-load-balancer-controller", "version": "3.5.0", "namespace": "kube-system"}
+KEDA_CHART = {
+    "release": "keda",
+    "repository": "https://kedacore.github.io/charts",
+    "chart": "keda",
+    "version": "2.20.2",
+    "namespace": "keda",
+}
+LB_CONTROLLER_CHART = {
+    "release": "aws-load-balancer-controller",
+    "repository": "https://aws.github.io/eks-charts",
+    "chart": "aws-load-balancer-controller",
+    "version": "3.5.0",
+    "namespace": "kube-system",
+}
 
 
 class BadInput(Exception):
@@ -43,8 +53,10 @@ def _config():
 
     config = load_config(config_path_from_env())
     if config.compute.orchestrator != "eks":
-        raise BadInput(f"PIPELINE_ENV={config.environment} runs on {config.compute.orchestrator}: no Kubernetes "
-                       "manifests (choose an environment with compute.orchestrator = 'eks')")
+        raise BadInput(
+            f"PIPELINE_ENV={config.environment} runs on {config.compute.orchestrator}: no Kubernetes "
+            "manifests (choose an environment with compute.orchestrator = 'eks')"
+        )
     return config
 
 
@@ -73,7 +85,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise BadInput(f"{name} is not on PATH: install it to talk to the cluster (docs/eks.md: EKS as the orchestrator)")
+        raise BadInput(
+            f"{name} is not on PATH: install it to talk to the cluster (docs/eks.md: EKS as the orchestrator)"
+        )
     return found
 
 
@@ -97,18 +111,48 @@ def install_commands(config: Any, vpc_id: str | None) -> list[list[str]]:
     charts = [(KEDA_CHART, [])]
     if not config.compute.eks.auto_mode:
         if not vpc_id:
-            raise BadInput("the AWS Load Balancer Controller needs the VPC id (its pods cannot read instance "
-                           "metadata: hop limit 1): pass --vpc-id (output vpc_id of the network stack)")
-        charts.append((LB_CONTROLLER_CHART, [
-            "--set", f"clusterName={config.compute.eks_cluster_name(config.name_prefix)}",
-            "--set", f"region={config.region}", "--set", f"vpcId={vpc_id}",
-            # Its pod identity association names this service account (modules/stacks/eks.py).
-            "--set", "serviceAccount.name=aws-load-balancer-controller",
-            # Only TargetGroupBinding is used: no webhook may turn Services into load balancers.
-            "--set", "enableServiceMutatorWebhook=false"]))
-    return [["helm", "upgrade", "--install", chart["release"], chart["chart"], "--repo", chart["repository"],
-             "--version", chart["version"], "--namespace", chart["namespace"], "--create-namespace", "--wait",
-             *values] for chart, values in charts]
+            raise BadInput(
+                "the AWS Load Balancer Controller needs the VPC id (its pods cannot read instance "
+                "metadata: hop limit 1): pass --vpc-id (output vpc_id of the network stack)"
+            )
+        charts.append(
+            (
+                LB_CONTROLLER_CHART,
+                [
+                    "--set",
+                    f"clusterName={config.compute.eks_cluster_name(config.name_prefix)}",
+                    "--set",
+                    f"region={config.region}",
+                    "--set",
+                    f"vpcId={vpc_id}",
+                    # Its pod identity association names this service account (modules/stacks/eks.py).
+                    "--set",
+                    "serviceAccount.name=aws-load-balancer-controller",
+                    # Only TargetGroupBinding is used: no webhook may turn Services into load balancers.
+                    "--set",
+                    "enableServiceMutatorWebhook=false",
+                ],
+            )
+        )
+    return [
+        [
+            "helm",
+            "upgrade",
+            "--install",
+            chart["release"],
+            chart["chart"],
+            "--repo",
+            chart["repository"],
+            "--version",
+            chart["version"],
+            "--namespace",
+            chart["namespace"],
+            "--create-namespace",
+            "--wait",
+            *values,
+        ]
+        for chart, values in charts
+    ]
 
 
 def cmd_install(args: argparse.Namespace) -> int:
@@ -175,11 +219,14 @@ def cmd_crd_drift(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    parser = argparse.ArgumentParser(prog="python -m tools.kubernetes", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.kubernetes", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, handler, help_ in (("validate", cmd_validate, "validate the manifests offline"),
-                                 ("apply", cmd_apply, "validate, then kubectl apply every file in order")):
+    for name, handler, help_ in (
+        ("validate", cmd_validate, "validate the manifests offline"),
+        ("apply", cmd_apply, "validate, then kubectl apply every file in order"),
+    ):
         command = commands.add_parser(name, help=help_)
         command.add_argument("--folder", help="manifests folder (default: $CDKTF_OUTDIR or cdktf.out, k8s/<env>)")
         command.add_argument("--kubernetes-version", help="default: compute.eks.kubernetes_version of the config")

@@ -34,8 +34,9 @@ CUSTOM_SCHEMAS = {
 }
 # The CRDs' CEL rules (x-kubernetes-validations), as Python over the object the rule's `self` names.
 CEL_RULES: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "!has(self.minReplicaCount) || self.minReplicaCount <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)":
-        lambda spec: "minReplicaCount" not in spec or spec["minReplicaCount"] <= spec.get("maxReplicaCount", 100),
+    "!has(self.minReplicaCount) || self.minReplicaCount <= (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)": lambda spec: (
+        "minReplicaCount" not in spec or spec["minReplicaCount"] <= spec.get("maxReplicaCount", 100)
+    ),
 }
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 
@@ -96,8 +97,10 @@ def validate_document(document: dict[str, Any], kubernetes_version: str) -> tupl
     try:
         kubernetes_validate.validate(document, kubernetes_version, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
-        return None, [f"no schema for {key[1]} ({key[0]}) in Kubernetes {kubernetes_version} nor in "
-                      f"tools/kubernetes/crds/: add the CRD schema of the pinned release"]
+        return None, [
+            f"no schema for {key[1]} ({key[0]}) in Kubernetes {kubernetes_version} nor in "
+            f"tools/kubernetes/crds/: add the CRD schema of the pinned release"
+        ]
     except kubernetes_validate.ValidationError as error:
         path = ".".join(str(part) for part in error.absolute_path) or "(object)"
         return None, [f"{path}: {error.message} (Kubernetes {kubernetes_version} schema, strict)"]
@@ -114,8 +117,10 @@ def _custom_problems(document: dict[str, Any], schema_file: str) -> list[str]:
 
     schema = _schema(schema_file)
     validator = jsonschema.Draft202012Validator(schema)
-    problems = [f"{'.'.join(str(p) for p in error.absolute_path) or '(object)'}: {error.message} ({schema_file})"
-                for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))]
+    problems = [
+        f"{'.'.join(str(p) for p in error.absolute_path) or '(object)'}: {error.message} ({schema_file})"
+        for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    ]
     if not problems:
         problems += _rule_problems(schema, document, schema_file)
     return problems
@@ -127,8 +132,10 @@ def _rule_problems(schema: dict[str, Any], value: Any, schema_file: str, path: s
     for rule in schema.get("x-kubernetes-validations", []):
         check = CEL_RULES.get(rule["rule"])
         if check is None:
-            problems.append(f"{path or '(object)'}: rule {rule['rule']!r} of {schema_file} is not implemented in "
-                            "tools/kubernetes/validate.py (CEL_RULES)")
+            problems.append(
+                f"{path or '(object)'}: rule {rule['rule']!r} of {schema_file} is not implemented in "
+                "tools/kubernetes/validate.py (CEL_RULES)"
+            )
         elif not check(value):
             problems.append(f"{path or '(object)'}: {rule['message']} ({schema_file})")
     if isinstance(value, dict):
@@ -157,8 +164,9 @@ def reference_problems(documents: Iterable[dict[str, Any]]) -> list[str]:
     def exists(kind: str, namespace: str | None, name: str) -> bool:
         return (namespace, name) in by_kind.get(kind, {})
 
-    pods = [(namespace, document["spec"]["template"]) for (namespace, _), document in
-            by_kind.get("Deployment", {}).items()]
+    pods = [
+        (namespace, document["spec"]["template"]) for (namespace, _), document in by_kind.get("Deployment", {}).items()
+    ]
     for document in documents:
         kind, metadata = document["kind"], document.get("metadata", {})
         namespace = metadata.get("namespace")
@@ -173,29 +181,37 @@ def reference_problems(documents: Iterable[dict[str, Any]]) -> list[str]:
             if account and not exists("ServiceAccount", namespace, account):
                 problems.append(f"{label(document)}: service account {account!r} is not in these manifests")
         if kind in ("Service", "PodDisruptionBudget", "NetworkPolicy"):
-            selector = spec.get("selector") if kind == "Service" else \
-                (spec.get("selector") or spec.get("podSelector") or {}).get("matchLabels")
-            if selector and not any(ns == namespace and _matches(selector, t["metadata"].get("labels", {}))
-                                    for ns, t in pods):
+            selector = (
+                spec.get("selector")
+                if kind == "Service"
+                else (spec.get("selector") or spec.get("podSelector") or {}).get("matchLabels")
+            )
+            if selector and not any(
+                ns == namespace and _matches(selector, t["metadata"].get("labels", {})) for ns, t in pods
+            ):
                 problems.append(f"{label(document)}: selects no pod of these manifests ({selector})")
         if kind in ("HorizontalPodAutoscaler", "ScaledObject"):
             target = spec["scaleTargetRef"]
             if not exists(target.get("kind", "Deployment"), namespace, target["name"]):
-                problems.append(f"{label(document)}: scales {target.get('kind')}/{target['name']}, which these "
-                                "manifests do not create")
+                problems.append(
+                    f"{label(document)}: scales {target.get('kind')}/{target['name']}, which these "
+                    "manifests do not create"
+                )
         if kind == "ScaledObject":
             for trigger in spec.get("triggers", []):
                 reference = trigger.get("authenticationRef")
-                if reference and not exists(reference.get("kind", "TriggerAuthentication"), namespace,
-                                            reference["name"]):
+                if reference and not exists(
+                    reference.get("kind", "TriggerAuthentication"), namespace, reference["name"]
+                ):
                     problems.append(f"{label(document)}: trigger authentication {reference['name']!r} is missing")
         if kind == "TargetGroupBinding":
             reference = spec["serviceRef"]
             service = by_kind.get("Service", {}).get((namespace, reference["name"]))
             if service is None:
                 problems.append(f"{label(document)}: service {reference['name']!r} is not in these manifests")
-            elif not any(reference["port"] in (port.get("port"), port.get("name"))
-                         for port in service["spec"].get("ports", [])):
+            elif not any(
+                reference["port"] in (port.get("port"), port.get("name")) for port in service["spec"].get("ports", [])
+            ):
                 problems.append(f"{label(document)}: service {reference['name']!r} has no port {reference['port']!r}")
     return problems
 

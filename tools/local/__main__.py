@@ -117,12 +117,25 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     env = emulator_environment(emulator.url, config.environment)
     synth = synthesize(emulator.url, Path(args.outdir), config.environment)
     times["synth"] = synth.seconds
-    say(f"synthesized {len(synth.stacks)} stack(s) into {_shown(synth.outdir)}; order: "
-        + " -> ".join("{" + ", ".join(level) + "}" for level in synth.levels))
+    say(
+        f"synthesized {len(synth.stacks)} stack(s) into {_shown(synth.outdir)}; order: "
+        + " -> ".join("{" + ", ".join(level) + "}" for level in synth.levels)
+    )
     SESSION_FILE.parent.mkdir(parents=True, exist_ok=True)
-    SESSION_FILE.write_text(json.dumps({
-        "environment": config.environment, "emulator_url": emulator.url, "emulator_pid": emulator.pid,
-        "started_emulator": started_emulator, "outdir": str(synth.outdir), "engine": args.engine}, indent=2) + "\n")
+    SESSION_FILE.write_text(
+        json.dumps(
+            {
+                "environment": config.environment,
+                "emulator_url": emulator.url,
+                "emulator_pid": emulator.pid,
+                "started_emulator": started_emulator,
+                "outdir": str(synth.outdir),
+                "engine": args.engine,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     engine = make_engine(args.engine, tc, env, say)
     say(f"deploying with {engine.name} ...")
     result = engine.deploy(synth)
@@ -130,8 +143,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     outputs = stack_outputs(tc, synth, env)
     print_outputs(outputs, f"{config.name_prefix} on the emulator at {emulator.url}")
     print_times(times)
-    say("try it: ./pipeline jobs submit --file examples/job.json --wait   (docs/local-loop.md: Try it; ./pipeline --help)   |   "
-        "tear down: make destroy-local")
+    say(
+        "try it: ./pipeline jobs submit --file examples/job.json --wait   (docs/local-loop.md: Try it; ./pipeline --help)   |   "
+        "tear down: make destroy-local"
+    )
     return 0
 
 
@@ -202,16 +217,24 @@ def cmd_outputs(args: argparse.Namespace) -> int:
     outdir = Path(session["outdir"])
     stacks = read_stacks(outdir)
     synth = Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=0.0)
-    print_outputs(stack_outputs(toolchain(), synth, emulator_environment(session["emulator_url"])),
-                  f"outputs on the emulator at {session['emulator_url']}")
+    print_outputs(
+        stack_outputs(toolchain(), synth, emulator_environment(session["emulator_url"])),
+        f"outputs on the emulator at {session['emulator_url']}",
+    )
     return 0
 
 
 # --- e2e ----------------------------------------------------------------------------------------
 
 
-def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: bool = False,
-            report=say, readme_examples: bool = True) -> tuple[bool, list, dict[str, float]]:
+def run_e2e(
+    *,
+    engine_name: str = "terraform",
+    outdir: Path = E2E_OUTDIR,
+    keep: bool = False,
+    report=say,
+    readme_examples: bool = True,
+) -> tuple[bool, list, dict[str, float]]:
     """Deploy onto a private emulator, smoke-test, release a second model version and push a job through it, run
     the README's run=local examples against the deployment (tools/readme_examples.py), destroy. Returns (all
     passed, steps, times)."""
@@ -239,15 +262,17 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
             synth = synthesize(emulator.url, outdir, config.environment)
             times["synth"] = synth.seconds
             note["detail"] = f"{len(synth.stacks)} stacks: " + " -> ".join(
-                "{" + ", ".join(level) + "}" for level in synth.levels)
+                "{" + ", ".join(level) + "}" for level in synth.levels
+            )
         if config.compute.orchestrator == "eks":
             # No cluster runs here: the manifests are validated, and the smoke test runs the queue worker's
             # container as a local process with exactly the Deployment's args and environment.
             with steps.step("Kubernetes manifests valid (schemas of the pinned version, CRDs, references)") as note:
                 from tools.kubernetes.validate import validate_folder
 
-                manifests = validate_folder(synth.outdir / "k8s" / config.environment,
-                                            config.compute.eks.kubernetes_version)
+                manifests = validate_folder(
+                    synth.outdir / "k8s" / config.environment, config.compute.eks.kubernetes_version
+                )
                 if not manifests.ok:
                     raise RuntimeError("; ".join(manifests.problems) or "no manifests")
                 note["detail"] = f"{len(manifests.checked)} objects"
@@ -258,8 +283,13 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
             outputs = stack_outputs(tc, synth, env)
         smoke_began = time.monotonic()
         try:
-            run_smoke(steps, emulator_url=emulator.url, outputs=outputs, config=config,
-                      manifests_dir=synth.outdir / "k8s" / config.environment)
+            run_smoke(
+                steps,
+                emulator_url=emulator.url,
+                outputs=outputs,
+                config=config,
+                manifests_dir=synth.outdir / "k8s" / config.environment,
+            )
         finally:
             times["smoke test"] = time.monotonic() - smoke_began
         if has_batch(outputs):
@@ -271,17 +301,31 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
         release_began = time.monotonic()
         try:
             # Plans and saved-plan applies are the terraform engine's, whichever engine deployed.
-            release = run_release(steps, engine=TerraformEngine(tc, env, report), synth=synth,
-                                  emulator_url=emulator.url, config=config, config_path=config_path_from_env(),
-                                  outputs=outputs, report=report)
+            release = run_release(
+                steps,
+                engine=TerraformEngine(tc, env, report),
+                synth=synth,
+                emulator_url=emulator.url,
+                config=config,
+                config_path=config_path_from_env(),
+                outputs=outputs,
+                report=report,
+            )
             synth = release.synth  # what is deployed now, and what destroy must read
         finally:
             times["release and verify"] = time.monotonic() - release_began
         job_began = time.monotonic()
         try:
             # One path is enough to show the released model answering jobs; every path ran above.
-            run_smoke(steps, emulator_url=emulator.url, outputs=outputs, config=config, model_dir=release.model_dir,
-                      model_label=f"the released version {release.version}", paths=("worker function",))
+            run_smoke(
+                steps,
+                emulator_url=emulator.url,
+                outputs=outputs,
+                config=config,
+                model_dir=release.model_dir,
+                model_label=f"the released version {release.version}",
+                paths=("worker function",),
+            )
         finally:
             times["job through the released model"] = time.monotonic() - job_began
         if readme_examples:
@@ -289,8 +333,9 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
 
             examples_began = time.monotonic()
             try:
-                run_local_examples(steps, emulator_url=emulator.url, environment=config.environment,
-                                   outdir=synth.outdir, say=report)
+                run_local_examples(
+                    steps, emulator_url=emulator.url, environment=config.environment, outdir=synth.outdir, say=report
+                )
             finally:
                 times["README examples"] = time.monotonic() - examples_began
     except StepFailed:
@@ -313,8 +358,10 @@ def cmd_e2e(args: argparse.Namespace) -> int:
     passed, done, times = run_e2e(engine_name=args.engine, keep=args.keep)
     print_times(times)
     failed = [step.name for step in done if not step.passed]
-    say(f"e2e {'PASSED' if passed else 'FAILED'}: {len(done) - len(failed)}/{len(done)} steps passed"
-        + (f"; failed: {', '.join(failed)}" if failed else ""))
+    say(
+        f"e2e {'PASSED' if passed else 'FAILED'}: {len(done) - len(failed)}/{len(done)} steps passed"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
     return 0 if passed else EXIT_FAILED
 
 
@@ -327,8 +374,9 @@ def cmd_stress(args: argparse.Namespace) -> int:
     runs: list[tuple[bool, dict[str, float], list[str]]] = []
     try:
         for run in range(1, args.runs + 1):
-            passed, done, times = run_e2e(engine_name=args.engine,
-                                          report=lambda message, run=run: say(f"[run {run}] {message}"))
+            passed, done, times = run_e2e(
+                engine_name=args.engine, report=lambda message, run=run: say(f"[run {run}] {message}")
+            )
             runs.append((passed, times, [step.name for step in done if not step.passed]))
             say(f"[run {run}] e2e {'PASSED' if passed else 'FAILED'} in {times.get('e2e total', 0):.1f} s")
     finally:
@@ -336,12 +384,23 @@ def cmd_stress(args: argparse.Namespace) -> int:
             hog.kill()
             hog.wait()
     phases = list(dict.fromkeys(phase for _, times, _ in runs for phase in times))
-    print_times({f"run {index} {phase}": times[phase] for index, (_, times, _) in enumerate(runs, 1)
-                 for phase in phases if phase in times})
+    print_times(
+        {
+            f"run {index} {phase}": times[phase]
+            for index, (_, times, _) in enumerate(runs, 1)
+            for phase in phases
+            if phase in times
+        }
+    )
     passes = sum(1 for passed, _, _ in runs if passed)
-    say(f"stress: {passes}/{len(runs)} e2e runs passed under {len(hogs)} CPU hog(s)"
-        + "".join(f"; run {index} failed at: {', '.join(failed)}" for index, (passed, _, failed) in enumerate(runs, 1)
-                  if not passed))
+    say(
+        f"stress: {passes}/{len(runs)} e2e runs passed under {len(hogs)} CPU hog(s)"
+        + "".join(
+            f"; run {index} failed at: {', '.join(failed)}"
+            for index, (passed, _, failed) in enumerate(runs, 1)
+            if not passed
+        )
+    )
     return 0 if passes == len(runs) else EXIT_FAILED
 
 
@@ -354,8 +413,9 @@ def _shown(path: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    parser = argparse.ArgumentParser(prog="python -m tools.local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     deploy = commands.add_parser("deploy", help="deploy every stack onto the emulator (make deploy-local)")
     deploy.add_argument("--engine", choices=ENGINES, default="cdktf")
@@ -366,8 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     destroy.set_defaults(handler=cmd_destroy)
     commands.add_parser("outputs", help="print the outputs of the local deployment").set_defaults(handler=cmd_outputs)
     e2e = commands.add_parser("e2e", help="deploy, smoke-test, destroy on a private emulator (make e2e)")
-    e2e.add_argument("--engine", choices=ENGINES, default="terraform",
-                     help="default terraform: the faster engine here (docs/local-loop.md: Local loop: Engines)")
+    e2e.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="terraform",
+        help="default terraform: the faster engine here (docs/local-loop.md: Local loop: Engines)",
+    )
     e2e.add_argument("--keep", action="store_true", help="leave the deployment and emulator running (debugging)")
     e2e.set_defaults(handler=cmd_e2e)
     stress = commands.add_parser("stress", help="e2e several times under a CPU hog on every core (make e2e-stress)")

@@ -43,10 +43,17 @@ class AsyncEndpointStandIn:
         """Input keys handed off and not yet answered (an answered job has an output or failure named after it)."""
         listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix="async/")
         keys = [item["Key"] for item in listing.get("Contents", [])]
-        answered = {key.rsplit("/", 1)[-1].split(".", 1)[0] for key in keys
-                    if key.startswith((ASYNC_OUTPUT_PREFIX, ASYNC_FAILURE_PREFIX))}
-        return sorted(key for key in keys if key.startswith(ASYNC_INPUT_PREFIX)
-                      and key.removeprefix(ASYNC_INPUT_PREFIX).removesuffix(".json") not in answered)
+        answered = {
+            key.rsplit("/", 1)[-1].split(".", 1)[0]
+            for key in keys
+            if key.startswith((ASYNC_OUTPUT_PREFIX, ASYNC_FAILURE_PREFIX))
+        }
+        return sorted(
+            key
+            for key in keys
+            if key.startswith(ASYNC_INPUT_PREFIX)
+            and key.removeprefix(ASYNC_INPUT_PREFIX).removesuffix(".json") not in answered
+        )
 
     def process(self, input_key: str) -> dict[str, Any]:
         """Answer one handed-off input as the endpoint would; returns the notification it published."""
@@ -55,31 +62,51 @@ class AsyncEndpointStandIn:
         inference_id = input_key.removeprefix(ASYNC_INPUT_PREFIX).removesuffix(".json")
         status, answer = self._invoke(body)
         notification: dict[str, Any] = {
-            "awsRegion": self.region, "receivedTime": _time(received),
-            "requestParameters": {"contentType": "application/json", "endpointName": self.endpoint_name,
-                                  "inputLocation": f"s3://{self.bucket}/{input_key}"},
-            "inferenceId": inference_id, "eventVersion": "1.0", "eventSource": "aws:sagemaker",
-            "eventName": "InferenceResult"}
+            "awsRegion": self.region,
+            "receivedTime": _time(received),
+            "requestParameters": {
+                "contentType": "application/json",
+                "endpointName": self.endpoint_name,
+                "inputLocation": f"s3://{self.bucket}/{input_key}",
+            },
+            "inferenceId": inference_id,
+            "eventVersion": "1.0",
+            "eventSource": "aws:sagemaker",
+            "eventName": "InferenceResult",
+        }
         # Named after the inference so pending_inputs can tell it answered (SageMaker picks its own names).
         if 200 <= status < 300:
             key = f"{ASYNC_OUTPUT_PREFIX}{inference_id}.{uuid.uuid4()}.out"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=answer, ContentType="application/json")
-            notification |= {"invocationStatus": "Completed", "responseParameters": {
-                "contentType": "application/json", "outputLocation": f"s3://{self.bucket}/{key}"}}
+            notification |= {
+                "invocationStatus": "Completed",
+                "responseParameters": {
+                    "contentType": "application/json",
+                    "outputLocation": f"s3://{self.bucket}/{key}",
+                },
+            }
         else:
             key = f"{ASYNC_FAILURE_PREFIX}{inference_id}.{uuid.uuid4()}.out"
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=answer, ContentType="application/json")
             kind = "client" if 400 <= status < 500 else "server"
-            notification |= {"invocationStatus": "Failed", "failureReason": (
-                f"ClientError: Received {kind} error ({status}) from model with message "
-                f"\"{answer.decode('utf-8', 'replace')[:200]}\". See the SageMaker Endpoint logs for more information.")}
+            notification |= {
+                "invocationStatus": "Failed",
+                "failureReason": (
+                    f"ClientError: Received {kind} error ({status}) from model with message "
+                    f'"{answer.decode("utf-8", "replace")[:200]}". See the SageMaker Endpoint logs for more information.'
+                ),
+            }
         notification["eventTime"] = _time(datetime.now(UTC))
         self.sns.publish(TopicArn=self.topic_arn, Message=json.dumps(notification))
         return notification
 
     def _invoke(self, body: bytes) -> tuple[int, bytes]:
-        request = urllib.request.Request(f"{self.model_url.rstrip('/')}/invocations", data=body, method="POST",
-                                         headers={"Content-Type": "application/json", "Accept": "application/json"})
+        request = urllib.request.Request(
+            f"{self.model_url.rstrip('/')}/invocations",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=MODEL_TIMEOUT_SECONDS) as response:
                 return response.status, response.read()

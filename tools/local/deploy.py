@@ -94,10 +94,17 @@ class EngineResult:
 
 def emulator_environment(url: str, environment: str | None = None) -> dict[str, str]:
     """Environment of every child process: synth against URL; never real AWS credentials or profiles."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
-    env.update(PIPELINE_EMULATOR_URL=url, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
-               JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=env.get("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20"))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+    }
+    env.update(
+        PIPELINE_EMULATOR_URL=url,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=env.get("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20"),
+    )
     if environment:
         env["PIPELINE_ENV"] = environment
     return env
@@ -111,22 +118,35 @@ def synthesize(url: str, outdir: Path, environment: str | None = None, config_pa
     env["CDKTF_OUTDIR"] = str(outdir)
     if config_path is not None:
         env["PIPELINE_CONFIG"] = str(config_path)
-    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py")], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, check=False, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "main.py")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     if proc.returncode != 0:
-        raise DeployError(f"synth against the emulator failed (exit {proc.returncode}):\n"
-                          f"{(proc.stderr or proc.stdout).strip()[-4000:]}")
+        raise DeployError(
+            f"synth against the emulator failed (exit {proc.returncode}):\n"
+            f"{(proc.stderr or proc.stdout).strip()[-4000:]}"
+        )
     stacks = read_stacks(outdir)
-    return Synthesized(outdir=outdir, stacks=stacks, levels=dependency_levels(stacks),
-                       seconds=time.monotonic() - started)
+    return Synthesized(
+        outdir=outdir, stacks=stacks, levels=dependency_levels(stacks), seconds=time.monotonic() - started
+    )
 
 
 def read_stacks(outdir: Path) -> dict[str, StackInfo]:
     """Every stack of the manifest with its working directory and dependencies."""
     manifest = json.loads((outdir / "manifest.json").read_text())
-    return {name: StackInfo(name=name, directory=outdir / entry["workingDirectory"],
-                            dependencies=tuple(entry.get("dependencies", [])))
-            for name, entry in manifest["stacks"].items()}
+    return {
+        name: StackInfo(
+            name=name, directory=outdir / entry["workingDirectory"], dependencies=tuple(entry.get("dependencies", []))
+        )
+        for name, entry in manifest["stacks"].items()
+    }
 
 
 def dependency_levels(stacks: dict[str, StackInfo]) -> list[list[str]]:
@@ -137,8 +157,9 @@ def dependency_levels(stacks: dict[str, StackInfo]) -> list[list[str]]:
     done: set[str] = set()
     levels = []
     while len(done) < len(stacks):
-        level = sorted(name for name, s in stacks.items()
-                       if name not in done and all(dep in done for dep in s.dependencies))
+        level = sorted(
+            name for name, s in stacks.items() if name not in done and all(dep in done for dep in s.dependencies)
+        )
         if not level:
             raise DeployError(f"dependency cycle among stacks: {', '.join(sorted(set(stacks) - done))}")
         levels.append(level)
@@ -188,8 +209,14 @@ class TerraformEngine:
     def __init__(self, toolchain: TerraformToolchain, env: dict[str, str], say: Say) -> None:
         self.toolchain, self.env, self.say = toolchain, env, say
 
-    def _terraform(self, args: list[str], stack: StackInfo, log: Path, extra_env: dict[str, str] | None = None,
-                   started: Callable[[], None] | None = None) -> None:
+    def _terraform(
+        self,
+        args: list[str],
+        stack: StackInfo,
+        log: Path,
+        extra_env: dict[str, str] | None = None,
+        started: Callable[[], None] | None = None,
+    ) -> None:
         """Run `terraform ARGS` in STACK's folder; every line of its output goes to LOG with the seconds since
         the command started, so the log shows where the time went (provider start, plan, each resource).
         STARTED is called once Terraform's CPU-heavy start (schemas, plan) is over: at its first change to a
@@ -198,9 +225,15 @@ class TerraformEngine:
         with log.open("a") as out:
             out.write(f"$ terraform {' '.join(args)}\n")
             out.flush()
-            proc = subprocess.Popen([str(self.toolchain.binary), *args], cwd=stack.directory,
-                                    env=self.toolchain.env({**self.env, **(extra_env or {})}), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace")
+            proc = subprocess.Popen(
+                [str(self.toolchain.binary), *args],
+                cwd=stack.directory,
+                env=self.toolchain.env({**self.env, **(extra_env or {})}),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
             assert proc.stdout is not None
             for line in proc.stdout:
                 out.write(f"[{time.monotonic() - began:6.1f}s] {line}")
@@ -221,8 +254,9 @@ class TerraformEngine:
         # One after the other: concurrent installs into the shared plugin cache can race.
         for name in [n for level in synth.levels for n in level]:
             stack = synth.stacks[name]
-            if (stack.directory / ".terraform" / "terraform.tfstate").is_file() and \
-                    (stack.directory / ".terraform.lock.hcl").is_file():
+            if (stack.directory / ".terraform" / "terraform.tfstate").is_file() and (
+                stack.directory / ".terraform.lock.hcl"
+            ).is_file():
                 continue
             self._terraform(["init", "-input=false", "-no-color"], stack, _log_path("init", name))
 
@@ -251,6 +285,7 @@ class TerraformEngine:
             def release_slot() -> None:
                 if slot and slot.pop():
                     start_slots.release()
+
             try:
                 with shared_provider(stack.directory, self.toolchain.env(self.env)) as reattach:
                     self._terraform(args, stack, log, reattach, started=release_slot)
@@ -266,8 +301,14 @@ class TerraformEngine:
             running: dict[Future[StackRun], str] = {}
             pending = set(synth.stacks)
             while pending or running:
-                ready = [] if errors else sorted((name for name in pending if waits_for[name] <= done),
-                                                 key=lambda name: (-priority[name][0], -priority[name][1], name))
+                ready = (
+                    []
+                    if errors
+                    else sorted(
+                        (name for name in pending if waits_for[name] <= done),
+                        key=lambda name: (-priority[name][0], -priority[name][1], name),
+                    )
+                )
                 for name in ready:
                     # Wait for a start slot, but never longer than the next stack to finish (it may free others).
                     if running and not start_slots.acquire(timeout=0.5):
@@ -293,9 +334,11 @@ class TerraformEngine:
 
     def deploy(self, synth: Synthesized) -> EngineResult:
         self.init(synth)
-        return self._run_graph(synth, "apply",
-                               ["apply", "-auto-approve", "-input=false", "-no-color",
-                                f"-parallelism={TERRAFORM_PARALLELISM}"])
+        return self._run_graph(
+            synth,
+            "apply",
+            ["apply", "-auto-approve", "-input=false", "-no-color", f"-parallelism={TERRAFORM_PARALLELISM}"],
+        )
 
     def plan(self, synth: Synthesized, stacks: list[str] | None = None) -> dict[str, Path]:
         """`terraform plan -out` and `show -json` in every stack (or STACKS; no order needed: a plan changes
@@ -306,10 +349,12 @@ class TerraformEngine:
             stack, log = synth.stacks[name], _log_path("plan", name)
             log.write_text("")
             with shared_provider(stack.directory, self.toolchain.env(self.env)) as reattach:
-                self._terraform(["plan", "-input=false", "-no-color", "-lock=false", f"-out={PLAN_FILE}"], stack, log,
-                                reattach)
-                shown = self.toolchain.run(["show", "-json", PLAN_FILE], cwd=stack.directory,
-                                           env={**self.env, **reattach})
+                self._terraform(
+                    ["plan", "-input=false", "-no-color", "-lock=false", f"-out={PLAN_FILE}"], stack, log, reattach
+                )
+                shown = self.toolchain.run(
+                    ["show", "-json", PLAN_FILE], cwd=stack.directory, env={**self.env, **reattach}
+                )
             path = stack.directory / "plan.json"
             path.write_text(shown.stdout)
             return path
@@ -324,17 +369,28 @@ class TerraformEngine:
         for name in [n for level in synth.levels for n in level if n in stacks]:
             stack = synth.stacks[name]
             with shared_provider(stack.directory, self.toolchain.env(self.env)) as reattach:
-                self._terraform(["apply", "-input=false", "-no-color", PLAN_FILE], stack, _log_path("apply-plan", name),
-                                reattach)
+                self._terraform(
+                    ["apply", "-input=false", "-no-color", PLAN_FILE], stack, _log_path("apply-plan", name), reattach
+                )
         return EngineResult(seconds=time.monotonic() - started)
 
     def destroy(self, synth: Synthesized) -> EngineResult:
         self.init(synth)
         # -refresh=false: the emulator has no one else changing things, and reading every resource back first
         # costs more than the deletes on a loaded machine.
-        return self._run_graph(synth, "destroy",
-                               ["destroy", "-auto-approve", "-input=false", "-no-color", "-refresh=false",
-                                f"-parallelism={TERRAFORM_PARALLELISM}"], reverse=True)
+        return self._run_graph(
+            synth,
+            "destroy",
+            [
+                "destroy",
+                "-auto-approve",
+                "-input=false",
+                "-no-color",
+                "-refresh=false",
+                f"-parallelism={TERRAFORM_PARALLELISM}",
+            ],
+            reverse=True,
+        )
 
 
 class CdktfEngine:
@@ -344,8 +400,10 @@ class CdktfEngine:
 
     def __init__(self, toolchain: TerraformToolchain, env: dict[str, str], say: Say) -> None:
         if not CDKTF_BIN.is_file():
-            raise DeployError(f"cdktf CLI not found at {CDKTF_BIN.relative_to(PROJECT_ROOT)}: run `make install` "
-                              "(or use --engine terraform)")
+            raise DeployError(
+                f"cdktf CLI not found at {CDKTF_BIN.relative_to(PROJECT_ROOT)}: run `make install` "
+                "(or use --engine terraform)"
+            )
         self.toolchain, self.say = toolchain, say
         self.env = toolchain.env(env)
         # cdktf runs `terraform` itself: the same binary and offline CLI configuration as the other engine.
@@ -353,16 +411,35 @@ class CdktfEngine:
 
     def _cdktf(self, action: str, synth: Synthesized) -> EngineResult:
         log = _log_path(action)
-        command = [str(CDKTF_BIN), action, "*", "--skip-synth", "--skip-provider-lock", "--auto-approve",
-                   "--app", f"{sys.executable} main.py", "--output", str(synth.outdir),
-                   "--terraform-parallelism", str(TERRAFORM_PARALLELISM), "--no-color"]
+        command = [
+            str(CDKTF_BIN),
+            action,
+            "*",
+            "--skip-synth",
+            "--skip-provider-lock",
+            "--auto-approve",
+            "--app",
+            f"{sys.executable} main.py",
+            "--output",
+            str(synth.outdir),
+            "--terraform-parallelism",
+            str(TERRAFORM_PARALLELISM),
+            "--no-color",
+        ]
         started = time.monotonic()
         finished: set[str] = set()
         done_marker = "Apply complete!" if action == "deploy" else "Destroy complete!"
         with log.open("w") as out:
             out.write(f"$ {' '.join(command)}\n")
-            proc = subprocess.Popen(command, cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True, errors="replace")
+            proc = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
             assert proc.stdout is not None
             for raw in proc.stdout:
                 out.write(raw)
@@ -387,7 +464,9 @@ class CdktfEngine:
         return self._cdktf("destroy", synth)
 
 
-def make_engine(name: str, toolchain: TerraformToolchain, env: dict[str, str], say: Say) -> TerraformEngine | CdktfEngine:
+def make_engine(
+    name: str, toolchain: TerraformToolchain, env: dict[str, str], say: Say
+) -> TerraformEngine | CdktfEngine:
     if name == "cdktf":
         return CdktfEngine(toolchain, env, say)
     if name == "terraform":

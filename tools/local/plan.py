@@ -48,8 +48,10 @@ def config_for(deployed_environment: str, changed: Path | None) -> Path:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise DeployError(f"CONFIG={changed}: {exc}") from None
     if named != deployed_environment:
-        raise DeployError(f"CONFIG={changed} sets environment = {named!r}, but the local deployment is "
-                          f"{deployed_environment!r}: plans compare against that deployment's state")
+        raise DeployError(
+            f"CONFIG={changed} sets environment = {named!r}, but the local deployment is "
+            f"{deployed_environment!r}: plans compare against that deployment's state"
+        )
     copy = CONFIG_COPY_DIR / f"{deployed_environment}.toml"
     copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(changed, copy)
@@ -70,8 +72,12 @@ def plan_stack(tc, synth: Synthesized, name: str, env: dict[str, str], plans: Pa
     """`terraform plan` of one stack against the deployment's state, then its JSON form."""
     directory = synth.stacks[name].directory
     with shared_provider(directory, tc.env(env)) as reattach:
-        planned = tc.run(["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", "-out=plan.bin"],
-                         directory, check=False, env={**env, **reattach})
+        planned = tc.run(
+            ["plan", "-input=false", "-no-color", "-lock=false", "-refresh=false", "-out=plan.bin"],
+            directory,
+            check=False,
+            env={**env, **reattach},
+        )
         if planned.returncode != 0:
             raise DeployError(f"{name}: terraform plan failed:\n{planned.stderr.strip()[-3000:]}")
         shown = tc.run(["show", "-json", "plan.bin"], directory, check=False, env={**env, **reattach})
@@ -91,8 +97,10 @@ def run(changed: Path | None, plans: Path = PLANS_DIR) -> int:
     tc = toolchain()
     began = time.monotonic()
     os.environ["PIPELINE_CONFIG"] = str(config_for(environment, changed))
-    say(f"planning {environment} ({Path(os.environ['PIPELINE_CONFIG']).relative_to(PROJECT_ROOT)}) against the "
-        f"local deployment on {url} (recorded in {deployment_record_path().name})")
+    say(
+        f"planning {environment} ({Path(os.environ['PIPELINE_CONFIG']).relative_to(PROJECT_ROOT)}) against the "
+        f"local deployment on {url} (recorded in {deployment_record_path().name})"
+    )
     synth = synthesize(url, PLAN_OUTDIR, environment)
     env = emulator_environment(url, environment)
     reuse_initialized(Path(record["outdir"]), synth)
@@ -101,17 +109,21 @@ def run(changed: Path | None, plans: Path = PLANS_DIR) -> int:
     order = [name for level in synth.levels for name in level]
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
         files = list(pool.map(lambda name: plan_stack(tc, synth, name, env, plans), order))
-    say(f"{len(files)} plan(s) in {time.monotonic() - began:.0f} s: "
-        f"{', '.join(str(f.relative_to(PROJECT_ROOT)) for f in files)}")
-    review = subprocess.run([sys.executable, "-m", "tools.plan_review", *map(str, files)], cwd=PROJECT_ROOT,
-                            check=False)
+    say(
+        f"{len(files)} plan(s) in {time.monotonic() - began:.0f} s: "
+        f"{', '.join(str(f.relative_to(PROJECT_ROOT)) for f in files)}"
+    )
+    review = subprocess.run(
+        [sys.executable, "-m", "tools.plan_review", *map(str, files)], cwd=PROJECT_ROOT, check=False
+    )
     return review.returncode
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    parser = argparse.ArgumentParser(prog="python -m tools.local.plan", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.local.plan", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path, help="a changed copy of the environment's file to plan instead")
     args = parser.parse_args(argv)
     from tools.pipeline.deployment import DeploymentError

@@ -37,14 +37,20 @@ def synthesize_revision(rev: str, url: str, environment: str) -> Synthesized:
     """REV's own main.py and modules (a detached git worktree, removed by `forget_revision`), run with this
     project's Python environment."""
     forget_revision()
-    subprocess.run(["git", "worktree", "add", "--detach", "--force", str(BASE_TREE), rev], cwd=PROJECT_ROOT,
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", "--force", str(BASE_TREE), rev],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     (BASE_TREE / "node_modules").symlink_to(PROJECT_ROOT / "node_modules")
     outdir = BASE_TREE / ".build" / "cdktf.out.refactor-base"
     outdir.parent.mkdir(parents=True, exist_ok=True)
     env = {**emulator_environment(url, environment), "CDKTF_OUTDIR": str(outdir)}
-    proc = subprocess.run([sys.executable, "main.py"], cwd=BASE_TREE, env=env, capture_output=True, text=True,
-                          check=False, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "main.py"], cwd=BASE_TREE, env=env, capture_output=True, text=True, check=False, timeout=600
+    )
     if proc.returncode != 0:
         raise DeployError(f"synth of {rev} failed:\n{(proc.stderr or proc.stdout).strip()[-4000:]}")
     stacks = read_stacks(outdir)
@@ -52,8 +58,9 @@ def synthesize_revision(rev: str, url: str, environment: str) -> Synthesized:
 
 
 def forget_revision() -> None:
-    subprocess.run(["git", "worktree", "remove", "--force", str(BASE_TREE)], cwd=PROJECT_ROOT, check=False,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "worktree", "remove", "--force", str(BASE_TREE)], cwd=PROJECT_ROOT, check=False, capture_output=True
+    )
     shutil.rmtree(BASE_TREE, ignore_errors=True)
     subprocess.run(["git", "worktree", "prune"], cwd=PROJECT_ROOT, check=False)
 
@@ -105,8 +112,10 @@ def run(rev: str, report=print) -> list[str]:
         refactor = changes_of(engine.plan(new))
         standing = changes_of(engine.plan(base, sorted({stack for stack, _ in refactor}))) if refactor else {}
         left = not_standing(refactor, standing)
-        report(f"{len(refactor) - len(left)} standing emulator difference(s) left out (the same when {rev} is "
-               "planned against itself)")
+        report(
+            f"{len(refactor) - len(left)} standing emulator difference(s) left out (the same when {rev} is "
+            "planned against itself)"
+        )
         return [f"{stack}: {'/'.join(change.actions)} {address}" for (stack, address), change in sorted(left.items())]
     finally:
         if base is not None:
@@ -130,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for line in problems:
         print(line)
-    print(f"{len(problems)} change(s) against {args.base}" if problems
-          else f"every stack plans no change against {args.base}'s deployment")
+    print(
+        f"{len(problems)} change(s) against {args.base}"
+        if problems
+        else f"every stack plans no change against {args.base}'s deployment"
+    )
     return 1 if problems else 0
 
 

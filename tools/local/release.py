@@ -73,8 +73,9 @@ def smoke_through_the_api(s3: Any, applied: Any, request: Any) -> tuple[list[str
         return smoke_differences(in_process_api(environment), request)
 
 
-def verify_deployment(config: Any, outputs: dict[str, dict[str, Any]], url: str, *, smoke: bool,
-                      report: Callable[[str], None]) -> tuple[list[str], Any]:
+def verify_deployment(
+    config: Any, outputs: dict[str, dict[str, Any]], url: str, *, smoke: bool, report: Callable[[str], None]
+) -> tuple[list[str], Any]:
     """The checks of `make verify` on a deployment on the emulator at URL: (differences, the smoke answer)."""
     from tools.release.verify import Applied, endpoint_differences
 
@@ -84,8 +85,9 @@ def verify_deployment(config: Any, outputs: dict[str, dict[str, Any]], url: str,
         report(f"endpoint {applied.endpoint_name} serves {applied.configuration_name} (model {applied.model_name})")
     response = None
     if smoke:
-        problems, response = smoke_through_the_api(_client("s3", url, config.region), applied,
-                                                   json.loads(config.inference.smoke_request))
+        problems, response = smoke_through_the_api(
+            _client("s3", url, config.region), applied, json.loads(config.inference.smoke_request)
+        )
         differences += problems
         if response is not None and not problems:
             report(f"POST /v1/predict answered 200 (model_version {response.body.get('model_version', '?')})")
@@ -116,8 +118,17 @@ class ReleaseRun:
     plan_summary: str  # per stack: how many resources change how
 
 
-def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, emulator_url: str, config: Any,
-                config_path: Path, outputs: dict[str, dict[str, Any]], report: Callable[[str], None]) -> ReleaseRun:
+def run_release(
+    steps: Steps,
+    *,
+    engine: TerraformEngine,
+    synth: Synthesized,
+    emulator_url: str,
+    config: Any,
+    config_path: Path,
+    outputs: dict[str, dict[str, Any]],
+    report: Callable[[str], None],
+) -> ReleaseRun:
     """Every release step on the deployed emulator pipeline; raises StepFailed at the first failed step."""
     from containers.inference.train import write_model_dir
     from tools.plan_review.model import load_plan
@@ -138,8 +149,9 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
         artifact = package(model_dir, WORK_DIR / "archive")
         note["detail"] = f"version {artifact.version}, {artifact.path.stat().st_size} bytes"
 
-    with steps.step(f"release: upload to models/{config.inference.model_name}/{artifact.version}/, which is never "
-                    "overwritten") as note:
+    with steps.step(
+        f"release: upload to models/{config.inference.model_name}/{artifact.version}/, which is never overwritten"
+    ) as note:
         key = config.inference.artifact_key(artifact.version)
         first, again = upload(s3, artifact, bucket, key), upload(s3, artifact, bucket, key)
         assert first.created and not again.created, "the first upload writes, the same bytes again are a no-op"
@@ -158,8 +170,10 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
         shutil.copy(config_path, edited)
         note["detail"] = f"{set_model_version(edited, artifact.version)} -> {artifact.version}"
 
-    with steps.step("release plan: the new model and endpoint configuration, the endpoint updated in place, "
-                    "nothing else in any stack") as note:
+    with steps.step(
+        "release plan: the new model and endpoint configuration, the endpoint updated in place, "
+        "nothing else in any stack"
+    ) as note:
         release = synthesize(emulator_url, RELEASE_OUTDIR, config.environment, config_path=edited)
         reuse_initialised(synth, release)
         plans = [load_plan(path, stack=name) for name, path in engine.plan(release).items()]
@@ -170,7 +184,9 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
             checked = check_release_plan(plans, [load_plan(path, stack=name) for name, path in baseline.items()])
         note["detail"] = render_counts(checked.counts) + (
             f"; {len(checked.standing)} standing emulator difference(s) left out, the same without the release"
-            if checked.standing else "")
+            if checked.standing
+            else ""
+        )
         report(f"  release plan: {note['detail']}")
         for line in checked.standing:
             report(f"    standing (moto echoes it differently on every plan): {line}")
@@ -181,8 +197,10 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
         released_outputs = stack_outputs(engine.toolchain, release, engine.env)
         applied = Applied.from_outputs(released_outputs)
 
-    with steps.step("verify (make verify-local's checks): the endpoint serves the configuration the apply created, "
-                    "POST /v1/predict answers from the released model") as note:
+    with steps.step(
+        "verify (make verify-local's checks): the endpoint serves the configuration the apply created, "
+        "POST /v1/predict answers from the released model"
+    ) as note:
         differences, response = verify_deployment(config, released_outputs, emulator_url, smoke=True, report=report)
         assert not differences, "\n".join(differences)
         assert applied.configuration_name != before.configuration_name and artifact.version in applied.artifact_uri
@@ -190,29 +208,42 @@ def run_release(steps: Steps, *, engine: TerraformEngine, synth: Synthesized, em
         assert response.body.get("model_version") == expected, f"answered by {response.body.get('model_version')}"
         note["detail"] = f"{before.configuration_name} -> {applied.configuration_name}, model_version {expected}"
 
-    with steps.step("verify fails (exit 1, naming both configurations) after a silent rollback, passes once "
-                    "restored") as note:
+    with steps.step(
+        "verify fails (exit 1, naming both configurations) after a silent rollback, passes once restored"
+    ) as note:
         line = _simulate_silent_rollback(sagemaker, rolled_back_to, applied, emulator_url, edited)
         note["detail"] = line[:160]
 
-    return ReleaseRun(synth=release, model_dir=model_dir, version=artifact.version, plan_summary=render_counts(
-        checked.counts))
+    return ReleaseRun(
+        synth=release, model_dir=model_dir, version=artifact.version, plan_summary=render_counts(checked.counts)
+    )
 
 
 def _describe_release(sagemaker: Any, applied: Any) -> dict[str, Any]:
     """What it takes to re-create a release's model and endpoint configuration (CreateModel, CreateEndpointConfig)."""
     model = sagemaker.describe_model(ModelName=applied.model_name)
-    container = {key: value for key, value in model["PrimaryContainer"].items()
-                 if key in ("Image", "ModelDataUrl", "Environment", "Mode")}
+    container = {
+        key: value
+        for key, value in model["PrimaryContainer"].items()
+        if key in ("Image", "ModelDataUrl", "Environment", "Mode")
+    }
     config = sagemaker.describe_endpoint_config(EndpointConfigName=applied.configuration_name)
-    return {"model": {"ModelName": applied.model_name, "ExecutionRoleArn": model["ExecutionRoleArn"],
-                      "PrimaryContainer": container},
-            "config": {"EndpointConfigName": applied.configuration_name,
-                       "ProductionVariants": config["ProductionVariants"]}}
+    return {
+        "model": {
+            "ModelName": applied.model_name,
+            "ExecutionRoleArn": model["ExecutionRoleArn"],
+            "PrimaryContainer": container,
+        },
+        "config": {
+            "EndpointConfigName": applied.configuration_name,
+            "ProductionVariants": config["ProductionVariants"],
+        },
+    }
 
 
-def _simulate_silent_rollback(sagemaker: Any, previous: dict[str, Any], applied: Any, url: str,
-                              config_path: Path) -> str:
+def _simulate_silent_rollback(
+    sagemaker: Any, previous: dict[str, Any], applied: Any, url: str, config_path: Path
+) -> str:
     """What a rollback SageMaker performs looks like afterwards: the endpoint back on the configuration of before the
     release, which the apply then deleted with its model (create_before_destroy). Then `python -m tools.release
     verify` must exit 1 naming both configurations; restored to the applied configuration, verify must pass."""
@@ -226,17 +257,38 @@ def _simulate_silent_rollback(sagemaker: Any, previous: dict[str, Any], applied:
         sagemaker.delete_endpoint_config(EndpointConfigName=old_config)
         sagemaker.delete_model(ModelName=previous["model"]["ModelName"])
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-            json.dump({"inference": {"endpoint_name": applied.endpoint_name,
-                                     "endpoint_configuration_name": applied.configuration_name,
-                                     "model_name": applied.model_name, "model_artifact_uri": applied.artifact_uri}},
-                      handle)
-        env = {**os.environ, "AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-               "PIPELINE_CONFIG": str(config_path)}
-        proc = subprocess.run([sys.executable, "-m", "tools.release", "verify", "--outputs", handle.name, "--no-smoke"],
-                              cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False, timeout=120)
+            json.dump(
+                {
+                    "inference": {
+                        "endpoint_name": applied.endpoint_name,
+                        "endpoint_configuration_name": applied.configuration_name,
+                        "model_name": applied.model_name,
+                        "model_artifact_uri": applied.artifact_uri,
+                    }
+                },
+                handle,
+            )
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "PIPELINE_CONFIG": str(config_path),
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "tools.release", "verify", "--outputs", handle.name, "--no-smoke"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
         Path(handle.name).unlink()
         lines = [line for line in proc.stdout.splitlines() if line.startswith("DIFFERS")]
-        assert proc.returncode == 1, f"verify exited {proc.returncode} on a rolled-back endpoint: {proc.stdout}{proc.stderr}"
+        assert proc.returncode == 1, (
+            f"verify exited {proc.returncode} on a rolled-back endpoint: {proc.stdout}{proc.stderr}"
+        )
         assert lines and old_config in lines[0] and applied.configuration_name in lines[0], proc.stdout
         assert "no longer exists" in lines[0], lines[0]
     finally:

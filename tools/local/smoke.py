@@ -119,8 +119,9 @@ class LocalProcess:
         log = LOG_DIR / log_name
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as out:
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         return cls(process, log)
 
     def stop(self, timeout: float = 60) -> int | None:
@@ -147,10 +148,24 @@ class ModelServer:
     @classmethod
     def start(cls, model_dir: Path = MODEL_DIR, workers: int = 1) -> ModelServer:
         port = _free_port()
-        local = LocalProcess.start([sys.executable, "-m", "containers.inference.serve", "--model-dir", str(model_dir),
-                                    "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                                    "--train-if-missing"],
-                                   dict(os.environ), "model-server.log")
+        local = LocalProcess.start(
+            [
+                sys.executable,
+                "-m",
+                "containers.inference.serve",
+                "--model-dir",
+                str(model_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--train-if-missing",
+            ],
+            dict(os.environ),
+            "model-server.log",
+        )
         server = cls(url=f"http://127.0.0.1:{port}", local=local)
         deadline = time.monotonic() + MODEL_START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
@@ -163,8 +178,9 @@ class ModelServer:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.3)
         server.stop()
-        raise RuntimeError(f"model server did not answer /ping within {MODEL_START_TIMEOUT_SECONDS:.0f} s "
-                           f"(log: {local.log})")
+        raise RuntimeError(
+            f"model server did not answer /ping within {MODEL_START_TIMEOUT_SECONDS:.0f} s (log: {local.log})"
+        )
 
     def stop(self, timeout: float = 15) -> None:
         self.local.stop(timeout=timeout)
@@ -173,8 +189,10 @@ class ModelServer:
 def task_definition_container(task_definition: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
     """The command and environment of the deployed ECS task definition's one container."""
     [container] = task_definition["containerDefinitions"]
-    return (list(container.get("command") or []),
-            {item["name"]: item["value"] for item in container.get("environment", [])})
+    return (
+        list(container.get("command") or []),
+        {item["name"]: item["value"] for item in container.get("environment", [])},
+    )
 
 
 def deployment_container(manifest: Path) -> tuple[list[str], dict[str, str]]:
@@ -194,9 +212,17 @@ def start_queue_worker(command: list[str], env: dict[str, str], aws_env: dict[st
     image_env = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "MODEL_DIR": str(MODEL_DIR)}
     process = LocalProcess.start(
         [sys.executable, str(PROJECT_ROOT / "containers" / "inference" / "serve.py"), *command],
-        {"PATH": os.environ.get("PATH", ""), **image_env, **aws_env, **env, "PYTHONPATH": str(PROJECT_ROOT),
-         "HEALTH_FILE": str(LOG_DIR / "queue-worker.health")},
-        "queue-worker.log", cwd=PROJECT_ROOT / "containers" / "inference")
+        {
+            "PATH": os.environ.get("PATH", ""),
+            **image_env,
+            **aws_env,
+            **env,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "HEALTH_FILE": str(LOG_DIR / "queue-worker.health"),
+        },
+        "queue-worker.log",
+        cwd=PROJECT_ROOT / "containers" / "inference",
+    )
     return process
 
 
@@ -224,26 +250,38 @@ class DeployedPipeline:
         flat = {name: value for stack in outputs.values() for name, value in stack.items()}
         names = tuple(queue.name for queue in config.messaging.queues)
         keys = {name: name.removesuffix(".fifo").replace("-", "_") for name in names}
-        wanted = ["results_bucket_name", "requests_topic_arn", "results_topic_arn",
-                  *(f"queue_url_{key}" for key in keys.values()), *(f"dead_letter_queue_url_{key}" for key in keys.values())]
+        wanted = [
+            "results_bucket_name",
+            "requests_topic_arn",
+            "results_topic_arn",
+            *(f"queue_url_{key}" for key in keys.values()),
+            *(f"dead_letter_queue_url_{key}" for key in keys.values()),
+        ]
         if config.inference.mode == "async":
-            wanted += ["async_notifications_topic_arn", "async_notifications_queue_url",
-                       "async_notifications_dead_letter_queue_url"]
+            wanted += [
+                "async_notifications_topic_arn",
+                "async_notifications_queue_url",
+                "async_notifications_dead_letter_queue_url",
+            ]
         missing = [name for name in wanted if name not in flat]
         if missing:
-            raise RuntimeError(f"deployed stacks lack output(s) {', '.join(missing)} "
-                               f"(stacks deployed: {', '.join(outputs) or 'none'})")
+            raise RuntimeError(
+                f"deployed stacks lack output(s) {', '.join(missing)} (stacks deployed: {', '.join(outputs) or 'none'})"
+            )
         function_queues = config.compute.lambda_worker_queues(names)
-        return cls(results_bucket=flat["results_bucket_name"], requests_topic_arn=flat["requests_topic_arn"],
-                   results_topic_arn=flat["results_topic_arn"],
-                   queue_urls={name: flat[f"queue_url_{key}"] for name, key in keys.items()},
-                   dead_letter_urls={name: flat[f"dead_letter_queue_url_{key}"] for name, key in keys.items()},
-                   function_queue=function_queues[0] if function_queues else None,
-                   queue_worker_queue=config.compute.worker_queue_for_fargate(names),
-                   queue_worker_service=flat.get("queue_worker_service_name"),
-                   async_topic_arn=flat.get("async_notifications_topic_arn"),
-                   async_queue_url=flat.get("async_notifications_queue_url"),
-                   async_dead_letter_url=flat.get("async_notifications_dead_letter_queue_url"))
+        return cls(
+            results_bucket=flat["results_bucket_name"],
+            requests_topic_arn=flat["requests_topic_arn"],
+            results_topic_arn=flat["results_topic_arn"],
+            queue_urls={name: flat[f"queue_url_{key}"] for name, key in keys.items()},
+            dead_letter_urls={name: flat[f"dead_letter_queue_url_{key}"] for name, key in keys.items()},
+            function_queue=function_queues[0] if function_queues else None,
+            queue_worker_queue=config.compute.worker_queue_for_fargate(names),
+            queue_worker_service=flat.get("queue_worker_service_name"),
+            async_topic_arn=flat.get("async_notifications_topic_arn"),
+            async_queue_url=flat.get("async_notifications_queue_url"),
+            async_dead_letter_url=flat.get("async_notifications_dead_letter_queue_url"),
+        )
 
 
 def attributes_for(queue: Any) -> dict[str, str]:
@@ -256,8 +294,12 @@ def handler_environment(values: dict[str, str]) -> Iterator[None]:
     """Set a deployed function's environment for the in-process handlers, with fresh boto3 clients; restore after."""
     from lambdas import aws_clients, model_client
 
-    cached = [value for module in (aws_clients, model_client) for value in vars(module).values()
-              if callable(getattr(value, "cache_clear", None))]
+    cached = [
+        value
+        for module in (aws_clients, model_client)
+        for value in vars(module).values()
+        if callable(getattr(value, "cache_clear", None))
+    ]
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     for client in cached:
@@ -276,9 +318,14 @@ def handler_environment(values: dict[str, str]) -> Iterator[None]:
 
 def api_event(method: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None) -> dict:
     """An API Gateway HTTP API (payload 2.0) event, as the deployed route delivers it."""
-    event: dict[str, Any] = {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
-                             "headers": {"content-type": "application/json"},
-                             "requestContext": {"http": {"method": method, "path": path}}, "isBase64Encoded": False}
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"http": {"method": method, "path": path}},
+        "isBase64Encoded": False,
+    }
     if body is not None:
         event["body"] = json.dumps(body)
     if path_parameters:
@@ -311,9 +358,19 @@ def in_process_api(environment: dict[str, str]):
 
 
 def _sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                         "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
-                         "eventSource": "aws:sqs"} for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "eventSource": "aws:sqs",
+            }
+            for m in messages
+        ]
+    }
 
 
 # --- the smoke test -------------------------------------------------------------------------------------------
@@ -337,31 +394,47 @@ class Smoke:
     # --- the event source mapping's part ---
 
     def receive(self, queue_url: str, wait: float = QUEUE_WAIT_SECONDS) -> list[dict[str, Any]]:
-        return wait_for(lambda: self.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"],
-            MessageAttributeNames=["All"]).get("Messages", []), f"a message in {queue_url}", wait)
+        return wait_for(
+            lambda: self.sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", []),
+            f"a message in {queue_url}",
+            wait,
+        )
 
-    def deliver(self, handler: Callable[[dict, Any], dict], queue_url: str, messages: list[dict[str, Any]]) -> list[str]:
+    def deliver(
+        self, handler: Callable[[dict, Any], dict], queue_url: str, messages: list[dict[str, Any]]
+    ) -> list[str]:
         """Call HANDLER with MESSAGES as an event source mapping does: delete the acknowledged, make the failed
         visible again at once. Returns the failed message ids."""
         outcome = handler(_sqs_event(messages), None)
         failed = {item["itemIdentifier"] for item in outcome["batchItemFailures"]}
         for message in messages:
             if message["MessageId"] in failed:
-                self.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"],
-                                                   VisibilityTimeout=0)
+                self.sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
             else:
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return sorted(failed)
 
-    def redeliver_until_dead(self, handler: Callable[[dict, Any], dict], queue_url: str, dead_letter_url: str,
-                             body: str) -> int:
+    def redeliver_until_dead(
+        self, handler: Callable[[dict, Any], dict], queue_url: str, dead_letter_url: str, body: str
+    ) -> int:
         """Deliver the message BODY until the redrive policy moves it to the dead-letter queue; the deliveries."""
         deliveries = 0
         for _ in range(self.config.messaging.max_receive_count + 2):
-            messages = [m for m in self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                                            AttributeNames=["All"]).get("Messages", [])
-                        if m["Body"] == body]
+            messages = [
+                m
+                for m in self.sqs.receive_message(
+                    QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+                ).get("Messages", [])
+                if m["Body"] == body
+            ]
             if not messages:
                 break
             deliveries += 1
@@ -371,13 +444,21 @@ class Smoke:
 
     def in_dead_letter_queue(self, dead_letter_url: str, body: str) -> None:
         """BODY is in the dead-letter queue (received, then made visible again for whoever inspects it)."""
+
         def arrived() -> bool:
-            found = [m for m in self.sqs.receive_message(QueueUrl=dead_letter_url, MaxNumberOfMessages=10,
-                                                         WaitTimeSeconds=1).get("Messages", []) if m["Body"] == body]
+            found = [
+                m
+                for m in self.sqs.receive_message(
+                    QueueUrl=dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                ).get("Messages", [])
+                if m["Body"] == body
+            ]
             for message in found:
-                self.sqs.change_message_visibility(QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"],
-                                                   VisibilityTimeout=0)
+                self.sqs.change_message_visibility(
+                    QueueUrl=dead_letter_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
             return bool(found)
+
         wait_for(arrived, f"the poison message in {dead_letter_url}")
 
     # --- the pipeline's own answers ---
@@ -387,9 +468,18 @@ class Smoke:
 
         queue = next(q for q in self.config.messaging.queues if q.name == queue_name)
         attributes = attributes_for(queue)
-        answer = submit.handler(api_event("POST", "/v1/jobs", {
-            "model": attributes["model"], "priority": attributes["priority"],
-            "inputs": {"instances": [SETOSA, VIRGINICA]}}), None)
+        answer = submit.handler(
+            api_event(
+                "POST",
+                "/v1/jobs",
+                {
+                    "model": attributes["model"],
+                    "priority": attributes["priority"],
+                    "inputs": {"instances": [SETOSA, VIRGINICA]},
+                },
+            ),
+            None,
+        )
         if answer["statusCode"] != 202:
             raise AssertionError(f"submit answered {answer['statusCode']}: {answer.get('body')}")
         return str(json.loads(answer["body"])["job_id"])
@@ -406,13 +496,16 @@ class Smoke:
 
     def notices_for(self, job_id: str, at_least: int = 1) -> list[dict[str, Any]]:
         """Every results-topic notice about JOB_ID the probe has seen (waiting for AT_LEAST of them)."""
+
         def seen() -> list[dict[str, Any]]:
-            for message in self.sqs.receive_message(QueueUrl=self.probe_url, MaxNumberOfMessages=10,
-                                                    WaitTimeSeconds=1).get("Messages", []):
+            for message in self.sqs.receive_message(
+                QueueUrl=self.probe_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", []):
                 self.notices.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.probe_url, ReceiptHandle=message["ReceiptHandle"])
             ours = [notice for notice in self.notices if notice.get("job_id") == job_id]
             return ours if len(ours) >= at_least else []
+
         return wait_for(seen, f"{at_least} notice(s) of job {job_id} on the results topic")
 
     def one_result_and_one_notice(self, job_id: str) -> None:
@@ -422,10 +515,13 @@ class Smoke:
         self.notices_for(job_id)
         time.sleep(2)
         notices = self.notices_for(job_id)
-        keys = self.s3.list_objects_v2(Bucket=self.deployed.results_bucket,
-                                       Prefix=contract.result_key(job_id)).get("KeyCount", 0)
+        keys = self.s3.list_objects_v2(Bucket=self.deployed.results_bucket, Prefix=contract.result_key(job_id)).get(
+            "KeyCount", 0
+        )
         if len(notices) != 1 or keys != 1:
-            raise AssertionError(f"job {job_id}: {keys} result object(s) and {len(notices)} notice(s), expected 1 and 1")
+            raise AssertionError(
+                f"job {job_id}: {keys} result object(s) and {len(notices)} notice(s), expected 1 and 1"
+            )
 
     def status_is_200(self, job_id: str) -> None:
         from lambdas.status import handler as status
@@ -440,23 +536,36 @@ class Smoke:
 
         client = self._client("lambda")
         function = ComputeConfig.function_name(self.config.name_prefix, name)
-        return dict(client.get_function_configuration(FunctionName=function).get("Environment", {})
-                    .get("Variables", {}))
+        return dict(
+            client.get_function_configuration(FunctionName=function).get("Environment", {}).get("Variables", {})
+        )
 
     def _client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(service, endpoint_url=self.aws_env["AWS_ENDPOINT_URL"],
-                            region_name=self.aws_env["AWS_REGION"], aws_access_key_id="test",
-                            aws_secret_access_key="test")
+        return boto3.client(
+            service,
+            endpoint_url=self.aws_env["AWS_ENDPOINT_URL"],
+            region_name=self.aws_env["AWS_REGION"],
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
 
 
 SMOKE_PATHS = ("worker function", "queue worker")  # the async endpoint path is the queue worker's when it hands off
 
 
-def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, Any]], config: Any,
-              model_dir: Path = MODEL_DIR, model_label: str = "the example model",
-              paths: tuple[str, ...] = SMOKE_PATHS, manifests_dir: Path | None = None) -> None:
+def run_smoke(
+    steps: Steps,
+    *,
+    emulator_url: str,
+    outputs: dict[str, dict[str, Any]],
+    config: Any,
+    model_dir: Path = MODEL_DIR,
+    model_label: str = "the example model",
+    paths: tuple[str, ...] = SMOKE_PATHS,
+    manifests_dir: Path | None = None,
+) -> None:
     """Every step of the smoke test on PATHS, jobs answered by the model in MODEL_DIR; raises StepFailed at the
     first failed step (already reported). MANIFESTS_DIR: the generated Kubernetes manifests (orchestrator eks)."""
     import boto3
@@ -464,15 +573,23 @@ def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, A
     region = config.region
     with steps.step("deployed outputs name the bucket, topics and queues") as note:
         deployed = DeployedPipeline.from_outputs(outputs, config)
-        note["detail"] = (f"worker function on {deployed.function_queue!r}, queue worker on "
-                          f"{deployed.queue_worker_queue!r}, bucket {deployed.results_bucket}")
+        note["detail"] = (
+            f"worker function on {deployed.function_queue!r}, queue worker on "
+            f"{deployed.queue_worker_queue!r}, bucket {deployed.results_bucket}"
+        )
 
-    aws_env = {"AWS_ENDPOINT_URL": emulator_url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-               "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
+    aws_env = {
+        "AWS_ENDPOINT_URL": emulator_url,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
     clients = {name: session.client(name, endpoint_url=emulator_url) for name in ("sqs", "sns", "s3")}
-    smoke = Smoke(steps=steps, deployed=deployed, config=config, aws_env=aws_env, manifests_dir=manifests_dir,
-                  **clients)
+    smoke = Smoke(
+        steps=steps, deployed=deployed, config=config, aws_env=aws_env, manifests_dir=manifests_dir, **clients
+    )
     model_server = queue_worker = None
     subscription_arn = None
     try:
@@ -482,11 +599,16 @@ def run_smoke(steps: Steps, *, emulator_url: str, outputs: dict[str, dict[str, A
 
         with steps.step("probe queue subscribed to the results topic"):
             smoke.probe_url = smoke.sqs.create_queue(QueueName=f"smoke-probe-{int(time.time())}")["QueueUrl"]
-            probe_arn = smoke.sqs.get_queue_attributes(QueueUrl=smoke.probe_url,
-                                                       AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            subscription_arn = smoke.sns.subscribe(TopicArn=deployed.results_topic_arn, Protocol="sqs",
-                                                   Endpoint=probe_arn, Attributes={"RawMessageDelivery": "true"},
-                                                   ReturnSubscriptionArn=True)["SubscriptionArn"]
+            probe_arn = smoke.sqs.get_queue_attributes(QueueUrl=smoke.probe_url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
+            subscription_arn = smoke.sns.subscribe(
+                TopicArn=deployed.results_topic_arn,
+                Protocol="sqs",
+                Endpoint=probe_arn,
+                Attributes={"RawMessageDelivery": "true"},
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
 
         submit_env = {**aws_env, **smoke.function_environment("submit")}
         status_env = {**aws_env, **smoke.function_environment("status")}
@@ -527,7 +649,9 @@ def _worker_function_path(smoke: Smoke, model_url: str, submit_env: dict[str, st
         with smoke.steps.step("worker function path: the worker handler runs it through the model server") as note:
             if smoke.deliver(worker.handler, queue_url, messages):
                 raise AssertionError("the worker reported the job as failed")
-            note["detail"] = f"{contract.result_key(job_id)}: {', '.join(p['label'] for p in smoke.result(job_id)['result']['predictions'])}"
+            note["detail"] = (
+                f"{contract.result_key(job_id)}: {', '.join(p['label'] for p in smoke.result(job_id)['result']['predictions'])}"
+            )
         with smoke.steps.step("worker function path: a duplicate delivery gives one result and one notice"):
             if worker.handler(_sqs_event(messages), None)["batchItemFailures"]:
                 raise AssertionError("the duplicate delivery failed")
@@ -535,13 +659,16 @@ def _worker_function_path(smoke: Smoke, model_url: str, submit_env: dict[str, st
         with smoke.steps.step("worker function path: a poison message ends in its dead-letter queue") as note:
             smoke.sqs.send_message(QueueUrl=queue_url, MessageBody=POISON)
             deliveries = smoke.redeliver_until_dead(worker.handler, queue_url, dead_letter_url, POISON)
-            note["detail"] = f"after {deliveries} deliveries (maxReceiveCount {smoke.config.messaging.max_receive_count})"
+            note["detail"] = (
+                f"after {deliveries} deliveries (maxReceiveCount {smoke.config.messaging.max_receive_count})"
+            )
     with handler_environment(status_env), smoke.steps.step("worker function path: status answers 200"):
         smoke.status_is_200(job_id)
 
 
-def _queue_worker_path(smoke: Smoke, model_url: str, submit_env: dict[str, str],
-                       status_env: dict[str, str]) -> LocalProcess:
+def _queue_worker_path(
+    smoke: Smoke, model_url: str, submit_env: dict[str, str], status_env: dict[str, str]
+) -> LocalProcess:
     from lambdas import contract
 
     deployed, queue = smoke.deployed, smoke.deployed.queue_worker_queue
@@ -559,8 +686,14 @@ def _queue_worker_path(smoke: Smoke, model_url: str, submit_env: dict[str, str],
             task_definition = smoke._client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
             command, env = task_definition_container(task_definition)
         process = start_queue_worker(command, env, smoke.aws_env)
-        wait_for(lambda: process.process.poll() is not None or any(
-            line.get("message") == "consuming" for line in process.json_lines()), "the consumer's start", 60)
+        wait_for(
+            lambda: (
+                process.process.poll() is not None
+                or any(line.get("message") == "consuming" for line in process.json_lines())
+            ),
+            "the consumer's start",
+            60,
+        )
         if process.process.poll() is not None:
             raise AssertionError(f"the queue worker exited with {process.process.returncode} (log: {process.log})")
         backend = env[contract.MODEL_BACKEND]
@@ -572,10 +705,16 @@ def _queue_worker_path(smoke: Smoke, model_url: str, submit_env: dict[str, str],
 
     with handler_environment(submit_env):
         job_id = smoke.submit(queue)
-        duplicate = {"job_id": str(uuid.uuid4()), "model": SMOKE_MODEL, "priority": "normal",
-                     "inputs": {"instances": [SETOSA, VIRGINICA]}}
-    with smoke.steps.step(f"queue worker path: the process takes the job from {queue!r} and deletes it once "
-                          + ("handed off" if hands_off else "stored")) as note:
+        duplicate = {
+            "job_id": str(uuid.uuid4()),
+            "model": SMOKE_MODEL,
+            "priority": "normal",
+            "inputs": {"instances": [SETOSA, VIRGINICA]},
+        }
+    with smoke.steps.step(
+        f"queue worker path: the process takes the job from {queue!r} and deletes it once "
+        + ("handed off" if hands_off else "stored")
+    ) as note:
         wait_for(lambda: _outcome(process, job_id), f"the queue worker's outcome for job {job_id}", 60)
         note["detail"] = f"job {job_id}: {_outcome(process, job_id)}"
     if hands_off:
@@ -611,8 +750,11 @@ def _queue_worker_path(smoke: Smoke, model_url: str, submit_env: dict[str, str],
 
 
 def _outcomes(process: LocalProcess, job_id: str) -> list[str]:
-    return [str(line.get("outcome")) for line in process.json_lines()
-            if line.get("job_id") == job_id and line.get("message") == "job processed"]
+    return [
+        str(line.get("outcome"))
+        for line in process.json_lines()
+        if line.get("job_id") == job_id and line.get("message") == "job processed"
+    ]
 
 
 def _outcome(process: LocalProcess, job_id: str) -> str:
@@ -625,9 +767,15 @@ def _stand_in(smoke: Smoke, model_url: str) -> Any:
 
     if not smoke.config.emulator.skip_async_processing:
         raise AssertionError("the emulator runs no asynchronous inference; set [emulator] skip_async_processing")
-    return AsyncEndpointStandIn(s3=smoke.s3, sns=smoke.sns, bucket=smoke.deployed.results_bucket,
-                                topic_arn=smoke.deployed.async_topic_arn, model_url=model_url,
-                                endpoint_name=smoke.config.inference.endpoint_name, region=smoke.config.region)
+    return AsyncEndpointStandIn(
+        s3=smoke.s3,
+        sns=smoke.sns,
+        bucket=smoke.deployed.results_bucket,
+        topic_arn=smoke.deployed.async_topic_arn,
+        model_url=model_url,
+        endpoint_name=smoke.config.inference.endpoint_name,
+        region=smoke.config.region,
+    )
 
 
 def _translate_pending(smoke: Smoke, expected: int) -> list[dict[str, Any]]:
@@ -660,7 +808,9 @@ def _async_endpoint_path(smoke: Smoke, stand_in: Any, job_id: str) -> None:
         [message] = _translate_pending(smoke, expected=1)
         result = smoke.result(job_id)
         smoke.notices_for(job_id)
-        note["detail"] = f"{contract.result_key(job_id)}: {', '.join(p['label'] for p in result['result']['predictions'])}"
+        note["detail"] = (
+            f"{contract.result_key(job_id)}: {', '.join(p['label'] for p in result['result']['predictions'])}"
+        )
     with smoke.steps.step("async endpoint path: a duplicate notification gives one result and one notice"):
         smoke.sns.publish(TopicArn=deployed.async_topic_arn, Message=message["Body"])
         _translate_pending(smoke, expected=1)
@@ -668,6 +818,7 @@ def _async_endpoint_path(smoke: Smoke, stand_in: Any, job_id: str) -> None:
     with smoke.steps.step("async endpoint path: a poison notification ends in its dead-letter queue") as note:
         smoke.sns.publish(TopicArn=deployed.async_topic_arn, Message=POISON)
         with handler_environment({**smoke.aws_env, **smoke.function_environment("async_results")}):
-            deliveries = smoke.redeliver_until_dead(async_results.handler, deployed.async_queue_url,
-                                                    deployed.async_dead_letter_url, POISON)
+            deliveries = smoke.redeliver_until_dead(
+                async_results.handler, deployed.async_queue_url, deployed.async_dead_letter_url, POISON
+            )
         note["detail"] = f"after {deliveries} deliveries"

@@ -175,17 +175,29 @@ def open_pipeline(args: argparse.Namespace, out: Output) -> Pipeline:
 
         deployment = local_deployment(config)
         model = LocalModel(url=args.model_url or os.environ.get(MODEL_URL_ENV), say=out.note)
-        api = LocalApi(deployment=deployment, routes=config.api.lambda_routes(), model=model,
-                       log=None if args.verbose else HANDLER_LOG)
+        api = LocalApi(
+            deployment=deployment,
+            routes=config.api.lambda_routes(),
+            model=model,
+            log=None if args.verbose else HANDLER_LOG,
+        )
         worker = LocalWorker(deployment=deployment, model=model, log=api.log)
-        return Pipeline(config=config, deployment=deployment, api=api, api_description=api.describe(), out=out,
-                        model=model, worker=worker)
+        return Pipeline(
+            config=config,
+            deployment=deployment,
+            api=api,
+            api_description=api.describe(),
+            out=out,
+            model=model,
+            worker=worker,
+        )
     deployment = aws_deployment(config)
     url = args.api_url or os.environ.get(API_URL_ENV) or deployment.output("api_invoke_url")
     auth = deployment.outputs.get("api", {}).get("api_auth") or config.api.auth
     api = ApiClient(url, auth, config.region, token=args.token)  # the token defaults to PIPELINE_API_TOKEN
-    return Pipeline(config=config, deployment=deployment, api=api, api_description=f"{url} (auth {auth})",
-                    out=out, api_url=url)
+    return Pipeline(
+        config=config, deployment=deployment, api=api, api_description=f"{url} (auth {auth})", out=out, api_url=url
+    )
 
 
 # --- inputs ---------------------------------------------------------------------------------------------------
@@ -215,8 +227,10 @@ def job_body(args: argparse.Namespace, pipeline: Pipeline) -> dict[str, Any]:
     if args.file is not None:
         document = read_json_argument(None, args.file, "job")
         if not isinstance(document, dict) or "inputs" not in document:
-            raise UsageError(f"--file {args.file}: expected a job like "
-                             '{"model": "iris", "inputs": {"instances": [[5.1, 3.5, 1.4, 0.2]]}, "priority": "normal"}')
+            raise UsageError(
+                f"--file {args.file}: expected a job like "
+                '{"model": "iris", "inputs": {"instances": [[5.1, 3.5, 1.4, 0.2]]}, "priority": "normal"}'
+            )
         body = dict(document)
     else:
         body = {"inputs": as_inputs(read_json_argument(args.inputs, None, "inputs"))}
@@ -237,8 +251,11 @@ def cmd_submit(args: argparse.Namespace, pipeline: Pipeline) -> int:
     if args.quiet:
         print(job_id, flush=True)
     elif not args.wait:
-        pipeline.out.result(answer.body, f"job {job_id} accepted: {answer.body['status']}\n"
-                                         f"  ./pipeline jobs wait {job_id}    # or: ./pipeline jobs get {job_id}")
+        pipeline.out.result(
+            answer.body,
+            f"job {job_id} accepted: {answer.body['status']}\n"
+            f"  ./pipeline jobs wait {job_id}    # or: ./pipeline jobs get {job_id}",
+        )
     if not args.wait:
         return EXIT_OK
     pipeline.out.note(f"job {job_id} accepted: {answer.body['status']}")
@@ -265,8 +282,10 @@ def wait_for(pipeline: Pipeline, job_id: str, timeout: float, quiet: bool = Fals
         if answer.status == 200 and status in FINISHED:
             return show_job(pipeline, answer.body, waited, quiet=quiet)
         if waited > timeout:
-            pipeline.out.result({**answer.body, "timed_out_after_seconds": round(waited, 1)},
-                                None if quiet else f"job {job_id} still {status} after {waited:.0f} s")
+            pipeline.out.result(
+                {**answer.body, "timed_out_after_seconds": round(waited, 1)},
+                None if quiet else f"job {job_id} still {status} after {waited:.0f} s",
+            )
             return EXIT_TIMEOUT
         extra = f", {processed} message(s) processed here" if pipeline.local else ""
         pipeline.out.progress(f"waiting for job {job_id}: {status} ({waited:.0f} s{extra})", key=status)
@@ -324,10 +343,11 @@ def cmd_queues(args: argparse.Namespace, pipeline: Pipeline) -> int:
     if pipeline.out.json_mode:
         pipeline.out.result({"queues": [row.as_dict() for row in rows]})
     else:
-        pipeline.out.table(f"{pipeline.config.name_prefix} work queues ({pipeline.deployment.target})",
-                           ["queue", "waiting", "in flight", "delayed", "dead letters"],
-                           [[r.queue, r.visible, r.in_flight, r.delayed, r.dead_letters + r.dead_letters_in_flight]
-                            for r in rows])
+        pipeline.out.table(
+            f"{pipeline.config.name_prefix} work queues ({pipeline.deployment.target})",
+            ["queue", "waiting", "in flight", "delayed", "dead letters"],
+            [[r.queue, r.visible, r.in_flight, r.delayed, r.dead_letters + r.dead_letters_in_flight] for r in rows],
+        )
     return EXIT_OK
 
 
@@ -338,14 +358,23 @@ def cmd_dlq_list(args: argparse.Namespace, pipeline: Pipeline) -> int:
     report = []
     for queue in _queues(pipeline, args.queue):
         letters = peek(sqs, queue.dead_letter_url, args.max)
-        report.append({"queue": queue.name, "dead_letter_queue_url": queue.dead_letter_url,
-                       "messages": [letter.as_dict() for letter in letters]})
+        report.append(
+            {
+                "queue": queue.name,
+                "dead_letter_queue_url": queue.dead_letter_url,
+                "messages": [letter.as_dict() for letter in letters],
+            }
+        )
         if not pipeline.out.json_mode:
-            pipeline.out.table(f"{queue.name}: {len(letters)} dead letter(s)" + (f" (first {args.max})"
-                                                                                 if len(letters) == args.max else ""),
-                               ["message", "job", "model", "priority", "receives", "sent"],
-                               [[lt.message_id, lt.job_id or "?", lt.model or "?", lt.priority or "?",
-                                 lt.receive_count, lt.sent_at] for lt in letters])
+            pipeline.out.table(
+                f"{queue.name}: {len(letters)} dead letter(s)"
+                + (f" (first {args.max})" if len(letters) == args.max else ""),
+                ["message", "job", "model", "priority", "receives", "sent"],
+                [
+                    [lt.message_id, lt.job_id or "?", lt.model or "?", lt.priority or "?", lt.receive_count, lt.sent_at]
+                    for lt in letters
+                ],
+            )
     if pipeline.out.json_mode:
         pipeline.out.result({"dead_letter_queues": report})
     elif any(entry["messages"] for entry in report):
@@ -362,8 +391,9 @@ def cmd_dlq_redrive(args: argparse.Namespace, pipeline: Pipeline) -> int:
     text = f"moved {moved} message(s) from {queue.name}'s dead-letter queue back to {queue.name}"
     if pipeline.local and moved:
         text += "\n  ./pipeline work    # the emulator runs no consumers: this runs them"
-    pipeline.out.result({"queue": queue.name, "moved": moved,
-                         "method": "copy" if pipeline.local else "StartMessageMoveTask"}, text)
+    pipeline.out.result(
+        {"queue": queue.name, "moved": moved, "method": "copy" if pipeline.local else "StartMessageMoveTask"}, text
+    )
     return EXIT_OK
 
 
@@ -382,18 +412,28 @@ def cmd_work(args: argparse.Namespace, pipeline: Pipeline) -> int:
         for key in totals:
             totals[key] += getattr(report, key)
         unconsumed.update(report.unconsumed)
-        pending = sum(row.visible + row.in_flight + row.delayed for row in depths(sqs, pipeline.deployment.queues)
-                      if row.queue not in unconsumed)
+        pending = sum(
+            row.visible + row.in_flight + row.delayed
+            for row in depths(sqs, pipeline.deployment.queues)
+            if row.queue not in unconsumed
+        )
         waited = time.monotonic() - began
         if pending == 0 or waited > args.timeout:
             break
-        pipeline.out.progress(f"working the queues: {totals['succeeded']} succeeded, {totals['failed']} failed "
-                              f"(retried until max_receive_count, then dead-lettered), {pending} left ({waited:.0f} s)",
-                              key=f"{totals['succeeded']}/{totals['failed']}")
-    document = {**totals, "left": pending, "seconds": round(time.monotonic() - began, 1),
-                "unconsumed_queues": sorted(unconsumed)}
-    text = (f"processed {totals['received']} message(s): {totals['succeeded']} succeeded, {totals['failed']} failed"
-            + (f"; {pending} still in the queues after {args.timeout:.0f} s" if pending else "; the queues are empty"))
+        pipeline.out.progress(
+            f"working the queues: {totals['succeeded']} succeeded, {totals['failed']} failed "
+            f"(retried until max_receive_count, then dead-lettered), {pending} left ({waited:.0f} s)",
+            key=f"{totals['succeeded']}/{totals['failed']}",
+        )
+    document = {
+        **totals,
+        "left": pending,
+        "seconds": round(time.monotonic() - began, 1),
+        "unconsumed_queues": sorted(unconsumed),
+    }
+    text = f"processed {totals['received']} message(s): {totals['succeeded']} succeeded, {totals['failed']} failed" + (
+        f"; {pending} still in the queues after {args.timeout:.0f} s" if pending else "; the queues are empty"
+    )
     pipeline.out.result(document, text)
     return EXIT_OK if pending == 0 else EXIT_TIMEOUT
 
@@ -404,21 +444,30 @@ def cmd_work(args: argparse.Namespace, pipeline: Pipeline) -> int:
 def cmd_info(args: argparse.Namespace, pipeline: Pipeline) -> int:
     deployment = pipeline.deployment
     document = {
-        "environment": deployment.environment, "target": deployment.target, "region": deployment.region,
+        "environment": deployment.environment,
+        "target": deployment.target,
+        "region": deployment.region,
         "accounts": list(pipeline.config.allowed_account_ids) or ["the emulator's"],
-        "api": pipeline.api_description, "api_url": pipeline.api_url,
-        "emulator_url": deployment.emulator_url, "state": deployment.source,
+        "api": pipeline.api_description,
+        "api_url": pipeline.api_url,
+        "emulator_url": deployment.emulator_url,
+        "state": deployment.source,
         "queues": [{"name": q.name, "url": q.url, "dead_letter_url": q.dead_letter_url} for q in deployment.queues],
     }
     if args.get:
         if document.get(args.get) is None:
-            raise Failed(f"no {args.get} for the {deployment.target} target; fields: "
-                         + ", ".join(name for name, value in document.items() if isinstance(value, str)))
+            raise Failed(
+                f"no {args.get} for the {deployment.target} target; fields: "
+                + ", ".join(name for name, value in document.items() if isinstance(value, str))
+            )
         print(document[args.get])
         return EXIT_OK
-    lines = [f"environment {document['environment']} ({document['target']}), region {document['region']}, "
-             f"account(s) {', '.join(document['accounts'])}",
-             f"API: {document['api']}", f"outputs from {document['state']}"]
+    lines = [
+        f"environment {document['environment']} ({document['target']}), region {document['region']}, "
+        f"account(s) {', '.join(document['accounts'])}",
+        f"API: {document['api']}",
+        f"outputs from {document['state']}",
+    ]
     lines += [f"queue {q['name']}: {q['url']} (dead letters: {q['dead_letter_url']})" for q in document["queues"]]
     pipeline.out.result(document, "\n".join(lines))
     return EXIT_OK
@@ -430,25 +479,44 @@ def cmd_info(args: argparse.Namespace, pipeline: Pipeline) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a global option may come before or after the command, and the later one wins.
-    common.add_argument("--env", default=argparse.SUPPRESS,
-                        help="environment (config/<env>.toml); default: PIPELINE_ENV, else local")
-    common.add_argument("--target", choices=TARGETS, default=argparse.SUPPRESS,
-                        help="local: the emulator deployment (default without allowed_account_ids); aws: the "
-                             "deployed API and queues (default with them)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="one JSON document on stdout, for scripts")
-    common.add_argument("--api-url", default=argparse.SUPPRESS,
-                        help=f"aws: the API's URL (default: {API_URL_ENV}, else the api stack's api_invoke_url)")
-    common.add_argument("--token", default=argparse.SUPPRESS,
-                        help=f"aws, auth = jwt: the bearer token (default: {TOKEN_ENV})")
-    common.add_argument("--model-url", default=argparse.SUPPRESS,
-                        help=f"local: the model server to call (default: {MODEL_URL_ENV}, else `make serve-model`'s "
-                             "on 127.0.0.1:8080 when it answers, else one started for the command)")
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="local: the handlers' log lines on stderr (default: .build/pipeline/handlers.log)")
+    common.add_argument(
+        "--env", default=argparse.SUPPRESS, help="environment (config/<env>.toml); default: PIPELINE_ENV, else local"
+    )
+    common.add_argument(
+        "--target",
+        choices=TARGETS,
+        default=argparse.SUPPRESS,
+        help="local: the emulator deployment (default without allowed_account_ids); aws: the "
+        "deployed API and queues (default with them)",
+    )
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="one JSON document on stdout, for scripts"
+    )
+    common.add_argument(
+        "--api-url",
+        default=argparse.SUPPRESS,
+        help=f"aws: the API's URL (default: {API_URL_ENV}, else the api stack's api_invoke_url)",
+    )
+    common.add_argument(
+        "--token", default=argparse.SUPPRESS, help=f"aws, auth = jwt: the bearer token (default: {TOKEN_ENV})"
+    )
+    common.add_argument(
+        "--model-url",
+        default=argparse.SUPPRESS,
+        help=f"local: the model server to call (default: {MODEL_URL_ENV}, else `make serve-model`'s "
+        "on 127.0.0.1:8080 when it answers, else one started for the command)",
+    )
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="local: the handlers' log lines on stderr (default: .build/pipeline/handlers.log)",
+    )
 
-    parser = argparse.ArgumentParser(prog="./pipeline", parents=[common], description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="./pipeline", parents=[common], description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(parent: Any, name: str, handler: Callable[..., int], help_text: str) -> argparse.ArgumentParser:
@@ -457,7 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     jobs = commands.add_parser("jobs", help="submit a job, read or wait for its result").add_subparsers(
-        dest="jobs_command", required=True, metavar="ACTION")
+        dest="jobs_command", required=True, metavar="ACTION"
+    )
     submit = command(jobs, "submit", cmd_submit, "POST /v1/jobs: submit a job (202), optionally wait for its result")
     given = submit.add_mutually_exclusive_group(required=True)
     given.add_argument("--inputs", help='inline inputs: {"instances": [[...], ...]} or just [[...], ...]')
@@ -480,12 +549,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     command(commands, "queues", cmd_queues, "depth of every work queue and its dead-letter queue")
     dlq = commands.add_parser("dlq", help="what is in the dead-letter queues, and redrive").add_subparsers(
-        dest="dlq_command", required=True, metavar="ACTION")
+        dest="dlq_command", required=True, metavar="ACTION"
+    )
     listing = command(dlq, "list", cmd_dlq_list, "the messages in each dead-letter queue (left in place)")
     listing.add_argument("queue", nargs="?", help="one work queue (default: all)")
     listing.add_argument("--max", type=int, default=10, help="messages shown per queue (default 10)")
-    redrive = command(dlq, "redrive", cmd_dlq_redrive,
-                      "move a dead-letter queue's messages back to its work queue, after fixing the cause")
+    redrive = command(
+        dlq,
+        "redrive",
+        cmd_dlq_redrive,
+        "move a dead-letter queue's messages back to its work queue, after fixing the cause",
+    )
     redrive.add_argument("queue", help="the work queue (config name, e.g. default)")
 
     work = command(commands, "work", cmd_work, "local: run the queue consumers until the work queues are empty")
@@ -496,8 +570,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _defaults(args: argparse.Namespace) -> argparse.Namespace:
-    for name, value in (("env", None), ("target", None), ("json", False), ("api_url", None), ("token", None),
-                        ("model_url", None), ("verbose", False), ("quiet", False)):
+    for name, value in (
+        ("env", None),
+        ("target", None),
+        ("json", False),
+        ("api_url", None),
+        ("token", None),
+        ("model_url", None),
+        ("verbose", False),
+        ("quiet", False),
+    ):
         if not hasattr(args, name):
             setattr(args, name, value)
     return args

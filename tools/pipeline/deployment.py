@@ -70,8 +70,10 @@ class Deployment:
         for values in self.outputs.values():
             if name in values:
                 return values[name]
-        raise DeploymentError(f"no stack output {name!r} in {self.source} (stacks read: "
-                              f"{', '.join(self.outputs) or 'none'}); is the environment deployed?")
+        raise DeploymentError(
+            f"no stack output {name!r} in {self.source} (stacks read: "
+            f"{', '.join(self.outputs) or 'none'}); is the environment deployed?"
+        )
 
     def consumer(self, queue: WorkQueue) -> Runtime | None:
         """What consumes QUEUE on AWS: the function with an event source mapping on it, else the service it feeds."""
@@ -115,8 +117,9 @@ def read_record(path: Path | None = None) -> dict[str, Any]:
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
-        raise DeploymentError(f"no local deployment ({_shown(path)} does not exist): run `make deploy-local` "
-                              "first") from None
+        raise DeploymentError(
+            f"no local deployment ({_shown(path)} does not exist): run `make deploy-local` first"
+        ) from None
     except (OSError, ValueError) as exc:
         raise DeploymentError(f"cannot read the local deployment record {_shown(path)}: {exc}") from None
     missing = [key for key in ("environment", "emulator_url", "outdir") if not record.get(key)]
@@ -132,8 +135,9 @@ def stack_state_files(outdir: Path) -> dict[str, Path]:
     try:
         stacks = read_stacks(outdir)
     except (OSError, ValueError, KeyError) as exc:
-        raise DeploymentError(f"cannot read the synthesized stacks in {_shown(outdir)} ({exc}); run "
-                              "`make deploy-local` again") from None
+        raise DeploymentError(
+            f"cannot read the synthesized stacks in {_shown(outdir)} ({exc}); run `make deploy-local` again"
+        ) from None
     files = {}
     for name, stack in stacks.items():
         doc = json.loads((stack.directory / "cdk.tf.json").read_text())
@@ -168,9 +172,12 @@ def state_outputs(state: dict[str, Any]) -> dict[str, Any]:
 
 
 def _resources(state: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [instance.get("attributes", {}) for resource in state.get("resources", [])
-            if resource.get("type") == kind and resource.get("mode") == "managed"
-            for instance in resource.get("instances", [])]
+    return [
+        instance.get("attributes", {})
+        for resource in state.get("resources", [])
+        if resource.get("type") == kind and resource.get("mode") == "managed"
+        for instance in resource.get("instances", [])
+    ]
 
 
 def queue_name_of(url_or_arn: str) -> str:
@@ -191,10 +198,13 @@ def deployed_runtimes(state: dict[str, Any]) -> dict[str, Runtime]:
         variables = ((attributes.get("environment") or [{}])[0] or {}).get("variables") or {}
         consumed = mappings.get(name, []) + mappings.get(attributes.get("arn", ""), [])
         runtimes[name] = Runtime(
-            name=name, kind="function", environment={k: str(v) for k, v in variables.items()},
+            name=name,
+            kind="function",
+            environment={k: str(v) for k, v in variables.items()},
             timeout_seconds=int(attributes.get("timeout") or 3),
             queue_names=tuple(queue_name_of(m.get("event_source_arn", "")) for m in consumed),
-            batch_size=int(consumed[0].get("batch_size") or 10) if consumed else 10)
+            batch_size=int(consumed[0].get("batch_size") or 10) if consumed else 10,
+        )
     for attributes in _resources(state, "aws_ecs_task_definition"):
         try:
             containers = json.loads(attributes.get("container_definitions") or "[]")
@@ -204,8 +214,12 @@ def deployed_runtimes(state: dict[str, Any]) -> dict[str, Runtime]:
             variables = {item["name"]: str(item.get("value", "")) for item in container.get("environment") or []}
             queue_url = variables.get("QUEUE_URL")
             name = attributes.get("family", container.get("name", ""))
-            runtimes[name] = Runtime(name=name, kind="service", environment=variables,
-                                     queue_names=(queue_name_of(queue_url),) if queue_url else ())
+            runtimes[name] = Runtime(
+                name=name,
+                kind="service",
+                environment=variables,
+                queue_names=(queue_name_of(queue_url),) if queue_url else (),
+            )
     return runtimes
 
 
@@ -216,13 +230,17 @@ def local_deployment(config: Any, record_path: Path | None = None) -> Deployment
     path = record_path or deployment_record_path()
     record = read_record(path)
     if record["environment"] != config.environment:
-        raise DeploymentError(f"the local deployment ({_shown(path)}) is environment {record['environment']!r}, not "
-                              f"{config.environment!r}: use --env {record['environment']}, or deploy this one with "
-                              f"PIPELINE_ENV={config.environment} make deploy-local")
+        raise DeploymentError(
+            f"the local deployment ({_shown(path)}) is environment {record['environment']!r}, not "
+            f"{config.environment!r}: use --env {record['environment']}, or deploy this one with "
+            f"PIPELINE_ENV={config.environment} make deploy-local"
+        )
     url = str(record["emulator_url"]).rstrip("/")
     if not answers(url):
-        raise DeploymentError(f"the emulator of the local deployment ({url}) does not answer: run "
-                              "`make destroy-local`, then `make deploy-local`")
+        raise DeploymentError(
+            f"the emulator of the local deployment ({url}) does not answer: run "
+            "`make destroy-local`, then `make deploy-local`"
+        )
     outdir = Path(record["outdir"])
     states = {stack: read_state(file) for stack, file in stack_state_files(outdir).items()}
     outputs = {stack: state_outputs(state) for stack, state in states.items() if state}
@@ -231,9 +249,16 @@ def local_deployment(config: Any, record_path: Path | None = None) -> Deployment
     runtimes: dict[str, Runtime] = {}
     for state in states.values():
         runtimes.update(deployed_runtimes(state))
-    return Deployment(environment=config.environment, target="local", region=provider_region(outdir) or config.region,
-                      outputs=outputs, queues=work_queues(config, outputs), runtimes=runtimes, emulator_url=url,
-                      source=f"the emulator deployment {_shown(outdir)}")
+    return Deployment(
+        environment=config.environment,
+        target="local",
+        region=provider_region(outdir) or config.region,
+        outputs=outputs,
+        queues=work_queues(config, outputs),
+        runtimes=runtimes,
+        emulator_url=url,
+        source=f"the emulator deployment {_shown(outdir)}",
+    )
 
 
 # --- aws: the environment's backend ----------------------------------------------------------------------------
@@ -260,8 +285,10 @@ def aws_deployment(config: Any, stacks: tuple[str, ...] = ("api", "messaging")) 
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code in ("NoSuchKey", "404"):
                     continue
-                raise DeploymentError(f"cannot read the state s3://{bucket}/{key} ({code}): the caller needs "
-                                      "s3:GetObject on the state bucket and kms:Decrypt on its key") from None
+                raise DeploymentError(
+                    f"cannot read the state s3://{bucket}/{key} ({code}): the caller needs "
+                    "s3:GetObject on the state bucket and kms:Decrypt on its key"
+                ) from None
             except BotoCoreError as exc:
                 raise DeploymentError(f"cannot read the state s3://{bucket}/{key}: {exc}") from None
             outputs[stack] = state_outputs(json.loads(body))
@@ -272,8 +299,14 @@ def aws_deployment(config: Any, stacks: tuple[str, ...] = ("api", "messaging")) 
             state = read_state(directory / f"{stack}.tfstate")
             if state:
                 outputs[stack] = state_outputs(state)
-    return Deployment(environment=config.environment, target="aws", region=config.region, outputs=outputs,
-                      queues=work_queues(config, outputs), source=f"the state in {source}")
+    return Deployment(
+        environment=config.environment,
+        target="aws",
+        region=config.region,
+        outputs=outputs,
+        queues=work_queues(config, outputs),
+        source=f"the state in {source}",
+    )
 
 
 def _shown(path: Path) -> str:

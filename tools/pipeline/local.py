@@ -68,13 +68,19 @@ def _clear_cached_clients() -> None:
 
 
 @contextlib.contextmanager
-def runtime_environment(runtime: Runtime, deployment: Deployment, overrides: dict[str, str],
-                        log: Path | None = HANDLER_LOG) -> Iterator[None]:
+def runtime_environment(
+    runtime: Runtime, deployment: Deployment, overrides: dict[str, str], log: Path | None = HANDLER_LOG
+) -> Iterator[None]:
     """RUNTIME's deployed environment variables (plus OVERRIDES) and the emulator's endpoint for the duration;
     the handlers' JSON log lines go to LOG (None: stderr) instead of the CLI's output."""
-    values = {**runtime.environment, **overrides, **EMULATOR_CREDENTIALS,
-              "AWS_ENDPOINT_URL": str(deployment.emulator_url), "AWS_REGION": deployment.region,
-              "AWS_DEFAULT_REGION": deployment.region}
+    values = {
+        **runtime.environment,
+        **overrides,
+        **EMULATOR_CREDENTIALS,
+        "AWS_ENDPOINT_URL": str(deployment.emulator_url),
+        "AWS_REGION": deployment.region,
+        "AWS_DEFAULT_REGION": deployment.region,
+    }
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
     sink = log.open("a") if log is not None else contextlib.nullcontext(sys.stderr)
@@ -89,18 +95,31 @@ def runtime_environment(runtime: Runtime, deployment: Deployment, overrides: dic
             _clear_cached_clients()
 
 
-def api_event(method: str, route: str, path: str, body: Any = None,
-              path_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+def api_event(
+    method: str, route: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The event API Gateway (HTTP API, payload format 2.0) hands a Lambda integration."""
     now = time.time()
     event: dict[str, Any] = {
-        "version": "2.0", "routeKey": f"{method} {route}", "rawPath": path, "rawQueryString": "",
+        "version": "2.0",
+        "routeKey": f"{method} {route}",
+        "rawPath": path,
+        "rawQueryString": "",
         "headers": {"content-type": "application/json", "user-agent": "pipeline-cli"},
         "requestContext": {
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "pipeline-cli"},
-            "routeKey": f"{method} {route}", "stage": "$default", "requestId": str(uuid.uuid4()),
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000)},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pipeline-cli",
+            },
+            "routeKey": f"{method} {route}",
+            "stage": "$default",
+            "requestId": str(uuid.uuid4()),
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
         "isBase64Encoded": False,
     }
     if body is not None:
@@ -112,16 +131,34 @@ def api_event(method: str, route: str, path: str, body: Any = None,
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
     """The event Lambda's SQS event source mapping builds from received messages."""
-    def attribute(value: dict[str, Any]) -> dict[str, Any]:
-        return {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                "stringListValues": [], "binaryListValues": [], "dataType": value.get("DataType", "String")}
 
-    return {"Records": [{
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-        "attributes": message.get("Attributes", {}), "md5OfBody": message.get("MD5OfBody", ""),
-        "messageAttributes": {name: attribute(value) for name, value in message.get("MessageAttributes", {}).items()},
-        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region,
-    } for message in messages]}
+    def attribute(value: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType", "String"),
+        }
+
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "messageAttributes": {
+                    name: attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
 
 
 def _route_pattern(route: str) -> re.Pattern[str]:
@@ -150,8 +187,10 @@ class LocalModel:
         began = time.monotonic()
         self._server = ModelServer.start()
         self.url = self._server.url
-        self.say(f"model server (containers/inference) started for this command at {self.url} in "
-                 f"{time.monotonic() - began:.1f} s (`make serve-model` keeps one on {SERVE_MODEL_URL})")
+        self.say(
+            f"model server (containers/inference) started for this command at {self.url} in "
+            f"{time.monotonic() - began:.1f} s (`make serve-model` keeps one on {SERVE_MODEL_URL})"
+        )
         return self.url
 
     def close(self) -> None:
@@ -206,8 +245,9 @@ class LocalApi:
         with runtime_environment(runtime, self.deployment, overrides, self.log):
             answer = handler(event, LambdaContext(runtime))
         raw = answer.get("body") or ""
-        return ApiResponse(status=int(answer["statusCode"]), body=json.loads(raw) if raw else None,
-                           headers=answer.get("headers", {}))
+        return ApiResponse(
+            status=int(answer["statusCode"]), body=json.loads(raw) if raw else None, headers=answer.get("headers", {})
+        )
 
     def describe(self) -> str:
         return f"the handlers in this process, on the emulator at {self.deployment.emulator_url}"
@@ -252,15 +292,18 @@ class LocalWorker:
                 report.unconsumed.append(queue.name)
                 continue
             messages = self.sqs.receive_message(
-                QueueUrl=queue.url, MaxNumberOfMessages=min(consumer.batch_size, 10), WaitTimeSeconds=wait_seconds,
-                VisibilityTimeout=self.visibility_timeout, AttributeNames=["All"],
-                MessageAttributeNames=["All"]).get("Messages", [])
+                QueueUrl=queue.url,
+                MaxNumberOfMessages=min(consumer.batch_size, 10),
+                WaitTimeSeconds=wait_seconds,
+                VisibilityTimeout=self.visibility_timeout,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
             if messages:
                 self._process(queue, consumer, messages, report)
         return report
 
-    def _process(self, queue: WorkQueue, consumer: Runtime, messages: list[dict[str, Any]],
-                 report: WorkReport) -> None:
+    def _process(self, queue: WorkQueue, consumer: Runtime, messages: list[dict[str, Any]], report: WorkReport) -> None:
         from lambdas.worker import handler as worker
 
         event = sqs_event(messages, self._arn(queue), self.deployment.region)
@@ -278,8 +321,9 @@ class LocalWorker:
 
     def _arn(self, queue: WorkQueue) -> str:
         if queue.url not in self._arns:
-            self._arns[queue.url] = self.sqs.get_queue_attributes(
-                QueueUrl=queue.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self._arns[queue.url] = self.sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["QueueArn"])[
+                "Attributes"
+            ]["QueueArn"]
         return self._arns[queue.url]
 
 
@@ -287,7 +331,9 @@ def emulator_client(deployment: Deployment, service: str) -> Any:
     """A boto3 client on the emulator of DEPLOYMENT, with the emulator's placeholder credentials."""
     import boto3
 
-    session = boto3.session.Session(region_name=deployment.region,
-                                    aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                                    aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    session = boto3.session.Session(
+        region_name=deployment.region,
+        aws_access_key_id=EMULATOR_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=EMULATOR_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     return session.client(service, endpoint_url=deployment.emulator_url)

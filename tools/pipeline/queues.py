@@ -18,8 +18,11 @@ from typing import Any
 
 from tools.pipeline.deployment import WorkQueue
 
-DEPTH_ATTRIBUTES = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed"]
+DEPTH_ATTRIBUTES = [
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+]
 # A peeked message stays hidden this long while the rest are read, then is made visible again at once.
 PEEK_HOLD_SECONDS = 30
 MOVE_TASK_TIMEOUT_SECONDS = 300
@@ -66,8 +69,16 @@ def depths(sqs: Any, queues: tuple[WorkQueue, ...]) -> list[QueueDepth]:
     for queue in queues:
         visible, in_flight, delayed = _counts(sqs, queue.url)
         dead, dead_in_flight, _ = _counts(sqs, queue.dead_letter_url)
-        rows.append(QueueDepth(queue=queue.name, visible=visible, in_flight=in_flight, delayed=delayed,
-                               dead_letters=dead, dead_letters_in_flight=dead_in_flight))
+        rows.append(
+            QueueDepth(
+                queue=queue.name,
+                visible=visible,
+                in_flight=in_flight,
+                delayed=delayed,
+                dead_letters=dead,
+                dead_letters_in_flight=dead_in_flight,
+            )
+        )
     return rows
 
 
@@ -80,10 +91,14 @@ def _dead_letter(message: dict[str, Any]) -> DeadLetter:
     attributes = message.get("Attributes", {})
     sent = int(attributes.get("SentTimestamp", "0") or 0) / 1000
     return DeadLetter(
-        message_id=message["MessageId"], job_id=job.get("job_id"), model=job.get("model"),
-        priority=job.get("priority"), receive_count=int(attributes.get("ApproximateReceiveCount", "0") or 0),
+        message_id=message["MessageId"],
+        job_id=job.get("job_id"),
+        model=job.get("model"),
+        priority=job.get("priority"),
+        receive_count=int(attributes.get("ApproximateReceiveCount", "0") or 0),
         sent_at=datetime.fromtimestamp(sent, tz=UTC).isoformat(timespec="seconds") if sent else "",
-        body=message["Body"])
+        body=message["Body"],
+    )
 
 
 def peek(sqs: Any, url: str, limit: int = 10) -> list[DeadLetter]:
@@ -92,9 +107,13 @@ def peek(sqs: Any, url: str, limit: int = 10) -> list[DeadLetter]:
     held: dict[str, dict[str, Any]] = {}
     try:
         while len(held) < limit:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(10, limit - len(held)),
-                                        VisibilityTimeout=PEEK_HOLD_SECONDS, WaitTimeSeconds=0,
-                                        AttributeNames=["All"]).get("Messages", [])
+            batch = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, limit - len(held)),
+                VisibilityTimeout=PEEK_HOLD_SECONDS,
+                WaitTimeSeconds=0,
+                AttributeNames=["All"],
+            ).get("Messages", [])
             new = [message for message in batch if message["MessageId"] not in held]
             if not new:
                 break
@@ -106,17 +125,26 @@ def peek(sqs: Any, url: str, limit: int = 10) -> list[DeadLetter]:
 
 def _release(sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
     for start in range(0, len(messages), 10):
-        sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-            {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
-            for index, message in enumerate(messages[start:start + 10])])
+        sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
+                for index, message in enumerate(messages[start : start + 10])
+            ],
+        )
 
 
 def queue_arn(sqs: Any, url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def redrive_with_move_task(sqs: Any, queue: WorkQueue, progress: Callable[[str], None],
-                           timeout: float = MOVE_TASK_TIMEOUT_SECONDS, poll_seconds: float = 2.0) -> int:
+def redrive_with_move_task(
+    sqs: Any,
+    queue: WorkQueue,
+    progress: Callable[[str], None],
+    timeout: float = MOVE_TASK_TIMEOUT_SECONDS,
+    poll_seconds: float = 2.0,
+) -> int:
     """SQS's own dead-letter redrive (StartMessageMoveTask), followed until it completes; the number moved."""
     source, destination = queue_arn(sqs, queue.dead_letter_url), queue_arn(sqs, queue.url)
     sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)
@@ -127,13 +155,19 @@ def redrive_with_move_task(sqs: Any, queue: WorkQueue, progress: Callable[[str],
         if task["Status"] == "COMPLETED":
             return moved
         if task["Status"] in ("FAILED", "CANCELLED"):
-            raise RuntimeError(f"the move task from {queue.name}'s dead-letter queue ended {task['Status']}: "
-                               f"{task.get('FailureReason', 'no reason given')} ({moved} moved)")
+            raise RuntimeError(
+                f"the move task from {queue.name}'s dead-letter queue ended {task['Status']}: "
+                f"{task.get('FailureReason', 'no reason given')} ({moved} moved)"
+            )
         if time.monotonic() > deadline:
-            raise RuntimeError(f"the move task from {queue.name}'s dead-letter queue is still running after "
-                               f"{timeout:.0f} s ({moved} moved); `pipeline queues` shows its progress")
-        progress(f"moving {queue.name}'s dead letters: {moved} of "
-                 f"{task.get('ApproximateNumberOfMessagesToMove', '?')} so far")
+            raise RuntimeError(
+                f"the move task from {queue.name}'s dead-letter queue is still running after "
+                f"{timeout:.0f} s ({moved} moved); `pipeline queues` shows its progress"
+            )
+        progress(
+            f"moving {queue.name}'s dead letters: {moved} of "
+            f"{task.get('ApproximateNumberOfMessagesToMove', '?')} so far"
+        )
         time.sleep(poll_seconds)
 
 
@@ -143,9 +177,14 @@ def redrive_by_copy(sqs: Any, queue: WorkQueue, progress: Callable[[str], None])
     fifo = queue.url.endswith(".fifo")
     moved = 0
     while True:
-        batch = sqs.receive_message(QueueUrl=queue.dead_letter_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                    VisibilityTimeout=PEEK_HOLD_SECONDS, AttributeNames=["All"],
-                                    MessageAttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=queue.dead_letter_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=PEEK_HOLD_SECONDS,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
         if not batch:
             return moved
         entries = []
@@ -160,13 +199,20 @@ def redrive_by_copy(sqs: Any, queue: WorkQueue, progress: Callable[[str], None])
         sent = sqs.send_message_batch(QueueUrl=queue.url, Entries=entries)
         delivered = {item["Id"] for item in sent.get("Successful", [])}
         if delivered:
-            sqs.delete_message_batch(QueueUrl=queue.dead_letter_url, Entries=[
-                {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                for index, message in enumerate(batch) if str(index) in delivered])
+            sqs.delete_message_batch(
+                QueueUrl=queue.dead_letter_url,
+                Entries=[
+                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
+                    for index, message in enumerate(batch)
+                    if str(index) in delivered
+                ],
+            )
         if sent.get("Failed"):
             failure = sent["Failed"][0]
-            raise RuntimeError(f"{len(sent['Failed'])} message(s) could not be sent back to {queue.name} "
-                               f"({failure.get('Code')}: {failure.get('Message')}); they stay in the dead-letter "
-                               f"queue ({moved + len(delivered)} moved)")
+            raise RuntimeError(
+                f"{len(sent['Failed'])} message(s) could not be sent back to {queue.name} "
+                f"({failure.get('Code')}: {failure.get('Message')}); they stay in the dead-letter "
+                f"queue ({moved + len(delivered)} moved)"
+            )
         moved += len(delivered)
         progress(f"moved {moved} of {queue.name}'s dead letters back")

@@ -39,8 +39,13 @@ def kind_of(actions: Iterable[str]) -> Kind:
     acts = set(actions)
     if "create" in acts and acts & {"delete", "forget"}:
         return Kind.REPLACE
-    single = {"create": Kind.ADD, "update": Kind.CHANGE, "delete": Kind.DESTROY, "forget": Kind.FORGET,
-              "read": Kind.READ}
+    single = {
+        "create": Kind.ADD,
+        "update": Kind.CHANGE,
+        "delete": Kind.DESTROY,
+        "forget": Kind.FORGET,
+        "read": Kind.READ,
+    }
     for action, kind in single.items():
         if acts == {action}:
             return kind
@@ -60,10 +65,15 @@ class PlanFacts:
 
     @classmethod
     def of(cls, plan: StackPlan) -> PlanFacts:
-        return cls(subscribed_topics=frozenset(
-            str(other.change.before["topic_arn"]) for other in plan.resource_changes
-            if other.type == "aws_sns_topic_subscription" and isinstance(other.change.before, dict)
-            and other.change.before.get("topic_arn")))
+        return cls(
+            subscribed_topics=frozenset(
+                str(other.change.before["topic_arn"])
+                for other in plan.resource_changes
+                if other.type == "aws_sns_topic_subscription"
+                and isinstance(other.change.before, dict)
+                and other.change.before.get("topic_arn")
+            )
+        )
 
 
 @dataclass(frozen=True)

@@ -59,34 +59,65 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.plan_review",
         description="Review `terraform show -json` plans (one per stack): counts, destructive changes, fixed "
-                    "monthly cost, IAM changes, drift; for a pull-request comment or for scripts.",
+        "monthly cost, IAM changes, drift; for a pull-request comment or for scripts.",
         epilog="Exit codes: 0 reviewed, 2 unreadable plan, duplicate stack or invalid option, 3 stateful "
-               "destruction with --fail-on-destroy, 4 cost increase over --fail-on-cost-increase (3 when both).")
-    parser.add_argument("plans", nargs="+", metavar="[STACK=]PLAN.json",
-                        help="a plan in JSON; the stack is STACK or else the name of the folder holding it")
-    parser.add_argument("--format", choices=("markdown", "json"), default="markdown",
-                        help="markdown: the pull-request comment (default); json: everything, for scripts")
+        "destruction with --fail-on-destroy, 4 cost increase over --fail-on-cost-increase (3 when both).",
+    )
+    parser.add_argument(
+        "plans",
+        nargs="+",
+        metavar="[STACK=]PLAN.json",
+        help="a plan in JSON; the stack is STACK or else the name of the folder holding it",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="markdown: the pull-request comment (default); json: everything, for scripts",
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the review here instead of stdout")
-    parser.add_argument("--json-output", type=Path, default=None,
-                        help="also write the JSON review to this file (one run, both formats)")
-    parser.add_argument("--fail-on-destroy", action="store_true",
-                        help=f"exit {EXIT_STATEFUL_DESTRUCTION} when a stateful resource would be destroyed "
-                             "or replaced (after printing the review)")
-    parser.add_argument("--fail-on-cost-increase", type=_cost_limit, default=None, metavar="AMOUNT|PERCENT",
-                        help=f"exit {EXIT_COST_INCREASE} when the total fixed monthly cost rises by more than "
-                             "AMOUNT dollars (100) or PERCENT of its current value (10%%); any rise from zero "
-                             "exceeds a percentage")
-    parser.add_argument("--labels", default="",
-                        help=f"the pull request's labels (a JSON list or comma-separated): `{ALLOW_DESTROY_LABEL}` "
-                             f"waives --fail-on-destroy, `{ALLOW_COST_INCREASE_LABEL}` waives "
-                             "--fail-on-cost-increase; the review says what was waived")
-    parser.add_argument("--max-chars", type=int, default=GITHUB_COMMENT_LIMIT,
-                        help="size limit of the markdown comment (default: GitHub's %(default)s)")
-    parser.add_argument("--region", default=None,
-                        help="price every stack in this region (default: the region each plan's AWS provider "
-                             "configuration states)")
-    parser.add_argument("--prices", type=Path, default=DEFAULT_PRICE_TABLE,
-                        help="the price table (default: the dated table shipped with the tool)")
+    parser.add_argument(
+        "--json-output", type=Path, default=None, help="also write the JSON review to this file (one run, both formats)"
+    )
+    parser.add_argument(
+        "--fail-on-destroy",
+        action="store_true",
+        help=f"exit {EXIT_STATEFUL_DESTRUCTION} when a stateful resource would be destroyed "
+        "or replaced (after printing the review)",
+    )
+    parser.add_argument(
+        "--fail-on-cost-increase",
+        type=_cost_limit,
+        default=None,
+        metavar="AMOUNT|PERCENT",
+        help=f"exit {EXIT_COST_INCREASE} when the total fixed monthly cost rises by more than "
+        "AMOUNT dollars (100) or PERCENT of its current value (10%%); any rise from zero "
+        "exceeds a percentage",
+    )
+    parser.add_argument(
+        "--labels",
+        default="",
+        help=f"the pull request's labels (a JSON list or comma-separated): `{ALLOW_DESTROY_LABEL}` "
+        f"waives --fail-on-destroy, `{ALLOW_COST_INCREASE_LABEL}` waives "
+        "--fail-on-cost-increase; the review says what was waived",
+    )
+    parser.add_argument(
+        "--max-chars",
+        type=int,
+        default=GITHUB_COMMENT_LIMIT,
+        help="size limit of the markdown comment (default: GitHub's %(default)s)",
+    )
+    parser.add_argument(
+        "--region",
+        default=None,
+        help="price every stack in this region (default: the region each plan's AWS provider configuration states)",
+    )
+    parser.add_argument(
+        "--prices",
+        type=Path,
+        default=DEFAULT_PRICE_TABLE,
+        help="the price table (default: the dated table shipped with the tool)",
+    )
     return parser
 
 
@@ -99,8 +130,9 @@ def load_all(arguments: list[str]) -> list[StackPlan]:
         stack, path = split_plan_argument(argument)
         plan = load_plan(path, stack=stack)
         if plan.stack in seen:
-            raise PlanError(f"{seen[plan.stack]} and {path} both resolve to stack {plan.stack!r}: name them with "
-                            "STACK=PATH")
+            raise PlanError(
+                f"{seen[plan.stack]} and {path} both resolve to stack {plan.stack!r}: name them with STACK=PATH"
+            )
         seen[plan.stack] = path
         plans.append(plan)
     return plans
@@ -117,7 +149,9 @@ def report_gates(gates: list[Gate]) -> int:
     """One stderr line per tripped gate (waived or not); the exit code of the first that blocks."""
     for gate in gates:
         if gate.tripped:
-            verdict = f"waived by the label {gate.label!r}" if gate.waived else f"add the label {gate.label!r} to accept"
+            verdict = (
+                f"waived by the label {gate.label!r}" if gate.waived else f"add the label {gate.label!r} to accept"
+            )
             print(f"plan_review: {gate.name}: {gate.detail} ({verdict})", file=sys.stderr)
     return exit_code(gates)
 
@@ -136,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"plan_review: error: --labels: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    gates = evaluate_gates(review, fail_on_destroy=args.fail_on_destroy, cost_limit=args.fail_on_cost_increase,
-                           labels=labels)
+    gates = evaluate_gates(
+        review, fail_on_destroy=args.fail_on_destroy, cost_limit=args.fail_on_cost_increase, labels=labels
+    )
     try:
         markdown = render_markdown(review, gates, limit=args.max_chars) if args.format == "markdown" else None
     except LimitTooSmall as exc:

@@ -187,8 +187,9 @@ class Side:
 
     def is_known(self, *path: str | int) -> bool:
         """Whether the value at PATH is wholly known (nothing at or under it is "known after apply")."""
-        return not any(value_at(self.unknown, path[:depth]) is True for depth in range(len(path))) and \
-            not any_true(value_at(self.unknown, path))
+        return not any(value_at(self.unknown, path[:depth]) is True for depth in range(len(path))) and not any_true(
+            value_at(self.unknown, path)
+        )
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value of KEY (unknown parts of a nested value read as null: check them with `need`)."""
@@ -309,8 +310,14 @@ class Pricing:
                     found.append(target)
         return found
 
-    def linked(self, side: Side, argument: str, resource_type: str, keys: Callable[[Side], list[str]],
-               value_key: Callable[[Any], str] = str) -> Side | None:
+    def linked(
+        self,
+        side: Side,
+        argument: str,
+        resource_type: str,
+        keys: Callable[[Side], list[str]],
+        value_key: Callable[[Any], str] = str,
+    ) -> Side | None:
         """The resource of RESOURCE_TYPE that SIDE's ARGUMENT names: by value when known (KEYS gives the values a
         target answers to), else the one resource its configuration refers to."""
         if side.is_known(argument) and side.values.get(argument):
@@ -337,8 +344,9 @@ class Pricing:
         except (TypeError, ValueError):
             return None
 
-    def _scaling_index(self, side_name: str, namespace: str, dimension: str
-                       ) -> tuple[dict[str, Side], dict[tuple[str, str], Side]]:
+    def _scaling_index(
+        self, side_name: str, namespace: str, dimension: str
+    ) -> tuple[dict[str, Side], dict[tuple[str, str], Side]]:
         """Scaling targets of one side, namespace and dimension: by known resource_id, and by the resource
         block their resource_id refers to (for targets whose resource_id is known only after apply)."""
         key = ("aws_appautoscaling_target", side_name, f"{namespace}|{dimension}")
@@ -375,6 +383,7 @@ class Pricing:
 
 
 # --- rules, one per priced resource type -------------------------------------------------------------------
+
 
 def _nat_gateway(p: Pricing, side: Side) -> Outcome:
     return Estimate((p.hourly("1 NAT gateway", 1, "nat_gateway_hour"),))
@@ -419,8 +428,9 @@ def _kms_key(p: Pricing, side: Side) -> Outcome:
 def _alarm(p: Pricing, side: Side) -> Outcome:
     queries = side.get("metric_query", []) or []
     metrics = [query.get("metric") for query in queries if query.get("metric")]
-    periods = [int(m[0].get("period") or 60) for m in metrics if isinstance(m, list) and m] or \
-        [int(side.get("period", 60) or 60)]
+    periods = [int(m[0].get("period") or 60) for m in metrics if isinstance(m, list) and m] or [
+        int(side.get("period", 60) or 60)
+    ]
     count = len(metrics) if queries else 1
     if any("ANOMALY_DETECTION_BAND" in str(query.get("expression") or "") for query in queries):
         count, what = 3, "anomaly detection (3 metrics)"
@@ -439,8 +449,10 @@ def _dashboard(p: Pricing, side: Side) -> Outcome:
 
 
 def _eks_cluster(p: Pricing, side: Side) -> Outcome:
-    return Estimate((p.hourly("1 cluster", 1, "eks_cluster_hour"),),
-                    notes=("standard support; a version in extended support costs more",))
+    return Estimate(
+        (p.hourly("1 cluster", 1, "eks_cluster_hour"),),
+        notes=("standard support; a version in extended support costs more",),
+    )
 
 
 def _instances(p: Pricing, what: str, count: int, instance_type: str, ceiling: int | None) -> Estimate:
@@ -459,8 +471,9 @@ def _eks_node_group(p: Pricing, side: Side) -> Outcome:
     scaling = side.first("scaling_config")
     types = side.get("instance_types", []) or [EKS_NODE_GROUP_DEFAULT_INSTANCE]
     minimum, maximum = int(scaling.get("min_size") or 0), int(scaling.get("max_size") or 0)
-    return _instances(p, f"node group minimum (desired {scaling.get('desired_size')}, max {maximum})", minimum,
-                      str(types[0]), maximum)
+    return _instances(
+        p, f"node group minimum (desired {scaling.get('desired_size')}, max {maximum})", minimum, str(types[0]), maximum
+    )
 
 
 def _ebs_volume(p: Pricing, side: Side) -> Outcome:
@@ -508,8 +521,9 @@ def _dynamodb_table(p: Pricing, side: Side) -> Outcome:
     for index in side.get("global_secondary_index", []) or []:
         read += int(index.get("read_capacity") or 0)
         write += int(index.get("write_capacity") or 0)
-    return Estimate((p.hourly(f"{read} RCU", read, "dynamodb_rcu_hour"), p.hourly(f"{write} WCU", write,
-                                                                                      "dynamodb_wcu_hour")))
+    return Estimate(
+        (p.hourly(f"{read} RCU", read, "dynamodb_rcu_hour"), p.hourly(f"{write} WCU", write, "dynamodb_wcu_hour"))
+    )
 
 
 def _lambda_provisioned_concurrency(p: Pricing, side: Side) -> Outcome:
@@ -529,6 +543,7 @@ def _function_keys(side: Side) -> list[str]:
 
 # --- SageMaker endpoints ---------------------------------------------------------------------------------
 
+
 def _endpoint_config_keys(side: Side) -> list[str]:
     return [str(side.values["name"])] if side.values.get("name") and side.is_known("name") else []
 
@@ -542,24 +557,33 @@ def _sagemaker_endpoint(p: Pricing, side: Side) -> Outcome:
     charges: list[Charge] = []
     ceiling = Decimal(0)
     notes: list[str] = ["asynchronous inference"] if is_async else []
-    variants = list(config.get("production_variants", []) or []) + \
-        list(config.values.get("shadow_production_variants") or [])
+    variants = list(config.get("production_variants", []) or []) + list(
+        config.values.get("shadow_production_variants") or []
+    )
     for index, variant in enumerate(variants):
-        where = ("production_variants", index) if index < len(config.values.get("production_variants") or []) \
+        where = (
+            ("production_variants", index)
+            if index < len(config.values.get("production_variants") or [])
             else ("shadow_production_variants", index - len(config.values.get("production_variants") or []))
+        )
         name = config.need(*where, "variant_name") or "AllTraffic"
         resource_id = f"endpoint/{endpoint_name}/variant/{name}" if endpoint_name else None
         serverless = (variant.get("serverless_config") or [None])[0]
         if serverless:
-            memory = _number(config.need(*where, "serverless_config", 0, "memory_size_in_mb"),
-                             "memory_size_in_mb") / MIB_PER_GIB
+            memory = (
+                _number(config.need(*where, "serverless_config", 0, "memory_size_in_mb"), "memory_size_in_mb")
+                / MIB_PER_GIB
+            )
             provisioned = int(config.need(*where, "serverless_config", 0, "provisioned_concurrency") or 0)
             scaled = p.scaling(side, "sagemaker", "sagemaker:variant:DesiredProvisionedConcurrency", resource_id)
             if scaled is not None:
                 provisioned = scaled[0]
             if provisioned:
-                charge = p.per_second(f"variant {name}: {provisioned} × {_fmt(memory)} GB provisioned concurrency",
-                                      provisioned * memory, "sagemaker_serverless_provisioned_gb_second")
+                charge = p.per_second(
+                    f"variant {name}: {provisioned} × {_fmt(memory)} GB provisioned concurrency",
+                    provisioned * memory,
+                    "sagemaker_serverless_provisioned_gb_second",
+                )
                 charges.append(charge)
                 if scaled is not None and scaled[1] > provisioned:
                     ceiling += charge.monthly / provisioned * scaled[1] - charge.monthly
@@ -573,8 +597,9 @@ def _sagemaker_endpoint(p: Pricing, side: Side) -> Outcome:
         scaled = p.scaling(side, "sagemaker", "sagemaker:variant:DesiredInstanceCount", resource_id)
         if scaled is not None:
             count = scaled[0]
-        charge = p.hourly(f"variant {name}: {count} × {instance_type}", count, "sagemaker_instance_hour",
-                          str(instance_type))
+        charge = p.hourly(
+            f"variant {name}: {count} × {instance_type}", count, "sagemaker_instance_hour", str(instance_type)
+        )
         charges.append(charge)
         if scaled is not None and scaled[1] > count:
             ceiling += charge.price.usd * p.table.hours_per_month * (scaled[1] - count)
@@ -583,6 +608,7 @@ def _sagemaker_endpoint(p: Pricing, side: Side) -> Outcome:
 
 
 # --- ECS services on Fargate ------------------------------------------------------------------------------
+
 
 def _task_definition_keys(side: Side) -> list[str]:
     values = side.values
@@ -607,8 +633,9 @@ def _capacity_split(strategy: list[dict[str, Any]], tasks: Decimal) -> dict[str,
     for item in strategy:
         weight = Decimal(int(item.get("weight") or 0))
         if weights and weight:
-            split[item["capacity_provider"]] = split.get(item["capacity_provider"], Decimal(0)) + \
-                remaining * weight / weights
+            split[item["capacity_provider"]] = (
+                split.get(item["capacity_provider"], Decimal(0)) + remaining * weight / weights
+            )
     return split
 
 
@@ -626,9 +653,12 @@ def _fargate_task_size(task: Side) -> tuple[Decimal, Decimal, Decimal, bool]:
     if str(platform.get("operating_system_family") or "LINUX").upper().startswith("WINDOWS"):
         raise NotInTable("Windows tasks add a licence fee the table does not hold")
     storage = (task.first("ephemeral_storage") if task.values.get("ephemeral_storage") else {}).get("size_in_gib")
-    return (_number(task.get("cpu"), "task cpu") / MIB_PER_GIB, _number(task.get("memory"), "task memory") / MIB_PER_GIB,
-            Decimal(int(storage or FARGATE_FREE_EPHEMERAL_GIB)),
-            str(platform.get("cpu_architecture") or "X86_64").upper() == "ARM64")
+    return (
+        _number(task.get("cpu"), "task cpu") / MIB_PER_GIB,
+        _number(task.get("memory"), "task memory") / MIB_PER_GIB,
+        Decimal(int(storage or FARGATE_FREE_EPHEMERAL_GIB)),
+        str(platform.get("cpu_architecture") or "X86_64").upper() == "ARM64",
+    )
 
 
 def _ecs_service(p: Pricing, side: Side) -> Outcome:
@@ -652,8 +682,9 @@ def _ecs_service(p: Pricing, side: Side) -> Outcome:
     if scaled is not None:
         tasks = scaled[0]
     spot = p.table.discount(p.region or "", "fargate_spot_discount")
-    cpu_key, gb_key = ("fargate_arm_vcpu_hour", "fargate_arm_gb_hour") if arm else ("fargate_vcpu_hour",
-                                                                                   "fargate_gb_hour")
+    cpu_key, gb_key = (
+        ("fargate_arm_vcpu_hour", "fargate_arm_gb_hour") if arm else ("fargate_vcpu_hour", "fargate_gb_hour")
+    )
 
     def charges_for(count: int) -> list[Charge]:
         charges: list[Charge] = []
@@ -665,16 +696,24 @@ def _ecs_service(p: Pricing, side: Side) -> Outcome:
                 if spot is None:
                     raise NotInTable(f"no Fargate Spot discount for {p.region}")
                 multiplier = ONE - spot.minimum
-                note = (f"Spot: {_pct(spot.minimum)} to {_pct(spot.maximum)} off on-demand, counted at "
-                        f"{_pct(spot.minimum)}")
+                note = (
+                    f"Spot: {_pct(spot.minimum)} to {_pct(spot.maximum)} off on-demand, counted at {_pct(spot.minimum)}"
+                )
             label = f"{_fmt(share)} {provider.lower().replace('_', ' ')} task{'s' if share != 1 else ''}"
-            charges.append(p.hourly(f"{label} × {_fmt(vcpu)} vCPU", share * vcpu, cpu_key, multiplier=multiplier,
-                                    note=note))
+            charges.append(
+                p.hourly(f"{label} × {_fmt(vcpu)} vCPU", share * vcpu, cpu_key, multiplier=multiplier, note=note)
+            )
             charges.append(p.hourly(f"{label} × {_fmt(memory)} GB", share * memory, gb_key, multiplier=multiplier))
             if storage > FARGATE_FREE_EPHEMERAL_GIB:
                 extra = storage - FARGATE_FREE_EPHEMERAL_GIB
-                charges.append(p.hourly(f"{label} × {_fmt(extra)} GB ephemeral storage", share * extra,
-                                        "fargate_ephemeral_gb_hour", multiplier=multiplier))
+                charges.append(
+                    p.hourly(
+                        f"{label} × {_fmt(extra)} GB ephemeral storage",
+                        share * extra,
+                        "fargate_ephemeral_gb_hour",
+                        multiplier=multiplier,
+                    )
+                )
         return charges
 
     ceiling = None
@@ -750,8 +789,14 @@ def _resource_cost(pricing: Pricing, change: ResourceChange) -> ResourceCost:
     note = None
     if kind is Kind.FORGET:
         outcome = pricing.outcome(before)
-        return ResourceCost(change.address, change.type, change.deposed, outcome, outcome,
-                            note="removed from state but not destroyed: AWS still bills it")
+        return ResourceCost(
+            change.address,
+            change.type,
+            change.deposed,
+            outcome,
+            outcome,
+            note="removed from state but not destroyed: AWS still bills it",
+        )
     after = Side.of(change, "after") if kind is not Kind.DESTROY else None
     before_outcome = pricing.outcome(before)
     if kind is Kind.NO_OP and before is not None and change.change.after == change.change.before:

@@ -50,15 +50,21 @@ def current_target(environment: str, outdir: Path | None) -> tuple[Path, Terrafo
         try:
             session = json.loads(LOCAL_SESSION.read_text())
         except (OSError, ValueError):
-            raise DriftError("no local deployment recorded (.build/local-deploy.json): run `make deploy-local` "
-                             "first, or pass --outdir") from None
-        return (Path(session["outdir"]),
-                Terraform.detect(emulator_environment(session["emulator_url"], session.get("environment"))), True)
+            raise DriftError(
+                "no local deployment recorded (.build/local-deploy.json): run `make deploy-local` "
+                "first, or pass --outdir"
+            ) from None
+        return (
+            Path(session["outdir"]),
+            Terraform.detect(emulator_environment(session["emulator_url"], session.get("environment"))),
+            True,
+        )
     return (outdir or PROJECT_ROOT / "cdktf.out"), Terraform.detect(), environment == "local"
 
 
-def plan_for_drift(tf: Terraform, outdir: Path, stacks: list[str], plans: Path, context: PlanContext,
-                   *, include_bootstrap: bool) -> dict[str, Meta]:
+def plan_for_drift(
+    tf: Terraform, outdir: Path, stacks: list[str], plans: Path, context: PlanContext, *, include_bootstrap: bool
+) -> dict[str, Meta]:
     """A refresh-only plan of each stack into PLANS/<stack>/, in parallel (one Terraform per core)."""
     infos = read_stacks(outdir) if include_bootstrap else ci_stacks(outdir)
     unknown = sorted(set(stacks) - set(infos))
@@ -66,8 +72,9 @@ def plan_for_drift(tf: Terraform, outdir: Path, stacks: list[str], plans: Path, 
         raise DriftError(f"no such stack in {outdir}: {', '.join(unknown)} (stacks: {', '.join(sorted(infos))})")
 
     def one(stack: str) -> Meta:
-        return plan_stack(tf, infos[stack].directory, plans / stack, stack=stack, context=context,
-                          refresh_only=True, lock=False)
+        return plan_stack(
+            tf, infos[stack].directory, plans / stack, stack=stack, context=context, refresh_only=True, lock=False
+        )
 
     with ThreadPoolExecutor(max(1, min(len(stacks), os.cpu_count() or 1))) as pool:
         return dict(zip(stacks, pool.map(one, stacks), strict=True))
@@ -83,19 +90,32 @@ def review_drift(plans: Path, stacks: list[str]) -> Review:
 
 def drifted_stacks(review: Review) -> list[str]:
     """Stacks where Terraform shows a change: drifted objects, or outputs whose value changed."""
-    return sorted(s.stack for s in review.stacks
-                  if s.drift or any(kind_of(o.change.actions) is not Kind.NO_OP for o in s.plan.output_changes))
+    return sorted(
+        s.stack
+        for s in review.stacks
+        if s.drift or any(kind_of(o.change.actions) is not Kind.NO_OP for o in s.plan.output_changes)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan_review.drift", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--outdir", type=Path, default=None,
-                        help="the synthesized stacks (default: the local deployment for local, else cdktf.out)")
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan_review.drift",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--outdir",
+        type=Path,
+        default=None,
+        help="the synthesized stacks (default: the local deployment for local, else cdktf.out)",
+    )
     parser.add_argument("--stack", nargs="+", action="extend", default=None, help="only these stacks")
     parser.add_argument("--plans", type=Path, default=None, help=f"where plans go (default {DEFAULT_PLANS}/<env>)")
-    parser.add_argument("--reuse-plans", action="store_true",
-                        help="review the refresh-only plans already under --plans (one folder per stack)")
+    parser.add_argument(
+        "--reuse-plans",
+        action="store_true",
+        help="review the refresh-only plans already under --plans (one folder per stack)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the markdown review here (else stdout)")
     parser.add_argument("--json-output", type=Path, default=None, help="also write the JSON review here")
     parser.add_argument("--github-output", default=None, help="append drifted=true|false here (workflows)")
@@ -109,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             outdir, tf, bootstrap = current_target(environment, args.outdir)
             infos = read_stacks(outdir) if bootstrap else ci_stacks(outdir)
             stacks = args.stack or list(infos)
-            plan_for_drift(tf, outdir, stacks, plans, current_context(pipeline_env=environment),
-                           include_bootstrap=bootstrap)
+            plan_for_drift(
+                tf, outdir, stacks, plans, current_context(pipeline_env=environment), include_bootstrap=bootstrap
+            )
         review = review_drift(plans, stacks)
     except (DriftError, SavedPlanError, PlanError, OSError, KeyError, ValueError) as exc:
         print(f"drift: error: {exc}", file=sys.stderr)

@@ -87,8 +87,10 @@ def fit(sections: list[Section], *, limit: int, notice: str, notice_index: int) 
     texts = [section.full_text() if section.required else "" for section in sections]
     budget = limit - comment_length(notice) - _OMITTED_WORDS_RESERVE - sum(comment_length(t) for t in texts)
     if budget < 0:
-        raise LimitTooSmall(f"a limit of {limit:,} characters cannot hold the review's marker, title and summary "
-                            f"(they need {limit - budget:,})")
+        raise LimitTooSmall(
+            f"a limit of {limit:,} characters cannot hold the review's marker, title and summary "
+            f"(they need {limit - budget:,})"
+        )
     omitted_items = omitted_sections = 0
     for index in sorted(range(len(sections)), key=lambda i: (sections[i].priority, i)):
         if sections[index].required:
@@ -100,8 +102,11 @@ def fit(sections: list[Section], *, limit: int, notice: str, notice_index: int) 
         texts[index] = text
         omitted_items += omitted
         budget -= comment_length(text)
-    parts = [*texts[:notice_index], notice.format(omitted=_omitted_words(omitted_items, omitted_sections)),
-             *texts[notice_index:]]
+    parts = [
+        *texts[:notice_index],
+        notice.format(omitted=_omitted_words(omitted_items, omitted_sections)),
+        *texts[notice_index:],
+    ]
     return Fitted("".join(parts), omitted_items, omitted_sections)
 
 

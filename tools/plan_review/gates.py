@@ -47,26 +47,43 @@ def parse_labels(text: str | None) -> frozenset[str]:
     return frozenset(label.strip() for label in stripped.split(",") if label.strip())
 
 
-def evaluate_gates(review: Review, *, fail_on_destroy: bool, cost_limit: CostLimit | None,
-                   labels: frozenset[str] = frozenset()) -> list[Gate]:
+def evaluate_gates(
+    review: Review, *, fail_on_destroy: bool, cost_limit: CostLimit | None, labels: frozenset[str] = frozenset()
+) -> list[Gate]:
     """The gates asked for, in the order their exit codes take precedence (destruction first)."""
     gates = []
     if fail_on_destroy:
         stateful = review.stateful_destructive()
         named = ", ".join(stateful[:NAMED_IN_A_VERDICT])
         more = f" and {len(stateful) - NAMED_IN_A_VERDICT} more" if len(stateful) > NAMED_IN_A_VERDICT else ""
-        gates.append(Gate("stateful destruction", EXIT_STATEFUL_DESTRUCTION, ALLOW_DESTROY_LABEL, bool(stateful),
-                          ALLOW_DESTROY_LABEL in labels,
-                          f"stateful resources would be destroyed or replaced: {named}{more}" if stateful
-                          else "no stateful resource is destroyed or replaced"))
+        gates.append(
+            Gate(
+                "stateful destruction",
+                EXIT_STATEFUL_DESTRUCTION,
+                ALLOW_DESTROY_LABEL,
+                bool(stateful),
+                ALLOW_DESTROY_LABEL in labels,
+                f"stateful resources would be destroyed or replaced: {named}{more}"
+                if stateful
+                else "no stateful resource is destroyed or replaced",
+            )
+        )
     if cost_limit is not None:
         before, after = review.cost_before, review.cost_after
         tripped = review.cost_exceeds(cost_limit)
         change = f"{money(before)} → {money(after)} ({money(after - before, sign=True)}) per month"
-        gates.append(Gate("cost increase", EXIT_COST_INCREASE, ALLOW_COST_INCREASE_LABEL, tripped,
-                          ALLOW_COST_INCREASE_LABEL in labels,
-                          f"the fixed monthly cost rises more than the limit of {cost_limit}: {change}" if tripped
-                          else f"within the limit of {cost_limit}: {change}"))
+        gates.append(
+            Gate(
+                "cost increase",
+                EXIT_COST_INCREASE,
+                ALLOW_COST_INCREASE_LABEL,
+                tripped,
+                ALLOW_COST_INCREASE_LABEL in labels,
+                f"the fixed monthly cost rises more than the limit of {cost_limit}: {change}"
+                if tripped
+                else f"within the limit of {cost_limit}: {change}",
+            )
+        )
     return gates
 
 

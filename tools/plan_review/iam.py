@@ -47,10 +47,18 @@ POLICY_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
 # Attributes that a separate resource may own (aws_sns_topic_policy sets a topic's `policy`) or that AWS fills in
 # (a KMS key's default policy): reported only when the configuration sets them, so the computed copy is not shown
 # as a second, unexplained change (and a destroyed key's default policy not as an IAM change of its own).
-OPTIONAL_COMPUTED = {("aws_s3_bucket", "policy"), ("aws_sqs_queue", "policy"), ("aws_sns_topic", "policy"),
-                     ("aws_kms_key", "policy"), ("aws_vpc_endpoint", "policy")}
-ATTACHMENT_TYPES = {"aws_iam_role_policy_attachment": "role", "aws_iam_user_policy_attachment": "user",
-                    "aws_iam_group_policy_attachment": "group"}
+OPTIONAL_COMPUTED = {
+    ("aws_s3_bucket", "policy"),
+    ("aws_sqs_queue", "policy"),
+    ("aws_sns_topic", "policy"),
+    ("aws_kms_key", "policy"),
+    ("aws_vpc_endpoint", "policy"),
+}
+ATTACHMENT_TYPES = {
+    "aws_iam_role_policy_attachment": "role",
+    "aws_iam_user_policy_attachment": "user",
+    "aws_iam_group_policy_attachment": "group",
+}
 RESOURCE_POLICY_KINDS = {"trust", "bucket", "queue", "topic", "key", "repository", "secret", "endpoint", "log"}
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -97,7 +105,7 @@ def _principals(value: Any, display: dict[str, str]) -> frozenset[str]:
     if value == "*":
         value = {"AWS": "*"}
     if not isinstance(value, dict):
-        raise PolicyUnreadable("Principal is neither \"*\" nor an object")
+        raise PolicyUnreadable('Principal is neither "*" nor an object')
     for kind, ids in value.items():
         for raw in _as_list(ids):
             text = _text(raw)
@@ -210,8 +218,14 @@ class PolicyChange:
     deposed: str | None = None
 
 
-_FIELDS = (("actions", "actions"), ("not_actions", "NotAction"), ("resources", "resources"),
-           ("not_resources", "NotResource"), ("principals", "principals"), ("not_principals", "NotPrincipal"))
+_FIELDS = (
+    ("actions", "actions"),
+    ("not_actions", "NotAction"),
+    ("resources", "resources"),
+    ("not_resources", "NotResource"),
+    ("principals", "principals"),
+    ("not_principals", "NotPrincipal"),
+)
 
 
 def _condition_text(condition: tuple[str, str, tuple[str, ...]], statement: Statement) -> str:
@@ -231,12 +245,18 @@ def _breadth(value: str) -> str:
 def _similarity(a: Statement, b: Statement) -> int:
     if a.effect != b.effect:
         return 0
-    return (len(a.actions & b.actions) + len(a.resources & b.resources) + len(a.principals & b.principals)
-            + len(a.not_actions & b.not_actions) + len(a.not_resources & b.not_resources))
+    return (
+        len(a.actions & b.actions)
+        + len(a.resources & b.resources)
+        + len(a.principals & b.principals)
+        + len(a.not_actions & b.not_actions)
+        + len(a.not_resources & b.not_resources)
+    )
 
 
-def pair_statements(before: tuple[Statement, ...], after: tuple[Statement, ...]
-                    ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+def pair_statements(
+    before: tuple[Statement, ...], after: tuple[Statement, ...]
+) -> tuple[list[tuple[int, int]], list[int], list[int]]:
     """(pairs of before/after indexes, unpaired before indexes, unpaired after indexes): by Sid, then identical,
     then the most alike statements with the same effect."""
     free_before, free_after = list(range(len(before))), list(range(len(after)))
@@ -268,35 +288,60 @@ def _wildcards(values: Iterable[str]) -> list[str]:
 
 def _added_statement(statement: Statement, label: str, resource_policy: bool) -> tuple[StatementDiff, list[Widening]]:
     added = {name: statement.shown(getattr(statement, attr)) for attr, name in _FIELDS if getattr(statement, attr)}
-    diff = StatementDiff("added", label, statement.effect, added=added,
-                         conditions_added=sorted(_condition_text(c, statement) for c in statement.conditions))
-    return diff, _widening_of_additions(statement, label, statement.actions, statement.resources,
-                                        statement.principals, statement.not_actions, statement.not_resources,
-                                        resource_policy)
+    diff = StatementDiff(
+        "added",
+        label,
+        statement.effect,
+        added=added,
+        conditions_added=sorted(_condition_text(c, statement) for c in statement.conditions),
+    )
+    return diff, _widening_of_additions(
+        statement,
+        label,
+        statement.actions,
+        statement.resources,
+        statement.principals,
+        statement.not_actions,
+        statement.not_resources,
+        resource_policy,
+    )
 
 
-def _widening_of_additions(statement: Statement, label: str, actions, resources, principals, not_actions,
-                           not_resources, resource_policy: bool) -> list[Widening]:
+def _widening_of_additions(
+    statement: Statement, label: str, actions, resources, principals, not_actions, not_resources, resource_policy: bool
+) -> list[Widening]:
     if statement.effect != "Allow":
         return []
-    found = [Widening("wildcard_action", label,
-                      f"new wildcard action `{statement.display.get(a, a)}`{_breadth(statement.display.get(a, a))}")
-             for a in sorted(_wildcards(actions))]
-    found += [Widening("wildcard_resource", label, f"new wildcard resource `{r}`{_breadth(r)}")
-              for r in sorted(_wildcards(resources))]
+    found = [
+        Widening(
+            "wildcard_action",
+            label,
+            f"new wildcard action `{statement.display.get(a, a)}`{_breadth(statement.display.get(a, a))}",
+        )
+        for a in sorted(_wildcards(actions))
+    ]
+    found += [
+        Widening("wildcard_resource", label, f"new wildcard resource `{r}`{_breadth(r)}")
+        for r in sorted(_wildcards(resources))
+    ]
     for principal in sorted(principals):
         if principal == "*":
             found.append(Widening("public_principal", label, "new principal `*`: anyone"))
         elif resource_policy:
-            found.append(Widening("new_principal", label, f"new principal `{statement.display.get(principal, principal)}`"))
-    found += [Widening("not_action", label, f"allows every action except `{statement.display.get(a, a)}`")
-              for a in sorted(not_actions)]
+            found.append(
+                Widening("new_principal", label, f"new principal `{statement.display.get(principal, principal)}`")
+            )
+    found += [
+        Widening("not_action", label, f"allows every action except `{statement.display.get(a, a)}`")
+        for a in sorted(not_actions)
+    ]
     found += [Widening("not_resource", label, f"applies to every resource except `{r}`") for r in sorted(not_resources)]
     return found
 
 
-def _changed_statement(old: Statement, new: Statement, label: str, resource_policy: bool
-                       ) -> tuple[StatementDiff | None, list[Widening]]:
+def _changed_statement(
+    old: Statement, new: Statement, label: str, resource_policy: bool
+) -> tuple[StatementDiff | None, list[Widening]]:
     added, removed = {}, {}
     for attr, name in _FIELDS:
         before, after = getattr(old, attr), getattr(new, attr)
@@ -308,37 +353,62 @@ def _changed_statement(old: Statement, new: Statement, label: str, resource_poli
     conditions_removed = sorted(_condition_text(c, old) for c in old.conditions - new.conditions)
     if not (added or removed or conditions_added or conditions_removed or old.effect != new.effect):
         return None, []
-    diff = StatementDiff("changed", label, new.effect, old.effect if old.effect != new.effect else None,
-                         added, removed, conditions_added, conditions_removed)
+    diff = StatementDiff(
+        "changed",
+        label,
+        new.effect,
+        old.effect if old.effect != new.effect else None,
+        added,
+        removed,
+        conditions_added,
+        conditions_removed,
+    )
     widening: list[Widening] = []
     if new.effect == "Allow":
-        widening += _widening_of_additions(new, label, new.actions - old.actions, new.resources - old.resources,
-                                           new.principals - old.principals, new.not_actions - old.not_actions,
-                                           new.not_resources - old.not_resources, resource_policy)
+        widening += _widening_of_additions(
+            new,
+            label,
+            new.actions - old.actions,
+            new.resources - old.resources,
+            new.principals - old.principals,
+            new.not_actions - old.not_actions,
+            new.not_resources - old.not_resources,
+            resource_policy,
+        )
         if old.effect == "Deny":
             widening.append(Widening("deny_removed", label, "changed from Deny to Allow"))
         old_keys = {(op, key): values for op, key, values in old.conditions}
         new_keys = {(op, key): values for op, key, values in new.conditions}
         for (op, key), values in sorted(old_keys.items()):
             if (op, key) not in new_keys:
-                widening.append(Widening("condition_dropped", label,
-                                         f"condition dropped: `{_condition_text((op, key, values), old)}`"))
+                widening.append(
+                    Widening(
+                        "condition_dropped", label, f"condition dropped: `{_condition_text((op, key, values), old)}`"
+                    )
+                )
             elif not set(new_keys[(op, key)]) <= set(values):
                 grown = sorted(set(new_keys[(op, key)]) - set(values))
                 shown_key = new.display.get(f"condition:{key}", key)
-                widening.append(Widening("condition_widened", label,
-                                         f"condition `{op} {shown_key}` now also matches {', '.join(grown)}"))
+                widening.append(
+                    Widening(
+                        "condition_widened", label, f"condition `{op} {shown_key}` now also matches {', '.join(grown)}"
+                    )
+                )
     elif old.effect == "Deny":
         lost = sorted((old.actions - new.actions) | (old.resources - new.resources))
         if lost or conditions_added:
-            what = f"no longer denies {', '.join(f'`{old.display.get(x, x)}`' for x in lost)}" if lost \
+            what = (
+                f"no longer denies {', '.join(f'`{old.display.get(x, x)}`' for x in lost)}"
+                if lost
                 else "denies only under new conditions"
+            )
             widening.append(Widening("deny_narrowed", label, what))
     return diff, widening
 
 
-def diff_policies(before: tuple[Statement, ...], after: tuple[Statement, ...], *, resource_policy: bool
-                  ) -> tuple[tuple[StatementDiff, ...], tuple[Widening, ...]]:
+def diff_policies(
+    before: tuple[Statement, ...], after: tuple[Statement, ...], *, resource_policy: bool
+) -> tuple[tuple[StatementDiff, ...], tuple[Widening, ...]]:
     pairs, gone, new = pair_statements(before, after)
     diffs: list[StatementDiff] = []
     widening: list[Widening] = []
@@ -354,9 +424,18 @@ def diff_policies(before: tuple[Statement, ...], after: tuple[Statement, ...], *
     for i in gone:
         statement = before[i]
         label = statement.label(i)
-        removed = {name: statement.shown(getattr(statement, attr)) for attr, name in _FIELDS if getattr(statement, attr)}
-        diffs.append(StatementDiff("removed", label, statement.effect, removed=removed,
-                                   conditions_removed=sorted(_condition_text(c, statement) for c in statement.conditions)))
+        removed = {
+            name: statement.shown(getattr(statement, attr)) for attr, name in _FIELDS if getattr(statement, attr)
+        }
+        diffs.append(
+            StatementDiff(
+                "removed",
+                label,
+                statement.effect,
+                removed=removed,
+                conditions_removed=sorted(_condition_text(c, statement) for c in statement.conditions),
+            )
+        )
         if statement.effect == "Deny":
             widening.append(Widening("deny_removed", label, "a Deny statement is removed"))
     return tuple(diffs), tuple(widening)
@@ -379,8 +458,9 @@ def _side(change: ResourceChange, attribute: str, side: str) -> tuple[Any, bool,
     mask = c.before_sensitive if side == "before" else c.after_sensitive
     value = values.get(attribute) if isinstance(values, dict) else None
     sensitive = mask is True or (isinstance(mask, dict) and bool(mask.get(attribute)))
-    unknown = side == "after" and (c.after_unknown is True or
-                                   (isinstance(c.after_unknown, dict) and c.after_unknown.get(attribute) is True))
+    unknown = side == "after" and (
+        c.after_unknown is True or (isinstance(c.after_unknown, dict) and c.after_unknown.get(attribute) is True)
+    )
     return value, sensitive, unknown
 
 
@@ -394,31 +474,52 @@ def _policy_action(kind: Kind, before_present: bool, after_present: bool) -> str
 
 def _depends_on(plan: StackPlan, change: ResourceChange, attribute: str) -> str:
     config = plan.configuration.resources.get(change.config_address)
-    references = sorted({ref for ref in (config.references(attribute) if config else ())
-                         if ref.count(".") >= 2 and not ref.startswith(("var.", "local.", "each.", "count."))})
+    references = sorted(
+        {
+            ref
+            for ref in (config.references(attribute) if config else ())
+            if ref.count(".") >= 2 and not ref.startswith(("var.", "local.", "each.", "count."))
+        }
+    )
     return f" (depends on {', '.join(f'`{ref}`' for ref in references[:4])})" if references else ""
 
 
-def _policy_change(plan: StackPlan, change: ResourceChange, attribute: str, kind: str,
-                   before: tuple[Any, bool, bool], after: tuple[Any, bool, bool]) -> PolicyChange | None:
+def _policy_change(
+    plan: StackPlan,
+    change: ResourceChange,
+    attribute: str,
+    kind: str,
+    before: tuple[Any, bool, bool],
+    after: tuple[Any, bool, bool],
+) -> PolicyChange | None:
     action_kind = kind_of(change.change.actions)
     (b_value, b_sensitive, _), (a_value, a_sensitive, a_unknown) = before, after
     if action_kind is Kind.DESTROY:
         a_value, a_sensitive, a_unknown = None, False, False
     if action_kind is Kind.ADD:
         b_value, b_sensitive = None, False
-    present_before, present_after = b_value not in (None, "") or b_sensitive, \
-        a_value not in (None, "") or a_sensitive or a_unknown
+    present_before, present_after = (
+        b_value not in (None, "") or b_sensitive,
+        a_value not in (None, "") or a_sensitive or a_unknown,
+    )
     if not present_before and not present_after:
         return None
     action = _policy_action(action_kind, present_before, present_after)
-    base = {"stack": plan.stack, "address": change.address, "resource_type": change.type, "attribute": attribute,
-            "kind": kind, "action": action, "deposed": change.deposed}
+    base = {
+        "stack": plan.stack,
+        "address": change.address,
+        "resource_type": change.type,
+        "attribute": attribute,
+        "kind": kind,
+        "action": action,
+        "deposed": change.deposed,
+    }
     if b_sensitive or a_sensitive:
         if b_sensitive and a_sensitive and action == "update" and change.change.before == change.change.after:
             return None
-        return PolicyChange(**base, unavailable="(sensitive value): Terraform masks this policy, so its "
-                                                "statements are not shown")
+        return PolicyChange(
+            **base, unavailable="(sensitive value): Terraform masks this policy, so its statements are not shown"
+        )
     if a_unknown:
         return PolicyChange(**base, unavailable="known after apply" + _depends_on(plan, change, attribute))
     if b_value == a_value:
@@ -435,8 +536,11 @@ def _policy_change(plan: StackPlan, change: ResourceChange, attribute: str, kind
 def _inline_policies(change: ResourceChange, side: str) -> dict[str, Any]:
     values = change.change.before if side == "before" else change.change.after
     entries = values.get("inline_policy") if isinstance(values, dict) else None
-    return {str(entry.get("name")): entry.get("policy") for entry in entries or () if isinstance(entry, dict)
-            and entry.get("name")}
+    return {
+        str(entry.get("name")): entry.get("policy")
+        for entry in entries or ()
+        if isinstance(entry, dict) and entry.get("name")
+    }
 
 
 def _attachment_change(plan: StackPlan, change: ResourceChange) -> PolicyChange | None:
@@ -453,14 +557,29 @@ def _attachment_change(plan: StackPlan, change: ResourceChange) -> PolicyChange 
     if before.get("policy_arn") == after.get("policy_arn") and kind is not Kind.ADD and kind is not Kind.DESTROY:
         return None
     label = f"`{arn}` attached to {target} `{(after or before).get(target)}`" if arn else "policy known after apply"
-    widening = (Widening("managed_policy_attached", "attachment", f"managed policy {label}"),) \
-        if action != "delete" and arn else ()
-    diff = StatementDiff("added" if action != "delete" else "removed", "attachment", "Allow",
-                         added={"managed policy": [str(arn)]} if action != "delete" else {},
-                         removed={"managed policy": [str(before.get("policy_arn"))]} if action != "create" else {})
-    return PolicyChange(stack=plan.stack, address=change.address, resource_type=change.type, attribute="policy_arn",
-                        kind="attachment", action=action, statements=(diff,), widening=widening,
-                        deposed=change.deposed)
+    widening = (
+        (Widening("managed_policy_attached", "attachment", f"managed policy {label}"),)
+        if action != "delete" and arn
+        else ()
+    )
+    diff = StatementDiff(
+        "added" if action != "delete" else "removed",
+        "attachment",
+        "Allow",
+        added={"managed policy": [str(arn)]} if action != "delete" else {},
+        removed={"managed policy": [str(before.get("policy_arn"))]} if action != "create" else {},
+    )
+    return PolicyChange(
+        stack=plan.stack,
+        address=change.address,
+        resource_type=change.type,
+        attribute="policy_arn",
+        kind="attachment",
+        action=action,
+        statements=(diff,),
+        widening=widening,
+        deposed=change.deposed,
+    )
 
 
 def iam_changes(plan: StackPlan) -> list[PolicyChange]:
@@ -477,8 +596,9 @@ def iam_changes(plan: StackPlan) -> list[PolicyChange]:
         for attribute, kind in POLICY_ATTRIBUTES.get(change.type, ()):
             if (change.type, attribute) in OPTIONAL_COMPUTED and (config is None or not config.sets(attribute)):
                 continue
-            item = _policy_change(plan, change, attribute, kind, _side(change, attribute, "before"),
-                                  _side(change, attribute, "after"))
+            item = _policy_change(
+                plan, change, attribute, kind, _side(change, attribute, "before"), _side(change, attribute, "after")
+            )
             found += [item] if item else []
         if change.type == "aws_iam_role":
             found += _inline_policy_changes(plan, change, config)
@@ -491,7 +611,13 @@ def _inline_policy_changes(plan: StackPlan, change: ResourceChange, config: Any)
     before, after = _inline_policies(change, "before"), _inline_policies(change, "after")
     found = []
     for name in sorted(set(before) | set(after)):
-        item = _policy_change(plan, change, f"inline_policy[{name}]", "identity",
-                              (before.get(name), False, False), (after.get(name), False, False))
+        item = _policy_change(
+            plan,
+            change,
+            f"inline_policy[{name}]",
+            "identity",
+            (before.get(name), False, False),
+            (after.get(name), False, False),
+        )
         found += [item] if item else []
     return found

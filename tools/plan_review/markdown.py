@@ -6,8 +6,14 @@ import html
 import re
 
 # Priorities for fitting under the size limit: lower numbers keep their place first.
-PRIORITY_FRAME, PRIORITY_WARNING, PRIORITY_SUMMARY, PRIORITY_CHANGES, PRIORITY_OUTPUTS, PRIORITY_DETAIL = \
-    0, 1, 2, 3, 4, 5
+PRIORITY_FRAME, PRIORITY_WARNING, PRIORITY_SUMMARY, PRIORITY_CHANGES, PRIORITY_OUTPUTS, PRIORITY_DETAIL = (
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+)
 
 
 def code(text: str) -> str:

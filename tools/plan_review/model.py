@@ -189,17 +189,19 @@ def _resource_changes(entries: Any, key: str) -> tuple[ResourceChange, ...]:
         where = f"{key}[{index}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
             raise PlanError(f"{where}: not a resource change (no 'address')")
-        changes.append(ResourceChange(
-            address=entry["address"],
-            type=str(entry.get("type", "")),
-            mode=str(entry.get("mode", "managed")),
-            change=_change(entry.get("change"), where),
-            action_reason=entry.get("action_reason"),
-            previous_address=entry.get("previous_address"),
-            deposed=entry.get("deposed"),
-            name=str(entry.get("name", "")),
-            module_address=entry.get("module_address"),
-        ))
+        changes.append(
+            ResourceChange(
+                address=entry["address"],
+                type=str(entry.get("type", "")),
+                mode=str(entry.get("mode", "managed")),
+                change=_change(entry.get("change"), where),
+                action_reason=entry.get("action_reason"),
+                previous_address=entry.get("previous_address"),
+                deposed=entry.get("deposed"),
+                name=str(entry.get("name", "")),
+                module_address=entry.get("module_address"),
+            )
+        )
     return tuple(changes)
 
 
@@ -208,8 +210,11 @@ def _relevant_attributes(entries: Any) -> tuple[tuple[str, AttributePath], ...]:
     drift only for these in a normal plan)."""
     if not isinstance(entries, list):
         return ()
-    return tuple((str(entry.get("resource", "")), tuple(entry.get("attribute") or ()))
-                 for entry in entries if isinstance(entry, dict))
+    return tuple(
+        (str(entry.get("resource", "")), tuple(entry.get("attribute") or ()))
+        for entry in entries
+        if isinstance(entry, dict)
+    )
 
 
 def _module_resources(module: Any, prefix: str, into: dict[str, ConfigResource]) -> None:
@@ -218,9 +223,11 @@ def _module_resources(module: Any, prefix: str, into: dict[str, ConfigResource])
     for resource in module.get("resources") or ():
         if isinstance(resource, dict) and isinstance(resource.get("address"), str):
             address = prefix + resource["address"]
-            into[address] = ConfigResource(address=address,
-                                           provider_config_key=str(resource.get("provider_config_key", "aws")),
-                                           expressions=resource.get("expressions") or {})
+            into[address] = ConfigResource(
+                address=address,
+                provider_config_key=str(resource.get("provider_config_key", "aws")),
+                expressions=resource.get("expressions") or {},
+            )
     for name, call in (module.get("module_calls") or {}).items():
         if isinstance(call, dict):
             _module_resources(call.get("module"), f"{prefix}module.{name}.", into)
@@ -244,8 +251,11 @@ def _configuration(document: dict[str, Any]) -> Configuration:
     resources: dict[str, ConfigResource] = {}
     _module_resources(config.get("root_module"), "", resources)
     variables = document.get("variables") if isinstance(document.get("variables"), dict) else {}
-    regions = {key: _region(provider, variables) for key, provider in (config.get("provider_config") or {}).items()
-               if isinstance(provider, dict) and provider.get("name", "aws") == "aws"}
+    regions = {
+        key: _region(provider, variables)
+        for key, provider in (config.get("provider_config") or {}).items()
+        if isinstance(provider, dict) and provider.get("name", "aws") == "aws"
+    }
     return Configuration(resources=resources, provider_regions=regions)
 
 
@@ -261,8 +271,10 @@ def is_refresh_only(document: dict[str, Any]) -> bool:
     """A refresh-only plan (`terraform plan -refresh-only`): the JSON format has no mode field, but a normal plan
     lists every managed resource of state and configuration in `resource_changes` (as no-op when unchanged),
     while a refresh-only plan lists none, only `resource_drift`."""
-    managed_changes = any(isinstance(entry, dict) and entry.get("mode", "managed") == "managed"
-                          for entry in document.get("resource_changes") or ())
+    managed_changes = any(
+        isinstance(entry, dict) and entry.get("mode", "managed") == "managed"
+        for entry in document.get("resource_changes") or ()
+    )
     prior = (document.get("prior_state") or {}).get("values") or {}
     return not managed_changes and _holds_managed_resources(prior.get("root_module"))
 
@@ -272,8 +284,10 @@ def _output_changes(entries: Any) -> tuple[OutputChange, ...]:
         return ()
     if not isinstance(entries, dict):
         raise PlanError("'output_changes' is not an object")
-    return tuple(OutputChange(name=name, change=_change(change, f"output_changes.{name}"))
-                 for name, change in sorted(entries.items()))
+    return tuple(
+        OutputChange(name=name, change=_change(change, f"output_changes.{name}"))
+        for name, change in sorted(entries.items())
+    )
 
 
 def check_format_version(document: dict[str, Any]) -> str:
@@ -283,8 +297,7 @@ def check_format_version(document: dict[str, Any]) -> str:
         raise PlanError("no 'format_version': not the output of `terraform show -json`")
     major = version.split(".", 1)[0]
     if not major.isdigit() or int(major) != SUPPORTED_MAJOR_FORMAT:
-        raise PlanError(f"unsupported plan format_version {version!r} (this tool reads "
-                        f"{SUPPORTED_MAJOR_FORMAT}.x)")
+        raise PlanError(f"unsupported plan format_version {version!r} (this tool reads {SUPPORTED_MAJOR_FORMAT}.x)")
     return version
 
 
@@ -294,8 +307,9 @@ def parse_plan(document: Any, *, stack: str, source: Path) -> StackPlan:
         raise PlanError("not a JSON object: not the output of `terraform show -json`")
     version = check_format_version(document)
     if "resource_changes" not in document and "planned_values" not in document:
-        hint = " (it looks like a state file: run `terraform show -json` on a plan file)" if "values" in document \
-            else ""
+        hint = (
+            " (it looks like a state file: run `terraform show -json` on a plan file)" if "values" in document else ""
+        )
         raise PlanError(f"no 'resource_changes' or 'planned_values': not a plan{hint}")
     return StackPlan(
         stack=stack,
@@ -320,8 +334,9 @@ def load_plan(path: Path, *, stack: str | None = None) -> StackPlan:
     except OSError as exc:
         raise PlanError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if data.startswith(ZIP_MAGIC):
-        raise PlanError(f"{path}: a binary plan file, not JSON: review `terraform show -json {path.name} > "
-                        "plan.json` instead") from None
+        raise PlanError(
+            f"{path}: a binary plan file, not JSON: review `terraform show -json {path.name} > plan.json` instead"
+        ) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

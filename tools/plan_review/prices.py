@@ -96,24 +96,38 @@ class PriceTable:
             return None
         item = self.items[key]
         usd, uncertain, note = _amount(raw)
-        return Price(key=key, label=item["label"], unit=item["unit"], usd=usd, source=self.sources[item["source"]],
-                     region=region, member=member, uncertain=uncertain, note=note)
+        return Price(
+            key=key,
+            label=item["label"],
+            unit=item["unit"],
+            usd=usd,
+            source=self.sources[item["source"]],
+            region=region,
+            member=member,
+            uncertain=uncertain,
+            note=note,
+        )
 
     def discount(self, region: str, key: str) -> Discount | None:
         raw = self.regions.get(region, {}).get(key)
         if not isinstance(raw, dict) or "min" not in raw:
             return None
-        return Discount(minimum=Decimal(str(raw["min"])), maximum=Decimal(str(raw["max"])),
-                        source=self.sources[self.items[key]["source"]], uncertain=bool(raw.get("uncertain")),
-                        note=raw.get("note"))
+        return Discount(
+            minimum=Decimal(str(raw["min"])),
+            maximum=Decimal(str(raw["max"])),
+            source=self.sources[self.items[key]["source"]],
+            uncertain=bool(raw.get("uncertain")),
+            note=raw.get("note"),
+        )
 
     def no_charge(self, resource_type: str) -> NoCharge | None:
         """Why RESOURCE_TYPE has no charge of its own: an exact entry first, then the first matching glob."""
         exact = self.no_charge_exact.get(resource_type)
         if exact is not None:
             return exact
-        return next((entry for pattern, entry in self.no_charge_globs if fnmatch.fnmatchcase(resource_type, pattern)),
-                    None)
+        return next(
+            (entry for pattern, entry in self.no_charge_globs if fnmatch.fnmatchcase(resource_type, pattern)), None
+        )
 
     def usage_items(self, resource_type: str) -> tuple[str, ...]:
         return self.usage.get(resource_type, ())
@@ -135,9 +149,12 @@ def _is_amount(raw: Any) -> bool:
 
 
 def _is_discount(raw: Any) -> bool:
-    return (isinstance(raw, dict) and set(raw) <= {"min", "max", "uncertain", "note"}
-            and all(isinstance(raw.get(k), (int, float, Decimal)) for k in ("min", "max"))
-            and 0 <= raw["min"] <= raw["max"] < 1)
+    return (
+        isinstance(raw, dict)
+        and set(raw) <= {"min", "max", "uncertain", "note"}
+        and all(isinstance(raw.get(k), (int, float, Decimal)) for k in ("min", "max"))
+        and 0 <= raw["min"] <= raw["max"] < 1
+    )
 
 
 def _validate(document: dict[str, Any]) -> list[str]:
@@ -146,8 +163,11 @@ def _validate(document: dict[str, Any]) -> list[str]:
     if not isinstance(document.get("as_of"), dt.date):
         problems.append("as_of: a date (YYYY-MM-DD) is required")
     sources = document.get("sources", {})
-    problems += [f"sources.{key}: not an https URL" for key, url in sources.items()
-                 if not (isinstance(url, str) and url.startswith("https://"))]
+    problems += [
+        f"sources.{key}: not an https URL"
+        for key, url in sources.items()
+        if not (isinstance(url, str) and url.startswith("https://"))
+    ]
     items = document.get("items", {})
     for key, item in items.items():
         missing = [field for field in ("label", "unit", "source") if not item.get(field)]
@@ -170,8 +190,9 @@ def _validate(document: dict[str, Any]) -> list[str]:
                 if not isinstance(raw, dict) or not raw:
                     problems.append(f"{where}: a table of prices by type is required")
                 else:
-                    problems += [f"{where}.{member}: not a price" for member, value in raw.items()
-                                 if not _is_amount(value)]
+                    problems += [
+                        f"{where}.{member}: not a price" for member, value in raw.items() if not _is_amount(value)
+                    ]
             elif item["unit"] == "fraction" and "min" in (raw if isinstance(raw, dict) else {}):
                 if not _is_discount(raw):
                     problems.append(f"{where}: a discount needs 0 <= min <= max < 1")
@@ -193,8 +214,9 @@ def load_price_table(path: Path = DEFAULT_PRICE_TABLE) -> PriceTable:
     problems = _validate(document)
     if problems:
         raise PriceTableError(f"{path}: " + "; ".join(problems))
-    no_charge = {pattern: NoCharge(entry["reason"], entry["source"]) for pattern, entry in
-                 document.get("no_charge", {}).items()}
+    no_charge = {
+        pattern: NoCharge(entry["reason"], entry["source"]) for pattern, entry in document.get("no_charge", {}).items()
+    }
     return PriceTable(
         as_of=document["as_of"],
         currency=document.get("currency", "USD"),

@@ -68,8 +68,15 @@ def _differences(change: ResourceChange, paths: list[AttributePath] | None) -> t
     """The attribute differences of a drift entry, within PATHS (every attribute when None)."""
     c = change.change
     if paths is None:
-        return tuple(attribute_changes(c.before, c.after, before_sensitive=c.before_sensitive,
-                                       after_sensitive=c.after_sensitive, empty_is_null=False))
+        return tuple(
+            attribute_changes(
+                c.before,
+                c.after,
+                before_sensitive=c.before_sensitive,
+                after_sensitive=c.after_sensitive,
+                empty_is_null=False,
+            )
+        )
     found: list[AttributeChange] = []
     for path in paths:
         before, after = value_at(c.before, path), value_at(c.after, path)
@@ -77,8 +84,9 @@ def _differences(change: ResourceChange, paths: list[AttributePath] | None) -> t
         if before == after and bool(before_mask) == bool(after_mask):
             continue
         prefix = format_path(path) if path else ""
-        for item in attribute_changes(before, after, before_sensitive=before_mask, after_sensitive=after_mask,
-                                      empty_is_null=False):
+        for item in attribute_changes(
+            before, after, before_sensitive=before_mask, after_sensitive=after_mask, empty_is_null=False
+        ):
             tail = "" if item.path == "(whole object)" else item.path
             joined = f"{prefix}{'' if not tail or tail.startswith('[') else '.'}{tail}" if prefix else tail
             found.append(AttributeChange(joined or "(whole object)", item.before, item.after, item.note))
@@ -88,8 +96,11 @@ def _differences(change: ResourceChange, paths: list[AttributePath] | None) -> t
 def reported_drift(plan: StackPlan) -> list[DriftItem]:
     """The drifted objects Terraform reports for PLAN, in its order, each with the differences to show."""
     if plan.refresh_only:
-        return [DriftItem(change, _differences(change, None)) for change in plan.resource_drift
-                if kind_of(change.change.actions) is not Kind.NO_OP or _moved(change)]
+        return [
+            DriftItem(change, _differences(change, None))
+            for change in plan.resource_drift
+            if kind_of(change.change.actions) is not Kind.NO_OP or _moved(change)
+        ]
     if not plan.resource_drift or plan_changes_nothing(plan):
         return []
     relevant = _relevant_paths(plan)

@@ -72,8 +72,10 @@ def _resource_row(stack: str, resource: ResourceCost, hours: Decimal) -> str:
     else:
         basis = after or before
     basis += f"; {resource.note}" if resource.note else ""
-    return (f"| {cell(code(stack))} | {cell(address)} | {_side(resource.before)} | {_side(resource.after)} | "
-            f"{cell(escape(basis))} |\n")
+    return (
+        f"| {cell(code(stack))} | {cell(address)} | {_side(resource.before)} | {_side(resource.after)} | "
+        f"{cell(escape(basis))} |\n"
+    )
 
 
 def cost_sections(review: Review) -> list[Section]:
@@ -87,46 +89,75 @@ def cost_sections(review: Review) -> list[Section]:
         cost = stack.cost
         assert cost is not None
         approx = "≈" if cost.uncertain else ""
-        rows.append(f"| {cell(code(stack.stack))} | {approx}{money(cost.before)} | {approx}{money(cost.after)} | "
-                    f"{_difference(cost.before, cost.after)} |\n")
+        rows.append(
+            f"| {cell(code(stack.stack))} | {approx}{money(cost.before)} | {approx}{money(cost.after)} | "
+            f"{_difference(cost.before, cost.after)} |\n"
+        )
     if len(costed) > 1:
-        rows.append(f"| **total** | {money(review.cost_before)} | {money(review.cost_after)} | "
-                    f"{_difference(review.cost_before, review.cost_after)} |\n")
+        rows.append(
+            f"| **total** | {money(review.cost_before)} | {money(review.cost_after)} | "
+            f"{_difference(review.cost_before, review.cost_after)} |\n"
+        )
     regions = sorted({region for s in costed for region in (s.cost.regions if s.cost else ())})
     not_priced = [(s.stack, r) for s in costed for r in (s.cost.not_priced if s.cost else [])]
-    head = (f"### Cost: fixed monthly ({table.currency})\n\n| Stack | Before | After | Difference |\n"
-            "|---|---:|---:|---:|\n")
-    tail = (f"\nPrices of {table.as_of.isoformat()} from [{PRICE_TABLE_PATH}]({PRICE_TABLE_PATH})"
-            f"{' for ' + ', '.join(regions) if regions else ''}; ≈ marks prices the table flags as uncertain. "
-            "Only what runs regardless of traffic is counted; traffic-driven prices are listed below."
-            + (f" **{plural(len(not_priced), 'resource')} not priced**, so not in either total." if not_priced else "")
-            + "\n\n")
+    head = (
+        f"### Cost: fixed monthly ({table.currency})\n\n| Stack | Before | After | Difference |\n|---|---:|---:|---:|\n"
+    )
+    tail = (
+        f"\nPrices of {table.as_of.isoformat()} from [{PRICE_TABLE_PATH}]({PRICE_TABLE_PATH})"
+        f"{' for ' + ', '.join(regions) if regions else ''}; ≈ marks prices the table flags as uncertain. "
+        "Only what runs regardless of traffic is counted; traffic-driven prices are listed below."
+        + (f" **{plural(len(not_priced), 'resource')} not priced**, so not in either total." if not_priced else "")
+        + "\n\n"
+    )
     sections = [Section(head=head + "".join(rows) + tail, priority=PRIORITY_WARNING)]
     if not_priced:
-        sections.append(Section(
-            head="Not priced (no price in the table, or a value known only after apply):\n\n",
-            items=[f"- {code(stack)}: {code(r.address)} — {escape(r.unpriced_reason or '')}\n" for stack, r in not_priced],
-            tail="\n", priority=PRIORITY_SUMMARY))
+        sections.append(
+            Section(
+                head="Not priced (no price in the table, or a value known only after apply):\n\n",
+                items=[
+                    f"- {code(stack)}: {code(r.address)} — {escape(r.unpriced_reason or '')}\n"
+                    for stack, r in not_priced
+                ],
+                tail="\n",
+                priority=PRIORITY_SUMMARY,
+            )
+        )
     priced = [(s.stack, r) for s in costed for r in (s.cost.priced if s.cost else [])]
     if priced:
-        changed = sorted(priced, key=lambda pair: (pair[1].monthly("after") == pair[1].monthly("before"), pair[0],
-                                                   pair[1].address))
-        sections.append(Section(
-            head=f"<details><summary>How each price was counted ({plural(len(priced), 'priced resource')})</summary>"
-                 "\n\n| Stack | Resource | Before | After | Basis |\n|---|---|---:|---:|---|\n",
-            items=[_resource_row(stack, r, table.hours_per_month) for stack, r in changed],
-            tail="\n</details>\n\n", priority=PRIORITY_DETAIL,
-            more="| … | {count} more omitted (comment size limit) | | | |\n"))
+        changed = sorted(
+            priced, key=lambda pair: (pair[1].monthly("after") == pair[1].monthly("before"), pair[0], pair[1].address)
+        )
+        sections.append(
+            Section(
+                head=f"<details><summary>How each price was counted ({plural(len(priced), 'priced resource')})</summary>"
+                "\n\n| Stack | Resource | Before | After | Basis |\n|---|---|---:|---:|---|\n",
+                items=[_resource_row(stack, r, table.hours_per_month) for stack, r in changed],
+                tail="\n</details>\n\n",
+                priority=PRIORITY_DETAIL,
+                more="| … | {count} more omitted (comment size limit) | | | |\n",
+            )
+        )
     sections.append(_usage_section(review, regions))
     return sections
 
 
 def _usage_section(review: Review, regions: list[str]) -> Section:
-    rows = [f"| {escape(u.price.label)} | {unit_price(u.price)} per {escape(u.price.unit)} | {u.price.region} | "
-            f"{', '.join(code(t) for t in u.resource_types)} | [source]({u.price.source}) |\n" for u in review.usage]
+    rows = [
+        f"| {escape(u.price.label)} | {unit_price(u.price)} per {escape(u.price.unit)} | {u.price.region} | "
+        f"{', '.join(code(t) for t in u.resource_types)} | [source]({u.price.source}) |\n"
+        for u in review.usage
+    ]
     notes = "".join(f"- {escape(text)}\n" for text in assumptions(review.table, regions[0] if regions else None))
-    head = ("<details><summary>Traffic-driven prices (unit prices only, never in the totals) and the assumptions"
-            "</summary>\n\n")
+    head = (
+        "<details><summary>Traffic-driven prices (unit prices only, never in the totals) and the assumptions"
+        "</summary>\n\n"
+    )
     table_head = "| Item | Unit price | Region | Incurred by | Source |\n|---|---:|---|---|---|\n" if rows else ""
-    return Section(head=head + "Assumptions:\n\n" + notes + "\n" + table_head, items=rows, tail="\n</details>\n\n",
-                   priority=PRIORITY_DETAIL, more="| … | {count} more omitted (comment size limit) | | | |\n")
+    return Section(
+        head=head + "Assumptions:\n\n" + notes + "\n" + table_head,
+        items=rows,
+        tail="\n</details>\n\n",
+        priority=PRIORITY_DETAIL,
+        more="| … | {count} more omitted (comment size limit) | | | |\n",
+    )

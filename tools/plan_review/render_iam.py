@@ -8,16 +8,27 @@ from tools.plan_review.markdown import PRIORITY_CHANGES, PRIORITY_WARNING, code,
 from tools.plan_review.review import Review
 
 _ACTION_SYMBOLS = {"create": "`+`", "update": "`~`", "delete": "`-`"}
-_KIND_NAMES = {"identity": "identity policy", "trust": "trust policy", "bucket": "bucket policy",
-               "queue": "queue policy", "topic": "topic policy", "key": "key policy",
-               "repository": "repository policy", "secret": "secret policy", "endpoint": "endpoint policy",
-               "log": "log resource policy", "attachment": "managed policy attachment"}
+_KIND_NAMES = {
+    "identity": "identity policy",
+    "trust": "trust policy",
+    "bucket": "bucket policy",
+    "queue": "queue policy",
+    "topic": "topic policy",
+    "key": "key policy",
+    "repository": "repository policy",
+    "secret": "secret policy",
+    "endpoint": "endpoint policy",
+    "log": "log resource policy",
+    "attachment": "managed policy attachment",
+}
 
 
 def _where(change: PolicyChange) -> str:
     deposed = f" (deposed object {code(change.deposed)})" if change.deposed else ""
-    return (f"{code(change.address)}{deposed} in {code(change.stack)} — {_KIND_NAMES.get(change.kind, change.kind)}"
-            f" ({code(change.attribute)})")
+    return (
+        f"{code(change.address)}{deposed} in {code(change.stack)} — {_KIND_NAMES.get(change.kind, change.kind)}"
+        f" ({code(change.attribute)})"
+    )
 
 
 def _values(values: list[str]) -> str:
@@ -54,8 +65,7 @@ def _policy_item(change: PolicyChange) -> str:
     by_statement: dict[str, list[str]] = {}
     for widening in change.widening:
         by_statement.setdefault(widening.statement, []).append(widening.detail)
-    return line + "\n" + "".join(statement_line(diff, by_statement.get(diff.label, []))
-                                 for diff in change.statements)
+    return line + "\n" + "".join(statement_line(diff, by_statement.get(diff.label, [])) for diff in change.statements)
 
 
 def iam_sections(review: Review) -> list[Section]:
@@ -68,15 +78,31 @@ def iam_sections(review: Review) -> list[Section]:
     head += f", {plural(len(widening), 'change')} widen access\n\n" if widening else "\n\n"
     sections = []
     if widening:
-        sections.append(Section(
-            head=head + f"> [!WARNING]\n> **{plural(len(widening), 'grant')} widen access:**\n>\n",
-            items=[f"> - {code(change.address)} in {code(change.stack)} "
-                   f"({_KIND_NAMES.get(change.kind, change.kind)}), statement {w.statement}: {w.detail}\n"
-                   for change, w in widening],
-            tail="\n", priority=PRIORITY_WARNING, more="> - … {count} more omitted (comment size limit)\n"))
+        sections.append(
+            Section(
+                head=head + f"> [!WARNING]\n> **{plural(len(widening), 'grant')} widen access:**\n>\n",
+                items=[
+                    f"> - {code(change.address)} in {code(change.stack)} "
+                    f"({_KIND_NAMES.get(change.kind, change.kind)}), statement {w.statement}: {w.detail}\n"
+                    for change, w in widening
+                ],
+                tail="\n",
+                priority=PRIORITY_WARNING,
+                more="> - … {count} more omitted (comment size limit)\n",
+            )
+        )
         head = ""
-    note = (f"{plural(masked, 'policy', 'policies')} cannot be shown statement by statement (masked as sensitive, or "
-            "known only after apply): said so below, never guessed.\n\n") if masked else ""
-    sections.append(Section(head=head + note, items=[_policy_item(change) for change in changes], tail="\n",
-                            priority=PRIORITY_CHANGES))
+    note = (
+        (
+            f"{plural(masked, 'policy', 'policies')} cannot be shown statement by statement (masked as sensitive, or "
+            "known only after apply): said so below, never guessed.\n\n"
+        )
+        if masked
+        else ""
+    )
+    sections.append(
+        Section(
+            head=head + note, items=[_policy_item(change) for change in changes], tail="\n", priority=PRIORITY_CHANGES
+        )
+    )
     return sections

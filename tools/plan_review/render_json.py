@@ -41,15 +41,30 @@ def _outcome(outcome: Estimate | Free | Unpriced | None) -> dict[str, Any] | Non
         "monthly": usd(outcome.monthly),
         "uncertain": outcome.uncertain,
         "ceiling": usd(outcome.ceiling) if outcome.ceiling is not None else None,
-        "charges": [{"what": c.what, "quantity": float(c.quantity), "unit": c.price.unit, "unit_price": float(c.price.usd),
-                     "price": c.price.key if c.price.member is None else f"{c.price.key}[{c.price.member}]",
-                     "source": c.price.source, "monthly": usd(c.monthly)} for c in outcome.charges],
+        "charges": [
+            {
+                "what": c.what,
+                "quantity": float(c.quantity),
+                "unit": c.price.unit,
+                "unit_price": float(c.price.usd),
+                "price": c.price.key if c.price.member is None else f"{c.price.key}[{c.price.member}]",
+                "source": c.price.source,
+                "monthly": usd(c.monthly),
+            }
+            for c in outcome.charges
+        ],
     }
 
 
 def _resource_cost(resource: ResourceCost) -> dict[str, Any]:
-    return {"address": resource.address, "deposed": resource.deposed, "type": resource.resource_type,
-            "before": _outcome(resource.before), "after": _outcome(resource.after), "note": resource.note}
+    return {
+        "address": resource.address,
+        "deposed": resource.deposed,
+        "type": resource.resource_type,
+        "before": _outcome(resource.before),
+        "after": _outcome(resource.after),
+        "note": resource.note,
+    }
 
 
 def _cost(cost: StackCost | None) -> dict[str, Any] | None:
@@ -63,16 +78,23 @@ def _cost(cost: StackCost | None) -> dict[str, Any] | None:
         "difference_percent": _percent(cost.before, cost.after),
         "uncertain": cost.uncertain,
         "resources": [_resource_cost(r) for r in cost.priced],
-        "not_priced": [{"address": r.address, "deposed": r.deposed, "type": r.resource_type,
-                        "reason": r.unpriced_reason} for r in cost.not_priced],
+        "not_priced": [
+            {"address": r.address, "deposed": r.deposed, "type": r.resource_type, "reason": r.unpriced_reason}
+            for r in cost.not_priced
+        ],
     }
 
 
 def _drift(item: DriftItem) -> dict[str, Any]:
     action = "delete" if item.deleted else ("move" if item.moved and not item.attributes else "update")
-    return {"address": item.change.address, "deposed": item.change.deposed, "action": action,
-            "previous_address": item.change.previous_address if item.moved else None,
-            "attributes": [a.path for a in item.attributes], "only_empty_flips": item.only_empty_flips}
+    return {
+        "address": item.change.address,
+        "deposed": item.change.deposed,
+        "action": action,
+        "previous_address": item.change.previous_address if item.moved else None,
+        "attributes": [a.path for a in item.attributes],
+        "only_empty_flips": item.only_empty_flips,
+    }
 
 
 def _iam(change: PolicyChange) -> dict[str, Any]:
@@ -87,17 +109,25 @@ def stack_record(stack: StackReview) -> dict[str, Any]:
     stateful subset, deposed objects apart, then drift, IAM changes and cost."""
     summary = stack.summary
     current = [item for item in summary.destructive if item.change.deposed is None]
-    stateful_deposed = {(item.change.address, item.change.deposed): item.stateful for item in summary.destructive
-                        if item.change.deposed}
+    stateful_deposed = {
+        (item.change.address, item.change.deposed): item.stateful for item in summary.destructive if item.change.deposed
+    }
     record: dict[str, Any] = {
         "stack": stack.stack,
         "mode": "refresh-only" if stack.plan.refresh_only else "normal",
         **{column: summary.counts[column] for column in COUNTED_COLUMNS},
         "destructive": [item.change.address for item in current],
         "stateful_destructive": [item.change.address for item in current if item.stateful],
-        "deposed": [{"address": c.address, "deposed": c.deposed, "action": kind_of(c.change.actions).value,
-                     "stateful": stateful_deposed.get((c.address, c.deposed))}
-                    for c in stack.plan.resource_changes if c.deposed],
+        "deposed": [
+            {
+                "address": c.address,
+                "deposed": c.deposed,
+                "action": kind_of(c.change.actions).value,
+                "stateful": stateful_deposed.get((c.address, c.deposed)),
+            }
+            for c in stack.plan.resource_changes
+            if c.deposed
+        ],
         "drift": [_drift(item) for item in stack.drift],
         "iam_changes": [_iam(change) for change in stack.iam],
         "cost": _cost(stack.cost),
@@ -105,8 +135,9 @@ def stack_record(stack: StackReview) -> dict[str, Any]:
     if stack.plan.refresh_only:
         record["state_writes"] = {
             "removed": [item.change.address for item in stack.drift if item.deleted],
-            "moved": [item.change.address for item in stack.drift
-                      if item.moved and not item.deleted and not item.attributes],
+            "moved": [
+                item.change.address for item in stack.drift if item.moved and not item.deleted and not item.attributes
+            ],
             "updated": [item.change.address for item in stack.drift if not item.deleted and item.attributes],
         }
     return record
@@ -123,15 +154,32 @@ def render_json(review: Review, gates: list[Gate] = ()) -> str:
             "after": usd(review.cost_after),
             "difference": usd(review.cost_after - review.cost_before),
             "difference_percent": _percent(review.cost_before, review.cost_after),
-            "usage_prices": [{"item": u.price.key, "label": u.price.label, "region": u.price.region,
-                              "unit": u.price.unit, "unit_price": float(u.price.usd), "uncertain": u.price.uncertain,
-                              "source": u.price.source, "resource_types": list(u.resource_types)}
-                             for u in review.usage],
+            "usage_prices": [
+                {
+                    "item": u.price.key,
+                    "label": u.price.label,
+                    "region": u.price.region,
+                    "unit": u.price.unit,
+                    "unit_price": float(u.price.usd),
+                    "uncertain": u.price.uncertain,
+                    "source": u.price.source,
+                    "resource_types": list(u.resource_types),
+                }
+                for u in review.usage
+            ],
             "assumptions": assumptions(review.table, region),
         },
         "stateful_destructive": review.stateful_destructive(),
-        "gates": [{"name": gate.name, "tripped": gate.tripped, "waived_by": gate.label if gate.waived else None,
-                   "blocks": gate.blocks, "exit_code": gate.exit_code, "detail": gate.detail} for gate in gates],
+        "gates": [
+            {
+                "name": gate.name,
+                "tripped": gate.tripped,
+                "waived_by": gate.label if gate.waived else None,
+                "blocks": gate.blocks,
+                "exit_code": gate.exit_code,
+                "detail": gate.detail,
+            }
+            for gate in gates
+        ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-

@@ -55,9 +55,11 @@ CREATE_BEFORE_DESTROY_SYMBOL = "`+/-` replace"
 
 def truncation_notice(limit: int) -> str:
     whose = " (GitHub's comment limit)" if limit == GITHUB_COMMENT_LIMIT else " (`--max-chars`)"
-    return ("> [!WARNING]\n"
-            f"> This review was truncated to stay under its {limit:,}-character limit{whose}: {{omitted}} left out. "
-            "The full plans are attached to the workflow run as artifacts.\n\n")
+    return (
+        "> [!WARNING]\n"
+        f"> This review was truncated to stay under its {limit:,}-character limit{whose}: {{omitted}} left out. "
+        "The full plans are attached to the workflow run as artifacts.\n\n"
+    )
 
 
 def _title(review: Review) -> str:
@@ -98,29 +100,43 @@ def _warning(summaries: list[StackSummary]) -> Section:
     alert = "CAUTION" if stateful else "WARNING"
     lost = f", **{stateful} stateful** (data may be lost)" if stateful else ""
     head = f"> [!{alert}]\n> **{plural(len(destructive), 'resource')} would be destroyed or replaced**{lost}:\n>\n"
-    ordered = sorted(destructive, key=lambda item: (item.stateful is None, item.stack, item.change.address,
-                                                    item.change.deposed or ""))
-    return Section(head=head, items=[_destructive_item(item) for item in ordered], tail="\n",
-                   priority=PRIORITY_WARNING, more="> - … {count} more omitted (comment size limit)\n")
+    ordered = sorted(
+        destructive,
+        key=lambda item: (item.stateful is None, item.stack, item.change.address, item.change.deposed or ""),
+    )
+    return Section(
+        head=head,
+        items=[_destructive_item(item) for item in ordered],
+        tail="\n",
+        priority=PRIORITY_WARNING,
+        more="> - … {count} more omitted (comment size limit)\n",
+    )
 
 
 def _drift_warning(review: Review) -> Section:
     drifted = [item for stack in review.stacks for item in stack.drift]
     if not drifted:
-        return Section(head="> [!NOTE]\n> No drift: every object matches the state Terraform recorded.\n\n",
-                       priority=PRIORITY_WARNING)
+        return Section(
+            head="> [!NOTE]\n> No drift: every object matches the state Terraform recorded.\n\n",
+            priority=PRIORITY_WARNING,
+        )
     deleted = sum(1 for item in drifted if item.deleted)
     gone = f", {deleted} of them deleted" if deleted else ""
-    return Section(head=f"> [!WARNING]\n> **{plural(len(drifted), 'object')} changed outside Terraform**{gone}. "
-                        "Applying these refresh-only plans changes no infrastructure: it records in the state what "
-                        "AWS holds now.\n\n", priority=PRIORITY_WARNING)
+    return Section(
+        head=f"> [!WARNING]\n> **{plural(len(drifted), 'object')} changed outside Terraform**{gone}. "
+        "Applying these refresh-only plans changes no infrastructure: it records in the state what "
+        "AWS holds now.\n\n",
+        priority=PRIORITY_WARNING,
+    )
 
 
 def _summary_table(review: Review) -> Section:
     if review.all_refresh_only:
         header = "| Stack | Drifted | Deleted outside Terraform |\n|---|---:|---:|\n"
-        rows = [f"| {cell(code(s.stack))} | {len(s.drift)} | {sum(1 for d in s.drift if d.deleted)} |\n"
-                for s in review.stacks]
+        rows = [
+            f"| {cell(code(s.stack))} | {len(s.drift)} | {sum(1 for d in s.drift if d.deleted)} |\n"
+            for s in review.stacks
+        ]
         return Section(head=header + "".join(rows) + "\n", priority=PRIORITY_FRAME, required=True)
     header = "| Stack | " + " | ".join(column.capitalize() for column in COUNTED_COLUMNS) + " |\n"
     header += "|---|" + "---:|" * len(COUNTED_COLUMNS) + "\n"
@@ -152,8 +168,13 @@ def _attribute_lines(change: ResourceChange, policy_attributes: set[str]) -> lis
     follow from the change and would drown the ones a person actually edited. Policy attributes point to the
     IAM section, which shows them statement by statement."""
     c = change.change
-    changes = attribute_changes(c.before, c.after, after_unknown=c.after_unknown,
-                                before_sensitive=c.before_sensitive, after_sensitive=c.after_sensitive)
+    changes = attribute_changes(
+        c.before,
+        c.after,
+        after_unknown=c.after_unknown,
+        before_sensitive=c.before_sensitive,
+        after_sensitive=c.after_sensitive,
+    )
     forced = {format_path(path) for path in c.replace_paths}
     shown, computed, policies = [], 0, []
     for attribute in changes:
@@ -192,8 +213,9 @@ def _change_item(change: ResourceChange, policy_attributes: set[str]) -> str | N
     if moved:
         words.append(f"— moved from {code(change.previous_address or '')}")
     if importing:
-        words.append(f"— imported from id {code(change.change.importing_id)}" if change.change.importing_id
-                     else "— imported")
+        words.append(
+            f"— imported from id {code(change.change.importing_id)}" if change.change.importing_id else "— imported"
+        )
     if kind is Kind.FORGET:
         words.append("— removed from state, the object stays in AWS")
     elif not quiet and change.action_reason:
@@ -219,13 +241,14 @@ def _changes_section(stack: StackReview) -> Section:
     if plan.refresh_only:
         return Section(head=heading, priority=PRIORITY_CHANGES)
     policies = _policy_attributes(stack)
-    items = [line for line in (_change_item(c, policies.get(c.address, set())) for c in plan.resource_changes)
-             if line]
+    items = [line for line in (_change_item(c, policies.get(c.address, set())) for c in plan.resource_changes) if line]
     if not items:
         return Section(head=heading + "No changes.\n\n", priority=PRIORITY_CHANGES)
     noun = plural(len(items), "resource change")
-    head = (heading + f"<details><summary>{noun}"
-            f"{' (destroys or replaces something)' if summary.destructive else ''}</summary>\n\n")
+    head = (
+        heading + f"<details><summary>{noun}"
+        f"{' (destroys or replaces something)' if summary.destructive else ''}</summary>\n\n"
+    )
     return Section(head=head, items=items, tail="\n</details>\n\n", priority=PRIORITY_CHANGES)
 
 
@@ -243,10 +266,14 @@ def _outputs_section(stack: StackReview) -> Section | None:
     rows = [row for row in map(_output_row, stack.plan.output_changes) if row]
     if not rows:
         return None
-    head = (f"Output changes in {code(stack.stack)}:\n\n| Output | Action | Before | After |\n"
-            "|---|---|---|---|\n")
-    return Section(head=head, items=rows, tail="\n", priority=PRIORITY_OUTPUTS,
-                   more="| … | {count} more omitted (comment size limit) | | |\n")
+    head = f"Output changes in {code(stack.stack)}:\n\n| Output | Action | Before | After |\n|---|---|---|---|\n"
+    return Section(
+        head=head,
+        items=rows,
+        tail="\n",
+        priority=PRIORITY_OUTPUTS,
+        more="| … | {count} more omitted (comment size limit) | | |\n",
+    )
 
 
 def _policy_drift_lines(item: DriftItem, attribute: str, indent: str) -> list[str] | None:
@@ -262,8 +289,9 @@ def _policy_drift_lines(item: DriftItem, attribute: str, indent: str) -> list[st
     by_statement: dict[str, list[str]] = {}
     for found in widening:
         by_statement.setdefault(found.statement, []).append(found.detail)
-    header = f"{indent}- {code(attribute)}: " + ("the same statements, spelled differently\n" if not diffs else
-                                                 "statement by statement:\n")
+    header = f"{indent}- {code(attribute)}: " + (
+        "the same statements, spelled differently\n" if not diffs else "statement by statement:\n"
+    )
     return [header] + [statement_line(d, by_statement.get(d.label, []), indent + "  ") for d in diffs]
 
 
@@ -294,38 +322,51 @@ def _drift_section(stack: StackReview) -> Section | None:
         return _state_writes_section(stack)
     if not stack.drift:
         return None
-    head = (f"<details><summary>Drift in {escape(stack.stack)}: {plural(len(stack.drift), 'object')} changed outside "
-            "Terraform that this plan's changes depend on (what Terraform itself reports)</summary>\n\n")
-    return Section(head=head, items=[_drift_item(item) for item in stack.drift], tail="\n</details>\n\n",
-                   priority=PRIORITY_DETAIL)
+    head = (
+        f"<details><summary>Drift in {escape(stack.stack)}: {plural(len(stack.drift), 'object')} changed outside "
+        "Terraform that this plan's changes depend on (what Terraform itself reports)</summary>\n\n"
+    )
+    return Section(
+        head=head, items=[_drift_item(item) for item in stack.drift], tail="\n</details>\n\n", priority=PRIORITY_DETAIL
+    )
 
 
 def _state_writes_section(stack: StackReview) -> Section:
     """What applying a refresh-only plan writes to state: updates, and removals of objects deleted in AWS."""
     if not stack.drift:
-        return Section(head="No drift: the real objects match the state, so applying this plan writes nothing.\n\n",
-                       priority=PRIORITY_CHANGES)
+        return Section(
+            head="No drift: the real objects match the state, so applying this plan writes nothing.\n\n",
+            priority=PRIORITY_CHANGES,
+        )
     removed = [item for item in stack.drift if item.deleted]
     moved = [item for item in stack.drift if item.moved and not item.deleted and not item.attributes]
     flips = [item for item in stack.drift if not item.deleted and item.only_empty_flips]
-    updated = [item for item in stack.drift
-               if not item.deleted and not item.only_empty_flips and item not in moved]
+    updated = [item for item in stack.drift if not item.deleted and not item.only_empty_flips and item not in moved]
     head = "Applying this plan changes no infrastructure. It writes to state:\n\n"
     if removed:
-        head += (f"- **{plural(len(removed), 'object')} removed from state** (deleted outside Terraform): "
-                 + ", ".join(code(item.change.address) + _deposed(item.change) for item in removed) + "\n")
+        head += (
+            f"- **{plural(len(removed), 'object')} removed from state** (deleted outside Terraform): "
+            + ", ".join(code(item.change.address) + _deposed(item.change) for item in removed)
+            + "\n"
+        )
     if moved:
-        head += (f"- {plural(len(moved), 'object')} moved in state: "
-                 + ", ".join(f"{code(item.change.previous_address or '')} → {code(item.change.address)}"
-                             for item in moved) + "\n")
+        head += (
+            f"- {plural(len(moved), 'object')} moved in state: "
+            + ", ".join(f"{code(item.change.previous_address or '')} → {code(item.change.address)}" for item in moved)
+            + "\n"
+        )
     if updated or flips:
         head += f"- {plural(len(updated) + len(flips), 'object')} updated to what AWS holds"
-        head += (f" ({len(flips)} of them only for null ↔ empty values, e.g. `tags`: null → {{}}: provider "
-                 "normalisation, which Terraform reports too: " + ", ".join(code(i.change.address) for i in flips)
-                 + ")") if flips else ""
+        head += (
+            (
+                f" ({len(flips)} of them only for null ↔ empty values, e.g. `tags`: null → {{}}: provider "
+                "normalisation, which Terraform reports too: " + ", ".join(code(i.change.address) for i in flips) + ")"
+            )
+            if flips
+            else ""
+        )
         head += ":\n" if updated else "\n"
-    return Section(head=head, items=[_drift_item(item, "  ") for item in updated], tail="\n",
-                   priority=PRIORITY_CHANGES)
+    return Section(head=head, items=[_drift_item(item, "  ") for item in updated], tail="\n", priority=PRIORITY_CHANGES)
 
 
 def _gates_section(gates: list[Gate]) -> Section | None:
@@ -336,8 +377,10 @@ def _gates_section(gates: list[Gate]) -> Section | None:
     lines = []
     for gate in gates:
         if gate.blocks:
-            lines.append(f"> - **{gate.name}: blocked** — {escape(gate.detail)}. If intended, add the label "
-                         f"{code(gate.label)} to the pull request.\n")
+            lines.append(
+                f"> - **{gate.name}: blocked** — {escape(gate.detail)}. If intended, add the label "
+                f"{code(gate.label)} to the pull request.\n"
+            )
         elif gate.waived and gate.tripped:
             lines.append(f"> - {gate.name}: accepted by the label {code(gate.label)} — {escape(gate.detail)}.\n")
     head = f"> [!{'CAUTION' if blocked else 'NOTE'}]\n> **Gates**\n>\n"

@@ -72,6 +72,14 @@ class Review:
 
 
 def build_review(plans: list[StackPlan], table: PriceTable, *, region: str | None = None) -> Review:
-    stacks = [StackReview(plan=plan, summary=summarize(plan), drift=reported_drift(plan), iam=iam_changes(plan),
-                          cost=stack_cost(plan, table, region)) for plan in plans]
+    stacks = [
+        StackReview(
+            plan=plan,
+            summary=summarize(plan),
+            drift=reported_drift(plan),
+            iam=iam_changes(plan),
+            cost=stack_cost(plan, table, region),
+        )
+        for plan in plans
+    ]
     return Review(stacks=stacks, usage=usage_prices(plans, table, region), table=table, region=region)

@@ -69,11 +69,14 @@ class Terraform:
         return cls(str(tc.binary), tc.env(env))
 
     def run(self, args: list[str], cwd: Path, *, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([self.binary, *args], cwd=cwd, env=self.env, text=True, capture_output=True,
-                              check=False, timeout=3600)
+        proc = subprocess.run(
+            [self.binary, *args], cwd=cwd, env=self.env, text=True, capture_output=True, check=False, timeout=3600
+        )
         if proc.returncode not in ok:
-            raise SavedPlanError(f"terraform {' '.join(args)} failed in {cwd} (exit {proc.returncode}):\n"
-                                 f"{(proc.stderr or proc.stdout).strip()[-3000:]}")
+            raise SavedPlanError(
+                f"terraform {' '.join(args)} failed in {cwd} (exit {proc.returncode}):\n"
+                f"{(proc.stderr or proc.stdout).strip()[-3000:]}"
+            )
         return proc
 
 
@@ -133,20 +136,26 @@ def git(*args: str, cwd: Path | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, text=True, capture_output=True, check=True).stdout.strip()
 
 
-def current_context(*, head_sha: str | None = None, pipeline_env: str | None = None,
-                    cwd: Path | None = None) -> PlanContext:
+def current_context(
+    *, head_sha: str | None = None, pipeline_env: str | None = None, cwd: Path | None = None
+) -> PlanContext:
     """The checked-out tree, the head commit (the pull request's, when the workflow passes it) and PIPELINE_ENV."""
-    return PlanContext(head_sha=head_sha or git("rev-parse", "HEAD", cwd=cwd), tree=git("rev-parse", "HEAD^{tree}",
-                                                                                        cwd=cwd),
-                       pipeline_env=pipeline_env or os.environ.get("PIPELINE_ENV", "local"))
+    return PlanContext(
+        head_sha=head_sha or git("rev-parse", "HEAD", cwd=cwd),
+        tree=git("rev-parse", "HEAD^{tree}", cwd=cwd),
+        pipeline_env=pipeline_env or os.environ.get("PIPELINE_ENV", "local"),
+    )
 
 
 def synth_digest(stack_dir: Path) -> str:
     """SHA-256 over the synthesized stack: its Terraform JSON and every asset (Lambda zips) it uploads."""
     digest = hashlib.sha256()
-    files = [stack_dir / "cdk.tf.json"] if (stack_dir / "cdk.tf.json").is_file() else sorted(stack_dir.glob("*.tf.json"))
-    files += sorted(p for p in (stack_dir / "assets").rglob("*") if p.is_file()) if (stack_dir / "assets").is_dir() \
-        else []
+    files = (
+        [stack_dir / "cdk.tf.json"] if (stack_dir / "cdk.tf.json").is_file() else sorted(stack_dir.glob("*.tf.json"))
+    )
+    files += (
+        sorted(p for p in (stack_dir / "assets").rglob("*") if p.is_file()) if (stack_dir / "assets").is_dir() else []
+    )
     for path in files:
         digest.update(str(path.relative_to(stack_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -170,12 +179,22 @@ def state_identity(tf: Terraform, stack_dir: Path) -> StateIdentity:
 
 
 def _has_output_changes(plan_json: dict[str, Any]) -> bool:
-    return any(kind_of(change.get("actions", [])) is not Kind.NO_OP
-               for change in (plan_json.get("output_changes") or {}).values())
+    return any(
+        kind_of(change.get("actions", [])) is not Kind.NO_OP
+        for change in (plan_json.get("output_changes") or {}).values()
+    )
 
 
-def plan_stack(tf: Terraform, stack_dir: Path, out: Path, *, stack: str, context: PlanContext,
-               refresh_only: bool = False, lock: bool = True) -> Meta:
+def plan_stack(
+    tf: Terraform,
+    stack_dir: Path,
+    out: Path,
+    *,
+    stack: str,
+    context: PlanContext,
+    refresh_only: bool = False,
+    lock: bool = True,
+) -> Meta:
     """Plan STACK_DIR into OUT: the plan file, its JSON and text renderings, and meta.json."""
     out.mkdir(parents=True, exist_ok=True)
     ensure_initialised(tf, stack_dir)
@@ -190,9 +209,18 @@ def plan_stack(tf: Terraform, stack_dir: Path, out: Path, *, stack: str, context
     if (stack_dir / LOCK_FILE).is_file():  # applied with the same providers, whatever the registry has since
         shutil.copy2(stack_dir / LOCK_FILE, out / SAVED_LOCK_FILE)
     (out / TEXT_FILE).write_text(tf.run(["show", "-no-color", str(plan_file)], stack_dir).stdout)
-    meta = Meta(stack=stack, head_sha=context.head_sha, tree=context.tree, pipeline_env=context.pipeline_env,
-                synth_digest=synth_digest(stack_dir), lineage=identity.lineage, serial=identity.serial,
-                refresh_only=refresh_only, changes=code == 2, output_changes=_has_output_changes(json.loads(shown)))
+    meta = Meta(
+        stack=stack,
+        head_sha=context.head_sha,
+        tree=context.tree,
+        pipeline_env=context.pipeline_env,
+        synth_digest=synth_digest(stack_dir),
+        lineage=identity.lineage,
+        serial=identity.serial,
+        refresh_only=refresh_only,
+        changes=code == 2,
+        output_changes=_has_output_changes(json.loads(shown)),
+    )
     meta.write(out)
     return meta
 
@@ -226,8 +254,7 @@ def decide(outdir: Path, saved: Path, tf: Terraform, context: PlanContext) -> li
     decisions: dict[str, Decision] = {}
     for stack in dependency_order(stacks):
         folder = saved / stack
-        metas[stack] = Meta.read(folder) if (folder / META_FILE).is_file() and (folder / PLAN_FILE).is_file() \
-            else None
+        metas[stack] = Meta.read(folder) if (folder / META_FILE).is_file() and (folder / PLAN_FILE).is_file() else None
         reason = _why_not(metas[stack], stacks[stack].directory, tf, context)
         for upstream in sorted(reads[stack]):
             upstream_meta = metas[upstream]
@@ -237,20 +264,27 @@ def decide(outdir: Path, saved: Path, tf: Terraform, context: PlanContext) -> li
                 reason = f"it reads {upstream}, which is re-planned"
             elif upstream_meta is not None and upstream_meta.output_changes:
                 reason = f"it reads {upstream}, whose reviewed plan changes outputs"
-        decisions[stack] = Decision(stack, APPLY_SAVED if reason is None else REPLAN,
-                                    reason or "reviewed plan still applies: same tree, environment, synth and state")
+        decisions[stack] = Decision(
+            stack,
+            APPLY_SAVED if reason is None else REPLAN,
+            reason or "reviewed plan still applies: same tree, environment, synth and state",
+        )
     return list(decisions.values())
 
 
 def fingerprint(plan_json: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
     """What a plan does, without the values: (address, deposed key, actions) of every change, and each output's
     actions. Two plans with the same fingerprint make the same changes to the same objects."""
-    found = [(rc["address"], rc.get("deposed") or "", tuple(rc["change"]["actions"]))
-             for rc in plan_json.get("resource_changes") or ()
-             if kind_of(rc["change"]["actions"]) is not Kind.NO_OP or rc.get("previous_address")]
-    found += [(f"output.{name}", "", tuple(change["actions"]))
-              for name, change in (plan_json.get("output_changes") or {}).items()
-              if kind_of(change["actions"]) is not Kind.NO_OP]
+    found = [
+        (rc["address"], rc.get("deposed") or "", tuple(rc["change"]["actions"]))
+        for rc in plan_json.get("resource_changes") or ()
+        if kind_of(rc["change"]["actions"]) is not Kind.NO_OP or rc.get("previous_address")
+    ]
+    found += [
+        (f"output.{name}", "", tuple(change["actions"]))
+        for name, change in (plan_json.get("output_changes") or {}).items()
+        if kind_of(change["actions"]) is not Kind.NO_OP
+    ]
     return sorted(found)
 
 
@@ -262,8 +296,16 @@ def verify_rendering(tf: Terraform, stack_dir: Path, folder: Path) -> None:
         raise SavedPlanError(f"{folder}: the plan file is not the plan that was reviewed (its JSON differs)")
 
 
-def apply_plans(tf: Terraform, outdir: Path, plans: Path, stacks: list[str], context: PlanContext, *,
-                replan_if_upstream_changed: bool = False, applied_to: Path | None = None) -> Applied:
+def apply_plans(
+    tf: Terraform,
+    outdir: Path,
+    plans: Path,
+    stacks: list[str],
+    context: PlanContext,
+    *,
+    replan_if_upstream_changed: bool = False,
+    applied_to: Path | None = None,
+) -> Applied:
     """Apply each stack's plan under PLANS, in the given (dependency) order, stopping at the first that may not
     be applied. A stack whose upstream changed outputs in this run is re-planned when REPLAN_IF_UPSTREAM_CHANGED
     and applied only if its fingerprint matches the plan under PLANS."""
@@ -281,27 +323,33 @@ def apply_plans(tf: Terraform, outdir: Path, plans: Path, stacks: list[str], con
             raise SavedPlanError(f"{stack}: the synthesized stack differs from the one planned")
         now = state_identity(tf, stack_dir)
         if (now.lineage, now.serial) != (meta.lineage, meta.serial):
-            raise SavedPlanError(f"{stack}: its state changed since the plan (serial {meta.serial} → {now.serial}, "
-                                 "or a new lineage): re-run the workflow to review a new plan")
+            raise SavedPlanError(
+                f"{stack}: its state changed since the plan (serial {meta.serial} → {now.serial}, "
+                "or a new lineage): re-run the workflow to review a new plan"
+            )
         verify_rendering(tf, stack_dir, folder)
         plan_dir = folder
         changed_upstream = sorted(reads[stack] & applied.with_output_changes)
         if changed_upstream:
             if not replan_if_upstream_changed:
-                raise SavedPlanError(f"{stack}: {', '.join(changed_upstream)} changed outputs it reads, so its plan "
-                                     "is stale")
+                raise SavedPlanError(
+                    f"{stack}: {', '.join(changed_upstream)} changed outputs it reads, so its plan is stale"
+                )
             plan_dir = folder / "replanned"
             plan_stack(tf, stack_dir, plan_dir, stack=stack, context=context)
             approved = fingerprint(json.loads((folder / JSON_FILE).read_text()))
             now_planned = fingerprint(json.loads((plan_dir / JSON_FILE).read_text()))
             if approved != now_planned:
                 difference = sorted(set(approved) ^ set(now_planned))[:10]
-                raise SavedPlanError(f"{stack}: after {', '.join(changed_upstream)} changed its outputs, the new plan "
-                                     f"makes different changes than the approved one ({difference}): re-run the "
-                                     "workflow to review it")
+                raise SavedPlanError(
+                    f"{stack}: after {', '.join(changed_upstream)} changed its outputs, the new plan "
+                    f"makes different changes than the approved one ({difference}): re-run the "
+                    "workflow to review it"
+                )
             applied.replanned.append(stack)
-        tf.run(["apply", "-input=false", "-no-color", "-auto-approve", str((plan_dir / PLAN_FILE).resolve())],
-               stack_dir)
+        tf.run(
+            ["apply", "-input=false", "-no-color", "-auto-approve", str((plan_dir / PLAN_FILE).resolve())], stack_dir
+        )
         applied.stacks.append(stack)
         if Meta.read(plan_dir).output_changes:
             applied.with_output_changes.add(stack)
@@ -321,12 +369,21 @@ def _cmd_plan(args: argparse.Namespace, tf: Terraform) -> int:
     infos = read_stacks(args.outdir) if args.include_bootstrap else ci_stacks(args.outdir)
     unknown = sorted(set(args.stack) - set(infos))
     if unknown:
-        raise SavedPlanError(f"no stack {', '.join(unknown)} to plan in {args.outdir} (stacks: {', '.join(infos)}; "
-                             "the bootstrap `state` is not planned by CI)")
+        raise SavedPlanError(
+            f"no stack {', '.join(unknown)} to plan in {args.outdir} (stacks: {', '.join(infos)}; "
+            "the bootstrap `state` is not planned by CI)"
+        )
 
     def one(stack: str) -> Meta:
-        return plan_stack(tf, infos[stack].directory, args.to / stack, stack=stack, context=context,
-                          refresh_only=args.refresh_only, lock=not args.no_lock)
+        return plan_stack(
+            tf,
+            infos[stack].directory,
+            args.to / stack,
+            stack=stack,
+            context=context,
+            refresh_only=args.refresh_only,
+            lock=not args.no_lock,
+        )
 
     with ThreadPoolExecutor(max(1, min(len(args.stack), os.cpu_count() or 1))) as pool:
         metas = list(pool.map(one, args.stack))
@@ -350,17 +407,32 @@ def _cmd_decide(args: argparse.Namespace, tf: Terraform) -> int:
 
 def _cmd_apply(args: argparse.Namespace, tf: Terraform) -> int:
     context = current_context(pipeline_env=args.pipeline_env)
-    applied = apply_plans(tf, args.outdir, args.plans, args.stack, context,
-                          replan_if_upstream_changed=args.replan_if_upstream_changed, applied_to=args.applied_to)
-    print(f"applied: {' '.join(applied.stacks) or 'nothing'}"
-          + (f"; re-planned after an upstream change (same changes as approved): {' '.join(applied.replanned)}"
-             if applied.replanned else ""))
+    applied = apply_plans(
+        tf,
+        args.outdir,
+        args.plans,
+        args.stack,
+        context,
+        replan_if_upstream_changed=args.replan_if_upstream_changed,
+        applied_to=args.applied_to,
+    )
+    print(
+        f"applied: {' '.join(applied.stacks) or 'nothing'}"
+        + (
+            f"; re-planned after an upstream change (same changes as approved): {' '.join(applied.replanned)}"
+            if applied.replanned
+            else ""
+        )
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan_review.saved", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan_review.saved",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser("plan", help="plan stacks and save plan file, JSON, text and meta.json per stack")
     plan.add_argument("--outdir", type=Path, default=Path("cdktf.out"), help="the synthesized stacks")
@@ -384,9 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--plans", type=Path, required=True)
     apply.add_argument("--stack", nargs="+", action="extend", required=True, help="the stacks, in dependency order")
     apply.add_argument("--pipeline-env", default=None)
-    apply.add_argument("--replan-if-upstream-changed", action="store_true",
-                       help="re-plan a stack whose upstream changed outputs in this run; apply it only if it makes "
-                            "the same changes as the approved plan")
+    apply.add_argument(
+        "--replan-if-upstream-changed",
+        action="store_true",
+        help="re-plan a stack whose upstream changed outputs in this run; apply it only if it makes "
+        "the same changes as the approved plan",
+    )
     apply.add_argument("--applied-to", type=Path, default=None, help="copy each applied plan.json here")
     apply.set_defaults(handler=_cmd_apply)
     return parser

@@ -30,8 +30,10 @@ def ci_stacks(outdir: Path) -> dict[str, StackInfo]:
 def dependency_order(stacks: dict[str, StackInfo]) -> list[str]:
     """STACKS so that each comes after every stack it depends on (dependencies outside STACKS are ignored: the
     bootstrap is applied by hand before anything else)."""
-    inside = {name: StackInfo(info.name, info.directory, tuple(d for d in info.dependencies if d in stacks))
-              for name, info in stacks.items()}
+    inside = {
+        name: StackInfo(info.name, info.directory, tuple(d for d in info.dependencies if d in stacks))
+        for name, info in stacks.items()
+    }
     return [name for level in dependency_levels(inside) for name in level]
 
 
@@ -53,8 +55,11 @@ def upstreams(stacks: dict[str, StackInfo]) -> dict[str, set[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan_review.stacks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan_review.stacks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("outdir", type=Path, help="the synthesized output folder (cdktf.out)")
     parser.add_argument("--json", action="store_true", help="print a JSON list instead of one name per line")
     args = parser.parse_args(argv)

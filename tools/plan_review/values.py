@@ -133,8 +133,15 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path and not path.endswith(" ") else f"{path}{key}"
 
 
-def attribute_changes(before: Any, after: Any, *, after_unknown: Any = None, before_sensitive: Any = None,
-                      after_sensitive: Any = None, empty_is_null: bool = True) -> list[AttributeChange]:
+def attribute_changes(
+    before: Any,
+    after: Any,
+    *,
+    after_unknown: Any = None,
+    before_sensitive: Any = None,
+    after_sensitive: Any = None,
+    empty_is_null: bool = True,
+) -> list[AttributeChange]:
     """The leaf attributes that differ between BEFORE and AFTER (or become unknown), masked for display.
 
     EMPTY_IS_NULL (the default, for planned changes) treats null, "" and empty collections as equal: providers

@@ -54,8 +54,10 @@ def package(model_dir: Path, output_dir: Path, version: str | None = None) -> Ar
     files = sorted(path for path in model_dir.rglob("*") if not path.is_dir())
     odd = [str(path.relative_to(model_dir)) for path in files if path.is_symlink() or not path.is_file()]
     if odd:
-        raise ReleaseError(f"{model_dir}: links and special files cannot be packaged (SageMaker refuses to extract "
-                           f"them): {', '.join(odd)}")
+        raise ReleaseError(
+            f"{model_dir}: links and special files cannot be packaged (SageMaker refuses to extract "
+            f"them): {', '.join(odd)}"
+        )
     if not files:
         raise ReleaseInputError(f"{model_dir}: no files to package")
     if version is not None:
@@ -64,8 +66,11 @@ def package(model_dir: Path, output_dir: Path, version: str | None = None) -> Ar
             raise ReleaseError(problem)
     output_dir.mkdir(parents=True, exist_ok=True)
     archive = output_dir / ARCHIVE_NAME
-    with archive.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped, \
-            tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with (
+        archive.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
         for path in files:
             info = tarfile.TarInfo(path.relative_to(model_dir).as_posix())
             info.size, info.mode, info.mtime = path.stat().st_size, 0o644, 0
@@ -97,26 +102,39 @@ def upload(s3: Any, artifact: Artifact, bucket: str, key: str) -> Upload:
     uri = f"s3://{bucket}/{key}"
     size = artifact.path.stat().st_size
     if size > S3_SINGLE_PUT.value:
-        raise ReleaseError(f"{artifact.path}: {size} bytes, over the {S3_SINGLE_PUT.value} one PutObject takes "
-                           f"({S3_SINGLE_PUT.doc}); split the model or upload it by multipart yourself")
+        raise ReleaseError(
+            f"{artifact.path}: {size} bytes, over the {S3_SINGLE_PUT.value} one PutObject takes "
+            f"({S3_SINGLE_PUT.doc}); split the model or upload it by multipart yourself"
+        )
     existing = _existing_sha256(s3, bucket, key)
     if existing is not None:
         if existing == artifact.sha256:
             return Upload(uri=uri, created=False)
-        raise ReleaseError(f"{uri} already exists with other content (sha256 {existing or 'unknown'}, this archive "
-                           f"{artifact.sha256}): a version names one artifact forever; release under another version")
+        raise ReleaseError(
+            f"{uri} already exists with other content (sha256 {existing or 'unknown'}, this archive "
+            f"{artifact.sha256}): a version names one artifact forever; release under another version"
+        )
     from botocore.exceptions import ClientError
 
     checksum = base64.b64encode(bytes.fromhex(artifact.sha256)).decode()
     try:
         with artifact.path.open("rb") as body:
-            s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ChecksumSHA256=checksum,
-                          Metadata={SHA256_METADATA: artifact.sha256}, ContentType="application/gzip")
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=body,
+                IfNoneMatch="*",
+                ChecksumSHA256=checksum,
+                Metadata={SHA256_METADATA: artifact.sha256},
+                ContentType="application/gzip",
+            )
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-            raise ReleaseError(f"{uri} was written by someone else meanwhile: a version names one artifact "
-                               f"forever; check what is there, then release under another version") from None
+            raise ReleaseError(
+                f"{uri} was written by someone else meanwhile: a version names one artifact "
+                f"forever; check what is there, then release under another version"
+            ) from None
         raise ReleaseError(f"uploading {uri} failed: {code or error}") from None
     return Upload(uri=uri, created=True)
 
@@ -131,9 +149,11 @@ def _existing_sha256(s3: Any, bucket: str, key: str) -> str | None:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if status == 404 or error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
-        raise ReleaseError(f"cannot read s3://{bucket}/{key} ({error.response.get('Error', {}).get('Code', status)}): "
-                           "the deployer needs s3:GetObject and s3:ListBucket on the artifacts bucket "
-                           "(without ListBucket S3 answers 403 for a missing key)") from None
+        raise ReleaseError(
+            f"cannot read s3://{bucket}/{key} ({error.response.get('Error', {}).get('Code', status)}): "
+            "the deployer needs s3:GetObject and s3:ListBucket on the artifacts bucket "
+            "(without ListBucket S3 answers 403 for a missing key)"
+        ) from None
     return str(head.get("Metadata", {}).get(SHA256_METADATA, ""))
 
 
@@ -145,4 +165,3 @@ def read_archive_member(archive: Path, name: str) -> bytes | None:
         except KeyError:
             return None
         return member.read() if member else None
-

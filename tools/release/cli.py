@@ -86,8 +86,11 @@ def _upload(config, artifact) -> int:
 def cmd_set_version(args: argparse.Namespace) -> int:
     path = _config_path()
     previous = set_model_version(path, args.version)
-    say(f"{path.name}: inference.model_version {previous or '(default)'} -> {args.version}" if previous != args.version
-        else f"{path.name}: inference.model_version is already {args.version}")
+    say(
+        f"{path.name}: inference.model_version {previous or '(default)'} -> {args.version}"
+        if previous != args.version
+        else f"{path.name}: inference.model_version is already {args.version}"
+    )
     return 0
 
 
@@ -97,8 +100,10 @@ def cmd_release(args: argparse.Namespace) -> int:
     say(f"packaged {artifact.files} file(s): version {artifact.version}, sha256 {artifact.sha256}")
     _upload(config, artifact)
     cmd_set_version(argparse.Namespace(version=artifact.version))
-    say("next: review the plan (it must show a new model, a new endpoint configuration and an in-place endpoint "
-        "update, nothing else: `python -m tools.release check-plan`), apply, then `make verify`")
+    say(
+        "next: review the plan (it must show a new model, a new endpoint configuration and an in-place endpoint "
+        "update, nothing else: `python -m tools.release check-plan`), apply, then `make verify`"
+    )
     return 0
 
 
@@ -167,8 +172,9 @@ def _api_call(config, outputs: dict[str, dict[str, Any]], session):
     api = outputs.get("api") or {}
     if not api.get("api_invoke_url"):
         raise ReleaseInputError("the api stack's outputs lack api_invoke_url: apply it first, or pass --no-smoke")
-    return ApiClient(api["api_invoke_url"], api.get("api_auth", config.api.auth), config.region,
-                     session=session).request
+    return ApiClient(
+        api["api_invoke_url"], api.get("api_auth", config.api.auth), config.region, session=session
+    ).request
 
 
 def _read_outputs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -188,11 +194,18 @@ def _read_outputs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     outputs = {}
     for stack in VERIFIED_STACKS:
         folder = Path(args.stacks) / stack
-        proc = subprocess.run([terraform, f"-chdir={folder}", "output", "-json", "-no-color"], capture_output=True,
-                              text=True, check=False, env={**os.environ, "TF_IN_AUTOMATION": "1"})
+        proc = subprocess.run(
+            [terraform, f"-chdir={folder}", "output", "-json", "-no-color"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "TF_IN_AUTOMATION": "1"},
+        )
         if proc.returncode != 0:
-            raise ReleaseInputError(f"{folder}: terraform output failed ({proc.stderr.strip()[-300:]}); run it where the "
-                             f"stacks were applied (terraform init done), or pass --outputs FILE")
+            raise ReleaseInputError(
+                f"{folder}: terraform output failed ({proc.stderr.strip()[-300:]}); run it where the "
+                f"stacks were applied (terraform init done), or pass --outputs FILE"
+            )
         outputs[stack] = {name: item.get("value") for name, item in json.loads(proc.stdout or "{}").items()}
     return outputs
 
@@ -201,11 +214,14 @@ def _read_outputs(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tools.release", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, handler, helptext in (("package", cmd_package, "package a model directory into model.tar.gz"),
-                                    ("release", cmd_release, "package, upload and set the version")):
+    for name, handler, helptext in (
+        ("package", cmd_package, "package a model directory into model.tar.gz"),
+        ("release", cmd_release, "package, upload and set the version"),
+    ):
         command = commands.add_parser(name, help=helptext)
         command.add_argument("model_dir", help="folder whose files go to the archive root (/opt/ml/model)")
         command.add_argument("--version", help="default: the first 12 hex digits of the archive's SHA-256")

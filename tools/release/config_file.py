@@ -39,8 +39,10 @@ def set_model_version(path: Path, version: str) -> str | None:
             match = _VERSION.match(lines[index].rstrip("\n"))
             lines[index] = f'{match["indent"]}model_version = "{version}"{match["rest"]}\n'
         else:
-            last_key = max((i for i in range(start + 1, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")),
-                           default=start)
+            last_key = max(
+                (i for i in range(start + 1, end) if lines[i].strip() and not lines[i].lstrip().startswith("#")),
+                default=start,
+            )
             lines.insert(last_key + 1, line)
     _write_validated(path, "".join(lines))
     return previous
@@ -103,6 +105,8 @@ def _write_validated(path: Path, text: str) -> None:
         try:
             load_config(staged)
         except ConfigError as error:
-            raise ReleaseError(f"{path} would not be valid after the edit, left unchanged: "
-                               f"{str(error).replace(str(staged), path.name)}") from None
+            raise ReleaseError(
+                f"{path} would not be valid after the edit, left unchanged: "
+                f"{str(error).replace(str(staged), path.name)}"
+            ) from None
     path.write_text(text)

@@ -36,8 +36,9 @@ class ReleasePlan:
 
 
 def check_release_plan(plans: list[StackPlan], baseline: list[StackPlan] = ()) -> ReleasePlan:
-    standing_changes = {(plan.stack, change.address): change.change for plan in baseline
-                        for change in plan.resource_changes}
+    standing_changes = {
+        (plan.stack, change.address): change.change for plan in baseline for change in plan.resource_changes
+    }
     counts: dict[str, Counter] = {}
     seen: Counter = Counter()
     problems, standing = [], []
@@ -56,15 +57,23 @@ def check_release_plan(plans: list[StackPlan], baseline: list[StackPlan] = ()) -
                 continue
             seen[change.type] += 1
             if change.type == "aws_sagemaker_endpoint":
-                changed = {item.path.split(".")[0].split("[")[0] for item in attribute_changes(
-                    change.change.before, change.change.after, after_unknown=change.change.after_unknown)}
+                changed = {
+                    item.path.split(".")[0].split("[")[0]
+                    for item in attribute_changes(
+                        change.change.before, change.change.after, after_unknown=change.change.after_unknown
+                    )
+                }
                 extra = sorted(changed - ENDPOINT_ATTRIBUTES - {"tags_all", "id"})
                 if extra:
-                    problems.append(f"{plan.stack}: {change.address} changes {', '.join(extra)} besides the "
-                                    f"configuration: not only a model release")
+                    problems.append(
+                        f"{plan.stack}: {change.address} changes {', '.join(extra)} besides the "
+                        f"configuration: not only a model release"
+                    )
     for resource_type, kind in EXPECTED.items():
         if not seen[resource_type]:
-            problems.append(f"{RELEASE_STACK}: no {kind.value} of an {resource_type}: the plan does not release a model")
+            problems.append(
+                f"{RELEASE_STACK}: no {kind.value} of an {resource_type}: the plan does not release a model"
+            )
     if seen["aws_sagemaker_endpoint"] > 1:
         problems.append(f"{RELEASE_STACK}: {seen['aws_sagemaker_endpoint']} endpoints change, one expected")
     return ReleasePlan(counts=counts, problems=problems, standing=standing)
@@ -72,13 +81,22 @@ def check_release_plan(plans: list[StackPlan], baseline: list[StackPlan] = ()) -
 
 def _same_change(before: Change | None, now: Change) -> bool:
     return before is not None and (before.actions, before.before, before.after, before.after_unknown) == (
-        now.actions, now.before, now.after, now.after_unknown)
+        now.actions,
+        now.before,
+        now.after,
+        now.after_unknown,
+    )
 
 
 def suspect_stacks(result: ReleasePlan) -> list[str]:
     """Stacks whose changes the check refused: the ones a baseline plan may explain."""
-    return sorted({problem.split(":", 1)[0] for problem in result.problems
-                   if " is not part of a model release" in problem or " besides the configuration" in problem})
+    return sorted(
+        {
+            problem.split(":", 1)[0]
+            for problem in result.problems
+            if " is not part of a model release" in problem or " besides the configuration" in problem
+        }
+    )
 
 
 def render_counts(counts: dict[str, Counter]) -> str:

@@ -42,11 +42,17 @@ class Applied:
         inference = outputs.get("inference") or {}
         missing = [name for name in INFERENCE_OUTPUTS if not inference.get(name)]
         if missing:
-            raise ReleaseInputError(f"the inference stack's outputs lack {', '.join(missing)}: apply it first "
-                               f"(outputs found for: {', '.join(sorted(outputs)) or 'no stack'})")
-        return cls(endpoint_name=inference["endpoint_name"], configuration_name=inference["endpoint_configuration_name"],
-                   model_name=inference["model_name"], artifact_uri=inference["model_artifact_uri"],
-                   shadow_model_name=inference.get("shadow_model_name"))
+            raise ReleaseInputError(
+                f"the inference stack's outputs lack {', '.join(missing)}: apply it first "
+                f"(outputs found for: {', '.join(sorted(outputs)) or 'no stack'})"
+            )
+        return cls(
+            endpoint_name=inference["endpoint_name"],
+            configuration_name=inference["endpoint_configuration_name"],
+            model_name=inference["model_name"],
+            artifact_uri=inference["model_artifact_uri"],
+            shadow_model_name=inference.get("shadow_model_name"),
+        )
 
 
 def endpoint_differences(sagemaker: Any, applied: Applied) -> list[str]:
@@ -65,9 +71,12 @@ def endpoint_differences(sagemaker: Any, applied: Applied) -> list[str]:
         problems.append(
             f"endpoint {name} serves configuration {serving} ({_configuration(sagemaker, serving)}), not "
             f"{applied.configuration_name} ({_configuration(sagemaker, applied.configuration_name)}) that the apply "
-            f"created: the update was rolled back or replaced out of band{reason}")
+            f"created: the update was rolled back or replaced out of band{reason}"
+        )
     if status != "InService":
-        problems.append(f"endpoint {name} is {status}, not InService{reason if serving == applied.configuration_name else ''}")
+        problems.append(
+            f"endpoint {name} is {status}, not InService{reason if serving == applied.configuration_name else ''}"
+        )
     if serving == applied.configuration_name:
         problems += _variant_differences(sagemaker, applied)
     return problems
@@ -91,15 +100,22 @@ def smoke_differences(call: Call, request: Any) -> tuple[list[str], ApiResponse 
 def _variant_differences(sagemaker: Any, applied: Applied) -> list[str]:
     config = sagemaker.describe_endpoint_config(EndpointConfigName=applied.configuration_name)
     expected = {"production": applied.model_name, "shadow": applied.shadow_model_name}
-    found = {"production": [v.get("ModelName") for v in config.get("ProductionVariants", [])],
-             "shadow": [v.get("ModelName") for v in config.get("ShadowProductionVariants", [])]}
-    problems = [f"configuration {applied.configuration_name}: {role} variant runs {', '.join(map(str, found[role])) or 'nothing'}, "
-                f"the apply set {model}"
-                for role, model in expected.items() if (model and found[role] != [model]) or (not model and found[role])]
+    found = {
+        "production": [v.get("ModelName") for v in config.get("ProductionVariants", [])],
+        "shadow": [v.get("ModelName") for v in config.get("ShadowProductionVariants", [])],
+    }
+    problems = [
+        f"configuration {applied.configuration_name}: {role} variant runs {', '.join(map(str, found[role])) or 'nothing'}, "
+        f"the apply set {model}"
+        for role, model in expected.items()
+        if (model and found[role] != [model]) or (not model and found[role])
+    ]
     model = _model(sagemaker, applied.model_name)
     if model is not None and model.get("PrimaryContainer", {}).get("ModelDataUrl") != applied.artifact_uri:
-        problems.append(f"model {applied.model_name} loads {model.get('PrimaryContainer', {}).get('ModelDataUrl')}, "
-                        f"not {applied.artifact_uri}")
+        problems.append(
+            f"model {applied.model_name} loads {model.get('PrimaryContainer', {}).get('ModelDataUrl')}, "
+            f"not {applied.artifact_uri}"
+        )
     return problems
 
 

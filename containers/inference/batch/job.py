@@ -87,10 +87,17 @@ class Manifest:
         try:
             if document.get("version") != MANIFEST_VERSION:
                 raise JobError(f"manifest version {document.get('version')!r}; this image reads {MANIFEST_VERSION}")
-            parts = tuple(Part(int(p["index"]), str(p["key"]), int(p["start"]), int(p["end"]), str(p["etag"]))
-                          for p in document["parts"])
-            manifest = cls(str(document["batch_id"]), str(document["bucket"]), str(document["output_prefix"]),
-                           int(document["array_size"]), parts)
+            parts = tuple(
+                Part(int(p["index"]), str(p["key"]), int(p["start"]), int(p["end"]), str(p["etag"]))
+                for p in document["parts"]
+            )
+            manifest = cls(
+                str(document["batch_id"]),
+                str(document["bucket"]),
+                str(document["output_prefix"]),
+                int(document["array_size"]),
+                parts,
+            )
         except (AttributeError, KeyError, TypeError, ValueError) as error:
             raise JobError(f"malformed manifest: {type(error).__name__}: {error}") from None
         if [part.index for part in parts] != list(range(len(parts))) or manifest.array_size < 1:
@@ -105,7 +112,7 @@ class Manifest:
             return self.parts
         if not 0 <= array_index < self.array_size:
             raise JobError(f"{ARRAY_INDEX_ENV}={array_index} is outside the array of {self.array_size}")
-        return self.parts[array_index::self.array_size]
+        return self.parts[array_index :: self.array_size]
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
-        return cls(records_per_call=_positive(env, RECORDS_PER_CALL_ENV, DEFAULT_RECORDS_PER_CALL),
-                   max_record_bytes=_positive(env, MAX_RECORD_BYTES_ENV, DEFAULT_MAX_RECORD_BYTES))
+        return cls(
+            records_per_call=_positive(env, RECORDS_PER_CALL_ENV, DEFAULT_RECORDS_PER_CALL),
+            max_record_bytes=_positive(env, MAX_RECORD_BYTES_ENV, DEFAULT_MAX_RECORD_BYTES),
+        )
 
 
 def _positive(env: Any, name: str, default: int) -> int:
@@ -131,8 +140,12 @@ def _positive(env: Any, name: str, default: int) -> int:
 
 def log(message: str, **fields: Any) -> None:
     """One JSON object per line on stdout (the awslogs driver sends each line to CloudWatch Logs)."""
-    line = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "logger": "inference.batch",
-            "message": message, **fields}
+    line = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "logger": "inference.batch",
+        "message": message,
+        **fields,
+    }
     print(json.dumps(line, default=str), flush=True)
 
 
@@ -177,7 +190,7 @@ def finished_parts(s3: Any, manifest: Manifest) -> set[int]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=manifest.bucket, Prefix=manifest.output_prefix)
     for page in pages:
         for item in page.get("Contents", []):
-            name = item["Key"][len(manifest.output_prefix):]
+            name = item["Key"][len(manifest.output_prefix) :]
             if name.startswith("part-") and name.endswith(".done.json"):
                 number = name.removeprefix("part-").removesuffix(".done.json")
                 if number.isdigit():
@@ -190,8 +203,9 @@ def _read_range(s3: Any, manifest: Manifest, part: Part) -> Any:
 
     try:
         # IfMatch: the bytes the parts were planned on, or a clear failure instead of lines cut at random places.
-        return s3.get_object(Bucket=manifest.bucket, Key=part.key, Range=f"bytes={range_origin(part.start)}-",
-                             IfMatch=part.etag)["Body"]
+        return s3.get_object(
+            Bucket=manifest.bucket, Key=part.key, Range=f"bytes={range_origin(part.start)}-", IfMatch=part.etag
+        )["Body"]
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code")
         if code in ("PreconditionFailed", "412"):
@@ -218,11 +232,13 @@ def score_part(s3: Any, manifest: Manifest, part: Part, scorer: Scorer, settings
     body = _read_range(s3, manifest, part)
     succeeded = failed = 0
     try:
-        lines = lines_in_range(body.iter_chunks(CHUNK_BYTES), start=part.start, end=part.end,
-                               max_line=settings.max_record_bytes)
+        lines = lines_in_range(
+            body.iter_chunks(CHUNK_BYTES), start=part.start, end=part.end, max_line=settings.max_record_bytes
+        )
         for batch in batched(lines, settings.records_per_call):
-            parsed = parse_lines(batch, key=part.key, n_features=scorer.n_features,
-                                 max_record_bytes=settings.max_record_bytes)
+            parsed = parse_lines(
+                batch, key=part.key, n_features=scorer.n_features, max_record_bytes=settings.max_record_bytes
+            )
             output.write(scorer.lines(parsed.ids, parsed.matrix).encode())
             errors.write("".join(parsed.errors).encode())
             succeeded, failed = succeeded + len(parsed.rows), failed + len(parsed.errors)
@@ -235,13 +251,22 @@ def score_part(s3: Any, manifest: Manifest, part: Part, scorer: Scorer, settings
     finally:
         body.close()
     marker = {
-        "batch_id": manifest.batch_id, "part": part.index, "input": f"s3://{manifest.bucket}/{part.key}",
-        "range": [part.start, part.end], "output": output_key, "errors": errors_key if failed else None,
-        "records": succeeded + failed, "succeeded": succeeded, "failed": failed, "model_version": scorer.version,
-        "attempt": os.environ.get(ATTEMPT_ENV), "seconds": round(time.monotonic() - began, 3),
+        "batch_id": manifest.batch_id,
+        "part": part.index,
+        "input": f"s3://{manifest.bucket}/{part.key}",
+        "range": [part.start, part.end],
+        "output": output_key,
+        "errors": errors_key if failed else None,
+        "records": succeeded + failed,
+        "succeeded": succeeded,
+        "failed": failed,
+        "model_version": scorer.version,
+        "attempt": os.environ.get(ATTEMPT_ENV),
+        "seconds": round(time.monotonic() - began, 3),
     }
-    s3.put_object(Bucket=manifest.bucket, Key=marker_key, Body=json.dumps(marker).encode(),
-                  ContentType="application/json")
+    s3.put_object(
+        Bucket=manifest.bucket, Key=marker_key, Body=json.dumps(marker).encode(), ContentType="application/json"
+    )
     return marker
 
 
@@ -254,8 +279,15 @@ class RunSummary:
     seconds: float = 0.0
 
 
-def run(manifest_uri: str, *, model: Any, s3: Any, array_index: int | None, settings: Settings,
-        expected_bucket: str | None = None) -> RunSummary:
+def run(
+    manifest_uri: str,
+    *,
+    model: Any,
+    s3: Any,
+    array_index: int | None,
+    settings: Settings,
+    expected_bucket: str | None = None,
+) -> RunSummary:
     """Score every unfinished part of this child's slice; raises JobError for application errors."""
     began = time.monotonic()
     manifest = read_manifest(s3, manifest_uri, expected_bucket)
@@ -263,8 +295,14 @@ def run(manifest_uri: str, *, model: Any, s3: Any, array_index: int | None, sett
     mine = manifest.slice(array_index)
     done = finished_parts(s3, manifest)
     summary = RunSummary()
-    log("batch slice started", batch_id=manifest.batch_id, array_index=array_index, parts=len(mine),
-        already_done=len([part for part in mine if part.index in done]), model_version=scorer.version)
+    log(
+        "batch slice started",
+        batch_id=manifest.batch_id,
+        array_index=array_index,
+        parts=len(mine),
+        already_done=len([part for part in mine if part.index in done]),
+        model_version=scorer.version,
+    )
     for part in mine:
         if part.index in done:
             summary.skipped += 1
@@ -273,13 +311,26 @@ def run(manifest_uri: str, *, model: Any, s3: Any, array_index: int | None, sett
         summary.parts += 1
         summary.records += marker["records"]
         summary.failed += marker["failed"]
-        log("part done", batch_id=manifest.batch_id, part=part.index, records=marker["records"],
-            failed=marker["failed"], seconds=marker["seconds"])
+        log(
+            "part done",
+            batch_id=manifest.batch_id,
+            part=part.index,
+            records=marker["records"],
+            failed=marker["failed"],
+            seconds=marker["seconds"],
+        )
     summary.seconds = time.monotonic() - began
-    log("batch slice finished", batch_id=manifest.batch_id, array_index=array_index, parts=summary.parts,
-        skipped=summary.skipped, records=summary.records, failed=summary.failed,
+    log(
+        "batch slice finished",
+        batch_id=manifest.batch_id,
+        array_index=array_index,
+        parts=summary.parts,
+        skipped=summary.skipped,
+        records=summary.records,
+        failed=summary.failed,
         records_per_second=round(summary.records / summary.seconds) if summary.seconds else None,
-        peak_memory_mib=peak_memory_mib())
+        peak_memory_mib=peak_memory_mib(),
+    )
     return summary
 
 
@@ -300,12 +351,17 @@ def peak_memory_mib() -> float | None:
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="serve.py batch", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="serve.py batch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--manifest", required=True, help="s3://<bucket>/requests/batches/<id>.json")
     parser.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR))
-    parser.add_argument("--array-index", type=int, default=None,
-                        help=f"the child's index; default ${ARRAY_INDEX_ENV}; unset: every part")
+    parser.add_argument(
+        "--array-index",
+        type=int,
+        default=None,
+        help=f"the child's index; default ${ARRAY_INDEX_ENV}; unset: every part",
+    )
     return parser.parse_args(argv)
 
 
@@ -328,8 +384,14 @@ def main(argv: Sequence[str], load_model: Callable[[Path], Any]) -> int:
         return EXIT_FAILED
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        run(args.manifest, model=model, s3=s3_client(), array_index=array_index, settings=Settings.from_env(),
-            expected_bucket=os.environ.get(RESULTS_BUCKET_ENV) or None)
+        run(
+            args.manifest,
+            model=model,
+            s3=s3_client(),
+            array_index=array_index,
+            settings=Settings.from_env(),
+            expected_bucket=os.environ.get(RESULTS_BUCKET_ENV) or None,
+        )
     except Stopped as signal_name:
         log("batch slice stopped; a retry resumes from the parts already done", signal=str(signal_name))
         return EXIT_STOPPED

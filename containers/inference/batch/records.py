@@ -59,14 +59,17 @@ def _json_id(record_id: Any) -> str:
     return _ENCODE_STRING(record_id) if type(record_id) is str else str(record_id)
 
 
-def parse_lines(lines: Sequence[tuple[int, bytes | None]], *, key: str, n_features: int,
-                max_record_bytes: int) -> ParsedBatch:
+def parse_lines(
+    lines: Sequence[tuple[int, bytes | None]], *, key: str, n_features: int, max_record_bytes: int
+) -> ParsedBatch:
     """LINES are (byte offset, raw line) pairs; a None line was longer than MAX_RECORD_BYTES and not kept."""
     parsed = ParsedBatch()
     kept: list[tuple[int, Any]] = []  # offset and id as sent, of each kept row: to name one that is not finite
     for offset, raw in lines:
         if raw is None:
-            parsed.add_error(source_of(key, offset), f"line longer than {max_record_bytes} bytes (batch.max_record_bytes)")
+            parsed.add_error(
+                source_of(key, offset), f"line longer than {max_record_bytes} bytes (batch.max_record_bytes)"
+            )
             continue
         try:
             text = raw.decode("utf-8").strip()
@@ -105,8 +108,9 @@ def _finite_rows(parsed: ParsedBatch, kept: list[tuple[int, Any]], key: str, n_f
             rows.append(row)
             continue
         position = next(i for i, value in enumerate(row) if not _finite(value))
-        parsed.add_error(source_of(key, offset), f"features[{position}] is {row[position]}, not a finite number",
-                         sent_id)
+        parsed.add_error(
+            source_of(key, offset), f"features[{position}] is {row[position]}, not a finite number", sent_id
+        )
     parsed.ids, parsed.rows = ids, rows
     parsed.matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), n_features)
 
@@ -138,8 +142,9 @@ def _record(text: str, n_features: int) -> tuple[Any, list[float]]:
     if type(value) is list:
         return None, _features(value, n_features, "the record")
     if type(value) is not dict:
-        raise BadRecord(f"a record is an object with \"features\" or a list of {n_features} numbers, "
-                        f"not {type(value).__name__}")
+        raise BadRecord(
+            f'a record is an object with "features" or a list of {n_features} numbers, not {type(value).__name__}'
+        )
     record_id = value.get("id")
     if record_id is not None and (type(record_id) not in ID_TYPES):
         raise BadRecord(f"id must be a string or an integer, not {type(record_id).__name__}")
@@ -173,8 +178,7 @@ class Scorer:
         # The same numbers as the model server's `predictions`: the label and every probability rounded to 6.
         labels = [json.dumps(str(label)) for label in model.classes]
         self._labels = labels
-        self._template = ('{"id":%s,"label":%s,"probabilities":{'
-                          + ",".join(f"{label}:%r" for label in labels) + "}}\n")
+        self._template = '{"id":%s,"label":%s,"probabilities":{' + ",".join(f"{label}:%r" for label in labels) + "}}\n"
 
     def lines(self, ids: Sequence[str], matrix: np.ndarray | Sequence[Sequence[float]]) -> str:
         """The prediction lines of the rows of MATRIX (ids already JSON), in order."""
@@ -184,5 +188,9 @@ class Scorer:
         best = np.argmax(probabilities, axis=1).tolist()
         rounded = np.round(probabilities, 6).tolist()
         template, labels = self._template, self._labels
-        return "".join([template % (record_id, labels[label], *values)
-                        for record_id, label, values in zip(ids, best, rounded, strict=True)])
+        return "".join(
+            [
+                template % (record_id, labels[label], *values)
+                for record_id, label, values in zip(ids, best, rounded, strict=True)
+            ]
+        )

@@ -25,8 +25,9 @@ def range_origin(start: int) -> int:
     return start - 1 if start > 0 else 0
 
 
-def lines_in_range(chunks: Iterable[bytes], *, start: int, end: int,
-                   max_line: int) -> Iterator[tuple[int, bytes | None]]:
+def lines_in_range(
+    chunks: Iterable[bytes], *, start: int, end: int, max_line: int
+) -> Iterator[tuple[int, bytes | None]]:
     """(offset, line) for every line whose first byte lies in [START, END); CHUNKS are the object's bytes from
     range_origin(START). A line longer than MAX_LINE is yielded as (offset, None), without keeping its bytes."""
     skipping = start > 0  # the byte before START: discard up to and including the first newline
@@ -94,14 +95,16 @@ class ObjectWriter:
         """Store what was written (an empty object when nothing was); returns its size in bytes."""
         try:
             if self._upload_id is None:
-                self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=b"".join(self._pieces),
-                                   ContentType=self.content_type)
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=self.key, Body=b"".join(self._pieces), ContentType=self.content_type
+                )
             else:
                 if self._buffered:
                     self._send_part()
                 self._collect()
-                self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-                                                  MultipartUpload={"Parts": self._parts})
+                self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+                )
         finally:
             self._stop()
         self._pieces, self._buffered = [], 0
@@ -114,8 +117,9 @@ class ObjectWriter:
 
     def _send_part(self) -> None:
         if self._upload_id is None:
-            self._upload_id = self.s3.create_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                                              ContentType=self.content_type)["UploadId"]
+            self._upload_id = self.s3.create_multipart_upload(
+                Bucket=self.bucket, Key=self.key, ContentType=self.content_type
+            )["UploadId"]
             self._uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload")
         body, number = b"".join(self._pieces), self._next_part
         self._pieces, self._buffered, self._next_part = [], 0, number + 1
@@ -124,8 +128,9 @@ class ObjectWriter:
         self._pending = self._uploader.submit(self._upload, number, body)
 
     def _upload(self, number: int, body: bytes) -> dict[str, Any]:
-        answer = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number,
-                                     Body=body)
+        answer = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id, PartNumber=number, Body=body
+        )
         return {"PartNumber": number, "ETag": answer["ETag"]}
 
     def _collect(self) -> None:

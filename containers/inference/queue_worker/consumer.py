@@ -96,8 +96,12 @@ class Settings:
 def sqs(read_timeout_seconds: int) -> Any:
     """The queue's client: its read timeout must outlast a long poll; a few quick retries for the queue's own calls
     (the job's S3, SNS and model calls make one attempt each, lambdas/aws_clients.py)."""
-    return boto3.client("sqs", config=Config(connect_timeout=2, read_timeout=read_timeout_seconds,
-                                             retries={"mode": "standard", "total_max_attempts": 3}))
+    return boto3.client(
+        "sqs",
+        config=Config(
+            connect_timeout=2, read_timeout=read_timeout_seconds, retries={"mode": "standard", "total_max_attempts": 3}
+        ),
+    )
 
 
 @dataclass
@@ -126,18 +130,29 @@ class Consumer:
     def stop(self, signum: int | None = None, _frame: Any = None) -> None:
         """Stop receiving; the jobs in hand finish. The SIGTERM/SIGINT handler."""
         if not self.stopping.is_set():
-            log.info("stopping: no new receives, finishing the jobs in hand",
-                     extra={"fields": {"signal": signal.Signals(signum).name if signum else None,
-                                       "jobs_in_hand": len(self._held)}})
+            log.info(
+                "stopping: no new receives, finishing the jobs in hand",
+                extra={
+                    "fields": {
+                        "signal": signal.Signals(signum).name if signum else None,
+                        "jobs_in_hand": len(self._held),
+                    }
+                },
+            )
         self.stopping.set()
 
     def run(self) -> int:
-        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGTERM, signal.SIGINT)} \
-            if threading.current_thread() is threading.main_thread() else {}
+        previous = (
+            {sig: signal.signal(sig, self.stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+            if threading.current_thread() is threading.main_thread()
+            else {}
+        )
         heartbeat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
         heartbeat.start()
-        log.info("consuming", extra={"fields": {"queue_url": self.settings.queue_url,
-                                                "batch_size": self.settings.batch_size}})
+        log.info(
+            "consuming",
+            extra={"fields": {"queue_url": self.settings.queue_url, "batch_size": self.settings.batch_size}},
+        )
         try:
             with ThreadPoolExecutor(self.settings.batch_size, thread_name_prefix="job") as pool:
                 self._loop(pool)
@@ -171,8 +186,11 @@ class Consumer:
                 continue
             self.protection.protect()
             for message in messages:
-                held = Held(message["MessageId"], message["ReceiptHandle"],
-                            int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")))
+                held = Held(
+                    message["MessageId"],
+                    message["ReceiptHandle"],
+                    int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+                )
                 with self._lock:
                     self._held[held.message_id] = held
                 running.add(pool.submit(self._work, held, message.get("Body", "")))
@@ -183,8 +201,11 @@ class Consumer:
     def _receive(self, count: int) -> list[dict[str, Any]]:
         try:
             return self.client.receive_message(
-                QueueUrl=self.settings.queue_url, MaxNumberOfMessages=count, WaitTimeSeconds=self.settings.wait_seconds,
-                VisibilityTimeout=self.settings.lease_seconds, AttributeNames=["ApproximateReceiveCount"],
+                QueueUrl=self.settings.queue_url,
+                MaxNumberOfMessages=count,
+                WaitTimeSeconds=self.settings.wait_seconds,
+                VisibilityTimeout=self.settings.lease_seconds,
+                AttributeNames=["ApproximateReceiveCount"],
             ).get("Messages", [])
         except Exception:
             log.exception("receive failed; retrying after a pause")
@@ -224,11 +245,13 @@ class Consumer:
 
     def _change_visibility(self, held: Held, seconds: int) -> None:
         try:
-            self.client.change_message_visibility(QueueUrl=self.settings.queue_url, ReceiptHandle=held.receipt,
-                                                  VisibilityTimeout=seconds)
+            self.client.change_message_visibility(
+                QueueUrl=self.settings.queue_url, ReceiptHandle=held.receipt, VisibilityTimeout=seconds
+            )
         except Exception as error:  # the lease runs out by itself; the message comes back then
-            log.warning("visibility not changed", extra={"fields": {"message_id": held.message_id,
-                                                                    "error": str(error)}})
+            log.warning(
+                "visibility not changed", extra={"fields": {"message_id": held.message_id, "error": str(error)}}
+            )
 
     def _release(self, messages: list[dict[str, Any]], reason: str) -> None:
         """Make messages this consumer will not work on visible again at once, for another consumer."""

@@ -59,8 +59,9 @@ class TaskProtection:
     def _put(self, state: dict[str, object]) -> bool:
         if self.url is None:
             return True
-        request = urllib.request.Request(self.url, data=json.dumps(state).encode(), method="PUT",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url, data=json.dumps(state).encode(), method="PUT", headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=AGENT_TIMEOUT_SECONDS) as response:
                 answer = json.loads(response.read() or b"{}")

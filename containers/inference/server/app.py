@@ -45,9 +45,7 @@ class ServerSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ServerSettings:
         return cls(
-            max_payload_bytes=_positive_int(
-                env, "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES
-            ),
+            max_payload_bytes=_positive_int(env, "MAX_PAYLOAD_BYTES", DEFAULT_MAX_PAYLOAD_BYTES),
             max_batch_size=_positive_int(env, "MAX_BATCH_SIZE", DEFAULT_MAX_BATCH_SIZE),
         )
 
@@ -92,17 +90,13 @@ class InferenceApp:
             "/execution-parameters": {"GET": self.execution_parameters},
         }
 
-    def __call__(
-        self, environ: Environ, start_response: StartResponse
-    ) -> Iterable[bytes]:
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
             response = self.dispatch(environ)
         except PayloadError as problem:
             response = error(problem.status, problem.message, **problem.details)
         except Exception:  # a bug, not bad input: keep the worker alive and say so
-            log.exception(
-                "unhandled error", extra={"fields": {"path": environ.get("PATH_INFO")}}
-            )
+            log.exception("unhandled error", extra={"fields": {"path": environ.get("PATH_INFO")}})
             response = error(500, "internal error")
         body = response.body if isinstance(response.body, bytes) else json.dumps(response.body).encode()
         headers = [
@@ -110,18 +104,14 @@ class InferenceApp:
             ("Content-Length", str(len(body))),
             *response.headers,
         ]
-        start_response(
-            f"{response.status} {HTTPStatus(response.status).phrase}", headers
-        )
+        start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
         return [body]
 
     def dispatch(self, environ: Environ) -> Response:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         handlers = self.routes.get(path)
         if handlers is None:
-            return error(
-                404, f"no route for {path}; routes are {', '.join(sorted(self.routes))}"
-            )
+            return error(404, f"no route for {path}; routes are {', '.join(sorted(self.routes))}")
         handler = handlers.get(method)
         if handler is None:
             allowed = ", ".join(sorted(handlers))
@@ -149,8 +139,9 @@ class InferenceApp:
         if media_type(content_type) == JSON_LINES_TYPE and media_type(environ.get("HTTP_ACCEPT", "")) != JSON_TYPE:
             # Batch Transform (SplitType Line, AssembleWith Line): one output line per input line, in order.
             lines = "".join(json.dumps(prediction) + "\n" for prediction in self.model.predict(rows))
-            return Response(200, lines.encode(), [("X-Model-Version", self.model.version)],
-                            content_type=JSON_LINES_TYPE)
+            return Response(
+                200, lines.encode(), [("X-Model-Version", self.model.version)], content_type=JSON_LINES_TYPE
+            )
         return Response(
             200,
             {
@@ -193,16 +184,12 @@ def read_body(environ: Environ, limit: int) -> bytes:
     if "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower():
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise PayloadError(
-                413, f"body exceeds the limit of {limit} bytes", limit=limit
-            )
+            raise PayloadError(413, f"body exceeds the limit of {limit} bytes", limit=limit)
         return body
     return b""  # HTTP/1.1: no length and not chunked means no body
 
 
-def create_app(
-    model_dir: str | Path | None = None, settings: ServerSettings | None = None
-) -> InferenceApp:
+def create_app(model_dir: str | Path | None = None, settings: ServerSettings | None = None) -> InferenceApp:
     """Load the model once per worker; a broken model still starts a server whose /ping says why (503)."""
     directory = Path(model_dir or os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
     settings = settings or ServerSettings.from_env()

@@ -22,11 +22,7 @@ def _available_cpus() -> int:
             return max(1, int(int(quota) / int(period)))
     except (OSError, ValueError):
         pass
-    return (
-        len(os.sched_getaffinity(0))
-        if hasattr(os, "sched_getaffinity")
-        else (os.cpu_count() or 1)
-    )
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # SageMaker multi-container endpoints assign the port in SAGEMAKER_BIND_TO_PORT.

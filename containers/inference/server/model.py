@@ -41,10 +41,7 @@ class LoadedModel:
         return [
             {
                 "label": self.classes[int(np.argmax(row))],
-                "probabilities": {
-                    label: round(float(p), 6)
-                    for label, p in zip(self.classes, row, strict=True)
-                },
+                "probabilities": {label: round(float(p), 6) for label, p in zip(self.classes, row, strict=True)},
             }
             for row in probabilities
         ]
@@ -69,18 +66,12 @@ def load_model(model_dir: Path) -> LoadedModel:
         raise ModelLoadError(f"{metadata_path} lacks {', '.join(missing)}")
     try:
         estimator = joblib.load(model_path)
-    except (
-        Exception
-    ) as error:  # unpickling can fail in many ways; all mean "unusable artifact"
+    except Exception as error:  # unpickling can fail in many ways; all mean "unusable artifact"
         raise ModelLoadError(f"{model_path} could not be loaded: {error}") from error
     classes = tuple(str(label) for label in metadata["classes"])
-    fitted_classes = tuple(
-        str(label) for label in getattr(estimator, "classes_", classes)
-    )
+    fitted_classes = tuple(str(label) for label in getattr(estimator, "classes_", classes))
     if fitted_classes != classes:
-        raise ModelLoadError(
-            f"metadata classes {classes} differ from the estimator's {fitted_classes}"
-        )
+        raise ModelLoadError(f"metadata classes {classes} differ from the estimator's {fitted_classes}")
     _warn_on_version_skew(metadata.get("sklearn_version"))
     return LoadedModel(
         estimator=estimator,

@@ -38,9 +38,7 @@ def media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def parse_instances(
-    body: bytes, content_type: str, *, n_features: int, max_batch_size: int
-) -> np.ndarray:
+def parse_instances(body: bytes, content_type: str, *, n_features: int, max_batch_size: int) -> np.ndarray:
     """Decode the body by content type and check shape, type and size of the batch."""
     kind = media_type(content_type)
     if kind not in SUPPORTED_TYPES:
@@ -53,9 +51,7 @@ def parse_instances(
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise PayloadError(
-            400, f"request body is not UTF-8: {error.reason} at byte {error.start}"
-        ) from error
+        raise PayloadError(400, f"request body is not UTF-8: {error.reason} at byte {error.start}") from error
     if kind == JSON_LINES_TYPE:
         return _validated(_json_lines_rows(text), n_features=n_features, max_batch_size=None, label="lines")
     rows = _json_rows(text) if kind == JSON_TYPE else _csv_rows(text)
@@ -95,8 +91,9 @@ def _json_lines_rows(text: str) -> list[Any]:
         try:
             record = json.loads(line, parse_constant=_reject_constant)
         except (ValueError, RecursionError) as error:
-            raise PayloadError(400, f"JSON Lines line {line_number}: malformed JSON ({error})",
-                               index=len(rows)) from error
+            raise PayloadError(
+                400, f"JSON Lines line {line_number}: malformed JSON ({error})", index=len(rows)
+            ) from error
         rows.append(record.get("features") if isinstance(record, dict) else record)
     return rows
 
@@ -109,9 +106,7 @@ def _csv_rows(text: str) -> list[Any]:
         try:
             rows.append([float(cell) for cell in row])
         except ValueError as error:
-            raise PayloadError(
-                400, f"CSV line {line_number}: {error}", index=len(rows)
-            ) from error
+            raise PayloadError(400, f"CSV line {line_number}: {error}", index=len(rows)) from error
     return rows
 
 
@@ -126,9 +121,7 @@ def _validated(rows: list[Any], *, n_features: int, max_batch_size: int | None, 
     if not rows:
         raise PayloadError(400, f"{label} is empty; send at least one row")
     if max_batch_size is not None and len(rows) > max_batch_size:
-        raise PayloadError(
-            400, f"batch of {len(rows)} instances exceeds the limit of {max_batch_size}"
-        )
+        raise PayloadError(400, f"batch of {len(rows)} instances exceeds the limit of {max_batch_size}")
     for index, row in enumerate(rows):
         if not isinstance(row, list):
             raise PayloadError(

@@ -54,8 +54,9 @@ class Store:
             head = self.s3.head_object(Bucket=self.bucket, Key=key)
             objects.append(InputObject(key, head["ContentLength"], head["ETag"]))
         batch_id = str(uuid.uuid4())
-        document = manifest_document(batch_id, self.bucket, f"s3://{self.bucket}/{keys[0]}",
-                                     plan_parts(objects, part_bytes), array_size, {})
+        document = manifest_document(
+            batch_id, self.bucket, f"s3://{self.bucket}/{keys[0]}", plan_parts(objects, part_bytes), array_size, {}
+        )
         key = contract.batch_request_key(batch_id)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(document).encode())
         return f"s3://{self.bucket}/{key}"

@@ -23,8 +23,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(store, manifest_uri: str, model, *, array_index: int | None = None, **settings) -> job.RunSummary:
-    return job.run(manifest_uri, model=model, s3=job.s3_client(), array_index=array_index,
-                   settings=Settings(**settings), expected_bucket=store.bucket)
+    return job.run(
+        manifest_uri,
+        model=model,
+        s3=job.s3_client(),
+        array_index=array_index,
+        settings=Settings(**settings),
+        expected_bucket=store.bucket,
+    )
 
 
 def outputs(store, manifest_uri: str) -> tuple[dict, list[str], list[dict]]:
@@ -41,7 +47,10 @@ def outputs(store, manifest_uri: str) -> tuple[dict, list[str], list[dict]]:
 
 def test_the_job_and_the_image_read_the_names_and_layout_the_infrastructure_writes() -> None:
     assert (job.RECORDS_PER_CALL_ENV, job.MAX_RECORD_BYTES_ENV, job.RESULTS_BUCKET_ENV) == (
-        contract.BATCH_RECORDS_PER_CALL, contract.BATCH_MAX_RECORD_BYTES, contract.RESULTS_BUCKET)
+        contract.BATCH_RECORDS_PER_CALL,
+        contract.BATCH_MAX_RECORD_BYTES,
+        contract.RESULTS_BUCKET,
+    )
     assert job.MANIFEST_VERSION == contract.BATCH_MANIFEST_VERSION
     assert job.OUTPUT_PART_BYTES == batch_config.OUTPUT_PART_BYTES
 
@@ -88,8 +97,10 @@ def test_parts_cut_inside_lines_score_every_record_exactly_once(store, model) ->
     run(store, manifest_uri, model)
 
     manifest, predictions, markers = outputs(store, manifest_uri)
-    by_key = {key: [record for record in records if record in (records[:200] if "one" in key else records[200:])]
-              for key in keys}
+    by_key = {
+        key: [record for record in records if record in (records[:200] if "one" in key else records[200:])]
+        for key in keys
+    }
     expected_ids = [json.loads(record)["id"] for key in sorted(keys) for record in by_key[key]]
     assert len(manifest["parts"]) > 10
     assert [json.loads(line)["id"] for line in predictions] == expected_ids
@@ -111,8 +122,9 @@ def test_a_retried_child_skips_the_parts_it_finished(store, model, monkeypatch: 
     with pytest.raises(job.Stopped):
         run(store, manifest_uri, model)
     manifest = store.read_manifest(manifest_uri)
-    finished = {key: store.s3.head_object(Bucket=store.bucket, Key=key)["ETag"]
-                for key in store.keys(manifest["output_prefix"])}
+    finished = {
+        key: store.s3.head_object(Bucket=store.bucket, Key=key)["ETag"] for key in store.keys(manifest["output_prefix"])
+    }
     monkeypatch.setattr(job, "score_part", real_score_part)
 
     summary = run(store, manifest_uri, model)
@@ -162,8 +174,14 @@ def test_an_input_changed_since_submission_fails_the_child_as_an_application_err
 
 def test_a_manifest_outside_the_jobs_bucket_is_refused_before_anything_is_read(store, model) -> None:
     with pytest.raises(job.JobError, match="reads and writes"):
-        job.run(f"s3://someone-elses-bucket/{contract.batch_request_key('x')}", model=model, s3=job.s3_client(),
-                array_index=None, settings=Settings(), expected_bucket=store.bucket)
+        job.run(
+            f"s3://someone-elses-bucket/{contract.batch_request_key('x')}",
+            model=model,
+            s3=job.s3_client(),
+            array_index=None,
+            settings=Settings(),
+            expected_bucket=store.bucket,
+        )
 
 
 # --- the command line: exit codes the job definition's retry strategy reads ------------------------------------
@@ -175,15 +193,17 @@ def test_the_command_exits_0_when_done_and_1_for_a_malformed_manifest(store, mod
     store.s3.put_object(Bucket=store.bucket, Key=malformed, Body=b'{"version": 1, "parts": "all of them"}')
 
     assert job.main(["--manifest", manifest_uri, "--model-dir", str(model_dir)], job_loader()) == job.EXIT_OK
-    [finished] = [json.loads(line) for line in capsys.readouterr().out.splitlines()
-                  if '"batch slice finished"' in line]
+    [finished] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"batch slice finished"' in line]
     assert finished["records"] == 20 and finished["peak_memory_mib"] > 0, "the log says how much memory it took"
-    assert job.main(["--manifest", f"s3://{store.bucket}/{malformed}", "--model-dir", str(model_dir)],
-                    job_loader()) == job.EXIT_FAILED
+    assert (
+        job.main(["--manifest", f"s3://{store.bucket}/{malformed}", "--model-dir", str(model_dir)], job_loader())
+        == job.EXIT_FAILED
+    )
 
 
 def test_sigterm_stops_the_child_with_143_and_leaves_the_unfinished_part_invisible(
-        store, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     manifest_uri = store.manifest([store.put_lines("a.jsonl", iris_lines(40))], part_bytes=400)
     real_score_part = job.score_part
 
@@ -202,17 +222,32 @@ def test_sigterm_stops_the_child_with_143_and_leaves_the_unfinished_part_invisib
 def test_a_malformed_array_index_is_a_usage_error(store, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(job.ARRAY_INDEX_ENV, "first")
 
-    assert job.main(["--manifest", f"s3://{store.bucket}/x.json", "--model-dir", str(model_dir)],
-                    job_loader()) == job.EXIT_USAGE
+    assert (
+        job.main(["--manifest", f"s3://{store.bucket}/x.json", "--model-dir", str(model_dir)], job_loader())
+        == job.EXIT_USAGE
+    )
 
 
 def test_the_images_entry_point_runs_the_batch_mode(store, model_dir: Path) -> None:
     manifest_uri = store.manifest([store.put_lines("a.jsonl", iris_lines(30))], part_bytes=300, array_size=2)
 
     for index in ("0", "1"):
-        subprocess.run([sys.executable, "containers/inference/serve.py", "batch", "--manifest", manifest_uri,
-                        "--model-dir", str(model_dir)], cwd=PROJECT_ROOT, check=True, timeout=120,
-                       env={**os.environ, job.ARRAY_INDEX_ENV: index}, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "containers/inference/serve.py",
+                "batch",
+                "--manifest",
+                manifest_uri,
+                "--model-dir",
+                str(model_dir),
+            ],
+            cwd=PROJECT_ROOT,
+            check=True,
+            timeout=120,
+            env={**os.environ, job.ARRAY_INDEX_ENV: index},
+            capture_output=True,
+        )
 
     _, predictions, _ = outputs(store, manifest_uri)
     assert [json.loads(line)["id"] for line in predictions] == [f"r-{n}" for n in range(30)]

@@ -15,15 +15,17 @@ MIB = 1024 * 1024
 def prefix() -> str:
     """A batch's output prefix (results/batches/<id>/), as the job writes under it."""
     return f"results/batches/{uuid.uuid4()}/"
+
+
 TEXT = b"alpha\nbravo\n\ncharlie-long-line\ndelta\necho"  # the last line has no newline
 
 
 def chunks(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)]
+    return [data[i : i + size] for i in range(0, len(data), size)]
 
 
 def read(data: bytes, start: int, end: int, *, chunk: int = 3, max_line: int = 100) -> list[tuple[int, bytes | None]]:
-    return list(lines_in_range(chunks(data[range_origin(start):], chunk), start=start, end=end, max_line=max_line))
+    return list(lines_in_range(chunks(data[range_origin(start) :], chunk), start=start, end=end, max_line=max_line))
 
 
 @pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
@@ -38,7 +40,13 @@ def test_two_parts_cut_anywhere_keep_every_line_once_with_its_offset(chunk: int,
 
 def test_a_line_longer_than_the_limit_is_reported_by_its_offset_without_its_bytes() -> None:
     assert read(TEXT, 0, len(TEXT), max_line=8) == [
-        (0, b"alpha"), (6, b"bravo"), (12, b""), (13, None), (31, b"delta"), (37, b"echo")]
+        (0, b"alpha"),
+        (6, b"bravo"),
+        (12, b""),
+        (13, None),
+        (31, b"delta"),
+        (37, b"echo"),
+    ]
 
 
 def test_an_overlong_line_is_skipped_across_many_chunks() -> None:

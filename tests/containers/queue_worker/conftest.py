@@ -76,9 +76,19 @@ def make_consumer(pipeline, tmp_path: Path, fake_agent: FakeAgent) -> Callable[.
     consumer_module.sqs.cache_clear()  # clients are per endpoint: each test's emulator environment is fresh
 
     def make(**overrides) -> Consumer:
-        settings = Settings(**{"queue_url": pipeline.work_queue, "batch_size": 2, "wait_seconds": 1,
-                               "lease_seconds": 3, "heartbeat_seconds": 0.3, "retry_base_seconds": 0,
-                               "retry_max_seconds": 0, "health_file": tmp_path / "health", **overrides})
+        settings = Settings(
+            **{
+                "queue_url": pipeline.work_queue,
+                "batch_size": 2,
+                "wait_seconds": 1,
+                "lease_seconds": 3,
+                "heartbeat_seconds": 0.3,
+                "retry_base_seconds": 0,
+                "retry_max_seconds": 0,
+                "health_file": tmp_path / "health",
+                **overrides,
+            }
+        )
         return Consumer(settings, TaskProtection(fake_agent.url, settings.protection_minutes, consumer_module.log))
 
     return make

@@ -26,12 +26,19 @@ ANSWER = json.dumps({"predictions": [{"label": "setosa"}], "model_version": "scr
 
 
 def job(**overrides) -> dict:
-    return {"job_id": str(uuid.uuid4()), "model": "iris", "priority": "normal", "inputs": {"instances": [SETOSA]},
-            **overrides}
+    return {
+        "job_id": str(uuid.uuid4()),
+        "model": "iris",
+        "priority": "normal",
+        "inputs": {"instances": [SETOSA]},
+        **overrides,
+    }
 
 
 def send(pipeline, body: dict | str) -> None:
-    pipeline.sqs.send_message(QueueUrl=pipeline.work_queue, MessageBody=body if isinstance(body, str) else json.dumps(body))
+    pipeline.sqs.send_message(
+        QueueUrl=pipeline.work_queue, MessageBody=body if isinstance(body, str) else json.dumps(body)
+    )
 
 
 def results(pipeline) -> list[str]:
@@ -55,10 +62,14 @@ def test_a_job_is_processed_stored_announced_and_only_then_deleted(pipeline, htt
 
 def test_a_large_job_reads_its_inputs_from_the_stored_request(pipeline, http_model, make_consumer) -> None:
     job_id = str(uuid.uuid4())
-    pipeline.s3.put_object(Bucket=pipeline.bucket, Key=contract.request_key(job_id),
-                           Body=json.dumps({"job_id": job_id, "inputs": {"instances": [SETOSA]}}).encode())
-    send(pipeline, {"job_id": job_id, "model": "iris", "priority": "normal",
-                    "request_key": contract.request_key(job_id)})
+    pipeline.s3.put_object(
+        Bucket=pipeline.bucket,
+        Key=contract.request_key(job_id),
+        Body=json.dumps({"job_id": job_id, "inputs": {"instances": [SETOSA]}}).encode(),
+    )
+    send(
+        pipeline, {"job_id": job_id, "model": "iris", "priority": "normal", "request_key": contract.request_key(job_id)}
+    )
 
     run_until(make_consumer(), lambda: pipeline.count(pipeline.work_queue) == 0)
 
@@ -69,10 +80,15 @@ def test_the_sagemaker_backend_calls_the_endpoint_named_in_the_environment(
     pipeline, aws_environment: str, monkeypatch: pytest.MonkeyPatch, make_consumer
 ) -> None:
     canned = {"predictions": [{"label": "setosa"}], "model_version": "sm-1"}
-    urllib.request.urlopen(urllib.request.Request(
-        f"{aws_environment}/moto-api/static/sagemaker/endpoint-results",
-        data=json.dumps({"results": [{"Body": json.dumps(canned)}]}).encode(),
-        headers={"Content-Type": "application/json"}, method="POST"), timeout=10).close()
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{aws_environment}/moto-api/static/sagemaker/endpoint-results",
+            data=json.dumps({"results": [{"Body": json.dumps(canned)}]}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        ),
+        timeout=10,
+    ).close()
     monkeypatch.setenv(contract.MODEL_BACKEND, contract.BACKEND_SAGEMAKER)
     monkeypatch.setenv(contract.ENDPOINT_NAME, "iris-endpoint")
     work = job()
@@ -116,8 +132,10 @@ def test_a_poison_message_reaches_the_dead_letter_queue_at_once_and_stores_nothi
 ) -> None:
     send(pipeline, "{not json")
 
-    seconds = run_until(make_consumer(retry_base_seconds=60, retry_max_seconds=60),
-                        lambda: pipeline.count(pipeline.dead_letter_queue) == 1)
+    seconds = run_until(
+        make_consumer(retry_base_seconds=60, retry_max_seconds=60),
+        lambda: pipeline.count(pipeline.dead_letter_queue) == 1,
+    )
 
     assert seconds < 20, "a poison message is made visible again at once, not after a retry delay"
     assert results(pipeline) == []
@@ -170,8 +188,10 @@ def test_the_heartbeat_keeps_a_slow_jobs_message_hidden_past_its_lease(
         monkeypatch.setenv(contract.MODEL_TIMEOUT_SECONDS, "5")
         send(pipeline, job())
 
-        run_until(make_consumer(lease_seconds=1, heartbeat_seconds=0.3, batch_size=2),
-                  lambda: pipeline.count(pipeline.work_queue) == 0)
+        run_until(
+            make_consumer(lease_seconds=1, heartbeat_seconds=0.3, batch_size=2),
+            lambda: pipeline.count(pipeline.work_queue) == 0,
+        )
 
     assert model.requests == 1
     assert len(results(pipeline)) == 1
@@ -252,9 +272,7 @@ def test_a_refused_protection_does_not_stop_the_work(pipeline, http_model, make_
     assert fake_agent.states[0]["ProtectionEnabled"] is True
 
 
-def test_an_idle_consumer_that_never_held_a_message_never_calls_the_agent(
-    pipeline, make_consumer, fake_agent
-) -> None:
+def test_an_idle_consumer_that_never_held_a_message_never_calls_the_agent(pipeline, make_consumer, fake_agent) -> None:
     consumer = make_consumer()
     turns = []
 

@@ -34,19 +34,39 @@ def test_a_spot_interruption_lets_the_job_in_hand_finish_and_the_process_exit_0(
         monkeypatch.setenv("HEALTH_FILE", str(tmp_path / "health"))
         monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
         job_id = str(uuid.uuid4())
-        pipeline.sqs.send_message(QueueUrl=pipeline.work_queue, MessageBody=json.dumps(
-            {"job_id": job_id, "model": "iris", "priority": "normal", "inputs": {"instances": [[5.1, 3.5, 1.4, 0.2]]}}))
+        pipeline.sqs.send_message(
+            QueueUrl=pipeline.work_queue,
+            MessageBody=json.dumps(
+                {
+                    "job_id": job_id,
+                    "model": "iris",
+                    "priority": "normal",
+                    "inputs": {"instances": [[5.1, 3.5, 1.4, 0.2]]},
+                }
+            ),
+        )
         log = tmp_path / "work.log"
         with log.open("wb") as out:
-            process = subprocess.Popen([sys.executable, str(IMAGE_PROGRAM / "serve.py"), contract.WORK_COMMAND],
-                                       cwd=IMAGE_PROGRAM, env=dict(os.environ), stdout=out, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, str(IMAGE_PROGRAM / "serve.py"), contract.WORK_COMMAND],
+                cwd=IMAGE_PROGRAM,
+                env=dict(os.environ),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
             deadline = time.monotonic() + 30
             while model.requests == 0 and time.monotonic() < deadline and process.poll() is None:
                 time.sleep(0.05)
             assert model.requests == 1, f"the job never reached the model: {log.read_text()[-2000:]}"
-            healthy = subprocess.run([sys.executable, "-m", "queue_worker.health"], cwd=IMAGE_PROGRAM,
-                                     env=dict(os.environ), capture_output=True, text=True, timeout=30)
+            healthy = subprocess.run(
+                [sys.executable, "-m", "queue_worker.health"],
+                cwd=IMAGE_PROGRAM,
+                env=dict(os.environ),
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
             process.send_signal(signal.SIGTERM)  # what ECS sends on a Spot interruption, a scale-in or a deploy
             stopped_at = time.monotonic()
             code = process.wait(timeout=30)

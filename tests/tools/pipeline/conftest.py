@@ -48,8 +48,9 @@ class FakeDeployment:
     outputs: dict[str, dict[str, str]]
 
     def client(self, service: str):
-        return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test",
-                                     region_name=REGION).client(service, endpoint_url=self.emulator_url)
+        return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION).client(
+            service, endpoint_url=self.emulator_url
+        )
 
     def output(self, name: str) -> str:
         return next(values[name] for values in self.outputs.values() if name in values)
@@ -72,12 +73,23 @@ def _create_resources(session: boto3.session.Session, url: str) -> dict[str, dic
     for queue in config.messaging.queues:
         dlq_url = sqs.create_queue(QueueName=f"{PREFIX}-{queue.name}-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(QueueName=f"{PREFIX}-{queue.name}", Attributes={
-            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT})})["QueueUrl"]
+        queue_url = sqs.create_queue(
+            QueueName=f"{PREFIX}-{queue.name}",
+            Attributes={
+                "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+            },
+        )["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=requests, Protocol="sqs", Endpoint=queue_arn, Attributes={
-            "RawMessageDelivery": "true", "FilterPolicy": json.dumps({k: list(v) for k, v in queue.filter.items()})})
+        sns.subscribe(
+            TopicArn=requests,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={
+                "RawMessageDelivery": "true",
+                "FilterPolicy": json.dumps({k: list(v) for k, v in queue.filter.items()}),
+            },
+        )
         messaging[f"queue_url_{queue.name}"] = queue_url
         messaging[f"dead_letter_queue_url_{queue.name}"] = dlq_url
         messaging[f"queue_arn_{queue.name}"] = queue_arn
@@ -89,42 +101,105 @@ def _compute_state(outputs: dict[str, dict[str, str]]) -> tuple[dict, dict[str, 
     priority queue, and the queue worker's task definition on the default queue (local.toml's split)."""
     storage, messaging = outputs["storage"], outputs["messaging"]
     common = {contract.RESULTS_BUCKET: storage["results_bucket_name"], contract.LOG_LEVEL: "INFO"}
-    model = {contract.MODEL_BACKEND: contract.BACKEND_HTTP, contract.MODEL_URL: "http://internal-alb.invalid",
-             contract.MODEL_TIMEOUT_SECONDS: "10"}
+    model = {
+        contract.MODEL_BACKEND: contract.BACKEND_HTTP,
+        contract.MODEL_URL: "http://internal-alb.invalid",
+        contract.MODEL_TIMEOUT_SECONDS: "10",
+    }
     functions = {
-        "submit": ({**common, contract.REQUESTS_TOPIC_ARN: messaging["requests_topic_arn"],
-                    contract.MAX_PAYLOAD_BYTES: "4000000"}, 25),
+        "submit": (
+            {
+                **common,
+                contract.REQUESTS_TOPIC_ARN: messaging["requests_topic_arn"],
+                contract.MAX_PAYLOAD_BYTES: "4000000",
+            },
+            25,
+        ),
         "status": (common, 25),
         "predict": ({**common, **model, contract.MAX_PAYLOAD_BYTES: "4000000"}, 25),
-        "worker": ({**common, **model, contract.RESULTS_TOPIC_ARN: messaging["results_topic_arn"],
-                    contract.QUEUE_URL: messaging["queue_url_priority"], contract.MAX_PAYLOAD_BYTES: "4000000"}, 30),
+        "worker": (
+            {
+                **common,
+                **model,
+                contract.RESULTS_TOPIC_ARN: messaging["results_topic_arn"],
+                contract.QUEUE_URL: messaging["queue_url_priority"],
+                contract.MAX_PAYLOAD_BYTES: "4000000",
+            },
+            30,
+        ),
     }
-    resources = [{"mode": "managed", "type": "aws_lambda_function", "name": folder, "instances": [{"attributes": {
-        "function_name": f"{PREFIX}-{folder}", "arn": f"arn:aws:lambda:{REGION}:123456789012:function:{PREFIX}-{folder}",
-        "timeout": timeout, "environment": [{"variables": variables}]}}]}
-        for folder, (variables, timeout) in functions.items()]
-    resources.append({"mode": "managed", "type": "aws_lambda_event_source_mapping", "name": "worker-priority",
-                      "instances": [{"attributes": {"function_name": f"arn:aws:lambda:{REGION}:123456789012:function:"
-                                                                     f"{PREFIX}-worker",
-                                                    "event_source_arn": messaging["queue_arn_priority"],
-                                                    "batch_size": 2}}]})
-    container = [{"name": "queue-worker", "environment": [
-        {"name": name, "value": value} for name, value in {
-            **common, **model, contract.RESULTS_TOPIC_ARN: messaging["results_topic_arn"],
-            contract.QUEUE_URL: messaging["queue_url_default"], contract.MAX_PAYLOAD_BYTES: "4000000"}.items()]}]
-    resources.append({"mode": "managed", "type": "aws_ecs_task_definition", "name": "queue-worker", "instances": [
-        {"attributes": {"family": f"{PREFIX}-queue-worker", "container_definitions": json.dumps(container)}}]})
+    resources = [
+        {
+            "mode": "managed",
+            "type": "aws_lambda_function",
+            "name": folder,
+            "instances": [
+                {
+                    "attributes": {
+                        "function_name": f"{PREFIX}-{folder}",
+                        "arn": f"arn:aws:lambda:{REGION}:123456789012:function:{PREFIX}-{folder}",
+                        "timeout": timeout,
+                        "environment": [{"variables": variables}],
+                    }
+                }
+            ],
+        }
+        for folder, (variables, timeout) in functions.items()
+    ]
+    resources.append(
+        {
+            "mode": "managed",
+            "type": "aws_lambda_event_source_mapping",
+            "name": "worker-priority",
+            "instances": [
+                {
+                    "attributes": {
+                        "function_name": f"arn:aws:lambda:{REGION}:123456789012:function:{PREFIX}-worker",
+                        "event_source_arn": messaging["queue_arn_priority"],
+                        "batch_size": 2,
+                    }
+                }
+            ],
+        }
+    )
+    container = [
+        {
+            "name": "queue-worker",
+            "environment": [
+                {"name": name, "value": value}
+                for name, value in {
+                    **common,
+                    **model,
+                    contract.RESULTS_TOPIC_ARN: messaging["results_topic_arn"],
+                    contract.QUEUE_URL: messaging["queue_url_default"],
+                    contract.MAX_PAYLOAD_BYTES: "4000000",
+                }.items()
+            ],
+        }
+    ]
+    resources.append(
+        {
+            "mode": "managed",
+            "type": "aws_ecs_task_definition",
+            "name": "queue-worker",
+            "instances": [
+                {"attributes": {"family": f"{PREFIX}-queue-worker", "container_definitions": json.dumps(container)}}
+            ],
+        }
+    )
     function_outputs = {f"function_name_{folder}": f"{PREFIX}-{folder}" for folder in functions}
     return {"version": 4, "resources": resources}, function_outputs
 
 
 def _state(outputs: dict[str, str], resources: list | None = None) -> dict:
-    return {"version": 4, "outputs": {name: {"value": value, "type": "string"} for name, value in outputs.items()},
-            "resources": resources or []}
+    return {
+        "version": 4,
+        "outputs": {name: {"value": value, "type": "string"} for name, value in outputs.items()},
+        "resources": resources or [],
+    }
 
 
-def write_deployment(folder: Path, emulator_url: str, outputs: dict[str, dict[str, str]],
-                     compute: dict) -> Path:
+def write_deployment(folder: Path, emulator_url: str, outputs: dict[str, dict[str, str]], compute: dict) -> Path:
     """The synth folder (manifest, each stack's backend and provider) and state files, and the record pointing at
     them: what `python -m tools.local deploy` leaves behind."""
     outdir, states = folder / "cdktf.out.local-emulator", folder / "state"
@@ -134,16 +209,30 @@ def write_deployment(folder: Path, emulator_url: str, outputs: dict[str, dict[st
         directory = outdir / "stacks" / stack
         directory.mkdir(parents=True)
         state_file = states / f"{stack}.tfstate"
-        (directory / "cdk.tf.json").write_text(json.dumps({
-            "provider": {"aws": [{"region": REGION}]},
-            "terraform": {"backend": {"local": {"path": str(state_file)}}}}))
+        (directory / "cdk.tf.json").write_text(
+            json.dumps(
+                {
+                    "provider": {"aws": [{"region": REGION}]},
+                    "terraform": {"backend": {"local": {"path": str(state_file)}}},
+                }
+            )
+        )
         resources = compute["resources"] if stack == "compute" else []
         state_file.write_text(json.dumps(_state(values, resources)))
         manifest["stacks"][stack] = {"workingDirectory": f"stacks/{stack}", "dependencies": []}
     (outdir / "manifest.json").write_text(json.dumps(manifest))
     record = folder / "local-deploy.json"
-    record.write_text(json.dumps({"environment": "local", "emulator_url": emulator_url, "outdir": str(outdir),
-                                  "started_emulator": False, "engine": "terraform"}))
+    record.write_text(
+        json.dumps(
+            {
+                "environment": "local",
+                "emulator_url": emulator_url,
+                "outdir": str(outdir),
+                "started_emulator": False,
+                "engine": "terraform",
+            }
+        )
+    )
     return record
 
 

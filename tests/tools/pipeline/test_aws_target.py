@@ -36,9 +36,11 @@ from tools.pipeline.queues import redrive_with_move_task
 ACCESS_KEY, SECRET_KEY = "AKIDEXAMPLE", "caller-secret"
 DEV = load_config(PROJECT_ROOT / "config" / "dev.toml")
 TOKEN = "header.payload.signature"
-_AUTHORIZATION = re.compile(r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
-                            r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[^,]+), "
-                            r"Signature=(?P<signature>[0-9a-f]{64})$")
+_AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
+    r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<signed>[^,]+), "
+    r"Signature=(?P<signature>[0-9a-f]{64})$"
+)
 
 
 def signature_is_valid(method: str, url: str, headers: dict[str, str], body: bytes, region: str) -> bool:
@@ -73,8 +75,10 @@ def api_gateway(deployment, model_url) -> Iterator[FakeApiGateway]:
     config = load_config(PROJECT_ROOT / "config" / "local.toml")
     local = local_deployment(config)
     model = LocalModel(url=model_url)
-    gateway = FakeApiGateway(auth="iam", pipeline=(LocalApi(local, config.api.lambda_routes(), model, HANDLER_LOG),
-                                                    LocalWorker(local, model)))
+    gateway = FakeApiGateway(
+        auth="iam",
+        pipeline=(LocalApi(local, config.api.lambda_routes(), model, HANDLER_LOG), LocalWorker(local, model)),
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -123,23 +127,29 @@ def dev_state(deployment, api_gateway, monkeypatch) -> None:
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     s3 = deployment.client("s3")
     s3.create_bucket(Bucket=DEV.backend_bucket, CreateBucketConfiguration={"LocationConstraint": DEV.region})
-    states = {"api": {"api_invoke_url": api_gateway.url, "api_auth": api_gateway.auth},
-              "messaging": deployment.outputs["messaging"]}
+    states = {
+        "api": {"api_invoke_url": api_gateway.url, "api_auth": api_gateway.auth},
+        "messaging": deployment.outputs["messaging"],
+    }
     for stack, outputs in states.items():
         state = {"version": 4, "outputs": {name: {"value": value, "type": "string"} for name, value in outputs.items()}}
-        s3.put_object(Bucket=DEV.backend_bucket, Key=f"{DEV.backend.key_prefix}/{stack}.tfstate",
-                      Body=json.dumps(state).encode())
+        s3.put_object(
+            Bucket=DEV.backend_bucket, Key=f"{DEV.backend.key_prefix}/{stack}.tfstate", Body=json.dumps(state).encode()
+        )
 
 
-def test_a_job_goes_through_the_deployed_api_signed_with_sigv4_and_its_result_comes_back(dev_state, api_gateway,
-                                                                                        capsys):
+def test_a_job_goes_through_the_deployed_api_signed_with_sigv4_and_its_result_comes_back(
+    dev_state, api_gateway, capsys
+):
     code = main(["--env", "dev", "jobs", "submit", "--file", "examples/job.json", "--wait", "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == EXIT_OK and result["status"] == contract.STATUS_SUCCEEDED
     assert [p["label"] for p in result["result"]["predictions"]] == ["setosa", "virginica"]
     assert [call["method"] for call in api_gateway.seen][:2] == ["POST", "GET"]
-    assert all(call["headers"]["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
-               for call in api_gateway.seen)
+    assert all(
+        call["headers"]["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/")
+        for call in api_gateway.seen
+    )
 
 
 def test_predict_and_queue_depths_against_the_real_environment(dev_state, capsys):
@@ -150,13 +160,16 @@ def test_predict_and_queue_depths_against_the_real_environment(dev_state, capsys
 
 
 def test_dead_letters_of_the_real_environment_are_listed_from_its_state_and_left_in_place(
-        dev_state, deployment, capsys):
+    dev_state, deployment, capsys
+):
     dead_letter_url = deployment.output("dead_letter_queue_url_default")
     job = {"job_id": "3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90", "model": "iris", "priority": "normal"}
     deployment.client("sqs").send_message(QueueUrl=dead_letter_url, MessageBody=json.dumps(job))
     for _ in range(2):  # the second listing finds what the first one left
         assert main(["--env", "dev", "dlq", "list", "--json"]) == EXIT_OK
-        listed = {entry["queue"]: entry["messages"] for entry in json.loads(capsys.readouterr().out)["dead_letter_queues"]}
+        listed = {
+            entry["queue"]: entry["messages"] for entry in json.loads(capsys.readouterr().out)["dead_letter_queues"]
+        }
         assert [(m["job_id"], m["model"], m["priority"]) for m in listed["default"]] == [tuple(job.values())]
         assert listed["priority"] == []
     assert main(["--env", "dev", "queues", "--json"]) == EXIT_OK
@@ -165,8 +178,9 @@ def test_dead_letters_of_the_real_environment_are_listed_from_its_state_and_left
 
 
 def test_a_signature_for_another_region_is_refused_by_the_gateway_as_aws_would(dev_state, api_gateway):
-    answer = ApiClient(api_gateway.url, "iam", "us-east-1").request("POST", "/v1/predict",
-                                                                     {"instances": [[5.1, 3.5, 1.4, 0.2]]})
+    answer = ApiClient(api_gateway.url, "iam", "us-east-1").request(
+        "POST", "/v1/predict", {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+    )
     assert answer.status == 403
     unsigned = ApiClient(api_gateway.url, "none", "").request("GET", "/v1/jobs/3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90")
     assert unsigned.status == 403
@@ -205,38 +219,57 @@ def _with_auth(auth: str):
 
 def test_without_the_api_state_the_cli_says_the_environment_is_not_deployed(deployment, monkeypatch, capsys):
     monkeypatch.setenv("AWS_ENDPOINT_URL", deployment.emulator_url)
-    deployment.client("s3").create_bucket(Bucket=DEV.backend_bucket,
-                                          CreateBucketConfiguration={"LocationConstraint": DEV.region})
+    deployment.client("s3").create_bucket(
+        Bucket=DEV.backend_bucket, CreateBucketConfiguration={"LocationConstraint": DEV.region}
+    )
     assert main(["--env", "dev", "queues"]) == EXIT_FAILED
     err = capsys.readouterr().err
-    assert err.startswith("error: no stack output 'api_invoke_url' in the state in "
-                          f"s3://{DEV.backend_bucket}/inference-pipeline/dev/ (stacks read: none)")
+    assert err.startswith(
+        "error: no stack output 'api_invoke_url' in the state in "
+        f"s3://{DEV.backend_bucket}/inference-pipeline/dev/ (stacks read: none)"
+    )
 
 
 def test_redrive_on_aws_uses_sqs_move_task_and_follows_it_to_completion():
     import boto3
 
     sqs = boto3.client("sqs", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    queue = WorkQueue(name="default", url="https://sqs.eu-west-1.amazonaws.com/111111111111/inference-dev-default",
-                      dead_letter_url="https://sqs.eu-west-1.amazonaws.com/111111111111/inference-dev-default-dlq")
+    queue = WorkQueue(
+        name="default",
+        url="https://sqs.eu-west-1.amazonaws.com/111111111111/inference-dev-default",
+        dead_letter_url="https://sqs.eu-west-1.amazonaws.com/111111111111/inference-dev-default-dlq",
+    )
     arn = "arn:aws:sqs:eu-west-1:111111111111:inference-dev-default"
     progress: list[str] = []
     with Stubber(sqs) as stub:
         for url, queue_arn in ((queue.dead_letter_url, f"{arn}-dlq"), (queue.url, arn)):
-            stub.add_response("get_queue_attributes", {"Attributes": {"QueueArn": queue_arn}},
-                              {"QueueUrl": url, "AttributeNames": ["QueueArn"]})
-        stub.add_response("start_message_move_task", {"TaskHandle": "h"},
-                          {"SourceArn": f"{arn}-dlq", "DestinationArn": arn})
+            stub.add_response(
+                "get_queue_attributes",
+                {"Attributes": {"QueueArn": queue_arn}},
+                {"QueueUrl": url, "AttributeNames": ["QueueArn"]},
+            )
+        stub.add_response(
+            "start_message_move_task", {"TaskHandle": "h"}, {"SourceArn": f"{arn}-dlq", "DestinationArn": arn}
+        )
         for status, moved in (("RUNNING", 3), ("COMPLETED", 7)):
-            stub.add_response("list_message_move_tasks", {"Results": [{
-                "Status": status, "ApproximateNumberOfMessagesMoved": moved, "ApproximateNumberOfMessagesToMove": 7}]},
-                {"SourceArn": f"{arn}-dlq", "MaxResults": 1})
+            stub.add_response(
+                "list_message_move_tasks",
+                {
+                    "Results": [
+                        {
+                            "Status": status,
+                            "ApproximateNumberOfMessagesMoved": moved,
+                            "ApproximateNumberOfMessagesToMove": 7,
+                        }
+                    ]
+                },
+                {"SourceArn": f"{arn}-dlq", "MaxResults": 1},
+            )
         assert redrive_with_move_task(sqs, queue, progress.append, poll_seconds=0) == 7
     assert progress == ["moving default's dead letters: 3 of 7 so far"]
 
 
-API_BLOCKS = [block for block in readme_examples.shell_blocks()
-              if block.run == "api"]
+API_BLOCKS = [block for block in readme_examples.shell_blocks() if block.run == "api"]
 
 
 @pytest.mark.parametrize("block", API_BLOCKS, ids=[block.where for block in API_BLOCKS])
@@ -245,5 +278,6 @@ def test_the_readmes_api_examples_run_as_pasted_against_the_deployed_api(block, 
 
     outcome = Runner().run_static(block)
     assert outcome.passed, f"{block.where} failed:\n{outcome.output[-4000:]}"
-    assert api_gateway.seen and all(call["headers"].get("authorization", "").startswith("AWS4-HMAC-SHA256")
-                                    for call in api_gateway.seen)
+    assert api_gateway.seen and all(
+        call["headers"].get("authorization", "").startswith("AWS4-HMAC-SHA256") for call in api_gateway.seen
+    )

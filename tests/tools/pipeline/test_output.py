@@ -16,8 +16,11 @@ def test_progress_in_a_log_is_a_line_per_state_change_and_a_reminder_while_it_la
     for second, state in enumerate(["pending"] * 15 + ["succeeded"]):
         clock[0] = 100.0 + second
         out.progress(f"waiting: {state} ({second} s)", key=state)
-    assert capsys.readouterr().err.splitlines() == ["waiting: pending (0 s)", "waiting: pending (10 s)",
-                                                    "waiting: succeeded (15 s)"]
+    assert capsys.readouterr().err.splitlines() == [
+        "waiting: pending (0 s)",
+        "waiting: pending (10 s)",
+        "waiting: succeeded (15 s)",
+    ]
 
 
 def test_json_mode_prints_one_document_and_no_progress(capsys):
