@@ -21,16 +21,15 @@ from lambdas import contract
 from modules import aws
 from modules.config import PipelineConfig
 from modules.config.batch import BATCH_FUNCTIONS
-from modules.config.lambdas import FunctionConfig
 from modules.constructs.batch_job_definition import BatchJobDefinition, BatchJobDefinitionProps
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
 from modules.constructs.event_rule_to_topic import EventRuleToTopic, EventRuleToTopicProps
 from modules.constructs.fargate_job_queue import FargateJobQueue, FargateJobQueueProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
-from modules.constructs.lambda_function import LambdaFunction, LambdaFunctionProps
-from modules.constructs.lambda_package import LambdaPackage, LambdaPackageProps
+from modules.constructs.lambda_function import LambdaFunction
 from modules.constructs.policy_statements import Condition, policy_document, statement
 from modules.stacks.base import PipelineStack
+from modules.stacks.pipeline_function import pipeline_function
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
     from pathlib import Path
@@ -343,41 +342,16 @@ class BatchStack(PipelineStack):
     # --- functions ----------------------------------------------------------------------------------------------
 
     def _function(self, function: str, lambdas_dir) -> LambdaFunction:
-        config = self.config
-        lambdas = config.compute.lambdas
-        sizing: FunctionConfig = lambdas.sizing(function)
-        package_props = {"function": function} | ({"lambdas_dir": lambdas_dir} if lambdas_dir else {})
-        package = LambdaPackage(self, f"package-{function}", props=LambdaPackageProps(**package_props))
         environment, statements = self._function_needs(function)
-        network = {}
-        if self.lambda_security_group:
-            network = {
-                "subnet_ids": self.network.private_subnet_ids,
-                "vpc_id": self.network.vpc_id,
-                "security_group_ids": [self.lambda_security_group],
-            }
-        return LambdaFunction(
+        return pipeline_function(
             self,
-            f"function-{function}",
-            props=LambdaFunctionProps(
-                function_name=config.compute.function_name(config.name_prefix, function),
-                handler=f"lambdas.{function}.handler.handler",
-                package_path=package.path,
-                source_code_hash=package.source_code_hash,
-                kms_key_arn=self.key.arn,
-                account_id=self.account_id,
-                region=config.region,
-                partition=self.partition,
-                runtime=lambdas.runtime,
-                architecture=lambdas.architecture,
-                memory_mb=sizing.memory_mb,
-                timeout_seconds=sizing.timeout_seconds,
-                reserved_concurrency=sizing.reserved_concurrency,
-                log_retention_days=config.log_retention_days,
-                environment={contract.LOG_LEVEL: lambdas.log_level, **environment},
-                policy_statements=tuple(statements),
-                **network,
-            ),
+            function,
+            lambdas_dir=lambdas_dir,
+            kms_key_arn=self.key.arn,
+            network=self.network,
+            security_group_id=self.lambda_security_group,
+            environment=environment,
+            statements=statements,
         )
 
     # --- outputs ------------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from modules import aws
 from modules.config import PipelineConfig
 from modules.config.api import ROUTED_FUNCTIONS
 from modules.config.batch import BATCH_FUNCTIONS
-from modules.config.lambdas import FunctionConfig
 from modules.constructs.application_load_balancer import (
     ApplicationLoadBalancer,
     ApplicationLoadBalancerProps,
@@ -27,10 +26,8 @@ from modules.constructs.application_load_balancer import (
 from modules.constructs.ecs_cluster import EcsCluster, EcsClusterProps
 from modules.constructs.fargate_service import FargateService, FargateServiceProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
-from modules.constructs.lambda_function import LambdaFunction, LambdaFunctionProps
+from modules.constructs.lambda_function import LambdaFunction
 from modules.constructs.lambda_package import (
-    LambdaPackage,
-    LambdaPackageProps,
     function_names,
 )
 from modules.constructs.policy_statements import statement
@@ -48,6 +45,7 @@ from modules.constructs.service_deployment_alarms import (
 )
 from modules.constructs.sqs_event_source import SqsEventSource, SqsEventSourceProps
 from modules.stacks.base import PipelineStack
+from modules.stacks.pipeline_function import pipeline_function
 from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
@@ -263,41 +261,16 @@ class ComputeStack(PipelineStack):
         return [name for name in names if name not in CALLED_FUNCTIONS or name in in_use]
 
     def _function(self, name: str, lambdas_dir) -> LambdaFunction:
-        config = self.config
-        lambdas = config.compute.lambdas
-        sizing: FunctionConfig = lambdas.sizing(name)
-        package_props = {"function": name} | ({"lambdas_dir": lambdas_dir} if lambdas_dir else {})
-        package = LambdaPackage(self, f"package-{name}", props=LambdaPackageProps(**package_props))
         environment, statements = self._function_needs(name)
-        network = {}
-        if self.lambda_security_group_id:
-            network = {
-                "subnet_ids": self.network.private_subnet_ids,
-                "vpc_id": self.network.vpc_id,
-                "security_group_ids": [self.lambda_security_group_id],
-            }
-        return LambdaFunction(
+        return pipeline_function(
             self,
-            f"function-{name}",
-            props=LambdaFunctionProps(
-                function_name=config.compute.function_name(config.name_prefix, name),
-                handler=f"lambdas.{name}.handler.handler",
-                package_path=package.path,
-                source_code_hash=package.source_code_hash,
-                kms_key_arn=self.key.arn,
-                account_id=self.account_id,
-                region=config.region,
-                partition=self.partition,
-                runtime=lambdas.runtime,
-                architecture=lambdas.architecture,
-                memory_mb=sizing.memory_mb,
-                timeout_seconds=sizing.timeout_seconds,
-                reserved_concurrency=sizing.reserved_concurrency,
-                log_retention_days=config.log_retention_days,
-                environment={contract.LOG_LEVEL: lambdas.log_level, **environment},
-                policy_statements=tuple(statements),
-                **network,
-            ),
+            name,
+            lambdas_dir=lambdas_dir,
+            kms_key_arn=self.key.arn,
+            network=self.network,
+            security_group_id=self.lambda_security_group_id,
+            environment=environment,
+            statements=statements,
         )
 
     def _function_needs(self, name: str) -> tuple[dict[str, str], list]:
