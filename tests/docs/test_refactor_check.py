@@ -34,3 +34,17 @@ def test_the_emulator_plan_check_leaves_out_only_changes_the_base_shows_identica
     }
     standing = {("messaging", "aws_sqs_queue.jobs"): echoed, ("api", "aws_iam_role.api"): Change(actions=("update",))}
     assert list(not_standing(refactor, standing)) == [("api", "aws_iam_role.api")]
+
+
+def test_a_change_the_emulator_plan_finds_names_the_attributes_that_differ():
+    from tools.local.refactor_plan import describe
+    from tools.plan_review.model import Change
+
+    change = Change(
+        actions=("update",),
+        before={"source_code_hash": "a", "memory_size": 256},
+        after={"source_code_hash": "b", "memory_size": 256},
+    )
+    assert describe("compute", "aws_lambda_function.f", change) == (
+        "compute: update aws_lambda_function.f (source_code_hash)"
+    )

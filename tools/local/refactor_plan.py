@@ -93,6 +93,20 @@ def not_standing(refactor: dict, standing: dict) -> dict:
     return {key: change for key, change in refactor.items() if standing.get(key) != change}
 
 
+def describe(stack: str, address: str, change) -> str:
+    """One line per change: what happens to which resource, and which attributes differ (a code-only change of a
+    function shows as its package's filename and source_code_hash)."""
+    from tools.plan_review.values import attribute_changes
+
+    changed = sorted(
+        {
+            item.path.split(".")[0].split("[")[0]
+            for item in attribute_changes(change.before, change.after, after_unknown=change.after_unknown)
+        }
+    )
+    return f"{stack}: {'/'.join(change.actions)} {address} ({', '.join(changed) or 'no attribute'})"
+
+
 def run(rev: str, report=print) -> list[str]:
     """Deploy REV, plan the working tree; returns one line per change the refactor would make (empty: none)."""
     from modules.config import config_path_from_env, load_config
@@ -116,7 +130,7 @@ def run(rev: str, report=print) -> list[str]:
             f"{len(refactor) - len(left)} standing emulator difference(s) left out (the same when {rev} is "
             "planned against itself)"
         )
-        return [f"{stack}: {'/'.join(change.actions)} {address}" for (stack, address), change in sorted(left.items())]
+        return [describe(stack, address, change) for (stack, address), change in sorted(left.items())]
     finally:
         if base is not None:
             engine.destroy(base)
