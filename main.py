@@ -27,44 +27,16 @@ def compose(app, config: PipelineConfig) -> dict:
     }
     stacks["storage"] = StorageStack(app, config=config)
     stacks["messaging"] = MessagingStack(app, config=config)
+    # What every workload stack builds on, passed the same way to each.
+    foundation = {name: stacks[name] for name in ("network", "registry", "storage", "messaging")}
     if config.compute.orchestrator == "eks":
         from modules.stacks.eks import EksStack  # cdk8s and the EKS bindings load only when EKS is chosen
 
-        stacks["eks"] = EksStack(
-            app,
-            config=config,
-            network=stacks["network"],
-            registry=stacks["registry"],
-            storage=stacks["storage"],
-            messaging=stacks["messaging"],
-        )
-    stacks["compute"] = ComputeStack(
-        app,
-        config=config,
-        network=stacks["network"],
-        registry=stacks["registry"],
-        storage=stacks["storage"],
-        messaging=stacks["messaging"],
-        eks=stacks.get("eks"),
-    )
-    stacks["inference"] = InferenceStack(
-        app,
-        config=config,
-        network=stacks["network"],
-        registry=stacks["registry"],
-        storage=stacks["storage"],
-        messaging=stacks["messaging"],
-    )
+        stacks["eks"] = EksStack(app, config=config, **foundation)
+    stacks["compute"] = ComputeStack(app, config=config, **foundation, eks=stacks.get("eks"))
+    stacks["inference"] = InferenceStack(app, config=config, **foundation)
     if config.batch.enabled:
-        stacks["batch"] = BatchStack(
-            app,
-            config=config,
-            network=stacks["network"],
-            registry=stacks["registry"],
-            storage=stacks["storage"],
-            messaging=stacks["messaging"],
-            inference=stacks["inference"],
-        )
+        stacks["batch"] = BatchStack(app, config=config, **foundation, inference=stacks["inference"])
     stacks["api"] = ApiStack(
         app,
         config=config,

@@ -513,16 +513,7 @@ class ComputeStack(PipelineStack):
             self,
             "inference-service",
             props=FargateServiceProps(
-                name=name,
-                cluster_arn=self.cluster.arn,
-                image=image,
-                repository_arn=repository_arn,
-                region=config.region,
-                account_id=self.account_id,
-                kms_key_arn=self.key.arn,
-                vpc_id=self.network.vpc_id,
-                vpc_cidr=self.network.vpc_cidr,
-                subnet_ids=self.network.private_subnet_ids,
+                **self._service_placement(name, image, repository_arn),
                 cpu=service_config.cpu,
                 memory=service_config.memory,
                 desired_count=service_config.desired_count,
@@ -595,16 +586,7 @@ class ComputeStack(PipelineStack):
             self,
             "queue-worker",
             props=FargateServiceProps(
-                name=name,
-                cluster_arn=self.cluster.arn,
-                image=image,
-                repository_arn=repository_arn,
-                region=config.region,
-                account_id=self.account_id,
-                kms_key_arn=self.key.arn,
-                vpc_id=self.network.vpc_id,
-                vpc_cidr=self.network.vpc_cidr,
-                subnet_ids=self.network.private_subnet_ids,
+                **self._service_placement(name, image, repository_arn),
                 cpu=worker.cpu,
                 memory=worker.memory,
                 desired_count=worker.desired_count,
@@ -653,6 +635,21 @@ class ComputeStack(PipelineStack):
 
     # The queue consumer's environment and grants, also borrowed by the eks stack for its queue-worker pods (with
     # plain values there: the manifests are applied by kubectl, not Terraform), so the two cannot drift apart.
+
+    def _service_placement(self, name: str, image: str, repository_arn: str) -> dict:
+        """What every Fargate service of this stack shares: its cluster, key and private subnets."""
+        return {
+            "name": name,
+            "cluster_arn": self.cluster.arn,
+            "image": image,
+            "repository_arn": repository_arn,
+            "region": self.config.region,
+            "account_id": self.account_id,
+            "kms_key_arn": self.key.arn,
+            "vpc_id": self.network.vpc_id,
+            "vpc_cidr": self.network.vpc_cidr,
+            "subnet_ids": self.network.private_subnet_ids,
+        }
 
     def _queue_worker_environment(
         self, *, queue_url: str, results_bucket: str, results_topic_arn: str
