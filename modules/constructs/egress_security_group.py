@@ -2,7 +2,8 @@
 range (interface endpoints, internal load balancers) and, optionally, to S3 through its gateway endpoint.
 
 Why: the SageMaker endpoint's network interfaces and the API's VPC link never accept connections; what they
-may reach is the whole of their attack surface, so it is written down here, port by port.
+may reach is the whole of their attack surface, so it is written down here, port by port. The rules themselves
+are the one egress rule of `aws_api_egress.py`, under the ids this construct has always given them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,13 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.aws_api_egress import (
+    HTTPS_PORT,
+    S3_GATEWAY,
+    VPC_ENDPOINTS,
+    allow_https_to_aws_apis,
+    aws_api_egress_problems,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,7 +30,7 @@ class EgressSecurityGroupProps:
     description: str  # what the group is for (shown in the console)
     vpc_id: str
     vpc_cidr: str  # the VPC's own range: the only IPv4 destination besides S3
-    port: int = 443  # TCP port of the destinations
+    port: int = HTTPS_PORT  # TCP port on the VPC's range (S3 is always HTTPS)
     s3_prefix_list_region: str | None = None  # region of the S3 gateway endpoint to reach (prefix list); None: no S3
 
 
@@ -31,38 +39,29 @@ class EgressSecurityGroup(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, props: EgressSecurityGroupProps) -> None:
         super().__init__(scope, id_)
-        problems = []
-        if not 1 <= props.port <= 65535:
-            problems.append(f"port must be 1-65535, got {props.port}")
-        if props.vpc_cidr in ("0.0.0.0/0", "::/0"):
-            problems.append("vpc_cidr must be the VPC's own range, never the whole internet")
+        problems = aws_api_egress_problems(props.vpc_cidr, props.port)
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
         self.security_group = aws.security_group.SecurityGroup(
             self, "security-group", name=props.name, vpc_id=props.vpc_id, description=props.description
         )
         self.id = self.security_group.id
-        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-            self,
-            "to-vpc",
-            security_group_id=self.id,
-            cidr_ipv4=props.vpc_cidr,
-            ip_protocol="tcp",
-            from_port=props.port,
-            to_port=props.port,
-            description=f"TCP {props.port} to the VPC CIDR only",
-        )
+        s3 = None
         if props.s3_prefix_list_region:
             s3 = aws.data_aws_prefix_list.DataAwsPrefixList(
                 self, "s3-prefix-list", name=f"com.amazonaws.{props.s3_prefix_list_region}.s3"
             )
-            aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-                self,
-                "to-s3",
-                security_group_id=self.id,
-                prefix_list_id=s3.id,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                description="HTTPS to S3 through the gateway endpoint",
-            )
+        # The ids and texts this construct's rules were deployed with: new ones would replace or update them.
+        allow_https_to_aws_apis(
+            self,
+            "to",
+            security_group_id=self.id,
+            vpc_cidr=props.vpc_cidr,
+            vpc_port=props.port,
+            s3_prefix_list_id=s3.id if s3 else None,
+            rule_ids={VPC_ENDPOINTS: "to-vpc", S3_GATEWAY: "to-s3"},
+            descriptions={
+                VPC_ENDPOINTS: f"TCP {props.port} to the VPC CIDR only",
+                S3_GATEWAY: "HTTPS to S3 through the gateway endpoint",
+            },
+        )

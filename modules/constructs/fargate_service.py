@@ -18,12 +18,12 @@ from constructs import Construct
 
 from modules import aws
 from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
+from modules.constructs.aws_api_egress import allow_https_to_aws_apis, aws_api_egress_problems
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import policy_document, statement
 from modules.constructs.service_roles import assume_role_policy
 from modules.limits import FARGATE_STOP_TIMEOUT
 
-HTTPS_PORT = 443
 # The read-only root filesystem leaves one writable place: a task (bind-mount) volume at SCRATCH_PATH. AWS's ECS
 # developer guide, "Use bind mounts with Amazon ECS" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
 # bind-mounts.html), says: "If the absolute path that's specified in the VOLUME directive is the same as the
@@ -251,29 +251,14 @@ class FargateService(Construct):
                 referenced_security_group_id=props.ingress_security_group_id,
                 description=f"only the load balancer, on {props.container_port}",
             )
-        https_destinations = (
-            {"egress-internet": {"cidr_ipv4": "0.0.0.0/0"}}
-            if props.egress_to_internet
-            else {
-                "egress-vpc-endpoints": {"cidr_ipv4": props.vpc_cidr},
-                **(
-                    {"egress-s3-gateway": {"prefix_list_id": props.s3_prefix_list_id}}
-                    if props.s3_prefix_list_id
-                    else {}
-                ),
-            }
+        allow_https_to_aws_apis(
+            self,
+            "egress",
+            security_group_id=group,
+            vpc_cidr=props.vpc_cidr,
+            s3_prefix_list_id=props.s3_prefix_list_id,
+            to_internet=props.egress_to_internet,
         )
-        for rule_id, destination in https_destinations.items():
-            aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-                self,
-                rule_id,
-                security_group_id=group,
-                ip_protocol="tcp",
-                from_port=HTTPS_PORT,
-                to_port=HTTPS_PORT,
-                description=f"HTTPS to AWS APIs ({rule_id.removeprefix('egress-')})",
-                **destination,
-            )
 
 
 def _validate(id_: str, props: FargateServiceProps) -> None:
@@ -281,6 +266,7 @@ def _validate(id_: str, props: FargateServiceProps) -> None:
     if props.cpu_architecture not in ("X86_64", "ARM64"):
         problems.append(f"cpu_architecture must be X86_64 or ARM64, got {props.cpu_architecture!r}")
     problems += log_group_problems("log_retention_days", props.log_retention_days)
+    problems += aws_api_egress_problems(props.vpc_cidr)
     if props.user.split(":")[0] in ("", "0", "root"):
         problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
     if props.target_group_arn and props.container_port is None:

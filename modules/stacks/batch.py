@@ -21,6 +21,7 @@ from lambdas import contract
 from modules import aws
 from modules.config import PipelineConfig
 from modules.config.batch import BATCH_FUNCTIONS
+from modules.constructs.aws_api_egress import INTERNET, allow_https_to_aws_apis
 from modules.constructs.batch_job_definition import BatchJobDefinition, BatchJobDefinitionProps
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
 from modules.constructs.event_rule_to_topic import EventRuleToTopic, EventRuleToTopicProps
@@ -40,7 +41,6 @@ if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no i
     from modules.stacks.registry import RegistryStack
     from modules.stacks.storage import StorageStack
 
-HTTPS_PORT = 443
 # The image's batch mode; `Ref::manifest` is the job parameter batch_submit passes (the manifest's s3:// URI).
 BATCH_COMMAND = ("batch", "--manifest", "Ref::manifest")
 # What AWS Batch reports for the parent job of a batch (its children carry arrayProperties.index).
@@ -181,8 +181,8 @@ class BatchStack(PipelineStack):
     # --- network ------------------------------------------------------------------------------------------------
 
     def _egress_group(self, label: str, description: str) -> str:
-        """The compute stack's egress rules: HTTPS to the VPC (interface endpoints) and the S3 gateway, or to
-        anywhere with compute.egress_to_internet."""
+        """The one AWS-API egress rule (modules/constructs/aws_api_egress.py): HTTPS to the VPC (interface
+        endpoints) and the S3 gateway, or to anywhere with compute.egress_to_internet."""
         config = self.config
         name = f"{config.batch.name(config.name_prefix)}-{label}"
         if not config.compute.egress_to_internet:
@@ -194,22 +194,19 @@ class BatchStack(PipelineStack):
                     description=description,
                     vpc_id=self.network.vpc_id,
                     vpc_cidr=self.network.vpc_cidr,
-                    port=HTTPS_PORT,
                     s3_prefix_list_region=config.region,
                 ),
             ).id
         group = aws.security_group.SecurityGroup(
             self, f"{label}-security-group", name=name, vpc_id=self.network.vpc_id, description=description
         )
-        aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
+        allow_https_to_aws_apis(
             self,
-            f"{label}-egress-internet",
+            f"{label}-egress",
             security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=HTTPS_PORT,
-            to_port=HTTPS_PORT,
-            cidr_ipv4="0.0.0.0/0",
-            description="HTTPS to AWS APIs (internet, through NAT)",
+            vpc_cidr=self.network.vpc_cidr,
+            to_internet=True,
+            descriptions={INTERNET: "HTTPS to AWS APIs (internet, through NAT)"},  # as deployed
         )
         return group.id
 

@@ -23,6 +23,7 @@ from modules.constructs.application_load_balancer import (
     ApplicationLoadBalancer,
     ApplicationLoadBalancerProps,
 )
+from modules.constructs.aws_api_egress import HTTPS_PORT, allow_https_to_aws_apis
 from modules.constructs.ecs_cluster import EcsCluster, EcsClusterProps
 from modules.constructs.fargate_service import FargateService, FargateServiceProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
@@ -57,7 +58,6 @@ if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no i
     from modules.stacks.registry import RegistryStack
     from modules.stacks.storage import StorageStack
 
-HTTPS_PORT = 443
 CONTAINER_PORT = 8080  # SageMaker container contract
 HEALTH_CHECK_PATH = "/ping"  # SageMaker container contract
 # The queue consumer's health check, run in the image's working directory (containers/inference/queue_worker/health.py).
@@ -205,7 +205,14 @@ class ComputeStack(PipelineStack):
             vpc_id=self.network.vpc_id,
             description="Lambda functions: no inbound, HTTPS to AWS APIs (VPC endpoints, S3 gateway) out",
         )
-        self._https_egress("lambda", group.id)
+        allow_https_to_aws_apis(
+            self,
+            "lambda-egress",
+            security_group_id=group.id,
+            vpc_cidr=self.network.vpc_cidr,
+            s3_prefix_list_id=self.s3_prefix_list_id,
+            to_internet=self.config.compute.egress_to_internet,
+        )
         self._model_egress("lambda", group.id, self.config.compute.model_backend)
         return group.id
 
@@ -226,27 +233,6 @@ class ComputeStack(PipelineStack):
                 to_port=port,
                 cidr_ipv4=self.network.vpc_cidr,
                 description=f"the internal model load balancer on {port}",
-            )
-
-    def _https_egress(self, label: str, group_id: str) -> None:
-        destinations = (
-            {"internet": {"cidr_ipv4": "0.0.0.0/0"}}
-            if self.config.compute.egress_to_internet
-            else {
-                "vpc-endpoints": {"cidr_ipv4": self.network.vpc_cidr},
-                "s3-gateway": {"prefix_list_id": self.s3_prefix_list_id},
-            }
-        )
-        for name, destination in destinations.items():
-            aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-                self,
-                f"{label}-egress-{name}",
-                security_group_id=group_id,
-                ip_protocol="tcp",
-                from_port=HTTPS_PORT,
-                to_port=HTTPS_PORT,
-                description=f"HTTPS to AWS APIs ({name})",
-                **destination,
             )
 
     def _functions_in_use(self, names: list[str]) -> list[str]:
