@@ -21,7 +21,7 @@ from modules.config.fargate import memory_problems
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.fargate_service import SCRATCH_PATH, SCRATCH_VOLUME
 from modules.constructs.policy_statements import statement
-from modules.constructs.service_roles import role_with_policy
+from modules.constructs.service_roles import assume_role_policy, role_with_policy
 from modules.limits import BATCH_EVALUATE_ON_EXIT, BATCH_JOB_TIMEOUT_MINIMUM, BATCH_RETRY_ATTEMPTS
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -76,12 +76,11 @@ class BatchJobDefinition(Construct):
             retention_days=props.log_retention_days,
             kms_key_arn=props.kms_key_arn,
         )
-        self.execution_role, _ = role_with_policy(
+        self.execution_role = role_with_policy(
             self,
             "execution-role",
             name=f"{props.name}-execution",
-            service=ECS_TASKS,
-            account_id=props.account_id,
+            trust=assume_role_policy(ECS_TASKS, account_id=props.account_id),
             description=f"{props.name}: pulls the image and writes the job's logs",
             statements=[
                 # GetAuthorizationToken has no resource-level permissions.
@@ -95,13 +94,12 @@ class BatchJobDefinition(Construct):
                     "OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]
                 ),
             ],
-        )
-        self.job_role, self.job_role_policy = role_with_policy(
+        ).role
+        self.job_role, self.job_role_policy, _ = role_with_policy(
             self,
             "job-role",
             name=f"{props.name}-job",
-            service=ECS_TASKS,
-            account_id=props.account_id,
+            trust=assume_role_policy(ECS_TASKS, account_id=props.account_id),
             description=f"{props.name}: the job's own AWS calls",
             statements=list(props.job_policy_statements),
         )

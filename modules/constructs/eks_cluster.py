@@ -9,7 +9,6 @@ both next to the cluster keeps the two switches in step.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from constructs import Construct
@@ -17,7 +16,8 @@ from constructs import Construct
 from modules import aws
 from modules.config.eks import CONTROL_PLANE_LOGS
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.policy_statements import policy_document, statement
+from modules.constructs.policy_statements import statement
+from modules.constructs.service_roles import assume_role_policy, role_with_policy
 
 _eks = aws.eks_cluster
 # AWS managed policies (arn:<partition>:iam::aws:policy/<name>): maintained by AWS as EKS evolves.
@@ -77,36 +77,32 @@ class EksCluster(Construct):
         )
         cluster_policies = CLUSTER_POLICIES + (AUTO_MODE_CLUSTER_POLICIES if props.auto_mode else ())
         # sts:TagSession: Auto Mode tags the sessions it opens with the cluster role (AWS's cluster role trust).
-        self.cluster_role, cluster_attachments = self._role(
-            "cluster-role",
-            f"{props.name}-eks-cluster",
-            "eks.amazonaws.com",
-            ["sts:AssumeRole", "sts:TagSession"],
-            cluster_policies,
-            props,
-            "the EKS control plane (and Auto Mode's managed controllers)",
-        )
-        # Before the cluster: EKS checks the key with the cluster role when it creates the cluster.
-        self.secrets_key_policy = aws.iam_role_policy.IamRolePolicy(
+        # Its inline policy comes before the cluster: EKS checks the key with the cluster role when it creates it.
+        cluster = role_with_policy(
             self,
-            "cluster-role-secrets-key",
-            name="secrets-encryption",
-            role=self.cluster_role.id,
-            policy=policy_document(
-                self,
-                "secrets-key-document",
-                [statement("EnvelopeEncryptSecrets", SECRETS_KEY_ACTIONS, [props.kms_key_arn])],
-            ).json,
+            "cluster-role",
+            name=f"{props.name}-eks-cluster",
+            description=f"{props.name}: the EKS control plane (and Auto Mode's managed controllers)",
+            trust=assume_role_policy("eks.amazonaws.com", actions=["sts:AssumeRole", "sts:TagSession"]),
+            statements=[statement("EnvelopeEncryptSecrets", SECRETS_KEY_ACTIONS, [props.kms_key_arn])],
+            policy_name="secrets-encryption",
+            policy_id="cluster-role-secrets-key",
+            document_id="secrets-key-document",
+            aws_managed_policies=cluster_policies,
+            partition=props.partition,
         )
-        self.node_role, _ = self._role(
+        self.cluster_role, self.secrets_key_policy, cluster_attachments = cluster
+        self.node_role = role_with_policy(
+            self,
             "node-role",
-            f"{props.name}-eks-nodes",
-            "ec2.amazonaws.com",
-            ["sts:AssumeRole"],
-            AUTO_MODE_NODE_POLICIES if props.auto_mode else NODE_GROUP_NODE_POLICIES,
-            props,
-            "the cluster's nodes (kubelet, image pulls); workloads get their own roles by pod identity",
-        )
+            name=f"{props.name}-eks-nodes",
+            description=f"{props.name}: the cluster's nodes (kubelet, image pulls); workloads get their own roles "
+            "by pod identity",
+            trust=assume_role_policy("ec2.amazonaws.com", actions=["sts:AssumeRole"]),
+            statements=[],
+            aws_managed_policies=AUTO_MODE_NODE_POLICIES if props.auto_mode else NODE_GROUP_NODE_POLICIES,
+            partition=props.partition,
+        ).role
         auto = props.auto_mode and props.auto_mode_settings
         self.cluster = _eks.EksCluster(
             self,
@@ -176,37 +172,6 @@ class EksCluster(Construct):
                 type="STANDARD",
                 kubernetes_groups=[props.deploy_group],
             )
-
-    def _role(
-        self,
-        id_: str,
-        name: str,
-        service: str,
-        actions: list[str],
-        policies: tuple[str, ...],
-        props: EksClusterProps,
-        purpose: str,
-    ):
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Sid": "ServiceAssumesRole", "Effect": "Allow", "Action": actions, "Principal": {"Service": service}}
-            ],
-        }
-        role = aws.iam_role.IamRole(
-            self,
-            id_,
-            name=name,
-            description=f"{props.name}: {purpose}",
-            assume_role_policy=json.dumps(trust, sort_keys=True),
-        )
-        attachments = [
-            aws.iam_role_policy_attachment.IamRolePolicyAttachment(
-                self, f"{id_}-{policy}", role=role.name, policy_arn=f"arn:{props.partition}:iam::aws:policy/{policy}"
-            )
-            for policy in policies
-        ]
-        return role, attachments
 
 
 def _validate(id_: str, props: EksClusterProps) -> None:

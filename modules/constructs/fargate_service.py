@@ -20,8 +20,8 @@ from modules import aws
 from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
 from modules.constructs.aws_api_egress import allow_https_to_aws_apis, aws_api_egress_problems
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.policy_statements import policy_document, statement
-from modules.constructs.service_roles import assume_role_policy
+from modules.constructs.policy_statements import statement
+from modules.constructs.service_roles import assume_role_policy, role_with_policy
 from modules.limits import FARGATE_STOP_TIMEOUT
 
 # The read-only root filesystem leaves one writable place: a task (bind-mount) volume at SCRATCH_PATH. AWS's ECS
@@ -184,22 +184,14 @@ class FargateService(Construct):
         self.service.put_alarms(alarm_names=[alarm.alarm_name for alarm in alarms], enable=True, rollback=True)
 
     def _role(self, id_: str, name: str, props: FargateServiceProps, statements: list, purpose: str):
-        role = aws.iam_role.IamRole(
+        return role_with_policy(
             self,
             id_,
             name=name,
             description=f"{props.name}: {purpose}",
-            assume_role_policy=assume_role_policy("ecs-tasks.amazonaws.com", account_id=props.account_id),
-        )
-        if statements:
-            aws.iam_role_policy.IamRolePolicy(
-                self,
-                f"{id_}-policy",
-                name="least-privilege",
-                role=role.id,
-                policy=policy_document(self, f"{id_}-document", statements).json,
-            )
-        return role
+            trust=assume_role_policy("ecs-tasks.amazonaws.com", account_id=props.account_id),
+            statements=statements,
+        ).role
 
     def _container(self, props: FargateServiceProps) -> dict[str, Any]:
         container: dict[str, Any] = {

@@ -9,6 +9,7 @@ from constructs import Construct
 from modules import aws
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import Condition, policy_document, statement
+from modules.constructs.service_roles import role_with_policy
 
 TRAFFIC_TYPES = ("ALL", "ACCEPT", "REJECT")
 AGGREGATION_INTERVALS = (60, 600)
@@ -63,17 +64,13 @@ class VpcFlowLogs(Construct):
                 )
             ],
         )
-        self.role = aws.iam_role.IamRole(
+        self.role = role_with_policy(
             self,
             "role",
             name=props.role_name,
-            assume_role_policy=trust.json,
             description="VPC flow logs delivery into one log group",
-        )
-        write = policy_document(
-            self,
-            "write",
-            [
+            trust=trust.json,  # also bound to this account's flow logs (aws:SourceArn), hence its own document
+            statements=[
                 statement(
                     "WriteFlowLogs",
                     ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
@@ -84,10 +81,10 @@ class VpcFlowLogs(Construct):
                 # resource-level permissions, so "*" is the only resource it accepts. It reads names, never events.
                 statement("FindLogGroup", ["logs:DescribeLogGroups"], ["*"]),
             ],
-        )
-        aws.iam_role_policy.IamRolePolicy(
-            self, "write-policy", name="write-flow-logs", role=self.role.id, policy=write.json
-        )
+            policy_name="write-flow-logs",
+            policy_id="write-policy",
+            document_id="write",
+        ).role
         self.flow_log = aws.flow_log.FlowLog(
             self,
             "flow-log",

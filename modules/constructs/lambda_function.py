@@ -12,8 +12,8 @@ from constructs import Construct
 
 from modules import aws
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.policy_statements import Condition, policy_document, statement
-from modules.constructs.service_roles import assume_role_policy
+from modules.constructs.policy_statements import Condition, statement
+from modules.constructs.service_roles import assume_role_policy, role_with_policy
 
 LAMBDA_MEMORY_MB = (128, 10240)
 LAMBDA_TIMEOUT_SECONDS = (1, 900)
@@ -62,19 +62,14 @@ class LambdaFunction(Construct):
             retention_days=props.log_retention_days,
             kms_key_arn=props.kms_key_arn,
         )
-        self.role = aws.iam_role.IamRole(
+        self.role, self.role_policy, _ = role_with_policy(
             self,
             "role",
             name=f"{props.function_name}-lambda",
             description=f"runs the {props.function_name} function: only the actions its code calls",
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-        )
-        self.role_policy = aws.iam_role_policy.IamRolePolicy(
-            self,
-            "role-policy",
-            name="least-privilege",
-            role=self.role.id,
-            policy=policy_document(self, "policy", _statements(props, self.log_group.arn)).json,
+            trust=assume_role_policy("lambda.amazonaws.com"),
+            statements=_statements(props, self.log_group.arn),
+            document_id="policy",
         )
         vpc = None
         if props.subnet_ids:

@@ -16,7 +16,7 @@ from typing import Any
 from constructs import Construct
 
 from modules import aws
-from modules.constructs.policy_statements import policy_document
+from modules.constructs.service_roles import role_with_policy
 
 POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -71,23 +71,17 @@ class PodIdentityRole(Construct):
         ]
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
-        self.role = aws.iam_role.IamRole(
+        self.role, self.policy, _ = role_with_policy(
             self,
             "role",
             name=props.role_name,
             description=f"{props.namespace}/{props.service_account} by EKS Pod Identity: {props.purpose}",
-            assume_role_policy=pod_identity_trust(props.cluster_arn, props.account_id),
+            trust=pod_identity_trust(props.cluster_arn, props.account_id),
+            statements=list(props.policy_statements),
+            policy_id="policy",
+            document_id="document",
         )
         self.arn = self.role.arn
-        self.policy = None
-        if props.policy_statements:
-            self.policy = aws.iam_role_policy.IamRolePolicy(
-                self,
-                "policy",
-                name="least-privilege",
-                role=self.role.id,
-                policy=policy_document(self, "document", list(props.policy_statements)).json,
-            )
         self.association = aws.eks_pod_identity_association.EksPodIdentityAssociation(
             self,
             "association",

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 from constructs import Construct
 
-from modules import aws
-from modules.constructs.policy_statements import Condition, policy_document, statement
-from modules.constructs.service_roles import assume_role_policy
+from modules.constructs.policy_statements import Condition, statement
+from modules.constructs.service_roles import assume_role_policy, role_with_policy
 
 SAGEMAKER_SERVICE = "sagemaker.amazonaws.com"
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -57,19 +56,19 @@ class SagemakerExecutionRole(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: SagemakerExecutionRoleProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.role = aws.iam_role.IamRole(
+        self.role, self.policy, _ = role_with_policy(
             self,
             "role",
             name=props.role_name,
             description=f"SageMaker hosting of {props.endpoint_name}",
-            assume_role_policy=assume_role_policy(SAGEMAKER_SERVICE, account_id=props.account_id),
+            trust=assume_role_policy(SAGEMAKER_SERVICE, account_id=props.account_id),
+            statements=_statements(props),
+            policy_name="hosting",
+            policy_id="policy",
+            document_id="policy-document",
         )
         self.arn = self.role.arn
         self.name = props.role_name
-        self.policy_document = policy_document(self, "policy-document", _statements(props))
-        self.policy = aws.iam_role_policy.IamRolePolicy(
-            self, "policy", role=self.role.id, name="hosting", policy=self.policy_document.json
-        )
 
 
 def log_group_name(endpoint_name: str) -> str:

@@ -28,7 +28,8 @@ from modules.constructs.event_rule_to_topic import EventRuleToTopic, EventRuleTo
 from modules.constructs.fargate_job_queue import FargateJobQueue, FargateJobQueueProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.lambda_function import LambdaFunction
-from modules.constructs.policy_statements import Condition, policy_document, statement
+from modules.constructs.policy_statements import Condition, statement
+from modules.constructs.service_roles import inline_policy
 from modules.stacks.base import PipelineStack
 from modules.stacks.pipeline_function import pipeline_function
 
@@ -249,10 +250,12 @@ class BatchStack(PipelineStack):
         transform_logs = (
             f"arn:{self.partition}:logs:{self.config.region}:{self.account_id}:log-group:{TRANSFORM_LOG_GROUP}"
         )
-        document = policy_document(
+        return inline_policy(
             self,
-            "transform-policy-document",
-            [
+            "transform-policy",
+            role=role_name,
+            name="batch-transform",
+            statements=[
                 statement(
                     "ListTransformInputs",
                     ["s3:ListBucket"],
@@ -279,9 +282,6 @@ class BatchStack(PipelineStack):
                     conditions=(Condition("StringEquals", "cloudwatch:namespace", (TRANSFORM_METRICS_NAMESPACE,)),),
                 ),
             ],
-        )
-        return aws.iam_role_policy.IamRolePolicy(
-            self, "transform-policy", name="batch-transform", role=role_name, policy=document.json
         )
 
     def _function_needs(self, function: str) -> tuple[dict[str, str], list]:
