@@ -71,6 +71,12 @@ MODEL_BACKENDS: Final = (BACKEND_SAGEMAKER, BACKEND_SAGEMAKER_ASYNC, BACKEND_HTT
 
 # --- commands of the inference image (containers/inference/serve.py) ------------------------------------------
 
+# The SageMaker container contract, which the model server keeps on every host (SageMaker, Fargate, EKS): the port
+# it listens on, its health check and its inference path. Load balancers, probes and the model client use these.
+MODEL_SERVER_PORT: Final = 8080
+HEALTH_CHECK_PATH: Final = "/ping"
+INVOCATIONS_PATH: Final = "/invocations"
+
 # SageMaker's start command: the HTTP model server.
 SERVE_COMMAND: Final = "serve"
 # The queue consumer: the queue worker's task definition runs the image with this command.

@@ -37,6 +37,7 @@ from lambdas.contract import (
     BACKEND_SAGEMAKER,
     BACKEND_SAGEMAKER_ASYNC,
     ENDPOINT_NAME,
+    INVOCATIONS_PATH,
     MODEL_BACKEND,
     MODEL_BACKENDS,
     MODEL_URL,
@@ -218,7 +219,7 @@ def _invoke_http(body: bytes, budget: float) -> bytes:
     ):  # urllib would also open file:// URLs
         raise RuntimeError(f"{MODEL_URL} must be an http(s) URL, got {base_url!r}")
     request = urllib.request.Request(
-        f"{base_url}/invocations",
+        f"{base_url}{INVOCATIONS_PATH}",
         data=body,
         headers={"Content-Type": JSON_TYPE, "Accept": JSON_TYPE},
         method="POST",

@@ -13,7 +13,7 @@ where a service states the exact byte count (an API's length constraint, a servi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -340,6 +340,84 @@ SAGEMAKER_SHADOW_VARIANTS = Limit(
     doc="https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html",
     why="one shadow variant per endpoint, and then only one production variant",
 )
+
+# --- SageMaker endpoint modes -------------------------------------------------------------------------------
+
+EndpointMode = Literal["real-time", "serverless", "async"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointModeRules:
+    """What one endpoint mode supports, and the settings that belong to it alone.
+
+    Why one table: the config schema refuses a setting in the wrong mode, the endpoint construct refuses the same
+    prop, and the stacks decide from the mode what to build (instances, a VPC, data capture, a deployment
+    configuration). Each used to keep its own list, and the lists had drifted.
+    """
+
+    instances: bool  # runs on ML instances: instance type and count, a volume, a VPC, network isolation
+    guardrails: bool  # SageMaker deployment guardrails: blue/green and rolling updates, alarm rollback
+    shadow_variant: bool  # a shadow variant (needs instances and one production variant)
+    data_capture: bool  # the pipeline captures requests and responses to S3 in this mode
+    settings: tuple[str, ...]  # config fields and endpoint props of the same name that apply in this mode only
+
+
+_INSTANCE_SETTINGS = ("instance_type", "initial_instance_count", "network_isolation", "vpc")
+ENDPOINT_MODES: dict[EndpointMode, EndpointModeRules] = {
+    "real-time": EndpointModeRules(
+        instances=True,
+        guardrails=True,
+        shadow_variant=True,
+        data_capture=True,
+        settings=(
+            *_INSTANCE_SETTINGS,
+            "data_capture_sampling_percentage",
+            "data_capture_s3_uri",
+            "target_invocations_per_instance",
+        ),
+    ),
+    "serverless": EndpointModeRules(
+        instances=False,
+        guardrails=False,  # SageMaker updates a serverless endpoint in place, without deployment configuration
+        shadow_variant=False,
+        data_capture=False,
+        settings=(
+            "memory_size_mb",
+            "max_concurrency",
+            "provisioned_concurrency",
+            "target_provisioned_concurrency_utilization",
+        ),
+    ),
+    "async": EndpointModeRules(
+        instances=True,
+        guardrails=True,
+        shadow_variant=False,
+        data_capture=False,
+        settings=(
+            *_INSTANCE_SETTINGS,
+            "output_s3_uri",
+            "failure_s3_uri",
+            "success_topic_arn",
+            "error_topic_arn",
+            "max_concurrent_invocations_per_instance",
+            "target_backlog_per_instance",
+        ),
+    ),
+}
+
+
+def modes_of(setting: str) -> tuple[EndpointMode, ...]:
+    """The modes a mode-specific SETTING applies to (empty: the setting applies to every mode)."""
+    return tuple(mode for mode, rules in ENDPOINT_MODES.items() if setting in rules.settings)
+
+
+def modes_where(feature: str) -> tuple[EndpointMode, ...]:
+    """The modes whose rules have FEATURE (an EndpointModeRules flag, e.g. "guardrails")."""
+    return tuple(mode for mode, rules in ENDPOINT_MODES.items() if getattr(rules, feature))
+
+
+MODE_SPECIFIC_SETTINGS = frozenset(setting for rules in ENDPOINT_MODES.values() for setting in rules.settings)
+
 
 # --- name lengths -------------------------------------------------------------------------------------------
 

@@ -93,3 +93,50 @@ def test_the_queue_workers_long_poll_is_sqss_longest_wait() -> None:
     from lambdas.contract import LONG_POLL_SECONDS
 
     assert LONG_POLL_SECONDS == limits.SQS_LONG_POLL.value
+
+
+# --- the endpoint modes table: one list of modes and mode-specific settings for config and construct ----------------
+
+
+def test_the_endpoint_modes_table_lists_exactly_the_modes_of_the_endpoint_mode_type() -> None:
+    from typing import get_args
+
+    assert tuple(limits.ENDPOINT_MODES) == get_args(limits.EndpointMode)
+
+
+def test_every_mode_specific_setting_is_a_config_field_or_an_endpoint_prop() -> None:
+    """A misspelt setting in the table would silently stop both checks; each name must exist somewhere."""
+    from dataclasses import fields
+
+    from modules.config.inference import InferenceConfig
+    from modules.constructs.sagemaker_endpoint import SagemakerEndpointProps
+
+    known = set(InferenceConfig.model_fields) | {field.name for field in fields(SagemakerEndpointProps)}
+    assert sorted(limits.MODE_SPECIFIC_SETTINGS - known) == []
+
+
+def _config_settings() -> list[str]:
+    from modules.config.inference import InferenceConfig
+
+    return sorted(limits.MODE_SPECIFIC_SETTINGS & set(InferenceConfig.model_fields))
+
+
+def _other_modes(setting: str) -> list[str]:
+    others = [mode for mode in limits.ENDPOINT_MODES if mode not in limits.modes_of(setting)]
+    assert others, f"{setting} applies to every mode: it does not belong in the table"
+    return others
+
+
+@pytest.mark.parametrize("setting", _config_settings())
+def test_the_config_refuses_each_mode_specific_setting_in_every_other_mode(setting: str) -> None:
+    """Driven by the table: whatever it says about a config field, the schema enforces."""
+    from pydantic import ValidationError
+
+    from modules.config.inference import InferenceConfig
+
+    sample = {"vpc": False, "network_isolation": False}.get(
+        setting, InferenceConfig.model_fields[setting].get_default(call_default_factory=True) or 1
+    )
+    for mode in _other_modes(setting):
+        with pytest.raises(ValidationError, match=f"{setting}: applies only to mode"):
+            InferenceConfig.model_validate({"mode": mode, setting: sample})

@@ -17,8 +17,16 @@ from pydantic import Field, model_validator
 from modules.config.base import StrictModel
 from modules.config.image_tag import ImageTag, image_tag_problems
 from modules.config.model_version import MODEL_VERSION_PATTERN, model_version_problem
-from modules.config.rollout import SHADOW_MODES, DashboardConfig, RolloutConfig, ShadowConfig
-from modules.limits import SAGEMAKER_NAME
+from modules.config.rollout import DashboardConfig, RolloutConfig, ShadowConfig
+from modules.limits import (
+    ENDPOINT_MODES,
+    MODE_SPECIFIC_SETTINGS,
+    SAGEMAKER_NAME,
+    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY,
+    SAGEMAKER_SERVERLESS_MEMORY_SIZES,
+    EndpointMode,
+    modes_of,
+)
 
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
 INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
@@ -30,25 +38,6 @@ MODEL_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
 # The example model's input (containers/inference/train.py: iris, four features per row).
 SMOKE_REQUEST = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
 
-Mode = Literal["real-time", "serverless", "async"]
-MODES: tuple[str, ...] = ("real-time", "serverless", "async")
-
-# Which knobs belong to which modes (every other field applies to all of them).
-MODE_FIELDS: dict[str, tuple[str, ...]] = {
-    "instance_type": ("real-time", "async"),
-    "initial_instance_count": ("real-time", "async"),
-    "network_isolation": ("real-time", "async"),
-    "vpc": ("real-time", "async"),
-    "data_capture_sampling_percentage": ("real-time",),
-    "target_invocations_per_instance": ("real-time",),
-    "memory_size_mb": ("serverless",),
-    "max_concurrency": ("serverless",),
-    "provisioned_concurrency": ("serverless",),
-    "target_provisioned_concurrency_utilization": ("serverless",),
-    "max_concurrent_invocations_per_instance": ("async",),
-    "target_backlog_per_instance": ("async",),
-}
-
 
 class InferenceConfig(StrictModel):
     """The SageMaker endpoint; its name is known from config, so compute grants InvokeEndpoint on the exact ARN."""
@@ -59,7 +48,7 @@ class InferenceConfig(StrictModel):
         max_length=MAX_ENDPOINT_NAME,
         description="endpoint name; empty (default) derives <project>-<environment>-inference when loading",
     )
-    mode: Mode = Field(default="serverless", description="endpoint mode: real-time, serverless or async")
+    mode: EndpointMode = Field(default="serverless", description="endpoint mode: real-time, serverless or async")
     image_tag: ImageTag = Field(
         default="1.0.0",
         description="tag (or sha256:<digest>) of the inference image in the registry's `inference` repository "
@@ -114,11 +103,16 @@ class InferenceConfig(StrictModel):
 
     # --- serverless ------------------------------------------------------------------------------------------------
     memory_size_mb: int = Field(default=2048, description="[serverless] 1024-6144 in steps of 1024")
-    max_concurrency: int = Field(default=5, ge=1, le=200, description="[serverless] concurrent invocations, 1-200")
+    max_concurrency: int = Field(
+        default=5,
+        ge=1,
+        le=SAGEMAKER_SERVERLESS_MAX_CONCURRENCY.value,
+        description=f"[serverless] concurrent invocations, 1-{SAGEMAKER_SERVERLESS_MAX_CONCURRENCY.value}",
+    )
     provisioned_concurrency: int | None = Field(
         default=None,
         ge=1,
-        le=200,
+        le=SAGEMAKER_SERVERLESS_MAX_CONCURRENCY.value,
         description="[serverless] warm capacity (<= max_concurrency); unset: none, and no autoscaling",
     )
     target_provisioned_concurrency_utilization: float = Field(
@@ -177,8 +171,8 @@ class InferenceConfig(StrictModel):
     @model_validator(mode="after")
     def _mode_knobs(self) -> InferenceConfig:
         problems = []
-        for name in sorted(self.model_fields_set & set(MODE_FIELDS)):
-            modes = MODE_FIELDS[name]
+        for name in sorted(self.model_fields_set & MODE_SPECIFIC_SETTINGS):
+            modes = modes_of(name)
             if self.mode not in modes:
                 problems.append(
                     f"{name}: applies only to mode {' or '.join(repr(m) for m in modes)}, "
@@ -186,7 +180,7 @@ class InferenceConfig(StrictModel):
                 )
         if problem := model_version_problem("model_version", self.model_version):
             problems.append(problem)
-        if self.memory_size_mb % 1024 or not 1024 <= self.memory_size_mb <= 6144:
+        if self.memory_size_mb not in SAGEMAKER_SERVERLESS_MEMORY_SIZES.value:
             problems.append(f"memory_size_mb: must be 1024-6144 in steps of 1024, got {self.memory_size_mb}")
         if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
             problems.append(
@@ -215,7 +209,7 @@ class InferenceConfig(StrictModel):
             mode=self.mode, min_fleet=self.min_fleet, max_fleet=self.max_fleet, shadow=self.shadow is not None
         )
         if self.shadow is not None:
-            if self.mode not in SHADOW_MODES:
+            if not ENDPOINT_MODES[self.mode].shadow_variant:
                 problems.append(
                     f"shadow: applies only to mode 'real-time' (a shadow variant needs instances), "
                     f"not to mode {self.mode!r}; remove [inference.shadow]"

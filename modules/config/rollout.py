@@ -28,16 +28,16 @@ from modules.config.image_tag import ImageTag
 from modules.config.model_version import MODEL_VERSION_PATTERN
 from modules.defaults import ALARM_TIME_TO_ALARM_SECONDS
 from modules.limits import (
+    ENDPOINT_MODES,
     SAGEMAKER_CANARY_SIZE,
     SAGEMAKER_DEPLOYMENT_TIMEOUT,
     SAGEMAKER_DEPLOYMENT_WAIT,
     SAGEMAKER_LINEAR_STEP,
     SAGEMAKER_ROLLING_BATCH,
+    EndpointMode,
 )
 
 Strategy = Literal["all-at-once", "canary", "linear", "rolling"]
-GUARDED_MODES = ("real-time", "async")
-SHADOW_MODES = ("real-time",)
 WAIT_MIN, WAIT_MAX = SAGEMAKER_DEPLOYMENT_WAIT.value
 TIMEOUT_MIN, TIMEOUT_MAX = SAGEMAKER_DEPLOYMENT_TIMEOUT.value
 # What a step may be, in percent of the variant's instances: (smallest, largest) per stepped strategy.
@@ -136,10 +136,10 @@ class RolloutConfig(StrictModel):
             raise ValueError("; ".join(problems))
         return self
 
-    def problems(self, *, mode: str, min_fleet: int, max_fleet: int, shadow: bool) -> list[str]:
+    def problems(self, *, mode: EndpointMode, min_fleet: int, max_fleet: int, shadow: bool) -> list[str]:
         """What the endpoint's mode, fleet (instances autoscaling may reach) and shadow variant rule out."""
         set_fields = sorted(self.model_fields_set - ({"strategy"} if self.strategy == "all-at-once" else set()))
-        if mode not in GUARDED_MODES:
+        if not ENDPOINT_MODES[mode].guardrails:
             return [
                 f"rollout.{name}: applies only to mode 'real-time' or 'async' (SageMaker deployment guardrails), "
                 f"not to mode {mode!r}; remove it"
@@ -184,13 +184,13 @@ class RolloutConfig(StrictModel):
             f"{min_fleet}-{max_fleet}): allowed {allowed}, got {self.step_size}"
         ]
 
-    def rolls_back(self, mode: str) -> bool:
+    def rolls_back(self, mode: EndpointMode) -> bool:
         """Auto-rollback on the endpoint's alarms: on by default where SageMaker supports it."""
-        return mode in GUARDED_MODES and (self.auto_rollback is None or self.auto_rollback)
+        return ENDPOINT_MODES[mode].guardrails and (self.auto_rollback is None or self.auto_rollback)
 
-    def guarded(self, mode: str) -> bool:
+    def guarded(self, mode: EndpointMode) -> bool:
         """Whether the endpoint gets a deployment configuration at all (serverless: SageMaker's plain update)."""
-        return mode in GUARDED_MODES
+        return ENDPOINT_MODES[mode].guardrails
 
 
 class ShadowConfig(StrictModel):

@@ -30,7 +30,7 @@ class ApplicationLoadBalancerProps:
     certificate_arn: str | None = None  # ACM certificate: HTTPS + redirect; required when not internal
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06"
     target_port: int  # the service's container port
-    health_check_path: str = "/ping"  # SageMaker container contract
+    health_check_path: str  # the model server's health check (lambdas/contract.py HEALTH_CHECK_PATH)
     deletion_protection: bool = False  # on in production
     idle_timeout_seconds: int
     target_group_tags: dict[str, str] = field(default_factory=dict)  # e.g. the cluster an EKS controller may bind

@@ -14,12 +14,12 @@ never roll production back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from constructs import Construct
 
 from modules.constructs.alarm_definitions import AlarmDefinition, health_alarm
 from modules.constructs.alarm_settings import health_alarm_problems
+from modules.limits import ENDPOINT_MODES, EndpointMode
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 
@@ -30,7 +30,7 @@ class EndpointAlarmsProps:
 
     endpoint_name: str  # plain endpoint name (alarm names are built from it)
     variant_name: str  # e.g. "primary" (production) or "shadow"
-    mode: Literal["real-time", "serverless", "async"]
+    mode: EndpointMode
     alarm_topic_arn: str  # SNS topic receiving ALARM and OK transitions
     errors_threshold: int  # errors per 5 minutes
     latency_p99_ms: int = 2000  # ModelLatency p99 in milliseconds
@@ -85,7 +85,7 @@ class EndpointAlarms(Construct):
         if props.errors_threshold < 1:
             problems.append(f"errors_threshold must be >= 1, got {props.errors_threshold}")
         problems += health_alarm_problems(props.latency_p99_ms, props.alarm_topic_arn)
-        if props.shadow and props.mode != "real-time":
+        if props.shadow and not ENDPOINT_MODES[props.mode].shadow_variant:
             problems.append(f"shadow variants exist only in mode 'real-time', not {props.mode!r}")
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))

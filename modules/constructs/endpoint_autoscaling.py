@@ -10,11 +10,11 @@ serverless endpoints scale by themselves and get nothing here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from constructs import Construct
 
 from modules import aws
+from modules.limits import ENDPOINT_MODES, EndpointMode, either
 
 _policy = aws.appautoscaling_policy
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -28,7 +28,7 @@ class EndpointAutoscalingProps:
 
     endpoint_name: str  # pass the endpoint resource's name attribute: the target then depends on the endpoint
     variant_name: str  # production variant, e.g. "primary"
-    mode: Literal["real-time", "async", "serverless"]  # serverless: provisioned concurrency is scaled
+    mode: EndpointMode  # serverless: provisioned concurrency is scaled
     min_capacity: int  # 0 only in async mode (scale to zero)
     max_capacity: int
     target_value: float  # invocations per instance per minute / backlog per instance / utilization (0.1-0.95)
@@ -43,7 +43,7 @@ class EndpointAutoscaling(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: EndpointAutoscalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        dimension = PROVISIONED_CONCURRENCY_DIMENSION if props.mode == "serverless" else INSTANCE_DIMENSION
+        dimension = INSTANCE_DIMENSION if ENDPOINT_MODES[props.mode].instances else PROVISIONED_CONCURRENCY_DIMENSION
         self.target = aws.appautoscaling_target.AppautoscalingTarget(
             self,
             "target",
@@ -143,8 +143,8 @@ def _metric(props: EndpointAutoscalingProps) -> dict:
 
 def _validate(id_: str, props: EndpointAutoscalingProps) -> None:
     problems = []
-    if props.mode not in ("real-time", "async", "serverless"):
-        problems.append(f"mode must be real-time, async or serverless, got {props.mode!r}")
+    if props.mode not in ENDPOINT_MODES:
+        problems.append(f"mode must be {either(list(ENDPOINT_MODES))}, got {props.mode!r}")
     floor = 0 if props.mode == "async" else 1
     if props.min_capacity < floor:
         problems.append(

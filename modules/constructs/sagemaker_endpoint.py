@@ -17,7 +17,7 @@ candidate model on its own instances and gets a copy of the production requests;
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from cdktf import TerraformResourceLifecycle
@@ -27,19 +27,28 @@ from modules import aws
 from modules.constructs.content_hash import HASH_LENGTH, replacement_hash
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.sagemaker_execution_role import log_group_name
-from modules.limits import SAGEMAKER_DEPLOYMENT_TIMEOUT, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_ROLLBACK_ALARMS
+from modules.limits import (
+    ENDPOINT_MODES,
+    SAGEMAKER_DEPLOYMENT_TIMEOUT,
+    SAGEMAKER_DEPLOYMENT_WAIT,
+    SAGEMAKER_NAME,
+    SAGEMAKER_ROLLBACK_ALARMS,
+    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY,
+    SAGEMAKER_SERVERLESS_MEMORY_SIZES,
+    EndpointMode,
+    modes_of,
+)
 
 _config = aws.sagemaker_endpoint_configuration
 _endpoint = aws.sagemaker_endpoint
-MODES = ("real-time", "serverless", "async")
-GUARDED_MODES = ("real-time", "async")
 VARIANT_NAME = "primary"
 SHADOW_VARIANT_NAME = "shadow"
 STRATEGIES = ("all-at-once", "canary", "linear", "rolling")
 TRAFFIC_ROUTING = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
 CAPACITY_UNITS = {"instances": "INSTANCE_COUNT", "percent": "CAPACITY_PERCENT"}
-MAX_ENDPOINT_NAME = 63 - HASH_LENGTH - 1  # "-<hash>" is appended for the configuration; SageMaker names stop at 63
-SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+MAX_ENDPOINT_NAME = SAGEMAKER_NAME.value - HASH_LENGTH - 1  # "-<hash>" is appended for the configuration
+SERVERLESS_MEMORY_MB = SAGEMAKER_SERVERLESS_MEMORY_SIZES.value
+MAX_CONCURRENCY = SAGEMAKER_SERVERLESS_MAX_CONCURRENCY.value
 WAIT_RANGE = SAGEMAKER_DEPLOYMENT_WAIT.value
 TIMEOUT_RANGE = SAGEMAKER_DEPLOYMENT_TIMEOUT.value
 
@@ -64,7 +73,7 @@ class SagemakerEndpointProps:
 
     endpoint_name: str  # plain name, shared with the compute stack through config
     model_name: str  # SagemakerModel.name (a reference: the configuration waits for the model, hashes its name)
-    mode: Literal["real-time", "serverless", "async"]
+    mode: EndpointMode
     kms_key_arn: str  # CMK of the ML storage volume / the image copy; None only for local-NVMe instance types
     log_kms_key_arn: str  # CMK of the endpoint's log group
     log_retention_days: int  # finite retention of the log group
@@ -146,7 +155,7 @@ def configuration_arguments(props: SagemakerEndpointProps) -> dict[str, object]:
 
 
 def _variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationProductionVariants:
-    if props.mode == "serverless":
+    if not ENDPOINT_MODES[props.mode].instances:
         return _config.SagemakerEndpointConfigurationProductionVariants(
             variant_name=VARIANT_NAME,
             model_name=props.model_name,
@@ -230,7 +239,7 @@ def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEnd
 
 
 def _data_capture(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationDataCaptureConfig | None:
-    if props.mode != "real-time" or not props.data_capture_sampling_percentage:
+    if not ENDPOINT_MODES[props.mode].data_capture or not props.data_capture_sampling_percentage:
         return None
     return _config.SagemakerEndpointConfigurationDataCaptureConfig(
         enable_capture=True,
@@ -280,32 +289,27 @@ MODE_KNOBS = {
     ),
     "serverless": ("memory_size_mb", "max_concurrency"),
 }
-ONLY_IN = {
-    "instance_type": ("real-time", "async"),
-    "initial_instance_count": ("real-time", "async"),
-    "data_capture_s3_uri": ("real-time",),
-    "memory_size_mb": ("serverless",),
-    "max_concurrency": ("serverless",),
-    "provisioned_concurrency": ("serverless",),
-    "output_s3_uri": ("async",),
-    "failure_s3_uri": ("async",),
-    "success_topic_arn": ("async",),
-    "error_topic_arn": ("async",),
-    "max_concurrent_invocations_per_instance": ("async",),
-}
+
+
+def _mode_specific_props(props: SagemakerEndpointProps) -> list[tuple[str, tuple[EndpointMode, ...]]]:
+    """The set props that apply to some modes only (limits.ENDPOINT_MODES), with those modes."""
+    defaults = {field.name: field.default for field in fields(props)}
+    return [
+        (name, modes_of(name)) for name in sorted(defaults) if modes_of(name) and getattr(props, name) != defaults[name]
+    ]
 
 
 def _validate(id_: str, props: SagemakerEndpointProps) -> None:
     problems = []
-    if props.mode not in MODES:
-        raise ValueError(f"{id_}: mode must be one of {', '.join(MODES)}, got {props.mode!r}")
+    if props.mode not in ENDPOINT_MODES:
+        raise ValueError(f"{id_}: mode must be one of {', '.join(ENDPOINT_MODES)}, got {props.mode!r}")
     if not 1 <= len(props.endpoint_name) <= MAX_ENDPOINT_NAME:
         problems.append(f"endpoint_name must be 1-{MAX_ENDPOINT_NAME} characters (a -<hash> is appended)")
     for name in MODE_KNOBS[props.mode]:
         if getattr(props, name) is None:
             problems.append(f"{name} is required in mode {props.mode!r}")
-    for name, modes in ONLY_IN.items():
-        if getattr(props, name) is not None and props.mode not in modes:
+    for name, modes in _mode_specific_props(props):
+        if props.mode not in modes:
             problems.append(f"{name} applies only to mode {' or '.join(modes)}, not to mode {props.mode!r}")
     if props.instance_type is not None and not _is_ml_instance(props.instance_type):
         problems.append(f"instance_type must match ^ml\\.[a-z0-9]+\\.[a-z0-9]+$, got {props.instance_type!r}")
@@ -313,16 +317,16 @@ def _validate(id_: str, props: SagemakerEndpointProps) -> None:
         problems.append(f"initial_instance_count must be 1-100, got {props.initial_instance_count}")
     if not 0 <= props.data_capture_sampling_percentage <= 100:
         problems.append(f"data_capture_sampling_percentage must be 0-100, got {props.data_capture_sampling_percentage}")
-    if props.data_capture_sampling_percentage and props.mode == "real-time" and not props.data_capture_s3_uri:
+    if props.data_capture_sampling_percentage and not props.data_capture_s3_uri:
         problems.append("data_capture_s3_uri is required when data_capture_sampling_percentage > 0")
     if props.memory_size_mb is not None and props.memory_size_mb not in SERVERLESS_MEMORY_MB:
         problems.append(
             f"memory_size_mb must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}, got {props.memory_size_mb}"
         )
-    if props.max_concurrency is not None and not 1 <= props.max_concurrency <= 200:
-        problems.append(f"max_concurrency must be 1-200, got {props.max_concurrency}")
+    if props.max_concurrency is not None and not 1 <= props.max_concurrency <= MAX_CONCURRENCY:
+        problems.append(f"max_concurrency must be 1-{MAX_CONCURRENCY}, got {props.max_concurrency}")
     if props.provisioned_concurrency is not None and not (
-        1 <= props.provisioned_concurrency <= (props.max_concurrency or 200)
+        1 <= props.provisioned_concurrency <= (props.max_concurrency or MAX_CONCURRENCY)
     ):
         problems.append(
             f"provisioned_concurrency must be 1-max_concurrency ({props.max_concurrency}), "
@@ -353,7 +357,7 @@ def _deployment_problems(props: SagemakerEndpointProps) -> list[str]:
     deployment = props.deployment
     if deployment is None:
         return []
-    if props.mode not in GUARDED_MODES:
+    if not ENDPOINT_MODES[props.mode].guardrails:
         return [
             f"deployment applies only to mode real-time or async (SageMaker deployment guardrails), "
             f"not to mode {props.mode!r}"
@@ -392,7 +396,7 @@ def _shadow_problems(props: SagemakerEndpointProps) -> list[str]:
     if not props.shadow_model_name:
         return []
     problems = []
-    if props.mode != "real-time":
+    if not ENDPOINT_MODES[props.mode].shadow_variant:
         problems.append(
             f"shadow_model_name applies only to mode real-time (a shadow variant needs instances), "
             f"not to mode {props.mode!r}"

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The SageMaker container contract, as on Fargate (modules/stacks/compute.py).
-CONTAINER_PORT = 8080
-HEALTH_CHECK_PATH = "/ping"
 SCRATCH_PATH = "/tmp"  # the one writable path of the read-only root filesystem (emptyDir)
 RUN_AS = 10001  # the inference image's `model` user and group
 INFERENCE = "inference"

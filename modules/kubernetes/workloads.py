@@ -20,9 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lambdas.contract import HEALTH_CHECK_PATH, MODEL_SERVER_PORT
 from modules.kubernetes.spec import (
-    CONTAINER_PORT,
-    HEALTH_CHECK_PATH,
     INFERENCE,
     KEDA_API,
     QUEUE_WORKER,
@@ -307,7 +306,7 @@ class Manifests:
         template = self._pod(
             INFERENCE,
             service.container,
-            ports=[{"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
+            ports=[{"name": "http", "containerPort": MODEL_SERVER_PORT, "protocol": "TCP"}],
             probes=probes,
             termination_grace_seconds=service.termination_grace_seconds,
             lifecycle=lifecycle,
@@ -322,7 +321,7 @@ class Manifests:
                 "spec": {
                     "type": "ClusterIP",
                     "selector": self._selector(INFERENCE),
-                    "ports": [{"name": "http", "port": CONTAINER_PORT, "targetPort": "http", "protocol": "TCP"}],
+                    "ports": [{"name": "http", "port": MODEL_SERVER_PORT, "targetPort": "http", "protocol": "TCP"}],
                 }
             },
             labels=self._selector(INFERENCE),
@@ -365,7 +364,7 @@ class Manifests:
             INFERENCE,
             {
                 "spec": {
-                    "serviceRef": {"name": INFERENCE, "port": CONTAINER_PORT},
+                    "serviceRef": {"name": INFERENCE, "port": MODEL_SERVER_PORT},
                     "targetGroupName": service.target_group_name,
                     "targetType": "ip",
                 }
@@ -394,7 +393,7 @@ class Manifests:
                 "spec": {
                     "podSelector": {"matchLabels": self._selector(INFERENCE)},
                     "policyTypes": ["Ingress"],
-                    "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]}],
+                    "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": MODEL_SERVER_PORT}]}],
                 }
             },
         )

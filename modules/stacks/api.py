@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from constructs import Construct
 
+from lambdas import contract
 from modules import aws
 from modules.config import PipelineConfig
 from modules.config.api import SERVICE_BACKENDS
@@ -41,7 +42,6 @@ if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no i
     from modules.stacks.messaging import MessagingStack
     from modules.stacks.network import NetworkStack
 
-FARGATE_MODEL_PATH = "/invocations"  # SageMaker container contract, served by the Fargate service too
 BATCH_ROUTES = {("POST", "/v1/batches"): "batch_submit", ("GET", "/v1/batches/{id}"): "batch_status"}
 
 
@@ -354,7 +354,7 @@ class ApiStack(PipelineStack):
                 path="/v1/predict",
                 vpc_link_id=self.vpc_link.id,
                 listener_arn=service.listener_arn,
-                backend_path=FARGATE_MODEL_PATH,
+                backend_path=contract.INVOCATIONS_PATH,
                 tls_server_name=service.tls_server_name,
                 **common,
             ),

@@ -21,7 +21,6 @@ from modules.config.api import ROUTED_FUNCTIONS
 from modules.config.batch import BATCH_FUNCTIONS
 from modules.constructs.application_load_balancer import (
     ApplicationLoadBalancer,
-    ApplicationLoadBalancerProps,
 )
 from modules.constructs.aws_api_egress import HTTPS_PORT, allow_https_to_aws_apis
 from modules.constructs.ecs_cluster import EcsCluster, EcsClusterProps
@@ -46,8 +45,8 @@ from modules.constructs.service_deployment_alarms import (
 )
 from modules.constructs.sqs_event_source import SqsEventSource, SqsEventSourceProps
 from modules.stacks.base import PipelineStack
+from modules.stacks.model_load_balancer import model_load_balancer
 from modules.stacks.pipeline_function import pipeline_function
-from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
     from pathlib import Path
@@ -58,8 +57,6 @@ if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no i
     from modules.stacks.registry import RegistryStack
     from modules.stacks.storage import StorageStack
 
-CONTAINER_PORT = 8080  # SageMaker container contract
-HEALTH_CHECK_PATH = "/ping"  # SageMaker container contract
 # The queue consumer's health check, run in the image's working directory (containers/inference/queue_worker/health.py).
 HEALTH_CHECK_COMMAND = ("python", "-m", "queue_worker.health")
 # What Lambda's SQS event source polls with the function's role (AWSLambdaSQSQueueExecutionRole's list).
@@ -473,26 +470,11 @@ class ComputeStack(PipelineStack):
         config = self.config
         service_config, balancer = config.compute.inference_service, config.compute.load_balancer
         name = config.compute.inference_service_name(config.name_prefix)
-        alb = ApplicationLoadBalancer(
+        alb = model_load_balancer(
             self,
-            "load-balancer",
-            props=ApplicationLoadBalancerProps(
-                name=name,
-                vpc_id=self.network.vpc_id,
-                vpc_cidr=self.network.vpc_cidr,
-                subnet_ids=self.network.private_subnet_ids if balancer.internal else self.network.public_subnet_ids,
-                access_log_bucket=self.storage.access_logs_bucket.id,
-                access_log_prefix=f"{LOAD_BALANCER_LOG_PREFIX}/{name}",
-                internal=balancer.internal,
-                certificate_arn=balancer.certificate_arn,
-                ssl_policy=balancer.ssl_policy,
-                target_port=CONTAINER_PORT,
-                health_check_path=HEALTH_CHECK_PATH,
-                deletion_protection=config.production
-                if balancer.deletion_protection is None
-                else balancer.deletion_protection,
-                idle_timeout_seconds=balancer.idle_timeout_seconds,
-            ),
+            network=self.network,
+            storage=self.storage,
+            subnet_ids=self.network.private_subnet_ids if balancer.internal else self.network.public_subnet_ids,
         )
         image, repository_arn = self._image(service_config.image, service_config.image_tag)
         service = FargateService(
@@ -503,7 +485,7 @@ class ComputeStack(PipelineStack):
                 cpu=service_config.cpu,
                 memory=service_config.memory,
                 desired_count=service_config.desired_count,
-                container_port=CONTAINER_PORT,
+                container_port=contract.MODEL_SERVER_PORT,
                 ingress_security_group_id=alb.security_group_id,
                 target_group_arn=alb.target_group.arn,
                 environment={

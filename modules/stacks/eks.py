@@ -19,15 +19,12 @@ from constructs import Construct
 from lambdas import contract
 from modules import aws
 from modules.config import PipelineConfig
-from modules.constructs.application_load_balancer import ApplicationLoadBalancer, ApplicationLoadBalancerProps
 from modules.constructs.eks_cluster import EksCluster, EksClusterProps
 from modules.constructs.eks_node_group import EksNodeGroup, EksNodeGroupProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.pod_identity_role import PodIdentityRole, PodIdentityRoleProps
 from modules.constructs.policy_statements import statement
 from modules.kubernetes.spec import (
-    CONTAINER_PORT,
-    HEALTH_CHECK_PATH,
     INFERENCE,
     QUEUE_WORKER,
     ContainerSpec,
@@ -37,7 +34,7 @@ from modules.kubernetes.spec import (
 )
 from modules.stacks.base import PipelineStack
 from modules.stacks.compute import HEALTH_CHECK_COMMAND, ComputeStack, InferenceService
-from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
+from modules.stacks.model_load_balancer import model_load_balancer
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
     from modules.stacks.messaging import MessagingStack
@@ -146,7 +143,9 @@ class EksStack(PipelineStack):
         # The queue worker calls the model inside the cluster (through the Service, admitted by its NetworkPolicy);
         # the functions call it through the load balancer.
         self.model_url = compute.model_url or (self.inference_service.url if self.inference_service else "")
-        self.in_cluster_model_url = compute.model_url or f"http://{INFERENCE}.{eks.namespace}.svc:{CONTAINER_PORT}"
+        self.in_cluster_model_url = (
+            compute.model_url or f"http://{INFERENCE}.{eks.namespace}.svc:{contract.MODEL_SERVER_PORT}"
+        )
         self.queue_worker_role = self.keda_role = None
         queue_name = compute.worker_queue_for_fargate(tuple(messaging.work_queues))
         if queue_name is not None:
@@ -209,28 +208,12 @@ class EksStack(PipelineStack):
         """
         config = self.config
         balancer = config.compute.load_balancer
-        name = config.compute.inference_service_name(config.name_prefix)
-        alb = ApplicationLoadBalancer(
+        alb = model_load_balancer(
             self,
-            "load-balancer",
-            props=ApplicationLoadBalancerProps(
-                name=name,
-                vpc_id=self.network.vpc_id,
-                vpc_cidr=self.network.vpc_cidr,
-                subnet_ids=self.network.public_subnet_ids,
-                access_log_bucket=self.storage.access_logs_bucket.id,
-                access_log_prefix=f"{LOAD_BALANCER_LOG_PREFIX}/{name}",
-                internal=balancer.internal,
-                certificate_arn=balancer.certificate_arn,
-                ssl_policy=balancer.ssl_policy,
-                target_port=CONTAINER_PORT,
-                health_check_path=HEALTH_CHECK_PATH,
-                deletion_protection=config.production
-                if balancer.deletion_protection is None
-                else balancer.deletion_protection,
-                idle_timeout_seconds=balancer.idle_timeout_seconds,
-                target_group_tags={CLUSTER_TAG: self.cluster.name},
-            ),
+            network=self.network,
+            storage=self.storage,
+            subnet_ids=self.network.public_subnet_ids,
+            target_group_tags={CLUSTER_TAG: self.cluster.name},
         )
         # Pods take their addresses from the nodes' subnets behind the cluster security group: let the load
         # balancer (and nothing else new) reach the model server's port there.
@@ -240,10 +223,10 @@ class EksStack(PipelineStack):
                 "pods-from-load-balancer",
                 security_group_id=self.cluster.security_group_id,
                 ip_protocol="tcp",
-                from_port=CONTAINER_PORT,
-                to_port=CONTAINER_PORT,
+                from_port=contract.MODEL_SERVER_PORT,
+                to_port=contract.MODEL_SERVER_PORT,
                 referenced_security_group_id=alb.security_group_id,
-                description=f"the inference load balancer to the model server pods on {CONTAINER_PORT}",
+                description=f"the inference load balancer to the model server pods on {contract.MODEL_SERVER_PORT}",
             )
         host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
         return InferenceService(

@@ -29,6 +29,7 @@ from modules.constructs.sagemaker_endpoint import (
 )
 from modules.constructs.sagemaker_execution_role import SagemakerExecutionRole, SagemakerExecutionRoleProps
 from modules.constructs.sagemaker_model import SagemakerModel, SagemakerModelProps
+from modules.limits import ENDPOINT_MODES
 from modules.stacks.base import PipelineStack
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
@@ -63,7 +64,7 @@ class InferenceStack(PipelineStack):
         super().__init__(scope, id_, config=config)
         inference = config.inference
         name = inference.endpoint_name
-        instances = inference.mode in ("real-time", "async")
+        mode = ENDPOINT_MODES[inference.mode]
         if IMAGE not in registry.repositories:
             raise ValueError(f"inference: the registry has no {IMAGE!r} repository (containers/{IMAGE}/Dockerfile)")
         self.key = KmsKey(
@@ -79,14 +80,14 @@ class InferenceStack(PipelineStack):
         )
         results_arn = storage.results_bucket.arn
         results_uri = f"s3://{storage.results_bucket.name}/"
-        capture = inference.mode == "real-time" and inference.data_capture_sampling_percentage > 0
+        capture = mode.data_capture and inference.data_capture_sampling_percentage > 0
         write_prefixes = []
         if capture:
             write_prefixes.append(f"{results_arn}/{DATA_CAPTURE_PREFIX}*")
         if inference.mode == "async":
             write_prefixes += [f"{results_arn}/{ASYNC_OUTPUT_PREFIX}*", f"{results_arn}/{ASYNC_FAILURE_PREFIX}*"]
 
-        in_vpc = instances and inference.vpc
+        in_vpc = mode.instances and inference.vpc
         self.security_group = None
         if in_vpc:
             self.security_group = EgressSecurityGroup(
@@ -127,7 +128,7 @@ class InferenceStack(PipelineStack):
                     *((messaging.key.arn,) if inference.mode == "async" else ()),
                 ),
                 volume_key_arn=self.key.arn
-                if not (instances and local_nvme_instance(inference.instance_type))
+                if not (mode.instances and local_nvme_instance(inference.instance_type))
                 else None,
                 # Async: the endpoint reads each InputLocation the consumers hand it, which they write under one prefix.
                 read_prefix_arns=(f"{results_arn}/{ASYNC_INPUT_PREFIX}*",) if inference.mode == "async" else (),
@@ -142,7 +143,7 @@ class InferenceStack(PipelineStack):
             "image_repository_url": repository.url,
             "artifact_bucket": storage.artifacts_bucket.name,
             "execution_role_arn": self.role.arn,
-            "network_isolation": instances and inference.network_isolation,
+            "network_isolation": mode.instances and inference.network_isolation,
             "subnet_ids": network.private_subnet_ids if in_vpc else (),
             "security_group_ids": (self.security_group.id,) if in_vpc else (),
             "environment": {contract.LOG_LEVEL: inference.log_level},
@@ -184,9 +185,9 @@ class InferenceStack(PipelineStack):
                 kms_key_arn=self.key.arn,
                 log_kms_key_arn=self.key.arn,
                 log_retention_days=config.log_retention_days,
-                volume_encryption=not (instances and local_nvme_instance(inference.instance_type)),
-                instance_type=inference.instance_type if instances else None,
-                initial_instance_count=inference.initial_instance_count if instances else None,
+                volume_encryption=not (mode.instances and local_nvme_instance(inference.instance_type)),
+                instance_type=inference.instance_type if mode.instances else None,
+                initial_instance_count=inference.initial_instance_count if mode.instances else None,
                 data_capture_s3_uri=f"{results_uri}{DATA_CAPTURE_PREFIX}" if capture else None,
                 data_capture_sampling_percentage=inference.data_capture_sampling_percentage if capture else 0,
                 data_capture_kms_key_arn=storage.key.arn if capture else None,

@@ -17,6 +17,7 @@ def _alb(stack, **overrides):
         "subnet_ids": ["s-1", "s-2"],
         "access_log_bucket": "p-access-logs",
         "target_port": 8080,
+        "health_check_path": "/ping",
         "idle_timeout_seconds": 60,
         **overrides,
     }

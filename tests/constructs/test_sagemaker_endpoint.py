@@ -1,8 +1,10 @@
 import re
+from dataclasses import fields
 
 import pytest
 
 from modules.constructs.sagemaker_endpoint import SagemakerEndpoint, SagemakerEndpointProps
+from modules.limits import ENDPOINT_MODES, MODE_SPECIFIC_SETTINGS, modes_of
 from tests.constructs.helpers import only, synth_with
 from tests.constructs.sagemaker_fixtures import KEY, OTHER_KEY, OTHER_TOPIC, TOPIC, unhashed_arguments
 
@@ -195,3 +197,24 @@ def test_a_non_ml_instance_type_and_missing_async_knobs_are_refused():
         _synth("async", instance_type="m5.large", success_topic_arn=None)
     assert "instance_type must match ^ml" in str(error.value)
     assert "success_topic_arn is required in mode 'async'" in str(error.value)
+
+
+# --- mode-specific props: driven by the endpoint modes table of modules/limits.py --------------------------------
+
+
+def _mode_specific_props() -> list[str]:
+    return sorted(MODE_SPECIFIC_SETTINGS & {field.name for field in fields(SagemakerEndpointProps)})
+
+
+@pytest.mark.parametrize("setting", _mode_specific_props())
+def test_each_mode_specific_prop_is_refused_in_every_mode_the_table_does_not_give_it(setting: str) -> None:
+    sample = {
+        "instance_type": "ml.m5.large",
+        "success_topic_arn": TOPIC,
+        "error_topic_arn": TOPIC,
+    }.get(setting, "s3://results/other/" if setting.endswith("_uri") else 1)
+    other_modes = [mode for mode in ENDPOINT_MODES if mode not in modes_of(setting)]
+    assert other_modes, f"{setting} applies to every mode: it does not belong in the table"
+    for mode in other_modes:
+        with pytest.raises(ValueError, match=f"{setting} applies only to mode"):
+            _synth(mode, **{setting: sample})
