@@ -25,7 +25,6 @@ from modules.constructs.api_route import ApiRoute, ApiRouteProps
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
 from modules.constructs.encrypted_queue import dead_letter_queue_name
 from modules.constructs.http_api import HttpApi, HttpApiProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.pipeline_dashboard import (
     Graph,
     PipelineDashboard,
@@ -67,16 +66,10 @@ class ApiStack(PipelineStack):
         super().__init__(scope, id_, config=config)
         api = config.api
         name = f"{config.name_prefix}-api"
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "api-key",
-            props=KmsKeyProps(
-                alias=name,
-                description=f"access logs of {name}",
-                account_id=self.account_id,
-                partition=self.partition,
-                region=config.region,
-            ),
+            alias=name,
+            description=f"access logs of {name}",
         )
         self.http_api = HttpApi(
             self,

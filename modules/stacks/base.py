@@ -18,6 +18,7 @@ from constructs import Construct
 from modules import aws, defaults
 from modules.config import PipelineConfig
 from modules.config.backend import LocalBackendConfig
+from modules.constructs.kms_key import KmsKey, KmsKeyProps
 
 # What the local emulator's STS answers (moto's default account). An environment without allowed_account_ids (local)
 # gets it as its only allowed account: Terraform's AWS provider then refuses every real account before it plans
@@ -129,6 +130,31 @@ class PipelineStack(TerraformStack):
     @cached_property
     def partition(self) -> str:
         return aws.data_aws_partition.DataAwsPartition(self, "partition").partition
+
+    def customer_key(
+        self,
+        id_: str,
+        *,
+        alias: str,
+        description: str,
+        for_logs: bool = True,
+        service_principals: tuple[str, ...] = (),
+    ) -> KmsKey:
+        """The stack's customer-managed key, in this stack's account and partition. FOR_LOGS: CloudWatch Logs of
+        the stack's region may use it for the log groups registered with `allow_log_group`; SERVICE_PRINCIPALS
+        (SNS, EventBridge...) may generate data keys and decrypt."""
+        return KmsKey(
+            self,
+            id_,
+            props=KmsKeyProps(
+                alias=alias,
+                description=description,
+                account_id=self.account_id,
+                partition=self.partition,
+                region=self.config.region if for_logs else "",
+                service_principals=service_principals,
+            ),
+        )
 
     def register_outgoing_cross_stack_reference(self, identifier: str) -> TerraformOutput:
         """cdktf's hook for a value another stack reads (an output read back through `terraform_remote_state`).

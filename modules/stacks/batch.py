@@ -26,7 +26,6 @@ from modules.constructs.batch_job_definition import BatchJobDefinition, BatchJob
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
 from modules.constructs.event_rule_to_topic import EventRuleToTopic, EventRuleToTopicProps
 from modules.constructs.fargate_job_queue import FargateJobQueue, FargateJobQueueProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.lambda_function import LambdaFunction
 from modules.constructs.policy_statements import Condition, statement
 from modules.constructs.service_roles import inline_policy
@@ -80,16 +79,10 @@ class BatchStack(PipelineStack):
                 f"{', '.join(sorted(registry.repositories))}"
             )
         self.bucket = storage.results_bucket
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "batch-key",
-            props=KmsKeyProps(
-                alias=name,
-                description=f"batch job and function logs, function environments of {prefix}",
-                account_id=self.account_id,
-                partition=self.partition,
-                region=config.region,
-            ),
+            alias=name,
+            description=f"batch job and function logs, function environments of {prefix}",
         )
 
         repository = registry.repositories[batch.image]

@@ -25,7 +25,6 @@ from modules.constructs.application_load_balancer import (
 from modules.constructs.aws_api_egress import HTTPS_PORT, allow_https_to_aws_apis
 from modules.constructs.ecs_cluster import EcsCluster, EcsClusterProps
 from modules.constructs.fargate_service import FargateService, FargateServiceProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.lambda_function import LambdaFunction
 from modules.constructs.lambda_package import (
     function_names,
@@ -45,7 +44,7 @@ from modules.constructs.service_deployment_alarms import (
 )
 from modules.constructs.sqs_event_source import SqsEventSource, SqsEventSourceProps
 from modules.stacks.base import PipelineStack
-from modules.stacks.model_load_balancer import model_load_balancer
+from modules.stacks.model_load_balancer import model_load_balancer, model_load_balancer_outputs
 from modules.stacks.pipeline_function import pipeline_function
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
@@ -79,7 +78,7 @@ TASK_PROTECTION = ["ecs:UpdateTaskProtection"]
 
 @dataclass(frozen=True)
 class InferenceService:
-    """The Fargate inference service as other stacks see it (docs/stack_interfaces.md)."""
+    """The inference service as other stacks see it (docs/stack-interfaces.md): on Fargate, or on EKS (eks.py)."""
 
     load_balancer: Any  # aws_lb: .arn, .dns_name
     listener_arn: str  # the listener that forwards to the service (the API's VPC link integrates with it)
@@ -121,16 +120,10 @@ class ComputeStack(PipelineStack):
             if name not in BATCH_FUNCTIONS
         ]
         self._check(names)
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "compute-key",
-            props=KmsKeyProps(
-                alias=f"{prefix}-compute",
-                description=f"Lambda environments and compute logs of {prefix}",
-                account_id=self.account_id,
-                partition=self.partition,
-                region=config.region,
-            ),
+            alias=f"{prefix}-compute",
+            description=f"Lambda environments and compute logs of {prefix}",
         )
         self.s3_prefix_list_id = None
         if not compute.egress_to_internet:
@@ -687,16 +680,7 @@ class ComputeStack(PipelineStack):
             return  # the services and their outputs are the eks stack's
         self.output("ecs_cluster_name", self.cluster.name, "ECS cluster of the Fargate services")
         if self.inference_service:
-            self.output(
-                "inference_load_balancer_dns",
-                self.inference_service.load_balancer.dns_name,
-                "DNS name of the inference service's load balancer",
-            )
-            self.output(
-                "inference_listener_arn",
-                self.inference_service.listener_arn,
-                "listener the API's VPC link integrates with",
-            )
+            model_load_balancer_outputs(self, self.inference_service)
             self.output("model_url", self.inference_service.url, "MODEL_URL of the http model backend")
         if self.queue_worker:
             self.output("queue_worker_service_name", self.queue_worker.name, "Fargate service scaled on the backlog")

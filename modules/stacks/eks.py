@@ -21,7 +21,6 @@ from modules import aws
 from modules.config import PipelineConfig
 from modules.constructs.eks_cluster import EksCluster, EksClusterProps
 from modules.constructs.eks_node_group import EksNodeGroup, EksNodeGroupProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.pod_identity_role import PodIdentityRole, PodIdentityRoleProps
 from modules.constructs.policy_statements import statement
 from modules.kubernetes.spec import (
@@ -34,7 +33,7 @@ from modules.kubernetes.spec import (
 )
 from modules.stacks.base import PipelineStack
 from modules.stacks.compute import HEALTH_CHECK_COMMAND, ComputeStack, InferenceService
-from modules.stacks.model_load_balancer import model_load_balancer
+from modules.stacks.model_load_balancer import model_load_balancer, model_load_balancer_outputs
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)
     from modules.stacks.messaging import MessagingStack
@@ -104,16 +103,10 @@ class EksStack(PipelineStack):
         compute, eks = config.compute, config.compute.eks
         prefix = config.name_prefix
         name = compute.eks_cluster_name(prefix)
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "eks-key",
-            props=KmsKeyProps(
-                alias=f"{prefix}-eks",
-                description=f"Kubernetes secrets and control-plane logs of the EKS cluster {name}",
-                account_id=self.account_id,
-                partition=self.partition,
-                region=config.region,
-            ),
+            alias=f"{prefix}-eks",
+            description=f"Kubernetes secrets and control-plane logs of the EKS cluster {name}",
         )
         self.cluster = EksCluster(
             self,
@@ -401,16 +394,7 @@ class EksStack(PipelineStack):
             "folder of the generated manifests, next to stacks/ in the synth output",
         )
         if self.inference_service:
-            self.output(
-                "inference_load_balancer_dns",
-                self.inference_service.load_balancer.dns_name,
-                "DNS name of the inference service's load balancer",
-            )
-            self.output(
-                "inference_listener_arn",
-                self.inference_service.listener_arn,
-                "listener the API's VPC link integrates with",
-            )
+            model_load_balancer_outputs(self, self.inference_service)
             self.output(
                 "inference_target_group_name",
                 self.inference_service.alb.target_group.name,

@@ -19,7 +19,6 @@ from modules.config.inference import local_nvme_instance
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
 from modules.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps
 from modules.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.sagemaker_endpoint import (
     SHADOW_VARIANT_NAME,
     VARIANT_NAME,
@@ -67,16 +66,10 @@ class InferenceStack(PipelineStack):
         mode = ENDPOINT_MODES[inference.mode]
         if IMAGE not in registry.repositories:
             raise ValueError(f"inference: the registry has no {IMAGE!r} repository (containers/{IMAGE}/Dockerfile)")
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "inference-key",
-            props=KmsKeyProps(
-                alias=f"{config.name_prefix}-inference",
-                description=f"SageMaker volume and logs of {name}",
-                account_id=self.account_id,
-                partition=self.partition,
-                region=config.region,
-            ),
+            alias=f"{config.name_prefix}-inference",
+            description=f"SageMaker volume and logs of {name}",
         )
         results_arn = storage.results_bucket.arn
         results_uri = f"s3://{storage.results_bucket.name}/"

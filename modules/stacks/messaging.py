@@ -18,7 +18,6 @@ from modules.config import PipelineConfig
 from modules.config.messaging import ASYNC_NOTIFICATIONS, physical_queue_name
 from modules.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from modules.constructs.encrypted_topic import EncryptedTopic, EncryptedTopicProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.stacks.base import PipelineStack
 
 # SNS encrypts into the queues, SQS reads its own messages, CloudWatch publishes alarms to the encrypted topic.
@@ -38,16 +37,12 @@ class MessagingStack(PipelineStack):
         super().__init__(scope, id_, config=config)
         messaging = config.messaging
         prefix = config.name_prefix
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "messaging-key",
-            props=KmsKeyProps(
-                alias=f"{prefix}-messaging",
-                description=f"topics and queues of {prefix}",
-                account_id=self.account_id,
-                partition=self.partition,
-                service_principals=KEY_SERVICE_PRINCIPALS + ((EVENTBRIDGE,) if config.batch.enabled else ()),
-            ),
+            alias=f"{prefix}-messaging",
+            description=f"topics and queues of {prefix}",
+            for_logs=False,
+            service_principals=KEY_SERVICE_PRINCIPALS + ((EVENTBRIDGE,) if config.batch.enabled else ()),
         )
 
         self.requests_topic = EncryptedTopic(

@@ -16,6 +16,7 @@ from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
 
 if TYPE_CHECKING:
     from modules.stacks.base import PipelineStack
+    from modules.stacks.compute import InferenceService
     from modules.stacks.network import NetworkStack
     from modules.stacks.storage import StorageStack
 
@@ -54,3 +55,13 @@ def model_load_balancer(
             target_group_tags=target_group_tags or {},
         ),
     )
+
+
+def model_load_balancer_outputs(stack: PipelineStack, service: InferenceService) -> None:
+    """The outputs the API stack and the operators read, the same names whichever stack owns the balancer."""
+    stack.output(
+        "inference_load_balancer_dns",
+        service.load_balancer.dns_name,
+        "DNS name of the inference service's load balancer",
+    )
+    stack.output("inference_listener_arn", service.listener_arn, "listener the API's VPC link integrates with")

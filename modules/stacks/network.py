@@ -6,7 +6,6 @@ from constructs import Construct
 
 from modules.config import PipelineConfig
 from modules.constructs.flow_logs import VpcFlowLogs, VpcFlowLogsProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.vpc import Vpc, VpcProps
 from modules.constructs.vpc_endpoints import VpcEndpoints, VpcEndpointsProps
 from modules.stacks.base import PipelineStack
@@ -47,16 +46,10 @@ class NetworkStack(PipelineStack):
 
         self.flow_logs = None
         if network.flow_logs:
-            key = KmsKey(
-                self,
+            key = self.customer_key(
                 "flow-logs-key",
-                props=KmsKeyProps(
-                    alias=f"{prefix}-flow-logs",
-                    description=f"VPC flow logs of {prefix}",
-                    account_id=self.account_id,
-                    partition=self.partition,
-                    region=config.region,
-                ),
+                alias=f"{prefix}-flow-logs",
+                description=f"VPC flow logs of {prefix}",
             )
             self.flow_logs = VpcFlowLogs(
                 self,

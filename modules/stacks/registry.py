@@ -8,7 +8,6 @@ from constructs import Construct
 
 from modules.config import PipelineConfig
 from modules.constructs.ecr_repository import EcrRepository, EcrRepositoryProps
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.stacks.base import PipelineStack
 
 CONTAINERS_DIR = Path(__file__).resolve().parent.parent.parent / "containers"
@@ -29,15 +28,11 @@ class RegistryStack(PipelineStack):
         images = image_names() if images is None else images
         if not images:
             raise ValueError(f"registry: no image folders (with a Dockerfile) under {CONTAINERS_DIR.name}/")
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "ecr-key",
-            props=KmsKeyProps(
-                alias=f"{config.name_prefix}-ecr",
-                description=f"ECR images of {config.name_prefix}",
-                account_id=self.account_id,
-                partition=self.partition,
-            ),
+            alias=f"{config.name_prefix}-ecr",
+            description=f"ECR images of {config.name_prefix}",
+            for_logs=False,
         )
         self.repositories: dict[str, EcrRepository] = {}
         for image in images:

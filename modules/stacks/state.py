@@ -15,7 +15,6 @@ from __future__ import annotations
 from constructs import Construct
 
 from modules.config import PipelineConfig
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.policy_statements import Condition, statement
 from modules.constructs.secure_bucket import ExpiryRule, SecureBucket, SecureBucketProps
 from modules.stacks.base import PipelineStack
@@ -35,15 +34,11 @@ class StateStack(PipelineStack):
         super().__init__(scope, id_, config=config, force_local_backend=not config.state.self_managed)
         name = config.state_bucket_name
         bucket_arn = f"arn:{self.partition}:s3:::{name}"
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "state-key",
-            props=KmsKeyProps(
-                alias=config.state_key_alias,
-                description=f"Terraform state of {config.name_prefix}",
-                account_id=self.account_id,
-                partition=self.partition,
-            ),
+            alias=config.state_key_alias,
+            description=f"Terraform state of {config.name_prefix}",
+            for_logs=False,
         )
         self.access_logs = SecureBucket(
             self,

@@ -14,7 +14,6 @@ from constructs import Construct
 from lambdas.contract import BATCH_INPUTS_PREFIX, REQUESTS_PREFIX, RESULTS_PREFIX
 from modules import aws
 from modules.config import PipelineConfig
-from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.policy_statements import statement
 from modules.constructs.secure_bucket import ExpiryRule, SecureBucket, SecureBucketProps
 from modules.stacks.base import PipelineStack
@@ -36,15 +35,11 @@ class StorageStack(PipelineStack):
         super().__init__(scope, id_, config=config)
         storage = config.storage
         prefix, account_id = config.name_prefix, config.account_id
-        self.key = KmsKey(
-            self,
+        self.key = self.customer_key(
             "storage-key",
-            props=KmsKeyProps(
-                alias=f"{prefix}-storage",
-                description=f"model artifacts, requests and results of {prefix}",
-                account_id=self.account_id,
-                partition=self.partition,
-            ),
+            alias=f"{prefix}-storage",
+            description=f"model artifacts, requests and results of {prefix}",
+            for_logs=False,
         )
         access_logs_name = storage.bucket_name(prefix, "access-logs", account_id)
         self.access_logs_bucket = SecureBucket(
