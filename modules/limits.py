@@ -411,11 +411,6 @@ def modes_of(setting: str) -> tuple[EndpointMode, ...]:
     return tuple(mode for mode, rules in ENDPOINT_MODES.items() if setting in rules.settings)
 
 
-def modes_where(feature: str) -> tuple[EndpointMode, ...]:
-    """The modes whose rules have FEATURE (an EndpointModeRules flag, e.g. "guardrails")."""
-    return tuple(mode for mode, rules in ENDPOINT_MODES.items() if getattr(rules, feature))
-
-
 MODE_SPECIFIC_SETTINGS = frozenset(setting for rules in ENDPOINT_MODES.values() for setting in rules.settings)
 
 
