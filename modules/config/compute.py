@@ -74,6 +74,10 @@ def lambda_event_body_max() -> int:
     return (LAMBDA_SYNC_PAYLOAD.value - LAMBDA_EVENT_ENVELOPE_BYTES) * raw // grown
 
 
+# The queue worker's Fargate capacity-provider shares: meaningless on EKS, so refused there rather than ignored.
+FARGATE_CAPACITY_SETTINGS = frozenset({"fargate_base", "fargate_weight", "fargate_spot_weight"})
+
+
 @dataclass(frozen=True)
 class PayloadLimits:
     """The largest body AWS carries on each route (bytes), each with the hop that bounds it."""
@@ -202,6 +206,12 @@ class ComputeConfig(StrictModel):
                 )
             return problems
         problems = self.eks.problems()
+        for name in sorted(self.queue_worker.model_fields_set & FARGATE_CAPACITY_SETTINGS):
+            problems.append(
+                f"compute.queue_worker.{name}: applies only to compute.orchestrator = 'ecs' (Fargate capacity "
+                "providers); on EKS the pods run on the cluster's nodes (Auto Mode's, or compute.eks.node_group's, "
+                "whose capacity_type chooses Spot); remove it"
+            )
         if predict_backend == "fargate":
             problems.append(
                 "api.predict_backend: 'fargate' is the ECS service, but compute.orchestrator = 'eks': "

@@ -143,6 +143,11 @@ def test_a_gpu_node_group_with_gpu_pods_is_accepted(tmp_path):
             "[compute.inference_service]\nmin_count = 0\ndesired_count = 1",
             "compute.inference_service.min_count: 0 is not possible on EKS",
         ),
+        (
+            "[compute.queue_worker]\n",
+            "[compute.queue_worker]\nfargate_spot_weight = 3\n",
+            "compute.queue_worker.fargate_spot_weight: applies only to compute.orchestrator = 'ecs'",
+        ),
     ],
 )
 def test_what_depends_on_the_orchestrator_must_agree_with_it(tmp_path, replace, by, expected):
