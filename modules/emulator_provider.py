@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# What the local emulator's STS answers (moto's default account): the account of every emulator-only environment.
+EMULATOR_ACCOUNT_ID = "123456789012"
+
 # Terraform AWS provider `endpoints` keys for every service the stacks use (or may use soon). Canonical key
 # names only: the aliases (applicationautoscaling, cloudwatchlogs, elasticloadbalancingv2 ...) conflict with
 # the canonical key when both are set.

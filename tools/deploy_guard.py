@@ -24,6 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from modules.emulator_provider import EMULATOR_ACCOUNT_ID
 from tools.terraform_cli import PROJECT_ROOT, TerraformNotFound, toolchain
 
 CDKTF = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
@@ -129,10 +130,15 @@ def run(args: argparse.Namespace) -> int:
     identity = caller_identity(config.region)
     account = identity.get("Account")
     if account not in config.allowed_account_ids:
+        emulator_only = list(config.allowed_account_ids) == [EMULATOR_ACCOUNT_ID]
         raise Refused(
             f"your credentials reach account {account} ({identity.get('Arn')}), but {config.environment} "
-            f"may only touch {', '.join(config.allowed_account_ids)} (allowed_account_ids): switch "
-            "credentials"
+            + (
+                f"may only touch the local emulator's account {EMULATOR_ACCOUNT_ID}: it is deployed with "
+                f"PIPELINE_ENV={config.environment} make deploy-local"
+                if emulator_only
+                else f"may only touch {', '.join(config.allowed_account_ids)} (allowed_account_ids): switch credentials"
+            )
         )
     print(
         f"{args.action}: environment {config.environment} ({path.name}), account {account} "

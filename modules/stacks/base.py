@@ -19,11 +19,11 @@ from modules import aws, defaults
 from modules.config import PipelineConfig
 from modules.config.backend import LocalBackendConfig
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
+from modules.emulator_provider import EMULATOR_ACCOUNT_ID
 
-# What the local emulator's STS answers (moto's default account). An environment without allowed_account_ids (local)
-# gets it as its only allowed account: Terraform's AWS provider then refuses every real account before it plans
-# anything ("AWS account ID not allowed"), so `local` can only ever be deployed onto the emulator.
-EMULATOR_ACCOUNT_ID = "123456789012"
+# An environment without allowed_account_ids (local) gets the emulator's account as its only allowed account:
+# Terraform's AWS provider then refuses every real account before it plans anything ("AWS account ID not allowed"),
+# so `local` can only ever be deployed onto the emulator.
 
 # cdktf.out/stacks/<stack>/ is where Terraform runs; the project root is three levels up.
 PROJECT_ROOT_FROM_STACK_DIR = "../../.."

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 
-from modules.stacks.base import EMULATOR_ACCOUNT_ID
+from modules.emulator_provider import EMULATOR_ACCOUNT_ID
 from tools.emulator import start_emulator
 
 REAL_ACCOUNT = "210987654321"

@@ -77,6 +77,24 @@ def test_credentials_of_another_account_are_refused_before_synth(emulator_creden
     assert not (tmp_path / "out").exists()
 
 
+def test_an_emulator_only_environment_points_real_credentials_to_deploy_local(monkeypatch, capsys, tmp_path):
+    """local-eks allows only the emulator's account: with real credentials the advice is deploy-local, not "switch
+    credentials" (which would suggest the environment belongs to some other real account)."""
+    import tools.deploy_guard as guard
+
+    real = {"Account": "999999999999", "Arn": "arn:aws:sts::999999999999:user/alice"}
+    monkeypatch.setattr(guard, "caller_identity", lambda region: real)
+    monkeypatch.setenv("PIPELINE_ENV", "local-eks")
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "out"))
+    assert main(["deploy"]) == EXIT_REFUSED
+    assert capsys.readouterr().err == (
+        "error: your credentials reach account 999999999999 (arn:aws:sts::999999999999:user/alice), but local-eks "
+        f"may only touch the local emulator's account {EMULATOR_ACCOUNT}: it is deployed with "
+        "PIPELINE_ENV=local-eks make deploy-local\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.terraform
 @pytest.mark.emulator
 def test_make_diff_announces_the_target_then_plans_the_named_stack_offline(
