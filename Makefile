@@ -83,7 +83,7 @@ bench-batch: install ## batch mode on one task: records/s and peak memory at 100
 transform: install ## SageMaker Batch Transform of the endpoint's model: make transform INPUT=s3://<results bucket>/batch-inputs/<prefix>/
 	$(VENV_PY) -m tools.transform --input "$(INPUT)" $(TRANSFORM_ARGS)
 
-bench-worker: install ## queue consumer jobs/s and p50/p99 job latency on loopback, emulator queue, real model (measured)
+bench-worker: install ## jobs/s and p50/p99 job latency, queue worker task vs worker function instance, per batch size (measured)
 	$(VENV_PY) benchmarks/worker_throughput.py
 
 docs: install ## regenerate docs/configuration.md (from the config schema) and docs/architecture.{dot,svg} (from the stacks)

@@ -1,13 +1,23 @@
-"""Jobs per second and job latency through the queue consumer (`serve.py work`), measured, not asserted.
+"""Jobs per second and job latency per task of the queue consumer against per instance of the worker function.
+
+The two consumers of a work queue, on the same model server, emulator and job documents:
+- `consumer`: the container's queue consumer (`serve.py work`) as its own process, exactly as the image runs it
+  (one task);
+- `function`: the worker function (`lambdas/worker/handler.py`) in its own process, driven the way Lambda's SQS
+  event source mapping drives one concurrent execution: long-poll ReceiveMessage for up to the batch size, one
+  `handler(event, context)` call at a time with the event the mapping builds, then DeleteMessageBatch for the
+  records the handler did not report in `batchItemFailures` (ReportBatchItemFailures).
 
 Everything on loopback: a moto server for the queue, bucket and topic; the image's model server (gunicorn, the
-real example model); the consumer as its own process, exactly as the image runs it. Each measurement sends JOBS
-jobs to the queue at once and waits for all their results; a job's latency runs from its send to the
-`completed_at` of its result document (queueing, the consumer's receive, the model call, the result's write and
-announcement). Batch sizes (QUEUE_BATCH_SIZE) are interleaved over the rounds, so drifting load hits them alike;
-medians and ranges are reported. Run it when `uptime` shows a load average under 1.5.
+real example model). Each measurement sends JOBS jobs to the queue at once and waits for all their results; a
+job's latency runs from its send to the `completed_at` of its result document (queueing, the receive, the model
+call, the result's write and announcement). Consumers and batch sizes (QUEUE_BATCH_SIZE; the event source
+mapping's batch size for the function) are interleaved over the rounds, so drifting load hits them alike; medians
+and ranges are reported, with the ratio consumer/function per batch size. Run it when `uptime` shows a load
+average under 1.5.
 
 usage: python benchmarks/worker_throughput.py [--jobs 200] [--rounds 3] [--batch-sizes 1,5,10] [--model-workers 2]
+                                              [--consumers consumer,function]
 """
 
 from __future__ import annotations
@@ -25,11 +35,15 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from lambdas import contract  # noqa: E402
+from modules.limits import LAMBDA_TIMEOUT  # noqa: E402
 from tools.emulator import start_emulator  # noqa: E402
 from tools.local.smoke import LOG_DIR, LocalProcess, ModelServer, wait_for  # noqa: E402
 
 REGION = "us-east-1"
 ROW = [5.1, 3.5, 1.4, 0.2]
+CONSUMERS = ("consumer", "function")
+FUNCTION_DRIVER_FLAG = "--drive-function"  # the child process that stands in for the event source mapping
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -50,28 +64,33 @@ def resources(clients: dict, run: str) -> dict[str, str]:
     return {"bucket": bucket, "queue": queue, "topic": topic}
 
 
-def measure(clients: dict, aws_env: dict[str, str], model_url: str, batch_size: int, jobs: int) -> dict[str, float]:
+def measure(
+    clients: dict, aws_env: dict[str, str], model_url: str, kind: str, batch_size: int, jobs: int
+) -> dict[str, float]:
+    """One measurement of consumer KIND ("consumer" or "function") at BATCH_SIZE on fresh resources."""
     names = resources(clients, uuid.uuid4().hex[:8])
+    # What the compute stack sets on both (modules/stacks/compute.py); the function ignores QUEUE_BATCH_SIZE and
+    # HEALTH_FILE, its driver reads the batch size as the event source mapping's.
     env = {
         **os.environ,
         **aws_env,
-        "QUEUE_URL": names["queue"],
-        "QUEUE_BATCH_SIZE": str(batch_size),
-        "RESULTS_BUCKET": names["bucket"],
-        "RESULTS_TOPIC_ARN": names["topic"],
-        "MODEL_BACKEND": "http",
-        "MODEL_URL": model_url,
-        "MODEL_TIMEOUT_SECONDS": "10",
-        "LOG_LEVEL": "WARNING",
+        contract.QUEUE_URL: names["queue"],
+        contract.QUEUE_BATCH_SIZE: str(batch_size),
+        contract.RESULTS_BUCKET: names["bucket"],
+        contract.RESULTS_TOPIC_ARN: names["topic"],
+        contract.MODEL_BACKEND: contract.BACKEND_HTTP,
+        contract.MODEL_URL: model_url,
+        contract.MODEL_TIMEOUT_SECONDS: str(contract.DEFAULT_MODEL_TIMEOUT_SECONDS),
+        contract.LOG_LEVEL: "WARNING",
         "PYTHONPATH": str(PROJECT_ROOT),
         "HEALTH_FILE": str(LOG_DIR / "bench-worker.health"),
     }
-    consumer = LocalProcess.start(
-        [sys.executable, str(PROJECT_ROOT / "containers" / "inference" / "serve.py"), "work"],
-        env,
-        "bench-worker.log",
-        cwd=PROJECT_ROOT / "containers" / "inference",
-    )
+    if kind == "consumer":
+        command = [sys.executable, str(PROJECT_ROOT / "containers" / "inference" / "serve.py"), contract.WORK_COMMAND]
+        cwd = PROJECT_ROOT / "containers" / "inference"
+    else:
+        command, cwd = [sys.executable, str(Path(__file__).resolve()), FUNCTION_DRIVER_FLAG], PROJECT_ROOT
+    consumer = LocalProcess.start(command, env, f"bench-worker-{kind}.log", cwd=cwd)
     try:
         send(clients, names, 10)  # warm-up: clients, connections, the model's first predictions
         wait_for(lambda: count(clients, names) >= 10, "the warm-up jobs", 120)
@@ -115,6 +134,45 @@ def send(clients: dict, names: dict[str, str], jobs: int) -> dict[str, float]:
     return sent
 
 
+def drive_function() -> int:
+    """One concurrent execution of the worker function fed as Lambda's SQS event source mapping feeds it, until
+    SIGTERM (whose default action ends the process: like the mapping, it has nothing to hand back)."""
+    import boto3
+
+    # Imported in this process only: its cached clients and connections then live from one invocation to the
+    # next, as in a warm Lambda execution environment.
+    from lambdas.worker.handler import handler
+    from tools.pipeline.deployment import Runtime
+    from tools.pipeline.local import LambdaContext, sqs_event
+
+    queue_url = os.environ[contract.QUEUE_URL]
+    batch_size = int(os.environ[contract.QUEUE_BATCH_SIZE])
+    # The deadline only decides which records are deferred to a later invocation, never how fast a job runs:
+    # the longest timeout Lambda allows, so none is deferred and both consumers do the same work.
+    function = Runtime(name="worker", kind="function", environment={}, timeout_seconds=LAMBDA_TIMEOUT.value)
+    sqs = boto3.client("sqs")
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(batch_size, 10),
+            WaitTimeSeconds=contract.LONG_POLL_SECONDS,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            continue
+        outcome = handler(sqs_event(messages, queue_arn, os.environ["AWS_REGION"]), LambdaContext(function))
+        failed = {item["itemIdentifier"] for item in outcome.get("batchItemFailures", [])}
+        # The mapping deletes the rest; the failed stay invisible until their visibility timeout ends.
+        done = [message for message in messages if message["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+
+
 def count(clients: dict, names: dict[str, str]) -> int:
     paginator = clients["s3"].get_paginator("list_objects_v2")
     return sum(page.get("KeyCount", 0) for page in paginator.paginate(Bucket=names["bucket"], Prefix="results/"))
@@ -123,13 +181,20 @@ def count(clients: dict, names: dict[str, str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
+    if (argv if argv is not None else sys.argv[1:]) == [FUNCTION_DRIVER_FLAG]:
+        return drive_function()
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-sizes", default="1,5,10")
     parser.add_argument("--model-workers", type=int, default=2)
+    parser.add_argument("--consumers", default=",".join(CONSUMERS), help="which of consumer,function to measure")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.batch_sizes.split(",")]
+    kinds = [kind for kind in args.consumers.split(",") if kind]
+    if unknown := sorted(set(kinds) - set(CONSUMERS)):
+        parser.error(f"--consumers: unknown {', '.join(unknown)}; allowed: {', '.join(CONSUMERS)}")
     print(f"load average before: {os.getloadavg()[0]:.2f} (1 min)", flush=True)
     emulator = start_emulator(reuse=False)
     model_server = ModelServer.start(workers=args.model_workers)
@@ -147,17 +212,20 @@ def main(argv: list[str] | None = None) -> int:
         )
         for name in ("s3", "sqs", "sns")
     }
-    results: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
+    results: dict[tuple[str, int], list[dict[str, float]]] = {(kind, size): [] for size in sizes for kind in kinds}
     try:
         for round_ in range(1, args.rounds + 1):
+            # Alternate which consumer goes first, so neither always runs on the warmer (or busier) machine.
+            order = kinds if round_ % 2 else kinds[::-1]
             for size in sizes:
-                figures = measure(clients, aws_env, model_url, size, args.jobs)
-                results[size].append(figures)
-                print(
-                    f"round {round_} batch {size:>2}: {figures['jobs_per_second']:6.1f} jobs/s, "
-                    f"p50 {figures['p50_ms']:7.1f} ms, p99 {figures['p99_ms']:7.1f} ms",
-                    flush=True,
-                )
+                for kind in order:
+                    figures = measure(clients, aws_env, model_url, kind, size, args.jobs)
+                    results[kind, size].append(figures)
+                    print(
+                        f"round {round_} {kind:<8} batch {size:>2}: {figures['jobs_per_second']:6.1f} jobs/s, "
+                        f"p50 {figures['p50_ms']:7.1f} ms, p99 {figures['p99_ms']:7.1f} ms",
+                        flush=True,
+                    )
     finally:
         model_server.stop()
         emulator.stop()
@@ -165,15 +233,27 @@ def main(argv: list[str] | None = None) -> int:
         f"\n{args.jobs} jobs per measurement, {args.rounds} rounds, model server with {args.model_workers} workers; "
         f"load average after: {os.getloadavg()[0]:.2f}"
     )
+    print("consumer: one queue consumer process (a task); function: one concurrent execution of the worker function")
     print(
-        f"{'batch':>5} | {'jobs/s median (range)':>24} | {'p50 ms median (range)':>24} | {'p99 ms median (range)':>24}"
+        f"{'consumer':<8} | {'batch':>5} | {'jobs/s median (range)':>24} | {'p50 ms median (range)':>24} | "
+        f"{'p99 ms median (range)':>24}"
     )
-    for size, runs in results.items():
+    for (kind, size), runs in sorted(results.items(), key=lambda item: (item[0][1], kinds.index(item[0][0]))):
         cells = []
         for key in ("jobs_per_second", "p50_ms", "p99_ms"):
             values = [run[key] for run in runs]
             cells.append(f"{statistics.median(values):8.1f} ({min(values):.1f}-{max(values):.1f})")
-        print(f"{size:>5} | " + " | ".join(f"{cell:>24}" for cell in cells))
+        print(f"{kind:<8} | {size:>5} | " + " | ".join(f"{cell:>24}" for cell in cells))
+    if set(CONSUMERS) <= set(kinds):
+        print("\nratio consumer/function (medians; jobs/s above 1 and latency below 1 favour the consumer)")
+        print(f"{'batch':>5} | {'jobs/s':>7} | {'p50':>7} | {'p99':>7}")
+        for size in sizes:
+            ratios = [
+                statistics.median(run[key] for run in results["consumer", size])
+                / statistics.median(run[key] for run in results["function", size])
+                for key in ("jobs_per_second", "p50_ms", "p99_ms")
+            ]
+            print(f"{size:>5} | " + " | ".join(f"{ratio:7.2f}" for ratio in ratios))
     return 0
 
 
