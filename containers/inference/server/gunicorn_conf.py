@@ -35,8 +35,20 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_port}"
 
 # Inference is CPU-bound: one process per CPU; a couple of threads each overlap request I/O.
 workers = int(os.environ.get("WORKERS") or _available_cpus())
-worker_class = "gthread"
-threads = int(os.environ.get("THREADS") or 2)
+worker_class = os.environ.get("WORKER_CLASS") or "server.worker.BalancedWorker"
+threads = int(os.environ.get("THREADS") or 1)
+
+
+def pre_fork(server, worker):
+    """Give the worker its slot on the shared connection board (BalancedWorker)."""
+    if hasattr(worker, "assign_slot"):
+        worker.assign_slot(server.WORKERS.values())
+
+
+def child_exit(server, worker):
+    if hasattr(worker, "release_slot"):
+        worker.release_slot()
+
 
 # SageMaker gives a real-time invocation 60 s; a worker silent for longer is stuck.
 timeout = 60

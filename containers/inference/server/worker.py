@@ -1,0 +1,333 @@
+"""The gunicorn worker of the model server: one thread, keep-alive connections, spread evenly across workers.
+
+Why not gunicorn's gthread worker (measured, see README "Why the server is built this way"):
+- gthread passes every request from its poller thread to a pool thread and back through a pipe. Inference holds
+  the GIL, so the threads add GIL handoffs and context switches, not parallelism: one thread serves faster.
+- A worker accepts every connection it is offered. Keep-alive connections opened together (a load generator, an
+  ALB warming up) all land on the worker that woke first and stay there, leaving the other CPUs idle.
+
+This worker serves each request inline in its only thread, and accepts a new connection only while it holds no
+more connections than the least-loaded worker: every worker's count sits in memory shared with the master
+(`ConnectionBoard`), the way Envoy's exact connection balancing counts per thread. A connection left waiting
+longer than ACCEPT_PATIENCE_SECONDS is taken by any worker, so a busy or stuck worker never strands it.
+
+Idle connections stay open `keepalive` seconds (longer than the ALB's idle timeout). On SIGTERM the worker stops
+accepting, finishes the request in hand, answers requests already sent on kept-alive connections with
+`Connection: close` for up to STOP_LINGER_SECONDS, then exits.
+
+A slow client holds its worker while it sends one request, up to IO_TIMEOUT_SECONDS per read or write: this
+server sits behind an ALB, SageMaker or a Kubernetes Service, which send whole requests at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import selectors
+import socket
+import sys
+import time
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from gunicorn import http, util
+from gunicorn.http import wsgi
+from gunicorn.workers import base
+
+# How long a pending connection may wait for the least-loaded worker before any worker takes it.
+ACCEPT_PATIENCE_SECONDS = 0.05
+# How often a worker that is not the least loaded looks again at the counts and the listener.
+REBALANCE_POLL_SECONDS = 0.01
+# The longest one read or write of a request may block the worker.
+IO_TIMEOUT_SECONDS = 5.0
+# How long a stopping worker keeps kept-alive connections for requests already on their way (gthread's value).
+STOP_LINGER_SECONDS = 2.0
+# The heartbeat file and the parent check are syscalls: once a second is plenty against a 60 s timeout.
+HEARTBEAT_SECONDS = 1.0
+
+
+class ConnectionBoard:
+    """Open connections per worker slot, in anonymous shared memory: forked workers see each other's counts.
+
+    The master assigns slots (`claim`, `release`); each worker writes only its own slot, so no lock is needed.
+    """
+
+    FREE = 2**62  # larger than any count, so min() over the board skips free slots
+
+    def __init__(self, slots: int) -> None:
+        self._memory = mmap.mmap(-1, slots * 8)  # MAP_SHARED | MAP_ANONYMOUS
+        self.counts = memoryview(self._memory).cast("q")
+        for slot in range(slots):
+            self.counts[slot] = self.FREE
+
+    def claim(self, taken: set[int]) -> int | None:
+        """The lowest slot no live worker holds (None when all are held: that worker then accepts freely)."""
+        return next((slot for slot in range(len(self.counts)) if slot not in taken), None)
+
+    def release(self, slot: int) -> None:
+        self.counts[slot] = self.FREE
+
+    def least(self) -> int:
+        return min(self.counts)
+
+
+class Connection:
+    """A kept-alive client socket and its HTTP parser (which holds bytes read ahead of the next request)."""
+
+    __slots__ = ("sock", "client", "server", "parser", "idle_since")
+
+    def __init__(self, sock: socket.socket, client: Any, server: Any, cfg: Any) -> None:
+        self.sock = sock
+        self.client = client
+        self.server = server
+        self.parser = http.get_parser(cfg, sock, client)
+        self.idle_since = time.monotonic()
+
+    def has_buffered_request(self) -> bool:
+        """A pipelined request already read into the parser does not make the socket readable again."""
+        return bool(self.parser.unreader.buf.getbuffer().nbytes)
+
+
+class BalancedWorker(base.Worker):
+    """Single-threaded keep-alive worker that balances connections across its siblings (see module doc)."""
+
+    board: ConnectionBoard | None = None  # created in the master by the first `assign_slot`
+    BOARD_SLOTS = 64
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.slot: int | None = None
+        self.connections: OrderedDict[socket.socket, Connection] = OrderedDict()
+        self.selector: selectors.BaseSelector | None = None
+        self.accepting = False
+        self.pending_since: float | None = None
+
+    # --- master side (gunicorn_conf.py hooks) ---
+
+    def assign_slot(self, siblings: Any) -> None:
+        """pre_fork: give this worker a board slot no live sibling holds."""
+        if BalancedWorker.board is None:
+            BalancedWorker.board = ConnectionBoard(self.BOARD_SLOTS)
+        taken = {getattr(worker, "slot", None) for worker in siblings}
+        self.slot = BalancedWorker.board.claim(taken)
+
+    def release_slot(self) -> None:
+        """child_exit: a dead worker's connections are gone; its siblings must stop waiting for it."""
+        if BalancedWorker.board is not None and self.slot is not None:
+            BalancedWorker.board.release(self.slot)
+
+    # --- worker side ---
+
+    def publish_count(self) -> None:
+        if self.board is not None and self.slot is not None:
+            self.board.counts[self.slot] = len(self.connections)
+
+    def my_turn(self) -> bool:
+        """True when this worker holds no more connections than the least-loaded one (ties all accept)."""
+        if self.board is None or self.slot is None:
+            return True
+        return len(self.connections) <= self.board.least()
+
+    def should_accept(self, now: float) -> bool:
+        if not self.alive or len(self.connections) >= self.cfg.worker_connections:
+            return False
+        if self.my_turn():
+            self.pending_since = None
+            return True
+        # Not our turn: take a connection anyway once it has waited too long for the least-loaded worker.
+        ready, _, _ = select_readable(self.sockets)
+        if not ready:
+            self.pending_since = None
+            return False
+        if self.pending_since is None:
+            self.pending_since = now
+        return now - self.pending_since >= ACCEPT_PATIENCE_SECONDS
+
+    def set_accepting(self, accepting: bool) -> None:
+        if accepting == self.accepting:
+            return
+        for listener in self.sockets:
+            if accepting:
+                self.selector.register(listener, selectors.EVENT_READ, listener)
+            else:
+                self.selector.unregister(listener)
+        self.accepting = accepting
+
+    def run(self) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(self.PIPE[0], selectors.EVENT_READ, None)  # signal wake-ups
+        for listener in self.sockets:
+            listener.setblocking(False)
+        self.publish_count()
+        next_heartbeat = 0.0
+        while self.alive:
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                self.notify()
+                if not self.is_parent_alive():
+                    break
+                self.close_idle(now - self.cfg.keepalive)
+                next_heartbeat = now + HEARTBEAT_SECONDS
+            accepting = self.should_accept(now)
+            self.set_accepting(accepting)
+            timeout = HEARTBEAT_SECONDS if accepting else REBALANCE_POLL_SECONDS
+            self.dispatch(self.selector.select(timeout))
+        self.stop_gracefully()
+
+    def dispatch(self, events: list[tuple[selectors.SelectorKey, int]]) -> None:
+        for key, _ in events:
+            target = key.data
+            if target is None:
+                drain_pipe(self.PIPE[0])
+            elif isinstance(target, Connection):
+                self.serve(target)
+            elif self.accepting:  # a listener; an earlier accept in this batch may have ended our turn
+                self.accept(target)
+
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            client_sock, client = listener.accept()
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        client_sock.settimeout(IO_TIMEOUT_SECONDS)
+        util.close_on_exec(client_sock)
+        connection = Connection(client_sock, client, listener.getsockname(), self.cfg)
+        self.connections[client_sock] = connection
+        self.selector.register(client_sock, selectors.EVENT_READ, connection)
+        self.publish_count()
+        self.pending_since = None
+
+    def serve(self, connection: Connection) -> None:
+        """Answer the request(s) waiting on a readable connection; close it unless it stays alive."""
+        keep = self.handle(connection)
+        while keep and connection.has_buffered_request():
+            keep = self.handle(connection)
+        if keep:
+            connection.idle_since = time.monotonic()
+            self.connections.move_to_end(connection.sock)
+        else:
+            self.close(connection)
+
+    def close(self, connection: Connection, graceful: bool = True) -> None:
+        self.selector.unregister(connection.sock)
+        del self.connections[connection.sock]
+        self.publish_count()
+        if graceful:
+            util.close_graceful(connection.sock)
+        else:
+            util.close(connection.sock)
+
+    def close_idle(self, idle_before: float) -> None:
+        """Close connections idle since before `idle_before` (the oldest first: the dict is in use order)."""
+        while self.connections:
+            connection = next(iter(self.connections.values()))
+            if connection.idle_since >= idle_before:
+                return
+            self.close(connection, graceful=False)
+
+    def stop_gracefully(self) -> None:
+        self.set_accepting(False)
+        self.publish_count()
+        deadline = time.monotonic() + min(STOP_LINGER_SECONDS, self.cfg.graceful_timeout)
+        while self.connections:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.notify()
+            self.dispatch(self.selector.select(min(remaining, HEARTBEAT_SECONDS)))
+        for connection in list(self.connections.values()):
+            self.close(connection, graceful=False)
+        if self.board is not None and self.slot is not None:
+            self.board.release(self.slot)
+        self.selector.close()
+
+    def is_parent_alive(self) -> bool:
+        if self.ppid != os.getppid():
+            self.log.info("Parent changed, shutting down: %s", self)
+            return False
+        return True
+
+    def handle(self, connection: Connection) -> bool:
+        """One request on the connection; True when the connection may serve another."""
+        req = None
+        try:
+            req = next(connection.parser)
+            if not self.handle_request(connection, req):
+                return False
+            # A body the application did not read would look like the next request: drain it (bounded).
+            return bool(
+                connection.parser.finish_body(deadline=time.monotonic() + IO_TIMEOUT_SECONDS)
+            )
+        except (http.errors.NoMoreData, StopIteration):
+            return False  # the client closed the connection, or HTTP says this was the last request
+        except TimeoutError:
+            self.log.debug("Closing a connection silent for %ss mid-request", IO_TIMEOUT_SECONDS)
+            return False
+        except OSError as error:
+            if error.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
+                self.log.exception("Socket error processing request.")
+            return False
+        except Exception as error:
+            self.handle_error(req, connection.sock, connection.client, error)
+            return False
+
+    def handle_request(self, connection: Connection, req: Any) -> bool:
+        """gunicorn's sync handling, minus its forced close: True when the response kept the connection open."""
+        environ: dict[str, Any] = {}
+        resp = None
+        try:
+            self.cfg.pre_request(self, req)
+            request_start = datetime.now()
+            resp, environ = wsgi.create(
+                req, connection.sock, connection.client, connection.server, self.cfg
+            )
+            self.nr += 1
+            if self.nr >= self.max_requests and self.alive:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
+            if not self.alive or not self.cfg.keepalive:
+                resp.force_close()
+            respiter = self.wsgi(environ, resp.start_response)
+            try:
+                if isinstance(respiter, environ["wsgi.file_wrapper"]):
+                    resp.write_file(respiter)
+                else:
+                    for item in respiter:
+                        resp.write(item)
+                resp.close()
+            finally:
+                self.log.access(resp, req, environ, datetime.now() - request_start)
+                if hasattr(respiter, "close"):
+                    respiter.close()
+            return not resp.should_close()
+        except OSError:
+            util.reraise(*sys.exc_info())
+        except (Exception, SystemExit):
+            if resp and resp.headers_sent:
+                # Timeout abort is SystemExit. A started response cannot turn into a 500: close instead.
+                self.log.exception("Error handling request")
+                raise StopIteration() from None
+            raise
+        finally:
+            try:
+                self.cfg.post_request(self, req, environ, resp)
+            except Exception:
+                self.log.exception("Exception in post_request hook")
+
+
+def select_readable(sockets: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
+    import select
+
+    return select.select(sockets, [], [], 0)
+
+
+def drain_pipe(fd: int) -> None:
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:
+        pass
