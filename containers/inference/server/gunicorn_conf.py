@@ -33,19 +33,27 @@ def _available_cpus() -> int:
 _port = os.environ.get("SAGEMAKER_BIND_TO_PORT") or os.environ.get("PORT") or "8080"
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_port}"
 
-# Inference is CPU-bound: one process per CPU; a couple of threads each overlap request I/O.
+# Inference is CPU-bound and holds the GIL: one single-threaded process per CPU (server/worker.py says why).
+# THREADS above 1 switches to gunicorn's gthread worker, for request paths that mostly wait on I/O.
 workers = int(os.environ.get("WORKERS") or _available_cpus())
-worker_class = os.environ.get("WORKER_CLASS") or "server.worker.BalancedWorker"
 threads = int(os.environ.get("THREADS") or 1)
+worker_class = "server.worker.BalancedWorker" if threads == 1 else "gthread"
+
+# One numeric-library thread per worker: the workers already use every CPU, and more threads than CPUs only
+# preempt each other. The image sets the same; this covers `make serve-model`, tests and benchmarks. Workers
+# import numpy after the fork, so they read these.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 
 def pre_fork(server, worker):
-    """Give the worker its slot on the shared connection board (BalancedWorker)."""
+    """Give a BalancedWorker its slot on the connection board shared by the workers."""
     if hasattr(worker, "assign_slot"):
         worker.assign_slot(server.WORKERS.values())
 
 
 def child_exit(server, worker):
+    """Free a dead BalancedWorker's slot, so its siblings stop leaving connections to it."""
     if hasattr(worker, "release_slot"):
         worker.release_slot()
 

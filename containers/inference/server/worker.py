@@ -10,6 +10,9 @@ This worker serves each request inline in its only thread, and accepts a new con
 more connections than the least-loaded worker: every worker's count sits in memory shared with the master
 (`ConnectionBoard`), the way Envoy's exact connection balancing counts per thread. A connection left waiting
 longer than ACCEPT_PATIENCE_SECONDS is taken by any worker, so a busy or stuck worker never strands it.
+Connections opened before a worker was ready (start-up, a restarted worker) would stay where they landed, so a
+worker holding more than one connection above the least-loaded answers its next request with
+`Connection: close`: the client reconnects, and the least-loaded worker accepts.
 
 Idle connections stay open `keepalive` seconds (longer than the ALB's idle timeout). On SIGTERM the worker stops
 accepting, finishes the request in hand, answers requests already sent on kept-alive connections with
@@ -22,6 +25,7 @@ server sits behind an ALB, SageMaker or a Kubernetes Service, which send whole r
 from __future__ import annotations
 
 import errno
+import gc
 import mmap
 import os
 import selectors
@@ -37,9 +41,12 @@ from gunicorn.http import wsgi
 from gunicorn.workers import base
 
 # How long a pending connection may wait for the least-loaded worker before any worker takes it.
-ACCEPT_PATIENCE_SECONDS = 0.05
+ACCEPT_PATIENCE_SECONDS = 0.1
+# A worker that just shed a connection leaves it to the others this long, or on a starved machine it could take
+# the reconnecting client back by patience and shed it again, in a loop.
+SHED_QUIET_SECONDS = 1.0
 # How often a worker that is not the least loaded looks again at the counts and the listener.
-REBALANCE_POLL_SECONDS = 0.01
+REBALANCE_POLL_SECONDS = 0.02
 # The longest one read or write of a request may block the worker.
 IO_TIMEOUT_SECONDS = 5.0
 # How long a stopping worker keeps kept-alive connections for requests already on their way (gthread's value).
@@ -103,6 +110,7 @@ class BalancedWorker(base.Worker):
         self.selector: selectors.BaseSelector | None = None
         self.accepting = False
         self.pending_since: float | None = None
+        self.last_shed = float("-inf")
 
     # --- master side (gunicorn_conf.py hooks) ---
 
@@ -124,6 +132,12 @@ class BalancedWorker(base.Worker):
         if self.board is not None and self.slot is not None:
             self.board.counts[self.slot] = len(self.connections)
 
+    def holds_too_many(self) -> bool:
+        """More than one connection above the least-loaded worker: shed one (see module doc)."""
+        if self.board is None or self.slot is None:
+            return False
+        return len(self.connections) > self.board.least() + 1
+
     def my_turn(self) -> bool:
         """True when this worker holds no more connections than the least-loaded one (ties all accept)."""
         if self.board is None or self.slot is None:
@@ -137,6 +151,8 @@ class BalancedWorker(base.Worker):
             self.pending_since = None
             return True
         # Not our turn: take a connection anyway once it has waited too long for the least-loaded worker.
+        if now - self.last_shed < SHED_QUIET_SECONDS:
+            return False
         ready, _, _ = select_readable(self.sockets)
         if not ready:
             self.pending_since = None
@@ -156,6 +172,9 @@ class BalancedWorker(base.Worker):
         self.accepting = accepting
 
     def run(self) -> None:
+        # The model and the libraries are loaded for good: keep their ~100k objects out of every garbage
+        # collection, whose full pass otherwise stalls all requests in hand for tens of milliseconds.
+        gc.freeze()
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.PIPE[0], selectors.EVENT_READ, None)  # signal wake-ups
         for listener in self.sockets:
@@ -231,7 +250,9 @@ class BalancedWorker(base.Worker):
 
     def stop_gracefully(self) -> None:
         self.set_accepting(False)
-        self.publish_count()
+        if self.board is not None and self.slot is not None:
+            self.board.release(self.slot)  # siblings stop counting on this worker to take connections
+            self.slot = None
         deadline = time.monotonic() + min(STOP_LINGER_SECONDS, self.cfg.graceful_timeout)
         while self.connections:
             remaining = deadline - time.monotonic()
@@ -241,8 +262,6 @@ class BalancedWorker(base.Worker):
             self.dispatch(self.selector.select(min(remaining, HEARTBEAT_SECONDS)))
         for connection in list(self.connections.values()):
             self.close(connection, graceful=False)
-        if self.board is not None and self.slot is not None:
-            self.board.release(self.slot)
         self.selector.close()
 
     def is_parent_alive(self) -> bool:
@@ -291,6 +310,9 @@ class BalancedWorker(base.Worker):
                 self.alive = False
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
+            elif self.holds_too_many():
+                resp.force_close()
+                self.last_shed = time.monotonic()
             respiter = self.wsgi(environ, resp.start_response)
             try:
                 if isinstance(respiter, environ["wsgi.file_wrapper"]):

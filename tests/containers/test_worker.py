@@ -1,0 +1,223 @@
+"""The model server's gunicorn worker: connections spread over workers, keep-alive, single thread, shutdown."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from gunicorn.config import Config
+
+from containers.inference.server import worker as worker_module
+from containers.inference.server.worker import BalancedWorker, ConnectionBoard
+from tests.containers.model_server_process import (
+    RunningServer,
+    connection_owners,
+    wait_for_workers,
+)
+
+BODY = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode()
+HEADERS = {"Content-Type": "application/json"}
+BALANCE_SECONDS = 30.0
+
+
+def connections_to(server: RunningServer, count: int) -> list[http.client.HTTPConnection]:
+    """Open `count` keep-alive connections at once, before any request (a load generator, an ALB warming up)."""
+    address = urlsplit(server.url)
+    connections = [
+        http.client.HTTPConnection(address.hostname, address.port, timeout=10) for _ in range(count)
+    ]
+    for connection in connections:
+        connection.connect()
+    return connections
+
+
+def invoke(connection: http.client.HTTPConnection) -> http.client.HTTPResponse:
+    """POST one row; a connection the server closed (shed, or its worker died) is reopened, as clients do."""
+    for attempt in range(2):
+        try:
+            connection.request("POST", "/invocations", body=BODY, headers=HEADERS)
+            response = connection.getresponse()
+            response.read()
+            return response
+        except ConnectionError:
+            connection.close()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def spread(server: RunningServer, connections: list[http.client.HTTPConnection]) -> Counter[int]:
+    """Connections per worker pid (0: not open right now)."""
+    ports = [c.sock.getsockname()[1] if c.sock else -1 for c in connections]
+    return Counter(connection_owners(server, ports))
+
+
+def serve_until_even(
+    server: RunningServer, connections: list[http.client.HTTPConnection], workers: int
+) -> Counter[int]:
+    """Send a request on every connection, round after round, until each worker holds an equal share."""
+    deadline = time.monotonic() + BALANCE_SECONDS
+    share = len(connections) // workers
+    while True:
+        assert all(invoke(connection).status == 200 for connection in connections)
+        owners = spread(server, connections)
+        if sorted(owners.values()) == [share] * workers and 0 not in owners:
+            return owners
+        if time.monotonic() > deadline:
+            return owners
+        time.sleep(0.05)
+
+
+def test_keep_alive_connections_opened_together_are_shared_evenly_by_the_workers(
+    model_dir: Path, start_model_server
+) -> None:
+    server = start_model_server(model_dir, workers=2)
+    workers = wait_for_workers(server, 2)
+    connections = connections_to(server, 8)
+
+    owners = serve_until_even(server, connections, workers=2)
+
+    assert set(owners) == workers
+    assert sorted(owners.values()) == [4, 4]
+
+
+def test_a_replaced_worker_gets_its_share_of_connections_opened_before_it_was_ready(
+    model_dir: Path, start_model_server
+) -> None:
+    server = start_model_server(model_dir, workers=2)
+    wait_for_workers(server, 2)
+    connections = connections_to(server, 8)
+    owners = serve_until_even(server, connections, workers=2)
+    killed = next(iter(owners))
+
+    # Its connections break; the clients reconnect while the replacement still loads the model, so all
+    # of them land on the surviving worker.
+    os.kill(killed, signal.SIGKILL)
+    owners = serve_until_even(server, connections, workers=2)
+
+    assert killed not in owners
+    assert sorted(owners.values()) == [4, 4]
+
+
+def test_each_worker_runs_one_thread_so_no_thread_pool_competes_for_the_cpus(
+    model_dir: Path, start_model_server
+) -> None:
+    server = start_model_server(model_dir, workers=2)
+    workers = wait_for_workers(server, 2)
+    for connection in connections_to(server, 4):
+        invoke(connection)  # numeric libraries start their thread pools lazily: use them first
+
+    threads = {pid: len(os.listdir(f"/proc/{pid}/task")) for pid in workers}
+
+    assert threads == {pid: 1 for pid in workers}
+
+
+def test_an_idle_keep_alive_connection_is_served_again_after_a_pause(
+    model_server: RunningServer,
+) -> None:
+    (connection,) = connections_to(model_server, 1)
+    invoke(connection)
+    port = connection.sock.getsockname()[1]
+
+    time.sleep(2.5)  # longer than the worker's housekeeping period
+    answer = invoke(connection)
+
+    assert answer.status == 200
+    assert connection.sock.getsockname()[1] == port  # the same TCP connection
+
+
+def test_after_sigterm_a_request_on_a_kept_alive_connection_is_answered_and_closes_it(
+    model_dir: Path, start_model_server
+) -> None:
+    server = start_model_server(model_dir, workers=1)
+    wait_for_workers(server, 1)
+    (connection,) = connections_to(server, 1)
+    assert invoke(connection).getheader("Connection") == "keep-alive"
+
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    connection.request("POST", "/invocations", body=BODY, headers=HEADERS)
+    answer = connection.getresponse()
+    answer.read()
+
+    assert answer.status == 200
+    assert answer.getheader("Connection") == "close"
+    assert server.process.wait(timeout=15) == 0
+
+
+# --- the balancing rules, without processes ---
+
+
+@pytest.fixture
+def worker() -> BalancedWorker:
+    """A worker holding board slot 0 of a two-slot board; slot 1 is a sibling whose count tests set."""
+    instance = BalancedWorker(1, os.getpid(), [], None, 30, Config(), None)
+    instance.board = ConnectionBoard(2)
+    instance.slot = 0
+    instance.board.counts[0] = 0
+    return instance
+
+
+def hold(worker: BalancedWorker, count: int) -> None:
+    worker.connections = dict.fromkeys(range(count))  # only the number matters here
+    worker.publish_count()
+
+
+def test_the_board_hands_out_the_lowest_free_slot_and_ignores_free_slots_in_its_minimum() -> None:
+    board = ConnectionBoard(4)
+    board.counts[1] = 7
+
+    assert board.claim(taken={0, 1}) == 2
+    assert board.least() == 7
+    board.release(1)
+    assert board.least() == ConnectionBoard.FREE
+
+
+def test_a_worker_accepts_while_it_holds_no_more_than_the_least_loaded_one(
+    worker: BalancedWorker,
+) -> None:
+    worker.board.counts[1] = 3
+
+    hold(worker, 3)
+    assert worker.my_turn()
+    hold(worker, 4)
+    assert not worker.my_turn()
+
+
+def test_a_worker_sheds_a_connection_only_when_two_above_the_least_loaded(
+    worker: BalancedWorker,
+) -> None:
+    worker.board.counts[1] = 3
+
+    hold(worker, 4)
+    assert not worker.holds_too_many()
+    hold(worker, 5)
+    assert worker.holds_too_many()
+
+
+def test_a_connection_waiting_too_long_for_the_least_loaded_worker_is_taken_by_another(
+    worker: BalancedWorker,
+) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    worker.sockets = [listener]
+    worker.board.counts[1] = 0
+    hold(worker, 2)
+    try:
+        now, later = 100.0, 100.0 + 2 * worker_module.ACCEPT_PATIENCE_SECONDS
+        assert not worker.should_accept(now)  # pending, but the sibling may still take it
+        assert worker.should_accept(later)
+
+        worker.last_shed = now  # just shed one: leave connections to the sibling for a while
+        assert not worker.should_accept(later)
+    finally:
+        client.close()
+        listener.close()
