@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import model_code
 from fastapi import FastAPI
 from pydantic import BaseModel
-
-import model_code
 
 app = FastAPI()
 

@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
-
 import model_code
+from flask import Flask, jsonify, request
 
 app = Flask(__name__)
 

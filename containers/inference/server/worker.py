@@ -18,8 +18,9 @@ Idle connections stay open `keepalive` seconds (longer than the ALB's idle timeo
 accepting, finishes the request in hand, answers requests already sent on kept-alive connections with
 `Connection: close` for up to STOP_LINGER_SECONDS, then exits.
 
-A slow client holds its worker while it sends one request, up to IO_TIMEOUT_SECONDS per read or write: this
-server sits behind an ALB, SageMaker or a Kubernetes Service, which send whole requests at once.
+A slow client holds its worker while it sends one request, up to IO_TIMEOUT_SECONDS per read or write (gunicorn's
+sync worker, which SageMaker's own containers use, has no such bound): the callers here are an ALB, SageMaker's
+front end or services on the same private network, not clients on slow links.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import errno
 import gc
 import mmap
 import os
+import select
 import selectors
 import socket
 import sys
@@ -94,7 +96,7 @@ class Connection:
 
     def has_buffered_request(self) -> bool:
         """A pipelined request already read into the parser does not make the socket readable again."""
-        return bool(self.parser.unreader.buf.getbuffer().nbytes)
+        return bool(self.parser.unreader.buf.getvalue())
 
 
 class BalancedWorker(base.Worker):
@@ -116,8 +118,8 @@ class BalancedWorker(base.Worker):
 
     def assign_slot(self, siblings: Any) -> None:
         """pre_fork: give this worker a board slot no live sibling holds."""
-        if BalancedWorker.board is None:
-            BalancedWorker.board = ConnectionBoard(self.BOARD_SLOTS)
+        if BalancedWorker.board is None:  # room for TTIN-added workers; any beyond accept freely
+            BalancedWorker.board = ConnectionBoard(max(self.BOARD_SLOTS, 2 * self.cfg.workers))
         taken = {getattr(worker, "slot", None) for worker in siblings}
         self.slot = BalancedWorker.board.claim(taken)
 
@@ -153,7 +155,7 @@ class BalancedWorker(base.Worker):
         # Not our turn: take a connection anyway once it has waited too long for the least-loaded worker.
         if now - self.last_shed < SHED_QUIET_SECONDS:
             return False
-        ready, _, _ = select_readable(self.sockets)
+        ready, _, _ = select.select(self.sockets, [], [], 0)
         if not ready:
             self.pending_since = None
             return False
@@ -339,12 +341,6 @@ class BalancedWorker(base.Worker):
                 self.cfg.post_request(self, req, environ, resp)
             except Exception:
                 self.log.exception("Exception in post_request hook")
-
-
-def select_readable(sockets: list[Any]) -> tuple[list[Any], list[Any], list[Any]]:
-    import select
-
-    return select.select(sockets, [], [], 0)
 
 
 def drain_pipe(fd: int) -> None:
