@@ -71,6 +71,7 @@ control_socket_disable = True
 proc_name = "inference"
 
 accesslog = "-"
+logger_class = "server.json_logging.AccessLogger"
 errorlog = "-"
 _level = os.environ.get("LOG_LEVEL", "INFO").upper()
 _stdout = {
