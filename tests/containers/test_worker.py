@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from gunicorn import http as gunicorn_http
 from gunicorn.config import Config
 
 from containers.inference.server import worker as worker_module
@@ -221,3 +222,44 @@ def test_a_connection_waiting_too_long_for_the_least_loaded_worker_is_taken_by_a
     finally:
         client.close()
         listener.close()
+
+
+class RecordingSocket:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    def sendall(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+def parsed_request(raw: bytes):
+    return next(gunicorn_http.get_parser(Config(), iter([raw]), ("127.0.0.1", 40000)))
+
+
+def test_a_response_of_announced_length_leaves_in_one_send_headers_and_body_together() -> None:
+    sock = RecordingSocket()
+    request = parsed_request(b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    response = worker_module.OneSendResponse(request, sock, Config())
+
+    response.start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "11")])
+    response.write(b'{"ok":true}')
+    response.close()
+
+    assert len(sock.sent) == 1
+    head, _, body = sock.sent[0].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Content-Length: 11" in head
+    assert body == b'{"ok":true}'
+    assert response.sent == 11
+
+
+def test_a_response_without_a_length_is_framed_by_gunicorn_as_before() -> None:
+    sock = RecordingSocket()
+    request = parsed_request(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    response = worker_module.OneSendResponse(request, sock, Config())
+
+    response.start_response("200 OK", [("Content-Type", "application/json")])
+    response.write(b"{}")
+    response.close()
+
+    assert b"Transfer-Encoding: chunked" in sock.sent[0]
+    assert b"".join(sock.sent).endswith(b"2\r\n{}\r\n0\r\n\r\n")
