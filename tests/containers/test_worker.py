@@ -263,3 +263,20 @@ def test_a_response_without_a_length_is_framed_by_gunicorn_as_before() -> None:
 
     assert b"Transfer-Encoding: chunked" in sock.sent[0]
     assert b"".join(sock.sent).endswith(b"2\r\n{}\r\n0\r\n\r\n")
+
+
+def test_no_read_of_a_request_starts_after_its_deadline_so_a_trickling_client_is_cut_off() -> None:
+    server_side, client_side = socket.socketpair()
+    reader = worker_module.DeadlineSocket(server_side)
+    try:
+        client_side.sendall(b"POST /invo")
+        reader.deadline = time.monotonic() + 60
+        assert reader.recv(100) == b"POST /invo"
+
+        client_side.sendall(b"cations HTTP/1.1\r\n")
+        reader.deadline = time.monotonic() - 0.001
+        with pytest.raises(TimeoutError):
+            reader.recv(100)
+    finally:
+        server_side.close()
+        client_side.close()

@@ -18,9 +18,11 @@ Idle connections stay open `keepalive` seconds (longer than the ALB's idle timeo
 accepting, finishes the request in hand, answers requests already sent on kept-alive connections with
 `Connection: close` for up to STOP_LINGER_SECONDS, then exits.
 
-A slow client holds its worker while it sends one request, up to IO_TIMEOUT_SECONDS per read or write (gunicorn's
-sync worker, which SageMaker's own containers use, has no such bound): the callers here are an ALB, SageMaker's
-front end or services on the same private network, not clients on slow links.
+A slow client holds its worker while it sends a request, so no read of a request starts later than
+REQUEST_READ_SECONDS after its first byte, and none waits longer than that: a request arrives within twice that, or
+its connection is closed (gunicorn's sync worker, which SageMaker's own containers use, has no such bound; gthread
+bounds only the wait for the first byte). The callers here are an ALB, SageMaker's
+front end or services on the same private network, which send a request in milliseconds.
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ ACCEPT_PATIENCE_SECONDS = 0.1
 SHED_QUIET_SECONDS = 1.0
 # How often a worker that is not the least loaded looks again at the counts and the listener.
 REBALANCE_POLL_SECONDS = 0.02
-# The longest one read or write of a request may block the worker.
-IO_TIMEOUT_SECONDS = 5.0
+# The longest a request may take to arrive whole, and a response's write or an unread body's drain may block.
+REQUEST_READ_SECONDS = 5.0
 # How long a stopping worker keeps kept-alive connections for requests already on their way (gthread's value).
 STOP_LINGER_SECONDS = 2.0
 # The heartbeat file and the parent check are syscalls: once a second is plenty against a 60 s timeout.
@@ -82,16 +84,36 @@ class ConnectionBoard:
         return min(self.counts)
 
 
+class DeadlineSocket:
+    """What the HTTP parser reads from: no recv() of a request starts after its deadline, so a client trickling a
+    byte at a time cannot hold the worker for long (each recv() is bounded by the socket's own timeout)."""
+
+    __slots__ = ("sock", "deadline")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.deadline = float("inf")
+
+    def recv(self, size: int) -> bytes:
+        if time.monotonic() > self.deadline:
+            raise TimeoutError("request not received in time")
+        return self.sock.recv(size)
+
+    def __getattr__(self, name: str) -> Any:  # settimeout, gettimeout for gunicorn's body drain
+        return getattr(self.sock, name)
+
+
 class Connection:
     """A kept-alive client socket and its HTTP parser (which holds bytes read ahead of the next request)."""
 
-    __slots__ = ("sock", "client", "server", "parser", "idle_since")
+    __slots__ = ("sock", "client", "server", "reader", "parser", "idle_since")
 
     def __init__(self, sock: socket.socket, client: Any, server: Any, cfg: Any) -> None:
         self.sock = sock
         self.client = client
         self.server = server
-        self.parser = http.get_parser(cfg, sock, client)
+        self.reader = DeadlineSocket(sock)
+        self.parser = http.get_parser(cfg, self.reader, client)
         self.idle_since = time.monotonic()
 
     def has_buffered_request(self) -> bool:
@@ -243,7 +265,7 @@ class BalancedWorker(base.Worker):
             if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
             return
-        client_sock.settimeout(IO_TIMEOUT_SECONDS)
+        client_sock.settimeout(REQUEST_READ_SECONDS)
         util.close_on_exec(client_sock)
         connection = Connection(client_sock, client, listener.getsockname(), self.cfg)
         self.connections[client_sock] = connection
@@ -304,18 +326,19 @@ class BalancedWorker(base.Worker):
     def handle(self, connection: Connection) -> bool:
         """One request on the connection; True when the connection may serve another."""
         req = None
+        connection.reader.deadline = time.monotonic() + REQUEST_READ_SECONDS
         try:
             req = next(connection.parser)
             if not self.handle_request(connection, req):
                 return False
             # A body the application did not read would look like the next request: drain it (bounded).
             return bool(
-                connection.parser.finish_body(deadline=time.monotonic() + IO_TIMEOUT_SECONDS)
+                connection.parser.finish_body(deadline=time.monotonic() + REQUEST_READ_SECONDS)
             )
         except (http.errors.NoMoreData, StopIteration):
             return False  # the client closed the connection, or HTTP says this was the last request
         except TimeoutError:
-            self.log.debug("Closing a connection silent for %ss mid-request", IO_TIMEOUT_SECONDS)
+            self.log.debug("Closing a connection whose request did not arrive in %ss", REQUEST_READ_SECONDS)
             return False
         except OSError as error:
             if error.errno not in (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN):
