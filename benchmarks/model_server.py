@@ -131,16 +131,8 @@ class RunningServer:
 
     def pids(self) -> list[int]:
         """Every process of the server: they share the process group its session leader started."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[2]) == self.process.pid:
-                    found.append(int(entry.name))
-        return found
+        found = subprocess.run(["pgrep", "-g", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in found.split()]
 
     def sample_memory(self) -> None:
         """Proportional set size: pages shared by forked workers count once, so servers compare fairly."""

@@ -134,16 +134,8 @@ def http_request(
 
 def worker_pids(server: RunningServer) -> set[int]:
     """The gunicorn workers: children of the master, which serve.py became (exec keeps the pid)."""
-    children = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid:
-                children.add(int(entry.name))
-    return children
+    found = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout
+    return {int(pid) for pid in found.split()}
 
 
 def wait_for_workers(server: RunningServer, count: int, timeout: float = STARTUP_SECONDS) -> set[int]:
