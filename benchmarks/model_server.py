@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -244,6 +245,12 @@ class Sample:
     p50_ms: float
     p99_ms: float
     errors: int
+    load_generator_cpu: float  # share of one CPU wrk used
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def wrk(url: str, cell: Cell, seconds: int, scripts: Path) -> Sample:
@@ -253,6 +260,7 @@ def wrk(url: str, cell: Cell, seconds: int, scripts: Path) -> Sample:
         script.write_text(WRK_SCRIPT.format(body=body))
     command = ["wrk", "-t1", f"-c{cell.connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
                f"{url}/invocations"]  # fmt: skip
+    cpu_before = children_cpu_seconds()
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     result = json.loads(output.split("WRK ", 1)[1].splitlines()[0])
     return Sample(
@@ -260,6 +268,7 @@ def wrk(url: str, cell: Cell, seconds: int, scripts: Path) -> Sample:
         p50_ms=result["p50_ms"],
         p99_ms=result["p99_ms"],
         errors=result["socket_errors"] + result["http_errors"],
+        load_generator_cpu=(children_cpu_seconds() - cpu_before) / result["seconds"],
     )
 
 
@@ -315,6 +324,8 @@ def table(results: Results, servers: list[RunningServer], cells: tuple[Cell, ...
     lines += ["", "peak memory (PSS summed over each server's processes): " + ", ".join(
         f"{server.spec.name} {server.peak_pss_kb / 1024:.0f} MB" for server in servers
     )]  # fmt: skip
+    shares = [sample.load_generator_cpu for samples in results.samples.values() for sample in samples]
+    lines.append(f"load generator (wrk, 1 thread): {min(shares):.0%}-{max(shares):.0%} of one CPU")
     return "\n".join(lines)
 
 

@@ -199,9 +199,40 @@ def test_a_worker_sheds_a_connection_only_when_two_above_the_least_loaded(
     worker.board.counts[1] = 3
 
     hold(worker, 4)
-    assert not worker.holds_too_many()
+    assert not worker.holds_too_many(now=100.0)
     hold(worker, 5)
-    assert worker.holds_too_many()
+    assert worker.holds_too_many(now=100.0)
+
+
+def test_a_worker_that_just_took_a_connection_out_of_turn_sheds_none_for_a_while(
+    worker: BalancedWorker,
+) -> None:
+    worker.board.counts[1] = 3
+    hold(worker, 5)
+
+    worker.last_out_of_turn = 100.0
+
+    assert not worker.holds_too_many(now=100.0 + worker_module.SHED_QUIET_SECONDS / 2)
+    assert worker.holds_too_many(now=100.0 + worker_module.SHED_QUIET_SECONDS)
+
+
+def test_connections_arriving_together_are_accepted_up_to_each_workers_fair_share() -> None:
+    board = ConnectionBoard(3)
+    board.counts[0], board.counts[1] = 2, 4  # slot 2 is free: no worker there
+
+    assert board.fair_share(pending=10) == 8  # (2 + 4 + 10) / 2 live workers
+    assert board.fair_share(pending=1) == 4  # 7 / 2, rounded up
+
+
+def test_the_accept_queue_length_is_read_from_the_listening_socket() -> None:
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(3)]
+    try:
+        assert worker_module.accept_queue_length(listener) == 3
+    finally:
+        for client in clients:
+            client.close()
+        listener.close()
 
 
 def test_a_connection_waiting_too_long_for_the_least_loaded_worker_is_taken_by_another(
@@ -216,6 +247,7 @@ def test_a_connection_waiting_too_long_for_the_least_loaded_worker_is_taken_by_a
         now, later = 100.0, 100.0 + 2 * worker_module.ACCEPT_PATIENCE_SECONDS
         assert not worker.should_accept(now)  # pending, but the sibling may still take it
         assert worker.should_accept(later)
+        assert worker.last_out_of_turn == later
 
         worker.last_shed = now  # just shed one: leave connections to the sibling for a while
         assert not worker.should_accept(later)

@@ -34,6 +34,7 @@ import os
 import select
 import selectors
 import socket
+import struct
 import sys
 import time
 from collections import OrderedDict
@@ -46,8 +47,8 @@ from gunicorn.workers import base
 
 # How long a pending connection may wait for the least-loaded worker before any worker takes it.
 ACCEPT_PATIENCE_SECONDS = 0.1
-# A worker that just shed a connection leaves it to the others this long, or on a starved machine it could take
-# the reconnecting client back by patience and shed it again, in a loop.
+# A worker that just shed a connection takes none out of turn for this long, and one that just took a connection
+# out of turn sheds none: on a starved machine the two would otherwise bounce the same client back and forth.
 SHED_QUIET_SECONDS = 1.0
 # How often a worker that is not the least loaded looks again at the counts and the listener.
 REBALANCE_POLL_SECONDS = 0.02
@@ -82,6 +83,21 @@ class ConnectionBoard:
 
     def least(self) -> int:
         return min(self.counts)
+
+    def fair_share(self, pending: int) -> int:
+        """Connections per live worker once `pending` more are accepted, rounded up."""
+        live = [count for count in self.counts if count != self.FREE]
+        return -(-(sum(live) + pending) // max(1, len(live)))
+
+
+def accept_queue_length(listener: socket.socket) -> int:
+    """Connections waiting to be accepted: Linux reports it in TCP_INFO's tcpi_unacked for a listening socket
+    (gunicorn reads it the same way for its backlog metric). 1 where it cannot be read (a Unix socket)."""
+    try:
+        info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        return max(1, struct.unpack_from("I", info, 24)[0])
+    except (AttributeError, OSError, struct.error):
+        return 1
 
 
 class DeadlineSocket:
@@ -164,6 +180,7 @@ class BalancedWorker(base.Worker):
         self.accepting = False
         self.pending_since: float | None = None
         self.last_shed = float("-inf")
+        self.last_out_of_turn = float("-inf")
 
     # --- master side (gunicorn_conf.py hooks) ---
 
@@ -185,9 +202,9 @@ class BalancedWorker(base.Worker):
         if self.board is not None and self.slot is not None:
             self.board.counts[self.slot] = len(self.connections)
 
-    def holds_too_many(self) -> bool:
-        """More than one connection above the least-loaded worker: shed one (see module doc)."""
-        if self.board is None or self.slot is None:
+    def holds_too_many(self, now: float) -> bool:
+        """More than one connection above the least-loaded worker, and none taken out of turn lately: shed one."""
+        if self.board is None or self.slot is None or now - self.last_out_of_turn < SHED_QUIET_SECONDS:
             return False
         return len(self.connections) > self.board.least() + 1
 
@@ -212,7 +229,10 @@ class BalancedWorker(base.Worker):
             return False
         if self.pending_since is None:
             self.pending_since = now
-        return now - self.pending_since >= ACCEPT_PATIENCE_SECONDS
+        if now - self.pending_since < ACCEPT_PATIENCE_SECONDS:
+            return False
+        self.last_out_of_turn = now
+        return True
 
     def set_accepting(self, accepting: bool) -> None:
         if accepting == self.accepting:
@@ -256,15 +276,28 @@ class BalancedWorker(base.Worker):
             elif isinstance(target, Connection):
                 self.serve(target)
             elif self.accepting:  # a listener; an earlier accept in this batch may have ended our turn
-                self.accept(target)
+                self.accept_share(target)
 
-    def accept(self, listener: socket.socket) -> None:
+    def accept_share(self, listener: socket.socket) -> None:
+        """Accept up to this worker's fair share of the connections waiting, not one at a time: connections that
+        arrive together (a load generator, an ALB scaling up) then need no back-and-forth between workers, which
+        on a busy machine costs a scheduling delay per connection."""
+        wanted = 1
+        if self.board is not None and self.slot is not None:
+            wanted = self.board.fair_share(accept_queue_length(listener)) - len(self.connections)
+        room = self.cfg.worker_connections - len(self.connections)
+        for _ in range(max(1, min(wanted, room))):
+            if not self.accept(listener):
+                return
+
+    def accept(self, listener: socket.socket) -> bool:
+        """Accept one connection; False when none was waiting (a sibling took it)."""
         try:
             client_sock, client = listener.accept()
         except OSError as error:
             if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
                 raise
-            return
+            return False
         client_sock.settimeout(REQUEST_READ_SECONDS)
         util.close_on_exec(client_sock)
         connection = Connection(client_sock, client, listener.getsockname(), self.cfg)
@@ -272,6 +305,7 @@ class BalancedWorker(base.Worker):
         self.selector.register(client_sock, selectors.EVENT_READ, connection)
         self.publish_count()
         self.pending_since = None
+        return True
 
     def serve(self, connection: Connection) -> None:
         """Answer the request(s) waiting on a readable connection; close it unless it stays alive."""
@@ -365,7 +399,7 @@ class BalancedWorker(base.Worker):
                 self.alive = False
             if not self.alive or not self.cfg.keepalive:
                 resp.force_close()
-            elif self.holds_too_many():
+            elif self.holds_too_many(time.monotonic()):
                 resp.force_close()
                 self.last_shed = time.monotonic()
             respiter = self.wsgi(environ, resp.start_response)
