@@ -17,7 +17,8 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
-        plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate clean
+        plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate release \
+        verify verify-local clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -73,6 +74,16 @@ plan-review: install ## review Terraform plan JSON files: make plan-review PLANS
 state-migrate: install ## move the state stack's own local state into its bucket: make state-migrate PIPELINE_ENV=prod (set [state] self_managed = true first)
 	$(VENV_PY) -m tools.state_migrate
 
+release: install ## ship a model: make release MODEL_DIR=path [VERSION=v] (package, upload, set inference.model_version)
+	$(if $(MODEL_DIR),,$(error MODEL_DIR is required: make release MODEL_DIR=path/to/model [VERSION=1.4.2]))
+	$(VENV_PY) -m tools.release release $(MODEL_DIR) $(if $(VERSION),--version $(VERSION),)
+
+verify: install ## after an apply: the endpoint serves the applied configuration and POST /v1/predict answers
+	$(VENV_PY) -m tools.release verify
+
+verify-local: install ## the same checks on the local deployment of deploy-local (emulator)
+	$(VENV_PY) -m tools.release verify --local
+
 access-check: install ## synth PIPELINE_ENV, then prove offline that its policies allow every runtime AWS call
 	$(VENV_PY) main.py
 	$(VENV_PY) -m tools.access_check
@@ -89,7 +100,7 @@ deploy-local: install ## deploy every stack onto a local moto emulator (no AWS a
 destroy-local: install ## destroy the local deployment; stop the emulator if deploy-local started it
 	$(VENV_PY) -m tools.local destroy
 
-e2e: install ## on a private emulator: deploy, push one job through the deployed pipeline, destroy
+e2e: install ## on a private emulator: deploy, push a job through, release a second model version, verify, push a job through it, destroy
 	$(VENV_PY) -m tools.local e2e
 
 clean: ## remove generated output (keeps state/)

@@ -93,6 +93,12 @@ SQS_VISIBILITY_TIMEOUT = Limit(
     doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html",
     why="12 hours at most, so 6 x the function timeout must stay under it")
 
+S3_SINGLE_PUT = Limit(
+    name="S3 object uploaded in one PutObject", value=5 * 1024 * MIB, unit="bytes",
+    doc="https://docs.aws.amazon.com/AmazonS3/latest/userguide/upload-objects.html",
+    why="the release tool uploads a model.tar.gz in one conditional PutObject (If-None-Match: *), atomic and "
+        "never overwriting; a larger artifact needs a multipart upload")
+
 # --- sizes and concurrency ----------------------------------------------------------------------------------
 
 SAGEMAKER_SERVERLESS_MEMORY_SIZES = Limit(
@@ -117,6 +123,38 @@ FARGATE_TASK_SIZES = Limit(
     unit="CPU units -> MiB",
     doc="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html",
     why="RegisterTaskDefinition refuses any other pair ('No Fargate configuration exists for given values')")
+
+# --- SageMaker deployment guardrails and shadow variants ---------------------------------------------------
+
+SAGEMAKER_DEPLOYMENT_WAIT = Limit(
+    name="SageMaker deployment wait interval and termination wait", value=(0, 3600), unit="seconds",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html",
+    why="WaitIntervalInSeconds (baking per step) and TerminationWaitInSeconds are 0-3600")
+SAGEMAKER_DEPLOYMENT_TIMEOUT = Limit(
+    name="SageMaker deployment maximum execution timeout", value=(600, 14400), unit="seconds",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_BlueGreenUpdatePolicy.html",
+    why="MaximumExecutionTimeoutInSeconds of a blue/green update (rolling allows 28800; hashicorp/aws 5.100 "
+        "validates 600-14400 for both, so both lines accept the range used here)")
+SAGEMAKER_CANARY_SIZE = Limit(
+    name="SageMaker canary size", value=50, unit="percent of the variant's instances (at most)",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html",
+    why="CanarySize must be less than or equal to 50% of the variant's total instance count")
+SAGEMAKER_LINEAR_STEP = Limit(
+    name="SageMaker linear step size", value=(10, 50), unit="percent of the variant's instances",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_TrafficRoutingConfig.html",
+    why="LinearStepSize must be 10-50% of the variant's total instance count")
+SAGEMAKER_ROLLING_BATCH = Limit(
+    name="SageMaker rolling update batch size", value=(5, 50), unit="percent of the variant's instances",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_RollingUpdatePolicy.html",
+    why="MaximumBatchSize must be between 5% and 50% of the variant's total instance count")
+SAGEMAKER_ROLLBACK_ALARMS = Limit(
+    name="SageMaker auto-rollback alarms", value=10, unit="alarms",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_AutoRollbackConfig.html",
+    why="AutoRollbackConfig.Alarms holds 1-10 alarms: the endpoint's own alarms must fit")
+SAGEMAKER_SHADOW_VARIANTS = Limit(
+    name="SageMaker shadow variants per endpoint", value=1, unit="variants",
+    doc="https://docs.aws.amazon.com/sagemaker/latest/dg/shadow-tests-create.html",
+    why="one shadow variant per endpoint, and then only one production variant")
 
 # --- name lengths -------------------------------------------------------------------------------------------
 
@@ -156,9 +194,11 @@ LOG_GROUP_NAME = Limit(
 LIMITS: tuple[Limit, ...] = (
     API_GATEWAY_HTTP_PAYLOAD, LAMBDA_SYNC_PAYLOAD, API_GATEWAY_BASE64_GROWTH, SAGEMAKER_REALTIME_PAYLOAD,
     SAGEMAKER_SERVERLESS_PAYLOAD, SAGEMAKER_ASYNC_INLINE_PAYLOAD, SAGEMAKER_ASYNC_S3_PAYLOAD, SNS_MESSAGE,
-    SQS_MESSAGE, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
+    SQS_MESSAGE, S3_SINGLE_PUT, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
     SQS_VISIBILITY_TIMEOUT_FACTOR, SQS_VISIBILITY_TIMEOUT, SAGEMAKER_SERVERLESS_MEMORY_SIZES,
-    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
+    SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_DEPLOYMENT_TIMEOUT,
+    SAGEMAKER_CANARY_SIZE, SAGEMAKER_LINEAR_STEP, SAGEMAKER_ROLLING_BATCH, SAGEMAKER_ROLLBACK_ALARMS,
+    SAGEMAKER_SHADOW_VARIANTS, SAGEMAKER_NAME, LOAD_BALANCER_NAME,
     TARGET_GROUP_NAME, S3_BUCKET_NAME, IAM_ROLE_NAME, SQS_QUEUE_NAME, LAMBDA_FUNCTION_NAME, LOG_GROUP_NAME,
 )
 

@@ -41,6 +41,8 @@ ENDPOINT_ENV = "MOTO_ENDPOINT"
 HEALTH_PATH = "/moto-api/"
 RESET_PATH = "/moto-api/reset"
 START_TIMEOUT_SECONDS = 30.0
+# moto's server plus the SageMaker operations a model release needs (UpdateEndpoint ...): see that module.
+SERVER_MODULE = "tools.emulator_server"
 
 # Terraform AWS provider `endpoints` keys for every service the stacks use (or may use soon). Canonical key
 # names only: the aliases (applicationautoscaling, cloudwatchlogs, elasticloadbalancingv2 ...) conflict with
@@ -182,9 +184,10 @@ def _is_moto_server(pid: int) -> bool:
     if not Path("/proc/self").exists():
         return True
     try:
-        return b"moto.server" in cmdline.read_bytes()
+        command = cmdline.read_bytes()
     except OSError:
         return False
+    return any(marker in command for marker in (b"moto.server", SERVER_MODULE.encode()))
 
 
 def _terminate_pid(pid: int, timeout: float = 10.0) -> None:
@@ -240,8 +243,9 @@ def find_running(state_file: Path = STATE_FILE) -> Emulator | None:
 
 
 def _spawn(port: int, *, detach: bool) -> subprocess.Popen[bytes]:
-    """`python -m moto.server` on loopback; detached (own session, log file) when it must outlive us."""
-    command = [sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    """moto's server on loopback, with the operations tools/emulator_server.py adds; detached (own session, log
+    file) when it must outlive us."""
+    command = [sys.executable, "-m", SERVER_MODULE, "-H", LOOPBACK, "-p", str(port)]
     if detach:
         BUILD_DIR.mkdir(parents=True, exist_ok=True)
         with LOG_FILE.open("ab") as log:

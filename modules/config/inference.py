@@ -8,6 +8,7 @@ serverless file looks like it does something; refusing it (naming the field and 
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Literal
 
@@ -15,6 +16,8 @@ from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
 from modules.config.image_tag import ImageTag, image_tag_problems
+from modules.config.model_version import MODEL_VERSION_PATTERN, model_version_problem
+from modules.config.rollout import SHADOW_MODES, DashboardConfig, RolloutConfig, ShadowConfig
 from modules.limits import SAGEMAKER_NAME
 
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
@@ -23,12 +26,9 @@ INSTANCE_TYPE_PATTERN = r"^ml\.[a-z0-9]+\.[a-z0-9]+$"
 MAX_ENDPOINT_NAME = SAGEMAKER_NAME.value - 11
 # Model artifacts live at models/<model_name>/<model_version>/model.tar.gz in the artifacts bucket.
 MODEL_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$"
-# One path segment of an S3 key that needs no URL encoding: letters, digits, ".", "_", "-" (so semver without
-# "+build", dates, hex content hashes), starting and ending with a letter or digit.
-MODEL_VERSION_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$"
-# Names that say "whatever was uploaded last": a version must name one artifact forever.
-MOVING_MODEL_VERSIONS = ("latest", "current", "stable", "live", "newest", "head", "main", "master", "prod",
-                         "production", "dev", "nightly")
+
+# The example model's input (containers/inference/train.py: iris, four features per row).
+SMOKE_REQUEST = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
 
 Mode = Literal["real-time", "serverless", "async"]
 MODES: tuple[str, ...] = ("real-time", "serverless", "async")
@@ -119,6 +119,18 @@ class InferenceConfig(StrictModel):
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="wait after a scale-in")
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="wait after a scale-out")
 
+    # --- releases: rollout, shadow, verification, dashboard (modules/config/rollout.py) -----------------------------
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig,
+                                   description="how an update reaches the endpoint and when it rolls back")
+    shadow: ShadowConfig | None = Field(
+        default=None, description="[real-time] a candidate model version receiving a copy of live traffic")
+    smoke_request: str = Field(
+        default=SMOKE_REQUEST,
+        description="JSON body `make verify` posts to /v1/predict after a deploy (must answer 200); fit it to "
+                    "your model's input")
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig,
+                                       description="the environment's CloudWatch dashboard")
+
     # --- alarms -----------------------------------------------------------------------------------------------------
     alarm_errors_threshold: int = Field(
         default=5, ge=1, le=100_000,
@@ -134,9 +146,8 @@ class InferenceConfig(StrictModel):
             if self.mode not in modes:
                 problems.append(f"{name}: applies only to mode {' or '.join(repr(m) for m in modes)}, "
                                 f"not to mode {self.mode!r}; remove it")
-        if self.model_version.lower() in MOVING_MODEL_VERSIONS:
-            problems.append(f"model_version: {self.model_version!r} does not name one artifact; use a release "
-                            f"(e.g. 1.4.2), a date (2025-06-01) or a content hash")
+        if problem := model_version_problem("model_version", self.model_version):
+            problems.append(problem)
         if self.memory_size_mb % 1024 or not 1024 <= self.memory_size_mb <= 6144:
             problems.append(f"memory_size_mb: must be 1024-6144 in steps of 1024, got {self.memory_size_mb}")
         if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
@@ -150,16 +161,59 @@ class InferenceConfig(StrictModel):
         if self.mode == "serverless" and self.max_capacity is not None and self.max_capacity > self.max_concurrency:
             problems.append(f"max_capacity: provisioned concurrency cannot exceed max_concurrency "
                             f"({self.max_concurrency}), got {self.max_capacity}")
+        problems += self._release_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _release_problems(self) -> list[str]:
+        problems = self.rollout.problems(mode=self.mode, min_fleet=self.min_fleet, max_fleet=self.max_fleet,
+                                         shadow=self.shadow is not None)
+        if self.shadow is not None:
+            if self.mode not in SHADOW_MODES:
+                problems.append(f"shadow: applies only to mode 'real-time' (a shadow variant needs instances), "
+                                f"not to mode {self.mode!r}; remove [inference.shadow]")
+            if problem := model_version_problem("shadow.model_version", self.shadow.model_version):
+                problems.append(problem)
+            if self.shadow.model_version == self.model_version and self.shadow.image_tag in (None, self.image_tag):
+                problems.append(f"shadow.model_version: {self.shadow.model_version!r} is the production version "
+                                f"with the same image: a shadow of itself compares nothing")
+        try:
+            request = json.loads(self.smoke_request)
+        except ValueError:
+            request = None
+        if not isinstance(request, dict):
+            problems.append("smoke_request: must be a JSON object (the body of POST /v1/predict)")
+        return problems
+
+    @property
+    def min_fleet(self) -> int:
+        """Fewest instances the production variant can have (autoscaling's floor, else the initial count)."""
+        return self.resolved_min_capacity if self.autoscaled else self.initial_instance_count
+
+    @property
+    def max_fleet(self) -> int:
+        """Most instances the production variant can have."""
+        return self.resolved_max_capacity if self.autoscaled else self.initial_instance_count
+
+    @property
+    def model_prefix(self) -> str:
+        """Every version of this model lives under this prefix (what the execution role may read, see README)."""
+        return f"models/{self.model_name}/"
+
+    def artifact_key(self, version: str) -> str:
+        return f"{self.model_prefix}{version}/model.tar.gz"
+
+    @property
+    def shadow_artifact_key(self) -> str | None:
+        return self.artifact_key(self.shadow.model_version) if self.shadow else None
 
     @property
     def model_artifact_key(self) -> str:
         """Key of the model.tar.gz in the artifacts bucket (extracted to /opt/ml/model). The version is part of
         the key, so instances added later load the same bytes as the first ones, and a new version is a new key
         (and therefore a new SageMaker model)."""
-        return f"models/{self.model_name}/{self.model_version}/model.tar.gz"
+        return self.artifact_key(self.model_version)
 
     @property
     def autoscaled(self) -> bool:
@@ -184,6 +238,8 @@ class InferenceConfig(StrictModel):
         """Checks that need the root config (the loader shows them as `inference.<field>: ...`)."""
         problems = []
         problems += image_tag_problems("inference.image_tag", self.image_tag, production=production)
+        if self.shadow is not None and self.shadow.image_tag is not None:
+            problems += image_tag_problems("inference.shadow.image_tag", self.shadow.image_tag, production=production)
         return problems
 
 

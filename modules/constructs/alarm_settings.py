@@ -10,6 +10,8 @@ from typing import Any
 
 PERIOD_SECONDS = 300
 EVALUATION_PERIODS = 3  # three bad 5-minute periods in a row: a trend, not a blip
+# The soonest a health alarm can go to ALARM after things break: what a deployment's baking period must cover.
+TIME_TO_ALARM_SECONDS = PERIOD_SECONDS * EVALUATION_PERIODS
 
 
 def notifying_alarm_settings(alarm_topic_arn: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ class EncryptedQueueProps:
 
 
 class EncryptedQueue(Construct):
-    """Exposes `queue`, `dead_letter_queue`, `visibility_timeout_seconds`, `arn`, `url`, `name`, `alarms`."""
+    """Exposes `queue`, `dead_letter_queue`, `visibility_timeout_seconds`, `arn`, `url`, `name`, `alarms`, `alarm_names`."""
 
     def __init__(self, scope: Construct, id_: str, *, props: EncryptedQueueProps) -> None:
         super().__init__(scope, id_)
@@ -93,9 +93,12 @@ class EncryptedQueue(Construct):
         self.visibility_timeout_seconds = props.visibility_timeout_seconds
 
         actions = [props.alarm_topic_arn] if props.alarm_topic_arn else None
+        # Plain names, for whatever lists the alarms without depending on this stack (the dashboard).
+        self.alarm_names = {"dead_letters": f"{props.name}-dead-letters",
+                            "oldest_message_age": f"{props.name}-oldest-message-age"}
         self.alarms = {
             "dead_letters": aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-                self, "dead-letters-alarm", alarm_name=f"{props.name}-dead-letters",
+                self, "dead-letters-alarm", alarm_name=self.alarm_names["dead_letters"],
                 alarm_description=f"messages failed {props.max_receive_count} times and wait in {dead_letter_name}: "
                                   "inspect, fix, then redrive",
                 namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
@@ -103,7 +106,7 @@ class EncryptedQueue(Construct):
                 threshold=0, comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
                 actions_enabled=True, alarm_actions=actions, ok_actions=actions),
             "oldest_message_age": aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-                self, "oldest-message-age-alarm", alarm_name=f"{props.name}-oldest-message-age",
+                self, "oldest-message-age-alarm", alarm_name=self.alarm_names["oldest_message_age"],
                 alarm_description=f"the oldest message in {props.name} waited more than "
                                   f"{props.oldest_message_age_alarm_seconds} s: consumers are stuck or too few",
                 namespace="AWS/SQS", metric_name="ApproximateAgeOfOldestMessage",

@@ -1,6 +1,7 @@
 """A Fargate service that runs one container privately and safely: no public IP, read-only root filesystem,
 non-root user, separate task-execution and task roles (each least privilege), logs with retention under a
-customer key, a deployment circuit breaker that rolls back, and a desired count left to autoscaling.
+customer key, a deployment circuit breaker that rolls back (and deployment alarms, `roll_back_on`), and a desired
+count left to autoscaling.
 """
 
 from __future__ import annotations
@@ -130,6 +131,11 @@ class FargateService(Construct):
             lifecycle=TerraformResourceLifecycle(ignore_changes=["desired_count"]),
             depends_on=list(props.depends_on) or None,
         )
+
+    def roll_back_on(self, alarms: list[Any]) -> None:
+        """Fail a deployment, and roll it back, when one of ALARMS fires while it runs: the circuit breaker only
+        sees tasks that do not start or stay unhealthy (service_deployment_alarms.py says which alarms)."""
+        self.service.put_alarms(alarm_names=[alarm.alarm_name for alarm in alarms], enable=True, rollback=True)
 
     def _role(self, id_: str, name: str, props: FargateServiceProps, statements: list, purpose: str):
         role = aws.iam_role.IamRole(

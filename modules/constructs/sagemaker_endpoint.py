@@ -7,6 +7,11 @@ changes whenever an argument does (model, volume key, data capture destination a
 ...) a change creates the new configuration, updates the endpoint to it (SageMaker swaps without downtime), then
 deletes the old one. The hash is evaluated by Terraform over the real values (see content_hash.py). The endpoint
 keeps its fixed name: it is updated in place.
+
+How the update reaches the instances is the endpoint's `deployment_config` (real-time and async only: SageMaker
+offers deployment guardrails for nothing else): blue/green with all-at-once, canary or linear traffic shifting,
+or a rolling update, each step baked while the rollback alarms are watched. A shadow variant (real-time) runs a
+candidate model on its own instances and gets a copy of the production requests; its answers are discarded.
 """
 
 from __future__ import annotations
@@ -21,12 +26,35 @@ from constructs import Construct
 from modules import aws
 from modules.constructs.content_hash import HASH_LENGTH, replacement_hash
 from modules.constructs.sagemaker_execution_role import log_group_name
+from modules.limits import SAGEMAKER_DEPLOYMENT_TIMEOUT, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_ROLLBACK_ALARMS
 
 _config = aws.sagemaker_endpoint_configuration
+_endpoint = aws.sagemaker_endpoint
 MODES = ("real-time", "serverless", "async")
+GUARDED_MODES = ("real-time", "async")
 VARIANT_NAME = "primary"
+SHADOW_VARIANT_NAME = "shadow"
+STRATEGIES = ("all-at-once", "canary", "linear", "rolling")
+TRAFFIC_ROUTING = {"all-at-once": "ALL_AT_ONCE", "canary": "CANARY", "linear": "LINEAR"}
+CAPACITY_UNITS = {"instances": "INSTANCE_COUNT", "percent": "CAPACITY_PERCENT"}
 MAX_ENDPOINT_NAME = 63 - HASH_LENGTH - 1  # "-<hash>" is appended for the configuration; SageMaker names stop at 63
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+WAIT_RANGE = SAGEMAKER_DEPLOYMENT_WAIT.value
+TIMEOUT_RANGE = SAGEMAKER_DEPLOYMENT_TIMEOUT.value
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndpointDeployment:
+    """How an update moves traffic to the new configuration, and which alarms roll it back (config: rollout.py)."""
+
+    strategy: Literal["all-at-once", "canary", "linear", "rolling"] = "all-at-once"
+    step_size: int | None = None  # canary size, linear step or rolling batch (required unless all-at-once)
+    step_unit: Literal["instances", "percent"] = "instances"
+    wait_interval_seconds: int = 0  # baking period after each step (0-3600)
+    termination_wait_seconds: int = 0  # blue/green: the old fleet stays this long after the last shift
+    maximum_execution_timeout_seconds: int | None = None  # 600-14400; None: SageMaker's default
+    rollback_step_size: int | None = None  # rolling only; None: the whole old fleet at once
+    rollback_alarm_names: tuple[str, ...] = ()  # alarms watched while baking (1-10); empty: no auto-rollback
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,17 +86,25 @@ class SagemakerEndpointProps:
     success_topic_arn: str | None = None  # notified when a request succeeded
     error_topic_arn: str | None = None  # notified when a request failed
     max_concurrent_invocations_per_instance: int | None = None  # 1-1000
+    # updates (real-time and async); None: SageMaker's default update, all at once, nothing watched
+    deployment: EndpointDeployment | None = None
+    # shadow variant (real-time): a candidate model answering copies of the production requests
+    shadow_model_name: str | None = None  # SagemakerModel.name of the candidate; None: no shadow variant
+    shadow_instance_type: str | None = None  # default: instance_type
+    shadow_initial_instance_count: int = 1
+    shadow_sampling_percentage: int = 100  # share of production requests copied to the shadow (1-100)
 
 
 class SagemakerEndpoint(Construct):
-    """Exposes `endpoint`, `configuration`, `log_group`, `name`, `arn`, `variant_name`, `configuration_name`
-    (Terraform expression: <endpoint>-<hash>)."""
+    """Exposes `endpoint`, `configuration`, `log_group`, `name`, `arn`, `variant_name`, `shadow_variant_name`
+    (None without a shadow), `configuration_name` (Terraform expression: <endpoint>-<hash>)."""
 
     def __init__(self, scope: Construct, id_: str, *, props: SagemakerEndpointProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
         self.name = props.endpoint_name
         self.variant_name = VARIANT_NAME
+        self.shadow_variant_name = SHADOW_VARIANT_NAME if props.shadow_model_name else None
         # Created here (not by SageMaker on first write) so that it has a retention and a key.
         self.log_group = aws.cloudwatch_log_group.CloudwatchLogGroup(
             self, "log-group", name=log_group_name(props.endpoint_name),
@@ -81,8 +117,9 @@ class SagemakerEndpoint(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self.configuration_name = self.configuration.name
-        self.endpoint = aws.sagemaker_endpoint.SagemakerEndpoint(
+        self.endpoint = _endpoint.SagemakerEndpoint(
             self, "endpoint", name=props.endpoint_name, endpoint_config_name=self.configuration.name,
+            deployment_config=_deployment_config(props.deployment) if props.deployment else None,
             depends_on=[self.log_group])
         self.arn = self.endpoint.arn
 
@@ -91,6 +128,7 @@ def configuration_arguments(props: SagemakerEndpointProps) -> dict[str, object]:
     """Every argument of the configuration but its name: all of them force a replacement, so all are hashed."""
     return {"kms_key_arn": props.kms_key_arn if props.volume_encryption else None,
             "production_variants": [_variant(props)],
+            "shadow_production_variants": [_shadow_variant(props)] if props.shadow_model_name else None,
             "data_capture_config": _data_capture(props),
             "async_inference_config": _async(props)}
 
@@ -105,6 +143,44 @@ def _variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigur
     return _config.SagemakerEndpointConfigurationProductionVariants(
         variant_name=VARIANT_NAME, model_name=props.model_name, instance_type=props.instance_type,
         initial_instance_count=props.initial_instance_count, initial_variant_weight=1)
+
+
+def _shadow_variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationShadowProductionVariants:
+    """The shadow's weight relative to the production variant's (1) is the share of requests copied to it."""
+    return _config.SagemakerEndpointConfigurationShadowProductionVariants(
+        variant_name=SHADOW_VARIANT_NAME, model_name=props.shadow_model_name,
+        instance_type=props.shadow_instance_type or props.instance_type,
+        initial_instance_count=props.shadow_initial_instance_count,
+        initial_variant_weight=props.shadow_sampling_percentage / 100)
+
+
+def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEndpointDeploymentConfig:
+    config = _endpoint.SagemakerEndpointDeploymentConfig
+    size = {"type": CAPACITY_UNITS[deployment.step_unit], "value": deployment.step_size}
+    rollback = _endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
+        alarms=[_endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(alarm_name=name)
+                for name in deployment.rollback_alarm_names]) if deployment.rollback_alarm_names else None
+    if deployment.strategy == "rolling":
+        rolling = _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicy
+        rollback_batch = {"type": size["type"], "value": deployment.rollback_step_size}
+        return config(auto_rollback_configuration=rollback, rolling_update_policy=rolling(
+            maximum_batch_size=_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(**size),
+            wait_interval_in_seconds=deployment.wait_interval_seconds,
+            maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
+            rollback_maximum_batch_size=(
+                _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(**rollback_batch)
+                if deployment.rollback_step_size else None)))
+    routing = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration
+    canary = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize
+    linear = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize
+    return config(auto_rollback_configuration=rollback, blue_green_update_policy=(
+        _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
+            traffic_routing_configuration=routing(
+                type=TRAFFIC_ROUTING[deployment.strategy], wait_interval_in_seconds=deployment.wait_interval_seconds,
+                canary_size=canary(**size) if deployment.strategy == "canary" else None,
+                linear_step_size=linear(**size) if deployment.strategy == "linear" else None),
+            termination_wait_in_seconds=deployment.termination_wait_seconds,
+            maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds)))
 
 
 def _data_capture(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationDataCaptureConfig | None:
@@ -193,8 +269,55 @@ def _validate(id_: str, props: SagemakerEndpointProps) -> None:
         problems.append("log_kms_key_arn is required (the log group is encrypted with a customer key)")
     if props.log_retention_days <= 0:
         problems.append(f"log_retention_days must be a positive CloudWatch retention, got {props.log_retention_days}")
+    problems += _deployment_problems(props) + _shadow_problems(props)
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))
+
+
+def _deployment_problems(props: SagemakerEndpointProps) -> list[str]:
+    deployment = props.deployment
+    if deployment is None:
+        return []
+    if props.mode not in GUARDED_MODES:
+        return [f"deployment applies only to mode real-time or async (SageMaker deployment guardrails), "
+                f"not to mode {props.mode!r}"]
+    problems = []
+    if deployment.strategy not in STRATEGIES:
+        problems.append(f"deployment.strategy must be one of {', '.join(STRATEGIES)}, got {deployment.strategy!r}")
+    if (deployment.step_size is None) != (deployment.strategy == "all-at-once"):
+        problems.append(f"deployment.step_size is required with strategy canary, linear or rolling and refused "
+                        f"with all-at-once, got {deployment.step_size!r} with {deployment.strategy!r}")
+    if deployment.rollback_step_size is not None and deployment.strategy != "rolling":
+        problems.append("deployment.rollback_step_size applies only to strategy rolling")
+    if deployment.strategy == "rolling" and props.shadow_model_name:
+        problems.append("deployment.strategy rolling cannot update an endpoint with a shadow variant")
+    for name in ("wait_interval_seconds", "termination_wait_seconds"):
+        if not WAIT_RANGE[0] <= getattr(deployment, name) <= WAIT_RANGE[1]:
+            problems.append(f"deployment.{name} must be {WAIT_RANGE[0]}-{WAIT_RANGE[1]}, got {getattr(deployment, name)}")
+    timeout = deployment.maximum_execution_timeout_seconds
+    if timeout is not None and not TIMEOUT_RANGE[0] <= timeout <= TIMEOUT_RANGE[1]:
+        problems.append(f"deployment.maximum_execution_timeout_seconds must be {TIMEOUT_RANGE[0]}-{TIMEOUT_RANGE[1]}, "
+                        f"got {timeout}")
+    if len(deployment.rollback_alarm_names) > SAGEMAKER_ROLLBACK_ALARMS.value:
+        problems.append(f"deployment.rollback_alarm_names holds at most {SAGEMAKER_ROLLBACK_ALARMS.value} alarms, got "
+                        f"{len(deployment.rollback_alarm_names)}")
+    return problems
+
+
+def _shadow_problems(props: SagemakerEndpointProps) -> list[str]:
+    if not props.shadow_model_name:
+        return []
+    problems = []
+    if props.mode != "real-time":
+        problems.append(f"shadow_model_name applies only to mode real-time (a shadow variant needs instances), "
+                        f"not to mode {props.mode!r}")
+    if props.shadow_instance_type is not None and not _is_ml_instance(props.shadow_instance_type):
+        problems.append(f"shadow_instance_type must match ^ml\\.[a-z0-9]+\\.[a-z0-9]+$, got {props.shadow_instance_type!r}")
+    if not 1 <= props.shadow_initial_instance_count <= 100:
+        problems.append(f"shadow_initial_instance_count must be 1-100, got {props.shadow_initial_instance_count}")
+    if not 1 <= props.shadow_sampling_percentage <= 100:
+        problems.append(f"shadow_sampling_percentage must be 1-100, got {props.shadow_sampling_percentage}")
+    return problems
 
 
 def _is_ml_instance(instance_type: str) -> bool:

@@ -1,9 +1,18 @@
 """The role a SageMaker model runs as, granted exactly what hosting needs and nothing else.
 
 Why not AmazonSageMakerFullAccess (what terraform-aws-modules ships): it reads every bucket and image in the
-account. This role reads one artifact object and one repository, writes one log group, one metrics namespace
-and the output prefixes it is given, publishes to the topics it is given, uses only the named keys and manages
-network interfaces only in the endpoint's VPC.
+account. This role reads the versions of one model and one repository, writes one log group, one metrics
+namespace and the output prefixes it is given, publishes to the topics it is given, describes only the alarms an
+update rolls back on, uses only the named keys and manages network interfaces only in the endpoint's VPC.
+
+Why the model's prefix (models/<model name>/*) and not the one current object: the role is shared by every
+model of the endpoint, and during a blue/green update or an automatic rollback instances of the PREVIOUS
+configuration may start (scale-out while traffic shifts, the old fleet brought back): they download the previous
+version. A role reading only the current object would leave them unable to start exactly when the endpoint needs
+them; a role listing "current and previous" would change its policy with every release (the release plan would
+carry an IAM change, applied before the endpoint update, and a rollback beyond one version would still fail).
+The prefix holds only artifacts of this model, written once each (the release tool refuses to overwrite a
+version), so the extra reach is other versions of the same model.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ class SagemakerExecutionRoleProps:
     partition: str = "aws"
     region: str  # region of the log group and network interfaces
     endpoint_name: str  # the model writes to /aws/sagemaker/Endpoints/<endpoint_name>
-    artifact_object_arn: str  # arn:aws:s3:::<artifacts bucket>/<key of model.tar.gz>: s3:GetObject only
+    artifact_prefix_arn: str  # arn:aws:s3:::<artifacts bucket>/models/<model name>/*: s3:GetObject only
     repository_arn: str  # the ECR repository of the image: pull only
     decrypt_key_arns: tuple[str, ...] = ()  # keys of what it reads: the artifact bucket's (and a topic's, to publish)
     encrypt_key_arns: tuple[str, ...] = ()  # keys of what it writes: output buckets, notification topics
@@ -38,6 +47,7 @@ class SagemakerExecutionRoleProps:
     write_prefix_arns: tuple[str, ...] = ()  # arn:aws:s3:::<bucket>/<prefix>/*: data capture, async output
     publish_topic_arns: tuple[str, ...] = ()  # async success/error notifications
     vpc_id: str | None = None  # the endpoint's VPC: network-interface management is limited to it
+    rollback_alarm_arns: tuple[str, ...] = ()  # alarms an update rolls back on: SageMaker describes them as the role
 
 
 class SagemakerExecutionRole(Construct):
@@ -66,7 +76,7 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
     arn = f"arn:{props.partition}"
     log_group = f"{arn}:logs:{props.region}:{props.account_id}:log-group:{log_group_name(props.endpoint_name)}"
     statements = [
-        statement("ReadModelArtifact", ["s3:GetObject"], [props.artifact_object_arn]),
+        statement("ReadModelVersions", ["s3:GetObject"], [props.artifact_prefix_arn]),
         statement("PullInferenceImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
                                          "ecr:BatchCheckLayerAvailability"], [props.repository_arn]),
         # ecr:GetAuthorizationToken has no resource-level permissions: AWS only accepts "*" here. The token alone
@@ -102,6 +112,11 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
         statements.append(statement("WriteOutputs", ["s3:PutObject"], list(props.write_prefix_arns)))
     if props.publish_topic_arns:
         statements.append(statement("PublishNotifications", ["sns:Publish"], list(props.publish_topic_arns)))
+    if props.rollback_alarm_arns:
+        # "Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms action on
+        # the auto-rollback alarms you specify" (deployment-guardrails-configuration.html).
+        statements.append(statement("WatchRollbackAlarms", ["cloudwatch:DescribeAlarms"],
+                                    list(props.rollback_alarm_arns)))
     if props.vpc_id:
         statements += _network_interface_statements(props)
     return statements
@@ -144,13 +159,21 @@ def _network_interface_statements(props: SagemakerExecutionRoleProps) -> list:
 
 def _validate(id_: str, props: SagemakerExecutionRoleProps) -> None:
     problems = []
-    for name in ("role_name", "account_id", "region", "endpoint_name", "artifact_object_arn", "repository_arn"):
+    for name in ("role_name", "account_id", "region", "endpoint_name", "artifact_prefix_arn", "repository_arn"):
         if not getattr(props, name):
             problems.append(f"{name} is required")
-    if props.artifact_object_arn.endswith(("/*", "*")):
-        problems.append("artifact_object_arn must name one object (no wildcard): the model reads only its artifact")
+    if props.artifact_prefix_arn and not _is_prefix(props.artifact_prefix_arn):
+        problems.append(f"artifact_prefix_arn: {props.artifact_prefix_arn!r} must be <bucket ARN>/models/<model name>/* "
+                        "(one model's versions, not a whole bucket)")
     for prefix in props.write_prefix_arns:
-        if not prefix.endswith("/*") or prefix.endswith(":::*") or "/" not in prefix.rstrip("/*"):
+        if not _is_prefix(prefix):
             problems.append(f"write_prefix_arns: {prefix!r} must be <bucket ARN>/<prefix>/* (not a whole bucket)")
+    problems += [f"rollback_alarm_arns: {arn!r} has a wildcard: the role describes exactly the rollback alarms"
+                 for arn in props.rollback_alarm_arns if "*" in arn]
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))
+
+
+def _is_prefix(arn: str) -> bool:
+    """<bucket ARN>/<prefix>/*: objects under a prefix, never a whole bucket."""
+    return arn.endswith("/*") and not arn.endswith(":::*") and "/" in arn.removesuffix("/*")

@@ -17,15 +17,27 @@ from modules.config import PipelineConfig
 from modules.constructs.api_alarms import ApiAlarms, ApiAlarmsProps
 from modules.constructs.api_route import ApiRoute, ApiRouteProps
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
+from modules.constructs.encrypted_queue import dead_letter_queue_name
 from modules.constructs.http_api import HttpApi, HttpApiProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
+from modules.constructs.pipeline_dashboard import (
+    Graph,
+    PipelineDashboard,
+    PipelineDashboardProps,
+    Section,
+    variant_comparison,
+)
 from modules.stacks.base import PipelineStack
 
 FARGATE_MODEL_PATH = "/invocations"  # SageMaker container contract, served by the Fargate service too
 
 
 class ApiStack(PipelineStack):
-    """Exposes `http_api` (HttpApi), `routes` (route key -> ApiRoute), `invoke_url`, `vpc_link` (or None)."""
+    """Exposes `http_api` (HttpApi), `routes` (route key -> ApiRoute), `invoke_url`, `vpc_link` (or None),
+    `dashboard` (the environment's PipelineDashboard, or None).
+
+    The dashboard lives here because this is the one stack that sees every other (it needs the API's id, which
+    no earlier stack can know)."""
 
     def __init__(self, scope: Construct, id_: str = "api", *, config: PipelineConfig, network, compute,
                  inference) -> None:
@@ -58,12 +70,72 @@ class ApiStack(PipelineStack):
             alarm_topic_arn=inference.alarm_topic_arn, server_error_rate_percent=api.alarm_5xx_rate_percent,
             latency_p99_ms=api.alarm_latency_p99_ms))
 
+        self.dashboard = None
+        if config.inference.dashboard.enabled:
+            self.dashboard = PipelineDashboard(self, "dashboard", props=self._dashboard(config, compute, inference))
+
         self.invoke_url = self.http_api.invoke_url
         self.output("api_invoke_url", self.invoke_url, "base URL of the API; routes are <url>/v1/predict, /v1/jobs")
         self.output("api_id", self.http_api.id, "HTTP API id (CloudWatch metrics, execute-api ARNs)")
         self.output("api_auth", api.auth, "how callers authenticate: iam (SigV4), jwt (Bearer token) or none")
         self.output("api_predict_backend", api.predict_backend, "what answers POST /v1/predict: lambda or fargate")
         self.output("api_access_log_group", self.http_api.log_group.name, "JSON access logs, one line per request")
+
+    def _dashboard(self, config: PipelineConfig, compute, inference) -> PipelineDashboardProps:
+        """Every alarm of the environment by name, plus what puts them in context (pipeline_dashboard.py)."""
+        def alarm(name: str) -> tuple[str, str]:
+            return name, f"arn:{self.partition}:cloudwatch:{config.region}:{self.account_id}:alarm:{name}"
+
+        period = config.inference.dashboard.period_seconds
+        api_dimensions = ("ApiId", self.http_api.id, "Stage", self.http_api.stage_name)
+        routes = [key.split(" ", 1) for key in self.routes]
+
+        def per_route(metric: str, stat: str) -> tuple:
+            return tuple(("AWS/ApiGateway", metric, *api_dimensions, "Method", method, "Resource", path,
+                          {"stat": stat, "label": f"{method} {path}"}) for method, path in routes)
+
+        variants = {inference.endpoint.variant_name: inference.alarms.definitions}
+        if inference.shadow_alarms:
+            variants[inference.endpoint.shadow_variant_name] = inference.shadow_alarms.definitions
+        endpoint = inference.endpoint_name
+        queues = compute.messaging.work_queues.values()
+        workers = [service for service in (compute.queue_worker, compute.inference_service and
+                                           compute.inference_service.service) if service is not None]
+        worker_function = compute.functions.get("worker")
+        return PipelineDashboardProps(
+            name=config.name_prefix, region=config.region, period_seconds=period,
+            start=config.inference.dashboard.start, sections=(
+                Section(title=f"API {config.name_prefix}-api: requests, errors and latency per route", graphs=(
+                    Graph(title="Requests per route", metrics=per_route("Count", "Sum")),
+                    Graph(title="5xx answers per route", metrics=per_route("5xx", "Sum")),
+                    Graph(title="Latency p99 per route (ms)", metrics=per_route("Latency", "p99"))),
+                    alarms=tuple((title, resource.arn) for title, resource in self.alarms.alarms.items())),
+                Section(title=f"SageMaker endpoint {endpoint}: invocations, latency and errors per variant", graphs=(
+                    Graph(title="Invocations per variant", metrics=tuple(
+                        ("AWS/SageMaker", "Invocations", "EndpointName", endpoint, "VariantName", variant,
+                         {"stat": "Sum", "label": variant}) for variant in variants)),
+                    *variant_comparison(variants)),
+                    alarms=tuple(alarm(d.name) for definitions in variants.values() for d in definitions)),
+                Section(title="Queues: depth, age of the oldest message, dead letters", graphs=(
+                    Graph(title="Messages waiting per work queue", metrics=tuple(
+                        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue.name,
+                         {"stat": "Maximum", "label": queue.name}) for queue in queues)),
+                    Graph(title="Dead letters per queue", metrics=tuple(
+                        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dead_letter_queue_name(queue.name),
+                         {"stat": "Maximum", "label": dead_letter_queue_name(queue.name)}) for queue in queues))),
+                    alarms=tuple(alarm(name) for queue in queues for name in queue.alarm_names.values())),
+                Section(title="Workers: running tasks and invocations", graphs=(
+                    *((Graph(title="Running tasks per Fargate service", metrics=tuple(
+                        ("ECS/ContainerInsights", "RunningTaskCount", "ClusterName", compute.cluster.name,
+                         "ServiceName", service.name, {"stat": "Average", "label": service.name})
+                        for service in workers)),) if workers else ()),
+                    *((Graph(title="Worker function: invocations, errors, concurrency", metrics=tuple(
+                        ("AWS/Lambda", metric, "FunctionName", worker_function.name, {"stat": stat, "label": metric})
+                        for metric, stat in (("Invocations", "Sum"), ("Errors", "Sum"),
+                                             ("ConcurrentExecutions", "Maximum")))),) if worker_function else ())),
+                    alarms=tuple(alarm(d.name) for alarms in compute.deployment_alarms.values()
+                                 for d in alarms.definitions)),
+            ))
 
     def _lambda_route(self, function: str, method: str, path: str, compute, common: dict) -> ApiRoute:
         if function not in compute.functions:

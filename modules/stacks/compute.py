@@ -39,6 +39,10 @@ from modules.constructs.service_autoscaling import (
     ServiceAutoscaling,
     ServiceAutoscalingProps,
 )
+from modules.constructs.service_deployment_alarms import (
+    ServiceDeploymentAlarms,
+    ServiceDeploymentAlarmsProps,
+)
 from modules.constructs.sqs_event_source import SqsEventSource, SqsEventSourceProps
 from modules.stacks.base import PipelineStack
 from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
@@ -76,7 +80,8 @@ class InferenceService:
 class ComputeStack(PipelineStack):
     """Exposes `functions` (folder name -> LambdaFunction, only those in use), `left_out_functions` (folders not
     deployed because nothing calls them), `inference_service` (InferenceService or None), `queue_worker`
-    (FargateService or None), `cluster`, `key`, `lambda_security_group_id`."""
+    (FargateService or None), `deployment_alarms` (service name -> ServiceDeploymentAlarms: what each Fargate
+    service's deployments roll back on), `cluster`, `key`, `lambda_security_group_id`."""
 
     def __init__(self, scope: Construct, id_: str = "compute", *, config: PipelineConfig, network, registry,
                  storage, messaging, lambdas_dir=None) -> None:
@@ -96,6 +101,7 @@ class ComputeStack(PipelineStack):
 
         self.cluster = EcsCluster(self, "cluster", props=EcsClusterProps(
             name=prefix, kms_key_arn=self.key.arn, log_retention_days=config.log_retention_days))
+        self.deployment_alarms: dict[str, ServiceDeploymentAlarms] = {}
         self.inference_service = self._inference_service() if compute.inference_service.enabled else None
         self.model_url = compute.model_url or (self.inference_service.url if self.inference_service else "")
         self.queue_worker = self._queue_worker()
@@ -338,6 +344,8 @@ class ComputeStack(PipelineStack):
                 target_group_arn_suffix=alb.target_group.arn_suffix,
                 scale_in_cooldown_seconds=service_config.scale_in_cooldown_seconds,
                 scale_out_cooldown_seconds=service_config.scale_out_cooldown_seconds))
+        self._guard_deployments(service, load_balancer_arn_suffix=alb.load_balancer.arn_suffix,
+                                target_group_arn_suffix=alb.target_group.arn_suffix)
         # With a certificate only its name verifies: the load balancer's own DNS name is not on the certificate.
         host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
         return InferenceService(load_balancer=alb.load_balancer, listener_arn=alb.listener_arn,
@@ -366,6 +374,7 @@ class ComputeStack(PipelineStack):
             task_policy_statements=(statement("ConsumeWorkQueue", SQS_CONSUMER, [queue.arn]), *self._job_grants()),
             log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
             egress_to_internet=config.compute.egress_to_internet))
+        self._guard_deployments(service, log_group_name=service.log_group.name)
         if not config.emulator.skips("autoscaling"):
             QueueWorkerScaling(self, "queue-worker-scaling", props=QueueWorkerScalingProps(
                 name=name, cluster_name=self.cluster.name, service_name=service.service.name, queue_name=queue.name,
@@ -373,6 +382,18 @@ class ComputeStack(PipelineStack):
                 scale_out_evaluation_minutes=worker.scale_out_evaluation_minutes,
                 scale_in_evaluation_minutes=worker.scale_in_evaluation_minutes, cooldown_seconds=worker.cooldown_seconds))
         return service
+
+    def _guard_deployments(self, service: FargateService, **source: str) -> None:
+        """Deployment alarms of SERVICE (its target group's answers, or its error log lines), held to the model's
+        thresholds; the service rolls back on them."""
+        inference = self.config.inference
+        label = service.name.removeprefix(f"{self.config.name_prefix}-")
+        alarms = ServiceDeploymentAlarms(self, f"{label}-deployment-alarms", props=ServiceDeploymentAlarmsProps(
+            service_name=service.name, alarm_topic_arn=self.messaging.alarm_topic_arn,
+            errors_threshold=inference.alarm_errors_threshold, latency_p99_ms=inference.alarm_latency_p99_ms,
+            metrics_namespace=f"{service.name}/logs", **source))
+        service.roll_back_on(alarms.alarms)
+        self.deployment_alarms[service.name] = alarms
 
     def _log_groups(self) -> list:
         """Every log group the compute key encrypts: its key policy admits CloudWatch Logs for exactly these."""

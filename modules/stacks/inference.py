@@ -1,6 +1,7 @@
 """The inference stack: a SageMaker model (the registry's inference image + model.tar.gz from the artifacts
-bucket), an endpoint configuration in the configured mode (real-time, serverless or async), the endpoint,
-autoscaling on the metric that fits the mode, and alarms.
+bucket), an endpoint configuration in the configured mode (real-time, serverless or async), optionally a shadow
+variant running a candidate model, the endpoint with its guarded rollout (real-time and async), autoscaling on
+the metric that fits the mode, and alarms (the production variant's also roll an update back).
 
 The endpoint name comes from config (`config.inference.endpoint_name`), so the compute stack grants
 InvokeEndpoint on its exact ARN without waiting for this stack.
@@ -17,7 +18,13 @@ from modules.constructs.egress_security_group import EgressSecurityGroup, Egress
 from modules.constructs.endpoint_alarms import EndpointAlarms, EndpointAlarmsProps
 from modules.constructs.endpoint_autoscaling import EndpointAutoscaling, EndpointAutoscalingProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
-from modules.constructs.sagemaker_endpoint import SagemakerEndpoint, SagemakerEndpointProps
+from modules.constructs.sagemaker_endpoint import (
+    SHADOW_VARIANT_NAME,
+    VARIANT_NAME,
+    EndpointDeployment,
+    SagemakerEndpoint,
+    SagemakerEndpointProps,
+)
 from modules.constructs.sagemaker_execution_role import SagemakerExecutionRole, SagemakerExecutionRoleProps
 from modules.constructs.sagemaker_model import SagemakerModel, SagemakerModelProps
 from modules.stacks.base import PipelineStack
@@ -29,7 +36,8 @@ ASYNC_FAILURE_PREFIX = "async/failure/"
 
 
 class InferenceStack(PipelineStack):
-    """Exposes `endpoint_name`, `endpoint_arn`, `alarm_topic_arn`, `key`, `model`, `endpoint`, `role`."""
+    """Exposes `endpoint_name`, `endpoint_arn`, `alarm_topic_arn`, `key`, `model`, `shadow_model` (or None),
+    `endpoint`, `role`, `alarms`, `shadow_alarms` (or None)."""
 
     def __init__(self, scope: Construct, id_: str = "inference", *, config: PipelineConfig, network, registry,
                  storage, messaging) -> None:
@@ -62,11 +70,18 @@ class InferenceStack(PipelineStack):
                 description=f"SageMaker endpoint {name}: HTTPS out to VPC endpoints and S3 only, nothing in",
                 s3_prefix_list_region=config.region))
 
+        # The alarms come first: the role may describe the ones an update rolls back on.
+        self.alarm_topic_arn = messaging.alarm_topic_arn
+        self.alarms = self._alarms(config, VARIANT_NAME, shadow=False)
+        self.shadow_alarms = self._alarms(config, SHADOW_VARIANT_NAME, shadow=True) if inference.shadow else None
+        rollback_alarms = self.alarms.rollback_alarms if inference.rollout.rolls_back(inference.mode) else []
+
         repository = registry.repositories[IMAGE]
         self.role = SagemakerExecutionRole(self, "execution-role", props=SagemakerExecutionRoleProps(
             role_name=f"{name}-sagemaker", account_id=self.account_id, partition=self.partition,
             region=config.region, endpoint_name=name,
-            artifact_object_arn=f"{storage.artifacts_bucket.arn}/{inference.model_artifact_key}",
+            # Every version of the model, not only the current one: see sagemaker_execution_role.py.
+            artifact_prefix_arn=f"{storage.artifacts_bucket.arn}/{inference.model_prefix}*",
             repository_arn=repository.arn,
             # Async notifications publish to the CMK-encrypted results topic: a data key and decrypt on its key.
             decrypt_key_arns=(storage.key.arn, *((messaging.key.arn,) if inference.mode == "async" else ())),
@@ -75,15 +90,20 @@ class InferenceStack(PipelineStack):
             volume_key_arn=self.key.arn if not (instances and local_nvme_instance(inference.instance_type)) else None,
             write_prefix_arns=tuple(write_prefixes),
             publish_topic_arns=(messaging.results_topic_arn,) if inference.mode == "async" else (),
-            vpc_id=network.vpc_id if in_vpc else None))
+            vpc_id=network.vpc_id if in_vpc else None,
+            rollback_alarm_arns=tuple(alarm.arn for alarm in rollback_alarms)))
 
+        model_props = {"image_repository_url": repository.url, "artifact_bucket": storage.artifacts_bucket.name,
+                       "execution_role_arn": self.role.arn, "network_isolation": instances and inference.network_isolation,
+                       "subnet_ids": network.private_subnet_ids if in_vpc else (),
+                       "security_group_ids": (self.security_group.id,) if in_vpc else (),
+                       "environment": {contract.LOG_LEVEL: inference.log_level}, "depends_on": (self.role.policy,)}
         self.model = SagemakerModel(self, "model", props=SagemakerModelProps(
-            name_prefix=name, image_repository_url=repository.url, image_tag=inference.image_tag,
-            artifact_bucket=storage.artifacts_bucket.name, artifact_key=inference.model_artifact_key,
-            execution_role_arn=self.role.arn, network_isolation=instances and inference.network_isolation,
-            subnet_ids=network.private_subnet_ids if in_vpc else (),
-            security_group_ids=(self.security_group.id,) if in_vpc else (),
-            environment={contract.LOG_LEVEL: inference.log_level}, depends_on=(self.role.policy,)))
+            name_prefix=name, image_tag=inference.image_tag, artifact_key=inference.model_artifact_key, **model_props))
+        shadow = inference.shadow
+        self.shadow_model = SagemakerModel(self, "shadow-model", props=SagemakerModelProps(
+            name_prefix=name, image_tag=shadow.image_tag or inference.image_tag,
+            artifact_key=inference.shadow_artifact_key, **model_props)) if shadow else None
 
         self.endpoint = SagemakerEndpoint(self, "endpoint", props=SagemakerEndpointProps(
             endpoint_name=name, model_name=self.model.name,
@@ -98,11 +118,11 @@ class InferenceStack(PipelineStack):
             memory_size_mb=inference.memory_size_mb if inference.mode == "serverless" else None,
             max_concurrency=inference.max_concurrency if inference.mode == "serverless" else None,
             provisioned_concurrency=inference.provisioned_concurrency if inference.mode == "serverless" else None,
-            **self._async_props(config, results_uri, storage, messaging)))
+            deployment=self._deployment(config, rollback_alarms),
+            **self._shadow_props(config), **self._async_props(config, results_uri, storage, messaging)))
         self.key.allow_log_group(self.endpoint.log_group)
         self.endpoint_name = name
         self.endpoint_arn = self.endpoint.arn
-        self.alarm_topic_arn = messaging.alarm_topic_arn
 
         self.autoscaling = None
         if inference.autoscaled and not config.emulator.skips("autoscaling"):
@@ -115,10 +135,6 @@ class InferenceStack(PipelineStack):
                 max_capacity=inference.resolved_max_capacity, target_value=target,
                 scale_in_cooldown_seconds=inference.scale_in_cooldown_seconds,
                 scale_out_cooldown_seconds=inference.scale_out_cooldown_seconds, alarm_name_prefix=name))
-        self.alarms = EndpointAlarms(self, "alarms", props=EndpointAlarmsProps(
-            endpoint_name=name, variant_name=self.endpoint.variant_name, mode=inference.mode,
-            alarm_topic_arn=self.alarm_topic_arn, errors_threshold=inference.alarm_errors_threshold,
-            latency_p99_ms=inference.alarm_latency_p99_ms))
 
         self.output("endpoint_name", name, "SageMaker endpoint (ENDPOINT_NAME of the Lambdas)")
         self.output("endpoint_arn", self.endpoint_arn, "SageMaker endpoint ARN (sagemaker:InvokeEndpoint)")
@@ -129,9 +145,46 @@ class InferenceStack(PipelineStack):
                     "current SageMaker model (name carries a hash of image, artifact version, role and network)")
         self.output("model_image", self.model.image, "image the endpoint runs (push it before deploying)")
         self.output("model_artifact_uri", self.model.model_data_url,
-                    "upload model.tar.gz of inference.model_version here before deploying "
-                    "(python containers/inference/train.py <dir>)")
+                    "the artifact of inference.model_version (make release uploads it: README, Ship a new model)")
         self.output("execution_role_arn", self.role.arn, "role the model runs as")
+        if self.shadow_model:
+            self.output("shadow_model_name", self.shadow_model.name,
+                        "candidate SageMaker model of the shadow variant (gets a copy of production requests)")
+            self.output("shadow_model_artifact_uri", self.shadow_model.model_data_url,
+                        "the candidate's artifact (uploaded like any release: python -m tools.release upload)")
+
+    def _alarms(self, config: PipelineConfig, variant: str, *, shadow: bool) -> EndpointAlarms:
+        inference = config.inference
+        return EndpointAlarms(self, "shadow-alarms" if shadow else "alarms", props=EndpointAlarmsProps(
+            endpoint_name=inference.endpoint_name, variant_name=variant, mode=inference.mode,
+            alarm_topic_arn=self.alarm_topic_arn, errors_threshold=inference.alarm_errors_threshold,
+            latency_p99_ms=inference.alarm_latency_p99_ms, shadow=shadow))
+
+    @staticmethod
+    def _deployment(config: PipelineConfig, rollback_alarms: list) -> EndpointDeployment | None:
+        """The endpoint's rollout (real-time and async; serverless gets SageMaker's own update)."""
+        inference = config.inference
+        rollout = inference.rollout
+        if not rollout.guarded(inference.mode):
+            return None
+        return EndpointDeployment(
+            strategy=rollout.strategy, step_size=rollout.step_size, step_unit=rollout.step_unit,
+            wait_interval_seconds=rollout.wait_interval_seconds,
+            termination_wait_seconds=rollout.termination_wait_seconds,
+            maximum_execution_timeout_seconds=rollout.maximum_execution_timeout_seconds,
+            rollback_step_size=rollout.rollback_step_size,
+            # References, so the endpoint waits for its alarms; their values are the configured names, known at
+            # plan time and fixed by config alone (a changed list replaces the endpoint: endpoint_alarms.py).
+            rollback_alarm_names=tuple(alarm.alarm_name for alarm in rollback_alarms))
+
+    def _shadow_props(self, config: PipelineConfig) -> dict:
+        shadow = config.inference.shadow
+        if shadow is None:
+            return {}
+        return {"shadow_model_name": self.shadow_model.name,
+                "shadow_instance_type": shadow.instance_type or config.inference.instance_type,
+                "shadow_initial_instance_count": shadow.initial_instance_count,
+                "shadow_sampling_percentage": shadow.sampling_percentage}
 
     def _async_props(self, config: PipelineConfig, results_uri: str, storage, messaging) -> dict:
         inference = config.inference

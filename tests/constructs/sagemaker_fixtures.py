@@ -7,7 +7,7 @@ import json
 import re
 
 ACCOUNT = "123456789012"
-ARTIFACT = "arn:aws:s3:::artifacts/models/inference/1.0.0/model.tar.gz"
+ARTIFACT_PREFIX = "arn:aws:s3:::artifacts/models/inference/*"
 REPOSITORY = "arn:aws:ecr:eu-west-1:123456789012:repository/inference-local/inference"
 KEY = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
 OTHER_KEY = "arn:aws:kms:eu-west-1:123456789012:key/66666666-7777-8888-9999-000000000000"

@@ -4,12 +4,12 @@ import pytest
 
 from modules.constructs.sagemaker_execution_role import SagemakerExecutionRole, SagemakerExecutionRoleProps
 from tests.constructs.helpers import only, synth_with
-from tests.constructs.sagemaker_fixtures import ACCOUNT, ARTIFACT, KEY, OTHER_KEY, REPOSITORY, TOPIC
+from tests.constructs.sagemaker_fixtures import ACCOUNT, ARTIFACT_PREFIX, KEY, OTHER_KEY, REPOSITORY, TOPIC
 
 
 def _role(stack, **overrides):
     props = {"role_name": "ep-sagemaker", "account_id": ACCOUNT, "region": "eu-west-1", "endpoint_name": "ep",
-             "artifact_object_arn": ARTIFACT, "repository_arn": REPOSITORY, **overrides}
+             "artifact_prefix_arn": ARTIFACT_PREFIX, "repository_arn": REPOSITORY, **overrides}
     return SagemakerExecutionRole(stack, "role", props=SagemakerExecutionRoleProps(**props))
 
 
@@ -24,10 +24,12 @@ def test_only_sagemaker_of_this_account_may_assume_the_role():
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
-def test_the_role_reads_one_artifact_object_and_pulls_from_one_repository():
+# Issue 16: instances of the previous configuration (scale-out during a blue/green shift, an automatic rollback)
+# load the previous version, so the role reads every version of its one model, not only the current object.
+def test_the_role_reads_the_versions_of_one_model_and_pulls_from_one_repository():
     by_sid = _statements(synth_with(_role))
-    assert by_sid["ReadModelArtifact"]["actions"] == ["s3:GetObject"]
-    assert by_sid["ReadModelArtifact"]["resources"] == [ARTIFACT]
+    assert by_sid["ReadModelVersions"]["actions"] == ["s3:GetObject"]
+    assert by_sid["ReadModelVersions"]["resources"] == [ARTIFACT_PREFIX]
     assert by_sid["PullInferenceImage"]["resources"] == [REPOSITORY]
     assert "ecr:BatchGetImage" in by_sid["PullInferenceImage"]["actions"]
 
@@ -74,7 +76,14 @@ def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
     assert enis["condition"][0]["values"] == ["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-123"]
     assert by_sid["WriteOutputs"]["actions"] == ["s3:PutObject"]
     assert not {"DecryptInputs", "EncryptOutputs", "GrantVolumeKeyToAwsResources", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
-                "CreateNetworkInterfacesInEndpointVpc"} & set(_statements(synth_with(_role)))
+                "CreateNetworkInterfacesInEndpointVpc", "WatchRollbackAlarms"} & set(_statements(synth_with(_role)))
+
+
+def test_the_role_describes_exactly_the_alarms_an_update_rolls_back_on():
+    alarms = ("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:ep-Invocation5XXErrors",
+              "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:ep-ModelLatency")
+    watch = _statements(synth_with(lambda s: _role(s, rollback_alarm_arns=alarms)))["WatchRollbackAlarms"]
+    assert (watch["actions"], watch["resources"]) == (["cloudwatch:DescribeAlarms"], list(alarms))
 
 
 # From the service authorization reference for EC2 (Actions table, condition keys per resource type of each
@@ -129,9 +138,11 @@ def test_network_interfaces_are_kept_to_the_endpoints_vpc_wherever_the_resource_
     assert grants[("ec2:CreateNetworkInterface", "network-interface")] == [set()]
 
 
-def test_a_wildcard_artifact_and_a_whole_bucket_output_are_refused():
+def test_a_whole_bucket_for_the_model_or_the_outputs_and_a_wildcard_alarm_are_refused():
     with pytest.raises(ValueError) as error:
-        synth_with(lambda s: _role(s, artifact_object_arn="arn:aws:s3:::artifacts/*",
-                                   write_prefix_arns=("arn:aws:s3:::results/*",)))
-    assert "artifact_object_arn must name one object" in str(error.value)
+        synth_with(lambda s: _role(s, artifact_prefix_arn="arn:aws:s3:::artifacts/*",
+                                   write_prefix_arns=("arn:aws:s3:::results/*",),
+                                   rollback_alarm_arns=("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*",)))
+    assert "artifact_prefix_arn: 'arn:aws:s3:::artifacts/*' must be <bucket ARN>/models/<model name>/*" in str(error.value)
+    assert "rollback_alarm_arns: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' has a wildcard" in str(error.value)
     assert "write_prefix_arns: 'arn:aws:s3:::results/*' must be <bucket ARN>/<prefix>/*" in str(error.value)

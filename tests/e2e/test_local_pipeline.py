@@ -1,6 +1,8 @@
 """The whole pipeline on the local emulator, as `make e2e` runs it: every stack deployed with the real Terraform
 CLI onto a private moto server, a job pushed through the deployed topic, queue, worker, model server, bucket and
-results topic, then everything destroyed.
+results topic, a second model version released onto it (its real plans of every stack checked to hold exactly a
+release, applied, verified, a silent rollback caught by verify) and a job pushed through the released model, then
+everything destroyed.
 
 Fails (never skips) when Terraform or the offline provider mirror is missing: a green run must mean deployed.
 """
@@ -22,4 +24,8 @@ def test_a_job_flows_through_the_deployed_pipeline_and_everything_is_destroyed_a
         print("times: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in times.items()))
     failed = [f"{step.name}: {step.detail}" for step in steps if not step.passed]
     assert passed, "local e2e failed:\n" + "\n".join(failed or ["no step ran"])
-    assert any(step.name.startswith("destroy every stack") for step in steps), "the deployment was not destroyed"
+    names = [step.name for step in steps]
+    assert any(name.startswith("release plan: the new model and endpoint configuration") for name in names)
+    assert any(name.startswith("verify fails (exit 1, naming both configurations)") for name in names)
+    assert any("serving the released version" in name for name in names), "no job through the released model"
+    assert any(name.startswith("destroy every stack") for name in names), "the deployment was not destroyed"

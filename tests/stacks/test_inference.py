@@ -33,8 +33,9 @@ def test_the_model_runs_the_registry_image_with_the_artifact_from_storage(env, s
     bucket = f"inference-{env}-artifacts" + {"local": "", "dev": "-111111111111", "prod": "-222222222222"}[env]
     assert container["model_data_url"] == f"s3://{bucket}/models/inference/1.0.0/model.tar.gz"
     statements = _statements(doc)
-    (artifact,) = statements["ReadModelArtifact"]["resources"]  # exactly that one object
-    assert artifact.startswith(f"{REMOTE}storage.") and artifact.endswith("}/models/inference/1.0.0/model.tar.gz")
+    # Issue 16: every version of this one model (the previous fleet and a rollback load the previous version).
+    (artifacts,) = statements["ReadModelVersions"]["resources"]
+    assert artifacts.startswith(f"{REMOTE}storage.") and artifacts.endswith("}/models/inference/*")
     assert statements["PullInferenceImage"]["resources"][0].startswith(f"{REMOTE}registry.")
 
 

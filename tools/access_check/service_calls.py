@@ -28,6 +28,8 @@ from tools.access_check.stacks import Block
 
 EXAMPLE_ENI = "eni-0example0example0"
 EXAMPLE_TASK = "0example0example0example0example"
+# A version of a model other than the configured one: what instances of the previous endpoint configuration load.
+EXAMPLE_PREVIOUS_VERSION = "0.9.0-previous"
 
 
 @dataclass(frozen=True)
@@ -373,6 +375,38 @@ def sagemaker_hosts(inventory: Inventory) -> Iterator[Request]:
             yield from _data_capture(inventory, name, role, config)
 
 
+@declares("sagemaker-starts-the-previous-configuration",
+          "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-blue-green.html",
+          "https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html")
+def sagemaker_previous_configuration(inventory: Inventory) -> Iterator[Request]:
+    """While an endpoint update runs (blue/green traffic shifting, a rolling batch) and when SageMaker rolls it
+    back, instances of the PREVIOUS endpoint configuration start (scale-out of the old fleet, the old fleet brought
+    back) with the same execution role: they download the previous version of the model, another key under
+    models/<model name>/. And during the update SageMaker describes the auto-rollback alarms as that role."""
+    name = "sagemaker-starts-the-previous-configuration"
+    for model in inventory.blocks("aws_sagemaker_model"):
+        role = inventory.arg(model, "execution_role_arn")
+        container = inventory.arg(model, "primary_container") or {}
+        container = container[0] if isinstance(container, list) and container else container
+        bucket, _, key = str(container.get("model_data_url") or "").removeprefix("s3://").partition("/")
+        parts = key.split("/")
+        if len(parts) == 4 and parts[0] == "models":
+            previous = "/".join((parts[0], parts[1], EXAMPLE_PREVIOUS_VERSION, parts[3]))
+            yield _call(name, role, "s3:GetObject",
+                        inventory.arn("s3", f"{bucket}/{previous}", region=False, account=False),
+                        detail=f"{model.path} previous model version")
+            yield from _s3_key_use(inventory, name, role, bucket, "kms:Decrypt", f"{model.path} previous model version")
+        for endpoint in _endpoints_of(inventory, model):
+            deployment = inventory.arg(endpoint, "deployment_config") or {}
+            deployment = deployment[0] if isinstance(deployment, list) and deployment else deployment
+            rollback = deployment.get("auto_rollback_configuration") or {}
+            rollback = rollback[0] if isinstance(rollback, list) and rollback else rollback
+            for alarm in rollback.get("alarms") or []:
+                yield _call(name, role, "cloudwatch:DescribeAlarms",
+                            inventory.arn("cloudwatch", f"alarm:{alarm['alarm_name']}"),
+                            detail=f"{endpoint.path} auto-rollback alarm")
+
+
 def _data_capture(inventory: Inventory, name: str, role: str, config: Block) -> Iterator[Request]:
     capture = inventory.arg(config, "data_capture_config") or {}
     capture = capture[0] if isinstance(capture, list) and capture else capture
@@ -394,7 +428,8 @@ def _endpoints_of(inventory: Inventory, model: Block) -> list[Block]:
     model_name = inventory.arg(model, "name")
     endpoints = []
     for config in inventory.blocks("aws_sagemaker_endpoint_configuration"):
-        variants = inventory.arg(config, "production_variants") or []
+        variants = [*(inventory.arg(config, "production_variants") or []),
+                    *(inventory.arg(config, "shadow_production_variants") or [])]
         if any(variant.get("model_name") == model_name for variant in variants):
             endpoints += [endpoint for endpoint in inventory.blocks("aws_sagemaker_endpoint")
                           if inventory.arg(endpoint, "endpoint_config_name") == inventory.arg(config, "name")]

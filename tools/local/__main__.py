@@ -5,8 +5,9 @@ deploy   reuse the running emulator (MOTO_ENDPOINT or `.build/emulator.json`) or
          stack in dependency order, print the outputs and the times.
 destroy  destroy every stack in reverse order, forget its emulator state, stop the emulator if deploy started it.
 outputs  print the outputs of the current local deployment again.
-e2e      on a private emulator: deploy, smoke-test through the deployed resources, destroy; exit 0 only if every
-         step passed.
+e2e      on a private emulator: deploy, smoke-test through the deployed resources, release a second model version
+         (package, upload, plan check, apply, verify, a simulated silent rollback caught), push a job through the
+         released model, destroy; exit 0 only if every step passed.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def print_times(times: dict[str, float]) -> None:
 # --- deploy-local / destroy-local ------------------------------------------------------------
 
 
-def _read_session() -> dict[str, Any] | None:
+def read_session() -> dict[str, Any] | None:
     try:
         return json.loads(SESSION_FILE.read_text())
     except (OSError, ValueError):
@@ -97,7 +98,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     times: dict[str, float] = {}
     tc = toolchain()
     config = _config()
-    previous = _read_session() or {}
+    previous = read_session() or {}
     emulator = find_running()
     started_emulator = False
     if emulator is None:
@@ -153,7 +154,7 @@ def _provider_url(outdir: Path) -> str | None:
 def cmd_destroy(args: argparse.Namespace) -> int:
     from tools.emulator import STATE_FILE, Emulator, answers, find_running
 
-    session = _read_session()
+    session = read_session()
     if session is None:
         say("no local deployment recorded (.build/local-deploy.json); nothing to destroy")
         return 0
@@ -191,7 +192,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
 
 def cmd_outputs(args: argparse.Namespace) -> int:
-    session = _read_session()
+    session = read_session()
     if session is None:
         say("no local deployment recorded; run `make deploy-local`")
         return EXIT_FAILED
@@ -208,8 +209,12 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: bool = False,
             report=say) -> tuple[bool, list, dict[str, float]]:
-    """Deploy onto a private emulator, smoke-test, destroy. Returns (all passed, steps, times)."""
+    """Deploy onto a private emulator, smoke-test, release a second model version and push a job through it,
+    destroy. Returns (all passed, steps, times)."""
+    from modules.config import config_path_from_env
     from tools.emulator import start_emulator
+    from tools.local.deploy import TerraformEngine
+    from tools.local.release import run_release
     from tools.local.smoke import StepFailed, Steps, run_smoke
 
     steps = Steps(say=report)
@@ -243,6 +248,22 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
                       queue_filters=queue_filters)
         finally:
             times["smoke test"] = time.monotonic() - smoke_began
+        release_began = time.monotonic()
+        try:
+            # Plans and saved-plan applies are the terraform engine's, whichever engine deployed.
+            release = run_release(steps, engine=TerraformEngine(tc, env, report), synth=synth,
+                                  emulator_url=emulator.url, config=config, config_path=config_path_from_env(),
+                                  outputs=outputs, report=report)
+            synth = release.synth  # what is deployed now, and what destroy must read
+        finally:
+            times["release and verify"] = time.monotonic() - release_began
+        job_began = time.monotonic()
+        try:
+            run_smoke(steps, emulator_url=emulator.url, region=config.region, outputs=outputs,
+                      queue_filters=queue_filters, model_dir=release.model_dir,
+                      model_label=f"the released version {release.version}")
+        finally:
+            times["job through the released model"] = time.monotonic() - job_began
     except StepFailed:
         pass
     finally:

@@ -38,6 +38,7 @@ CDKTF_BIN = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
 TERRAFORM_PARALLELISM = 20
 APPLY_TIMEOUT_SECONDS = 900
 ENGINES = ("cdktf", "terraform")
+PLAN_FILE = "plan.tfplan"
 # Terraform has finished planning and waits on AWS (or the emulator) from here on.
 _WORK_STARTED = re.compile(r": (Creating|Destroying|Modifying)\.\.\.|No changes\.|complete!")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\r")
@@ -102,11 +103,14 @@ def emulator_environment(url: str, environment: str | None = None) -> dict[str, 
     return env
 
 
-def synthesize(url: str, outdir: Path, environment: str | None = None) -> Synthesized:
-    """`python main.py` with PIPELINE_EMULATOR_URL set, into OUTDIR (a child process: jsii stays out of ours)."""
+def synthesize(url: str, outdir: Path, environment: str | None = None, config_path: Path | None = None) -> Synthesized:
+    """`python main.py` with PIPELINE_EMULATOR_URL set, into OUTDIR (a child process: jsii stays out of ours);
+    CONFIG_PATH (PIPELINE_CONFIG) instead of the environment's own file, e.g. an edited copy."""
     started = time.monotonic()
     env = emulator_environment(url, environment)
     env["CDKTF_OUTDIR"] = str(outdir)
+    if config_path is not None:
+        env["PIPELINE_CONFIG"] = str(config_path)
     proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "main.py")], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, check=False, timeout=600)
     if proc.returncode != 0:
@@ -293,6 +297,37 @@ class TerraformEngine:
                                ["apply", "-auto-approve", "-input=false", "-no-color",
                                 f"-parallelism={TERRAFORM_PARALLELISM}"])
 
+    def plan(self, synth: Synthesized, stacks: list[str] | None = None) -> dict[str, Path]:
+        """`terraform plan -out` and `show -json` in every stack (or STACKS; no order needed: a plan changes
+        nothing), at most one stack per CPU at once; returns stack -> plan JSON (the saved plan beside it)."""
+        self.init(synth)
+
+        def run(name: str) -> Path:
+            stack, log = synth.stacks[name], _log_path("plan", name)
+            log.write_text("")
+            with shared_provider(stack.directory, self.toolchain.env(self.env)) as reattach:
+                self._terraform(["plan", "-input=false", "-no-color", "-lock=false", f"-out={PLAN_FILE}"], stack, log,
+                                reattach)
+                shown = self.toolchain.run(["show", "-json", PLAN_FILE], cwd=stack.directory,
+                                           env={**self.env, **reattach})
+            path = stack.directory / "plan.json"
+            path.write_text(shown.stdout)
+            return path
+
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            futures = {name: pool.submit(run, name) for name in (stacks or synth.stacks)}
+            return {name: future.result() for name, future in futures.items()}
+
+    def apply_plans(self, synth: Synthesized, stacks: list[str]) -> EngineResult:
+        """Apply the saved plans (PLAN_FILE) of STACKS in dependency order: exactly what was planned and checked."""
+        started = time.monotonic()
+        for name in [n for level in synth.levels for n in level if n in stacks]:
+            stack = synth.stacks[name]
+            with shared_provider(stack.directory, self.toolchain.env(self.env)) as reattach:
+                self._terraform(["apply", "-input=false", "-no-color", PLAN_FILE], stack, _log_path("apply-plan", name),
+                                reattach)
+        return EngineResult(seconds=time.monotonic() - started)
+
     def destroy(self, synth: Synthesized) -> EngineResult:
         self.init(synth)
         # -refresh=false: the emulator has no one else changing things, and reading every resource back first
@@ -369,6 +404,20 @@ def stack_outputs(toolchain: TerraformToolchain, synth: Synthesized, env: dict[s
             raise DeployError(f"{name}: terraform output failed:\n{proc.stderr.strip()}")
         outputs[name] = {key: item.get("value") for key, item in json.loads(proc.stdout or "{}").items()}
     return outputs
+
+
+def reuse_initialised(source: Synthesized, target: Synthesized) -> None:
+    """Copy each stack's `terraform init` result from SOURCE to TARGET (another synth of the same stacks at the same
+    depth, so the same backend paths and providers): TARGET's stacks need no init of their own."""
+    for name, stack in target.stacks.items():
+        origin = source.stacks.get(name)
+        if origin is None:
+            continue
+        for item in (".terraform", ".terraform.lock.hcl"):
+            if (origin.directory / item).is_dir():
+                shutil.copytree(origin.directory / item, stack.directory / item, symlinks=True, dirs_exist_ok=True)
+            elif (origin.directory / item).is_file():
+                shutil.copy2(origin.directory / item, stack.directory / item)
 
 
 def remove_state(synth: Synthesized) -> None:

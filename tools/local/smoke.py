@@ -187,7 +187,7 @@ def handler_environment(values: dict[str, str]) -> Iterator[None]:
             client.cache_clear()
 
 
-def _api_event(method: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None) -> dict:
+def api_event(method: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None) -> dict:
     """An API Gateway HTTP API (payload 2.0) event, as the deployed route delivers it."""
     event: dict[str, Any] = {"version": "2.0", "routeKey": f"{method} {path}", "rawPath": path,
                              "headers": {"content-type": "application/json"},
@@ -197,6 +197,30 @@ def _api_event(method: str, path: str, body: Any = None, path_parameters: dict[s
     if path_parameters:
         event["pathParameters"] = path_parameters
     return event
+
+
+def in_process_api(environment: dict[str, str]):
+    """`call(method, path, body) -> ApiResponse` answering the API's routes with the handlers' own code, run here
+    with ENVIRONMENT (the contract variables): the emulator cannot invoke the deployed functions."""
+    from tools.api_client import ApiResponse
+
+    def call(method: str, path: str, body: Any = None) -> ApiResponse:
+        with handler_environment(environment):
+            from lambdas.predict import handler as predict
+            from lambdas.submit import handler as submit
+
+            routes = {("POST", "/v1/predict"): predict.handler, ("POST", "/v1/jobs"): submit.handler}
+            if (method, path) not in routes:
+                return ApiResponse(status=404, body={"message": "Not Found"}, headers={})
+            answer = routes[(method, path)](api_event(method, path, body), None)
+        text = answer.get("body") or ""
+        try:
+            document = json.loads(text) if text else None
+        except ValueError:
+            document = text
+        return ApiResponse(status=int(answer["statusCode"]), body=document, headers=dict(answer.get("headers") or {}))
+
+    return call
 
 
 def _receive(sqs: Any, queue_url: str, timeout: float = QUEUE_WAIT_SECONDS) -> list[dict[str, Any]]:
@@ -210,8 +234,10 @@ def _receive(sqs: Any, queue_url: str, timeout: float = QUEUE_WAIT_SECONDS) -> l
 
 
 def run_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: dict[str, dict[str, Any]],
-              queue_filters: dict[str, dict[str, tuple[str, ...]]]) -> None:
-    """Every step of the smoke test; raises StepFailed at the first failed step (already reported)."""
+              queue_filters: dict[str, dict[str, tuple[str, ...]]], model_dir: Path = MODEL_DIR,
+              model_label: str = "the example model") -> None:
+    """Every step of the smoke test, the job answered by the model in MODEL_DIR; raises StepFailed at the first
+    failed step (already reported)."""
     import boto3
 
     from lambdas import contract
@@ -225,8 +251,8 @@ def run_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: dict[str
     model: ModelServer | None = None
     probe_url = subscription_arn = None
     try:
-        with steps.step("model server (containers/inference) answers /ping") as note:
-            model = ModelServer.start()
+        with steps.step(f"model server (containers/inference) serving {model_label} answers /ping") as note:
+            model = ModelServer.start(model_dir)
             note["detail"] = model.url
 
         with steps.step("probe queue subscribed to the results topic"):
@@ -252,7 +278,7 @@ def run_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: dict[str
             from lambdas.worker import handler as worker
 
             with steps.step("submit handler stores the job and publishes it to the requests topic") as note:
-                answer = submit.handler(_api_event("POST", "/v1/jobs", {
+                answer = submit.handler(api_event("POST", "/v1/jobs", {
                     "model": SMOKE_MODEL, "priority": SMOKE_PRIORITY, "inputs": {"instances": [SETOSA, VIRGINICA]}}), None)
                 if answer["statusCode"] != 202:
                     raise AssertionError(f"submit answered {answer['statusCode']}: {answer.get('body')}")
@@ -294,7 +320,7 @@ def run_smoke(steps: Steps, *, emulator_url: str, region: str, outputs: dict[str
                     raise AssertionError(f"expected {expected}, probe queue got {notices}")
 
             with steps.step("status handler answers 200 with the result"):
-                answer = status.handler(_api_event("GET", f"/v1/jobs/{job_id}", path_parameters={"id": job_id}), None)
+                answer = status.handler(api_event("GET", f"/v1/jobs/{job_id}", path_parameters={"id": job_id}), None)
                 if answer["statusCode"] != 200:
                     raise AssertionError(f"status answered {answer['statusCode']}: {answer.get('body')}")
     finally:
