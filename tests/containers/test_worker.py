@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import selectors
 import signal
 import socket
 import time
@@ -233,6 +234,72 @@ def test_the_accept_queue_length_is_read_from_the_listening_socket() -> None:
         for client in clients:
             client.close()
         listener.close()
+
+
+@pytest.fixture
+def burst():
+    """A listening socket with five connections waiting to be accepted; everything closed afterwards."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(5)]
+    yield listener
+    for client in clients:
+        client.close()
+    listener.close()
+
+
+def accepting_worker(worker: BalancedWorker, listener: socket.socket) -> BalancedWorker:
+    worker.sockets = [listener]
+    listener.setblocking(False)
+    worker.selector = selectors.DefaultSelector()
+    worker.connections = {}
+    return worker
+
+
+def accepted(worker: BalancedWorker) -> int:
+    """How many connections the worker accepted (closing them); placeholders from `hold` are not counted."""
+    connections = [c for c in worker.connections.values() if isinstance(c, worker_module.Connection)]
+    for connection in connections:
+        worker.close(connection, graceful=False)
+    return len(connections)
+
+
+def test_a_worker_accepts_its_fair_share_of_a_burst_at_once_and_leaves_the_rest_waiting(
+    worker: BalancedWorker, burst: socket.socket
+) -> None:
+    accepting_worker(worker, burst)
+    worker.board.counts[1] = 0
+
+    worker.accept_share(burst)
+
+    assert len(worker.connections) == 3  # 5 waiting over 2 workers, rounded up
+    assert worker.board.counts[0] == 3  # published for the sibling
+    assert worker_module.accept_queue_length(burst) == 2
+    assert accepted(worker) == 3
+
+
+def test_a_worker_accepts_no_more_of_a_burst_than_its_connection_limit(
+    worker: BalancedWorker, burst: socket.socket
+) -> None:
+    accepting_worker(worker, burst)
+    worker.cfg.set("worker_connections", 2)
+    worker.board.counts[1] = 0
+
+    worker.accept_share(burst)
+
+    assert accepted(worker) == 2
+
+
+def test_a_worker_taking_a_connection_out_of_turn_accepts_only_one(
+    worker: BalancedWorker, burst: socket.socket
+) -> None:
+    accepting_worker(worker, burst)
+    worker.board.counts[1] = 0
+    hold(worker, 10)  # above its share of 15 already: it accepts because the connection waited too long
+
+    worker.accept_share(burst)
+
+    assert accepted(worker) == 1
+    assert worker_module.accept_queue_length(burst) == 4
 
 
 def test_a_connection_waiting_too_long_for_the_least_loaded_worker_is_taken_by_another(
