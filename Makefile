@@ -15,13 +15,15 @@ PIPENV := $(shell command -v pipenv 2>/dev/null || echo .build/pipenv/bin/pipenv
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# The operators' CLI (tools/pipeline/): ./pipeline --help
+PIPELINE := ./pipeline
 
 .PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
-        plan-review access-check emulator-start emulator-stop deploy-local destroy-local e2e state-migrate release \
-        verify verify-local clean
+        plan-review plan-local access-check emulator-start emulator-stop deploy-local destroy-local e2e \
+        state-migrate release verify verify-local submit job predict queues dlq redrive work clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 .build/pipenv/bin/pipenv:
 	$(PYTHON) -m venv .build/pipenv
@@ -35,16 +37,22 @@ node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# NO_INSTALL=1 uses the environment as it is: for commands run inside `make test`, which has just installed it
+# (the README examples), so they never re-sync the environment the tests run in.
+ifeq ($(NO_INSTALL),1)
+install: ;
+else
 install: .venv/.synced node_modules/.synced ## install the pinned Python and Node dependencies
+endif
 
 synth: install ## synthesize every stack of PIPELINE_ENV (default local) into cdktf.out/ and print a table
 	$(VENV_PY) main.py
 
-diff: install ## cdktf diff of every stack (needs credentials for dev/prod)
-	npx cdktf diff '*'
+diff: install ## plan PIPELINE_ENV (required) on its AWS account, every stack or STACKS="api compute"; says env, account, region first
+	$(VENV_PY) -m tools.deploy_guard diff $(STACKS)
 
-deploy: install ## cdktf deploy of every stack in dependency order (needs credentials for dev/prod)
-	npx cdktf deploy '*' --auto-approve
+deploy: install ## deploy PIPELINE_ENV (required; never local: make deploy-local) after env, account, region; AUTO_APPROVE=1 skips prompts
+	$(VENV_PY) -m tools.deploy_guard deploy $(STACKS) $(if $(AUTO_APPROVE),--auto-approve)
 
 test: install ## lint, then the whole suite: unit, snapshots, checkov, terraform validate, runtime, plan review, e2e
 	$(VENV_PY) -m ruff check .
@@ -70,6 +78,9 @@ bench-model: install ## the model server against FastAPI and Flask peers: req/s,
 
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)
+
+plan-local: install ## plan every stack against the local deployment (CONFIG=changed.toml to plan a change) and review it
+	$(VENV_PY) -m tools.local.plan $(if $(CONFIG),--config $(CONFIG))
 
 state-migrate: install ## move the state stack's own local state into its bucket: make state-migrate PIPELINE_ENV=prod (set [state] self_managed = true first)
 	$(VENV_PY) -m tools.state_migrate
@@ -100,8 +111,29 @@ deploy-local: install ## deploy every stack onto a local moto emulator (no AWS a
 destroy-local: install ## destroy the local deployment; stop the emulator if deploy-local started it
 	$(VENV_PY) -m tools.local destroy
 
-e2e: install ## on a private emulator: deploy, push a job through, release a second model version, verify, push a job through it, destroy
+e2e: install ## on a private emulator: deploy, push a job through, release and verify a second model version, run the README's examples, destroy
 	$(VENV_PY) -m tools.local e2e
+
+submit: install ## submit a job and wait for its result: make submit [FILE=examples/job.json] (./pipeline jobs submit)
+	$(PIPELINE) jobs submit --file $(or $(FILE),examples/job.json) --wait
+
+job: install ## status and result of a job: make job JOB=<job id> (./pipeline jobs get)
+	$(PIPELINE) jobs get $(JOB)
+
+predict: install ## a synchronous prediction: make predict [FILE=examples/predict.json] (./pipeline predict)
+	$(PIPELINE) predict --file $(or $(FILE),examples/predict.json)
+
+queues: install ## depth of every work queue and its dead-letter queue (./pipeline queues)
+	$(PIPELINE) queues
+
+dlq: install ## what is in each dead-letter queue, left in place (./pipeline dlq list)
+	$(PIPELINE) dlq list
+
+redrive: install ## move a dead-letter queue back to its work queue after a fix: make redrive QUEUE=default
+	$(PIPELINE) dlq redrive $(QUEUE)
+
+work: install ## local: run the queue consumers until the work queues are empty (./pipeline work)
+	$(PIPELINE) work
 
 clean: ## remove generated output (keeps state/)
 	rm -rf cdktf.out .build/model .build/cdktf.out.local-* .pytest_cache

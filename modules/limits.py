@@ -203,14 +203,37 @@ LIMITS: tuple[Limit, ...] = (
 )
 
 
-def name_problem(limit: Limit, name: str, what: str, composed_of: str, settings: str) -> str | None:
+def name_problem(limit: Limit, name: str, what: str, composed_of: str, settings: str, *,
+                 maximum: int | None = None, reason: str | None = None, fix: str | None = None) -> str | None:
     """One config problem when NAME is longer than LIMIT allows: which name, its pattern, which settings to shorten.
 
     `what` says which resource carries the name, `composed_of` its pattern (e.g. "<project>-<environment>-inference")
     and `settings` the config fields that compose it, which lead the line so the reader knows what to edit.
+    `maximum` and `reason` replace AWS's number where the pipeline needs room (a suffix it appends); `fix` replaces
+    the default advice, "shorten <each setting>".
     """
-    maximum = limit.value[1] if isinstance(limit.value, tuple) else limit.value
+    aws_maximum = limit.value[1] if isinstance(limit.value, tuple) else limit.value
+    maximum = aws_maximum if maximum is None else maximum
     if len(name) <= maximum:
         return None
-    return (f"{settings}: {what} name {name!r} is {len(name)} characters, over the {maximum} AWS allows "
-            f"({limit.doc}); it is {composed_of}: shorten {settings.replace(', ', ' or ')}")
+    allowed = reason or f"the {maximum} AWS allows"
+    return (f"{settings}: {what} name {name!r} is {len(name)} characters, over {allowed} ({limit.doc}); it is "
+            f"{composed_of}: {fix or 'shorten ' + either(settings.split(', '))}")
+
+
+def names_problem(limit: Limit, names: list[str], what: str, composed_of: str, settings: str, *,
+                  fix: str | None = None) -> str | None:
+    """name_problem for several names of one pattern (a bucket per purpose): one problem listing every name that
+    is too long, so the line says once which settings to edit."""
+    maximum = limit.value[1] if isinstance(limit.value, tuple) else limit.value
+    too_long = [name for name in names if len(name) > maximum]
+    if len(too_long) <= 1:
+        return name_problem(limit, too_long[0], what, composed_of, settings, fix=fix) if too_long else None
+    listed = ", ".join(f"{name!r} ({len(name)})" for name in too_long)
+    return (f"{settings}: {what} names {listed} are over the {maximum} characters AWS allows ({limit.doc}); they "
+            f"are {composed_of}: {fix or 'shorten ' + either(settings.split(', '))}")
+
+
+def either(options: list[str]) -> str:
+    """OPTIONS as prose: `a`, `a or b`, `a, b or c`."""
+    return options[0] if len(options) == 1 else f"{', '.join(options[:-1])} or {options[-1]}"

@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 
 from modules.config.api import ApiConfig
 from modules.config.backend import BackendConfig, LocalBackendConfig, S3BackendConfig
-from modules.config.base import AccountId, Region, ResourceName, RetentionDays, StrictModel
+from modules.config.base import RESOURCE_NAME, AccountId, Region, ResourceName, RetentionDays, StrictModel
 from modules.config.compute import ComputeConfig
 from modules.config.emulator import EmulatorConfig
 from modules.config.inference import MAX_ENDPOINT_NAME, InferenceConfig, derived_endpoint_name
@@ -14,8 +14,8 @@ from modules.config.messaging import MessagingConfig
 from modules.config.network import NetworkConfig
 from modules.config.registry import RegistryConfig
 from modules.config.state import StateConfig
-from modules.config.storage import MAX_BUCKET_NAME, StorageConfig
-from modules.limits import SAGEMAKER_NAME
+from modules.config.storage import StorageConfig
+from modules.limits import SAGEMAKER_NAME, name_problem
 
 
 def partition_of(region: str) -> str:
@@ -56,15 +56,15 @@ class PipelineConfig(StrictModel):
         """Names other stacks must agree on (the SageMaker endpoint) are derived once, here."""
         if isinstance(data, dict) and isinstance(data.get("inference", {}), dict):
             inference = dict(data.get("inference") or {})
-            if not inference.get("endpoint_name"):
-                derived = derived_endpoint_name(str(data.get("project", "inference")), str(data.get("environment", "")))
-                if len(derived) > MAX_ENDPOINT_NAME:
-                    raise ValueError(
-                        f"project, environment: the SageMaker endpoint name derived from them, {derived!r}, is "
-                        f"{len(derived)} characters; at most {MAX_ENDPOINT_NAME} (configurations append -<hash>, "
-                        f"SageMaker names stop at {SAGEMAKER_NAME.value}): shorten project or environment, or set "
-                        "inference.endpoint_name")
-                inference["endpoint_name"] = derived
+            project, environment = data.get("project", "inference"), data.get("environment", "")
+            # Derived only from valid names (an invalid one is refused on its own field) and only when it fits: a
+            # name that does not is refused with the other name problems (_combinations), by the settings it is
+            # made of, not as a field the user never wrote.
+            if not inference.get("endpoint_name") and all(
+                    isinstance(name, str) and RESOURCE_NAME.fullmatch(name) for name in (project, environment)):
+                derived = derived_endpoint_name(project, environment)
+                if len(derived) <= MAX_ENDPOINT_NAME:
+                    inference["endpoint_name"] = derived
             data = {**data, "inference": inference}
         return data
 
@@ -77,9 +77,12 @@ class PipelineConfig(StrictModel):
             problems.append("backend.type: must be 's3' when production = true")
         if self.production and self.registry.force_delete:
             problems.append("registry.force_delete: must be false when production = true")
+        if not self.inference.endpoint_name:
+            problems.append(self._derived_endpoint_problem())
         problems.extend(self.network.problems(self.region))
+        problems.extend(self.network.name_problems(self.name_prefix))
         problems.extend(self.storage.problems(self.name_prefix, self.account_id))
-        problems.extend(self.state.problems(self.name_prefix, self.account_id, MAX_BUCKET_NAME))
+        problems.extend(self.state.problems(self.name_prefix, self.account_id))
         problems.extend(self._state_problems())
         problems.extend(self.messaging.problems(self.name_prefix, self.production))
         problems.extend(self.compute.problems(production=self.production,
@@ -92,6 +95,14 @@ class PipelineConfig(StrictModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _derived_endpoint_problem(self) -> str:
+        return name_problem(
+            SAGEMAKER_NAME, derived_endpoint_name(self.project, self.environment), "derived SageMaker endpoint",
+            "<project>-<environment>-inference", "project, environment", maximum=MAX_ENDPOINT_NAME,
+            reason=f"the {MAX_ENDPOINT_NAME} that leave room for the -<hash> of the endpoint configuration and model "
+                   f"names (SageMaker names stop at {SAGEMAKER_NAME.value})",
+            fix="shorten project or environment, or set inference.endpoint_name")
 
     @property
     def name_prefix(self) -> str:

@@ -5,7 +5,9 @@ Why: ML platform engineers edit these files by hand; a traceback from deep insid
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -54,6 +56,35 @@ def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
     return sorted(current.model_fields) if current else []
 
 
+# What each strict type error allows, in TOML's words (the schema converts nothing: `strict=True` in base.py).
+TYPE_ERRORS = {
+    "bool_type": "must be true or false (a TOML boolean, without quotes)",
+    "int_type": "must be a whole number, without quotes (e.g. 30)",
+    "float_type": "must be a number, without quotes (e.g. 1.5)",
+    "string_type": "must be a string, in double quotes",
+    "tuple_type": "must be an array, in square brackets",
+    "list_type": "must be an array, in square brackets",
+    "dict_type": "must be a table ([section] or { key = value })",
+    "model_type": "must be a table ([section] or { key = value })",
+    "model_attributes_type": "must be a table ([section] or { key = value })",
+}
+
+
+def toml_value(value: object) -> str:
+    """VALUE as it was written in TOML, for an error message."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a {type(value).__name__}"
+
+
 def _describe(error: dict, model: type[BaseModel]) -> str:
     loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in ("local", "s3")
                                                         and error["loc"][:1] == ("backend",)))
@@ -61,6 +92,12 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
     if error["type"] == "extra_forbidden":
         allowed = _allowed_keys(model, loc)
         return f"{field}: unknown key; allowed: {', '.join(allowed)}" if allowed else f"{field}: unknown key"
+    if error["type"] in TYPE_ERRORS:
+        return f"{field}: {TYPE_ERRORS[error['type']]}, not {toml_value(error['input'])}"
+    if error["type"] == "union_tag_invalid":  # the key that picks a table's kind, e.g. backend.type
+        key = error["ctx"]["discriminator"].strip("'")
+        allowed = error["ctx"]["expected_tags"].replace("'", '"')  # TOML's quotes
+        return f"{field}.{key}: must be one of {allowed}, not {toml_value(error['input'].get(key))}"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "value_error" and not loc:
         return message  # model-level combination checks already name their fields
@@ -92,6 +129,7 @@ def load_config(path: Path) -> PipelineConfig:
         raise ConfigError(f"{shown}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown}: malformed TOML: {exc}") from None
+    named_by_file = "environment" not in raw
     raw.setdefault("environment", path.stem)
     emulator_url = os.environ.get("PIPELINE_EMULATOR_URL")
     if emulator_url:
@@ -103,4 +141,11 @@ def load_config(path: Path) -> PipelineConfig:
         return PipelineConfig.model_validate(raw)
     except ValidationError as exc:
         problems = [_describe(error, PipelineConfig) for error in exc.errors(include_url=False)]
+        if named_by_file and any(_ENVIRONMENT_SETTING.search(problem) for problem in problems):
+            problems.append(f"the environment name {raw['environment']!r} is the file name {path.name} (the file "
+                            "sets no environment); set environment = \"<name>\" in the file, or rename the file")
         raise ConfigError(f"{shown}: {'; '.join(problems)}") from None
+
+
+# A problem whose leading settings (before the first ": ") include the environment name.
+_ENVIRONMENT_SETTING = re.compile(r"^[^:]*\benvironment\b[^:]*:")

@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lambdas.contract import ATTR_MODEL, ATTR_PRIORITY, PRIORITIES
 from modules.config.base import StrictModel
-from modules.limits import SQS_QUEUE_NAME
+from modules.limits import SQS_QUEUE_NAME, name_problem
 
 FILTER_ATTRIBUTES = (ATTR_MODEL, ATTR_PRIORITY)
 FIFO_SUFFIX = ".fifo"
@@ -158,11 +158,15 @@ class MessagingConfig(StrictModel):
         """Checks that need the root config: physical queue names (with -dlq) must fit SQS's 80 characters, and
         production alarms must reach someone."""
         problems = []
-        too_long = [physical_queue_name(name_prefix, queue.name, dead_letter=True) for queue in self.queues
-                    if len(physical_queue_name(name_prefix, queue.name, dead_letter=True)) > MAX_QUEUE_NAME]
-        if too_long:
-            problems.append(f"messaging.queues: name(s) {', '.join(too_long)} longer than {MAX_QUEUE_NAME} characters "
-                            "with the <project>-<environment>- prefix and -dlq suffix; shorten the queue name")
+        for index, queue in enumerate(self.queues):
+            # The dead-letter queue's name is the longer of the two: it alone decides whether both fit.
+            name = f"messaging.queues.{index}.name" + (f" without {FIFO_SUFFIX}" if queue.fifo else "")
+            problem = name_problem(
+                SQS_QUEUE_NAME, physical_queue_name(name_prefix, queue.name, dead_letter=True), "dead-letter queue",
+                f"<project>-<environment>-<{name}>{DEAD_LETTER_SUFFIX}{FIFO_SUFFIX if queue.fifo else ''}",
+                f"project, environment, messaging.queues.{index}.name")
+            if problem:
+                problems.append(problem)
         if production and not self.alarm_subscriptions:
             problems.append("messaging.alarm_subscriptions: at least one is required when production = true; e.g. "
                             "alarm_subscriptions = [{ protocol = \"email\", endpoint = \"oncall@example.com\" }] "

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from modules.config.base import RetentionDays, StrictModel
+from modules.limits import IAM_ROLE_NAME, name_problem
 
 # Availability zones a new account can use, per region (AWS's published counts). Most regions have 3;
 # us-west-1 has 3 names but any one account sees only 2; ap-northeast-1's "1b" is closed to new accounts.
@@ -121,6 +122,19 @@ class NetworkConfig(StrictModel):
         except ValueError as exc:
             problems.append(f"network.cidr: {exc}")
         return problems
+
+    @staticmethod
+    def flow_logs_role_name(name_prefix: str) -> str:
+        """The role the flow-logs service assumes: `<project>-<environment>-vpc-flow-logs`."""
+        return f"{name_prefix}-vpc-flow-logs"
+
+    def name_problems(self, name_prefix: str) -> list[str]:
+        """Names AWS would refuse as too long, each naming the settings that compose it."""
+        if not self.flow_logs:
+            return []
+        problem = name_problem(IAM_ROLE_NAME, self.flow_logs_role_name(name_prefix), "flow-logs IAM role",
+                               "<project>-<environment>-vpc-flow-logs", "project, environment")
+        return [problem] if problem else []
 
     def subnet_plan(self, region: str) -> tuple[SubnetPlan, ...]:
         """Private subnets first (the larger blocks, aligned), then public; raises when the CIDR is too small."""

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 from modules.config.base import StrictModel
+from modules.limits import S3_BUCKET_NAME, names_problem
 
 # An IAM role or user ARN as `aws:PrincipalArn` carries it (for an assumed role: the role, path included).
 # Wildcards are allowed in the path and name (IAM Identity Center roles end in a random suffix), not in the account.
@@ -50,17 +51,19 @@ class StateConfig(StrictModel):
         return tuple("-".join(part for part in (name_prefix, purpose, account_id) if part)
                      for purpose in ("tfstate", "tfstate-access-logs"))
 
-    def problems(self, name_prefix: str, account_id: str | None, max_length: int) -> list[str]:
-        """Both bucket names must fit S3's limit; the message names the settings the too-long name is made of."""
-        state, access_logs = self.bucket_names(name_prefix, account_id)
-        too_long = [name for name in (state, access_logs) if len(name) > max_length]
-        if not too_long:
-            return []
-        names = ", ".join(f"{name} ({len(name)})" for name in too_long)
+    def problems(self, name_prefix: str, account_id: str | None) -> list[str]:
+        """Both bucket names must fit S3's limit; the message leads with the settings the names are made of."""
+        names = list(self.bucket_names(name_prefix, account_id))
         if self.bucket_name:
-            return [f"state.bucket_name: bucket name(s) {names} longer than {max_length} characters "
-                    "(the access-log bucket adds '-access-logs'); shorten state.bucket_name"]
-        made_of = ("project, environment and the account id (allowed_account_ids[0])" if account_id
-                   else "project and environment")
-        return [f"state.bucket_name: default bucket name(s) {names} longer than {max_length} characters, made of "
-                f"{made_of}; shorten project or environment, or set state.bucket_name"]
+            problem = names_problem(S3_BUCKET_NAME, names, "state bucket", "<state.bucket_name>[-access-logs]",
+                                    "state.bucket_name")
+        elif account_id:
+            problem = names_problem(
+                S3_BUCKET_NAME, names, "state bucket", "<project>-<environment>-tfstate[-access-logs]-"
+                "<allowed_account_ids[0]>", "project, environment, allowed_account_ids",
+                fix="shorten project or environment, or set state.bucket_name")
+        else:
+            problem = names_problem(S3_BUCKET_NAME, names, "state bucket",
+                                    "<project>-<environment>-tfstate[-access-logs]", "project, environment",
+                                    fix="shorten project or environment, or set state.bucket_name")
+        return [problem] if problem else []

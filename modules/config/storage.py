@@ -5,10 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from modules.config.base import StrictModel
-from modules.limits import S3_BUCKET_NAME
+from modules.limits import S3_BUCKET_NAME, names_problem
 
 BUCKET_PURPOSES = ("artifacts", "results", "access-logs")
-MAX_BUCKET_NAME = S3_BUCKET_NAME.value[1]
 
 
 class StorageConfig(StrictModel):
@@ -38,17 +37,17 @@ class StorageConfig(StrictModel):
         return "-".join(part for part in (name_prefix, purpose, self.bucket_suffix or account_id) if part)
 
     def problems(self, name_prefix: str, account_id: str | None = None) -> list[str]:
-        """Checks that need the name prefix: every bucket name must fit S3's 63 characters."""
+        """Checks that need the name prefix: every bucket name must fit S3's 63 characters; the message leads with
+        the settings the names are made of."""
         names = [self.bucket_name(name_prefix, purpose, account_id) for purpose in BUCKET_PURPOSES]
-        too_long = [f"{name} ({len(name)})" for name in names if len(name) > MAX_BUCKET_NAME]
-        if not too_long:
-            return []
         if self.bucket_suffix:
-            made_of, fix = "project, environment and storage.bucket_suffix", "shorten one of them"
+            settings, pattern, fix = ("project, environment, storage.bucket_suffix",
+                                      "<project>-<environment>-<purpose>-<storage.bucket_suffix>", None)
         elif account_id:
-            made_of = "project, environment and the account id (allowed_account_ids[0])"
-            fix = "shorten project or environment, or set a shorter storage.bucket_suffix"
+            settings, pattern = "project, environment, allowed_account_ids", \
+                "<project>-<environment>-<purpose>-<allowed_account_ids[0]>"
+            fix = "shorten project or environment, or set a shorter storage.bucket_suffix (it replaces the account id)"
         else:
-            made_of, fix = "project and environment", "shorten one of them"
-        return [f"storage.bucket_suffix: bucket name(s) {', '.join(too_long)} longer than {MAX_BUCKET_NAME} "
-                f"characters, made of {made_of}; {fix}"]
+            settings, pattern, fix = "project, environment", "<project>-<environment>-<purpose>", None
+        problem = names_problem(S3_BUCKET_NAME, names, "bucket", pattern, settings, fix=fix)
+        return [problem] if problem else []

@@ -19,6 +19,11 @@ from modules import aws, defaults
 from modules.config import PipelineConfig
 from modules.config.backend import LocalBackendConfig
 
+# What the local emulator's STS answers (moto's default account). An environment without allowed_account_ids (local)
+# gets it as its only allowed account: Terraform's AWS provider then refuses every real account before it plans
+# anything ("AWS account ID not allowed"), so `local` can only ever be deployed onto the emulator.
+EMULATOR_ACCOUNT_ID = "123456789012"
+
 # cdktf.out/stacks/<stack>/ is where Terraform runs; the project root is three levels up.
 PROJECT_ROOT_FROM_STACK_DIR = "../../.."
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -51,7 +56,7 @@ class PipelineStack(TerraformStack):
         aws.provider.AwsProvider(
             self, "aws",
             region=config.region,
-            allowed_account_ids=(list(config.allowed_account_ids) or None) if not config.emulator.active else None,
+            allowed_account_ids=allowed_account_ids(config),
             default_tags=[aws.provider.AwsProviderDefaultTags(tags=self.default_tags)],
             **_emulator_provider_arguments(config),
         )
@@ -125,6 +130,14 @@ class PipelineStack(TerraformStack):
     def output(self, name: str, value: object, description: str, *, sensitive: bool = False) -> TerraformOutput:
         """Only stacks emit outputs, and each says what it is for."""
         return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive)
+
+
+def allowed_account_ids(config: PipelineConfig) -> list[str] | None:
+    """The accounts the provider may touch: the configured ones; the emulator's alone for an environment with none
+    (the local guard); none to check on an emulator synth, whose provider skips the account lookup."""
+    if config.emulator.active:
+        return None
+    return list(config.allowed_account_ids) or [EMULATOR_ACCOUNT_ID]
 
 
 def local_state_directory(config: PipelineConfig) -> str:

@@ -41,7 +41,7 @@ class NetworkStack(PipelineStack):
             self.flow_logs = VpcFlowLogs(self, "flow-logs", props=VpcFlowLogsProps(
                 vpc_id=self.vpc_id, log_group_name=f"/aws/vpc/{prefix}/flow-logs",
                 retention_days=network.flow_logs_retention_days or config.log_retention_days,
-                kms_key_arn=key.arn, role_name=f"{prefix}-vpc-flow-logs", account_id=self.account_id,
+                kms_key_arn=key.arn, role_name=network.flow_logs_role_name(prefix), account_id=self.account_id,
                 region=config.region, partition=self.partition))
             key.allow_log_group(self.flow_logs.log_group)
 

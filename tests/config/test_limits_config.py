@@ -147,9 +147,12 @@ def test_a_load_balancer_name_over_32_characters_names_project_and_environment(t
 def test_a_derived_endpoint_name_over_52_characters_names_project_and_environment_not_a_field_never_written(tmp_path):
     message = _refused(tmp_path, LOCAL.replace('project = "inference"', 'project = "a-rather-long-project-name"'),
                        "environment-name-x.toml")
-    assert message.startswith(str(tmp_path / "environment-name-x.toml") + ": project, environment: the SageMaker "
-                              "endpoint name derived from them, 'a-rather-long-project-name-environment-name-x-inference'")
-    assert "shorten project or environment, or set inference.endpoint_name" in message
+    assert message.startswith(str(tmp_path / "environment-name-x.toml") + ": project, environment: derived "
+                              "SageMaker endpoint name 'a-rather-long-project-name-environment-name-x-inference' is 55 "
+                              "characters, over the 52 that leave room for the -<hash>")
+    assert "it is <project>-<environment>-inference: shorten project or environment, or set inference.endpoint_name" \
+        in message
+    assert "the environment name 'environment-name-x' is the file name environment-name-x.toml" in message
 
 
 def test_an_iam_role_name_over_64_characters_is_refused(tmp_path):

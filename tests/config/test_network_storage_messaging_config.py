@@ -74,7 +74,8 @@ def _queue_section(queues: str, messaging_extra: str = "") -> str:
     (_queue_section('[[messaging.queues]]\nname = "a"\nreceive_wait_time_seconds = 30\n'),
      "messaging.queues.0.receive_wait_time_seconds: Input should be less than or equal to 20"),
     (_queue_section('[[messaging.queues]]\nname = "' + "q" * 70 + '"\n'),
-     "messaging.queues: name(s) inference-broken-" + "q" * 70 + "-dlq longer than 80 characters"),
+     "project, environment, messaging.queues.0.name: dead-letter queue name 'inference-broken-" + "q" * 70
+     + "-dlq' is 91 characters, over the 80 AWS allows"),
     (_queue_section('[[messaging.queues]]\nname = "a"\n',
                     'alarm_subscriptions = [{ protocol = "email", endpoint = "not-an-address" }]'),
      "messaging.alarm_subscriptions.0: endpoint: 'not-an-address' does not fit protocol 'email'; expected an e-mail"),
@@ -143,7 +144,10 @@ def test_production_never_force_destroys_buckets(tmp_path):
 def test_a_bucket_name_longer_than_s3_allows_is_named(tmp_path):
     text = LOCAL.replace('project = "inference"', f'project = "{"p" * 32}"').replace(
         "[storage]\n", '[storage]\nbucket_suffix = "abcdefghijklmnopqrstuv"\n')
-    assert "storage.bucket_suffix: bucket name(s)" in _error(tmp_path, text)
+    message = _error(tmp_path, text)
+    assert f"project, environment, storage.bucket_suffix: bucket names '{'p' * 32}-broken-artifacts-" in message
+    assert "they are <project>-<environment>-<purpose>-<storage.bucket_suffix>: shorten project, environment or " \
+        "storage.bucket_suffix" in message
 
 
 def test_subnets_are_carved_largest_first_without_overlap():

@@ -110,24 +110,27 @@ def test_a_storage_name_made_too_long_by_the_account_id_names_every_setting_it_i
     text = _with(DEV.replace('project = "inference"', f'project = "{"p" * 32}"'), "inference",
                  'endpoint_name = "short-endpoint"')  # the derived endpoint name would be too long first
     message = _error(tmp_path, text, name=f"{'e' * 10}.toml")
-    assert "storage.bucket_suffix: bucket name(s) " + "p" * 32 + "-eeeeeeeeee-artifacts-111111111111 (66), " in message
-    assert "p" * 32 + "-eeeeeeeeee-access-logs-111111111111 (68) longer than 63 characters" in message
-    assert ("made of project, environment and the account id (allowed_account_ids[0]); shorten project or "
-            "environment, or set a shorter storage.bucket_suffix") in message
+    assert ("project, environment, allowed_account_ids: bucket names '" + "p" * 32
+            + "-eeeeeeeeee-artifacts-111111111111' (66), ") in message
+    assert "'" + "p" * 32 + "-eeeeeeeeee-access-logs-111111111111' (68) are over the 63 characters" in message
+    assert ("they are <project>-<environment>-<purpose>-<allowed_account_ids[0]>: shorten project or environment, "
+            "or set a shorter storage.bucket_suffix") in message
 
 
 def test_a_state_name_made_too_long_by_the_account_id_names_every_setting_it_is_made_of(tmp_path):
     text = DEV.replace('project = "inference"', f'project = "{"p" * 28}"')
     message = _error(tmp_path, text)
-    assert "state.bucket_name: default bucket name(s) " + "p" * 28 + "-dev-tfstate-access-logs-111111111111 (65)" \
-        in message
-    assert "made of project, environment and the account id (allowed_account_ids[0])" in message
+    assert ("project, environment, allowed_account_ids: state bucket name '" + "p" * 28
+            + "-dev-tfstate-access-logs-111111111111' is 65 characters") in message
+    assert ("it is <project>-<environment>-tfstate[-access-logs]-<allowed_account_ids[0]>: shorten project or "
+            "environment, or set state.bucket_name") in message
     assert "storage.bucket_suffix" not in message  # the storage names (57 characters) still fit
 
 
 def test_a_state_bucket_name_too_long_for_its_log_bucket_is_named(tmp_path):
     message = _error(tmp_path, _with(DEV, "state", f'bucket_name = "{"s" * 60}"'))
-    assert "state.bucket_name: bucket name(s) " + "s" * 60 + "-access-logs (72) longer than 63" in message
+    assert "state.bucket_name: state bucket name '" + "s" * 60 + "-access-logs' is 72 characters, over the 63" \
+        in message
     assert "shorten state.bucket_name" in message
 
 

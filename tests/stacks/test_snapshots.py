@@ -85,4 +85,5 @@ def test_provider_tags_every_resource_and_accepts_both_provider_lines(env, synth
             "inference", env, stack.name, "cdktf"}
         assert doc["terraform"]["required_providers"]["aws"]["version"] == ">= 5.100.0, < 7.0.0"
         accounts = doc["provider"]["aws"][0].get("allowed_account_ids")
-        assert bool(accounts) == (env != "local")
+        # local has no account of its own: only the emulator's, so no real account can be touched (the local guard)
+        assert accounts == {"local": ["123456789012"], "dev": ["111111111111"], "prod": ["222222222222"]}[env]

@@ -127,8 +127,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     outputs = stack_outputs(tc, synth, env)
     print_outputs(outputs, f"{config.name_prefix} on the emulator at {emulator.url}")
     print_times(times)
-    say(f"try it: AWS_ENDPOINT_URL={emulator.url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-        f"aws --region {config.region} sqs list-queues   |   tear down: make destroy-local")
+    say("try it: ./pipeline jobs submit --file examples/job.json --wait   (README: Try it; ./pipeline --help)   |   "
+        "tear down: make destroy-local")
     return 0
 
 
@@ -208,9 +208,10 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 
 def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: bool = False,
-            report=say) -> tuple[bool, list, dict[str, float]]:
-    """Deploy onto a private emulator, smoke-test, release a second model version and push a job through it,
-    destroy. Returns (all passed, steps, times)."""
+            report=say, readme_examples: bool = True) -> tuple[bool, list, dict[str, float]]:
+    """Deploy onto a private emulator, smoke-test, release a second model version and push a job through it, run
+    the README's run=local examples against the deployment (tools/readme_examples.py), destroy. Returns (all
+    passed, steps, times)."""
     from modules.config import config_path_from_env
     from tools.emulator import start_emulator
     from tools.local.deploy import TerraformEngine
@@ -264,6 +265,15 @@ def run_e2e(*, engine_name: str = "terraform", outdir: Path = E2E_OUTDIR, keep: 
                       model_label=f"the released version {release.version}")
         finally:
             times["job through the released model"] = time.monotonic() - job_began
+        if readme_examples:
+            from tools.readme_examples import run_local_examples
+
+            examples_began = time.monotonic()
+            try:
+                run_local_examples(steps, emulator_url=emulator.url, environment=config.environment,
+                                   outdir=synth.outdir, say=report)
+            finally:
+                times["README examples"] = time.monotonic() - examples_began
     except StepFailed:
         pass
     finally:
