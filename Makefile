@@ -18,8 +18,8 @@ BENCH_ARGS ?=
 # The operators' CLI (tools/pipeline/): ./pipeline --help
 PIPELINE := ./pipeline
 
-.PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model \
-        plan-review plan-local access-check emulator-start emulator-stop deploy-local destroy-local e2e \
+.PHONY: help install synth diff deploy test snapshot-update bench lint serve-model bench-model bench-worker \
+        plan-review plan-local access-check emulator-start emulator-stop deploy-local destroy-local e2e e2e-stress \
         state-migrate release verify verify-local submit job predict queues dlq redrive work clean
 
 help: ## list the targets
@@ -76,6 +76,9 @@ bench-model: install ## the model server against FastAPI and Flask peers: req/s,
 	  || { echo "bench-model needs wrk: apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)"; exit 1; }
 	$(VENV_PY) benchmarks/model_server.py $(BENCH_ARGS)
 
+bench-worker: install ## queue consumer jobs/s and p50/p99 job latency on loopback, emulator queue, real model (measured)
+	$(VENV_PY) benchmarks/worker_throughput.py
+
 plan-review: install ## review Terraform plan JSON files: make plan-review PLANS="plans/*/plan.json"
 	$(VENV_PY) -m tools.plan_review $(PLANS)
 
@@ -111,8 +114,11 @@ deploy-local: install ## deploy every stack onto a local moto emulator (no AWS a
 destroy-local: install ## destroy the local deployment; stop the emulator if deploy-local started it
 	$(VENV_PY) -m tools.local destroy
 
-e2e: install ## on a private emulator: deploy, push a job through, release and verify a second model version, run the README's examples, destroy
+e2e: install ## on a private emulator: deploy, a job through each consumer path (+ poison, duplicate), release and verify a second model version, run the README's examples, destroy
 	$(VENV_PY) -m tools.local e2e
+
+e2e-stress: install ## make e2e three times in a row under a CPU hog on every core; pass count and times
+	$(VENV_PY) -m tools.local stress
 
 submit: install ## submit a job and wait for its result: make submit [FILE=examples/job.json] (./pipeline jobs submit)
 	$(PIPELINE) jobs submit --file $(or $(FILE),examples/job.json) --wait

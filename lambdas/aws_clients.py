@@ -34,6 +34,17 @@ def missing_key(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in MISSING_KEY_CODES
 
 
+def key_exists(client: Any, bucket: str, key: str) -> bool:
+    """Whether the object exists (HeadObject with CLIENT); a 403 is a broken grant, never an absence, and raises."""
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if missing_key(error):
+            return False
+        raise
+    return True
+
+
 @cache
 def s3() -> Any:
     return boto3.client("s3", config=API_CALLS)

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -22,14 +23,17 @@ REQUESTS_TOPIC_ARN: Final = "REQUESTS_TOPIC_ARN"
 RESULTS_TOPIC_ARN: Final = "RESULTS_TOPIC_ARN"
 # Name of the S3 bucket that holds requests/{job_id}.json and results/{job_id}.json.
 RESULTS_BUCKET: Final = "RESULTS_BUCKET"
-# Name of the SageMaker endpoint, used when MODEL_BACKEND is "sagemaker".
+# Name of the SageMaker endpoint, used when MODEL_BACKEND is "sagemaker" or "sagemaker-async".
 ENDPOINT_NAME: Final = "ENDPOINT_NAME"
 # HTTP base URL of the Fargate inference service (no trailing path), used when MODEL_BACKEND is "http".
 MODEL_URL: Final = "MODEL_URL"
 # Which model host to call: one of MODEL_BACKENDS.
 MODEL_BACKEND: Final = "MODEL_BACKEND"
-# URL of the SQS work queue (informational for the worker; the event source mapping feeds it).
+# URL of the SQS work queue: the queue worker container consumes it (informational for the worker function, whose
+# event source mappings feed it).
 QUEUE_URL: Final = "QUEUE_URL"
+# Messages the queue worker container receives per long poll and works on at once (1-10, SQS's receive maximum).
+QUEUE_BATCH_SIZE: Final = "QUEUE_BATCH_SIZE"
 # Largest accepted request body in bytes, derived at synth from the route and the endpoint mode.
 MAX_PAYLOAD_BYTES: Final = "MAX_PAYLOAD_BYTES"
 # Seconds one model call may take (compute.model_timeout_seconds); the time left in the invocation may cut it.
@@ -40,8 +44,18 @@ LOG_LEVEL: Final = "LOG_LEVEL"
 # --- values of those variables --------------------------------------------------------------
 
 BACKEND_SAGEMAKER: Final = "sagemaker"
+# An asynchronous SageMaker endpoint: the job is handed off (input to S3, InvokeEndpointAsync) and its result arrives
+# later as the endpoint's notification, which the async_results function turns into the result document.
+BACKEND_SAGEMAKER_ASYNC: Final = "sagemaker-async"
 BACKEND_HTTP: Final = "http"
-MODEL_BACKENDS: Final = (BACKEND_SAGEMAKER, BACKEND_HTTP)
+MODEL_BACKENDS: Final = (BACKEND_SAGEMAKER, BACKEND_SAGEMAKER_ASYNC, BACKEND_HTTP)
+
+# --- commands of the inference image (containers/inference/serve.py) ------------------------------------------
+
+# SageMaker's start command: the HTTP model server.
+SERVE_COMMAND: Final = "serve"
+# The queue consumer: the queue worker's task definition runs the image with this command.
+WORK_COMMAND: Final = "work"
 
 # Fallback when MAX_PAYLOAD_BYTES is unset (the stacks always set it): a serverless endpoint's 4 MB, the smallest
 # model limit of any route (modules/limits.py), so an unconfigured function never accepts what no model can take.
@@ -54,6 +68,10 @@ DEFAULT_MODEL_TIMEOUT_SECONDS: Final = 10
 # under a second together; the rest is slack for a slow answer. A worker starts a job only with this much plus
 # the model timeout left, and synth refuses a batch that cannot fit its function's timeout.
 JOB_OVERHEAD_SECONDS: Final = 2
+# How long the queue worker container's receives wait for a message: SQS's maximum, the fewest empty receives
+# (modules/limits.py SQS_LONG_POLL). A stop waits for one such receive plus the jobs in hand, so synth keeps that
+# under the task's stop timeout.
+LONG_POLL_SECONDS: Final = 20
 # Time `predict` keeps after the model call to answer 504 itself, before its own timeout cuts it.
 REPLY_MARGIN_SECONDS: Final = 1
 
@@ -78,6 +96,19 @@ STATUS_FAILED: Final = "failed"
 
 REQUESTS_PREFIX: Final = "requests/"
 RESULTS_PREFIX: Final = "results/"
+# Asynchronous inference: what the consumer hands to the endpoint (the model request body of one job), and where
+# the endpoint writes its answers and failures (the endpoint configuration names these two).
+ASYNC_INPUT_PREFIX: Final = "async/input/"
+ASYNC_OUTPUT_PREFIX: Final = "async/output/"
+ASYNC_FAILURE_PREFIX: Final = "async/failure/"
+
+
+def is_job_id(value: object) -> bool:
+    """Job ids are lowercase UUIDs (submit makes them): only such a value ever becomes part of an S3 key."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def request_key(job_id: str) -> str:
@@ -88,6 +119,11 @@ def request_key(job_id: str) -> str:
 def result_key(job_id: str) -> str:
     """Key of the result document of a job; its presence means the job is finished."""
     return f"{RESULTS_PREFIX}{job_id}.json"
+
+
+def async_input_key(job_id: str) -> str:
+    """Key of the model request a job hands to an asynchronous endpoint (its InputLocation)."""
+    return f"{ASYNC_INPUT_PREFIX}{job_id}.json"
 
 
 def required_env(name: str) -> str:

@@ -7,6 +7,11 @@ Failures split in two, because callers must treat them differently:
   never succeed.
 - ModelUnavailable: timeouts (ModelTimeout), 5xx, throttling, connection errors; worth retrying.
 
+An asynchronous SageMaker endpoint (MODEL_BACKEND "sagemaker-async") answers no call directly: `hand_off` stores
+the request body under async/input/<job id>.json and calls InvokeEndpointAsync on it; the endpoint's notification
+later carries the answer (lambdas/async_results). Every call this module makes depends on the backend, which is
+why the access gate evaluates them only for deployments on the backend they were recorded under.
+
 Every call is one attempt bounded by a budget: the configured MODEL_TIMEOUT_SECONDS, cut to the time the caller
 has left (a Deadline). No SDK retries: a retry would double the time a caller cannot afford, and the callers
 retry anyway (the worker by SQS redelivery, predict's client on a 502/504).
@@ -26,13 +31,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
 
+from lambdas.aws_clients import queue_driven_s3
 from lambdas.contract import (
     BACKEND_HTTP,
     BACKEND_SAGEMAKER,
+    BACKEND_SAGEMAKER_ASYNC,
     ENDPOINT_NAME,
     MODEL_BACKEND,
     MODEL_BACKENDS,
     MODEL_URL,
+    RESULTS_BUCKET,
+    async_input_key,
     max_payload_bytes,
     model_timeout_seconds,
     required_env,
@@ -99,13 +108,13 @@ def call_budget(deadline: Deadline = NO_DEADLINE) -> float:
     return min(model_timeout_seconds(), deadline.remaining())
 
 
-def invoke(payload: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
-    """Send the payload to the backend named by MODEL_BACKEND and return the decoded JSON answer.
+def answers_later() -> bool:
+    """True when the backend is an asynchronous endpoint: jobs are handed off (`hand_off`), not invoked."""
+    return required_env(MODEL_BACKEND) == BACKEND_SAGEMAKER_ASYNC
 
-    The call is refused before it starts when the body is over MAX_PAYLOAD_BYTES (PayloadTooLarge) or when the
-    deadline leaves less than MIN_CALL_SECONDS (ModelTimeout).
-    """
-    backend = required_env(MODEL_BACKEND)
+
+def _checked_body(payload: dict[str, Any], deadline: Deadline) -> tuple[bytes, float]:
+    """The encoded body and the call's budget; PayloadTooLarge or ModelTimeout before anything is sent."""
     # Compact separators: the body must not grow past the limit the client's own request was checked against.
     body = json.dumps(payload, separators=(",", ":")).encode()
     limit = max_payload_bytes()
@@ -114,6 +123,19 @@ def invoke(payload: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> dict[st
     budget = call_budget(deadline)
     if budget < MIN_CALL_SECONDS:
         raise ModelTimeout(f"no time left for a model call ({max(budget, 0):.1f} s)", max(budget, 0.0))
+    return body, budget
+
+
+def invoke(payload: dict[str, Any], deadline: Deadline = NO_DEADLINE) -> dict[str, Any]:
+    """Send the payload to the backend named by MODEL_BACKEND and return the decoded JSON answer.
+
+    The call is refused before it starts when the body is over MAX_PAYLOAD_BYTES (PayloadTooLarge) or when the
+    deadline leaves less than MIN_CALL_SECONDS (ModelTimeout).
+    """
+    backend = required_env(MODEL_BACKEND)
+    if backend == BACKEND_SAGEMAKER_ASYNC:
+        raise RuntimeError(f"{MODEL_BACKEND}={backend!r} answers no direct call: use hand_off")
+    body, budget = _checked_body(payload, deadline)
     if backend == BACKEND_SAGEMAKER:
         answer = _invoke_sagemaker(body, budget)
     elif backend == BACKEND_HTTP:
@@ -156,6 +178,36 @@ def _invoke_sagemaker(body: bytes, budget: float) -> bytes:
         ) from error
     except (ReadTimeoutError, ConnectTimeoutError) as error:
         raise ModelTimeout(f"SageMaker did not answer within {budget:.1f} s", budget) from error
+    except BotoCoreError as error:
+        raise ModelUnavailable(f"SageMaker call failed: {error}") from error
+
+
+def hand_off(payload: dict[str, Any], job_id: str, metadata: dict[str, str],
+             deadline: Deadline = NO_DEADLINE) -> None:
+    """Give one job to the asynchronous endpoint: its request body to s3://RESULTS_BUCKET/async/input/<job>.json
+    (METADATA, such as the job's model and priority, rides along as object metadata for the notification's
+    translator), then InvokeEndpointAsync with that InputLocation and the job id as InferenceId.
+
+    Why every delivery invokes again instead of remembering a hand-off: a marker written before the call could
+    outlive a crash between the two steps and leave the job pending forever. A second invocation costs one more
+    inference, and the result is still stored and announced once (the translator writes it with IfNoneMatch).
+    """
+    body, budget = _checked_body(payload, deadline)
+    bucket, key = required_env(RESULTS_BUCKET), async_input_key(job_id)
+    try:
+        queue_driven_s3().put_object(Bucket=bucket, Key=key, Body=body, ContentType=JSON_TYPE, Metadata=metadata)
+    except (ClientError, BotoCoreError) as error:
+        raise ModelUnavailable(f"the async input could not be stored: {error}") from error
+    read_timeout = max(1, math.floor(budget))
+    client = sagemaker_runtime() if read_timeout == _default_read_timeout() else sagemaker_runtime(read_timeout)
+    try:
+        client.invoke_endpoint_async(EndpointName=required_env(ENDPOINT_NAME), InputLocation=f"s3://{bucket}/{key}",
+                                     ContentType=JSON_TYPE, Accept=JSON_TYPE, InferenceId=job_id)
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise ModelUnavailable(f"SageMaker {details.get('Code')}: {details.get('Message')}") from error
+    except (ReadTimeoutError, ConnectTimeoutError) as error:
+        raise ModelTimeout(f"SageMaker did not accept the job within {budget:.1f} s", budget) from error
     except BotoCoreError as error:
         raise ModelUnavailable(f"SageMaker call failed: {error}") from error
 

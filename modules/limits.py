@@ -88,6 +88,15 @@ SQS_VISIBILITY_TIMEOUT_FACTOR = Limit(
     name="SQS visibility timeout per Lambda function timeout (AWS recommendation)", value=6, unit="x",
     doc="https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html",
     why="AWS: at least six times the function timeout, so a throttled batch is retried before it reappears")
+FARGATE_STOP_TIMEOUT = Limit(
+    name="Fargate container stop timeout", value=120, unit="s",
+    doc="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDefinition.html#ECS-Type-ContainerDefinition-stopTimeout",
+    why="the most a container gets between SIGTERM and SIGKILL on Fargate (also the length of a Spot interruption "
+        "warning): the queue worker's jobs in hand must finish within it")
+SQS_LONG_POLL = Limit(
+    name="SQS ReceiveMessage long-poll wait", value=20, unit="s",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html",
+    why="WaitTimeSeconds is 0-20: the queue worker waits 20 s per receive, and a stop waits for one such receive")
 SQS_VISIBILITY_TIMEOUT = Limit(
     name="SQS visibility timeout", value=43_200, unit="s",
     doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-queues.html",
@@ -100,6 +109,11 @@ S3_SINGLE_PUT = Limit(
         "never overwriting; a larger artifact needs a multipart upload")
 
 # --- sizes and concurrency ----------------------------------------------------------------------------------
+
+SQS_RECEIVE_BATCH = Limit(
+    name="SQS ReceiveMessage batch", value=10, unit="messages",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html",
+    why="MaxNumberOfMessages is 1-10: the queue worker's batch size")
 
 SAGEMAKER_SERVERLESS_MEMORY_SIZES = Limit(
     name="SageMaker serverless memory sizes", value=(1024, 2048, 3072, 4096, 5120, 6144), unit="MB",
@@ -195,7 +209,8 @@ LIMITS: tuple[Limit, ...] = (
     API_GATEWAY_HTTP_PAYLOAD, LAMBDA_SYNC_PAYLOAD, API_GATEWAY_BASE64_GROWTH, SAGEMAKER_REALTIME_PAYLOAD,
     SAGEMAKER_SERVERLESS_PAYLOAD, SAGEMAKER_ASYNC_INLINE_PAYLOAD, SAGEMAKER_ASYNC_S3_PAYLOAD, SNS_MESSAGE,
     SQS_MESSAGE, S3_SINGLE_PUT, API_GATEWAY_HTTP_INTEGRATION_TIMEOUT, SAGEMAKER_INVOCATION_TIMEOUT, LAMBDA_TIMEOUT,
-    SQS_VISIBILITY_TIMEOUT_FACTOR, SQS_VISIBILITY_TIMEOUT, SAGEMAKER_SERVERLESS_MEMORY_SIZES,
+    SQS_VISIBILITY_TIMEOUT_FACTOR, FARGATE_STOP_TIMEOUT, SQS_LONG_POLL, SQS_VISIBILITY_TIMEOUT, SQS_RECEIVE_BATCH,
+    SAGEMAKER_SERVERLESS_MEMORY_SIZES,
     SAGEMAKER_SERVERLESS_MAX_CONCURRENCY, FARGATE_TASK_SIZES, SAGEMAKER_DEPLOYMENT_WAIT, SAGEMAKER_DEPLOYMENT_TIMEOUT,
     SAGEMAKER_CANARY_SIZE, SAGEMAKER_LINEAR_STEP, SAGEMAKER_ROLLING_BATCH, SAGEMAKER_ROLLBACK_ALARMS,
     SAGEMAKER_SHADOW_VARIANTS, SAGEMAKER_NAME, LOAD_BALANCER_NAME,

@@ -83,3 +83,9 @@ def test_a_name_at_the_limit_passes_and_one_over_names_the_settings_to_shorten()
     assert problem is not None and problem.startswith("project, environment: log group name")
     assert "513 characters, over the 512 AWS allows" in problem
     assert problem.endswith("shorten project or environment")
+
+
+def test_the_queue_workers_long_poll_is_sqss_longest_wait() -> None:
+    from lambdas.contract import LONG_POLL_SECONDS
+
+    assert LONG_POLL_SECONDS == limits.SQS_LONG_POLL.value

@@ -41,7 +41,8 @@ ENDPOINT_ENV = "MOTO_ENDPOINT"
 HEALTH_PATH = "/moto-api/"
 RESET_PATH = "/moto-api/reset"
 START_TIMEOUT_SECONDS = 30.0
-# moto's server plus the SageMaker operations a model release needs (UpdateEndpoint ...): see that module.
+# moto's server plus the SageMaker operations a model release needs (UpdateEndpoint ...) and repeated
+# CreateFunction requests answered as the first: see that module.
 SERVER_MODULE = "tools.emulator_server"
 
 # Terraform AWS provider `endpoints` keys for every service the stacks use (or may use soon). Canonical key
@@ -243,8 +244,8 @@ def find_running(state_file: Path = STATE_FILE) -> Emulator | None:
 
 
 def _spawn(port: int, *, detach: bool) -> subprocess.Popen[bytes]:
-    """moto's server on loopback, with the operations tools/emulator_server.py adds; detached (own session, log
-    file) when it must outlive us."""
+    """moto's server on loopback, with the operations tools/emulator_server.py adds (and repeated CreateFunction
+    requests answered as the first); detached (own session, log file) when it must outlive us."""
     command = [sys.executable, "-m", SERVER_MODULE, "-H", LOOPBACK, "-p", str(port)]
     if detach:
         BUILD_DIR.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""`python -m tools.emulator_server`: moto's server with the SageMaker operations a model release needs.
+"""`python -m tools.emulator_server`: moto's server with the SageMaker operations a model release needs, and one
+Lambda change (a repeated CreateFunction).
 
 Why: moto 5.2.5 has no UpdateEndpoint, the one call that moves an endpoint to a new endpoint configuration, so
 no release could be applied to the emulator at all; it also drops the DeploymentConfig of an endpoint and the
@@ -16,13 +17,31 @@ not what a release does on AWS. So the emulator process gets them, modelled on t
 
 What this does NOT emulate: traffic shifting, baking periods, alarms and automatic rollback. An update is
 immediate and always succeeds; a rollback is simulated by calling UpdateEndpoint back to the old configuration
-(tests/tools/test_release_verify.py, the e2e). Everything else is moto's, unchanged.
+(tests/tools/test_release_verify.py, the e2e).
+
+And one Lambda change: a repeated, identical CreateFunction is answered as the first one was. Why: the AWS provider
+(5.100) retries CreateFunction on every ResourceConflictException for two minutes while it holds its
+provider-wide lock on Lambda creation, then fails with the 409. So when the SDK sends one CreateFunction twice (it
+repeats a request whose answer it did not get: a transport error, seen here under load, e.g. one KMS read in about
+a thousand requests of one deploy), and moto had created the function on the first, every function of the stack
+waits and the deploy fails (`Function already exist`). AWS itself would answer that repeat with the same 409; the
+emulator answers a byte-identical repeat of a creation it just made (same name, same request body, within
+REPEAT_WINDOW_SECONDS) with that creation's answer, so a lost answer costs one request, not the deploy. Any other
+CreateFunction for an existing name still gets moto's 409.
+
+Everything else is moto's, unchanged. usage: python -m tools.emulator_server -H 127.0.0.1 -p PORT (moto.server's
+arguments).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
+import threading
+import time
 from typing import Any
+
+REPEAT_WINDOW_SECONDS = 300.0
 
 _INSTALLED = False
 
@@ -97,7 +116,38 @@ def install() -> None:
     response_class.update_endpoint = respond_update_endpoint
     response_class.create_endpoint = respond_create_endpoint
     response_class.create_endpoint_config = respond_create_endpoint_config
+    _install_create_function_repeat()
     _INSTALLED = True
+
+
+def _install_create_function_repeat() -> None:
+    """CreateFunction answers a byte-identical repeat of a creation it just made as it answered the first."""
+    from moto.awslambda.responses import LambdaResponse
+
+    created: dict[str, tuple[str, float, Any]] = {}  # function name -> (request digest, when, moto's answer)
+    lock = threading.Lock()
+    moto_create_function = LambdaResponse.create_function
+
+    def exists(self: LambdaResponse, name: str) -> bool:
+        try:
+            self.backend.get_function(name, None)
+        except Exception:
+            return False
+        return True
+
+    def create_function(self: LambdaResponse) -> Any:
+        name = str(self.json_body.get("FunctionName", "")).rsplit(":", 1)[-1]
+        digest = hashlib.sha256(self.body if isinstance(self.body, bytes) else str(self.body).encode()).hexdigest()
+        with lock:
+            earlier = created.get(name)
+            if earlier and earlier[0] == digest and time.monotonic() - earlier[1] < REPEAT_WINDOW_SECONDS \
+                    and exists(self, name):  # a function deleted since (a destroy, a reset) is created anew
+                return earlier[2]
+            answer = moto_create_function(self)
+            created[name] = (digest, time.monotonic(), answer)
+            return answer
+
+    LambdaResponse.create_function = create_function  # type: ignore[method-assign]
 
 
 def main(argv: list[str] | None = None) -> None:

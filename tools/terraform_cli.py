@@ -25,6 +25,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / ".build"
 AWS_PROVIDER_PATH = Path("registry.terraform.io") / "hashicorp" / "aws"
 REATTACH_ENV = "TF_REATTACH_PROVIDERS"
+PROVIDER_LOG_ENV = "PIPELINE_PROVIDER_LOG"  # a TF_LOG level for the shared provider processes of the local loop
 
 # Terraform's implied local mirror folders (see "Implied Local Mirror Directories" in the CLI docs) first,
 # then the usual install prefixes, searched a few levels deep.
@@ -174,17 +175,24 @@ def shared_provider(folder: Path, env: dict[str, str] | None = None, timeout: fl
     log = folder / ".terraform" / "shared-provider.log"
     # Debug mode logs every RPC at trace level unless told not to. With logging off, the provider rejects an
     # AWS_CA_BUNDLE ("unable to add custom RootCAs HTTPClient"); the emulator speaks plain HTTP, so drop it.
-    quiet = {"TF_LOG": "off", "TF_LOG_PROVIDER": "off", "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"}
     base = os.environ if env is None else env
-    child_env = {name: value for name, value in base.items() if name not in ("AWS_CA_BUNDLE", REATTACH_ENV)} | quiet
-    with log.open("wb") as output:
+    # PROVIDER_LOG_ENV=debug keeps the provider's own log (every AWS request, its attempt number and duration) in
+    # LOG, appended command after command: what it takes to see why a create stalls (README: Local loop).
+    level = base.get(PROVIDER_LOG_ENV, "").upper()
+    logging = {"TF_LOG": "off", "TF_LOG_PROVIDER": level, "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"} if level \
+        else {"TF_LOG": "off", "TF_LOG_PROVIDER": "off", "TF_LOG_SDK": "off", "TF_LOG_SDK_PROTO": "off"}
+    child_env = {name: value for name, value in base.items() if name not in ("AWS_CA_BUNDLE", REATTACH_ENV)} | logging
+    start = log.stat().st_size if level and log.is_file() else 0  # an appended log: read only this process's lines
+    with log.open("ab" if level else "wb") as output:
         process = subprocess.Popen([str(binaries[-1]), "-debug"], stdout=output, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=child_env, cwd=folder)
     try:
         reattach = None
         deadline = time.monotonic() + timeout
         while process.poll() is None and time.monotonic() < deadline:
-            found = re.search(r"TF_REATTACH_PROVIDERS='([^']+)'", log.read_text(errors="replace"))
+            with log.open("rb") as lines:
+                lines.seek(start)
+                found = re.search(r"TF_REATTACH_PROVIDERS='([^']+)'", lines.read().decode(errors="replace"))
             if found:
                 reattach = found[1]
                 break

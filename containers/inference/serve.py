@@ -1,10 +1,14 @@
 """Start the model server under gunicorn: the image's ENTRYPOINT and the local `make serve-model`.
 
 SageMaker starts a hosting container as `docker run IMAGE serve`, so a leading `serve` argument
-is accepted (and is the only command). The process replaces itself with gunicorn, so SIGTERM from
+is accepted (and is the default command). The process replaces itself with gunicorn, so SIGTERM from
 ECS, SageMaker or Ctrl-C reaches gunicorn's master directly and shuts down gracefully.
 
+`work` runs the queue consumer instead (queue_worker/consumer.py, the queue worker service's command): it
+takes its settings from the environment and handles SIGTERM itself.
+
 usage: python serve.py [serve] [--model-dir DIR] [--host H] [--port N] [--workers N] [--train-if-missing]
+       python serve.py work
    or: python -m containers.inference.serve ...   (from the repository root)
 """
 
@@ -30,8 +34,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve"],
-        help="SageMaker's start command",
+        choices=["serve", "work"],
+        help="serve: the model server (SageMaker's start command); work: the queue consumer",
     )
     parser.add_argument(
         "--model-dir",
@@ -61,6 +65,13 @@ def train_example_model(model_dir: Path) -> None:
     train.write_model_dir(model_dir)
 
 
+def run_consumer() -> int:
+    """The queue consumer, imported beside this file like train.py (the image copies lambdas/ here too)."""
+    consumer = importlib.import_module(f"{__package__}.queue_worker.consumer" if __package__
+                                       else "queue_worker.consumer")
+    return int(consumer.main())
+
+
 def gunicorn_environment(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ, MODEL_DIR=str(args.model_dir.resolve()), HOST=args.host)
     if args.port is not None:
@@ -72,6 +83,8 @@ def gunicorn_environment(args: argparse.Namespace) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = parse_args(argv)
+    if args.command == "work":
+        sys.exit(run_consumer())
     if args.train_if_missing and not (args.model_dir / "model.joblib").is_file():
         print(f"training the example model into {args.model_dir}", file=sys.stderr)
         train_example_model(args.model_dir)

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.aws_clients import missing_key, s3
+from lambdas.aws_clients import key_exists, missing_key, s3
 from lambdas.contract import (
     RESULTS_BUCKET,
     STATUS_PENDING,
@@ -49,13 +49,7 @@ def read_json(bucket: str, key: str) -> dict[str, Any] | None:
 
 
 def exists(bucket: str, key: str) -> bool:
-    try:
-        s3().head_object(Bucket=bucket, Key=key)
-    except ClientError as error:
-        if missing_key(error):
-            return False
-        raise
-    return True
+    return key_exists(s3(), bucket, key)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

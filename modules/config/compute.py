@@ -19,8 +19,10 @@ from pydantic import Field
 from lambdas.contract import (
     BACKEND_HTTP,
     BACKEND_SAGEMAKER,
+    BACKEND_SAGEMAKER_ASYNC,
     DEFAULT_MODEL_TIMEOUT_SECONDS,
     JOB_OVERHEAD_SECONDS,
+    LONG_POLL_SECONDS,
     REPLY_MARGIN_SECONDS,
 )
 from modules.config.api import ApiConfig
@@ -36,12 +38,14 @@ from modules.config.lambdas import LambdaConfig, handler_folders
 from modules.limits import (
     API_GATEWAY_BASE64_GROWTH,
     API_GATEWAY_HTTP_PAYLOAD,
+    FARGATE_STOP_TIMEOUT,
     IAM_ROLE_NAME,
     KIB,
     LAMBDA_FUNCTION_NAME,
     LAMBDA_SYNC_PAYLOAD,
     LOAD_BALANCER_NAME,
     LOG_GROUP_NAME,
+    SAGEMAKER_ASYNC_S3_PAYLOAD,
     SAGEMAKER_INVOCATION_TIMEOUT,
     SAGEMAKER_REALTIME_PAYLOAD,
     SAGEMAKER_SERVERLESS_PAYLOAD,
@@ -116,22 +120,20 @@ class ComputeConfig(StrictModel):
             problems.append("compute.load_balancer.certificate_arn: required when production = true (API Gateway and "
                             "the functions send confidential data to the load balancer); set certificate_arn (ACM, "
                             "same region) and tls_server_name (the DNS name the certificate carries)")
-        known = ", ".join(queue_names)
-        if self.queue_worker.enabled and self.queue_worker.queue is not None and self.queue_worker.queue not in queue_names:
-            problems.append(f"compute.queue_worker.queue: no work queue {self.queue_worker.queue!r}; allowed: {known}")
-        for queue in self.lambdas.worker_queues or ():
-            if queue not in queue_names:
-                problems.append(f"compute.lambdas.worker_queues: no work queue {queue!r}; allowed: {known}")
+        problems += self.consumer_problems(queue_names)
         if function_names:
             for name in sorted(set(self.lambdas.functions) - set(function_names)):
                 problems.append(f"compute.lambdas.functions: no function {name!r} in lambdas/; "
                                 f"allowed: {', '.join(function_names)}")
-        if self.model_backend == BACKEND_HTTP and not self.inference_service.enabled and not self.model_url:
-            problems.append("compute.model_backend: 'http' needs inference_service.enabled = true or a model_url")
+        for field, backend in (("compute.model_backend", self.model_backend),
+                               ("compute.queue_worker.model_backend", self.queue_worker.model_backend)):
+            if backend == BACKEND_HTTP and not self.inference_service.enabled and not self.model_url:
+                problems.append(f"{field}: 'http' needs inference_service.enabled = true or a model_url")
         problems += self._model_url_problems()
         if name_prefix is not None:
             problems += self.name_problems(name_prefix, function_names or handler_folders())
         if inference is not None and api is not None:
+            problems += self.async_problems(endpoint_mode=inference.mode, predict_backend=api.predict_backend)
             problems += self.payload_problems(endpoint_mode=inference.mode, predict_backend=api.predict_backend)
             problems += self.time_problems(api_functions=tuple(sorted(set(api.lambda_routes().values()))),
                                            integration_timeout_ms=api.integration_timeout_ms)
@@ -153,8 +155,8 @@ class ComputeConfig(StrictModel):
 
     @staticmethod
     def function_name(name_prefix: str, folder: str) -> str:
-        """`<project>-<environment>-<folder in lambdas/>`."""
-        return f"{name_prefix}-{folder}"
+        """`<project>-<environment>-<folder in lambdas/>`, dashes for the underscores a Python package name needs."""
+        return f"{name_prefix}-{folder.replace('_', '-')}"
 
     @staticmethod
     def inference_service_name(name_prefix: str) -> str:
@@ -173,7 +175,7 @@ class ComputeConfig(StrictModel):
         names = [(LOG_GROUP_NAME, f"/ecs/{name_prefix}/exec", "ECS Exec log group", "/ecs/<project>-<environment>/exec")]
         for folder in function_names:
             function = self.function_name(name_prefix, folder)
-            pattern = f"<project>-<environment>-{folder}"
+            pattern = self.function_name("<project>-<environment>", folder)
             names += [(LAMBDA_FUNCTION_NAME, function, "Lambda function", pattern),
                       (IAM_ROLE_NAME, f"{function}-lambda", "IAM role", f"{pattern}-lambda"),
                       (LOG_GROUP_NAME, f"/aws/lambda/{function}", "log group", f"/aws/lambda/{pattern}")]
@@ -202,8 +204,11 @@ class ComputeConfig(StrictModel):
 
     # --- payloads -----------------------------------------------------------------------------------------------
 
-    def payload_limits(self, *, endpoint_mode: str, predict_backend: str) -> PayloadLimits:
-        """The largest body each route can carry, from the hops it crosses (modules/limits.py)."""
+    def payload_limits(self, *, endpoint_mode: str, predict_backend: str,
+                       model_backend: str | None = None) -> PayloadLimits:
+        """The largest body each route can carry, from the hops it crosses (modules/limits.py); MODEL_BACKEND: the
+        jobs' caller's backend (default compute.model_backend, the worker function's)."""
+        model_backend = model_backend or self.model_backend
         lambda_body = lambda_event_body_max()
         lambda_bound = (f"a Lambda event ({LAMBDA_SYNC_PAYLOAD.value} bytes with the API Gateway envelope and "
                         "base64)")
@@ -212,8 +217,10 @@ class ComputeConfig(StrictModel):
         else:
             service_max, service_bound = lambda_body, f"what its Lambda callers can send, {lambda_bound}"
         service = self.inference_service.max_payload_bytes or service_max
-        if self.model_backend == BACKEND_SAGEMAKER:
-            if endpoint_mode == "serverless":
+        if model_backend == BACKEND_SAGEMAKER:
+            if endpoint_mode == "async":
+                model, model_bound = SAGEMAKER_ASYNC_S3_PAYLOAD.value, "an asynchronous endpoint's S3 input"
+            elif endpoint_mode == "serverless":
                 model, model_bound = SAGEMAKER_SERVERLESS_PAYLOAD.value, "a serverless SageMaker endpoint"
             else:
                 model, model_bound = SAGEMAKER_REALTIME_PAYLOAD.value, "SageMaker InvokeEndpoint"
@@ -256,6 +263,12 @@ class ComputeConfig(StrictModel):
         route_max = limits.predict if function == PREDICT and predict_backend == "lambda" else limits.jobs
         return self.lambdas.max_payload_bytes or route_max
 
+    def queue_worker_payload_bytes(self, *, endpoint_mode: str, predict_backend: str) -> int:
+        """MAX_PAYLOAD_BYTES of the queue worker's model call, with the queue worker's own backend."""
+        limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend,
+                                     model_backend=self.queue_worker_model_backend)
+        return min(self.lambdas.max_payload_bytes or limits.jobs, limits.jobs)
+
     def inference_service_payload_bytes(self, *, endpoint_mode: str, predict_backend: str) -> int:
         """MAX_PAYLOAD_BYTES of the Fargate model server."""
         limits = self.payload_limits(endpoint_mode=endpoint_mode, predict_backend=predict_backend)
@@ -282,6 +295,13 @@ class ComputeConfig(StrictModel):
                 f"({lambdas.timeout_field(WORKER)}): on a slow model, jobs are handed back unstarted until they reach "
                 f"the dead-letter queue; allowed: at most {worker_timeout // per_job} jobs, or a lower "
                 "compute.model_timeout_seconds, or a longer worker timeout (queues' visibility timeout >= 6x it)")
+        drain = LONG_POLL_SECONDS + per_job
+        if self.queue_worker.enabled and drain > self.queue_worker.stop_timeout_seconds:
+            problems.append(f"compute.queue_worker.stop_timeout_seconds: {self.queue_worker.stop_timeout_seconds} s "
+                            f"cannot fit a stop: one long poll ({LONG_POLL_SECONDS} s) plus a job ({model} s model "
+                            f"timeout + {JOB_OVERHEAD_SECONDS} s) is {drain} s, and ECS kills the task at the stop "
+                            f"timeout; allowed: {drain}-{FARGATE_STOP_TIMEOUT.value} s, or a lower "
+                            "compute.model_timeout_seconds")
         for function in api_functions:
             timeout = lambdas.sizing(function).timeout_seconds
             if (timeout + API_HEADROOM_SECONDS) * 1000 > integration_timeout_ms:
@@ -299,14 +319,64 @@ class ComputeConfig(StrictModel):
                                 f"allowed: at most {timeout - REPLY_MARGIN_SECONDS} s")
         return problems
 
-    # --- queues -------------------------------------------------------------------------------------------------
+    # --- queues and their consumers ----------------------------------------------------------------------------
 
     def worker_queue_for_fargate(self, queue_names: tuple[str, ...]) -> str | None:
-        """The queue whose backlog scales the queue worker (None when it is disabled)."""
+        """The queue the queue worker consumes (None when it is disabled): the configured one, else the first."""
         if not self.queue_worker.enabled or not queue_names:
             return None
         return self.queue_worker.queue or queue_names[0]
 
     def lambda_worker_queues(self, queue_names: tuple[str, ...]) -> tuple[str, ...]:
-        """The queues the worker function consumes: the configured ones, else every work queue."""
-        return tuple(self.lambdas.worker_queues) if self.lambdas.worker_queues is not None else queue_names
+        """The queues the worker function consumes: the configured ones, else every queue the queue worker does not."""
+        if self.lambdas.worker_queues is not None:
+            return tuple(self.lambdas.worker_queues)
+        return tuple(name for name in queue_names if name != self.worker_queue_for_fargate(queue_names))
+
+    def consumer_problems(self, queue_names: tuple[str, ...]) -> list[str]:
+        """One consumer per queue: every work queue is consumed by exactly one of the worker function and the queue
+        worker. Two consumers would split a queue's messages between two scaling policies and two failure paths;
+        none would let its jobs wait forever."""
+        problems, known = [], ", ".join(queue_names)
+        fargate_queue = self.queue_worker.queue
+        if self.queue_worker.enabled and fargate_queue is not None and fargate_queue not in queue_names:
+            problems.append(f"compute.queue_worker.queue: no work queue {fargate_queue!r}; allowed: {known}")
+        listed = self.lambdas.worker_queues or ()
+        for queue in sorted(set(listed) - set(queue_names)):
+            problems.append(f"compute.lambdas.worker_queues: no work queue {queue!r}; allowed: {known}")
+        if problems:
+            return problems
+        repeated = sorted({queue for queue in listed if listed.count(queue) > 1})
+        if repeated:
+            problems.append(f"compute.lambdas.worker_queues: {', '.join(map(repr, repeated))} listed more than once")
+        fargate = self.worker_queue_for_fargate(queue_names)
+        function = set(self.lambda_worker_queues(queue_names))
+        if fargate in function:
+            problems.append(f"compute: work queue {fargate!r} is claimed by both compute.lambdas.worker_queues and "
+                            "compute.queue_worker.queue; a queue has exactly one consumer: remove it from one of them")
+        unclaimed = [queue for queue in queue_names if queue != fargate and queue not in function]
+        if unclaimed:
+            problems.append(f"compute: work queue(s) {', '.join(map(repr, unclaimed))} have no consumer; list them in "
+                            "compute.lambdas.worker_queues (the worker function) or set compute.queue_worker.queue "
+                            "(the queue worker)")
+        return problems
+
+    # --- model backends -----------------------------------------------------------------------------------------
+
+    @property
+    def queue_worker_model_backend(self) -> str:
+        """What the queue worker's jobs call: its own setting, else compute.model_backend."""
+        return self.queue_worker.model_backend or self.model_backend
+
+    @staticmethod
+    def backend_variable(backend: str, endpoint_mode: str) -> str:
+        """MODEL_BACKEND of a caller: an asynchronous endpoint is called differently (lambdas/model_client.py)."""
+        return BACKEND_SAGEMAKER_ASYNC if backend == BACKEND_SAGEMAKER and endpoint_mode == "async" else backend
+
+    def async_problems(self, *, endpoint_mode: str, predict_backend: str) -> list[str]:
+        """An asynchronous endpoint answers no synchronous call, so nothing synchronous may be routed to it."""
+        if endpoint_mode != "async" or predict_backend != "lambda" or self.model_backend != BACKEND_SAGEMAKER:
+            return []
+        return ["api.predict_backend: 'lambda' calls the SageMaker endpoint synchronously, which an endpoint in mode "
+                "'async' refuses; use api.predict_backend = 'fargate' (the inference service) or "
+                "compute.model_backend = 'http'"]

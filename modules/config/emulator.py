@@ -47,6 +47,10 @@ class EmulatorConfig(StrictModel):
         default=False,
         description="the emulator speaks plain HTTP and moto enforces bucket policies: the TLS-only deny "
                     "(aws:SecureTransport false) refuses every S3 call of the smoke test with 403")
+    skip_async_processing: bool = Field(
+        default=False,
+        description="moto 5.2.5 answers InvokeEndpointAsync but runs no model, writes no output and publishes no "
+                    "notification: the local loop plays the endpoint's part (tools/local/async_endpoint.py)")
     skip_prevent_destroy: bool = Field(
         default=False,
         description="emulator resources are throwaway: lift prevent_destroy (the state bucket) so "

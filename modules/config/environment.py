@@ -89,6 +89,10 @@ class PipelineConfig(StrictModel):
                                               queue_names=tuple(queue.name for queue in self.messaging.queues),
                                               name_prefix=self.name_prefix, inference=self.inference, api=self.api))
         problems.extend(self.inference.problems(self.production))
+        if self.inference.mode == "async" and self.messaging.fifo_topics:
+            problems.append("inference.mode: 'async' needs standard topics: its results are announced on the results "
+                            "topic without a message group, which a FIFO topic (messaging.fifo_topics = true) refuses; "
+                            "set messaging.fifo_topics = false or use another mode")
         problems.extend(self.api.problems(self.production))
         if self.production and self.storage.force_destroy:
             problems.append("storage.force_destroy: must be false when production = true")

@@ -6,11 +6,13 @@ otherwise fails at `terraform apply` with a message that does not say which valu
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
 from modules.config.image_tag import ImageTag
-from modules.limits import FARGATE_TASK_SIZES
+from modules.limits import FARGATE_STOP_TIMEOUT, FARGATE_TASK_SIZES, SQS_RECEIVE_BATCH
 
 # Fargate task sizes (Linux): CPU units -> the memory values (MiB) it accepts; the data is the limits table's.
 FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = dict(FARGATE_TASK_SIZES.value)
@@ -69,21 +71,54 @@ class InferenceServiceConfig(FargateTaskConfig):
 
 
 class QueueWorkerConfig(FargateTaskConfig):
-    """A Fargate service sized by a work queue's backlog (step scaling), optionally down to zero tasks."""
+    """The queue consumer (the inference image's `work` command) on Fargate, mostly on Spot capacity, scaled on its
+    queue's backlog per task, optionally down to zero tasks."""
 
     enabled: bool = Field(default=True, description="run the queue worker service")
-    queue: str | None = Field(default=None, description="work queue (messaging.queues name) whose backlog drives "
-                                                        "scaling; default: the first work queue")
-    command: tuple[str, ...] = Field(
-        default=(), description="container command override, e.g. a queue-consumer entry point; empty: the image's")
+    queue: str | None = Field(
+        default=None, description="the work queue (messaging.queues name) it consumes, and whose backlog scales it; "
+                                  "default: the first work queue. A queue has exactly one consumer: the worker "
+                                  "function takes the others (compute.lambdas.worker_queues)")
+    model_backend: Literal["sagemaker", "http"] | None = Field(
+        default=None, description="what its jobs call: sagemaker (the endpoint; an async endpoint gets each job handed "
+                                  "off) or http (the inference service); default: compute.model_backend")
+    batch_size: int = Field(default=5, ge=1, le=SQS_RECEIVE_BATCH.value,
+                            description="messages per long poll, worked on at once by one task (1-10)")
+    stop_timeout_seconds: int = Field(
+        default=FARGATE_STOP_TIMEOUT.value, ge=2, le=FARGATE_STOP_TIMEOUT.value,
+        description="seconds between SIGTERM and SIGKILL (a deploy, a scale-in, a Spot interruption's two-minute "
+                    "warning): one long poll plus the slowest job must fit (checked at synth)")
+    fargate_base: int = Field(default=1, ge=0, le=100_000,
+                              description="the first tasks always run on on-demand FARGATE capacity")
+    fargate_weight: int = Field(default=0, ge=0, le=1000,
+                                description="share of the tasks beyond the base placed on on-demand FARGATE")
+    fargate_spot_weight: int = Field(default=1, ge=0, le=1000,
+                                     description="share of the tasks beyond the base placed on FARGATE_SPOT (0: no "
+                                                 "Spot; Spot tasks may be stopped with a two-minute warning)")
     min_count: int = Field(default=0, ge=0, le=1000, description="fewest tasks; 0 scales to zero on an empty queue")
     desired_count: int = Field(default=0, ge=0, le=1000,
-                               description="tasks at creation; afterwards the backlog alarms own the count")
-    messages_per_task: int = Field(default=10, ge=1, le=100000,
-                                   description="visible messages one more task is added for (step size)")
-    scale_out_evaluation_minutes: int = Field(default=1, ge=1, le=60, description="backlog minutes before scale-out")
+                               description="tasks at creation; afterwards autoscaling owns the count")
+    messages_per_task: int = Field(
+        default=10, ge=1, le=100000,
+        description="target backlog per task (visible messages / running tasks) that target tracking keeps; also "
+                    "the step size of the wake-up from zero tasks")
+    scale_out_evaluation_minutes: int = Field(default=1, ge=1, le=60,
+                                              description="minutes of backlog with no task running before waking up")
     scale_in_evaluation_minutes: int = Field(default=10, ge=1, le=60, description="empty-queue minutes before scale-in")
     cooldown_seconds: int = Field(default=120, ge=0, le=3600, description="wait between scaling steps")
+
+    @model_validator(mode="after")
+    def _some_capacity_has_weight(self) -> QueueWorkerConfig:
+        if self.fargate_weight == 0 and self.fargate_spot_weight == 0:
+            raise ValueError("fargate_weight/fargate_spot_weight: at least one must be > 0 (ECS places tasks beyond "
+                             "the base by weight); e.g. fargate_spot_weight = 1")
+        return self
+
+    @property
+    def capacity_provider_strategy(self) -> tuple[tuple[str, int, int], ...]:
+        """(capacity provider, base, weight) of each provider with a base or a weight, FARGATE first."""
+        shares = (("FARGATE", self.fargate_base, self.fargate_weight), ("FARGATE_SPOT", 0, self.fargate_spot_weight))
+        return tuple(share for share in shares if share[1] or share[2])
 
 
 # A DNS host name (no wildcard, no trailing dot): what a TLS client sends as SNI and checks the certificate against.

@@ -20,6 +20,8 @@ DEAD_LETTER_SUFFIX = "-dlq"
 MAX_QUEUE_NAME = SQS_QUEUE_NAME.value  # including the .fifo suffix
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.fifo)?$")
 SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
+# The queue of an asynchronous endpoint's notifications (messaging stack): no work queue may take its name.
+ASYNC_NOTIFICATIONS = "async-notifications"
 
 
 def physical_queue_name(name_prefix: str, name: str, *, dead_letter: bool = False) -> str:
@@ -141,6 +143,9 @@ class MessagingConfig(StrictModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             problems.append(f"queues: duplicate name(s) {', '.join(duplicates)}")
+        if ASYNC_NOTIFICATIONS in names:
+            problems.append(f"queues: {ASYNC_NOTIFICATIONS!r} is the name of the asynchronous endpoint's notifications "
+                            "queue; choose another name")
         subscribers = [(subscription.protocol, subscription.endpoint) for subscription in self.alarm_subscriptions]
         repeated = sorted({f"{protocol} {endpoint}" for protocol, endpoint in subscribers
                            if subscribers.count((protocol, endpoint)) > 1})

@@ -1,7 +1,10 @@
-"""An ECS cluster with Container Insights, and ECS Exec sessions (when anyone enables them) logged encrypted.
+"""An ECS cluster with Container Insights, ECS Exec sessions (when anyone enables them) logged encrypted, and the
+FARGATE and FARGATE_SPOT capacity providers attached.
 
 Why configure Exec logging although the services keep Exec off: a cluster-level setting means a later
 `enable_execute_command = true` cannot open unaudited shells into model containers.
+Why attach both providers with an on-demand default: a service may only name providers its cluster has (the queue
+worker runs mostly on Spot), and a service that names neither a launch type nor a strategy stays on on-demand.
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ class EcsClusterProps:
     log_retention_days: int = 30  # retention of the Exec audit log group
 
 
+CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
 class EcsCluster(Construct):
-    """Exposes `cluster`, `arn`, `name`, `exec_log_group`."""
+    """Exposes `cluster`, `arn`, `name`, `exec_log_group`, `capacity_providers` (services on a capacity-provider
+    strategy depend on it)."""
 
     def __init__(self, scope: Construct, id_: str, *, props: EcsClusterProps) -> None:
         super().__init__(scope, id_)
@@ -48,5 +55,10 @@ class EcsCluster(Construct):
                         cloud_watch_encryption_enabled=True,
                         cloud_watch_log_group_name=self.exec_log_group.name))),
         )
+        self.capacity_providers = aws.ecs_cluster_capacity_providers.EcsClusterCapacityProviders(
+            self, "capacity-providers", cluster_name=self.cluster.name, capacity_providers=list(CAPACITY_PROVIDERS),
+            default_capacity_provider_strategy=[
+                aws.ecs_cluster_capacity_providers.EcsClusterCapacityProvidersDefaultCapacityProviderStrategy(
+                    capacity_provider="FARGATE", base=0, weight=1)])
         self.arn = self.cluster.arn
         self.name = props.name

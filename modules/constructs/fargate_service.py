@@ -2,6 +2,9 @@
 non-root user, separate task-execution and task roles (each least privilege), logs with retention under a
 customer key, a deployment circuit breaker that rolls back (and deployment alarms, `roll_back_on`), and a desired
 count left to autoscaling.
+
+Optionally on a capacity-provider strategy (FARGATE and FARGATE_SPOT shares instead of the FARGATE launch type;
+the cluster must have the providers attached), with a container health check and a stop timeout of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from modules.config.base import CLOUDWATCH_RETENTION_DAYS
 from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
 from modules.constructs.policy_statements import policy_document, statement
 from modules.constructs.service_roles import assume_role_policy
+from modules.limits import FARGATE_STOP_TIMEOUT
 
 HTTPS_PORT = 443
 # The read-only root filesystem leaves one writable place: a task (bind-mount) volume at SCRATCH_PATH. AWS's ECS
@@ -55,6 +59,11 @@ class FargateServiceProps:
     target_group_arn: str | None = None  # register tasks in this target group
     health_check_grace_seconds: int = 60  # time to load the model before ALB health checks count
     command: tuple[str, ...] = ()  # command override; empty: the image's CMD
+    # (capacity provider, base, weight) shares, e.g. (("FARGATE", 1, 0), ("FARGATE_SPOT", 0, 1)); empty: launch type
+    # FARGATE (on-demand only). The cluster must have the providers attached before the service is created.
+    capacity_provider_strategy: tuple[tuple[str, int, int], ...] = ()
+    health_check_command: tuple[str, ...] = ()  # run in the container ("CMD" form); empty: none (the ALB checks)
+    stop_timeout_seconds: int | None = None  # SIGTERM to SIGKILL, 2-120 on Fargate; None: ECS's default (30 s)
     environment: dict[str, str] = field(default_factory=dict)
     task_policy_statements: tuple[Any, ...] = ()  # what the code in the container calls; empty: nothing
     log_retention_days: int = 30
@@ -115,7 +124,10 @@ class FargateService(Construct):
             cluster=props.cluster_arn,
             task_definition=self.task_definition.arn,
             desired_count=props.desired_count,
-            launch_type="FARGATE",
+            launch_type=None if props.capacity_provider_strategy else "FARGATE",
+            capacity_provider_strategy=[
+                aws.ecs_service.EcsServiceCapacityProviderStrategy(capacity_provider=provider, base=base, weight=weight)
+                for provider, base, weight in props.capacity_provider_strategy] or None,
             platform_version="LATEST",
             enable_execute_command=False,
             propagate_tags="SERVICE",
@@ -166,6 +178,12 @@ class FargateService(Construct):
             container["portMappings"] = [{"containerPort": props.container_port, "protocol": "tcp"}]
         if props.command:
             container["command"] = list(props.command)
+        if props.health_check_command:
+            # The start period covers the start-up; three misses in a row (90 s) replace the task.
+            container["healthCheck"] = {"command": ["CMD", *props.health_check_command], "interval": 30,
+                                        "timeout": 5, "retries": 3, "startPeriod": 60}
+        if props.stop_timeout_seconds is not None:
+            container["stopTimeout"] = props.stop_timeout_seconds
         return container
 
     def _network_rules(self, props: FargateServiceProps) -> None:
@@ -199,6 +217,15 @@ def _validate(id_: str, props: FargateServiceProps) -> None:
         problems.append("target_group_arn needs container_port")
     if props.desired_count < 0:
         problems.append(f"desired_count must be >= 0, got {props.desired_count}")
+    providers = [provider for provider, _, _ in props.capacity_provider_strategy]
+    if set(providers) - {"FARGATE", "FARGATE_SPOT"} or len(set(providers)) != len(providers):
+        problems.append(f"capacity_provider_strategy must name FARGATE and/or FARGATE_SPOT once each, got {providers}")
+    if props.capacity_provider_strategy and not any(weight > 0 for _, _, weight in props.capacity_provider_strategy):
+        problems.append("capacity_provider_strategy needs a weight > 0 on at least one provider")
+    if sum(1 for _, base, _ in props.capacity_provider_strategy if base) > 1:
+        problems.append("capacity_provider_strategy: only one provider may have a base")
+    if props.stop_timeout_seconds is not None and not 2 <= props.stop_timeout_seconds <= FARGATE_STOP_TIMEOUT.value:
+        problems.append(f"stop_timeout_seconds must be 2-{FARGATE_STOP_TIMEOUT.value}, got {props.stop_timeout_seconds}")
     if problems:
         raise ValueError(f"{id_}: " + "; ".join(problems))
 

@@ -1,8 +1,16 @@
-"""Step scaling of a queue worker service on its queue's backlog, optionally down to zero tasks.
+"""Scaling of a queue worker service on its queue's backlog per task, down to zero tasks and back.
 
-Why not CPU: a worker waiting on a slow model is idle by CPU yet busy by backlog, so CPU-driven scale-in would
-stop tasks mid-job. Scale-out follows visible messages; scale-in happens only when nothing is visible *and*
-nothing is in flight for several minutes, so a task is never removed while it holds a message.
+- Target tracking keeps the backlog per task (messages visible divided by running tasks, metric math over SQS's
+  ApproximateNumberOfMessagesVisible and Container Insights' RunningTaskCount) at `messages_per_task`, both ways.
+- Target tracking cannot leave zero tasks (its metric divides by the running tasks, and its new capacity is a
+  multiple of the current one), so a wake-up alarm on "messages visible while no task runs" adds tasks by step
+  scaling, more for a larger backlog.
+- An idle alarm (nothing visible and nothing in flight for several minutes) sets the service to `min_count`, so
+  an idle service goes to zero even when target tracking's own scale-in is slower.
+
+Why not CPU: a worker waiting on a slow model is idle by CPU yet busy by backlog. And scale-in never stops a
+busy task: the consumer protects its task (ECS task scale-in protection) while it holds messages, so a scale-in
+stops only idle tasks and waits for the busy ones (containers/inference/queue_worker/task_protection.py).
 """
 
 from __future__ import annotations
@@ -16,34 +24,61 @@ from modules.constructs.ecs_service_target import count_bounds_problem, ecs_serv
 
 _policy = aws.appautoscaling_policy
 _alarm = aws.cloudwatch_metric_alarm
+_CustomMetric = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification
+_Query = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics
+_Stat = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat
+_Metric = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric
+_Dimension = (_policy.
+              AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions)
+# The wake-up alarm's metric: messages visible while no task runs (Container Insights publishes no task count for
+# a service without tasks, so a missing count is zero tasks).
+WAKE_EXPRESSION = "IF(FILL(running, 0) < 1, visible, 0)"
+BACKLOG_PER_TASK_EXPRESSION = "visible / running"
 
 
 @dataclass(frozen=True, kw_only=True)
 class QueueWorkerScalingProps:
-    """The service, its queue and how aggressively to follow the backlog."""
+    """The service, its queue and how closely to follow the backlog."""
 
-    name: str  # prefix of the alarm names
+    name: str  # prefix of the alarm and policy names
     cluster_name: str
     service_name: str  # the service resource's name attribute (a token)
     queue_name: str  # physical SQS queue name (the metrics' QueueName dimension)
     min_count: int = 0  # 0: scale to zero when the queue is empty
     max_count: int = 4
-    messages_per_task: int = 10  # backlog one more task is added for
-    scale_out_evaluation_minutes: int = 1
-    scale_in_evaluation_minutes: int = 10
+    messages_per_task: int = 10  # target backlog per task; also the wake-up's step size
+    scale_out_evaluation_minutes: int = 1  # minutes of backlog with no task before waking up
+    scale_in_evaluation_minutes: int = 10  # idle minutes before going to min_count
     cooldown_seconds: int = 120
 
 
 class QueueWorkerScaling(Construct):
-    """Exposes `target`, `scale_out_policy`, `scale_in_policy`, `backlog_alarm`, `idle_alarm`."""
+    """Exposes `target`, `tracking_policy`, `scale_out_policy`, `scale_in_policy`, `backlog_alarm` (the wake-up),
+    `idle_alarm`."""
 
     def __init__(self, scope: Construct, id_: str, *, props: QueueWorkerScalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
         self.target = ecs_service_target(self, cluster_name=props.cluster_name, service_name=props.service_name,
                                          min_count=props.min_count, max_count=props.max_count)
+        self.tracking_policy = _policy.AppautoscalingPolicy(
+            self, "backlog-per-task", name=f"{props.name}-backlog-per-task", policy_type="TargetTrackingScaling",
+            service_namespace=self.target.service_namespace, scalable_dimension=self.target.scalable_dimension,
+            resource_id=self.target.resource_id,
+            target_tracking_scaling_policy_configuration=_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+                target_value=props.messages_per_task, scale_in_cooldown=props.cooldown_seconds,
+                scale_out_cooldown=props.cooldown_seconds,
+                customized_metric_specification=_CustomMetric(metrics=[
+                    self._tracking_metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                          {"QueueName": props.queue_name}, "Sum"),
+                    self._tracking_metric("running", "ECS/ContainerInsights", "RunningTaskCount",
+                                          {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
+                                          "Average"),
+                    _Query(id="backlog_per_task", expression=BACKLOG_PER_TASK_EXPRESSION,
+                           label="messages visible per running task", return_data=True),
+                ])))
         per_task = props.messages_per_task
-        # Bounds are relative to the alarm threshold (1 visible message): 1..N -> +1, N..5N -> +2, beyond -> +4.
+        # Bounds are relative to the wake-up threshold (1 message): 1..N -> +1, N..5N -> +2, beyond -> +4.
         self.scale_out_policy = self._step_policy("scale-out", props, "ChangeInCapacity", [
             _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
                 metric_interval_lower_bound="0", metric_interval_upper_bound=str(per_task), scaling_adjustment=1),
@@ -60,11 +95,18 @@ class QueueWorkerScaling(Construct):
         ])
         self.backlog_alarm = _alarm.CloudwatchMetricAlarm(
             self, "backlog-alarm", alarm_name=f"{props.name}-backlog",
-            alarm_description=f"messages waiting in {props.queue_name}: add {props.name} tasks",
-            namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": props.queue_name}, statistic="Maximum", period=60,
+            alarm_description=f"messages waiting in {props.queue_name} and no {props.name} task running: start "
+                              "tasks (target tracking takes over from one task)",
             evaluation_periods=props.scale_out_evaluation_minutes, threshold=1,
             comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+            metric_query=[
+                self._alarm_metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                   {"QueueName": props.queue_name}, "Maximum"),
+                self._alarm_metric("running", "ECS/ContainerInsights", "RunningTaskCount",
+                                   {"ClusterName": props.cluster_name, "ServiceName": props.service_name}, "Maximum"),
+                _alarm.CloudwatchMetricAlarmMetricQuery(id="waiting_without_tasks", expression=WAKE_EXPRESSION,
+                                                        label="messages visible while no task runs", return_data=True),
+            ],
             alarm_actions=[self.scale_out_policy.arn])
         self.idle_alarm = _alarm.CloudwatchMetricAlarm(
             self, "idle-alarm", alarm_name=f"{props.name}-idle",
@@ -73,8 +115,10 @@ class QueueWorkerScaling(Construct):
             evaluation_periods=props.scale_in_evaluation_minutes, threshold=0,
             comparison_operator="LessThanOrEqualToThreshold", treat_missing_data="notBreaching",
             metric_query=[
-                self._queue_metric("visible", "ApproximateNumberOfMessagesVisible", props.queue_name),
-                self._queue_metric("in_flight", "ApproximateNumberOfMessagesNotVisible", props.queue_name),
+                self._alarm_metric("visible", "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+                                   {"QueueName": props.queue_name}, "Maximum"),
+                self._alarm_metric("in_flight", "AWS/SQS", "ApproximateNumberOfMessagesNotVisible",
+                                   {"QueueName": props.queue_name}, "Maximum"),
                 _alarm.CloudwatchMetricAlarmMetricQuery(id="backlog", expression="visible + in_flight",
                                                         label="messages waiting or being processed",
                                                         return_data=True),
@@ -92,11 +136,17 @@ class QueueWorkerScaling(Construct):
                 step_adjustment=steps))
 
     @staticmethod
-    def _queue_metric(id_: str, metric: str, queue: str) -> _alarm.CloudwatchMetricAlarmMetricQuery:
+    def _tracking_metric(id_: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str):
+        return _Query(id=id_, return_data=False, metric_stat=_Stat(stat=stat, metric=_Metric(
+            namespace=namespace, metric_name=metric,
+            dimensions=[_Dimension(name=name, value=value) for name, value in dimensions.items()])))
+
+    @staticmethod
+    def _alarm_metric(id_: str, namespace: str, metric: str, dimensions: dict[str, str],
+                      stat: str) -> _alarm.CloudwatchMetricAlarmMetricQuery:
         return _alarm.CloudwatchMetricAlarmMetricQuery(
             id=id_, return_data=False, metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
-                namespace="AWS/SQS", metric_name=metric, dimensions={"QueueName": queue}, period=60,
-                stat="Maximum"))
+                namespace=namespace, metric_name=metric, dimensions=dimensions, period=60, stat=stat))
 
 
 def _validate(id_: str, props: QueueWorkerScalingProps) -> None:

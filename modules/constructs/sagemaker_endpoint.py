@@ -204,9 +204,10 @@ def _async(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurat
         output_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfig(
             s3_output_path=props.output_s3_uri, s3_failure_path=props.failure_s3_uri,
             kms_key_id=props.output_kms_key_arn,
+            # No include_inference_response_in: the answer stays in the encrypted output object (the translator
+            # reads it there, whatever its size), never copied into topic and queue messages.
             notification_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfigNotificationConfig(
-                success_topic=props.success_topic_arn, error_topic=props.error_topic_arn,
-                include_inference_response_in=["SUCCESS_NOTIFICATION_TOPIC"])),
+                success_topic=props.success_topic_arn, error_topic=props.error_topic_arn)),
         client_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigClientConfig(
             max_concurrent_invocations_per_instance=props.max_concurrent_invocations_per_instance))
 

@@ -44,6 +44,7 @@ class SagemakerExecutionRoleProps:
     decrypt_key_arns: tuple[str, ...] = ()  # keys of what it reads: the artifact bucket's (and a topic's, to publish)
     encrypt_key_arns: tuple[str, ...] = ()  # keys of what it writes: output buckets, notification topics
     volume_key_arn: str | None = None  # the endpoint configuration's volume key: granted to EC2/EBS only
+    read_prefix_arns: tuple[str, ...] = ()  # arn:aws:s3:::<bucket>/<prefix>/*: async inputs (InputLocation)
     write_prefix_arns: tuple[str, ...] = ()  # arn:aws:s3:::<bucket>/<prefix>/*: data capture, async output
     publish_topic_arns: tuple[str, ...] = ()  # async success/error notifications
     vpc_id: str | None = None  # the endpoint's VPC: network-interface management is limited to it
@@ -108,6 +109,8 @@ def _statements(props: SagemakerExecutionRoleProps) -> list:
     if props.volume_key_arn:
         statements.append(statement("GrantVolumeKeyToAwsResources", ["kms:CreateGrant"], [props.volume_key_arn],
                                     conditions=(Condition("Bool", "kms:GrantIsForAWSResource", ("true",)),)))
+    if props.read_prefix_arns:
+        statements.append(statement("ReadInputs", ["s3:GetObject"], list(props.read_prefix_arns)))
     if props.write_prefix_arns:
         statements.append(statement("WriteOutputs", ["s3:PutObject"], list(props.write_prefix_arns)))
     if props.publish_topic_arns:
@@ -165,9 +168,9 @@ def _validate(id_: str, props: SagemakerExecutionRoleProps) -> None:
     if props.artifact_prefix_arn and not _is_prefix(props.artifact_prefix_arn):
         problems.append(f"artifact_prefix_arn: {props.artifact_prefix_arn!r} must be <bucket ARN>/models/<model name>/* "
                         "(one model's versions, not a whole bucket)")
-    for prefix in props.write_prefix_arns:
-        if not _is_prefix(prefix):
-            problems.append(f"write_prefix_arns: {prefix!r} must be <bucket ARN>/<prefix>/* (not a whole bucket)")
+    for field in ("read_prefix_arns", "write_prefix_arns"):
+        problems += [f"{field}: {prefix!r} must be <bucket ARN>/<prefix>/* (not a whole bucket)"
+                     for prefix in getattr(props, field) if not _is_prefix(prefix)]
     problems += [f"rollback_alarm_arns: {arn!r} has a wildcard: the role describes exactly the rollback alarms"
                  for arn in props.rollback_alarm_arns if "*" in arn]
     if problems:

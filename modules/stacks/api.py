@@ -98,7 +98,9 @@ class ApiStack(PipelineStack):
         if inference.shadow_alarms:
             variants[inference.endpoint.shadow_variant_name] = inference.shadow_alarms.definitions
         endpoint = inference.endpoint_name
-        queues = compute.messaging.work_queues.values()
+        # The work queues and, async, the endpoint's notifications queue (async_results consumes it).
+        queues = [*compute.messaging.work_queues.values(),
+                  *filter(None, (compute.messaging.async_notifications_queue,))]
         workers = [service for service in (compute.queue_worker, compute.inference_service and
                                            compute.inference_service.service) if service is not None]
         worker_function = compute.functions.get("worker")
@@ -117,7 +119,7 @@ class ApiStack(PipelineStack):
                     *variant_comparison(variants)),
                     alarms=tuple(alarm(d.name) for definitions in variants.values() for d in definitions)),
                 Section(title="Queues: depth, age of the oldest message, dead letters", graphs=(
-                    Graph(title="Messages waiting per work queue", metrics=tuple(
+                    Graph(title="Messages waiting per queue", metrics=tuple(
                         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue.name,
                          {"stat": "Maximum", "label": queue.name}) for queue in queues)),
                     Graph(title="Dead letters per queue", metrics=tuple(

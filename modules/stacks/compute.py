@@ -1,5 +1,7 @@
 """The compute stack: one Lambda function per folder in lambdas/, the ECS cluster, the Fargate inference service
-behind its load balancer, and the Fargate queue worker scaled on a work queue's backlog.
+behind its load balancer, and the Fargate queue worker (the image's `work` command, mostly on Spot) scaled on its
+work queue's backlog per task. Every work queue has exactly one consumer: the worker function's event sources or
+the queue worker (config: compute.lambdas.worker_queues, compute.queue_worker.queue).
 
 Every environment variable a function or container reads is named by a constant of lambdas/contract.py, so the
 infrastructure and the code share one definition. Every grant names the exact ARN (and S3 prefix) the code uses.
@@ -50,6 +52,8 @@ from modules.stacks.storage import LOAD_BALANCER_LOG_PREFIX
 HTTPS_PORT = 443
 CONTAINER_PORT = 8080  # SageMaker container contract
 HEALTH_CHECK_PATH = "/ping"  # SageMaker container contract
+# The queue consumer's health check, run in the image's working directory (containers/inference/queue_worker/health.py).
+HEALTH_CHECK_COMMAND = ("python", "-m", "queue_worker.health")
 # What Lambda's SQS event source polls with the function's role (AWSLambdaSQSQueueExecutionRole's list).
 SQS_EVENT_SOURCE = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
 # What a container consumer calls itself: it also hides a message longer while a job runs.
@@ -58,10 +62,14 @@ SQS_CONSUMER = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVis
 KMS_ENCRYPT = ["kms:GenerateDataKey", "kms:Decrypt"]
 # A single-part SSE-KMS PutObject needs only a data key (a multipart upload would also need kms:Decrypt).
 KMS_WRITE_OBJECT = ["kms:GenerateDataKey"]
-# Functions whose only callers the stacks build (an API route, or the worker's event sources): each is deployed
-# only while a caller uses it. A folder in lambdas/ outside this set has no caller the stacks know of and is always
-# deployed, so a new function appears without editing this list.
-CALLED_FUNCTIONS = ROUTED_FUNCTIONS | {"worker"}
+# Functions whose only callers the stacks build (an API route, or an event source): each is deployed only while a
+# caller uses it. A folder in lambdas/ outside this set has no caller the stacks know of and is always deployed, so
+# a new function appears without editing this list.
+CALLED_FUNCTIONS = ROUTED_FUNCTIONS | {"worker", "async_results"}
+# The translator handles small notifications: a full SQS batch per invocation.
+ASYNC_RESULTS_BATCH_SIZE = 10
+# The agent of a protected task calls ecs:UpdateTaskProtection with the task role (task_protection.py).
+TASK_PROTECTION = ["ecs:UpdateTaskProtection"]
 
 
 @dataclass(frozen=True)
@@ -141,13 +149,17 @@ class ComputeStack(PipelineStack):
             self, "lambda-security-group", name=f"{self.config.name_prefix}-lambdas", vpc_id=self.network.vpc_id,
             description="Lambda functions: no inbound, HTTPS to AWS APIs (VPC endpoints, S3 gateway) out")
         self._https_egress("lambda", group.id)
-        if self.config.compute.model_backend == contract.BACKEND_HTTP and self.inference_service is not None \
+        self._model_egress("lambda", group.id, self.config.compute.model_backend)
+        return group.id
+
+    def _model_egress(self, label: str, group_id: str, backend: str) -> None:
+        """A caller on the http backend also reaches the internal load balancer on its port when that is not HTTPS."""
+        if backend == contract.BACKEND_HTTP and self.inference_service is not None \
                 and self.inference_service.alb.port != HTTPS_PORT:
             port = self.inference_service.alb.port
             aws.vpc_security_group_egress_rule.VpcSecurityGroupEgressRule(
-                self, "lambda-egress-model", security_group_id=group.id, ip_protocol="tcp", from_port=port,
+                self, f"{label}-egress-model", security_group_id=group_id, ip_protocol="tcp", from_port=port,
                 to_port=port, cidr_ipv4=self.network.vpc_cidr, description=f"the internal model load balancer on {port}")
-        return group.id
 
     def _https_egress(self, label: str, group_id: str) -> None:
         destinations = {"internet": {"cidr_ipv4": "0.0.0.0/0"}} if self.config.compute.egress_to_internet else {
@@ -160,10 +172,13 @@ class ComputeStack(PipelineStack):
 
     def _functions_in_use(self, names: list[str]) -> list[str]:
         """NAMES without the functions nothing would invoke: predict when /v1/predict goes to Fargate, the worker
-        when it consumes no queue. Their code, role, grants, log group and outputs are left out together."""
+        when it consumes no queue, async_results without an asynchronous endpoint. Their code, role, grants, log group
+        and outputs are left out together."""
         in_use = set(self.config.api.lambda_routes().values())
         if self._lambda_worker_queues():
             in_use.add("worker")
+        if self.messaging.async_notifications_queue is not None:
+            in_use.add("async_results")
         return [name for name in names if name not in CALLED_FUNCTIONS or name in in_use]
 
     def _function(self, name: str, lambdas_dir) -> LambdaFunction:
@@ -203,27 +218,43 @@ class ComputeStack(PipelineStack):
                 statement("RequestsTopicKey", KMS_ENCRYPT, [self.messaging.key.arn])])
         if name == "worker":
             queues = [self.messaging.work_queues[queue] for queue in self._lambda_worker_queues()]
+            backend = self.config.compute.model_backend
             environment = {contract.RESULTS_BUCKET: bucket.id, contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
-                           **payload, **self._model_environment()}
+                           **payload, **self._model_environment(backend)}
             if len(queues) == 1:
                 environment[contract.QUEUE_URL] = queues[0].url
             return environment, [
                 statement("ConsumeWorkQueues", SQS_EVENT_SOURCE, [queue.arn for queue in queues]),
-                *self._job_grants()]
+                *self._job_grants(backend)]
+        if name == "async_results":
+            queue = self.messaging.async_notifications_queue
+            return ({contract.RESULTS_BUCKET: bucket.id, contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
+                     contract.QUEUE_URL: queue.url}, [
+                statement("ConsumeNotifications", SQS_EVENT_SOURCE, [queue.arn]),
+                # The job's model and priority (metadata of its input) and the endpoint's answer.
+                statement("ReadAsyncAnswers", ["s3:GetObject"],
+                          [f"{bucket.arn}/{contract.ASYNC_INPUT_PREFIX}*", f"{bucket.arn}/{contract.ASYNC_OUTPUT_PREFIX}*"]),
+                *self._result_grants()])
         if name == "status":
             return {contract.RESULTS_BUCKET: bucket.id}, [
                 statement("ReadJobs", ["s3:GetObject"], [requests_objects, results_objects]),
                 self._missing_key_is_404(),
                 statement("ResultsBucketKey", ["kms:Decrypt"], [self.storage.key.arn])]
         if name == "predict":
-            return {**self._model_environment(), **payload}, self._model_grants()
+            backend = self.config.compute.model_backend
+            return {**self._model_environment(backend), **payload}, self._model_grants(backend)
         return {}, []  # a new function starts with logs and traces only: grant what it needs here
 
-    def _job_grants(self) -> list:
-        """What processing a job needs (worker function and queue worker containers)."""
+    def _job_grants(self, backend: str) -> list:
+        """What processing a job needs (worker function and queue worker containers) with BACKEND's model calls."""
+        bucket = self.storage.results_bucket
+        return [statement("ReadLargeRequests", ["s3:GetObject"], [f"{bucket.arn}/{contract.REQUESTS_PREFIX}*"]),
+                *self._result_grants(), *self._model_grants(backend)]
+
+    def _result_grants(self) -> list:
+        """Storing a result once and announcing it (lambdas/jobs.py `complete`): every consumer, and async_results."""
         bucket = self.storage.results_bucket
         return [
-            statement("ReadLargeRequests", ["s3:GetObject"], [f"{bucket.arn}/{contract.REQUESTS_PREFIX}*"]),
             # DeleteObject: a result whose notification failed is removed so the retry redoes both.
             statement("WriteResults", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                       [f"{bucket.arn}/{contract.RESULTS_PREFIX}*"]),
@@ -231,9 +262,8 @@ class ComputeStack(PipelineStack):
             self._missing_key_is_404(),
             statement("PublishResults", ["sns:Publish"], [self.messaging.results_topic_arn]),
             statement("ResultsBucketKey", KMS_ENCRYPT, [self.storage.key.arn]),
-            # The work queues and the results topic share the messaging key.
+            # The queues and the results topic share the messaging key.
             statement("MessagingKey", KMS_ENCRYPT, [self.messaging.key.arn]),
-            *self._model_grants(),
         ]
 
     def _missing_key_is_404(self):
@@ -256,13 +286,14 @@ class ComputeStack(PipelineStack):
         return config.compute.function_payload_bytes(function, endpoint_mode=config.inference.mode,
                                                      predict_backend=config.api.predict_backend)
 
-    def _model_environment(self) -> dict[str, str]:
-        compute = self.config.compute
-        budget = {contract.MODEL_TIMEOUT_SECONDS: str(compute.model_timeout_seconds)}
-        if compute.model_backend == contract.BACKEND_SAGEMAKER:
-            return {contract.MODEL_BACKEND: compute.model_backend,
-                    contract.ENDPOINT_NAME: self.config.inference.endpoint_name, **budget}
-        return {contract.MODEL_BACKEND: compute.model_backend, contract.MODEL_URL: self.model_url, **budget}
+    def _model_environment(self, backend: str) -> dict[str, str]:
+        """MODEL_BACKEND and where the model is, for a caller on BACKEND (compute.model_backend or the queue worker's)."""
+        config = self.config
+        budget = {contract.MODEL_TIMEOUT_SECONDS: str(config.compute.model_timeout_seconds)}
+        variable = config.compute.backend_variable(backend, config.inference.mode)
+        if backend == contract.BACKEND_SAGEMAKER:
+            return {contract.MODEL_BACKEND: variable, contract.ENDPOINT_NAME: config.inference.endpoint_name, **budget}
+        return {contract.MODEL_BACKEND: variable, contract.MODEL_URL: self.model_url, **budget}
 
     @property
     def endpoint_arn(self) -> str:
@@ -270,32 +301,43 @@ class ComputeStack(PipelineStack):
         return (f"arn:{self.partition}:sagemaker:{self.config.region}:{self.account_id}:endpoint/"
                 f"{self.config.inference.endpoint_name.lower()}")
 
-    def _model_grants(self) -> list:
-        if self.config.compute.model_backend != contract.BACKEND_SAGEMAKER:
-            return []  # the http backend is reached through the security groups, not IAM
-        return [statement("InvokeOwnEndpoint", ["sagemaker:InvokeEndpoint"], [self.endpoint_arn])]
+    def _model_grants(self, backend: str) -> list:
+        """The http backend is reached through the security groups, not IAM; a SageMaker endpoint by its exact ARN,
+        an asynchronous one with the inputs its caller hands it (lambdas/model_client.py `hand_off`)."""
+        if backend != contract.BACKEND_SAGEMAKER:
+            return []
+        if self.config.inference.mode != "async":
+            return [statement("InvokeOwnEndpoint", ["sagemaker:InvokeEndpoint"], [self.endpoint_arn])]
+        return [statement("InvokeOwnEndpointAsync", ["sagemaker:InvokeEndpointAsync"], [self.endpoint_arn]),
+                statement("WriteAsyncInputs", ["s3:PutObject"],
+                          [f"{self.storage.results_bucket.arn}/{contract.ASYNC_INPUT_PREFIX}*"])]
 
     def _lambda_worker_queues(self) -> tuple[str, ...]:
         return self.config.compute.lambda_worker_queues(tuple(self.messaging.work_queues))
 
     def _worker_event_sources(self) -> None:
-        worker = self.functions.get("worker")
-        if worker is None:
-            return
+        """The worker function's event source on each queue it consumes, and async_results' on the notifications."""
         lambdas = self.config.compute.lambdas
-        timeout = lambdas.sizing("worker").timeout_seconds
+        sources = []
+        if "worker" in self.functions:
+            sources += [(f"worker-source-{name.removesuffix('.fifo')}", "worker", self.messaging.work_queues[name],
+                         lambdas.worker_batch_size, lambdas.worker_batching_window_seconds)
+                        for name in self._lambda_worker_queues()]
+        if "async_results" in self.functions:
+            sources.append(("async-results-source", "async_results", self.messaging.async_notifications_queue,
+                            ASYNC_RESULTS_BATCH_SIZE, 0))
         problems = []
-        for queue_name in self._lambda_worker_queues():
-            queue = self.messaging.work_queues[queue_name]
+        for id_, name, queue, batch_size, window in sources:
+            function = self.functions[name]
             try:
-                SqsEventSource(self, f"worker-source-{queue_name.removesuffix('.fifo')}", props=SqsEventSourceProps(
+                SqsEventSource(self, id_, props=SqsEventSourceProps(
                     queue_name=queue.name, queue_arn=queue.arn,
                     queue_visibility_timeout_seconds=queue.visibility_timeout_seconds,
                     # The plain name reads well in a refusal; depends_on keeps the function-first ordering.
-                    function_name=worker.name, function_timeout_seconds=timeout,
-                    batch_size=lambdas.worker_batch_size, batching_window_seconds=lambdas.worker_batching_window_seconds,
+                    function_name=function.name, function_timeout_seconds=lambdas.sizing(name).timeout_seconds,
+                    batch_size=batch_size, batching_window_seconds=window,
                     maximum_concurrency=lambdas.worker_maximum_concurrency,
-                    depends_on=(worker.function, worker.role_policy)))
+                    depends_on=(function.function, function.role_policy)))
             except ValueError as error:
                 problems.append(str(error))
         if problems:
@@ -353,6 +395,9 @@ class ComputeStack(PipelineStack):
                                 service=service, alb=alb, tls_server_name=balancer.tls_server_name)
 
     def _queue_worker(self) -> FargateService | None:
+        """The image's queue consumer (`serve.py work`) on its one queue: FARGATE base plus FARGATE_SPOT weight, a
+        stop timeout that fits one long poll and the slowest job, a health check on the consumer's heartbeat file,
+        and scaling on the backlog per task."""
         config = self.config
         worker = config.compute.queue_worker
         queue_name = config.compute.worker_queue_for_fargate(tuple(self.messaging.work_queues))
@@ -360,20 +405,31 @@ class ComputeStack(PipelineStack):
             return None
         queue = self.messaging.work_queues[queue_name]
         name = config.compute.queue_worker_name(config.name_prefix)
+        backend = config.compute.queue_worker_model_backend
         image, repository_arn = self._image(worker.image, worker.image_tag)
+        payload = config.compute.queue_worker_payload_bytes(endpoint_mode=config.inference.mode,
+                                                            predict_backend=config.api.predict_backend)
+        tasks = f"arn:{self.partition}:ecs:{config.region}:{self.account_id}:task/{self.cluster.name}/*"
         service = FargateService(self, "queue-worker", props=FargateServiceProps(
             name=name, cluster_arn=self.cluster.arn, image=image, repository_arn=repository_arn,
             region=config.region, account_id=self.account_id, kms_key_arn=self.key.arn,
             vpc_id=self.network.vpc_id, vpc_cidr=self.network.vpc_cidr, subnet_ids=self.network.private_subnet_ids,
             cpu=worker.cpu, memory=worker.memory, desired_count=worker.desired_count, container_port=None,
-            command=worker.command,
-            environment={contract.QUEUE_URL: queue.url, contract.RESULTS_BUCKET: self.storage.results_bucket.id,
+            command=(contract.WORK_COMMAND,), capacity_provider_strategy=worker.capacity_provider_strategy,
+            health_check_command=HEALTH_CHECK_COMMAND, stop_timeout_seconds=worker.stop_timeout_seconds,
+            environment={contract.QUEUE_URL: queue.url, contract.QUEUE_BATCH_SIZE: str(worker.batch_size),
+                         contract.RESULTS_BUCKET: self.storage.results_bucket.id,
                          contract.RESULTS_TOPIC_ARN: self.messaging.results_topic_arn,
-                         contract.MAX_PAYLOAD_BYTES: str(self._payload_bytes("worker")),
-                         contract.LOG_LEVEL: config.compute.lambdas.log_level, **self._model_environment()},
-            task_policy_statements=(statement("ConsumeWorkQueue", SQS_CONSUMER, [queue.arn]), *self._job_grants()),
+                         contract.MAX_PAYLOAD_BYTES: str(payload),
+                         contract.LOG_LEVEL: config.compute.lambdas.log_level, **self._model_environment(backend)},
+            task_policy_statements=(
+                statement("ConsumeWorkQueue", SQS_CONSUMER, [queue.arn]), *self._job_grants(backend),
+                # Scale-in protection while it holds messages: the ECS agent calls UpdateTaskProtection with this
+                # role for the task it runs in, a task of this cluster.
+                statement("ProtectBusyTask", TASK_PROTECTION, [tasks])),
             log_retention_days=config.log_retention_days, s3_prefix_list_id=self.s3_prefix_list_id,
-            egress_to_internet=config.compute.egress_to_internet))
+            egress_to_internet=config.compute.egress_to_internet, depends_on=(self.cluster.capacity_providers,)))
+        self._model_egress("queue-worker", service.security_group_id, backend)
         self._guard_deployments(service, log_group_name=service.log_group.name)
         if not config.emulator.skips("autoscaling"):
             QueueWorkerScaling(self, "queue-worker-scaling", props=QueueWorkerScalingProps(

@@ -31,8 +31,10 @@ from modules.stacks.base import PipelineStack
 
 IMAGE = "inference"  # folder in containers/ = key of registry.repositories
 DATA_CAPTURE_PREFIX = "data-capture/"
-ASYNC_OUTPUT_PREFIX = "async/output/"
-ASYNC_FAILURE_PREFIX = "async/failure/"
+# The async key layout is the job code's (lambdas/contract.py): consumers write inputs, the endpoint its answers.
+ASYNC_INPUT_PREFIX = contract.ASYNC_INPUT_PREFIX
+ASYNC_OUTPUT_PREFIX = contract.ASYNC_OUTPUT_PREFIX
+ASYNC_FAILURE_PREFIX = contract.ASYNC_FAILURE_PREFIX
 
 
 class InferenceStack(PipelineStack):
@@ -47,9 +49,6 @@ class InferenceStack(PipelineStack):
         instances = inference.mode in ("real-time", "async")
         if IMAGE not in registry.repositories:
             raise ValueError(f"inference: the registry has no {IMAGE!r} repository (containers/{IMAGE}/Dockerfile)")
-        if inference.mode == "async" and config.messaging.fifo_topics:
-            raise ValueError("inference.mode: 'async' notifies the results topic, which SageMaker cannot do while "
-                             "messaging.fifo_topics = true; use a standard results topic or another mode")
         self.key = KmsKey(self, "inference-key", props=KmsKeyProps(
             alias=f"{config.name_prefix}-inference", description=f"SageMaker volume and logs of {name}",
             account_id=self.account_id, partition=self.partition, region=config.region))
@@ -83,13 +82,15 @@ class InferenceStack(PipelineStack):
             # Every version of the model, not only the current one: see sagemaker_execution_role.py.
             artifact_prefix_arn=f"{storage.artifacts_bucket.arn}/{inference.model_prefix}*",
             repository_arn=repository.arn,
-            # Async notifications publish to the CMK-encrypted results topic: a data key and decrypt on its key.
+            # Async notifications publish to the CMK-encrypted notifications topic: a data key and decrypt on its key.
             decrypt_key_arns=(storage.key.arn, *((messaging.key.arn,) if inference.mode == "async" else ())),
             encrypt_key_arns=(*((storage.key.arn,) if write_prefixes else ()),
                               *((messaging.key.arn,) if inference.mode == "async" else ())),
             volume_key_arn=self.key.arn if not (instances and local_nvme_instance(inference.instance_type)) else None,
+            # Async: the endpoint reads each InputLocation the consumers hand it, which they write under one prefix.
+            read_prefix_arns=(f"{results_arn}/{ASYNC_INPUT_PREFIX}*",) if inference.mode == "async" else (),
             write_prefix_arns=tuple(write_prefixes),
-            publish_topic_arns=(messaging.results_topic_arn,) if inference.mode == "async" else (),
+            publish_topic_arns=(messaging.async_notifications_topic_arn,) if inference.mode == "async" else (),
             vpc_id=network.vpc_id if in_vpc else None,
             rollback_alarm_arns=tuple(alarm.arn for alarm in rollback_alarms)))
 
@@ -193,5 +194,7 @@ class InferenceStack(PipelineStack):
         return {"output_s3_uri": f"{results_uri}{ASYNC_OUTPUT_PREFIX}",
                 "failure_s3_uri": f"{results_uri}{ASYNC_FAILURE_PREFIX}",
                 "output_kms_key_arn": storage.key.arn,
-                "success_topic_arn": messaging.results_topic_arn, "error_topic_arn": messaging.results_topic_arn,
+                # SageMaker's own format goes to its own topic; async_results translates it into the results contract.
+                "success_topic_arn": messaging.async_notifications_topic_arn,
+                "error_topic_arn": messaging.async_notifications_topic_arn,
                 "max_concurrent_invocations_per_instance": inference.max_concurrent_invocations_per_instance}

@@ -1,5 +1,9 @@
 """The messaging stack: the requests topic fans out to work queues by filter policy, the results topic tells
 subscribers a job finished, and an alarm topic collects every queue alarm. One CMK encrypts all of them.
+
+With an asynchronous SageMaker endpoint (inference.mode = "async") it also holds the endpoint's own notifications
+topic and the queue the async_results function consumes: SageMaker's notifications have their own format, so they
+never reach the results topic's subscribers untranslated.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from constructs import Construct
 
 from modules import aws
 from modules.config import PipelineConfig
-from modules.config.messaging import physical_queue_name
+from modules.config.messaging import ASYNC_NOTIFICATIONS, physical_queue_name
 from modules.constructs.encrypted_queue import EncryptedQueue, EncryptedQueueProps
 from modules.constructs.encrypted_topic import EncryptedTopic, EncryptedTopicProps
 from modules.constructs.kms_key import KmsKey, KmsKeyProps
@@ -24,7 +28,8 @@ KEY_SERVICE_PRINCIPALS = ("sns.amazonaws.com", "sqs.amazonaws.com", "cloudwatch.
 
 class MessagingStack(PipelineStack):
     """Exposes `key`, `requests_topic_arn`, `results_topic_arn`, `alarm_topic_arn`, `alarm_subscriptions`,
-    `work_queues` (name -> EncryptedQueue).
+    `work_queues` (name -> EncryptedQueue), `async_notifications_topic_arn` and `async_notifications_queue` (an
+    EncryptedQueue; both None unless inference.mode = "async").
 
     `storage` is accepted to keep the composition order of docs/stack_interfaces.md; nothing here needs it yet.
     """
@@ -82,10 +87,37 @@ class MessagingStack(PipelineStack):
             self.output(f"dead_letter_queue_url_{key}", queue.dead_letter_queue.url,
                         f"dead-letter queue of {queue_config.name}: inspect, fix, redrive")
 
+        self.async_notifications_topic_arn, self.async_notifications_queue = None, None
+        if config.inference.mode == "async":
+            self._async_notifications(config)
+
         self.output("messaging_kms_key_arn", self.key.arn, "CMK of topics and queues (publishers/consumers need it)")
         self.output("requests_topic_arn", self.requests_topic_arn, "submit publishes accepted jobs here")
         self.output("results_topic_arn", self.results_topic_arn, "subscribe here to hear about finished jobs")
         self.output("alarm_topic_arn", self.alarm_topic_arn, "queue alarms (dead letters, stuck messages) land here")
+
+
+    def _async_notifications(self, config: PipelineConfig) -> None:
+        """The endpoint publishes its success and error notifications here (with its execution role); a raw
+        subscription hands them to the async_results function's queue, whose dead-letter queue keeps what cannot be
+        translated."""
+        prefix, messaging = config.name_prefix, config.messaging
+        topic = EncryptedTopic(self, "async-notifications-topic", props=EncryptedTopicProps(
+            name=f"{prefix}-{ASYNC_NOTIFICATIONS}", kms_key_arn=self.key.arn))
+        queue = EncryptedQueue(self, "queue-async-notifications", props=EncryptedQueueProps(
+            name=physical_queue_name(prefix, ASYNC_NOTIFICATIONS), kms_key_arn=self.key.arn,
+            account_id=self.account_id, region=config.region, partition=self.partition, source_topic_arn=topic.arn,
+            max_receive_count=messaging.max_receive_count, alarm_topic_arn=self.alarm_topic.arn,
+            oldest_message_age_alarm_seconds=messaging.oldest_message_age_alarm_seconds))
+        aws.sns_topic_subscription.SnsTopicSubscription(
+            self, "async-notifications-subscription", topic_arn=topic.arn, protocol="sqs", endpoint=queue.arn,
+            raw_message_delivery=True)
+        self.async_notifications_topic_arn, self.async_notifications_queue = topic.arn, queue
+        self.output("async_notifications_topic_arn", topic.arn,
+                    "the asynchronous endpoint's success and error notifications (SageMaker's format)")
+        self.output("async_notifications_queue_url", queue.url, "async_results consumes the notifications here")
+        self.output("async_notifications_dead_letter_queue_url", queue.dead_letter_queue.url,
+                    "notifications async_results could not translate: inspect, fix, redrive")
 
 
 def filter_policy(filter_config: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:

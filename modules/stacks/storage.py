@@ -2,7 +2,7 @@
 
 Bucket names are `<project>-<environment>-<purpose>[-<suffix>]`, the suffix being `storage.bucket_suffix` or else
 the account id (S3 names are global). Nothing is kept forever: in the results bucket, `requests/` and `results/`
-(the key layout of lambdas/contract.py) and SageMaker's async `async/output/` and `async/failure/` expire after
+(the key layout of lambdas/contract.py) and the async `async/input/`, `async/output/` and `async/failure/` expire after
 `storage.results_expiry_days`, data capture (`data-capture/`, sampled payloads) after
 `storage.data_capture_expiry_days`; the whole access-log bucket after `storage.access_log_expiry_days`.
 """
@@ -18,7 +18,12 @@ from modules.constructs.kms_key import KmsKey, KmsKeyProps
 from modules.constructs.policy_statements import statement
 from modules.constructs.secure_bucket import ExpiryRule, SecureBucket, SecureBucketProps
 from modules.stacks.base import PipelineStack
-from modules.stacks.inference import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX, DATA_CAPTURE_PREFIX
+from modules.stacks.inference import (
+    ASYNC_FAILURE_PREFIX,
+    ASYNC_INPUT_PREFIX,
+    ASYNC_OUTPUT_PREFIX,
+    DATA_CAPTURE_PREFIX,
+)
 
 # Where load balancers write their access logs in the access-log bucket (the compute stack uses it).
 LOAD_BALANCER_LOG_PREFIX = "alb"
@@ -52,6 +57,7 @@ class StorageStack(PipelineStack):
             bucket_name=storage.bucket_name(prefix, "results", account_id), **common,
             expiry_rules=(ExpiryRule(id="expire-requests", prefix=REQUESTS_PREFIX, days=results_days),
                           ExpiryRule(id="expire-results", prefix=RESULTS_PREFIX, days=results_days),
+                          ExpiryRule(id="expire-async-input", prefix=ASYNC_INPUT_PREFIX, days=results_days),
                           ExpiryRule(id="expire-async-output", prefix=ASYNC_OUTPUT_PREFIX, days=results_days),
                           ExpiryRule(id="expire-async-failure", prefix=ASYNC_FAILURE_PREFIX, days=results_days),
                           ExpiryRule(id="expire-data-capture", prefix=DATA_CAPTURE_PREFIX, days=capture_days))))

@@ -59,6 +59,7 @@ def test_every_deployed_runtime_has_a_manifest_and_the_services_acting_for_us_ar
 
     assert result.unproven == []
     assert {"submit", "worker", "status", "inference-service", "queue-worker"} <= deployed
+    assert ("async-results" in deployed) == (env == "local"), "only local runs an asynchronous endpoint"
     assert {"lambda.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com", "apigateway.amazonaws.com",
             f"logs.{result.region}.amazonaws.com", "logging.s3.amazonaws.com"} <= principals
     assert result.recorded_calls > 0 and result.declared_calls > 0
@@ -142,3 +143,50 @@ def test_a_queue_policy_without_the_topic_grant_stops_delivery(gate, stacks_copy
     [denial] = [d for d in denials_of(result, "sns.amazonaws.com", "sqs:SendMessage") if d.request.resource == queue_arn]
     line = denial_line(result, denial)
     assert "sns.amazonaws.com sqs:SendMessage" in line and queue_arn in line
+
+
+# --- issue 12: the queue worker's task protection, and the asynchronous endpoint's principals ---------------------
+
+
+def test_a_queue_worker_without_task_protection_is_denied_what_its_agent_does_for_it(gate, stacks_copy) -> None:
+    copy = stacks_copy("prod")
+    role = component_role(copy, "queue-worker")
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(copy, block, "policy", without_action("ecs:UpdateTaskProtection"))
+
+    result = check.run(copy.root)
+
+    [denial] = denials_of(result, role, "ecs:UpdateTaskProtection")
+    assert ":task/inference-prod/" in denial.request.resource
+    assert "ecs-agent-sets-task-protection" in denial_line(result, denial)
+
+
+def test_an_async_endpoint_whose_role_cannot_read_the_inputs_is_denied_every_handed_off_job(gate, stacks_copy) -> None:
+    copy = stacks_copy("local")
+    inventory = inventory_of(copy)
+    [model] = inventory.blocks("aws_sagemaker_model")
+    role = inventory.arg(model, "execution_role_arn")
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(copy, block, "policy", without_action("s3:GetObject", lambda resources: any(
+            "/async/input/" in resource for resource in resources)))
+
+    result = check.run(copy.root)
+
+    [denial] = [d for d in denials_of(result, role, "s3:GetObject") if "/async/input/" in d.request.resource]
+    assert "sagemaker-runs-async-inference" in denial_line(result, denial)
+
+
+def test_a_translator_that_cannot_read_the_endpoints_answer_is_denied(gate, stacks_copy) -> None:
+    copy = stacks_copy("local")
+    role = component_role(copy, "async-results")
+    assert allowed(gate["local"], role, "s3:PutObject", next(
+        d.request.resource for d in gate["local"].evaluation.decisions
+        if d.request.principal == role and d.request.action == "s3:PutObject"))
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(copy, block, "policy", without_action("s3:GetObject", lambda resources: any(
+            "/async/output/" in resource for resource in resources)))
+
+    result = check.run(copy.root)
+
+    [denial] = [d for d in denials_of(result, role, "s3:GetObject") if "/async/output/" in d.request.resource]
+    assert "async-results" in denial_line(result, denial)

@@ -28,7 +28,8 @@ def manifests() -> dict[str, Manifest]:
 
 
 def test_there_is_one_manifest_per_runtime_component() -> None:
-    assert set(manifests()) == {"submit", "worker", "status", "predict", "inference-service", "queue-worker"}
+    assert set(manifests()) == {"submit", "worker", "status", "predict", "async-results", "inference-service",
+                                "queue-worker"}
 
 
 def test_every_manifest_file_is_in_the_form_the_recorder_writes() -> None:
@@ -43,17 +44,30 @@ def test_every_call_of_every_manifest_has_an_iam_mapping() -> None:
     assert unmapped == []
 
 
-def test_the_queue_worker_declares_every_job_call_of_the_worker_until_its_consumer_is_recorded() -> None:
+def test_the_queue_worker_is_recorded_from_its_own_tests_and_makes_the_workers_job_calls_plus_its_queues() -> None:
     worker, queue_worker = manifests()["worker"], manifests()["queue-worker"]
-    declared = {call.signature for call in queue_worker.calls}
+    recorded = {(call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items())))
+                for call in queue_worker.calls}
 
-    assert not queue_worker.recorded and "declared until the consumer exists" in queue_worker.note.lower()
-    assert [call.describe() for call in worker.calls if call.signature not in declared] == []
+    assert queue_worker.recorded and queue_worker.runs_as == {"ecs_task_definition": "queue-worker/task-definition"}
+    assert [call.describe() for call in worker.calls
+            if (call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items()))) not in recorded] == []
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"} <= {c.call for c in queue_worker.calls}
 
 
+def test_model_calls_are_recorded_with_the_backend_they_were_made_under() -> None:
+    model_calls = [call for manifest in manifests().values() for call in manifest.calls
+                   if call.call.startswith("sagemaker-runtime:")
+                   or (call.call == "s3:PutObject" and call.params.get("Key", "").startswith("async/input/"))]
+
+    assert model_calls and all(set(call.when) == {"MODEL_BACKEND"} for call in model_calls)
+    assert {call.when["MODEL_BACKEND"] for call in model_calls} == {"sagemaker", "sagemaker-async"}
+
+
 def test_the_inference_service_makes_no_aws_call_so_its_code_imports_no_aws_sdk() -> None:
-    sources = sorted((PROJECT_ROOT / "containers" / "inference").rglob("*.py"))
+    """The model server's code; the image's other command (`work`, queue_worker/) is the queue-worker component."""
+    program = PROJECT_ROOT / "containers" / "inference"
+    sources = sorted(path for path in program.rglob("*.py") if "queue_worker" not in path.relative_to(program).parts)
     importing = [path.name for path in sources
                  if re.search(r"^\s*(import|from)\s+(boto3|botocore)\b", path.read_text(), re.MULTILINE)]
 
@@ -127,6 +141,9 @@ def test_values_become_symbols_and_calls_belong_to_the_component_on_the_stack() 
     assert symbolize(f"requests/{JOB}.json", environment, ["RESULTS_TOPIC_ARN"]) == "requests/${JOB_ID}.json"
     assert component_of(["botocore.client", "lambdas.model_client", "lambdas.submit.handler", "tests.x"]) == "submit"
     assert component_of(["botocore.client", "tests.lambdas.conftest"]) is None
+    assert component_of(["botocore.client", "lambdas.jobs", "containers.inference.queue_worker.consumer"]) == \
+        "queue-worker"
+    assert component_of(["lambdas.jobs", "lambdas.worker.handler"]) == "worker"
 
 
 # --- what a call needs ---------------------------------------------------------------------------------------

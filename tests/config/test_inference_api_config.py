@@ -10,6 +10,9 @@ from tests.conftest import PROJECT_ROOT
 
 LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
 PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
+# local.toml runs an asynchronous endpoint; the serverless knobs are checked on the same file in serverless mode.
+SERVERLESS = LOCAL.replace('mode = "async"\nimage_tag = "1.0.0"\ninstance_type = "ml.m5.large"',
+                           'mode = "serverless"\nimage_tag = "1.0.0"\nmemory_size_mb = 2048\nmax_concurrency = 2')
 
 
 def _load(tmp_path, text: str, name: str = "broken.toml"):
@@ -36,12 +39,12 @@ def test_the_endpoint_name_is_derived_from_project_and_environment(tmp_path):
 ])
 def test_serverless_refuses_knobs_of_other_modes_and_impossible_values(tmp_path, knobs, expected):
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
-        _load(tmp_path, _with_inference(LOCAL, knobs))
+        _load(tmp_path, _with_inference(SERVERLESS, knobs))
 
 
 def test_serverless_memory_goes_in_1_gb_steps(tmp_path):
     with pytest.raises(ConfigError, match="memory_size_mb: must be 1024-6144 in steps of 1024, got 1536"):
-        _load(tmp_path, LOCAL.replace("memory_size_mb = 2048", "memory_size_mb = 1536"))
+        _load(tmp_path, SERVERLESS.replace("memory_size_mb = 2048", "memory_size_mb = 1536"))
 
 
 def test_instance_types_must_be_ml_families(tmp_path):
@@ -55,10 +58,13 @@ def test_real_time_refuses_serverless_knobs(tmp_path):
         _load(tmp_path, _with_inference(PROD, "max_concurrency = 5"))
 
 
+def test_the_serverless_variant_of_the_local_file_is_serverless(tmp_path):
+    assert _load(tmp_path, SERVERLESS).inference.mode == "serverless"
+
+
 def test_async_may_scale_to_zero_by_default(tmp_path):
-    text = LOCAL.replace('mode = "serverless"', 'mode = "async"').replace(
-        "memory_size_mb = 2048\nmax_concurrency = 2\n", "")
-    inference = _load(tmp_path, text).inference
+    inference = _load(tmp_path, LOCAL).inference
+    assert inference.mode == "async"
     assert (inference.resolved_min_capacity, inference.autoscaled) == (0, True)
 
 

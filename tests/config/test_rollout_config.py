@@ -8,7 +8,7 @@ import re
 import pytest
 
 from modules.config import ConfigError
-from tests.config.test_inference_api_config import LOCAL, PROD, _load
+from tests.config.test_inference_api_config import LOCAL, PROD, SERVERLESS, _load
 
 PROD_ROLLOUT = '[inference.rollout]\nstrategy = "canary"\nstep_size = 1\nwait_interval_seconds = 900\ntermination_wait_seconds = 600\n'
 
@@ -68,16 +68,17 @@ def test_a_short_baking_period_is_fine_once_auto_rollback_is_off(tmp_path):
 
 
 def test_serverless_endpoints_get_sagemakers_own_update_and_refuse_every_guardrail_knob(tmp_path):
-    assert not _load(tmp_path, LOCAL).inference.rollout.guarded("serverless")
-    _refused(tmp_path, LOCAL + '\n[inference.rollout]\nstrategy = "canary"\nstep_size = 1\n',
+    assert not _load(tmp_path, SERVERLESS).inference.rollout.guarded("serverless")
+    _refused(tmp_path, SERVERLESS + '\n[inference.rollout]\nstrategy = "canary"\nstep_size = 1\n',
              "inference: rollout.step_size: applies only to mode 'real-time' or 'async' (SageMaker deployment "
              "guardrails), not to mode 'serverless'; remove it; rollout.strategy: applies only")
-    _refused(tmp_path, LOCAL + "\n[inference.rollout]\nauto_rollback = true\n",
+    _refused(tmp_path, SERVERLESS + "\n[inference.rollout]\nauto_rollback = true\n",
              "rollout.auto_rollback: applies only to mode 'real-time' or 'async'")
 
 
 def test_async_scaling_to_zero_takes_steps_in_percent_not_instances(tmp_path):
-    text = LOCAL.replace('mode = "serverless"', 'mode = "async"').replace("memory_size_mb = 2048\nmax_concurrency = 2\n", "")
+    text = LOCAL  # async
+    assert _load(tmp_path, text).inference.mode == "async"
     _refused(tmp_path, text + '\n[inference.rollout]\nstrategy = "canary"\nstep_size = 1\n',
              "rollout.step_size: canary steps are 1-50 % of the instances (fleet of 0-4): allowed no instance count "
              "fits every fleet of 0-4; use step_unit = \"percent\"")
@@ -109,7 +110,7 @@ def test_a_shadow_that_compares_nothing_or_names_no_artifact_is_refused(tmp_path
 
 
 def test_a_shadow_refuses_modes_without_instances_and_rolling_updates(tmp_path):
-    _refused(tmp_path, LOCAL + '\n[inference.shadow]\nmodel_version = "2.0.0"\n',
+    _refused(tmp_path, SERVERLESS + '\n[inference.shadow]\nmodel_version = "2.0.0"\n',
              "shadow: applies only to mode 'real-time' (a shadow variant needs instances), not to mode 'serverless'")
     text = _with_shadow(PROD, 'model_version = "1.1.0"').replace(PROD_ROLLOUT, '[inference.rollout]\nstrategy = "rolling"\nstep_size = 1\n')
     _refused(tmp_path, text, "rollout.strategy: 'rolling' does not work on an endpoint with a shadow variant")

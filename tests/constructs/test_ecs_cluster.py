@@ -21,6 +21,13 @@ def test_the_cluster_has_container_insights_and_encrypted_exec_logging():
     assert group["kms_key_id"] == KEY and group["retention_in_days"] == 30
 
 
+def test_fargate_and_fargate_spot_are_attached_and_a_service_naming_neither_stays_on_demand():
+    providers = only(synth_with(_cluster), "aws_ecs_cluster_capacity_providers")
+
+    assert providers["capacity_providers"] == ["FARGATE", "FARGATE_SPOT"]
+    assert providers["default_capacity_provider_strategy"] == [{"base": 0, "capacity_provider": "FARGATE", "weight": 1}]
+
+
 def test_an_invalid_retention_is_refused():
     with pytest.raises(ValueError, match="log_retention_days must be one of"):
         synth_with(lambda s: _cluster(s, log_retention_days=2))

@@ -77,6 +77,27 @@ def test_a_worker_without_port_takes_no_inbound_traffic_and_may_override_the_com
     assert "portMappings" not in container and container["command"] == ["python", "-m", "worker"]
 
 
+def test_by_default_the_service_runs_on_the_fargate_launch_type_without_a_container_health_check():
+    doc = synth_with(_service)
+    service = only(doc, "aws_ecs_service")
+    assert service["launch_type"] == "FARGATE" and "capacity_provider_strategy" not in service
+    assert "healthCheck" not in _container(doc) and "stopTimeout" not in _container(doc)
+
+
+def test_a_capacity_provider_strategy_replaces_the_launch_type_and_the_container_checks_itself():
+    doc = synth_with(lambda s: _service(s, container_port=None, capacity_provider_strategy=(
+        ("FARGATE", 1, 0), ("FARGATE_SPOT", 0, 3)), health_check_command=("python", "-m", "queue_worker.health"),
+        stop_timeout_seconds=120))
+    service = only(doc, "aws_ecs_service")
+    container = _container(doc)
+
+    assert "launch_type" not in service
+    assert service["capacity_provider_strategy"] == [{"base": 1, "capacity_provider": "FARGATE", "weight": 0},
+                                                     {"base": 0, "capacity_provider": "FARGATE_SPOT", "weight": 3}]
+    assert container["healthCheck"]["command"] == ["CMD", "python", "-m", "queue_worker.health"]
+    assert container["stopTimeout"] == 120
+
+
 def test_the_target_group_registers_the_container():
     service = only(synth_with(lambda s: _service(s, target_group_arn="arn:tg")), "aws_ecs_service")
     assert service["load_balancer"] == [{"target_group_arn": "arn:tg", "container_name": "p-inference",
@@ -88,6 +109,10 @@ def test_the_target_group_registers_the_container():
     ({"cpu": 300}, "cpu: 300 is not a Fargate CPU value"),
     ({"user": "0:0"}, "user must be a non-root"),
     ({"user": "root"}, "user must be a non-root"),
+    ({"capacity_provider_strategy": (("FARGATE", 0, 1), ("EC2", 0, 1))}, "must name FARGATE and/or FARGATE_SPOT"),
+    ({"capacity_provider_strategy": (("FARGATE", 1, 0),)}, "needs a weight > 0"),
+    ({"capacity_provider_strategy": (("FARGATE", 1, 1), ("FARGATE_SPOT", 1, 1))}, "only one provider may have a base"),
+    ({"stop_timeout_seconds": 121}, "stop_timeout_seconds must be 2-120"),
 ])
 def test_invalid_settings_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):

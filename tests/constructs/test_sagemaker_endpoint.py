@@ -57,6 +57,7 @@ def test_async_writes_outputs_and_failures_to_s3_and_notifies_topics():
     assert output["kms_key_id"] == KEY
     assert output["notification_config"]["success_topic"] == TOPIC
     assert output["notification_config"]["error_topic"] == TOPIC
+    assert "include_inference_response_in" not in output["notification_config"], "answers stay in the output object"
     assert config["async_inference_config"]["client_config"] == {"max_concurrent_invocations_per_instance": 4}
 
 

@@ -64,7 +64,10 @@ def test_metrics_may_be_published_only_to_the_namespace_of_endpoint_instance_met
 def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
     by_sid = _statements(synth_with(lambda s: _role(
         s, decrypt_key_arns=(KEY,), encrypt_key_arns=(KEY,), volume_key_arn=OTHER_KEY,
+        read_prefix_arns=("arn:aws:s3:::results/async/input/*",),
         write_prefix_arns=("arn:aws:s3:::results/data-capture/*",), publish_topic_arns=(TOPIC,), vpc_id="vpc-123")))
+    assert (by_sid["ReadInputs"]["actions"], by_sid["ReadInputs"]["resources"]) == (
+        ["s3:GetObject"], ["arn:aws:s3:::results/async/input/*"])
     assert (by_sid["DecryptInputs"]["actions"], by_sid["DecryptInputs"]["resources"]) == (["kms:Decrypt"], [KEY])
     assert (by_sid["EncryptOutputs"]["actions"], by_sid["EncryptOutputs"]["resources"]) == (["kms:GenerateDataKey"], [KEY])
     grant = by_sid["GrantVolumeKeyToAwsResources"]
@@ -75,7 +78,7 @@ def test_keys_outputs_topics_and_vpc_are_granted_only_when_given():
     enis = by_sid["ManageEndpointNetworkInterfaces"]
     assert enis["condition"][0]["values"] == ["arn:aws:ec2:eu-west-1:123456789012:vpc/vpc-123"]
     assert by_sid["WriteOutputs"]["actions"] == ["s3:PutObject"]
-    assert not {"DecryptInputs", "EncryptOutputs", "GrantVolumeKeyToAwsResources", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
+    assert not {"ReadInputs", "DecryptInputs", "EncryptOutputs", "GrantVolumeKeyToAwsResources", "WriteOutputs", "PublishNotifications", "DescribeNetwork",
                 "CreateNetworkInterfacesInEndpointVpc", "WatchRollbackAlarms"} & set(_statements(synth_with(_role)))
 
 
@@ -142,7 +145,9 @@ def test_a_whole_bucket_for_the_model_or_the_outputs_and_a_wildcard_alarm_are_re
     with pytest.raises(ValueError) as error:
         synth_with(lambda s: _role(s, artifact_prefix_arn="arn:aws:s3:::artifacts/*",
                                    write_prefix_arns=("arn:aws:s3:::results/*",),
+                                   read_prefix_arns=("arn:aws:s3:::results/*",),
                                    rollback_alarm_arns=("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*",)))
     assert "artifact_prefix_arn: 'arn:aws:s3:::artifacts/*' must be <bucket ARN>/models/<model name>/*" in str(error.value)
     assert "rollback_alarm_arns: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' has a wildcard" in str(error.value)
+    assert "read_prefix_arns: 'arn:aws:s3:::results/*' must be <bucket ARN>/<prefix>/*" in str(error.value)
     assert "write_prefix_arns: 'arn:aws:s3:::results/*' must be <bucket ARN>/<prefix>/*" in str(error.value)

@@ -1,6 +1,7 @@
 """The whole pipeline on the local emulator, as `make e2e` runs it: every stack deployed with the real Terraform
-CLI onto a private moto server, a job pushed through the deployed topic, queue, worker, model server, bucket and
-results topic, a second model version released onto it (its real plans of every stack checked to hold exactly a
+CLI onto a private moto server, a job pushed through each consumer path (the worker function, the queue worker
+run from its deployed task definition, the asynchronous endpoint) with a poison message and a duplicate delivery
+on each, a second model version released onto it (its real plans of every stack checked to hold exactly a
 release, applied, verified, a silent rollback caught by verify) and a job pushed through the released model, then
 everything destroyed.
 
@@ -29,3 +30,5 @@ def test_a_job_flows_through_the_deployed_pipeline_and_everything_is_destroyed_a
     assert any(name.startswith("verify fails (exit 1, naming both configurations)") for name in names)
     assert any("serving the released version" in name for name in names), "no job through the released model"
     assert any(name.startswith("destroy every stack") for name in names), "the deployment was not destroyed"
+    paths = ("worker function path", "queue worker path", "async endpoint path")
+    assert all(any(name.startswith(path) for name in names) for path in paths), "a consumer path did not run"

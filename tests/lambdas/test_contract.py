@@ -23,6 +23,7 @@ ENV_NAMES = (
     "MODEL_URL",
     "MODEL_BACKEND",
     "QUEUE_URL",
+    "QUEUE_BATCH_SIZE",
     "MAX_PAYLOAD_BYTES",
     "MODEL_TIMEOUT_SECONDS",
     "LOG_LEVEL",
@@ -46,12 +47,15 @@ def test_each_environment_variable_constant_has_a_one_line_comment_above_it() ->
 def test_job_documents_live_under_fixed_prefixes() -> None:
     assert contract.request_key("abc") == "requests/abc.json"
     assert contract.result_key("abc") == "results/abc.json"
+    assert contract.async_input_key("abc") == "async/input/abc.json"
+    prefixes = (contract.ASYNC_INPUT_PREFIX, contract.ASYNC_OUTPUT_PREFIX, contract.ASYNC_FAILURE_PREFIX)
+    assert len(set(prefixes)) == 3 and all(p.startswith("async/") and p.endswith("/") for p in prefixes)
 
 
 def test_message_attributes_and_priorities_match_the_filter_policies() -> None:
     assert (contract.ATTR_MODEL, contract.ATTR_PRIORITY) == ("model", "priority")
     assert set(contract.PRIORITIES) == {"high", "normal"}
-    assert set(contract.MODEL_BACKENDS) == {"sagemaker", "http"}
+    assert set(contract.MODEL_BACKENDS) == {"sagemaker", "sagemaker-async", "http"}
 
 
 @pytest.mark.parametrize(
@@ -137,7 +141,7 @@ def test_every_folder_under_lambdas_is_a_function_with_a_handler() -> None:
         p for p in LAMBDAS_DIR.iterdir() if p.is_dir() and p.name != "__pycache__"
     ]
 
-    assert sorted(p.name for p in folders) == ["predict", "status", "submit", "worker"]
+    assert sorted(p.name for p in folders) == ["async_results", "predict", "status", "submit", "worker"]
     for folder in folders:
         assert (folder / "__init__.py").is_file()
         module = __import__(f"lambdas.{folder.name}.handler", fromlist=["handler"])

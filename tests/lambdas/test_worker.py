@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas import contract, model_client
+from lambdas import contract, jobs, model_client
 from lambdas.worker import handler as worker
 from tests.lambdas.lambda_events import sqs_event
 from tests.lambdas.scripted_server import LambdaContext, scripted_server
@@ -128,7 +128,7 @@ def test_a_result_written_concurrently_by_another_delivery_wins_and_no_second_no
 ) -> None:
     racing = job()
     key = contract.result_key(racing["job_id"])
-    real_run_model = worker.run_model
+    real_run_model = jobs.run_model
 
     def run_model_while_another_delivery_finishes(*args):
         document = real_run_model(*args)
@@ -137,7 +137,7 @@ def test_a_result_written_concurrently_by_another_delivery_wins_and_no_second_no
         )
         return document
 
-    monkeypatch.setattr(worker, "run_model", run_model_while_another_delivery_finishes)
+    monkeypatch.setattr(jobs, "run_model", run_model_while_another_delivery_finishes)
 
     outcome = worker.handler(sqs_event([record(json.dumps(racing))]), None)
 
@@ -252,13 +252,13 @@ def worker_without_result_reads(pipeline, aws_environment: str, monkeypatch: pyt
     key = iam.create_access_key(UserName="worker")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
-    worker.s3.cache_clear()
+    jobs.s3.cache_clear()
     _enforce_iam(aws_environment, "0")
     try:
         yield
     finally:
         _enforce_iam(aws_environment, "inf")
-        worker.s3.cache_clear()
+        jobs.s3.cache_clear()
 
 
 def _enforce_iam(moto_endpoint: str, after_requests: str) -> None:
@@ -290,14 +290,14 @@ def test_a_403_on_the_result_lookup_is_a_failure_not_an_absent_result(
 
 @pytest.mark.simulated_denial
 def test_result_exists_raises_on_access_denied(pipeline, worker_without_result_reads) -> None:
-    with pytest.raises(worker.ClientError) as denied:
-        worker.result_exists(pipeline.bucket, contract.result_key(str(uuid.uuid4())))
+    with pytest.raises(jobs.ClientError) as denied:
+        jobs.result_exists(pipeline.bucket, contract.result_key(str(uuid.uuid4())))
 
     assert denied.value.response["Error"]["Code"] in ("403", "AccessDenied", "Forbidden")
 
 
 def test_result_exists_answers_false_for_a_missing_key(pipeline) -> None:
-    assert worker.result_exists(pipeline.bucket, contract.result_key(str(uuid.uuid4()))) is False
+    assert jobs.result_exists(pipeline.bucket, contract.result_key(str(uuid.uuid4()))) is False
 
 
 # --- time budget: never start a job the invocation cannot finish (issue 11, defect 5) -----------------------
@@ -364,6 +364,6 @@ def test_the_model_call_keeps_the_jobs_own_overhead_inside_the_invocation(
 
 
 def test_the_worker_makes_no_sdk_retries_on_s3_or_sns() -> None:
-    for client in (worker.s3(), worker.sns()):
+    for client in (jobs.s3(), jobs.sns()):
         assert client.meta.config.retries["total_max_attempts"] == 1
         assert client.meta.config.read_timeout <= 5

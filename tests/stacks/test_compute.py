@@ -23,6 +23,11 @@ def _by_name(doc: dict, resource_type: str, key: str = "function_name") -> dict:
     return {v[key]: v for v in doc["resource"].get(resource_type, {}).values()}
 
 
+def _queue_of(reference: str) -> str:
+    """The work queue a cross-stack reference to a queue's ARN or URL names (messaging's construct id)."""
+    return re.search(r"aws_sqs_queuequeue-([\w-]+?)_queue_", reference).group(1)
+
+
 def _policy_of(doc: dict, function: str) -> dict[str, dict]:
     """sid -> statement of the least-privilege policy of FUNCTION (a folder name)."""
     documents = doc["data"]["aws_iam_policy_document"]
@@ -40,8 +45,10 @@ def test_compute_depends_on_network_registry_storage_and_messaging(env, synthesi
 
 def test_one_function_per_lambdas_folder_with_the_contract_handler(synthesized):
     functions = _by_name(_doc(synthesized, "dev"), "aws_lambda_function")
-    assert sorted(functions) == sorted(f"inference-dev-{name}" for name in function_names())
-    for name in function_names():
+    # dev has no asynchronous endpoint, so no async_results function (see the local environment below)
+    deployed = [name for name in function_names() if name != "async_results"]
+    assert sorted(functions) == sorted(f"inference-dev-{name}" for name in deployed)
+    for name in deployed:
         function = functions[f"inference-dev-{name}"]
         assert function["handler"] == f"lambdas.{name}.handler.handler"
         assert function["runtime"] == "python3.12"
@@ -85,16 +92,18 @@ def test_grants_name_exact_arns_and_prefixes(synthesized):
     assert worker["InvokeOwnEndpoint"]["resources"] == [
         ("arn:${data.aws_partition.partition.partition}:sagemaker:eu-west-1:"
         "${data.aws_caller_identity.caller.account_id}:endpoint/inference-dev-inference")]
-    assert len(worker["ConsumeWorkQueues"]["resources"]) == 2
+    assert len(worker["ConsumeWorkQueues"]["resources"]) == 1, "the queue worker consumes the other queue"
     for function in function_names():
+        if f"function-{function}_policy" not in "".join(doc["data"]["aws_iam_policy_document"]):
+            continue
         for st in _policy_of(doc, function).values():
             if st["resources"] == ["*"]:
                 assert st["sid"] in ("XRayTraces", "VpcInterfacesDescribe"), st
 
 
-def test_the_worker_consumes_every_work_queue_reporting_partial_failures(synthesized):
+def test_the_worker_function_consumes_the_queues_the_queue_worker_does_not_reporting_partial_failures(synthesized):
     mappings = _doc(synthesized, "dev")["resource"]["aws_lambda_event_source_mapping"].values()
-    assert len(mappings) == 2
+    assert [_queue_of(mapping["event_source_arn"]) for mapping in mappings] == ["priority"]
     for mapping in mappings:
         assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
         assert mapping["scaling_config"] == {"maximum_concurrency": 5}
@@ -125,15 +134,89 @@ def test_services_autoscale_and_the_queue_worker_scales_on_backlog_only(synthesi
     doc = _doc(synthesized, "dev")
     targets = {t["resource_id"].split("/")[-1]: t for t in doc["resource"]["aws_appautoscaling_target"].values()}
     assert len(targets) == 2
-    types = sorted(p["policy_type"] for p in doc["resource"]["aws_appautoscaling_policy"].values())
-    assert types == ["StepScaling", "StepScaling", "TargetTrackingScaling", "TargetTrackingScaling"]
+    policies = {p["name"]: p["policy_type"] for p in doc["resource"]["aws_appautoscaling_policy"].values()}
+    assert policies == {"cpu-target-tracking": "TargetTrackingScaling",
+                        "requests-target-tracking": "TargetTrackingScaling",
+                        "inference-dev-queue-worker-backlog-per-task": "TargetTrackingScaling",
+                        "inference-dev-queue-worker-scale-out": "StepScaling",
+                        "inference-dev-queue-worker-scale-in": "StepScaling"}
 
 
 def test_outputs_name_functions_load_balancer_and_cluster(synthesized):
     outputs = _doc(synthesized, "dev")["output"]
-    assert {f"function_name_{name}" for name in function_names()} <= set(outputs)
+    assert {f"function_name_{name}" for name in function_names() if name != "async_results"} <= set(outputs)
     assert {"inference_load_balancer_dns", "inference_listener_arn", "ecs_cluster_name", "model_url"} <= set(outputs)
     assert all(outputs[name].get("description") for name in outputs if not name.startswith("cross-stack-output"))
+
+
+# --- the queue worker: one consumer per queue, the image's `work` command, Fargate Spot ---------------------------
+
+def _queue_worker(doc: dict) -> tuple[dict, dict, dict]:
+    """(container definition, environment, service) of the queue worker."""
+    task = next(t for t in doc["resource"]["aws_ecs_task_definition"].values() if t["family"].endswith("queue-worker"))
+    [container] = json.loads(task["container_definitions"])
+    service = next(s for s in doc["resource"]["aws_ecs_service"].values() if s["name"].endswith("queue-worker"))
+    return container, {e["name"]: e["value"] for e in container["environment"]}, service
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_every_work_queue_has_exactly_one_consumer(synthesized, env):
+    doc = _doc(synthesized, env)
+    config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
+    by_function = [_queue_of(m["event_source_arn"]) for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
+                   if "worker" in m["function_name"]]
+    _, environment, _ = _queue_worker(doc)
+    by_container = [_queue_of(environment[contract.QUEUE_URL])]
+
+    assert sorted(by_function + by_container) == sorted(queue.name for queue in config.messaging.queues)
+
+
+def test_the_prod_queue_worker_runs_the_consumer_on_spot_with_a_health_check_and_the_full_stop_timeout(synthesized):
+    container, environment, service = _queue_worker(_doc(synthesized, "prod"))
+
+    assert container["command"] == [contract.WORK_COMMAND] and "portMappings" not in container
+    assert container["healthCheck"]["command"] == ["CMD", "python", "-m", "queue_worker.health"]
+    assert container["stopTimeout"] == 120
+    assert environment[contract.QUEUE_BATCH_SIZE] == "5"
+    assert environment[contract.MODEL_BACKEND] == contract.BACKEND_SAGEMAKER
+    assert "launch_type" not in service
+    assert service["capacity_provider_strategy"] == [{"base": 1, "capacity_provider": "FARGATE", "weight": 1},
+                                                     {"base": 0, "capacity_provider": "FARGATE_SPOT", "weight": 3}]
+    assert service["depends_on"] == ["aws_ecs_cluster_capacity_providers.cluster_capacity-providers_D17397A4"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_inference_service_stays_on_on_demand_capacity(synthesized, env):
+    service = next(s for s in _doc(synthesized, env)["resource"]["aws_ecs_service"].values()
+                   if s["name"].endswith("-inference"))
+    assert service["launch_type"] == "FARGATE" and "capacity_provider_strategy" not in service
+
+
+def test_the_queue_worker_may_protect_only_its_own_clusters_tasks(synthesized):
+    statements = {st["sid"]: st for st in _statements(_doc(synthesized, "prod"), "queue-worker_task-role-document")}
+    protect = statements["ProtectBusyTask"]
+    assert protect["actions"] == ["ecs:UpdateTaskProtection"]
+    assert protect["resources"] == ["arn:${data.aws_partition.partition.partition}:ecs:eu-west-1:"
+                                    "${data.aws_caller_identity.caller.account_id}:task/inference-prod/*"]
+
+
+def test_an_async_endpoints_callers_hand_off_and_async_results_translates_its_notifications(synthesized):
+    """local: the queue worker calls the asynchronous endpoint; async_results consumes its notifications."""
+    doc = _doc(synthesized, "local")
+    _, environment, _ = _queue_worker(doc)
+    statements = {st["sid"]: st for st in _statements(doc, "queue-worker_task-role-document")}
+    functions = _by_name(doc, "aws_lambda_function")
+    mapping = next(m for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
+                   if "async-results" in json.dumps(m))
+
+    assert environment[contract.MODEL_BACKEND] == contract.BACKEND_SAGEMAKER_ASYNC
+    assert statements["InvokeOwnEndpointAsync"]["actions"] == ["sagemaker:InvokeEndpointAsync"]
+    assert statements["WriteAsyncInputs"]["resources"][0].endswith(f"/{contract.ASYNC_INPUT_PREFIX}*")
+    assert "InvokeOwnEndpoint" not in statements
+    assert functions["inference-local-async-results"]["handler"] == "lambdas.async_results.handler.handler"
+    assert "async-notifications" in mapping["event_source_arn"] and mapping["batch_size"] == 10
+    translator = {st["sid"]: st for st in _statements(doc, "function-async_results_policy")}
+    assert sorted(r.rsplit("/", 2)[-2] for r in translator["ReadAsyncAnswers"]["resources"]) == ["input", "output"]
 
 
 # --- only what is used is deployed; reservations are opt-in --------------------------------------------------------
@@ -162,21 +245,23 @@ def test_no_function_reserves_concurrency_unless_its_config_asks(env, synthesize
 
 
 def test_a_reservation_applies_to_the_one_function_that_sets_it_and_an_idle_worker_is_left_out(tmp_path):
-    """GIVEN submit reserves 5 and the worker function consumes no queue, THEN only submit carries a reservation,
-    and the worker, its event sources and its output are gone."""
+    """GIVEN submit reserves 5 and one work queue, consumed by the queue worker, THEN only submit carries a
+    reservation, and the worker function, its event sources and its output are gone."""
     from cdktf import Testing
 
     path = tmp_path / "local.toml"
     path.write_text((PROJECT_ROOT / "config" / "local.toml").read_text().replace(
-        "[compute.inference_service]", "worker_queues = []\n\n[compute.lambdas.functions.submit]\n"
-        "reserved_concurrency = 5\n\n[compute.inference_service]").replace(
-        '[compute]\nmodel_backend = "http"\n', '[compute]\nmodel_backend = "http"\n\n[compute.lambdas]\n'))
+        '[[messaging.queues]]\nname = "priority"\nfilter = { priority = ["high"] }\n', "").replace(
+        "[compute.inference_service]", "[compute.lambdas.functions.submit]\n"
+        "reserved_concurrency = 5\n\n[compute.inference_service]"))
     stacks = _compose(load_config(path))
     doc = json.loads(Testing.synth(stacks["compute"]))
     functions = _by_name(doc, "aws_lambda_function")
     assert {name: f.get("reserved_concurrent_executions") for name, f in functions.items()} == {
-        "inference-local-predict": None, "inference-local-status": None, "inference-local-submit": 5}
-    assert "aws_lambda_event_source_mapping" not in doc["resource"]
+        "inference-local-async-results": None, "inference-local-predict": None, "inference-local-status": None,
+        "inference-local-submit": 5}
+    assert [m["function_name"] for m in doc["resource"]["aws_lambda_event_source_mapping"].values()
+            if "worker" in m["function_name"]] == []
     assert "function_name_worker" not in doc["output"]
     assert stacks["compute"].left_out_functions == ("worker",)
 
@@ -311,7 +396,9 @@ def _environment(doc: dict) -> dict[str, dict[str, str]]:
     # API Gateway's 10 MB
     ("prod", {"submit": 4_669_440, "worker": 4_669_440, "queue-worker": 4_669_440, "inference": 10_000_000}),
     # http backend, /v1/predict on the predict Lambda: the Lambda event bounds everything
-    ("local", {"submit": 4_669_440, "predict": 4_669_440, "worker": 4_669_440, "inference": 4_669_440}),
+    # the queue worker hands jobs to an asynchronous endpoint (S3 input, 1 GB): the Lambda event bounds it too
+    ("local", {"submit": 4_669_440, "predict": 4_669_440, "worker": 4_669_440, "queue-worker": 4_669_440,
+               "inference": 4_669_440}),
 ])
 def test_every_function_and_container_gets_the_payload_limit_of_its_route(synthesized, env, expected):
     """Defect 6: 6 MiB everywhere was more than a serverless endpoint (4 MB) or a Lambda event (6 MiB with
@@ -352,7 +439,9 @@ def test_a_whole_worker_batch_fits_the_workers_timeout(synthesized, env):
     doc = _doc(synthesized, env)
     worker = _by_name(doc, "aws_lambda_function")[f"inference-{env}-worker"]
     model_timeout = int(worker["environment"]["variables"][contract.MODEL_TIMEOUT_SECONDS])
-    for mapping in doc["resource"]["aws_lambda_event_source_mapping"].values():
+    mappings = [m for m in doc["resource"]["aws_lambda_event_source_mapping"].values() if "worker" in m["function_name"]]
+    assert mappings
+    for mapping in mappings:
         assert mapping["batch_size"] * (model_timeout + contract.JOB_OVERHEAD_SECONDS) <= worker["timeout"]
 
 
@@ -394,8 +483,9 @@ def test_the_emulator_skips_autoscaling(monkeypatch):
 
 
 def test_a_queue_visibility_under_six_times_the_worker_timeout_stops_synth(tmp_path):
+    consumed_by_the_function = 'name = "priority"\nfilter = { priority = ["high"] }\nvisibility_timeout_seconds = '
     text = (PROJECT_ROOT / "config" / "dev.toml").read_text().replace(
-        "visibility_timeout_seconds = 180", "visibility_timeout_seconds = 120", 1)
+        f"{consumed_by_the_function}180", f"{consumed_by_the_function}120")
     assert "visibility_timeout_seconds = 120" in text
     path = tmp_path / "dev.toml"
     path.write_text(text)
@@ -423,7 +513,7 @@ def _load(tmp_path: Path, text: str, name: str = "dev.toml"):
      "compute.inference_service: cpu: 300 is not a Fargate CPU value; allowed: 256, 512, 1024"),
     (DEV.replace("[compute.inference_service]\n", "[compute.inference_service]\nmemory = 1000\n"),
      "allowed: 1024, 2048, 3072, 4096"),
-    (DEV.replace("max_count = 2\n\n[compute.queue_worker]", "max_count = 0\n\n[compute.queue_worker]"),
+    (DEV.replace("max_count = 2\n\n# The queue worker", "max_count = 0\n\n# The queue worker"),
      "compute.inference_service.max_count: Input should be greater than or equal to 1"),
     (DEV.replace("desired_count = 1\n", "desired_count = 3\n"),
      ("compute.inference_service: min_count/desired_count/max_count: must satisfy min_count <= desired_count <= "
@@ -518,6 +608,20 @@ def test_synth_refuses_a_worker_timeout_the_queue_visibility_cannot_cover(tmp_pa
                           timeout=300)
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert ("queue 'inference-short-default' has visibility timeout 180 s, under 6 x the timeout of function "
+    assert ("queue 'inference-short-priority' has visibility timeout 180 s, under 6 x the timeout of function "
             "'inference-short-worker' (60 s) = 360 s") in line
     assert "TfToken" not in line and not (tmp_path / "out").exists()
+
+
+def test_a_queue_worker_on_the_http_backend_may_reach_the_plain_http_load_balancer(tmp_path):
+    """GIVEN dev's queue worker on the http backend (its load balancer listens on 80 without a certificate), THEN
+    its security group lets it out on that port, as the functions' group does."""
+    from cdktf import Testing
+
+    path = tmp_path / "dev.toml"
+    path.write_text(DEV.replace("[compute.queue_worker]\n", '[compute.queue_worker]\nmodel_backend = "http"\n'))
+    doc = json.loads(Testing.synth(_compose(load_config(path))["compute"]))
+    rules = {k: r for k, r in doc["resource"]["aws_vpc_security_group_egress_rule"].items() if "egress-model" in k}
+
+    assert [r["from_port"] for r in rules.values()] == [80]
+    assert "queue-worker_security-group" in next(iter(rules.values()))["security_group_id"]

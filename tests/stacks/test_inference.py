@@ -52,15 +52,27 @@ def test_the_endpoint_has_the_name_other_stacks_derive_and_the_outputs_are_prese
 
 @pytest.mark.parametrize("env", ["local", "dev", "prod"])
 def test_alarms_go_to_the_messaging_alarm_topic(env, synthesized):
-    alarms = _stack(synthesized, env)["resource"]["aws_cloudwatch_metric_alarm"].values()
+    alarms = [a for a in _stack(synthesized, env)["resource"]["aws_cloudwatch_metric_alarm"].values()
+              if "aws_appautoscaling_policy" not in a["alarm_actions"][0]]  # an async endpoint's wake-up scales
     assert alarms and all(a["alarm_actions"][0].startswith(f"{REMOTE}messaging.") for a in alarms)
 
 
-def test_local_serverless_has_no_vpc_and_no_autoscaling(synthesized):
+def test_local_async_notifies_its_own_topic_and_reads_only_the_inputs_its_callers_hand_it(synthesized):
+    """SageMaker's notifications go to the messaging stack's dedicated topic (async_results translates them), never
+    to the results topic; the execution role reads exactly async/input/ and writes async/output/ and failure/."""
     doc = _stack(synthesized, "local")
-    assert "serverless_config" in _one(doc, "aws_sagemaker_endpoint_configuration")["production_variants"][0]
-    assert "vpc_config" not in _one(doc, "aws_sagemaker_model")
-    assert "aws_appautoscaling_target" not in doc["resource"]
+    configuration = _one(doc, "aws_sagemaker_endpoint_configuration")
+    notification = configuration["async_inference_config"]["output_config"]["notification_config"]
+    statements = _statements(doc)
+
+    assert "serverless_config" not in configuration["production_variants"][0]
+    assert notification["success_topic"] == notification["error_topic"]
+    assert "async-notifications-topic" in notification["success_topic"] and "results" not in notification["success_topic"]
+    assert statements["ReadInputs"]["actions"] == ["s3:GetObject"]
+    assert [r.split("}", 1)[1] for r in statements["ReadInputs"]["resources"]] == ["/async/input/*"]
+    assert sorted(r.split("}", 1)[1] for r in statements["WriteOutputs"]["resources"]) == [
+        "/async/failure/*", "/async/output/*"]
+    assert statements["PublishNotifications"]["resources"] == [notification["success_topic"]]
 
 
 def test_dev_scales_provisioned_concurrency(synthesized):

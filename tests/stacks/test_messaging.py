@@ -19,7 +19,8 @@ def _messaging(synthesized, env) -> dict:
 def test_the_requests_topic_fans_out_by_priority_with_raw_delivery(env, synthesized):
     doc = _messaging(synthesized, env)
     requests_topic = next(k for k, t in doc["resource"]["aws_sns_topic"].items() if t["name"].endswith("-requests"))
-    subscriptions = [s for s in doc["resource"]["aws_sns_topic_subscription"].values() if s["protocol"] == "sqs"]
+    subscriptions = [s for s in doc["resource"]["aws_sns_topic_subscription"].values()
+                     if s["protocol"] == "sqs" and requests_topic in s["topic_arn"]]
     assert {json.dumps(json.loads(s["filter_policy"]), sort_keys=True) for s in subscriptions} == {
         json.dumps({ATTR_PRIORITY: ["normal"]}), json.dumps({ATTR_PRIORITY: ["high"]})}
     for subscription in subscriptions:
@@ -43,11 +44,25 @@ def test_every_topic_and_queue_uses_the_stack_key(env, synthesized):
 def test_each_work_queue_has_its_dead_letter_queue_and_two_alarms(env, synthesized):
     doc = _messaging(synthesized, env)
     names = sorted(q["name"] for q in doc["resource"]["aws_sqs_queue"].values())
-    assert names == sorted(f"inference-{env}-{n}" for n in ("default", "default-dlq", "priority", "priority-dlq"))
+    queues = ("default", "priority") + (("async-notifications",) if env == "local" else ())  # local: async endpoint
+    assert names == sorted(f"inference-{env}-{n}{suffix}" for n in queues for suffix in ("", "-dlq"))
     alarm_topic = next(k for k, t in doc["resource"]["aws_sns_topic"].items() if t["name"].endswith("-alarms"))
     alarms = doc["resource"]["aws_cloudwatch_metric_alarm"].values()
-    assert len(alarms) == 4
+    assert len(alarms) == 2 * len(queues)
     assert all(a["alarm_actions"] == [f"${{aws_sns_topic.{alarm_topic}.arn}}"] for a in alarms)
+
+
+def test_an_async_endpoints_notifications_have_their_own_topic_and_queue_apart_from_the_results_topic(synthesized):
+    doc = _messaging(synthesized, "local")
+    topics = {t["name"]: k for k, t in doc["resource"]["aws_sns_topic"].items()}
+    [subscription] = [s for s in doc["resource"]["aws_sns_topic_subscription"].values()
+                      if topics["inference-local-async-notifications"] in s["topic_arn"]]
+
+    assert subscription["protocol"] == "sqs" and subscription["raw_message_delivery"] is True
+    assert "queue-async-notifications" in subscription["endpoint"] and "filter_policy" not in subscription
+    assert {"async_notifications_topic_arn", "async_notifications_queue_url",
+            "async_notifications_dead_letter_queue_url"} <= set(doc["output"])
+    assert "async_notifications_topic_arn" not in _messaging(synthesized, "dev")["output"]
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)

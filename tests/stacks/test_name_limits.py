@@ -26,6 +26,7 @@ from modules.limits import (
     SQS_QUEUE_NAME,
     TARGET_GROUP_NAME,
 )
+from tests.config.test_inference_api_config import SERVERLESS
 from tests.conftest import PROJECT_ROOT
 
 # (resource type, attribute) -> the most characters AWS allows. The short limits come from modules/limits.py;
@@ -47,7 +48,9 @@ OTHER_NAMES = ("name", "alarm_name", "family", "bucket", "function_name")
 OTHER_NAME_FLOOR = 128
 HASHED = re.compile(r"^(?P<head>[^$]*)\$\{substr\(sha1\(.*\),\s*0,\s*(?P<length>\d+)\)\}$", re.DOTALL)
 LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-VARIANT = LOCAL.replace("[compute.inference_service]\n", "[compute.inference_service]\nenabled = false\n").replace(
+# local.toml runs an asynchronous endpoint, which the predict function cannot call once the inference service is
+# off: the variant runs it serverless (tests/config/test_inference_api_config.py SERVERLESS).
+VARIANT = SERVERLESS.replace("[compute.inference_service]\n", "[compute.inference_service]\nenabled = false\n").replace(
     "[inference]\n", '[inference]\nendpoint_name = "ep"\n').replace('model_backend = "http"', 'model_backend = "sagemaker"')
 
 

@@ -60,7 +60,7 @@ def test_sagemaker_may_describe_exactly_the_rollback_alarms_as_the_execution_rol
         f"${{aws_cloudwatch_metric_alarm.{name}.arn}}" for name in doc["resource"]["aws_cloudwatch_metric_alarm"])
 
 
-@pytest.mark.parametrize("env", ["local", "dev"])
+@pytest.mark.parametrize("env", ["dev"])
 def test_serverless_environments_get_sagemakers_own_update_and_no_alarm_grant(synthesized, env):
     doc = _doc(synthesized[env], "inference")
     assert "deployment_config" not in _one(doc, "aws_sagemaker_endpoint")

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from lambdas.contract import REQUESTS_PREFIX, RESULTS_PREFIX
-from modules.stacks.inference import ASYNC_FAILURE_PREFIX, ASYNC_OUTPUT_PREFIX, DATA_CAPTURE_PREFIX
+from modules.stacks.inference import (
+    ASYNC_FAILURE_PREFIX,
+    ASYNC_INPUT_PREFIX,
+    ASYNC_OUTPUT_PREFIX,
+    DATA_CAPTURE_PREFIX,
+)
 from tests.conftest import ENVIRONMENTS
 
 FORCE_DESTROY = {"local": True, "dev": False, "prod": False}
@@ -58,7 +63,7 @@ def test_everything_written_to_the_results_bucket_expires(env, synthesized):
     results_days, capture_days, _ = EXPIRY_DAYS[env]
     assert _expiries(_storage(synthesized, env), "results") == {
         REQUESTS_PREFIX: results_days, RESULTS_PREFIX: results_days,
-        ASYNC_OUTPUT_PREFIX: results_days, ASYNC_FAILURE_PREFIX: results_days,
+        ASYNC_INPUT_PREFIX: results_days, ASYNC_OUTPUT_PREFIX: results_days, ASYNC_FAILURE_PREFIX: results_days,
         DATA_CAPTURE_PREFIX: capture_days}
 
 

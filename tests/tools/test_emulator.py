@@ -149,3 +149,33 @@ def test_every_emulated_service_is_an_endpoint_the_aws_provider_accepts(aws_prov
     accepted = set(provider["block_types"]["endpoints"]["block"]["attributes"])
     assert set(EMULATED_SERVICES) - accepted == set()
     assert set(provider_settings("http://x")) - {"endpoints"} <= set(provider["attributes"])
+
+
+def test_a_repeated_identical_create_function_is_answered_as_the_first_and_any_other_conflict_stays_a_409(
+    tmp_path: Path,
+) -> None:
+    """The SDK repeats a request whose answer it lost; the AWS provider would then retry the 409 of a function the
+    first request created for two minutes and fail (tools/emulator_server.py)."""
+    import io
+    import zipfile
+
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return event\n")
+    with start_emulator(reuse=False, state_file=tmp_path / "none.json") as emulator:
+        clients = {name: boto3.client(name, endpoint_url=emulator.url, region_name="us-east-1",
+                                      aws_access_key_id="test", aws_secret_access_key="test") for name in ("iam", "lambda")}
+        role = clients["iam"].create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        create = {"FunctionName": "fn", "Runtime": "python3.12", "Role": role, "Handler": "handler.handler",
+                  "Code": {"ZipFile": code.getvalue()}}
+
+        first = clients["lambda"].create_function(**create)
+        repeated = clients["lambda"].create_function(**create)
+        with pytest.raises(clients["lambda"].exceptions.ResourceConflictException):
+            clients["lambda"].create_function(**create, MemorySize=512)
+        clients["lambda"].delete_function(FunctionName="fn")
+        recreated = clients["lambda"].create_function(**create)
+
+        assert repeated["FunctionArn"] == first["FunctionArn"] and repeated["CodeSha256"] == first["CodeSha256"]
+        assert clients["lambda"].get_function(FunctionName="fn")["Configuration"]["FunctionName"] == "fn"
+        assert recreated["FunctionArn"] == first["FunctionArn"]

@@ -39,3 +39,27 @@ def test_the_cli_config_installs_aws_from_the_mirror_only(tmp_path):
     assert f'path    = "{tmp_path / "mirror"}"' in text
     assert 'include = ["registry.terraform.io/hashicorp/aws"]' in text
     assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text
+
+
+def _fake_provider(folder, number):
+    """A stand-in provider binary that announces its reattach string (as `-debug` does) and its log level."""
+    binary = folder / ".terraform" / "providers" / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0" / \
+        "linux_amd64" / "terraform-provider-aws_v5.100.0_x5"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    binary.write_text(f"#!/bin/sh\necho \"level=$TF_LOG_PROVIDER\"\necho \"TF_REATTACH_PROVIDERS='run-{number}'\"\n"
+                      "exec sleep 30\n")
+    binary.chmod(0o755)
+
+
+def test_a_provider_log_asked_for_is_kept_across_commands_and_each_attaches_to_its_own_process(tmp_path):
+    from tools.terraform_cli import PROVIDER_LOG_ENV, REATTACH_ENV, shared_provider
+
+    seen = []
+    for number in (1, 2):
+        _fake_provider(tmp_path, number)
+        with shared_provider(tmp_path, {"PATH": "/usr/bin:/bin", PROVIDER_LOG_ENV: "debug"}, timeout=10) as env:
+            seen.append(env[REATTACH_ENV])
+    log = (tmp_path / ".terraform" / "shared-provider.log").read_text()
+
+    assert seen == ["run-1", "run-2"], "the second command must not attach to the first, stopped, process"
+    assert log.count("level=DEBUG") == 2 and "run-1" in log and "run-2" in log

@@ -28,11 +28,15 @@ _SYMBOL = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 @dataclass(frozen=True)
 class Call:
-    """One recorded or declared SDK call: `service:Operation`, its resource parameters, its outcomes."""
+    """One recorded or declared SDK call: `service:Operation`, its resource parameters, its outcomes, and the
+    contract variables whose values it was made under (`when`: {"MODEL_BACKEND": "sagemaker"} for a call of the
+    model client, which makes different calls per backend; empty: made whatever the configuration)."""
 
     call: str
-    params: dict[str, str] = field(hash=False, compare=False)
+    # Compared (two keys are two calls) but not hashed (a dict cannot be): equal calls still hash alike.
+    params: dict[str, str] = field(hash=False)
     outcomes: tuple[str, ...] = ()
+    when: dict[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def service(self) -> str:
@@ -44,15 +48,18 @@ class Call:
 
     @property
     def signature(self) -> tuple[Any, ...]:
-        return (self.call, tuple(sorted(self.params.items())), tuple(sorted(self.outcomes)))
+        return (self.call, tuple(sorted(self.params.items())), tuple(sorted(self.outcomes)),
+                tuple(sorted(self.when.items())))
 
     def describe(self) -> str:
         params = " ".join(f"{key}={value}" for key, value in sorted(self.params.items()))
         outcomes = f" -> {'/'.join(self.outcomes)}" if self.outcomes else ""
-        return f"{self.call} {params}{outcomes}".strip()
+        when = f" (when {', '.join(f'{k}={v}' for k, v in sorted(self.when.items()))})" if self.when else ""
+        return f"{self.call} {params}{outcomes}{when}".strip()
 
     def as_json(self) -> dict[str, Any]:
-        return {"call": self.call, "params": dict(sorted(self.params.items())), "outcomes": sorted(self.outcomes)}
+        document = {"call": self.call, "params": dict(sorted(self.params.items())), "outcomes": sorted(self.outcomes)}
+        return document | ({"when": dict(sorted(self.when.items()))} if self.when else {})
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,8 @@ class Manifest:
     def load(cls, path: Path) -> Manifest:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            calls = tuple(Call(item["call"], dict(item.get("params", {})), tuple(item.get("outcomes", [])))
+            calls = tuple(Call(item["call"], dict(item.get("params", {})), tuple(item.get("outcomes", [])),
+                               dict(item.get("when", {})))
                           for item in raw.get("calls", []))
             return cls(raw["component"], dict(raw["runs_as"]), calls, bool(raw.get("recorded", True)),
                        raw.get("note", ""))
@@ -159,6 +167,12 @@ def component_requests(inventory: Inventory, manifest: Manifest) -> ComponentReq
     if deployment is None:
         return result
     for call in manifest.calls:
+        other = {name: value for name, value in call.when.items() if deployment.environment.get(name) != value}
+        if other:
+            result.not_applicable.append(f"{call.describe()} (this deployment has "
+                                         + ", ".join(f"{name}={deployment.environment.get(name, '(unset)')}"
+                                                     for name in sorted(other)) + ")")
+            continue
         params = {key: substitute(value, deployment.environment) for key, value in call.params.items()}
         if any(value is None for value in params.values()):
             unset = sorted({name for value in call.params.values() for name in _SYMBOL.findall(value)}

@@ -3,9 +3,9 @@
 Every test that runs component code has its AWS calls recorded (recorder.py); a call or outcome that the
 component's manifest lacks fails that test, so a manifest cannot drift from the code.
 
-To rewrite the manifests after an intended change, run the whole folder with ACCESS_CHECK_RECORD=1:
-    ACCESS_CHECK_RECORD=1 .venv/bin/python -m pytest tests/lambdas
-They are rewritten only after a complete, green run of every test file of the folder (a partial run would
+To rewrite the manifests after an intended change, run the recording folders with ACCESS_CHECK_RECORD=1:
+    ACCESS_CHECK_RECORD=1 .venv/bin/python -m pytest tests/lambdas tests/containers/queue_worker
+They are rewritten only after a complete, green run of every test file of those folders (a partial run would
 drop calls); review the diff, then run `make access-check`.
 """
 
@@ -21,9 +21,17 @@ import boto3
 import pytest
 
 from tools.access_check.components import MANIFESTS_DIR, load_manifests
-from tools.access_check.recorder import CallRecorder, missing_from, updated_manifest
+from tools.access_check.recorder import (
+    RECORD_COMMAND,
+    RECORD_VARIABLE,
+    RECORDING_FOLDERS,
+    CallRecorder,
+    missing_from,
+    updated_manifest,
+)
 
-RECORD_VARIABLE = "ACCESS_CHECK_RECORD"
+# Modules that cache boto3 clients: clients made before the recorder's hooks were installed would not report.
+CLIENT_CACHING_MODULES = ("lambdas.aws_clients", "lambdas.model_client", "containers.inference.queue_worker.consumer")
 
 
 def recording() -> bool:
@@ -62,15 +70,15 @@ def record_aws_calls(request: pytest.FixtureRequest, aws_call_recorder: CallReco
             problems.append(f"{component} made {call.describe()}, which tools/access_check/manifests/{component}.json "
                             f"lacks")
     if problems:
-        pytest.fail("\n".join([*problems, f"if the change is intended, re-record: {RECORD_VARIABLE}=1 "
-                                          ".venv/bin/python -m pytest tests/lambdas (then review the diff)"]),
-                    pytrace=False)
+        pytest.fail("\n".join([*problems, f"if the change is intended, re-record: {RECORD_COMMAND} (then review the "
+                                          "diff)"]), pytrace=False)
 
 
 def _forget_cached_clients() -> None:
-    from lambdas import aws_clients, model_client
+    import importlib
 
-    for module in (aws_clients, model_client):
+    for name in CLIENT_CACHING_MODULES:
+        module = importlib.import_module(name)
         for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
@@ -78,16 +86,17 @@ def _forget_cached_clients() -> None:
 
 def _write_manifests(request: pytest.FixtureRequest, recorder: CallRecorder) -> None:
     session = request.session
-    folder = Path(str(request.config.rootpath)) / "tests" / "lambdas"
+    root = Path(str(request.config.rootpath))
     ran = {Path(str(item.path)) for item in session.items}
-    partial = [path.name for path in sorted(folder.glob("test_*.py")) if path not in ran]
+    partial = [str(path.relative_to(root)) for folder in RECORDING_FOLDERS
+               for path in sorted((root / folder).glob("test_*.py")) if path not in ran]
     parallel = bool(os.environ.get("PYTEST_XDIST_WORKER"))  # each worker sees only its share of the calls
     if parallel or session.testsfailed or partial or request.config.option.keyword or request.config.option.markexpr:
         reason = ("run without -n" if parallel else f"{session.testsfailed} failed" if session.testsfailed
                   else f"not run: {', '.join(partial) or '-k/-m'}")
         # Shown in pytest's warnings summary (output of a session teardown is captured).
-        warnings.warn(f"access_check: manifests NOT rewritten ({reason}); run all of tests/lambdas, green",
-                      stacklevel=1)
+        warnings.warn(f"access_check: manifests NOT rewritten ({reason}); run all of {' '.join(RECORDING_FOLDERS)}, "
+                      "green", stacklevel=1)
         return
     existing = {manifest.component: manifest for manifest in load_manifests()}
     for component, calls in sorted(recorder.calls.items()):

@@ -24,7 +24,18 @@ RESOURCE_SUFFIXES = ("Arn", "Url", "Name")
 COMPONENT_MODULES = (
     (re.compile(r"^lambdas\.(?P<name>[a-z0-9_]+)\.handler$"), "{name}"),
     (re.compile(r"^containers\.inference\.server(\.|$)"), "inference-service"),
+    (re.compile(r"^containers\.inference\.queue_worker(\.|$)"), "queue-worker"),
 )
+# Modules whose calls depend on the value of a contract variable: a call made with one of them on the stack is
+# recorded with that variable's value (Call.when), and the gate evaluates it only for deployments that have it.
+CONDITIONAL_MODULES = {"lambdas.model_client": ("MODEL_BACKEND",)}
+RECORD_VARIABLE = "ACCESS_CHECK_RECORD"
+# The test folders whose tests run component code (each conftest imports the fixtures of pytest_plugin.py), and
+# the command that rewrites the manifests from all of them.
+RECORDING_FOLDERS = ("tests/lambdas", "tests/containers/queue_worker")
+RECORD_COMMAND = f"{RECORD_VARIABLE}=1 .venv/bin/python -m pytest {' '.join(RECORDING_FOLDERS)}"
+RECORDED_NOTE = f"Recorded by the botocore hooks of {' and '.join(RECORDING_FOLDERS)}; rewrite with {RECORD_COMMAND}, " \
+                "never by hand."
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _PARAMS_KEY = "access_check_params"
 
@@ -80,15 +91,19 @@ class CallRecorder:
         context[_PARAMS_KEY] = dict(params)
 
     def _record(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        component = None if self.paused else component_of(_calling_modules())
+        modules = _calling_modules()
+        component = None if self.paused else component_of(modules)
         if component is None:
             return
         environment = dict(os.environ)
+        when = {name: environment.get(name, "") for module, names in CONDITIONAL_MODULES.items() if module in modules
+                for name in names}
         params = {key: symbolize(str(value), environment, self.variables)
                   for key, value in context.get(_PARAMS_KEY, {}).items()
                   if isinstance(value, str) and (key in RESOURCE_PARAMS or key.endswith(RESOURCE_SUFFIXES))}
         status = str(getattr(http_response, "status_code", "") or parsed.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        call = Call(f"{model.service_model.service_id.hyphenize()}:{model.name}", params, (status,) if status else ())
+        call = Call(f"{model.service_model.service_id.hyphenize()}:{model.name}", params, (status,) if status else (),
+                    when)
         with self._lock:
             self.calls.setdefault(component, set()).add(call)
             self._since_mark.setdefault(component, set()).add(call)
@@ -103,26 +118,29 @@ def _calling_modules() -> list[str]:
     return modules
 
 
+def _key(call: Call) -> tuple[Any, ...]:
+    return call.call, tuple(sorted(call.params.items())), tuple(sorted(call.when.items()))
+
+
 def merged(calls: set[Call]) -> list[Call]:
-    """One entry per call and parameters, with every outcome seen (a HeadObject that found 200 and 404)."""
-    outcomes: dict[tuple[str, tuple[tuple[str, str], ...]], set[str]] = {}
-    params: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, str]] = {}
+    """One entry per call, parameters and condition, with every outcome seen (a HeadObject that found 200 and 404)."""
+    outcomes: dict[tuple[Any, ...], set[str]] = {}
+    first: dict[tuple[Any, ...], Call] = {}
     for call in calls:
-        key = (call.call, tuple(sorted(call.params.items())))
-        outcomes.setdefault(key, set()).update(call.outcomes)
-        params[key] = call.params
-    return sorted((Call(key[0], params[key], tuple(sorted(outcomes[key]))) for key in outcomes),
+        outcomes.setdefault(_key(call), set()).update(call.outcomes)
+        first.setdefault(_key(call), call)
+    return sorted((Call(call.call, call.params, tuple(sorted(outcomes[key])), call.when) for key, call in first.items()),
                   key=lambda call: call.signature)
 
 
 def missing_from(manifest: Manifest | None, calls: set[Call]) -> list[Call]:
     """Recorded calls (or outcomes) that the manifest does not list."""
-    listed: dict[tuple[str, tuple[tuple[str, str], ...]], set[str]] = {}
+    listed: dict[tuple[Any, ...], set[str]] = {}
     for call in manifest.calls if manifest else ():
-        listed.setdefault((call.call, tuple(sorted(call.params.items()))), set()).update(call.outcomes)
+        listed.setdefault(_key(call), set()).update(call.outcomes)
     missing = []
     for call in merged(calls):
-        known = listed.get((call.call, tuple(sorted(call.params.items()))))
+        known = listed.get(_key(call))
         if known is None or not set(call.outcomes) <= known:
             missing.append(call)
     return missing
@@ -131,5 +149,4 @@ def missing_from(manifest: Manifest | None, calls: set[Call]) -> list[Call]:
 def updated_manifest(existing: Manifest | None, component: str, calls: set[Call]) -> Manifest:
     """The manifest rewritten with exactly the recorded calls (a new component runs as a Lambda handler)."""
     runs_as = existing.runs_as if existing else {"lambda_handler": f"lambdas.{component.replace('-', '_')}.handler.handler"}
-    note = existing.note if existing else ""
-    return Manifest(component, runs_as, tuple(merged(calls)), True, note)
+    return Manifest(component, runs_as, tuple(merged(calls)), True, RECORDED_NOTE)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.contract import WORK_COMMAND, async_input_key
 from tools.access_check.attributes import ELB_ACCOUNTS
 from tools.access_check.inventory import Inventory
 from tools.access_check.requests import DECLARED, Request
@@ -424,6 +425,61 @@ def _data_capture(inventory: Inventory, name: str, role: str, config: Block) -> 
         yield _call(name, role, "kms:GenerateDataKey", key_arn, context, f"{config.path} data capture")
 
 
+@declares("sagemaker-runs-async-inference",
+          "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-create-endpoint-prerequisites.html",
+          "https://docs.aws.amazon.com/sagemaker/latest/dg/async-inference-check-predictions.html",
+          "https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#sns-what-permissions-for-sse")
+def sagemaker_async_inference(inventory: Inventory) -> Iterator[Request]:
+    """An asynchronous endpoint works with the model's execution role: it reads each request's InputLocation, writes
+    the answer to the output path (or the error to the failure path) under the output key, and publishes the success
+    or error notification to the configured topics. The input location is the caller's choice: the pipeline's
+    callers hand off under async/input/ of the output path's bucket (lambdas/contract.py async_input_key)."""
+    name = "sagemaker-runs-async-inference"
+    for model in inventory.blocks("aws_sagemaker_model"):
+        role = inventory.arg(model, "execution_role_arn")
+        for endpoint in _endpoints_of(inventory, model):
+            config = _config_of(inventory, endpoint)
+            output = _first(_first(inventory.arg(config, "async_inference_config") if config else None)
+                            .get("output_config"))
+            if not output:
+                continue
+            detail = f"{config.path} async"
+            bucket = str(output.get("s3_output_path", "")).removeprefix("s3://").split("/", 1)[0]
+            input_key = async_input_key("3f1c0b7e-5d2a-4e8b-9c1f-2a7d6e4b8c90")
+            yield _call(name, role, "s3:GetObject", inventory.arn("s3", f"{bucket}/{input_key}", region=False,
+                                                                   account=False), detail=f"{detail} input")
+            yield from _s3_key_use(inventory, name, role, bucket, "kms:Decrypt", f"{detail} input")
+            for path in (output.get("s3_output_path"), output.get("s3_failure_path")):
+                if not str(path or "").startswith("s3://"):
+                    continue
+                target, _, prefix = str(path).removeprefix("s3://").partition("/")
+                key = f"{prefix.rstrip('/')}/0example-0000-4000-8000-000000000000.out".lstrip("/")
+                yield _call(name, role, "s3:PutObject", inventory.arn("s3", f"{target}/{key}", region=False,
+                                                                       account=False), detail=f"{detail} {path}")
+                key_arn = inventory.key_arn(output.get("kms_key_id")) or inventory.bucket_encryption(target).key_arn
+                if key_arn:
+                    context = {"kms:ViaService": f"s3.{inventory.region}.amazonaws.com",
+                               "kms:EncryptionContext:aws:s3:arn": inventory.arn("s3", target, region=False,
+                                                                                 account=False)}
+                    yield _call(name, role, "kms:GenerateDataKey", key_arn, context, f"{detail} {path}")
+            notification = _first(output.get("notification_config"))
+            for topic in sorted({str(notification.get(kind)) for kind in ("success_topic", "error_topic")
+                                 if notification.get(kind)}):
+                yield _call(name, role, "sns:Publish", topic, detail=f"{detail} notification")
+                key_arn = inventory.topic_key(topic)
+                if key_arn:
+                    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+                        yield _call(name, role, action, key_arn, {"kms:ViaService": f"sns.{inventory.region}.amazonaws.com"},
+                                    f"{detail} notification")
+
+
+def _first(value: Any) -> dict[str, Any]:
+    """A nested block as Terraform JSON spells it: an object, or a list holding one."""
+    if isinstance(value, list):
+        value = value[0] if value else {}
+    return value if isinstance(value, dict) else {}
+
+
 def _endpoints_of(inventory: Inventory, model: Block) -> list[Block]:
     model_name = inventory.arg(model, "name")
     endpoints = []
@@ -469,6 +525,24 @@ def ecs_agent(inventory: Inventory) -> Iterator[Request]:
             for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
                 yield _call("ecs-agent-pulls-images-and-writes-logs", role, action, resource,
                             detail=f"{task.path} {container['name']}")
+
+
+@declares("ecs-agent-sets-task-protection",
+          "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-scale-in-protection-endpoint.html",
+          "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonelasticcontainerservice.html")
+def ecs_agent_protects_tasks(inventory: Inventory) -> Iterator[Request]:
+    """The queue consumer (the container command `work`) asks the ECS agent inside its task to set and clear task
+    scale-in protection. That request is plain HTTP to the agent, not an AWS API call (so no botocore hook records
+    it); the agent then calls ECS UpdateTaskProtection with the task's role, for the task itself."""
+    for task in inventory.blocks("aws_ecs_task_definition"):
+        containers = json.loads(inventory.arg(task, "container_definitions"))
+        role = inventory.arg(task, "task_role_arn")
+        if not role or not any(container.get("command") == [WORK_COMMAND] for container in containers):
+            continue
+        cluster = _cluster_name(inventory, task)
+        yield _call("ecs-agent-sets-task-protection", role, "ecs:UpdateTaskProtection",
+                    inventory.arn("ecs", f"task/{cluster}/{EXAMPLE_TASK}"),
+                    {"ecs:cluster": inventory.arn("ecs", f"cluster/{cluster}")}, task.path)
 
 
 # --- VPC flow logs, with their delivery role -----------------------------------------------------------------

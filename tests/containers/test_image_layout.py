@@ -1,0 +1,114 @@
+"""The inference image's files, as the Dockerfile lays them out, run without the repository around them.
+
+No Docker engine runs here, so the image's /opt/program is rebuilt from the Dockerfile's own COPY instructions
+(sources filtered by Dockerfile.dockerignore, as BuildKit would) in a temporary folder, and its commands are run
+from there with the repository off the import path: a module the image lacks fails these tests, not a deploy.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+IMAGE = PROJECT_ROOT / "containers" / "inference"
+PROGRAM = "/opt/program"
+
+
+def _ignore_rules() -> list[tuple[bool, str]]:
+    """(allowed, pattern) in file order: the last matching rule decides (Docker's .dockerignore semantics)."""
+    rules = []
+    for line in (IMAGE / "Dockerfile.dockerignore").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            rules.append((line.startswith("!"), line.removeprefix("!").rstrip("/")))
+    return rules
+
+
+def _matches(relative: str, pattern: str) -> bool:
+    """Docker's matching: `*` and `?` stay within one path segment, `**` crosses them, and a pattern that matches a
+    folder matches everything under it."""
+    regex = (re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*\*", ".*")
+             .replace(r"\*", "[^/]*").replace(r"\?", "[^/]"))
+    return re.fullmatch(f"{regex}(?:/.*)?", relative) is not None
+
+
+def _in_context(relative: str, rules: list[tuple[bool, str]]) -> bool:
+    allowed = True
+    for allow, pattern in rules:
+        if _matches(relative, pattern):
+            allowed = allow
+    return allowed
+
+
+def _runtime_copies() -> list[tuple[list[str], str]]:
+    """(sources, destination) of every COPY of the runtime stage that reads the build context."""
+    text = re.sub(r"\\\n\s*", " ", (IMAGE / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    runtime = lines[max(i for i, line in enumerate(lines) if line.upper().startswith("FROM ")):]
+    copies = []
+    for line in runtime:
+        if line.upper().startswith("COPY ") and "--from=" not in line:
+            *sources, destination = line.split()[1:]
+            copies.append((sources, destination))
+    return copies
+
+
+@pytest.fixture(scope="module")
+def image_program(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """/opt/program as the Dockerfile builds it, under a temporary root."""
+    root = tmp_path_factory.mktemp("image")
+    rules = _ignore_rules()
+    for sources, destination in _runtime_copies():
+        target = root / (Path(PROGRAM) / destination).relative_to("/")
+        for source in sources:
+            for path in sorted(PROJECT_ROOT.glob(source.rstrip("/"))):
+                files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+                for file in files:
+                    relative = file.relative_to(PROJECT_ROOT).as_posix()
+                    if not _in_context(relative, rules):
+                        continue
+                    inside = file.relative_to(path).as_posix() if path.is_dir() else file.name
+                    final = target / inside if destination.endswith("/") or path.is_dir() else target
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(file, final)
+    return root / Path(PROGRAM).relative_to("/")
+
+
+def _run(program: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "QUEUE_URL")}
+    return subprocess.run([sys.executable, *args], cwd=program, env={**clean, **(env or {})}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_the_context_holds_the_image_code_and_the_shared_job_modules_but_no_handler_or_state() -> None:
+    rules = _ignore_rules()
+
+    for wanted in ("containers/inference/serve.py", "containers/inference/queue_worker/consumer.py",
+                   "containers/inference/server/app.py", "lambdas/jobs.py", "lambdas/contract.py"):
+        assert _in_context(wanted, rules), wanted
+    for unwanted in ("lambdas/worker/handler.py", "state/local/compute.tfstate", ".venv/bin/python",
+                     "tests/conftest.py", "containers/inference/server/__pycache__/app.cpython-311.pyc"):
+        assert not _in_context(unwanted, rules), unwanted
+
+
+def test_the_image_has_every_module_the_work_command_imports(image_program: Path) -> None:
+    assert sorted(p.name for p in (image_program / "lambdas").iterdir()) == sorted(
+        p.name for p in (PROJECT_ROOT / "lambdas").glob("*.py"))
+
+    started = _run(image_program, "serve.py", "work")
+
+    assert started.returncode != 0
+    assert "environment variable QUEUE_URL is not set" in started.stderr, started.stderr[-2000:]
+
+
+def test_the_health_check_of_the_task_definition_runs_in_the_image(image_program: Path, tmp_path: Path) -> None:
+    checked = _run(image_program, "-m", "queue_worker.health", env={"HEALTH_FILE": str(tmp_path / "health")})
+
+    assert checked.returncode == 1 and "no heartbeat file" in checked.stderr
