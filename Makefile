@@ -14,6 +14,7 @@ PIPENV_VERSION := 2026.10.3
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .build/pipenv/bin/pipenv)
 VENV_PY := .venv/bin/python
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 # The operators' CLI (tools/pipeline/): ./pipeline --help
 PIPELINE := ./pipeline
 
@@ -74,8 +75,11 @@ format: install ## ruff format over the whole tree (line length 120, pyproject.t
 serve-model: install ## run the inference server on 127.0.0.1:8080 (trains the example model into .build/model/ on first use)
 	$(VENV_PY) -m containers.inference.serve --train-if-missing --model-dir .build/model --host 127.0.0.1 --port 8080
 
-bench-model: install ## model server throughput and p50/p99 latency on loopback (measured, not asserted)
-	$(VENV_PY) benchmarks/model_server.py
+bench-model: install ## the model server against FastAPI and Flask peers: req/s, p50/p99, memory (BENCH_ARGS="--reps 5")
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; }; } \
+	  || { echo "bench-model needs wrk: apt-get install wrk (Debian, Ubuntu) or brew install wrk (macOS)"; exit 1; }
+	$(VENV_PY) benchmarks/model_server.py $(BENCH_ARGS)
 
 bench-batch: install ## batch mode on one task: records/s and peak memory at 100k and 1M records (measured, not asserted)
 	$(VENV_PY) benchmarks/batch_job.py

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -121,3 +122,47 @@ def http_request(
             return HttpAnswer(response.status, dict(response.headers), json.loads(response.read()))
     except urllib.error.HTTPError as error:
         return HttpAnswer(error.code, dict(error.headers), json.loads(error.read()))
+
+
+def worker_pids(server: RunningServer) -> set[int]:
+    """The gunicorn workers: children of the master, which serve.py became (exec keeps the pid)."""
+    found = subprocess.run(["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True).stdout
+    return {int(pid) for pid in found.split()}
+
+
+def wait_for_workers(server: RunningServer, count: int, timeout: float = STARTUP_SECONDS) -> set[int]:
+    """Wait until `count` workers have loaded the model (each logs "model loaded" once)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        loaded = sum('"model loaded"' in line for line in server.log_lines())
+        pids = worker_pids(server)
+        if loaded >= count and len(pids) == count:
+            return pids
+        time.sleep(0.1)
+    pytest.fail(f"{count} workers not ready in {timeout}s:\n{server.log_path.read_text()}")
+
+
+def connection_owners(server: RunningServer, client_ports: list[int]) -> list[int]:
+    """For each client port, the pid of the worker holding the server side of that connection.
+
+    /proc/net/tcp maps the server-side socket (local port = the server's, remote port = the client's) to an
+    inode; the worker whose file descriptors include that socket holds the connection.
+    """
+    server_port = urlsplit(server.url).port
+    inodes: dict[int, str] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        remote_port = int(fields[2].split(":")[1], 16)
+        if local_port == server_port and remote_port in client_ports and fields[3] == "01":  # ESTABLISHED
+            inodes[remote_port] = fields[9]
+    holders: dict[str, int] = {}
+    for pid in worker_pids(server):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                holders[target[len("socket:[") : -1]] = pid
+    return [holders.get(inodes.get(port, ""), 0) for port in client_ports]

@@ -167,6 +167,47 @@ def test_every_log_line_is_a_json_object_and_requests_are_logged_with_their_stat
     assert any(line["message"] == "model loaded" for line in lines)
 
 
+def test_an_access_log_line_names_the_request_and_carries_the_callers_trace_id(
+    model_server: RunningServer,
+) -> None:
+    trace_id = "Root=1-67891233-abcdef012345678912345678"
+    address = urlsplit(model_server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=10)
+    body = json.dumps({"instances": [SETOSA]}).encode()
+    connection.request(
+        "POST",
+        "/invocations",
+        body=body,
+        headers={"Content-Type": "application/json", "X-Amzn-Trace-Id": trace_id, "User-Agent": "probe/1"},
+    )
+    response = connection.getresponse()
+    size = len(response.read())
+    connection.close()
+    deadline = time.monotonic() + 5
+    lines: list[dict] = []
+    while time.monotonic() < deadline and not lines:
+        lines = [
+            line
+            for line in map(json.loads, filter(str.strip, model_server.log_lines()))
+            if line.get("trace_id") == trace_id
+        ]
+        time.sleep(0.05)
+
+    assert lines, "no access log line with the trace id"
+    line = lines[0]
+    assert {key: line[key] for key in ("logger", "message", "method", "path", "status", "user_agent")} == {
+        "logger": "gunicorn.access",
+        "message": "request",
+        "method": "POST",
+        "path": "/invocations",
+        "status": 200,
+        "user_agent": "probe/1",
+    }
+    assert line["response_bytes"] == size
+    assert line["remote_addr"] == "127.0.0.1"
+    assert isinstance(line["duration_ms"], int)
+
+
 def test_sigterm_lets_an_in_flight_request_finish_and_exits_zero(model_dir: Path, start_model_server) -> None:
     server = start_model_server(model_dir, workers=1)
     address = (urlsplit(server.url).hostname, urlsplit(server.url).port)

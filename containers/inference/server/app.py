@@ -6,7 +6,6 @@ and the image stays small. `create_app(model_dir)` is the one entry point (gunic
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -14,6 +13,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from .model import LoadedModel, ModelLoadError, load_model
 from .payload import JSON_LINES_TYPE, JSON_TYPE, PayloadError, media_type, parse_instances
@@ -98,7 +99,8 @@ class InferenceApp:
         except Exception:  # a bug, not bad input: keep the worker alive and say so
             log.exception("unhandled error", extra={"fields": {"path": environ.get("PATH_INFO")}})
             response = error(500, "internal error")
-        body = response.body if isinstance(response.body, bytes) else json.dumps(response.body).encode()
+        # orjson: a tenth of json.dumps' time on 100 predictions; bytes are a body already encoded (JSON lines)
+        body = response.body if isinstance(response.body, bytes) else orjson.dumps(response.body)
         headers = [
             ("Content-Type", response.content_type),
             ("Content-Length", str(len(body))),
@@ -138,10 +140,8 @@ class InferenceApp:
         )
         if media_type(content_type) == JSON_LINES_TYPE and media_type(environ.get("HTTP_ACCEPT", "")) != JSON_TYPE:
             # Batch Transform (SplitType Line, AssembleWith Line): one output line per input line, in order.
-            lines = "".join(json.dumps(prediction) + "\n" for prediction in self.model.predict(rows))
-            return Response(
-                200, lines.encode(), [("X-Model-Version", self.model.version)], content_type=JSON_LINES_TYPE
-            )
+            lines = b"".join(orjson.dumps(prediction) + b"\n" for prediction in self.model.predict(rows))
+            return Response(200, lines, [("X-Model-Version", self.model.version)], content_type=JSON_LINES_TYPE)
         return Response(
             200,
             {

