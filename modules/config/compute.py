@@ -10,6 +10,7 @@ limits, Time budgets). The numbers come from modules/limits.py.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
@@ -423,19 +424,21 @@ class ComputeConfig(StrictModel):
         lambdas, model = self.lambdas, self.model_timeout_seconds
         worker_timeout = lambdas.sizing(WORKER).timeout_seconds
         per_job = model + JOB_OVERHEAD_SECONDS
-        if per_job > worker_timeout:
+        # The handler starts a job only while at least a job's time is left (lambdas/worker/handler.py), and some
+        # time has always passed when it looks: a timeout equal to the jobs' time defers the last job every time.
+        if per_job >= worker_timeout:
             problems.append(
-                f"compute.model_timeout_seconds: {model} s plus {JOB_OVERHEAD_SECONDS} s per job is more "
+                f"compute.model_timeout_seconds: {model} s plus {JOB_OVERHEAD_SECONDS} s per job is not less "
                 f"than the worker's timeout of {worker_timeout} s ({lambdas.timeout_field(WORKER)}): no "
                 "job could ever finish; lower the model timeout or raise the worker's timeout"
             )
-        elif lambdas.worker_batch_size * per_job > worker_timeout:
+        elif lambdas.worker_batch_size * per_job >= worker_timeout:
             problems.append(
                 f"compute.lambdas.worker_batch_size: a batch of {lambdas.worker_batch_size} jobs run one after another "
                 f"needs {lambdas.worker_batch_size} x ({model} s model timeout + {JOB_OVERHEAD_SECONDS} s) = "
-                f"{lambdas.worker_batch_size * per_job} s, more than the worker's timeout of {worker_timeout} s "
+                f"{lambdas.worker_batch_size * per_job} s, not less than the worker's timeout of {worker_timeout} s "
                 f"({lambdas.timeout_field(WORKER)}): on a slow model, jobs are handed back unstarted until they reach "
-                f"the dead-letter queue; allowed: at most {worker_timeout // per_job} jobs, or a lower "
+                f"the dead-letter queue; allowed: at most {math.ceil(worker_timeout / per_job) - 1} jobs, or a lower "
                 "compute.model_timeout_seconds, or a longer worker timeout (queues' visibility timeout >= 6x it)"
             )
         drain = LONG_POLL_SECONDS + per_job

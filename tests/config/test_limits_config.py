@@ -91,9 +91,18 @@ def test_a_payload_limit_within_every_route_is_used_as_configured(tmp_path):
 def test_a_model_timeout_no_worker_invocation_can_fit_is_refused(tmp_path):
     message = _refused(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 29"))
     assert (
-        "compute.model_timeout_seconds: 29 s plus 2 s per job is more than the worker's timeout of 30 s "
+        "compute.model_timeout_seconds: 29 s plus 2 s per job is not less than the worker's timeout of 30 s "
         "(compute.lambdas.functions.worker.timeout_seconds): no job could ever finish"
     ) in message
+
+
+def test_a_job_time_equal_to_the_worker_timeout_is_refused(tmp_path):
+    """The handler starts a job only while a whole job's time is left, and some time has always passed by then: a
+    timeout exactly equal to one job's time would hand every record back until it reached the dead-letter queue."""
+    message = _refused(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 28"))
+    assert "compute.model_timeout_seconds: 28 s plus 2 s per job is not less than the worker's timeout of 30 s" in (
+        message
+    )
 
 
 def test_a_batch_the_worker_cannot_finish_in_its_timeout_is_refused(tmp_path):
@@ -101,9 +110,19 @@ def test_a_batch_the_worker_cannot_finish_in_its_timeout_is_refused(tmp_path):
     message = _refused(tmp_path, _with(DEV, "compute.lambdas", "worker_batch_size = 5"))
     assert (
         "compute.lambdas.worker_batch_size: a batch of 5 jobs run one after another needs 5 x (10 s model timeout "
-        "+ 2 s) = 60 s, more than the worker's timeout of 30 s"
+        "+ 2 s) = 60 s, not less than the worker's timeout of 30 s"
     ) in message
     assert "allowed: at most 2 jobs" in message
+
+
+def test_a_batch_that_exactly_fills_the_worker_timeout_is_refused(tmp_path):
+    text = (
+        _with(DEV, "compute.lambdas", "worker_batch_size = 2")
+        + "\n[compute.lambdas.functions.worker]\ntimeout_seconds = 24\n"
+    )
+    message = _refused(tmp_path, text)
+    assert "2 x (10 s model timeout + 2 s) = 24 s, not less than the worker's timeout of 24 s" in message
+    assert "allowed: at most 1 jobs" in message
 
 
 def test_a_function_behind_the_api_that_outlives_the_integration_is_refused(tmp_path):
