@@ -12,6 +12,7 @@ where a service states the exact byte count (an API's length constraint, a servi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -412,6 +413,27 @@ def modes_of(setting: str) -> tuple[EndpointMode, ...]:
 
 
 MODE_SPECIFIC_SETTINGS = frozenset(setting for rules in ENDPOINT_MODES.values() for setting in rules.settings)
+
+
+# --- ports ---------------------------------------------------------------------------------------------------
+
+HTTPS_PORT = 443  # AWS APIs (interface endpoints, S3) and a load balancer's TLS listener
+HTTP_PORT = 80  # a load balancer's plain listener (internal, without a certificate)
+
+
+# --- queue and topic names -----------------------------------------------------------------------------------
+
+FIFO_SUFFIX = ".fifo"  # SQS and SNS: a FIFO queue's or topic's name must end with it
+DEAD_LETTER_SUFFIX = "-dlq"  # the pipeline's name for a queue's dead-letter queue, before any .fifo
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.fifo)?$")  # what SQS accepts (the length is SQS_QUEUE_NAME)
+
+
+def dead_letter_queue_name(name: str) -> str:
+    """The dead-letter queue of queue NAME: `<name>-dlq`, keeping a .fifo suffix last (SQS requires it there).
+
+    The one naming rule of the config schema (which checks the names' lengths) and the queue construct."""
+    base = name.removesuffix(FIFO_SUFFIX)
+    return f"{base}{DEAD_LETTER_SUFFIX}{FIFO_SUFFIX if name.endswith(FIFO_SUFFIX) else ''}"
 
 
 # --- name lengths -------------------------------------------------------------------------------------------

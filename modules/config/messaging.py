@@ -12,13 +12,17 @@ from pydantic import Field, field_validator, model_validator
 
 from lambdas.contract import ATTR_MODEL, ATTR_PRIORITY, PRIORITIES
 from modules.config.base import StrictModel
-from modules.limits import SQS_QUEUE_NAME, name_problem
+from modules.limits import (
+    DEAD_LETTER_SUFFIX,
+    FIFO_SUFFIX,
+    QUEUE_NAME,
+    SQS_QUEUE_NAME,
+    dead_letter_queue_name,
+    name_problem,
+)
 
 FILTER_ATTRIBUTES = (ATTR_MODEL, ATTR_PRIORITY)
-FIFO_SUFFIX = ".fifo"
-DEAD_LETTER_SUFFIX = "-dlq"
 MAX_QUEUE_NAME = SQS_QUEUE_NAME.value  # including the .fifo suffix
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.fifo)?$")
 SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
 # The queue of an asynchronous endpoint's notifications (messaging stack): no work queue may take its name.
 ASYNC_NOTIFICATIONS = "async-notifications"
@@ -26,9 +30,8 @@ ASYNC_NOTIFICATIONS = "async-notifications"
 
 def physical_queue_name(name_prefix: str, name: str, *, dead_letter: bool = False) -> str:
     """`<project>-<environment>-<name>[-dlq][.fifo]`: the .fifo suffix must stay last."""
-    base = name.removesuffix(FIFO_SUFFIX)
-    suffix = FIFO_SUFFIX if name.endswith(FIFO_SUFFIX) else ""
-    return f"{name_prefix}-{base}{DEAD_LETTER_SUFFIX if dead_letter else ''}{suffix}"
+    physical = f"{name_prefix}-{name}"
+    return dead_letter_queue_name(physical) if dead_letter else physical
 
 
 class QueueConfig(StrictModel):

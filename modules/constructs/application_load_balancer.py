@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from constructs import Construct
 
 from modules import aws
-from modules.limits import LOAD_BALANCER_NAME, TARGET_GROUP_NAME
+from modules.limits import HTTP_PORT, HTTPS_PORT, LOAD_BALANCER_NAME, TARGET_GROUP_NAME
 
-HTTP_PORT, HTTPS_PORT = 80, 443
 MAX_NAME = min(LOAD_BALANCER_NAME.value, TARGET_GROUP_NAME.value)  # one name serves both
 
 

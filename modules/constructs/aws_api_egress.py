@@ -15,8 +15,8 @@ from types import MappingProxyType
 from constructs import Construct
 
 from modules import aws
+from modules.limits import HTTPS_PORT
 
-HTTPS_PORT = 443
 WHOLE_INTERNET = ("0.0.0.0/0", "::/0")
 # Destination names: the default rule ids end with them and the default descriptions show them.
 INTERNET, VPC_ENDPOINTS, S3_GATEWAY = "internet", "vpc-endpoints", "s3-gateway"

@@ -14,12 +14,12 @@ from constructs import Construct
 
 from modules import aws
 from modules.constructs.aws_api_egress import (
-    HTTPS_PORT,
     S3_GATEWAY,
     VPC_ENDPOINTS,
     allow_https_to_aws_apis,
     aws_api_egress_problems,
 )
+from modules.limits import HTTPS_PORT
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,7 +6,6 @@ TLS, and alarms on a non-empty DLQ and on messages waiting too long.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 
 from constructs import Construct
@@ -18,11 +17,9 @@ from modules.constructs.policy_statements import (
     policy_document,
     statement,
 )
-from modules.limits import SQS_QUEUE_NAME
+from modules.limits import FIFO_SUFFIX, QUEUE_NAME, SQS_QUEUE_NAME, dead_letter_queue_name
 
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]+(\.fifo)?$")
 MAX_QUEUE_NAME = SQS_QUEUE_NAME.value
-FIFO_SUFFIX = ".fifo"
 DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, the SQS maximum: time to inspect and redrive
 MAX_RETENTION_SECONDS = 1_209_600
 KMS_DATA_KEY_REUSE_SECONDS = 300  # the SQS default: fewer KMS calls, a key is never reused for long
@@ -159,12 +156,6 @@ class EncryptedQueue(Construct):
                 ok_actions=actions,
             ),
         }
-
-
-def dead_letter_queue_name(name: str) -> str:
-    """`<name>-dlq`, keeping a .fifo suffix last (SQS requires it there)."""
-    base = name.removesuffix(FIFO_SUFFIX)
-    return f"{base}-dlq{FIFO_SUFFIX if name.endswith(FIFO_SUFFIX) else ''}"
 
 
 def _validate(id_: str, props: EncryptedQueueProps) -> None:

@@ -18,9 +18,9 @@ from modules.constructs.policy_statements import (
     policy_document,
     statement,
 )
+from modules.limits import FIFO_SUFFIX
 
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-FIFO_SUFFIX = ".fifo"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,7 +23,6 @@ from modules.config.api import SERVICE_BACKENDS
 from modules.constructs.api_alarms import ApiAlarms, ApiAlarmsProps
 from modules.constructs.api_route import ApiRoute, ApiRouteProps
 from modules.constructs.egress_security_group import EgressSecurityGroup, EgressSecurityGroupProps
-from modules.constructs.encrypted_queue import dead_letter_queue_name
 from modules.constructs.http_api import HttpApi, HttpApiProps
 from modules.constructs.pipeline_dashboard import (
     Graph,
@@ -32,6 +31,7 @@ from modules.constructs.pipeline_dashboard import (
     Section,
     variant_comparison,
 )
+from modules.limits import dead_letter_queue_name
 from modules.stacks.base import PipelineStack
 
 if TYPE_CHECKING:  # the producers' classes, for the typed parameters only (no import at run time)

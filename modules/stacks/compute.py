@@ -22,7 +22,7 @@ from modules.config.batch import BATCH_FUNCTIONS
 from modules.constructs.application_load_balancer import (
     ApplicationLoadBalancer,
 )
-from modules.constructs.aws_api_egress import HTTPS_PORT, allow_https_to_aws_apis
+from modules.constructs.aws_api_egress import allow_https_to_aws_apis
 from modules.constructs.ecs_cluster import EcsCluster, EcsClusterProps
 from modules.constructs.fargate_service import FargateService, FargateServiceProps
 from modules.constructs.lambda_function import LambdaFunction
@@ -43,6 +43,7 @@ from modules.constructs.service_deployment_alarms import (
     ServiceDeploymentAlarmsProps,
 )
 from modules.constructs.sqs_event_source import SqsEventSource, SqsEventSourceProps
+from modules.limits import HTTPS_PORT
 from modules.stacks.base import PipelineStack
 from modules.stacks.model_load_balancer import model_load_balancer, model_load_balancer_outputs
 from modules.stacks.pipeline_function import pipeline_function
