@@ -19,6 +19,7 @@ from modules import aws
 from modules.config import PipelineConfig
 from modules.config.api import ROUTED_FUNCTIONS
 from modules.config.batch import BATCH_FUNCTIONS
+from modules.config.fargate import LoadBalancerConfig
 from modules.constructs.application_load_balancer import (
     ApplicationLoadBalancer,
 )
@@ -85,9 +86,26 @@ class InferenceService:
     listener_arn: str  # the listener that forwards to the service (the API's VPC link integrates with it)
     security_group_id: str  # the load balancer's security group
     url: str  # base URL for MODEL_URL: https://<tls_server_name> with a certificate, else http://<dns name>
-    service: FargateService
+    service: FargateService | None  # None on EKS (the pods are a Deployment, not a Terraform resource)
     alb: ApplicationLoadBalancer
     tls_server_name: str | None = None  # the name the listener's certificate carries (None: plain HTTP)
+
+    @classmethod
+    def behind(
+        cls, alb: ApplicationLoadBalancer, balancer: LoadBalancerConfig, service: FargateService | None
+    ) -> InferenceService:
+        """The service as other stacks reach it through ALB, the same on Fargate and EKS. With a certificate only
+        its name verifies: the load balancer's own DNS name is not on the certificate."""
+        host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
+        return cls(
+            load_balancer=alb.load_balancer,
+            listener_arn=alb.listener_arn,
+            security_group_id=alb.security_group_id,
+            url=f"{alb.protocol}://{host}",
+            service=service,
+            alb=alb,
+            tls_server_name=balancer.tls_server_name,
+        )
 
 
 class ComputeStack(PipelineStack):
@@ -518,17 +536,7 @@ class ComputeStack(PipelineStack):
             load_balancer_arn_suffix=alb.load_balancer.arn_suffix,
             target_group_arn_suffix=alb.target_group.arn_suffix,
         )
-        # With a certificate only its name verifies: the load balancer's own DNS name is not on the certificate.
-        host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
-        return InferenceService(
-            load_balancer=alb.load_balancer,
-            listener_arn=alb.listener_arn,
-            security_group_id=alb.security_group_id,
-            url=f"{alb.protocol}://{host}",
-            service=service,
-            alb=alb,
-            tls_server_name=balancer.tls_server_name,
-        )
+        return InferenceService.behind(alb, balancer, service)
 
     def _queue_worker(self) -> FargateService | None:
         """The image's queue consumer (`serve.py work`) on its one queue: FARGATE base plus FARGATE_SPOT weight, a

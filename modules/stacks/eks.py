@@ -221,16 +221,7 @@ class EksStack(PipelineStack):
                 referenced_security_group_id=alb.security_group_id,
                 description=f"the inference load balancer to the model server pods on {contract.MODEL_SERVER_PORT}",
             )
-        host = balancer.tls_server_name if balancer.tls else alb.load_balancer.dns_name
-        return InferenceService(
-            load_balancer=alb.load_balancer,
-            listener_arn=alb.listener_arn,
-            security_group_id=alb.security_group_id,
-            url=f"{alb.protocol}://{host}",
-            service=None,
-            alb=alb,
-            tls_server_name=balancer.tls_server_name,
-        )
+        return InferenceService.behind(alb, balancer, None)
 
     # --- pod identity -------------------------------------------------------------------------------------------
 
