@@ -13,6 +13,9 @@ PIPENV_VERSION := 2026.10.3
 # pipenv from PATH, else a private copy under .build/ (works where the system pip is locked by PEP 668)
 PIPENV := $(shell command -v pipenv 2>/dev/null || echo .build/pipenv/bin/pipenv)
 VENV_PY := .venv/bin/python
+# Synth runs optimized (-O, as cdktf.json's app): jsii's generated bindings check every argument with typeguard
+# while __debug__ is on (jsii documents -O to skip them; a third of synth's Python time). The tests keep them on.
+SYNTH := $(VENV_PY) -O main.py
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 # The operators' CLI (tools/pipeline/): ./pipeline --help
@@ -32,6 +35,9 @@ help: ## list the targets
 
 .venv/.synced: Pipfile.lock | $(PIPENV)
 	$(PIPENV) sync --dev
+	@# the optimized bytecode SYNTH reads (pip compiles only the plain kind; where PYTHONDONTWRITEBYTECODE is
+	@# set no run would ever write it, and every synth would compile the 700 MB of provider bindings it imports)
+	$(VENV_PY) -O -m compileall -q -j 0 "$$($(VENV_PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
 	touch $@
 
 node_modules/.synced: package-lock.json
@@ -47,7 +53,7 @@ install: .venv/.synced node_modules/.synced ## install the pinned Python and Nod
 endif
 
 synth: install ## synthesize every stack of PIPELINE_ENV (default local) into cdktf.out/ and print a table
-	$(VENV_PY) main.py
+	$(SYNTH)
 
 diff: install ## plan PIPELINE_ENV (required) on its AWS account, every stack or STACKS="api compute"; says env, account, region first
 	$(VENV_PY) -m tools.deploy_guard diff $(STACKS)
@@ -106,7 +112,7 @@ bench-plan-review: install ## plan review time on plans of thousands of resource
 	$(VENV_PY) benchmarks/plan_review.py
 
 drift: install ## refresh-only plan of every stack of PIPELINE_ENV (local: the emulator deployment), reviewed; exit 2 on drift
-	@if [ "$${PIPELINE_ENV:-local}" != local ]; then $(VENV_PY) main.py; fi
+	@if [ "$${PIPELINE_ENV:-local}" != local ]; then $(SYNTH); fi
 	$(VENV_PY) -m tools.plan_review.drift
 
 plan-local: install ## plan every stack against the local deployment (CONFIG=changed.toml to plan a change) and review it
@@ -126,15 +132,15 @@ verify-local: install ## the same checks on the local deployment of deploy-local
 	$(VENV_PY) -m tools.release verify --local
 
 access-check: install ## synth PIPELINE_ENV, then prove offline that its policies allow every runtime AWS call
-	$(VENV_PY) main.py
+	$(SYNTH)
 	$(VENV_PY) -m tools.access_check
 
 k8s-validate: install ## EKS environments: synth PIPELINE_ENV, then validate its Kubernetes manifests offline
-	$(VENV_PY) main.py
+	$(SYNTH)
 	$(VENV_PY) -m tools.kubernetes validate
 
 k8s-apply: install ## EKS environments: synth, validate, kubectl apply the manifests in order (DRY_RUN=server to only ask the API server)
-	$(VENV_PY) main.py
+	$(SYNTH)
 	$(VENV_PY) -m tools.kubernetes apply --dry-run=$(or $(DRY_RUN),none)
 
 k8s-install: install ## EKS environments: install the pinned cluster add-ons with Helm (KEDA; the AWS Load Balancer Controller on node groups: VPC_ID=...)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-import sys
+from typing import TYPE_CHECKING
 
-from modules.config import PipelineConfig
-from modules.synth_run import run
+from modules.synth_run import cli
+
+if TYPE_CHECKING:  # run() imports the config while the provider's assembly loads
+    from modules.config import PipelineConfig
+
+# The stack modules compose() imports for every environment: `make synth` imports them while the provider's
+# assembly loads (modules/provider_load.py). Not the EKS stack: it loads cdk8s's own assembly, so it waits.
+STACK_MODULES = tuple(
+    f"modules.stacks.{name}"
+    for name in ("state", "network", "registry", "storage", "messaging", "compute", "inference", "batch", "api")
+)
 
 
 def compose(app, config: PipelineConfig) -> dict:
@@ -50,4 +59,4 @@ def compose(app, config: PipelineConfig) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(run(compose))
+    cli(compose, preload=STACK_MODULES)

@@ -4,6 +4,9 @@ folder is replaced only after a successful synth, and a table summarises what wa
 
 from __future__ import annotations
 
+import atexit
+import gc
+import importlib
 import json
 import os
 import shutil
@@ -11,8 +14,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from modules.config import ConfigError, PipelineConfig, config_path_from_env, load_config
+from modules.cross_stack_outputs import reveal_in_synth_output
+from modules.provider_load import ProviderLoad
+
+if TYPE_CHECKING:  # imported by run() only once the provider's assembly has started loading
+    from modules.config import PipelineConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXIT_CONFIG_ERROR = 2
@@ -80,7 +88,7 @@ def synthesize(
     compose: Callable[[object, PipelineConfig], None], config: PipelineConfig, outdir: Path
 ) -> list[StackSummary]:
     """Build every stack into a temporary sibling of OUTDIR, then swap it in; OUTDIR is untouched on failure."""
-    from cdktf import App  # imported here so that a config error exits before jsii starts
+    from cdktf import App  # imported here: importing this module starts no jsii process
 
     outdir = outdir.resolve()
     building = outdir.with_name(f".{outdir.name}.building-{os.getpid()}")
@@ -89,6 +97,7 @@ def synthesize(
         app = App(outdir=str(building), context=cdktf_context())
         compose(app, config)
         app.synth()
+        reveal_in_synth_output(building)
         rows = summarize(building)
         _swap_into_place(building, outdir)
     finally:
@@ -108,14 +117,27 @@ def print_table(rows: list[StackSummary], config: PipelineConfig, outdir: Path, 
     Console(width=160).print(table)
 
 
-def run(compose: Callable[[object, PipelineConfig], None]) -> int:
-    """The whole `python main.py`: load config, synth, print; exit 2 with one line on bad input."""
+def run(compose: Callable[[object, PipelineConfig], None], preload: tuple[str, ...] = ()) -> int:
+    """The whole `python main.py`: load config, synth, print; exit 2 with one line on bad input.
+
+    The provider's assembly loads on a thread while the config is imported and validated and the PRELOAD modules
+    (compose's own, which must not call jsii on import) are imported (modules/provider_load.py); a config error is
+    printed at once, and the process exits once that load has ended (at most about 2 s).
+    """
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    provider = ProviderLoad()
+    from modules.config import ConfigError, config_path_from_env, load_config
+
     outdir = Path(os.environ.get("CDKTF_OUTDIR") or PROJECT_ROOT / "cdktf.out")
     try:
         path = config_path_from_env()
         config = load_config(path)
         source = path.name
+        import rich.table  # noqa: F401 - the table's import, also while the provider loads
+
+        for module in preload:
+            importlib.import_module(module)
+        provider.wait()
         rows = synthesize(compose, config, outdir)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -123,9 +145,41 @@ def run(compose: Callable[[object, PipelineConfig], None]) -> int:
     except ValueError as exc:  # a construct refused a combination the schema could not see
         print(f"error: {path}: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
+    finally:
+        provider.join()  # after an error too: the jsii process is stopped only once the load has answered
     try:
         shown = outdir.relative_to(Path.cwd())
     except ValueError:
         shown = outdir
     print_table(rows, config, shown, source)
     return 0
+
+
+def cli(compose: Callable[[object, PipelineConfig], None], preload: tuple[str, ...] = ()) -> NoReturn:
+    """`python main.py`: run() in a process that lives for one synth, so it skips what only long-lived ones need.
+
+    - No cyclic garbage collection: a synth builds a few hundred thousand objects that all live until it ends
+      (provider classes, jsii proxies), and the collector kept walking them: 0.1 s of every synth (`make bench`).
+      Reference counting still frees everything that is not in a cycle.
+    - No interpreter teardown (exit_without_teardown).
+
+    Only for the command line: pytest and the tools call synthesize(), in processes that have more to do.
+    """
+    gc.disable()
+    exit_without_teardown(run(compose, preload))
+
+
+def exit_without_teardown(code: int) -> NoReturn:
+    """End the process with CODE: run the exit handlers (jsii's stops the Node process and removes the copy of its
+    runtime in the temporary folder), flush, then leave without the interpreter's teardown.
+
+    Why: a synth leaves about a million objects behind (the provider bindings' classes, jsii's object map), and
+    tearing them down one by one took 0.2-0.3 s of every `make synth` (measured with `make bench`) for a process
+    that is ending anyway. Every file the synth wrote is closed by then (cdktf writes synchronously, ours use
+    write_text), and the provider thread has been joined. tests/test_synth_cli.py checks that no Node process and no
+    temporary folder is left behind.
+    """
+    atexit._run_exitfuncs()  # noqa: SLF001 - the handlers os._exit skips (undocumented, in every Python 3)
+    sys.stdout.flush()  # what the table and the handlers printed: os._exit does not flush
+    sys.stderr.flush()
+    os._exit(code)

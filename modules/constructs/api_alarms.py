@@ -14,7 +14,6 @@ from modules import aws
 from modules.constructs.alarm_settings import health_alarm_problems, notifying_alarm_settings
 from modules.defaults import ALARM_PERIOD_SECONDS
 
-_alarm = aws.cloudwatch_metric_alarm
 API_NAMESPACE = "AWS/ApiGateway"
 
 
@@ -44,11 +43,11 @@ class ApiAlarms(Construct):
         dimensions = {"ApiId": props.api_id, "Stage": props.stage_name}
         common = notifying_alarm_settings(props.alarm_topic_arn)
 
-        def metric(query_id: str, name: str) -> _alarm.CloudwatchMetricAlarmMetricQuery:
-            return _alarm.CloudwatchMetricAlarmMetricQuery(
+        def metric(query_id: str, name: str) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery:
+            return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
                 id=query_id,
                 return_data=False,
-                metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
+                metric=aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric(
                     namespace=API_NAMESPACE,
                     metric_name=name,
                     dimensions=dimensions,
@@ -58,7 +57,7 @@ class ApiAlarms(Construct):
             )
 
         self.alarms = {
-            "5xx-rate": _alarm.CloudwatchMetricAlarm(
+            "5xx-rate": aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
                 self,
                 "server-error-rate",
                 alarm_name=f"{props.name}-5xx-rate",
@@ -67,7 +66,7 @@ class ApiAlarms(Construct):
                 metric_query=[
                     metric("errors", "5xx"),
                     metric("requests", "Count"),
-                    _alarm.CloudwatchMetricAlarmMetricQuery(
+                    aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
                         id="rate",
                         label="5xx share (%)",
                         return_data=True,
@@ -78,7 +77,7 @@ class ApiAlarms(Construct):
             )
         }
         for metric_name in ("Latency", "IntegrationLatency"):
-            self.alarms[f"{metric_name}-p99"] = _alarm.CloudwatchMetricAlarm(
+            self.alarms[f"{metric_name}-p99"] = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
                 self,
                 f"{metric_name.lower()}-p99",
                 alarm_name=f"{props.name}-{metric_name}-p99",

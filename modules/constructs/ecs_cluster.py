@@ -16,8 +16,6 @@ from constructs import Construct
 from modules import aws
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 
-_ecs = aws.ecs_cluster
-
 
 @dataclass(frozen=True, kw_only=True)
 class EcsClusterProps:
@@ -47,16 +45,16 @@ class EcsCluster(Construct):
             retention_days=props.log_retention_days,
             kms_key_arn=props.kms_key_arn,
         )
-        self.cluster = _ecs.EcsCluster(
+        self.cluster = aws.ecs_cluster.EcsCluster(
             self,
             "cluster",
             name=props.name,
-            setting=[_ecs.EcsClusterSetting(name="containerInsights", value="enabled")],
-            configuration=_ecs.EcsClusterConfiguration(
-                execute_command_configuration=_ecs.EcsClusterConfigurationExecuteCommandConfiguration(
+            setting=[aws.ecs_cluster.EcsClusterSetting(name="containerInsights", value="enabled")],
+            configuration=aws.ecs_cluster.EcsClusterConfiguration(
+                execute_command_configuration=aws.ecs_cluster.EcsClusterConfigurationExecuteCommandConfiguration(
                     kms_key_id=props.kms_key_arn,
                     logging="OVERRIDE",
-                    log_configuration=_ecs.EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration(
+                    log_configuration=aws.ecs_cluster.EcsClusterConfigurationExecuteCommandConfigurationLogConfiguration(
                         cloud_watch_encryption_enabled=True, cloud_watch_log_group_name=self.exec_log_group.name
                     ),
                 )

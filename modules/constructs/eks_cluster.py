@@ -19,7 +19,6 @@ from modules.constructs.encrypted_log_group import encrypted_log_group, log_grou
 from modules.constructs.policy_statements import statement
 from modules.constructs.service_roles import assume_role_policy, role_with_policy
 
-_eks = aws.eks_cluster
 # AWS managed policies (arn:<partition>:iam::aws:policy/<name>): maintained by AWS as EKS evolves.
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 AUTO_MODE_CLUSTER_POLICIES = (
@@ -104,39 +103,42 @@ class EksCluster(Construct):
             partition=props.partition,
         ).role
         auto = props.auto_mode and props.auto_mode_settings
-        self.cluster = _eks.EksCluster(
+        self.cluster = aws.eks_cluster.EksCluster(
             self,
             "cluster",
             name=props.name,
             version=props.kubernetes_version,
             role_arn=self.cluster_role.arn,
-            vpc_config=_eks.EksClusterVpcConfig(
+            vpc_config=aws.eks_cluster.EksClusterVpcConfig(
                 subnet_ids=list(props.subnet_ids),
                 endpoint_private_access=True,
                 endpoint_public_access=props.endpoint_public_access,
                 public_access_cidrs=list(props.public_access_cidrs) if props.endpoint_public_access else None,
             ),
-            encryption_config=_eks.EksClusterEncryptionConfig(
-                resources=["secrets"], provider=_eks.EksClusterEncryptionConfigProvider(key_arn=props.kms_key_arn)
+            encryption_config=aws.eks_cluster.EksClusterEncryptionConfig(
+                resources=["secrets"],
+                provider=aws.eks_cluster.EksClusterEncryptionConfigProvider(key_arn=props.kms_key_arn),
             ),
             enabled_cluster_log_types=list(props.log_types),
-            access_config=_eks.EksClusterAccessConfig(
+            access_config=aws.eks_cluster.EksClusterAccessConfig(
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=False
             ),
             # Auto Mode installs and patches its own networking, DNS and storage components.
             bootstrap_self_managed_addons=False if props.auto_mode else None,
-            compute_config=_eks.EksClusterComputeConfig(
+            compute_config=aws.eks_cluster.EksClusterComputeConfig(
                 enabled=True, node_pools=list(AUTO_MODE_NODE_POOLS), node_role_arn=self.node_role.arn
             )
             if auto
             else None,
-            kubernetes_network_config=_eks.EksClusterKubernetesNetworkConfig(
-                elastic_load_balancing=_eks.EksClusterKubernetesNetworkConfigElasticLoadBalancing(enabled=True)
+            kubernetes_network_config=aws.eks_cluster.EksClusterKubernetesNetworkConfig(
+                elastic_load_balancing=aws.eks_cluster.EksClusterKubernetesNetworkConfigElasticLoadBalancing(
+                    enabled=True
+                )
             )
             if auto
             else None,
-            storage_config=_eks.EksClusterStorageConfig(
-                block_storage=_eks.EksClusterStorageConfigBlockStorage(enabled=True)
+            storage_config=aws.eks_cluster.EksClusterStorageConfig(
+                block_storage=aws.eks_cluster.EksClusterStorageConfigBlockStorage(enabled=True)
             )
             if auto
             else None,

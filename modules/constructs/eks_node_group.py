@@ -12,8 +12,6 @@ from constructs import Construct
 
 from modules import aws
 
-_lt = aws.launch_template
-_ng = aws.eks_node_group
 AMI_TYPES = {False: "AL2023_x86_64_STANDARD", True: "AL2023_x86_64_NVIDIA"}
 GPU_TAINT_KEY = "nvidia.com/gpu"
 ROOT_DEVICE = "/dev/xvda"  # the root device of the AL2023 EKS AMIs
@@ -54,19 +52,19 @@ class EksNodeGroup(Construct):
             problems.append(f"capacity_type must be ON_DEMAND or SPOT, got {props.capacity_type!r}")
         if problems:
             raise ValueError(f"{id_}: " + "; ".join(problems))
-        self.launch_template = _lt.LaunchTemplate(
+        self.launch_template = aws.launch_template.LaunchTemplate(
             self,
             "launch-template",
             name=props.name,
             update_default_version=True,
             description=f"{props.name}: IMDSv2 only (hop limit 1), encrypted root volume",
-            metadata_options=_lt.LaunchTemplateMetadataOptions(
+            metadata_options=aws.launch_template.LaunchTemplateMetadataOptions(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),
             block_device_mappings=[
-                _lt.LaunchTemplateBlockDeviceMappings(
+                aws.launch_template.LaunchTemplateBlockDeviceMappings(
                     device_name=ROOT_DEVICE,
-                    ebs=_lt.LaunchTemplateBlockDeviceMappingsEbs(
+                    ebs=aws.launch_template.LaunchTemplateBlockDeviceMappingsEbs(
                         volume_size=props.disk_size_gb,
                         volume_type="gp3",
                         encrypted="true",
@@ -75,7 +73,7 @@ class EksNodeGroup(Construct):
                 )
             ],
         )
-        self.node_group = _ng.EksNodeGroup(
+        self.node_group = aws.eks_node_group.EksNodeGroup(
             self,
             "node-group",
             cluster_name=props.cluster_name,
@@ -85,15 +83,17 @@ class EksNodeGroup(Construct):
             ami_type=AMI_TYPES[props.gpu],
             capacity_type=props.capacity_type,
             instance_types=list(props.instance_types),
-            scaling_config=_ng.EksNodeGroupScalingConfig(
+            scaling_config=aws.eks_node_group.EksNodeGroupScalingConfig(
                 min_size=props.min_size, desired_size=props.desired_size, max_size=props.max_size
             ),
-            update_config=_ng.EksNodeGroupUpdateConfig(max_unavailable=1),
-            launch_template=_ng.EksNodeGroupLaunchTemplate(
+            update_config=aws.eks_node_group.EksNodeGroupUpdateConfig(max_unavailable=1),
+            launch_template=aws.eks_node_group.EksNodeGroupLaunchTemplate(
                 id=self.launch_template.id, version=str(self.launch_template.latest_version)
             ),
             labels=props.labels or None,
-            taint=[_ng.EksNodeGroupTaint(key=GPU_TAINT_KEY, value="true", effect="NO_SCHEDULE")] if props.gpu else None,
+            taint=[aws.eks_node_group.EksNodeGroupTaint(key=GPU_TAINT_KEY, value="true", effect="NO_SCHEDULE")]
+            if props.gpu
+            else None,
             # Whatever scales the group (Cluster Autoscaler, Karpenter, a person) owns the count after creation.
             lifecycle=TerraformResourceLifecycle(ignore_changes=["scaling_config[0].desired_size"]),
         )

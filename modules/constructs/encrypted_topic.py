@@ -52,7 +52,7 @@ class EncryptedTopic(Construct):
             content_based_deduplication=props.fifo or None,
         )
         self.arn = self.topic.arn
-        statements = [deny_insecure_transport([self.topic.arn], "sns:Publish")]
+        statements = [deny_insecure_transport([self.arn], "sns:Publish")]
         if props.publisher_service:
             conditions = [Condition("StringEquals", "aws:SourceAccount", (props.account_id,))]
             if props.publisher_source_arn:
@@ -61,13 +61,13 @@ class EncryptedTopic(Construct):
                 statement(
                     "ServicePublish",
                     ["sns:Publish"],
-                    [self.topic.arn],
+                    [self.arn],
                     principals={"Service": [props.publisher_service]},
                     conditions=tuple(conditions),
                 )
             )
         document = policy_document(self, "policy-document", statements)
-        aws.sns_topic_policy.SnsTopicPolicy(self, "policy", arn=self.topic.arn, policy=document.json)
+        aws.sns_topic_policy.SnsTopicPolicy(self, "policy", arn=self.arn, policy=document.json)
 
 
 def _validate(id_: str, props: EncryptedTopicProps) -> None:

@@ -16,7 +16,6 @@ from constructs import Construct
 from modules import aws
 from modules.limits import ENDPOINT_MODES, EndpointMode, either
 
-_policy = aws.appautoscaling_policy
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
 INSTANCE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 PROVISIONED_CONCURRENCY_DIMENSION = "sagemaker:variant:DesiredProvisionedConcurrency"
@@ -53,13 +52,13 @@ class EndpointAutoscaling(Construct):
             min_capacity=props.min_capacity,
             max_capacity=props.max_capacity,
         )
-        tracking = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+        tracking = aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
             target_value=props.target_value,
             scale_in_cooldown=props.scale_in_cooldown_seconds,
             scale_out_cooldown=props.scale_out_cooldown_seconds,
             **_metric(props),
         )
-        self.policy = _policy.AppautoscalingPolicy(
+        self.policy = aws.appautoscaling_policy.AppautoscalingPolicy(
             self,
             "target-tracking",
             name=f"{_metric_name(props)}-target-tracking",
@@ -74,7 +73,7 @@ class EndpointAutoscaling(Construct):
             self._wake_from_zero(props)
 
     def _wake_from_zero(self, props: EndpointAutoscalingProps) -> None:
-        self.wake_policy = _policy.AppautoscalingPolicy(
+        self.wake_policy = aws.appautoscaling_policy.AppautoscalingPolicy(
             self,
             "wake-from-zero",
             name="HasBacklogWithoutCapacity-step",
@@ -82,12 +81,12 @@ class EndpointAutoscaling(Construct):
             service_namespace=self.target.service_namespace,
             resource_id=self.target.resource_id,
             scalable_dimension=self.target.scalable_dimension,
-            step_scaling_policy_configuration=_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
+            step_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
                 adjustment_type="ChangeInCapacity",
                 cooldown=props.scale_out_cooldown_seconds,
                 metric_aggregation_type="Average",
                 step_adjustment=[
-                    _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                    aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
                         metric_interval_lower_bound="0", scaling_adjustment=1
                     )
                 ],
@@ -123,19 +122,19 @@ def _metric_name(props: EndpointAutoscalingProps) -> str:
 def _metric(props: EndpointAutoscalingProps) -> dict:
     if props.mode == "async":
         return {
-            "customized_metric_specification": _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
+            "customized_metric_specification": aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification(
                 namespace=SAGEMAKER_NAMESPACE,
                 metric_name=_metric_name(props),
                 statistic="Average",
                 dimensions=[
-                    _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions(
+                    aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensions(
                         name="EndpointName", value=props.endpoint_name
                     )
                 ],
             )
         }
     return {
-        "predefined_metric_specification": _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+        "predefined_metric_specification": aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
             predefined_metric_type=_metric_name(props)
         )
     }

@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import jsii
-from cdktf import IResolveContext, IStringProducer, Lazy
 from constructs import Construct
 
 from modules import aws, defaults
@@ -51,8 +49,9 @@ class KmsKey(Construct):
             description=props.description,
             enable_key_rotation=defaults.KMS_KEY_ROTATION,
             deletion_window_in_days=props.deletion_window_in_days,
-            # Rendered at synth, once every log group of the stack has been registered with allow_log_group().
-            policy=Lazy.string_value(_PolicyProducer(self)),
+            # Rendered again by each allow_log_group(): a plain string, not a Lazy rendered at synth, because cdktf
+            # would call a Python producer back at every resolve (two round trips to the jsii process per key).
+            policy=self._policy_json(),
         )
         self.alias = aws.kms_alias.KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
         self.arn = self.key.arn
@@ -70,6 +69,7 @@ class KmsKey(Construct):
             raise ValueError(f"{self.node.id}: allow_log_group needs a log group with a plain name, got {name!r}")
         if name not in self._log_group_names:
             self._log_group_names.append(name)
+            self.key.policy = self._policy_json()
 
     @property
     def log_group_names(self) -> tuple[str, ...]:
@@ -78,14 +78,8 @@ class KmsKey(Construct):
     def policy(self) -> dict[str, Any]:
         return key_policy(self._props, self.log_group_names)
 
-
-@jsii.implements(IStringProducer)
-class _PolicyProducer:
-    def __init__(self, key: KmsKey) -> None:
-        self._key = key
-
-    def produce(self, context: IResolveContext) -> str:  # noqa: ARG002 - the jsii interface's signature
-        return json.dumps(self._key.policy(), sort_keys=True)
+    def _policy_json(self) -> str:
+        return json.dumps(self.policy(), sort_keys=True)
 
 
 def key_policy(props: KmsKeyProps, log_group_names: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 from modules import aws
 
-_doc = aws.data_aws_iam_policy_document
-
 
 @dataclass(frozen=True)
 class Condition:
@@ -28,27 +26,31 @@ def statement(
     effect: str = "Allow",
     principals: dict[str, list[str]] | None = None,
     conditions: tuple[Condition, ...] = (),
-) -> _doc.DataAwsIamPolicyDocumentStatement:
+) -> aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement:
     """A statement; PRINCIPALS maps a principal type (AWS, Service, *) to its identifiers."""
-    return _doc.DataAwsIamPolicyDocumentStatement(
+    return aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement(
         sid=sid,
         effect=effect,
         actions=actions,
         resources=resources,
         principals=[
-            _doc.DataAwsIamPolicyDocumentStatementPrincipals(type=kind, identifiers=ids)
+            aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementPrincipals(type=kind, identifiers=ids)
             for kind, ids in (principals or {}).items()
         ]
         or None,
         condition=[
-            _doc.DataAwsIamPolicyDocumentStatementCondition(test=c.test, variable=c.variable, values=list(c.values))
+            aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatementCondition(
+                test=c.test, variable=c.variable, values=list(c.values)
+            )
             for c in conditions
         ]
         or None,
     )
 
 
-def deny_insecure_transport(resources: list[str], action: str = "*") -> _doc.DataAwsIamPolicyDocumentStatement:
+def deny_insecure_transport(
+    resources: list[str], action: str = "*"
+) -> aws.data_aws_iam_policy_document.DataAwsIamPolicyDocumentStatement:
     """The statement every resource policy carries: no request over plain HTTP, from anyone."""
     return statement(
         "DenyInsecureTransport",
@@ -60,5 +62,5 @@ def deny_insecure_transport(resources: list[str], action: str = "*") -> _doc.Dat
     )
 
 
-def policy_document(scope, id_: str, statements: list) -> _doc.DataAwsIamPolicyDocument:
-    return _doc.DataAwsIamPolicyDocument(scope, id_, statement=statements)
+def policy_document(scope, id_: str, statements: list) -> aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument:
+    return aws.data_aws_iam_policy_document.DataAwsIamPolicyDocument(scope, id_, statement=statements)

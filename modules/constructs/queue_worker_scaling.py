@@ -22,15 +22,15 @@ from constructs import Construct
 from modules import aws
 from modules.constructs.ecs_service_target import count_bounds_problem, ecs_service_target
 
-_policy = aws.appautoscaling_policy
-_alarm = aws.cloudwatch_metric_alarm
-_CustomMetric = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification
-_Query = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetrics
-_Stat = (
-    _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStat
-)
-_Metric = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetric
-_Dimension = _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricsMetricStatMetricDimensions
+_CUSTOM_METRIC = "AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification"
+
+
+def _metric_struct(suffix: str) -> type:
+    """The provider's customized-metric struct _CUSTOM_METRIC + SUFFIX, looked up on use, not at import: the
+    provider module loads with the provider's assembly, which `make synth` loads while it imports this module."""
+    return getattr(aws.appautoscaling_policy, _CUSTOM_METRIC + suffix)
+
+
 # The wake-up alarm's metric: messages visible while no task runs (Container Insights publishes no task count for
 # a service without tasks, so a missing count is zero tasks).
 WAKE_EXPRESSION = "IF(FILL(running, 0) < 1, visible, 0)"
@@ -67,7 +67,7 @@ class QueueWorkerScaling(Construct):
             min_count=props.min_count,
             max_count=props.max_count,
         )
-        self.tracking_policy = _policy.AppautoscalingPolicy(
+        self.tracking_policy = aws.appautoscaling_policy.AppautoscalingPolicy(
             self,
             "backlog-per-task",
             name=f"{props.name}-backlog-per-task",
@@ -75,11 +75,11 @@ class QueueWorkerScaling(Construct):
             service_namespace=self.target.service_namespace,
             scalable_dimension=self.target.scalable_dimension,
             resource_id=self.target.resource_id,
-            target_tracking_scaling_policy_configuration=_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+            target_tracking_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
                 target_value=props.messages_per_task,
                 scale_in_cooldown=props.cooldown_seconds,
                 scale_out_cooldown=props.cooldown_seconds,
-                customized_metric_specification=_CustomMetric(
+                customized_metric_specification=_metric_struct("")(
                     metrics=[
                         self._tracking_metric(
                             "visible",
@@ -95,7 +95,7 @@ class QueueWorkerScaling(Construct):
                             {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
                             "Average",
                         ),
-                        _Query(
+                        _metric_struct("Metrics")(
                             id="backlog_per_task",
                             expression=BACKLOG_PER_TASK_EXPRESSION,
                             label="messages visible per running task",
@@ -112,15 +112,15 @@ class QueueWorkerScaling(Construct):
             props,
             "ChangeInCapacity",
             [
-                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
                     metric_interval_lower_bound="0", metric_interval_upper_bound=str(per_task), scaling_adjustment=1
                 ),
-                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
                     metric_interval_lower_bound=str(per_task),
                     metric_interval_upper_bound=str(5 * per_task),
                     scaling_adjustment=2,
                 ),
-                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
                     metric_interval_lower_bound=str(5 * per_task), scaling_adjustment=4
                 ),
             ],
@@ -131,12 +131,12 @@ class QueueWorkerScaling(Construct):
             props,
             "ExactCapacity",
             [
-                _policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
+                aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfigurationStepAdjustment(
                     metric_interval_upper_bound="0", scaling_adjustment=props.min_count
                 ),
             ],
         )
-        self.backlog_alarm = _alarm.CloudwatchMetricAlarm(
+        self.backlog_alarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
             self,
             "backlog-alarm",
             alarm_name=f"{props.name}-backlog",
@@ -161,7 +161,7 @@ class QueueWorkerScaling(Construct):
                     {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
                     "Maximum",
                 ),
-                _alarm.CloudwatchMetricAlarmMetricQuery(
+                aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
                     id="waiting_without_tasks",
                     expression=WAKE_EXPRESSION,
                     label="messages visible while no task runs",
@@ -170,7 +170,7 @@ class QueueWorkerScaling(Construct):
             ],
             alarm_actions=[self.scale_out_policy.arn],
         )
-        self.idle_alarm = _alarm.CloudwatchMetricAlarm(
+        self.idle_alarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
             self,
             "idle-alarm",
             alarm_name=f"{props.name}-idle",
@@ -195,7 +195,7 @@ class QueueWorkerScaling(Construct):
                     {"QueueName": props.queue_name},
                     "Maximum",
                 ),
-                _alarm.CloudwatchMetricAlarmMetricQuery(
+                aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
                     id="backlog",
                     expression="visible + in_flight",
                     label="messages waiting or being processed",
@@ -207,8 +207,8 @@ class QueueWorkerScaling(Construct):
 
     def _step_policy(
         self, id_: str, props: QueueWorkerScalingProps, adjustment_type: str, steps: list
-    ) -> _policy.AppautoscalingPolicy:
-        return _policy.AppautoscalingPolicy(
+    ) -> aws.appautoscaling_policy.AppautoscalingPolicy:
+        return aws.appautoscaling_policy.AppautoscalingPolicy(
             self,
             id_,
             name=f"{props.name}-{id_}",
@@ -216,7 +216,7 @@ class QueueWorkerScaling(Construct):
             service_namespace=self.target.service_namespace,
             scalable_dimension=self.target.scalable_dimension,
             resource_id=self.target.resource_id,
-            step_scaling_policy_configuration=_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
+            step_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
                 adjustment_type=adjustment_type,
                 cooldown=props.cooldown_seconds,
                 metric_aggregation_type="Maximum",
@@ -226,15 +226,18 @@ class QueueWorkerScaling(Construct):
 
     @staticmethod
     def _tracking_metric(id_: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str):
-        return _Query(
+        return _metric_struct("Metrics")(
             id=id_,
             return_data=False,
-            metric_stat=_Stat(
+            metric_stat=_metric_struct("MetricsMetricStat")(
                 stat=stat,
-                metric=_Metric(
+                metric=_metric_struct("MetricsMetricStatMetric")(
                     namespace=namespace,
                     metric_name=metric,
-                    dimensions=[_Dimension(name=name, value=value) for name, value in dimensions.items()],
+                    dimensions=[
+                        _metric_struct("MetricsMetricStatMetricDimensions")(name=name, value=value)
+                        for name, value in dimensions.items()
+                    ],
                 ),
             ),
         )
@@ -242,11 +245,11 @@ class QueueWorkerScaling(Construct):
     @staticmethod
     def _alarm_metric(
         id_: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str
-    ) -> _alarm.CloudwatchMetricAlarmMetricQuery:
-        return _alarm.CloudwatchMetricAlarmMetricQuery(
+    ) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery:
+        return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
             id=id_,
             return_data=False,
-            metric=_alarm.CloudwatchMetricAlarmMetricQueryMetric(
+            metric=aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric(
                 namespace=namespace, metric_name=metric, dimensions=dimensions, period=60, stat=stat
             ),
         )

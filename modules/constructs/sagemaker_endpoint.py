@@ -39,8 +39,6 @@ from modules.limits import (
     modes_of,
 )
 
-_config = aws.sagemaker_endpoint_configuration
-_endpoint = aws.sagemaker_endpoint
 VARIANT_NAME = "primary"
 SHADOW_VARIANT_NAME = "shadow"
 STRATEGIES = ("all-at-once", "canary", "linear", "rolling")
@@ -124,7 +122,7 @@ class SagemakerEndpoint(Construct):
             kms_key_arn=props.log_kms_key_arn,
         )
         arguments = configuration_arguments(props)
-        self.configuration = _config.SagemakerEndpointConfiguration(
+        self.configuration = aws.sagemaker_endpoint_configuration.SagemakerEndpointConfiguration(
             self,
             "configuration",
             name=f"{props.endpoint_name}-{replacement_hash(arguments)}",
@@ -132,7 +130,7 @@ class SagemakerEndpoint(Construct):
             lifecycle=TerraformResourceLifecycle(create_before_destroy=True),
         )
         self.configuration_name = self.configuration.name
-        self.endpoint = _endpoint.SagemakerEndpoint(
+        self.endpoint = aws.sagemaker_endpoint.SagemakerEndpoint(
             self,
             "endpoint",
             name=props.endpoint_name,
@@ -154,18 +152,20 @@ def configuration_arguments(props: SagemakerEndpointProps) -> dict[str, object]:
     }
 
 
-def _variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationProductionVariants:
+def _variant(
+    props: SagemakerEndpointProps,
+) -> aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationProductionVariants:
     if not ENDPOINT_MODES[props.mode].instances:
-        return _config.SagemakerEndpointConfigurationProductionVariants(
+        return aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationProductionVariants(
             variant_name=VARIANT_NAME,
             model_name=props.model_name,
-            serverless_config=_config.SagemakerEndpointConfigurationProductionVariantsServerlessConfig(
+            serverless_config=aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationProductionVariantsServerlessConfig(
                 memory_size_in_mb=props.memory_size_mb,
                 max_concurrency=props.max_concurrency,
                 provisioned_concurrency=props.provisioned_concurrency,
             ),
         )
-    return _config.SagemakerEndpointConfigurationProductionVariants(
+    return aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationProductionVariants(
         variant_name=VARIANT_NAME,
         model_name=props.model_name,
         instance_type=props.instance_type,
@@ -174,9 +174,11 @@ def _variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigur
     )
 
 
-def _shadow_variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationShadowProductionVariants:
+def _shadow_variant(
+    props: SagemakerEndpointProps,
+) -> aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationShadowProductionVariants:
     """The shadow's weight relative to the production variant's (1) is the share of requests copied to it."""
-    return _config.SagemakerEndpointConfigurationShadowProductionVariants(
+    return aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationShadowProductionVariants(
         variant_name=SHADOW_VARIANT_NAME,
         model_name=props.shadow_model_name,
         instance_type=props.shadow_instance_type or props.instance_type,
@@ -185,13 +187,13 @@ def _shadow_variant(props: SagemakerEndpointProps) -> _config.SagemakerEndpointC
     )
 
 
-def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEndpointDeploymentConfig:
-    config = _endpoint.SagemakerEndpointDeploymentConfig
+def _deployment_config(deployment: EndpointDeployment) -> aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfig:
+    config = aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfig
     size = {"type": CAPACITY_UNITS[deployment.step_unit], "value": deployment.step_size}
     rollback = (
-        _endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
+        aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfiguration(
             alarms=[
-                _endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(alarm_name=name)
+                aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigAutoRollbackConfigurationAlarms(alarm_name=name)
                 for name in deployment.rollback_alarm_names
             ]
         )
@@ -199,18 +201,18 @@ def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEnd
         else None
     )
     if deployment.strategy == "rolling":
-        rolling = _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicy
+        rolling = aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicy
         rollback_batch = {"type": size["type"], "value": deployment.rollback_step_size}
         return config(
             auto_rollback_configuration=rollback,
             rolling_update_policy=rolling(
-                maximum_batch_size=_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(
+                maximum_batch_size=aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyMaximumBatchSize(
                     **size
                 ),
                 wait_interval_in_seconds=deployment.wait_interval_seconds,
                 maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
                 rollback_maximum_batch_size=(
-                    _endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(
+                    aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigRollingUpdatePolicyRollbackMaximumBatchSize(
                         **rollback_batch
                     )
                     if deployment.rollback_step_size
@@ -218,13 +220,13 @@ def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEnd
                 ),
             ),
         )
-    routing = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration
-    canary = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize
-    linear = _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize
+    routing = aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfiguration
+    canary = aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySize
+    linear = aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSize
     return config(
         auto_rollback_configuration=rollback,
         blue_green_update_policy=(
-            _endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
+            aws.sagemaker_endpoint.SagemakerEndpointDeploymentConfigBlueGreenUpdatePolicy(
                 traffic_routing_configuration=routing(
                     type=TRAFFIC_ROUTING[deployment.strategy],
                     wait_interval_in_seconds=deployment.wait_interval_seconds,
@@ -238,39 +240,45 @@ def _deployment_config(deployment: EndpointDeployment) -> _endpoint.SagemakerEnd
     )
 
 
-def _data_capture(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationDataCaptureConfig | None:
+def _data_capture(
+    props: SagemakerEndpointProps,
+) -> aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationDataCaptureConfig | None:
     if not ENDPOINT_MODES[props.mode].data_capture or not props.data_capture_sampling_percentage:
         return None
-    return _config.SagemakerEndpointConfigurationDataCaptureConfig(
+    return aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationDataCaptureConfig(
         enable_capture=True,
         initial_sampling_percentage=props.data_capture_sampling_percentage,
         destination_s3_uri=props.data_capture_s3_uri,
         kms_key_id=props.data_capture_kms_key_arn,
         capture_options=[
-            _config.SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(capture_mode=mode)
+            aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationDataCaptureConfigCaptureOptions(
+                capture_mode=mode
+            )
             for mode in ("Input", "Output")
         ],
-        capture_content_type_header=_config.SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader(
+        capture_content_type_header=aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationDataCaptureConfigCaptureContentTypeHeader(
             json_content_types=["application/json"]
         ),
     )
 
 
-def _async(props: SagemakerEndpointProps) -> _config.SagemakerEndpointConfigurationAsyncInferenceConfig | None:
+def _async(
+    props: SagemakerEndpointProps,
+) -> aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationAsyncInferenceConfig | None:
     if props.mode != "async":
         return None
-    return _config.SagemakerEndpointConfigurationAsyncInferenceConfig(
-        output_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfig(
+    return aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationAsyncInferenceConfig(
+        output_config=aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfig(
             s3_output_path=props.output_s3_uri,
             s3_failure_path=props.failure_s3_uri,
             kms_key_id=props.output_kms_key_arn,
             # No include_inference_response_in: the answer stays in the encrypted output object (the translator
             # reads it there, whatever its size), never copied into topic and queue messages.
-            notification_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfigNotificationConfig(
+            notification_config=aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationAsyncInferenceConfigOutputConfigNotificationConfig(
                 success_topic=props.success_topic_arn, error_topic=props.error_topic_arn
             ),
         ),
-        client_config=_config.SagemakerEndpointConfigurationAsyncInferenceConfigClientConfig(
+        client_config=aws.sagemaker_endpoint_configuration.SagemakerEndpointConfigurationAsyncInferenceConfigClientConfig(
             max_concurrent_invocations_per_instance=props.max_concurrent_invocations_per_instance
         ),
     )

@@ -20,7 +20,6 @@ from modules.constructs.content_hash import HASH_LENGTH, replacement_hash
 from modules.limits import SAGEMAKER_NAME
 
 MAX_NAME = SAGEMAKER_NAME.value
-_model = aws.sagemaker_model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +56,7 @@ class SagemakerModel(Construct):
         )
         self.model_data_url = f"s3://{props.artifact_bucket}/{props.artifact_key}"
         arguments = model_arguments(props, image=self.image, model_data_url=self.model_data_url)
-        self.model = _model.SagemakerModel(
+        self.model = aws.sagemaker_model.SagemakerModel(
             self,
             "model",
             name=f"{props.name_prefix}-{replacement_hash(arguments)}",
@@ -74,13 +73,13 @@ def model_arguments(props: SagemakerModelProps, *, image: str, model_data_url: s
     return {
         "execution_role_arn": props.execution_role_arn,
         "enable_network_isolation": props.network_isolation,
-        "primary_container": _model.SagemakerModelPrimaryContainer(
+        "primary_container": aws.sagemaker_model.SagemakerModelPrimaryContainer(
             image=image,
             model_data_url=model_data_url,
             mode="SingleModel",
             environment=dict(sorted(props.environment.items())) or None,
         ),
-        "vpc_config": _model.SagemakerModelVpcConfig(
+        "vpc_config": aws.sagemaker_model.SagemakerModelVpcConfig(
             subnets=list(props.subnet_ids), security_group_ids=list(props.security_group_ids)
         )
         if vpc

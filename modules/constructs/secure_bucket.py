@@ -13,8 +13,6 @@ from constructs import Construct
 from modules import aws, defaults
 from modules.constructs.policy_statements import Condition, deny_insecure_transport, policy_document, statement
 
-_sse = aws.s3_bucket_server_side_encryption_configuration
-_lifecycle = aws.s3_bucket_lifecycle_configuration
 HOUSEKEEPING_RULE_ID = "housekeeping"  # the rule every bucket has: incomplete uploads and old versions
 
 
@@ -62,7 +60,7 @@ class SecureBucket(Construct):
         aws.s3_bucket_public_access_block.S3BucketPublicAccessBlock(
             self,
             "public-access-block",
-            bucket=self.bucket.id,
+            bucket=self.id,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
@@ -71,7 +69,7 @@ class SecureBucket(Construct):
         aws.s3_bucket_ownership_controls.S3BucketOwnershipControls(
             self,
             "ownership",
-            bucket=self.bucket.id,
+            bucket=self.id,
             rule=aws.s3_bucket_ownership_controls.S3BucketOwnershipControlsRule(
                 object_ownership=defaults.S3_OBJECT_OWNERSHIP
             ),
@@ -79,25 +77,25 @@ class SecureBucket(Construct):
         aws.s3_bucket_versioning.S3BucketVersioningA(
             self,
             "versioning",
-            bucket=self.bucket.id,
+            bucket=self.id,
             versioning_configuration=aws.s3_bucket_versioning.S3BucketVersioningVersioningConfiguration(
                 status="Enabled"
             ),
         )
         if props.log_target:
-            encryption = _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+            encryption = aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
                 sse_algorithm=defaults.S3_LOG_TARGET_SSE_ALGORITHM
             )
         else:
-            encryption = _sse.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
+            encryption = aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultA(
                 sse_algorithm=defaults.S3_SSE_ALGORITHM, kms_master_key_id=props.kms_key_arn
             )
-        _sse.S3BucketServerSideEncryptionConfigurationA(
+        aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationA(
             self,
             "encryption",
-            bucket=self.bucket.id,
+            bucket=self.id,
             rule=[
-                _sse.S3BucketServerSideEncryptionConfigurationRuleA(
+                aws.s3_bucket_server_side_encryption_configuration.S3BucketServerSideEncryptionConfigurationRuleA(
                     apply_server_side_encryption_by_default=encryption, bucket_key_enabled=not props.log_target
                 )
             ],
@@ -106,16 +104,16 @@ class SecureBucket(Construct):
             aws.s3_bucket_logging.S3BucketLoggingA(
                 self,
                 "logging",
-                bucket=self.bucket.id,
+                bucket=self.id,
                 target_bucket=props.access_log_bucket,
                 target_prefix=props.access_log_prefix or f"{props.bucket_name}/",
             )
-        _lifecycle.S3BucketLifecycleConfiguration(
-            self, "lifecycle", bucket=self.bucket.id, rule=_lifecycle_rules(props)
+        aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfiguration(
+            self, "lifecycle", bucket=self.id, rule=_lifecycle_rules(props)
         )
 
         statements = [
-            deny_insecure_transport([self.bucket.arn, f"{self.bucket.arn}/*"], "s3:*"),
+            deny_insecure_transport([self.arn, f"{self.arn}/*"], "s3:*"),
             *props.extra_policy_statements,
         ]
         if props.log_target:
@@ -123,13 +121,13 @@ class SecureBucket(Construct):
                 statement(
                     "ServerAccessLogDelivery",
                     ["s3:PutObject"],
-                    [f"{self.bucket.arn}/*"],
+                    [f"{self.arn}/*"],
                     principals={"Service": ["logging.s3.amazonaws.com"]},
                     conditions=(Condition("StringEquals", "aws:SourceAccount", (props.account_id,)),),
                 )
             )
         self.policy_document = policy_document(self, "policy-document", statements)
-        aws.s3_bucket_policy.S3BucketPolicy(self, "policy", bucket=self.bucket.id, policy=self.policy_document.json)
+        aws.s3_bucket_policy.S3BucketPolicy(self, "policy", bucket=self.id, policy=self.policy_document.json)
 
 
 def _validate(id_: str, props: SecureBucketProps) -> None:
@@ -166,19 +164,23 @@ def _validate(id_: str, props: SecureBucketProps) -> None:
         raise ValueError(f"{id_}: " + "; ".join(problems))
 
 
-def _lifecycle_rules(props: SecureBucketProps) -> list[_lifecycle.S3BucketLifecycleConfigurationRule]:
+def _lifecycle_rules(
+    props: SecureBucketProps,
+) -> list[aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRule]:
     rules = [
-        _lifecycle.S3BucketLifecycleConfigurationRule(
+        aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRule(
             id=HOUSEKEEPING_RULE_ID,
             status="Enabled",
-            filter=[_lifecycle.S3BucketLifecycleConfigurationRuleFilter()],  # empty filter: the whole bucket
+            filter=[
+                aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleFilter()
+            ],  # empty filter: the whole bucket
             abort_incomplete_multipart_upload=[
-                _lifecycle.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
+                aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleAbortIncompleteMultipartUpload(
                     days_after_initiation=defaults.S3_ABORT_INCOMPLETE_UPLOAD_DAYS
                 )
             ],
             noncurrent_version_expiration=[
-                _lifecycle.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
+                aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleNoncurrentVersionExpiration(
                     noncurrent_days=props.noncurrent_version_days
                 )
             ],
@@ -186,19 +188,21 @@ def _lifecycle_rules(props: SecureBucketProps) -> list[_lifecycle.S3BucketLifecy
     ]
     for rule in props.expiry_rules:
         rules.append(
-            _lifecycle.S3BucketLifecycleConfigurationRule(
+            aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRule(
                 id=rule.id,
                 status="Enabled",
                 filter=[_rule_filter(rule.prefix)],
-                expiration=[_lifecycle.S3BucketLifecycleConfigurationRuleExpiration(days=rule.days)],
+                expiration=[
+                    aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleExpiration(days=rule.days)
+                ],
             )
         )
     return rules
 
 
-def _rule_filter(prefix: str) -> _lifecycle.S3BucketLifecycleConfigurationRuleFilter:
+def _rule_filter(prefix: str) -> aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleFilter:
     """A rule's filter. The whole bucket is the empty filter, the form the housekeeping rule uses, rather than
     a second spelling of it (`prefix = ""`)."""
     if not prefix:
-        return _lifecycle.S3BucketLifecycleConfigurationRuleFilter()
-    return _lifecycle.S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)
+        return aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleFilter()
+    return aws.s3_bucket_lifecycle_configuration.S3BucketLifecycleConfigurationRuleFilter(prefix=prefix)

@@ -13,8 +13,6 @@ from constructs import Construct
 from modules import aws
 from modules.constructs.ecs_service_target import count_bounds_problem, ecs_service_target
 
-_policy = aws.appautoscaling_policy
-
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceAutoscalingProps:
@@ -49,7 +47,7 @@ class ServiceAutoscaling(Construct):
             "cpu",
             props,
             props.cpu_target_percent,
-            _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+            aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
                 predefined_metric_type="ECSServiceAverageCPUUtilization"
             ),
         )
@@ -59,14 +57,16 @@ class ServiceAutoscaling(Construct):
                 "requests",
                 props,
                 props.requests_per_target,
-                _policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
+                aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecification(
                     predefined_metric_type="ALBRequestCountPerTarget",
                     resource_label=f"{props.load_balancer_arn_suffix}/{props.target_group_arn_suffix}",
                 ),
             )
 
-    def _tracking(self, id_: str, props: ServiceAutoscalingProps, target: int, metric) -> _policy.AppautoscalingPolicy:
-        return _policy.AppautoscalingPolicy(
+    def _tracking(
+        self, id_: str, props: ServiceAutoscalingProps, target: int, metric
+    ) -> aws.appautoscaling_policy.AppautoscalingPolicy:
+        return aws.appautoscaling_policy.AppautoscalingPolicy(
             self,
             id_,
             name=f"{id_}-target-tracking",
@@ -74,7 +74,7 @@ class ServiceAutoscaling(Construct):
             service_namespace=self.target.service_namespace,
             scalable_dimension=self.target.scalable_dimension,
             resource_id=self.target.resource_id,
-            target_tracking_scaling_policy_configuration=_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+            target_tracking_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
                 target_value=target,
                 predefined_metric_specification=metric,
                 scale_in_cooldown=props.scale_in_cooldown_seconds,

@@ -45,13 +45,13 @@ class Vpc(Construct):
         self.vpc_cidr = self.vpc.cidr_block
         # Rules removed: a resource launched without a security group gets no access instead of all-to-all.
         aws.default_security_group.DefaultSecurityGroup(
-            self, "default-security-group", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-default-unused"}
+            self, "default-security-group", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-default-unused"}
         )
         gateway = aws.internet_gateway.InternetGateway(
-            self, "internet-gateway", vpc_id=self.vpc.id, tags={"Name": props.name}
+            self, "internet-gateway", vpc_id=self.vpc_id, tags={"Name": props.name}
         )
         public_routes = aws.route_table.RouteTable(
-            self, "public-routes", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-public"}
+            self, "public-routes", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-public"}
         )
         aws.route.Route(
             self,
@@ -67,7 +67,7 @@ class Vpc(Construct):
             subnet = aws.subnet.Subnet(
                 self,
                 f"public-{zone}",
-                vpc_id=self.vpc.id,
+                vpc_id=self.vpc_id,
                 cidr_block=plan.public_cidr,
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
@@ -96,14 +96,14 @@ class Vpc(Construct):
             subnet = aws.subnet.Subnet(
                 self,
                 f"private-{zone}",
-                vpc_id=self.vpc.id,
+                vpc_id=self.vpc_id,
                 cidr_block=plan.private_cidr,
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{props.name}-private-{zone}", "tier": "private"},
             )
             table = aws.route_table.RouteTable(
-                self, f"private-{zone}-routes-table", vpc_id=self.vpc.id, tags={"Name": f"{props.name}-private-{zone}"}
+                self, f"private-{zone}-routes-table", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-private-{zone}"}
             )
             aws.route_table_association.RouteTableAssociation(
                 self, f"private-{zone}-routes", subnet_id=subnet.id, route_table_id=table.id

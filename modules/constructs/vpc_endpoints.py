@@ -44,17 +44,17 @@ class VpcEndpoints(Construct):
             vpc_id=props.vpc_id,
             description="Interface VPC endpoints: HTTPS from inside the VPC only",
         )
+        self.security_group_id = self.security_group.id
         aws.vpc_security_group_ingress_rule.VpcSecurityGroupIngressRule(
             self,
             "https-from-vpc",
-            security_group_id=self.security_group.id,
+            security_group_id=self.security_group_id,
             cidr_ipv4=props.vpc_cidr,
             ip_protocol="tcp",
             from_port=HTTPS,
             to_port=HTTPS,
             description="HTTPS from the VPC CIDR",
         )
-        self.security_group_id = self.security_group.id
 
         self.s3_gateway_endpoint = None
         if props.s3_gateway:
@@ -76,7 +76,7 @@ class VpcEndpoints(Construct):
                 service_name=f"com.amazonaws.{props.region}.{service}",
                 vpc_endpoint_type="Interface",
                 subnet_ids=list(props.private_subnet_ids),
-                security_group_ids=[self.security_group.id],
+                security_group_ids=[self.security_group_id],
                 private_dns_enabled=True,
                 tags={"Name": f"{props.name}-{service}"},
             )

@@ -30,31 +30,6 @@ PROJECT_ROOT_FROM_STACK_DIR = "../../.."
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-# Resource attributes that name something (never hold a secret): the only ones passed between stacks.
-CROSS_STACK_IDENTIFIERS = frozenset(
-    {
-        "arn",
-        "id",
-        "name",
-        "url",
-        "invoke_arn",
-        "function_name",
-        "repository_url",
-        "cidr_block",
-        "dns_name",
-        "arn_suffix",
-        "execution_arn",
-        "key_id",
-        "invoke_url",
-    }
-)
-
-
-def cross_stack_attribute(identifier: str) -> str:
-    """The attribute part of a cdktf cross-stack identifier (`aws_sns_topic.requests_1A2B.arn` -> `arn`)."""
-    return identifier.rsplit(".", 1)[-1]
-
-
 class PipelineStack(TerraformStack):
     """A stack of the pipeline: `self.config`, `self.account_id`, `self.partition` and `output()`."""
 
@@ -64,7 +39,6 @@ class PipelineStack(TerraformStack):
         super().__init__(scope, stack_name)
         self.config = config
         self.stack_name = stack_name
-        self._cross_stack_outputs: dict[str, TerraformOutput] = {}
         self._configure_backend(force_local_backend)
         self.add_override("terraform.required_version", defaults.REQUIRED_TERRAFORM_VERSION)
         self.add_override(
@@ -155,31 +129,6 @@ class PipelineStack(TerraformStack):
                 service_principals=service_principals,
             ),
         )
-
-    def register_outgoing_cross_stack_reference(self, identifier: str) -> TerraformOutput:
-        """cdktf's hook for a value another stack reads (an output read back through `terraform_remote_state`).
-
-        Why not cdktf's default: it marks every such output `sensitive`, so every role, bucket and key policy built
-        from a cross-stack ARN prints as `(sensitive value)` in `terraform plan`, which is exactly what a plan
-        review must show. Only identifiers cross stacks here (ARNs, ids, names, URLs), never secrets: anything
-        else is refused at synth, so a secret can never leak into a plan through this path.
-
-        cdktf calls this once per reference, not once per identifier (about 260 calls for 33 outputs in `local`):
-        the outputs are kept here so that a repeated reference costs no round trip to the jsii process.
-        """
-        if identifier in self._cross_stack_outputs:
-            return self._cross_stack_outputs[identifier]
-        attribute = cross_stack_attribute(identifier)
-        if attribute not in CROSS_STACK_IDENTIFIERS:
-            raise ValueError(
-                f"{self.stack_name}: {identifier!r} is read by another stack, but only identifiers "
-                f"({', '.join(sorted(CROSS_STACK_IDENTIFIERS))}) may cross stacks in plain view; "
-                "pass an identifier, or add the attribute here if it is one"
-            )
-        output = super().register_outgoing_cross_stack_reference(identifier)
-        output.sensitive = False
-        self._cross_stack_outputs[identifier] = output
-        return output
 
     def output(self, name: str, value: object, description: str, *, sensitive: bool = False) -> TerraformOutput:
         """Only stacks emit outputs, and each says what it is for."""

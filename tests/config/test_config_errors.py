@@ -103,7 +103,9 @@ def test_the_environment_is_chosen_by_name_or_by_file(tmp_path):
         config_path_from_env({"PIPELINE_ENV": "staging"})
 
 
-def test_synth_with_a_bad_config_exits_2_with_one_line_and_keeps_the_previous_output(tmp_path):
+@pytest.mark.parametrize("flags", [(), ("-O",)], ids=["python", "python -O (make synth, cdktf.json)"])
+def test_synth_with_a_bad_config_exits_2_with_one_line_and_keeps_the_previous_output(tmp_path, flags):
+    """Also while the provider's assembly is still loading on its thread (modules/provider_load.py)."""
     previous = tmp_path / "out"
     (previous / "stacks").mkdir(parents=True)
     marker = previous / "stacks" / "marker.json"
@@ -112,7 +114,7 @@ def test_synth_with_a_bad_config_exits_2_with_one_line_and_keeps_the_previous_ou
     bad.write_text(LOCAL.replace("log_retention_days = 7", "log_retention_days = 8"))
     env = {**os.environ, "PIPELINE_CONFIG": str(bad), "CDKTF_OUTDIR": str(previous)}
     proc = subprocess.run(
-        [sys.executable, "main.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, *flags, "main.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
