@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 # cdktf's name prefix for the output that carries a value another stack reads.
 CROSS_STACK_OUTPUT_PREFIX = "cross-stack-output-"
@@ -55,7 +54,8 @@ def cross_stack_attribute(value: str) -> str | None:
 
 
 def reveal_cross_stack_outputs(stack_name: str, document: dict) -> bool:
-    """Unmark the cross-stack outputs of one synthesized stack; True when DOCUMENT changed.
+    """Unmark the cross-stack outputs of one synthesized stack; True when DOCUMENT changed (synth_run rewrites the
+    stack's file then, with stable_stringify).
 
     Raises CrossStackValueError naming the stack and the value when one is not an identifier.
     """
@@ -73,16 +73,6 @@ def reveal_cross_stack_outputs(stack_name: str, document: dict) -> bool:
             output["sensitive"] = False
             changed = True
     return changed
-
-
-def reveal_in_synth_output(outdir: Path) -> None:
-    """Apply reveal_cross_stack_outputs to every stack cdktf wrote into OUTDIR."""
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    for name, stack in manifest["stacks"].items():
-        path = outdir / stack["synthesizedStackPath"]
-        document = json.loads(path.read_text())
-        if reveal_cross_stack_outputs(name, document):
-            path.write_text(stable_stringify(document))
 
 
 def stable_stringify(value: object, level: int = 0) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
-from modules.cross_stack_outputs import reveal_in_synth_output
+from modules.cross_stack_outputs import reveal_cross_stack_outputs, stable_stringify
 from modules.provider_load import ProviderLoad
 
 if TYPE_CHECKING:  # imported by run() only once the provider's assembly has started loading
@@ -42,12 +42,36 @@ def cdktf_context() -> dict[str, str]:
     return json.loads((PROJECT_ROOT / "cdktf.json").read_text())["context"]
 
 
-def summarize(outdir: Path) -> list[StackSummary]:
-    """Read the synthesized manifest and every stack's JSON (counts resource blocks, not instances)."""
+@dataclass(frozen=True)
+class SynthesizedStack:
+    """One stack as cdktf wrote it: its manifest entry, its file and that file's JSON."""
+
+    name: str
+    manifest: dict
+    path: Path
+    document: dict
+
+
+def synthesized_stacks(outdir: Path) -> list[SynthesizedStack]:
+    """Every stack of the manifest cdktf wrote into OUTDIR, its JSON read once."""
     manifest = json.loads((outdir / "manifest.json").read_text())
+    stacks = []
+    for name, entry in manifest["stacks"].items():
+        path = outdir / entry["synthesizedStackPath"]
+        stacks.append(SynthesizedStack(name, entry, path, json.loads(path.read_text())))
+    return stacks
+
+
+def summarize(outdir: Path) -> list[StackSummary]:
+    """The rows of the synth table for the stacks in OUTDIR."""
+    return summarize_stacks(synthesized_stacks(outdir))
+
+
+def summarize_stacks(stacks: list[SynthesizedStack]) -> list[StackSummary]:
+    """One row per stack (counts resource blocks, not instances), in deployment order."""
     rows = []
-    for name, stack in manifest["stacks"].items():
-        doc = json.loads((outdir / stack["synthesizedStackPath"]).read_text())
+    for stack in stacks:
+        name, doc = stack.name, stack.document
         backend_type, backend = next(iter(doc["terraform"].get("backend", {"local": {}}).items()))
         where = backend.get("path") or f"s3://{backend.get('bucket')}/{backend.get('key')}"
         rows.append(
@@ -56,7 +80,7 @@ def summarize(outdir: Path) -> list[StackSummary]:
                 backend=f"{backend_type}: {where.removeprefix('../../../')}",
                 resources=sum(len(instances) for instances in doc.get("resource", {}).values()),
                 outputs=len(doc.get("output", {})),
-                depends_on=tuple(stack.get("dependencies", [])),
+                depends_on=tuple(stack.manifest.get("dependencies", [])),
             )
         )
     return deployment_order(rows)
@@ -97,8 +121,11 @@ def synthesize(
         app = App(outdir=str(building), context=cdktf_context())
         compose(app, config)
         app.synth()
-        reveal_in_synth_output(building)
-        rows = summarize(building)
+        stacks = synthesized_stacks(building)
+        for stack in stacks:
+            if reveal_cross_stack_outputs(stack.name, stack.document):
+                stack.path.write_text(stable_stringify(stack.document))
+        rows = summarize_stacks(stacks)
         _swap_into_place(building, outdir)
     finally:
         shutil.rmtree(building, ignore_errors=True)

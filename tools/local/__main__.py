@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modules.cross_stack_outputs import CROSS_STACK_OUTPUT_PREFIX
 from tools.local.deploy import (
     DEFAULT_OUTDIR,
     ENGINES,
@@ -67,7 +68,7 @@ def print_outputs(outputs: dict[str, dict[str, Any]], title: str) -> None:
         table.add_column(column, overflow="fold")
     for stack, values in outputs.items():
         for name, value in sorted(values.items()):
-            if name.startswith("cross-stack-output-"):  # cdktf's plumbing between stacks, not for people
+            if name.startswith(CROSS_STACK_OUTPUT_PREFIX):  # cdktf's plumbing between stacks, not for people
                 continue
             shown = value if isinstance(value, str) else json.dumps(value)
             table.add_row(stack, name, shown)
