@@ -143,6 +143,14 @@ SQS_LONG_POLL = Limit(
     doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html",
     why="WaitTimeSeconds is 0-20: the queue worker waits 20 s per receive, and a stop waits for one such receive",
 )
+SQS_MESSAGE_RETENTION = Limit(
+    name="SQS message retention",
+    value=1_209_600,
+    unit="s",
+    doc="https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html",
+    why="14 days at most: the queues' retention and alarm ages are checked against it; dead-letter queues keep "
+    "messages that long, time to inspect and redrive",
+)
 SQS_VISIBILITY_TIMEOUT = Limit(
     name="SQS visibility timeout",
     value=43_200,
@@ -543,6 +551,7 @@ LIMITS: tuple[Limit, ...] = (
     SQS_VISIBILITY_TIMEOUT_FACTOR,
     FARGATE_STOP_TIMEOUT,
     SQS_LONG_POLL,
+    SQS_MESSAGE_RETENTION,
     SQS_VISIBILITY_TIMEOUT,
     SQS_RECEIVE_BATCH,
     SAGEMAKER_SERVERLESS_MEMORY_SIZES,

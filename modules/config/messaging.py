@@ -16,6 +16,7 @@ from modules.limits import (
     DEAD_LETTER_SUFFIX,
     FIFO_SUFFIX,
     QUEUE_NAME,
+    SQS_MESSAGE_RETENTION,
     SQS_QUEUE_NAME,
     dead_letter_queue_name,
     name_problem,
@@ -23,7 +24,7 @@ from modules.limits import (
 
 FILTER_ATTRIBUTES = (ATTR_MODEL, ATTR_PRIORITY)
 MAX_QUEUE_NAME = SQS_QUEUE_NAME.value  # including the .fifo suffix
-SQS_MAX_RETENTION_SECONDS = 1_209_600  # 14 days
+SQS_MAX_RETENTION_SECONDS = SQS_MESSAGE_RETENTION.value
 # The queue of an asynchronous endpoint's notifications (messaging stack): no work queue may take its name.
 ASYNC_NOTIFICATIONS = "async-notifications"
 

@@ -17,11 +17,11 @@ from modules.constructs.policy_statements import (
     policy_document,
     statement,
 )
-from modules.limits import FIFO_SUFFIX, QUEUE_NAME, SQS_QUEUE_NAME, dead_letter_queue_name
+from modules.limits import FIFO_SUFFIX, QUEUE_NAME, SQS_MESSAGE_RETENTION, SQS_QUEUE_NAME, dead_letter_queue_name
 
 MAX_QUEUE_NAME = SQS_QUEUE_NAME.value
-DEAD_LETTER_RETENTION_SECONDS = 1_209_600  # 14 days, the SQS maximum: time to inspect and redrive
-MAX_RETENTION_SECONDS = 1_209_600
+MAX_RETENTION_SECONDS = SQS_MESSAGE_RETENTION.value
+DEAD_LETTER_RETENTION_SECONDS = MAX_RETENTION_SECONDS  # 14 days, the SQS maximum: time to inspect and redrive
 KMS_DATA_KEY_REUSE_SECONDS = 300  # the SQS default: fewer KMS calls, a key is never reused for long
 
 
