@@ -110,7 +110,9 @@ class ComputeConfig(StrictModel):
         ge=1,
         le=SAGEMAKER_INVOCATION_TIMEOUT.value,
         description="seconds one model call may take (one attempt, no SDK retries); cut to the time the invocation "
-        "has left. The worker's batch and predict's timeout must fit it (checked at synth)",
+        "has left. Checked at synth: the worker's batch of jobs, each this plus "
+        f"{JOB_OVERHEAD_SECONDS} s, must take less than the worker's timeout, and predict's timeout must be at least "
+        f"this plus {REPLY_MARGIN_SECONDS} s",
     )
     egress_to_internet: bool = Field(
         default=False,

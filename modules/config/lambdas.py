@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 import lambdas
+from lambdas.contract import JOB_OVERHEAD_SECONDS
 from modules.config.base import StrictModel
 from modules.config.batch import BATCH_FUNCTIONS
 from modules.limits import LAMBDA_TIMEOUT
@@ -86,7 +87,7 @@ class LambdaConfig(StrictModel):
         ge=1,
         le=10000,
         description="messages per worker invocation (above 10 needs a batching window); the jobs of a batch run one "
-        "after another, so batch x (model timeout + 2 s) must fit the worker's timeout",
+        f"after another, so batch x (model timeout + {JOB_OVERHEAD_SECONDS} s) must be less than the worker's timeout",
     )
     worker_batching_window_seconds: int = Field(default=0, ge=0, le=300, description="seconds to wait to fill a batch")
     worker_maximum_concurrency: int = Field(

@@ -54,9 +54,17 @@ def check(live: Live, plans: Path, *extra: str, monkeypatch: pytest.MonkeyPatch)
     return drift.main(["--outdir", str(live.outdir), "--plans", str(plans), *extra])
 
 
-def test_no_drift_exits_0_and_says_so(live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_drift_exits_0_and_says_so(
+    live: Live, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     report = tmp_path / "drift.md"
     assert check(live, tmp_path / "plans", "--output", str(report), monkeypatch=monkeypatch) == drift.EXIT_CLEAN
+    said = capsys.readouterr().err.splitlines()
+    assert (
+        said[0]
+        == f"drift: environment local (the emulator deployment of make deploy-local), stacks from {live.outdir}: jobs, quiet"
+    )
+    assert said[-1] == "drift: none (2 stacks checked)"
     text = report.read_text()
     assert "## Terraform drift review (refresh-only plans" in text and "No drift" in text
 

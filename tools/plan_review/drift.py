@@ -97,6 +97,13 @@ def drifted_stacks(review: Review) -> list[str]:
     )
 
 
+def announcement(environment: str, outdir: Path, stacks: list[str]) -> str:
+    """The line said before any plan runs, so that whoever runs it sees which deployment is checked (as make diff
+    and make deploy say theirs)."""
+    target = "the emulator deployment of make deploy-local" if environment == "local" else "your AWS credentials"
+    return f"drift: environment {environment} ({target}), stacks from {outdir}: {', '.join(stacks)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.plan_review.drift",
@@ -129,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             outdir, tf, bootstrap = current_target(environment, args.outdir)
             infos = read_stacks(outdir) if bootstrap else ci_stacks(outdir)
             stacks = args.stack or list(infos)
+            print(announcement(environment, outdir, stacks), file=sys.stderr, flush=True)
             plan_for_drift(
                 tf, outdir, stacks, plans, current_context(pipeline_env=environment), include_bootstrap=bootstrap
             )
