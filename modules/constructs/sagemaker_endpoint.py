@@ -301,10 +301,8 @@ MODE_KNOBS = {
 
 def _mode_specific_props(props: SagemakerEndpointProps) -> list[tuple[str, tuple[EndpointMode, ...]]]:
     """The set props that apply to some modes only (limits.ENDPOINT_MODES), with those modes."""
-    defaults = {field.name: field.default for field in fields(props)}
-    return [
-        (name, modes_of(name)) for name in sorted(defaults) if modes_of(name) and getattr(props, name) != defaults[name]
-    ]
+    set_props = sorted(field.name for field in fields(props) if getattr(props, field.name) != field.default)
+    return [(name, modes) for name in set_props if (modes := modes_of(name))]
 
 
 def _validate(id_: str, props: SagemakerEndpointProps) -> None:
