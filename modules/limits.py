@@ -151,6 +151,15 @@ SQS_MESSAGE_RETENTION = Limit(
     why="14 days at most: the queues' retention and alarm ages are checked against it; dead-letter queues keep "
     "messages that long, time to inspect and redrive",
 )
+SQS_EVENT_SOURCE_MAX_CONCURRENCY = Limit(
+    name="SQS event source mapping maximum concurrency",
+    value=(2, 1000),
+    unit="concurrent invocations",
+    doc="https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html",
+    why="ScalingConfig.MaximumConcurrency is 2-1000 per event source; AWS advises against setting it above the "
+    "function's reserved concurrency: the mapping does not count the reservation, so Lambda throttles the batches "
+    "above it, and each throttled batch returns to its queue and counts towards the dead-letter receive limit",
+)
 SQS_VISIBILITY_TIMEOUT = Limit(
     name="SQS visibility timeout",
     value=43_200,
@@ -553,6 +562,7 @@ LIMITS: tuple[Limit, ...] = (
     SQS_LONG_POLL,
     SQS_MESSAGE_RETENTION,
     SQS_VISIBILITY_TIMEOUT,
+    SQS_EVENT_SOURCE_MAX_CONCURRENCY,
     SQS_RECEIVE_BATCH,
     SAGEMAKER_SERVERLESS_MEMORY_SIZES,
     SAGEMAKER_SERVERLESS_MAX_CONCURRENCY,

@@ -516,7 +516,24 @@ class ComputeConfig(StrictModel):
                 "compute.lambdas.worker_queues (the worker function) or set compute.queue_worker.queue "
                 "(the queue worker)"
             )
-        return problems
+        return problems + self._worker_reservation_problems(len(function))
+
+    def _worker_reservation_problems(self, queues: int) -> list[str]:
+        """The worker's reserved concurrency must cover what its event sources may invoke at once
+        (limits.SQS_EVENT_SOURCE_MAX_CONCURRENCY): above it, Lambda throttles batches back into their queues,
+        where every return counts towards the dead-letter limit, so jobs would reach the dead-letter queue unrun."""
+        lambdas = self.lambdas
+        reserved = lambdas.sizing(WORKER).reserved_concurrency
+        at_once = queues * lambdas.worker_maximum_concurrency
+        if reserved is None or reserved >= at_once:
+            return []
+        return [
+            f"{lambdas.sizing_field(WORKER, 'reserved_concurrency')}: {reserved} is less than the worker's event "
+            f"sources may invoke at once ({queues} queue(s) x compute.lambdas.worker_maximum_concurrency "
+            f"{lambdas.worker_maximum_concurrency} = {at_once}); Lambda would throttle the rest, and throttled "
+            f"batches count towards the dead-letter limit; allowed: at least {at_once}, unset, or a lower "
+            "compute.lambdas.worker_maximum_concurrency"
+        ]
 
     # --- model backends -----------------------------------------------------------------------------------------
 

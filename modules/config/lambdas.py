@@ -18,7 +18,7 @@ import lambdas
 from lambdas.contract import JOB_OVERHEAD_SECONDS
 from modules.config.base import StrictModel
 from modules.config.batch import BATCH_FUNCTIONS
-from modules.limits import LAMBDA_TIMEOUT
+from modules.limits import LAMBDA_TIMEOUT, SQS_EVENT_SOURCE_MAX_CONCURRENCY
 
 LAMBDAS_DIR = Path(lambdas.__file__).resolve().parent
 
@@ -91,14 +91,22 @@ class LambdaConfig(StrictModel):
     )
     worker_batching_window_seconds: int = Field(default=0, ge=0, le=300, description="seconds to wait to fill a batch")
     worker_maximum_concurrency: int = Field(
-        default=5, ge=2, le=1000, description="concurrent worker invocations per queue (SQS scaling_config)"
+        default=5,
+        ge=SQS_EVENT_SOURCE_MAX_CONCURRENCY.value[0],
+        le=SQS_EVENT_SOURCE_MAX_CONCURRENCY.value[1],
+        description="concurrent worker invocations per queue (SQS scaling_config); with a reserved_concurrency for "
+        "the worker, the sum over its queues may not exceed the reservation (checked at synth)",
     )
 
     def sizing(self, function: str) -> FunctionConfig:
         """The sizing of FUNCTION: its own entry, else the defaults."""
         return self.functions.get(function, self.defaults)
 
+    def sizing_field(self, function: str, setting: str) -> str:
+        """The config field that sets FUNCTION's SETTING (its own entry, else the defaults), for error messages."""
+        entry = f"functions.{function}" if function in self.functions else "defaults"
+        return f"compute.lambdas.{entry}.{setting}"
+
     def timeout_field(self, function: str) -> str:
         """The config field that sets FUNCTION's timeout, for error messages."""
-        entry = f"functions.{function}" if function in self.functions else "defaults"
-        return f"compute.lambdas.{entry}.timeout_seconds"
+        return self.sizing_field(function, "timeout_seconds")

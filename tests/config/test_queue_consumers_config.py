@@ -75,6 +75,44 @@ def test_a_disabled_queue_worker_leaves_its_queue_to_the_worker_functions_list(t
     assert "work queue(s) 'default' have no consumer" in _refused(tmp_path, text)
 
 
+@pytest.mark.parametrize(
+    ("queue_worker", "reserved", "refused"),
+    [
+        (True, 4, True),  # one queue (priority) x 5
+        (True, 5, False),
+        (False, 9, True),  # two queues x 5
+        (False, 10, False),
+        (False, 0, True),  # 0 throttles every batch back into its queue
+    ],
+)
+def test_the_workers_reservation_must_cover_what_its_event_sources_invoke_at_once(
+    queue_worker: bool, reserved: int, refused: bool
+) -> None:
+    compute = ComputeConfig(
+        queue_worker={"enabled": queue_worker},
+        lambdas={"functions": {"worker": {"timeout_seconds": 30, "reserved_concurrency": reserved}}},
+    )
+    queues = 1 if queue_worker else 2
+
+    expected = [
+        f"compute.lambdas.functions.worker.reserved_concurrency: {reserved} is less than the worker's event sources "
+        f"may invoke at once ({queues} queue(s) x compute.lambdas.worker_maximum_concurrency 5 = {queues * 5}); "
+        "Lambda would throttle the rest, and throttled batches count towards the dead-letter limit; allowed: at "
+        f"least {queues * 5}, unset, or a lower compute.lambdas.worker_maximum_concurrency"
+    ]
+    assert compute.consumer_problems(QUEUES) == (expected if refused else [])
+
+
+def test_a_reservation_too_small_for_the_worker_stops_synth_naming_the_field(tmp_path) -> None:
+    text = DEV.replace(
+        "[compute.lambdas]\n", "[compute.lambdas.functions.worker]\nreserved_concurrency = 1\n\n[compute.lambdas]\n", 1
+    )
+    message = _refused(tmp_path, text)
+
+    assert "compute.lambdas.functions.worker.reserved_concurrency: 1 is less than" in message
+    assert "\n" not in message
+
+
 def test_the_queue_worker_may_take_another_queue(tmp_path) -> None:
     config = _load(tmp_path, DEV.replace("[compute.queue_worker]\n", '[compute.queue_worker]\nqueue = "priority"\n'))
     queues = tuple(queue.name for queue in config.messaging.queues)
