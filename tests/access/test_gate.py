@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.access.mutations import (
+    StacksCopy,
     component_role,
     edit_policy,
     eni_grant_only_with_vpc_condition,
@@ -19,6 +20,7 @@ from tests.access.mutations import (
 )
 from tests.conftest import EKS_ENVIRONMENTS, ENVIRONMENTS
 from tools.access_check import check
+from tools.access_check.evaluate import Decision
 from tools.access_check.report import denial_line
 
 
@@ -32,6 +34,21 @@ def allowed(result: check.Result, principal: str, action: str, resource: str) ->
         for d in result.evaluation.decisions
         if (d.request.principal, d.request.action, d.request.resource) == (principal, action, resource)
     )
+
+
+def gate_without_reads_under(copy: StacksCopy, role: str, prefix: str) -> tuple[check.Result, Decision]:
+    """Take s3:GetObject on keys under PREFIX out of ROLE's identity policies in COPY and run the gate: its result,
+    and the one read under PREFIX it denies (the async endpoint and its translator differ only in the prefix)."""
+    for block in identity_policy_blocks(copy, role):
+        edit_policy(
+            copy,
+            block,
+            "policy",
+            without_action("s3:GetObject", lambda resources: any(prefix in resource for resource in resources)),
+        )
+    result = check.run(copy.root)
+    [denial] = [d for d in denials_of(result, role, "s3:GetObject") if prefix in d.request.resource]
+    return result, denial
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -271,19 +288,7 @@ def test_an_async_endpoint_whose_role_cannot_read_the_inputs_is_denied_every_han
     inventory = inventory_of(copy)
     [model] = inventory.blocks("aws_sagemaker_model")
     role = inventory.arg(model, "execution_role_arn")
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(
-            copy,
-            block,
-            "policy",
-            without_action(
-                "s3:GetObject", lambda resources: any("/async/input/" in resource for resource in resources)
-            ),
-        )
-
-    result = check.run(copy.root)
-
-    [denial] = [d for d in denials_of(result, role, "s3:GetObject") if "/async/input/" in d.request.resource]
+    result, denial = gate_without_reads_under(copy, role, "/async/input/")
     assert "sagemaker-runs-async-inference" in denial_line(result, denial)
 
 
@@ -300,17 +305,6 @@ def test_a_translator_that_cannot_read_the_endpoints_answer_is_denied(gate, stac
             if d.request.principal == role and d.request.action == "s3:PutObject"
         ),
     )
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(
-            copy,
-            block,
-            "policy",
-            without_action(
-                "s3:GetObject", lambda resources: any("/async/output/" in resource for resource in resources)
-            ),
-        )
 
-    result = check.run(copy.root)
-
-    [denial] = [d for d in denials_of(result, role, "s3:GetObject") if "/async/output/" in d.request.resource]
+    result, denial = gate_without_reads_under(copy, role, "/async/output/")
     assert "async-results" in denial_line(result, denial)

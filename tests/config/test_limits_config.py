@@ -15,22 +15,17 @@ from pathlib import Path
 import pytest
 
 from modules.config import ConfigError, load_config
+from tests.config.config_text import load_config_text, shipped_config_text
 from tests.conftest import PROJECT_ROOT
 
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-DEV = (PROJECT_ROOT / "config" / "dev.toml").read_text()
-PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
-
-
-def _load(tmp_path: Path, text: str, name: str = "dev.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return load_config(path)
+LOCAL = shipped_config_text("local")
+DEV = shipped_config_text("dev")
+PROD = shipped_config_text("prod")
 
 
 def _refused(tmp_path: Path, text: str, name: str = "dev.toml") -> str:
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text, name)
+        load_config_text(tmp_path, text, name)
     message = str(error.value)
     assert "\n" not in message
     return message
@@ -77,7 +72,7 @@ def test_the_inference_service_may_not_accept_more_than_api_gateway_carries(tmp_
 
 
 def test_a_payload_limit_within_every_route_is_used_as_configured(tmp_path):
-    config = _load(tmp_path, _with(DEV, "compute.lambdas", "max_payload_bytes = 1048576"))
+    config = load_config_text(tmp_path, _with(DEV, "compute.lambdas", "max_payload_bytes = 1048576"))
     for function in ("submit", "predict", "worker"):
         assert (
             config.compute.function_payload_bytes(function, endpoint_mode="serverless", predict_backend="lambda")
@@ -154,7 +149,7 @@ def test_predicts_timeout_is_not_checked_when_fargate_answers_the_route(tmp_path
         "\n[compute.lambdas.functions.worker]\ntimeout_seconds = 30\n"
     )
     text = _with(text, "compute.lambdas", "worker_batch_size = 1")
-    assert _load(tmp_path, text, "prod.toml").compute.model_timeout_seconds == 25
+    assert load_config_text(tmp_path, text, "prod.toml").compute.model_timeout_seconds == 25
 
 
 def test_a_model_timeout_past_what_sagemaker_waits_for_is_refused(tmp_path):
@@ -230,7 +225,7 @@ def test_a_lambda_function_name_over_64_characters_is_refused(tmp_path):
 
 
 def test_names_within_every_limit_pass(tmp_path):
-    assert _load(tmp_path, LOCAL, "staging-eu.toml").environment == "staging-eu"
+    assert load_config_text(tmp_path, LOCAL, "staging-eu.toml").environment == "staging-eu"
 
 
 def test_synth_stops_with_exit_2_and_one_line_on_a_batch_that_cannot_fit(tmp_path):

@@ -37,16 +37,21 @@ def test_the_lambda_permission_names_this_api_this_method_and_this_path():
     assert source_arn(EXECUTION_ARN, "POST", "/v1/predict") == f"{EXECUTION_ARN}/*/POST/v1/predict"
 
 
-def test_a_vpc_link_route_overwrites_the_path_for_the_model_server_and_grants_no_lambda():
-    doc = _synth(
+def _synth_vpc_link_route(**overrides) -> dict:
+    """POST /v1/predict through the VPC link to the model server's listener, with no Lambda behind it."""
+    return _synth(
         method="POST",
         path="/v1/predict",
         function_name=None,
         function_invoke_arn=None,
         vpc_link_id="link",
         listener_arn="arn:listener",
-        backend_path="/invocations",
+        **overrides,
     )
+
+
+def test_a_vpc_link_route_overwrites_the_path_for_the_model_server_and_grants_no_lambda():
+    doc = _synth_vpc_link_route(backend_path="/invocations")
     integration = only(doc, "aws_apigatewayv2_integration")
     assert (integration["connection_type"], integration["connection_id"]) == ("VPC_LINK", "link")
     assert integration["integration_uri"] == "arn:listener"
@@ -55,15 +60,7 @@ def test_a_vpc_link_route_overwrites_the_path_for_the_model_server_and_grants_no
 
 
 def test_a_vpc_link_route_to_an_https_listener_verifies_the_certificate_name():
-    doc = _synth(
-        method="POST",
-        path="/v1/predict",
-        function_name=None,
-        function_invoke_arn=None,
-        vpc_link_id="link",
-        listener_arn="arn:listener",
-        tls_server_name="model.example.com",
-    )
+    doc = _synth_vpc_link_route(tls_server_name="model.example.com")
     integration = only(doc, "aws_apigatewayv2_integration")
     assert integration["tls_config"] == {"server_name_to_verify": "model.example.com"}
 

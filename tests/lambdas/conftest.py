@@ -134,6 +134,23 @@ def unreachable_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(contract.MODEL_URL, f"http://127.0.0.1:{port}")
 
 
+@pytest.fixture
+def sagemaker_model(aws_environment: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Handlers call the SageMaker endpoint named in ENDPOINT_NAME, which moto answers with the returned body: a
+    canned answer (moto runs no model), so a test can check the endpoint's answer is passed on whole."""
+    answer = {"predictions": [{"label": "setosa", "probabilities": {}}], "model_version": "sm-1"}
+    configure = urllib.request.Request(
+        f"{aws_environment}/moto-api/static/sagemaker/endpoint-results",
+        data=json.dumps({"results": [{"Body": json.dumps(answer)}]}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(configure, timeout=10).close()
+    monkeypatch.setenv(contract.MODEL_BACKEND, contract.BACKEND_SAGEMAKER)
+    monkeypatch.setenv(contract.ENDPOINT_NAME, "iris-endpoint")
+    return answer
+
+
 # --- pipeline resources ------------------------------------------------------------------------
 
 

@@ -4,33 +4,16 @@ predict tests use the HTTP backend)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
+from typing import Any
 
-import pytest
-
-from lambdas import contract
 from lambdas.predict import handler as predict
 from tests.lambdas.lambda_events import api_event, body_of
 
 SETOSA = [5.1, 3.5, 1.4, 0.2]
 
 
-def test_the_sagemaker_backend_answers_with_the_endpoints_predictions(
-    aws_environment: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    canned = {"predictions": [{"label": "setosa", "probabilities": {}}], "model_version": "sm-1"}
-    configure = urllib.request.Request(
-        f"{aws_environment}/moto-api/static/sagemaker/endpoint-results",
-        data=json.dumps({"results": [{"Body": json.dumps(canned)}]}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(configure, timeout=10).close()
-    monkeypatch.setenv(contract.MODEL_BACKEND, contract.BACKEND_SAGEMAKER)
-    monkeypatch.setenv(contract.ENDPOINT_NAME, "iris-endpoint")
-
+def test_the_sagemaker_backend_answers_with_the_endpoints_predictions(sagemaker_model: dict[str, Any]) -> None:
     response = predict.handler(api_event({"instances": [SETOSA]}), None)
 
     assert response["statusCode"] == 200
-    assert body_of(response) == canned
+    assert body_of(response) == sagemaker_model

@@ -164,28 +164,15 @@ def test_a_large_job_reads_its_inputs_from_the_stored_request(pipeline, http_mod
 
 
 def test_the_sagemaker_backend_calls_the_endpoint_named_in_the_environment(
-    pipeline, aws_environment: str, monkeypatch: pytest.MonkeyPatch
+    pipeline, sagemaker_model: dict[str, Any]
 ) -> None:
-    canned = {
-        "predictions": [{"label": "setosa", "probabilities": {}}],
-        "model_version": "sm-1",
-    }
-    configure = urllib.request.Request(
-        f"{aws_environment}/moto-api/static/sagemaker/endpoint-results",
-        data=json.dumps({"results": [{"Body": json.dumps(canned)}]}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(configure, timeout=10).close()
-    monkeypatch.setenv(contract.MODEL_BACKEND, contract.BACKEND_SAGEMAKER)
-    monkeypatch.setenv(contract.ENDPOINT_NAME, "iris-endpoint")
     sagemaker_job = job()
 
     outcome = worker.handler(sqs_event([record(json.dumps(sagemaker_job))]), None)
 
     assert outcome == {"batchItemFailures": []}
     result = pipeline.read_json(contract.result_key(sagemaker_job["job_id"]))
-    assert result["result"] == canned
+    assert result["result"] == sagemaker_model
 
 
 def test_each_record_is_logged_as_one_json_line(pipeline, http_model, capsys: pytest.CaptureFixture[str]) -> None:

@@ -29,7 +29,6 @@ def load_skips() -> list[dict]:
 @pytest.fixture(scope="session")
 def checkov_report(synthesized, tmp_path_factory) -> list[dict]:
     """One checkov run over every environment's stacks (checkov's start-up is the slow part)."""
-    checkov = _checkov()
     root = tmp_path_factory.mktemp("checkov")
     for env in ENVIRONMENTS:
         for stack in stack_dirs(synthesized[env]):
@@ -41,28 +40,7 @@ def checkov_report(synthesized, tmp_path_factory) -> list[dict]:
             doc.pop("terraform", None)
             (target / "cdk.tf.json").write_text(json.dumps(doc))
     skips = ",".join(skip["id"] for skip in load_skips())
-    proc = subprocess.run(
-        [
-            checkov,
-            "-d",
-            str(root),
-            "--framework",
-            "terraform_json",
-            "--skip-download",
-            "-o",
-            "json",
-            "--skip-check",
-            skips,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if proc.returncode not in (0, 1):
-        pytest.fail(f"checkov did not run (exit {proc.returncode}): {proc.stderr[-2000:]}", pytrace=False)
-    report = json.loads(proc.stdout)
-    reports = report if isinstance(report, list) else [report]
+    reports = _checkov_reports(root, "terraform_json", "--skip-check", skips)
     scanned = {
         check["file_path"]
         for r in reports
@@ -74,6 +52,22 @@ def checkov_report(synthesized, tmp_path_factory) -> list[dict]:
             if f"/{env}/{stack.name}/cdk.tf.json" in scanned:
                 record_gate("checkov", f"{env}/{stack.name}")
     return reports
+
+
+def _checkov_reports(root: Path, framework: str, *options: str) -> list[dict]:
+    """checkov's JSON reports over ROOT with one FRAMEWORK. Exit 1 only says some check failed, which the tests
+    assert on; any other non-zero exit means checkov did not scan at all, so the gate fails here, with its stderr."""
+    proc = subprocess.run(
+        [_checkov(), "-d", str(root), "--framework", framework, "--skip-download", "-o", "json", *options],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if proc.returncode not in (0, 1):
+        pytest.fail(f"checkov did not run (exit {proc.returncode}): {proc.stderr[-2000:]}", pytrace=False)
+    report = json.loads(proc.stdout)
+    return report if isinstance(report, list) else [report]
 
 
 def _checkov() -> str:
@@ -89,17 +83,7 @@ def checkov_kubernetes_report(synthesized, tmp_path_factory) -> list[dict]:
     root = tmp_path_factory.mktemp("checkov-k8s")
     for env in EKS_ENVIRONMENTS:
         shutil.copytree(synthesized[env] / "k8s" / env, root / env)
-    proc = subprocess.run(
-        [_checkov(), "-d", str(root), "--framework", "kubernetes", "--skip-download", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if proc.returncode not in (0, 1):
-        pytest.fail(f"checkov did not run (exit {proc.returncode}): {proc.stderr[-2000:]}", pytrace=False)
-    report = json.loads(proc.stdout)
-    reports = report if isinstance(report, list) else [report]
+    reports = _checkov_reports(root, "kubernetes")
     for r in reports:
         for check in r.get("results", {}).get("passed_checks", []):
             record_gate("checkov", f"{check['file_path'].strip('/').split('/')[0]}/k8s")

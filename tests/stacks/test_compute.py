@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from lambdas import contract
 from modules.config import ConfigError, load_config
 from modules.config.lambdas import handler_folders
+from tests.config.config_text import load_config_text, shipped_config_text
 from tests.conftest import PROJECT_ROOT
 
 
@@ -595,14 +595,8 @@ def test_a_queue_visibility_under_six_times_the_worker_timeout_stops_synth(tmp_p
 
 # --- config checks ----------------------------------------------------------------------------------------------
 
-DEV = (PROJECT_ROOT / "config" / "dev.toml").read_text()
-PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
-
-
-def _load(tmp_path: Path, text: str, name: str = "dev.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return load_config(path)
+DEV = shipped_config_text("dev")
+PROD = shipped_config_text("prod")
 
 
 @pytest.mark.parametrize(
@@ -663,7 +657,7 @@ def _load(tmp_path: Path, text: str, name: str = "dev.toml"):
 )
 def test_invalid_compute_settings_name_the_field_and_what_is_allowed(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text)
+        load_config_text(tmp_path, text)
     assert expected in str(error.value)
 
 
@@ -678,7 +672,7 @@ def test_production_refuses_a_load_balancer_without_a_certificate(tmp_path):
     text = _without_certificate(PROD)
     assert "certificate_arn" not in text
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text, "prod.toml")
+        load_config_text(tmp_path, text, "prod.toml")
     assert (
         "compute.load_balancer.certificate_arn: required when production = true (API Gateway and the functions "
         "send confidential data to the load balancer); set certificate_arn"
@@ -727,7 +721,7 @@ CERTIFICATE = 'certificate_arn = "arn:aws:acm:eu-west-1:111111111111:certificate
 )
 def test_tls_settings_that_cannot_verify_are_refused(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text)
+        load_config_text(tmp_path, text)
     assert expected in str(error.value)
 
 
