@@ -139,6 +139,12 @@ class LocalProcess:
         return [json.loads(line) for line in self.log.read_text(errors="replace").splitlines() if line.startswith("{")]
 
 
+def serve_arguments(model_dir: Path, port: int, workers: int) -> list[str]:
+    """serve.py's arguments for serving MODEL_DIR on loopback PORT with WORKERS workers: one spelling of its flags
+    for every launcher here (the smoke test's server, the containers' tests)."""
+    return ["--model-dir", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
 @dataclass
 class ModelServer:
     """The image's server (serve.py -> gunicorn) on loopback, with the example model trained on first use."""
@@ -154,14 +160,7 @@ class ModelServer:
                 sys.executable,
                 "-m",
                 "containers.inference.serve",
-                "--model-dir",
-                str(model_dir),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
+                *serve_arguments(model_dir, port, workers),
                 "--train-if-missing",
             ],
             dict(os.environ),
