@@ -142,8 +142,9 @@ def drive_function() -> int:
     # Imported in this process only: its cached clients and connections then live from one invocation to the
     # next, as in a warm Lambda execution environment.
     from lambdas.worker.handler import handler
+    from tools.lambda_events import sqs_event
     from tools.pipeline.deployment import Runtime
-    from tools.pipeline.local import LambdaContext, sqs_event
+    from tools.pipeline.local import LambdaContext
 
     queue_url = os.environ[contract.QUEUE_URL]
     batch_size = int(os.environ[contract.QUEUE_BATCH_SIZE])

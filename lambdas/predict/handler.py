@@ -17,14 +17,7 @@ from typing import Any
 from lambdas import model_client
 from lambdas.contract import REPLY_MARGIN_SECONDS, max_payload_bytes
 from lambdas.deadline import NO_DEADLINE, Deadline
-from lambdas.http import (
-    HttpError,
-    error_response,
-    instances,
-    json_object,
-    json_response,
-    request_body,
-)
+from lambdas.http import HttpError, error_response, instances, json_object, json_response, request_body
 from lambdas.json_logs import json_logger
 
 log = json_logger(__name__)

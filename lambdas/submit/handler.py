@@ -26,14 +26,7 @@ from lambdas.contract import (
     request_key,
     required_env,
 )
-from lambdas.http import (
-    HttpError,
-    error_response,
-    instances,
-    json_object,
-    json_response,
-    request_body,
-)
+from lambdas.http import HttpError, error_response, instances, json_object, json_response, request_body
 from lambdas.json_logs import json_logger
 
 MODEL_NAME = re.compile(r"[a-z0-9-]{1,64}")

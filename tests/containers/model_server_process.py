@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tools.local.smoke import serve_arguments
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVE_SCRIPT = REPO_ROOT / "containers" / "inference" / "serve.py"
 STARTUP_SECONDS = 60.0
@@ -65,14 +67,7 @@ def start_server(
         sys.executable,
         *entry,
         "serve",
-        "--model-dir",
-        str(model_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
+        *serve_arguments(model_dir, port, workers),
         *extra_args,
     ]
     log_file = log_path.open("wb")

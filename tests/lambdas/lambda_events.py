@@ -1,10 +1,14 @@
-"""Lambda events shaped as the Lambda service delivers them, and response helpers."""
+"""The handlers' events (tools/lambda_events.py) with the defaults these tests use, and response helpers."""
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
+
+from tools import lambda_events
+from tools.lambda_events import sqs_event
+
+__all__ = ["api_event", "body_of", "sqs_event"]
 
 
 def api_event(
@@ -16,40 +20,10 @@ def api_event(
     path: str = "/v1/jobs",
     path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload format 2.0) event."""
-    text = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
-    if text is not None and base64_encoded:
-        text = base64.b64encode(text.encode()).decode()
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": method, "path": path}},
-        "isBase64Encoded": base64_encoded,
-    }
-    if text is not None:
-        event["body"] = text
-    if path_parameters is not None:
-        event["pathParameters"] = path_parameters
-    return event
-
-
-def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    """An SQS event source mapping batch built from received messages."""
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "messageAttributes": message.get("MessageAttributes", {}),
-                "eventSource": "aws:sqs",
-            }
-            for message in messages
-        ]
-    }
+    """An API Gateway HTTP API (payload format 2.0) event, by default a job submission (POST /v1/jobs)."""
+    return lambda_events.api_event(
+        method, path, body, raw_body=raw_body, base64_encoded=base64_encoded, path_parameters=path_parameters
+    )
 
 
 def body_of(response: dict[str, Any]) -> Any:

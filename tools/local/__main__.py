@@ -16,10 +16,13 @@ stress   e2e RUNS times in a row (default 3) while a CPU hog spins on every core
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +231,16 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 # --- e2e ----------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _timed(times: dict[str, float], label: str) -> Iterator[None]:
+    """How long the block took, in TIMES under LABEL, also when it fails: the times say where a failed run went."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        times[label] = time.monotonic() - began
+
+
 def run_e2e(
     *,
     engine_name: str = "terraform",
@@ -282,25 +295,14 @@ def run_e2e(
             times[f"deploy ({engine.name})"] = engine.deploy(synth).seconds
         with steps.step("read the stack outputs"):
             outputs = stack_outputs(tc, synth, env)
-        smoke_began = time.monotonic()
-        try:
-            run_smoke(
-                steps,
-                emulator_url=emulator.url,
-                outputs=outputs,
-                config=config,
-                manifests_dir=synth.outdir / "k8s" / config.environment,
-            )
-        finally:
-            times["smoke test"] = time.monotonic() - smoke_began
+        # The smoke test of the deployment: first on every path, later on one path through the released model.
+        smoke = functools.partial(run_smoke, steps, emulator_url=emulator.url, outputs=outputs, config=config)
+        with _timed(times, "smoke test"):
+            smoke(manifests_dir=synth.outdir / "k8s" / config.environment)
         if has_batch(outputs):
-            batch_began = time.monotonic()
-            try:
+            with _timed(times, "batch smoke test"):
                 run_batch_smoke(steps, emulator_url=emulator.url, region=config.region, outputs=outputs)
-            finally:
-                times["batch smoke test"] = time.monotonic() - batch_began
-        release_began = time.monotonic()
-        try:
+        with _timed(times, "release and verify"):
             # Plans and saved-plan applies are the terraform engine's, whichever engine deployed.
             release = run_release(
                 steps,
@@ -313,32 +315,20 @@ def run_e2e(
                 report=report,
             )
             synth = release.synth  # what is deployed now, and what destroy must read
-        finally:
-            times["release and verify"] = time.monotonic() - release_began
-        job_began = time.monotonic()
-        try:
+        with _timed(times, "job through the released model"):
             # One path is enough to show the released model answering jobs; every path ran above.
-            run_smoke(
-                steps,
-                emulator_url=emulator.url,
-                outputs=outputs,
-                config=config,
+            smoke(
                 model_dir=release.model_dir,
                 model_label=f"the released version {release.version}",
                 paths=("worker function",),
             )
-        finally:
-            times["job through the released model"] = time.monotonic() - job_began
         if readme_examples:
             from tools.readme_examples import run_local_examples
 
-            examples_began = time.monotonic()
-            try:
+            with _timed(times, "README examples"):
                 run_local_examples(
                     steps, emulator_url=emulator.url, environment=config.environment, outdir=synth.outdir, say=report
                 )
-            finally:
-                times["README examples"] = time.monotonic() - examples_began
     except StepFailed:
         pass
     finally:

@@ -27,7 +27,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from tools.local.smoke import MODEL_DIR, Steps, api_event, handler_environment, wait_for
+from tools.lambda_events import api_event
+from tools.local.smoke import MODEL_DIR, Steps, handler_environment, wait_for
 from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT
 
 IMAGE_ENTRY_POINT = PROJECT_ROOT / "containers" / "inference" / "serve.py"  # the image's ENTRYPOINT script

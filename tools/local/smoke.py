@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.lambda_events import api_event, sqs_event
 from tools.terraform_cli import BUILD_DIR, PROJECT_ROOT
 
 MODEL_DIR = BUILD_DIR / "model"
@@ -138,6 +139,12 @@ class LocalProcess:
         return [json.loads(line) for line in self.log.read_text(errors="replace").splitlines() if line.startswith("{")]
 
 
+def serve_arguments(model_dir: Path, port: int, workers: int) -> list[str]:
+    """serve.py's arguments for serving MODEL_DIR on loopback PORT with WORKERS workers: one spelling of its flags
+    for every launcher here (the smoke test's server, the containers' tests)."""
+    return ["--model-dir", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+
+
 @dataclass
 class ModelServer:
     """The image's server (serve.py -> gunicorn) on loopback, with the example model trained on first use."""
@@ -153,14 +160,7 @@ class ModelServer:
                 sys.executable,
                 "-m",
                 "containers.inference.serve",
-                "--model-dir",
-                str(model_dir),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(workers),
+                *serve_arguments(model_dir, port, workers),
                 "--train-if-missing",
             ],
             dict(os.environ),
@@ -316,23 +316,6 @@ def handler_environment(values: dict[str, str]) -> Iterator[None]:
             client.cache_clear()
 
 
-def api_event(method: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None) -> dict:
-    """An API Gateway HTTP API (payload 2.0) event, as the deployed route delivers it."""
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "headers": {"content-type": "application/json"},
-        "requestContext": {"http": {"method": method, "path": path}},
-        "isBase64Encoded": False,
-    }
-    if body is not None:
-        event["body"] = json.dumps(body)
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    return event
-
-
 def in_process_api(environment: dict[str, str]):
     """`call(method, path, body) -> ApiResponse` answering the API's routes with the handlers' own code, run here
     with ENVIRONMENT (the contract variables): the emulator cannot invoke the deployed functions."""
@@ -355,22 +338,6 @@ def in_process_api(environment: dict[str, str]):
         return ApiResponse(status=int(answer["statusCode"]), body=document, headers=dict(answer.get("headers") or {}))
 
     return call
-
-
-def _sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": m.get("MessageAttributes", {}),
-                "eventSource": "aws:sqs",
-            }
-            for m in messages
-        ]
-    }
 
 
 # --- the smoke test -------------------------------------------------------------------------------------------
@@ -411,7 +378,7 @@ class Smoke:
     ) -> list[str]:
         """Call HANDLER with MESSAGES as an event source mapping does: delete the acknowledged, make the failed
         visible again at once. Returns the failed message ids."""
-        outcome = handler(_sqs_event(messages), None)
+        outcome = handler(sqs_event(messages), None)
         failed = {item["itemIdentifier"] for item in outcome["batchItemFailures"]}
         for message in messages:
             if message["MessageId"] in failed:
@@ -653,7 +620,7 @@ def _worker_function_path(smoke: Smoke, model_url: str, submit_env: dict[str, st
                 f"{contract.result_key(job_id)}: {', '.join(p['label'] for p in smoke.result(job_id)['result']['predictions'])}"
             )
         with smoke.steps.step("worker function path: a duplicate delivery gives one result and one notice"):
-            if worker.handler(_sqs_event(messages), None)["batchItemFailures"]:
+            if worker.handler(sqs_event(messages), None)["batchItemFailures"]:
                 raise AssertionError("the duplicate delivery failed")
             smoke.one_result_and_one_notice(job_id)
         with smoke.steps.step("worker function path: a poison message ends in its dead-letter queue") as note:

@@ -30,6 +30,7 @@ from typing import Any
 from unittest import mock
 
 from tools.api_client import ApiClient, ApiResponse
+from tools.lambda_events import api_event, sqs_event
 from tools.pipeline.deployment import Deployment, DeploymentError, Runtime, WorkQueue
 from tools.terraform_cli import BUILD_DIR
 
@@ -93,72 +94,6 @@ def runtime_environment(
             yield
         finally:
             _clear_cached_clients()
-
-
-def api_event(
-    method: str, route: str, path: str, body: Any = None, path_parameters: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """The event API Gateway (HTTP API, payload format 2.0) hands a Lambda integration."""
-    now = time.time()
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"{method} {route}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "pipeline-cli"},
-        "requestContext": {
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1",
-                "userAgent": "pipeline-cli",
-            },
-            "routeKey": f"{method} {route}",
-            "stage": "$default",
-            "requestId": str(uuid.uuid4()),
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-            "timeEpoch": int(now * 1000),
-        },
-        "isBase64Encoded": False,
-    }
-    if body is not None:
-        event["body"] = json.dumps(body)
-    if path_parameters:
-        event["pathParameters"] = path_parameters
-    return event
-
-
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
-    """The event Lambda's SQS event source mapping builds from received messages."""
-
-    def attribute(value: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": value.get("DataType", "String"),
-        }
-
-    return {
-        "Records": [
-            {
-                "messageId": message["MessageId"],
-                "receiptHandle": message["ReceiptHandle"],
-                "body": message["Body"],
-                "attributes": message.get("Attributes", {}),
-                "md5OfBody": message.get("MD5OfBody", ""),
-                "messageAttributes": {
-                    name: attribute(value) for name, value in message.get("MessageAttributes", {}).items()
-                },
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": region,
-            }
-            for message in messages
-        ]
-    }
 
 
 def _route_pattern(route: str) -> re.Pattern[str]:
@@ -233,7 +168,9 @@ class LocalApi:
         for (route_method, route), folder in self.routes.items():
             match = _route_pattern(route).match(path)
             if route_method == method and match:
-                return self._invoke(folder, api_event(method, route, path, body, match.groupdict() or None))
+                return self._invoke(
+                    folder, api_event(method, path, body, route=route, path_parameters=match.groupdict() or None)
+                )
         if (method, path) == ("POST", "/v1/predict"):  # predict_backend = "fargate": the VPC link to the model
             return ApiClient(self.model.ensure(), "none", self.deployment.region).request("POST", "/invocations", body)
         return ApiResponse(status=404, body={"message": "Not Found"}, headers={})
