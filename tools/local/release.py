@@ -1,6 +1,6 @@
 """A model release on the local emulator: what `make e2e` does after the first deploy, and `make verify-local`.
 
-The release path is the one of the README's "Ship a new model", run against the deployed emulator pipeline:
+The release path is the one of docs/releases.md's "Ship a new model", run against the deployed emulator pipeline:
 package a second model version, upload it (an existing version is never overwritten), set the version in a copy
 of the environment file, plan every stack and check the plan holds exactly a release, apply the checked plans,
 verify, prove that verify catches a silent rollback, and (back in the e2e) push a job through the new model.

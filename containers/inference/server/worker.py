@@ -1,6 +1,6 @@
 """The gunicorn worker of the model server: one thread, keep-alive connections, spread evenly across workers.
 
-Why not gunicorn's gthread worker (measured, see README "Why the server is built this way"):
+Why not gunicorn's gthread worker (measured, see docs/runtime.md, "Why the server is built this way"):
 - gthread passes every request from its poller thread to a pool thread and back through a pipe. Inference holds
   the GIL, so the threads add GIL handoffs and context switches, not parallelism: one thread serves faster.
 - A worker accepts every connection it is offered. Keep-alive connections opened together (a load generator, an
