@@ -19,12 +19,10 @@ from constructs import Construct
 from modules import aws
 from modules.config.fargate import memory_problems
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.fargate_service import SCRATCH_PATH, SCRATCH_VOLUME
-from modules.constructs.policy_statements import statement
-from modules.constructs.service_roles import assume_role_policy, role_with_policy
+from modules.constructs.fargate_task import SCRATCH_VOLUME, execution_role, scratch_environment_and_logs, task_trust
+from modules.constructs.service_roles import role_with_policy
 from modules.limits import BATCH_EVALUATE_ON_EXIT, BATCH_JOB_TIMEOUT_MINIMUM, BATCH_RETRY_ATTEMPTS
 
-ECS_TASKS = "ecs-tasks.amazonaws.com"
 # Status reasons of failed attempts that the infrastructure caused (glob patterns, AWS Batch's RetryStrategy):
 # - a Fargate Spot task reclaimed by AWS (ECS's stopped reason for a Spot interruption);
 # - a host that failed or was terminated under the job (AWS Batch's documented example for retries);
@@ -76,30 +74,17 @@ class BatchJobDefinition(Construct):
             retention_days=props.log_retention_days,
             kms_key_arn=props.kms_key_arn,
         )
-        self.execution_role = role_with_policy(
+        self.execution_role = execution_role(
             self,
-            "execution-role",
-            name=f"{props.name}-execution",
-            trust=assume_role_policy(ECS_TASKS, account_id=props.account_id),
+            props,
+            log_group_arn=self.log_group.arn,
             description=f"{props.name}: pulls the image and writes the job's logs",
-            statements=[
-                # GetAuthorizationToken has no resource-level permissions.
-                statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
-                statement(
-                    "PullOwnImage",
-                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [props.repository_arn],
-                ),
-                statement(
-                    "OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]
-                ),
-            ],
-        ).role
+        )
         self.job_role, self.job_role_policy, _ = role_with_policy(
             self,
             "job-role",
             name=f"{props.name}-job",
-            trust=assume_role_policy(ECS_TASKS, account_id=props.account_id),
+            trust=task_trust(props.account_id),
             description=f"{props.name}: the job's own AWS calls",
             statements=list(props.job_policy_statements),
         )
@@ -149,18 +134,14 @@ class BatchJobDefinition(Construct):
             "privileged": False,
             "user": props.user,
             "linuxParameters": {"initProcessEnabled": True},
-            # The one writable place (the image declares it as a VOLUME, see modules/constructs/fargate_service.py).
+            # The one writable place (the image declares it as a VOLUME, see modules/constructs/fargate_task.py).
             "volumes": [{"name": SCRATCH_VOLUME}],
-            "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
-            "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": props.region,
-                    "awslogs-stream-prefix": props.name,
-                },
-            },
+            **scratch_environment_and_logs(
+                environment=props.environment,
+                log_group_name=self.log_group.name,
+                region=props.region,
+                stream_prefix=props.name,
+            ),
         }
 
 

@@ -20,20 +20,14 @@ from modules import aws
 from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
 from modules.constructs.aws_api_egress import allow_https_to_aws_apis, aws_api_egress_problems
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.policy_statements import statement
-from modules.constructs.service_roles import assume_role_policy, role_with_policy
+from modules.constructs.fargate_task import (
+    SCRATCH_VOLUME,
+    execution_role,
+    scratch_environment_and_logs,
+    task_trust,
+)
+from modules.constructs.service_roles import role_with_policy
 from modules.limits import FARGATE_STOP_TIMEOUT
-
-# The read-only root filesystem leaves one writable place: a task (bind-mount) volume at SCRATCH_PATH. AWS's ECS
-# developer guide, "Use bind mounts with Amazon ECS" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
-# bind-mounts.html), says: "If the absolute path that's specified in the VOLUME directive is the same as the
-# containerPath that's specified in the task definition, the data in the VOLUME directive path is copied to the
-# data volume" and "By default, the volume permissions are set to 0755 and the owner as root. These permissions
-# can be customized in the Dockerfile." A non-root container user therefore cannot write to the volume unless the
-# image declares SCRATCH_PATH as a VOLUME with a mode it may write (containers/inference/Dockerfile does;
-# tests/stacks/test_compute.py checks that the image and this mount agree).
-SCRATCH_PATH = "/tmp"
-SCRATCH_VOLUME = "scratch"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,31 +83,20 @@ class FargateService(Construct):
             retention_days=props.log_retention_days,
             kms_key_arn=props.kms_key_arn,
         )
-        self.execution_role = self._role(
-            "execution-role",
-            f"{props.name}-execution",
+        self.execution_role = execution_role(
+            self,
             props,
-            [
-                # GetAuthorizationToken has no resource-level permissions.
-                statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
-                statement(
-                    "PullOwnImage",
-                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [props.repository_arn],
-                ),
-                statement(
-                    "OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]
-                ),
-            ],
-            "ECS agent: pulls the image and writes the container's logs",
+            log_group_arn=self.log_group.arn,
+            description=f"{props.name}: ECS agent: pulls the image and writes the container's logs",
         )
-        self.task_role = self._role(
+        self.task_role = role_with_policy(
+            self,
             "task-role",
-            f"{props.name}-task",
-            props,
-            list(props.task_policy_statements),
-            "the container's own AWS calls",
-        )
+            name=f"{props.name}-task",
+            description=f"{props.name}: the container's own AWS calls",
+            trust=task_trust(props.account_id),
+            statements=list(props.task_policy_statements),
+        ).role
         self.task_definition = aws.ecs_task_definition.EcsTaskDefinition(
             self,
             "task-definition",
@@ -183,16 +166,6 @@ class FargateService(Construct):
         sees tasks that do not start or stay unhealthy (service_deployment_alarms.py says which alarms)."""
         self.service.put_alarms(alarm_names=[alarm.alarm_name for alarm in alarms], enable=True, rollback=True)
 
-    def _role(self, id_: str, name: str, props: FargateServiceProps, statements: list, purpose: str):
-        return role_with_policy(
-            self,
-            id_,
-            name=name,
-            description=f"{props.name}: {purpose}",
-            trust=assume_role_policy("ecs-tasks.amazonaws.com", account_id=props.account_id),
-            statements=statements,
-        ).role
-
     def _container(self, props: FargateServiceProps) -> dict[str, Any]:
         container: dict[str, Any] = {
             "name": self.container_name,
@@ -202,16 +175,12 @@ class FargateService(Construct):
             "user": props.user,
             "privileged": False,
             "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
-            "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
-            "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": props.region,
-                    "awslogs-stream-prefix": props.name,
-                },
-            },
+            **scratch_environment_and_logs(
+                environment=props.environment,
+                log_group_name=self.log_group.name,
+                region=props.region,
+                stream_prefix=props.name,
+            ),
         }
         if props.container_port is not None:
             container["portMappings"] = [{"containerPort": props.container_port, "protocol": "tcp"}]
