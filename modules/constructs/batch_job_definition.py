@@ -18,8 +18,13 @@ from constructs import Construct
 
 from modules import aws
 from modules.config.fargate import memory_problems
-from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.fargate_task import SCRATCH_VOLUME, execution_role, scratch_environment_and_logs, task_trust
+from modules.constructs.fargate_task import (
+    SCRATCH_VOLUME,
+    container_problems,
+    logs_and_execution_role,
+    scratch_environment_and_logs,
+    task_trust,
+)
 from modules.constructs.service_roles import role_with_policy
 from modules.limits import BATCH_EVALUATE_ON_EXIT, BATCH_JOB_TIMEOUT_MINIMUM, BATCH_RETRY_ATTEMPTS
 
@@ -67,17 +72,10 @@ class BatchJobDefinition(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         self.name = props.name
-        self.log_group = encrypted_log_group(
-            self,
-            "log-group",
-            name=f"/aws/batch/{props.name}",
-            retention_days=props.log_retention_days,
-            kms_key_arn=props.kms_key_arn,
-        )
-        self.execution_role = execution_role(
+        self.log_group, self.execution_role = logs_and_execution_role(
             self,
             props,
-            log_group_arn=self.log_group.arn,
+            log_group_name=f"/aws/batch/{props.name}",
             description=f"{props.name}: pulls the image and writes the job's logs",
         )
         self.job_role, self.job_role_policy, _ = role_with_policy(
@@ -152,8 +150,6 @@ def _validate(id_: str, props: BatchJobDefinitionProps) -> None:
         problems.append(f"vcpu must be one of Fargate's vCPU values, got {props.vcpu}")
     else:
         problems += memory_problems(int(units), props.memory)
-    if props.cpu_architecture not in ("X86_64", "ARM64"):
-        problems.append(f"cpu_architecture must be X86_64 or ARM64, got {props.cpu_architecture!r}")
     low, high = BATCH_RETRY_ATTEMPTS.value
     if not low <= props.retry_attempts <= high:
         problems.append(f"retry_attempts must be {low}-{high}, got {props.retry_attempts}")
@@ -166,9 +162,7 @@ def _validate(id_: str, props: BatchJobDefinitionProps) -> None:
         problems.append(
             f"timeout_seconds must be at least {BATCH_JOB_TIMEOUT_MINIMUM.value}, got {props.timeout_seconds}"
         )
-    problems += log_group_problems("log_retention_days", props.log_retention_days)
-    if props.user.split(":")[0] in ("", "0", "root"):
-        problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
+    problems += container_problems(props)
     if not props.command:
         problems.append("command is required (the image's batch mode and its arguments)")
     if problems:

@@ -19,10 +19,10 @@ from constructs import Construct
 from modules import aws
 from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
 from modules.constructs.aws_api_egress import allow_https_to_aws_apis, aws_api_egress_problems
-from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.fargate_task import (
     SCRATCH_VOLUME,
-    execution_role,
+    container_problems,
+    logs_and_execution_role,
     scratch_environment_and_logs,
     task_trust,
 )
@@ -76,17 +76,10 @@ class FargateService(Construct):
         _validate(id_, props)
         self.name = props.name
         self.container_name = props.name
-        self.log_group = encrypted_log_group(
-            self,
-            "log-group",
-            name=f"/ecs/{props.name}",
-            retention_days=props.log_retention_days,
-            kms_key_arn=props.kms_key_arn,
-        )
-        self.execution_role = execution_role(
+        self.log_group, self.execution_role = logs_and_execution_role(
             self,
             props,
-            log_group_arn=self.log_group.arn,
+            log_group_name=f"/ecs/{props.name}",
             description=f"{props.name}: ECS agent: pulls the image and writes the container's logs",
         )
         self.task_role = role_with_policy(
@@ -224,12 +217,8 @@ class FargateService(Construct):
 
 def _validate(id_: str, props: FargateServiceProps) -> None:
     problems = list(memory_problems(props.cpu, props.memory))
-    if props.cpu_architecture not in ("X86_64", "ARM64"):
-        problems.append(f"cpu_architecture must be X86_64 or ARM64, got {props.cpu_architecture!r}")
-    problems += log_group_problems("log_retention_days", props.log_retention_days)
+    problems += container_problems(props)
     problems += aws_api_egress_problems(props.vpc_cidr)
-    if props.user.split(":")[0] in ("", "0", "root"):
-        problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
     if props.target_group_arn and props.container_port is None:
         problems.append("target_group_arn needs container_port")
     if props.desired_count < 0:

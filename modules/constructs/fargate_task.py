@@ -1,24 +1,26 @@
 """What a container on Fargate gets the same way whether an ECS service (fargate_service.py) or an AWS Batch job
-(batch_job_definition.py) runs it: roles only ECS tasks of this account may assume, an execution role that may
-pull only its own image and write only its own log group, one writable scratch volume, its environment and its
-logs.
+(batch_job_definition.py) runs it: roles only ECS tasks of this account may assume, its own log group and an
+execution role that may pull only its own image and write only to that group, one writable scratch volume, its
+environment, and the same checks (architecture, non-root user, log retention).
 
-Why functions: the roles are created in the caller's scope under the caller's ids, so each keeps its Terraform
-address; the container pieces are plain dicts for the caller's container definition (the key order is the
-caller's, and it is in the synthesized JSON).
+Why functions: the log group and roles are created in the caller's scope under the caller's ids, so each keeps
+its Terraform address; the container pieces are plain dicts for the caller's container definition (the key order
+is the caller's, and it is in the synthesized JSON).
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import statement
 from modules.constructs.service_roles import assume_role_policy, role_with_policy
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
+CPU_ARCHITECTURES = ("X86_64", "ARM64")  # what Fargate runs (Fargate Spot: X86_64 only)
 
 # The read-only root filesystem leaves one writable place: a task (bind-mount) volume at SCRATCH_PATH. AWS's ECS
 # developer guide, "Use bind mounts with Amazon ECS" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
@@ -38,10 +40,11 @@ def task_trust(account_id: str) -> str:
 
 
 class RunsAnImage(Protocol):
-    """What the service's and the job's props say about the container they run (read-only, as in frozen props)."""
+    """What the service's and the job's props say alike about the container they run (read-only, as in their
+    frozen props)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str: ...  # also the log group's stream prefix and the roles' prefix
 
     @property
     def account_id(self) -> str: ...
@@ -49,13 +52,38 @@ class RunsAnImage(Protocol):
     @property
     def repository_arn(self) -> str: ...  # the only repository the execution role may pull from
 
+    @property
+    def kms_key_arn(self) -> str: ...  # CMK of the log group
 
-def execution_role(
-    scope: Construct, task: RunsAnImage, *, log_group_arn: str, description: str
-) -> aws.iam_role.IamRole:
-    """Role `<name>-execution` (as SCOPE/`execution-role`) that ECS uses to start TASK's container: it may pull
-    only from the task's repository and write only to the log group LOG_GROUP_ARN."""
-    return role_with_policy(
+    @property
+    def log_retention_days(self) -> int: ...
+
+    @property
+    def cpu_architecture(self) -> str: ...
+
+    @property
+    def user(self) -> str: ...  # uid[:gid]
+
+
+class LogsAndExecutionRole(NamedTuple):
+    log_group: aws.cloudwatch_log_group.CloudwatchLogGroup
+    execution_role: aws.iam_role.IamRole
+
+
+def logs_and_execution_role(
+    scope: Construct, task: RunsAnImage, *, log_group_name: str, description: str
+) -> LogsAndExecutionRole:
+    """The container's log group LOG_GROUP_NAME (as SCOPE/`log-group`), then role `<name>-execution` (as
+    SCOPE/`execution-role`, DESCRIPTION) that ECS uses to start it: it may pull only from the task's repository and
+    write only to that log group."""
+    log_group = encrypted_log_group(
+        scope,
+        "log-group",
+        name=log_group_name,
+        retention_days=task.log_retention_days,
+        kms_key_arn=task.kms_key_arn,
+    )
+    role = role_with_policy(
         scope,
         "execution-role",
         name=f"{task.name}-execution",
@@ -69,9 +97,21 @@ def execution_role(
                 ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                 [task.repository_arn],
             ),
-            statement("OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
+            statement("OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group.arn}:*"]),
         ],
     ).role
+    return LogsAndExecutionRole(log_group, role)
+
+
+def container_problems(task: RunsAnImage) -> list[str]:
+    """What the service's and the job's validation report alike: the architecture, a non-root user, the logs'
+    retention."""
+    problems = []
+    if task.cpu_architecture not in CPU_ARCHITECTURES:
+        problems.append(f"cpu_architecture must be X86_64 or ARM64, got {task.cpu_architecture!r}")
+    if task.user.split(":")[0] in ("", "0", "root"):
+        problems.append(f"user must be a non-root uid[:gid], got {task.user!r}")
+    return problems + log_group_problems("log_retention_days", task.log_retention_days)
 
 
 def scratch_environment_and_logs(
