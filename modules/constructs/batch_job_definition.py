@@ -18,13 +18,16 @@ from constructs import Construct
 
 from modules import aws
 from modules.config.fargate import memory_problems
-from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.fargate_service import SCRATCH_PATH, SCRATCH_VOLUME
-from modules.constructs.policy_statements import statement
-from modules.constructs.service_roles import assume_role_policy, role_with_policy
+from modules.constructs.fargate_task import (
+    SCRATCH_VOLUME,
+    container_problems,
+    logs_and_execution_role,
+    scratch_environment_and_logs,
+    task_trust,
+)
+from modules.constructs.service_roles import role_with_policy
 from modules.limits import BATCH_EVALUATE_ON_EXIT, BATCH_JOB_TIMEOUT_MINIMUM, BATCH_RETRY_ATTEMPTS
 
-ECS_TASKS = "ecs-tasks.amazonaws.com"
 # Status reasons of failed attempts that the infrastructure caused (glob patterns, AWS Batch's RetryStrategy):
 # - a Fargate Spot task reclaimed by AWS (ECS's stopped reason for a Spot interruption);
 # - a host that failed or was terminated under the job (AWS Batch's documented example for retries);
@@ -69,37 +72,17 @@ class BatchJobDefinition(Construct):
         super().__init__(scope, id_)
         _validate(id_, props)
         self.name = props.name
-        self.log_group = encrypted_log_group(
+        self.log_group, self.execution_role = logs_and_execution_role(
             self,
-            "log-group",
-            name=f"/aws/batch/{props.name}",
-            retention_days=props.log_retention_days,
-            kms_key_arn=props.kms_key_arn,
-        )
-        self.execution_role = role_with_policy(
-            self,
-            "execution-role",
-            name=f"{props.name}-execution",
-            trust=assume_role_policy(ECS_TASKS, account_id=props.account_id),
+            props,
+            log_group_name=f"/aws/batch/{props.name}",
             description=f"{props.name}: pulls the image and writes the job's logs",
-            statements=[
-                # GetAuthorizationToken has no resource-level permissions.
-                statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
-                statement(
-                    "PullOwnImage",
-                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [props.repository_arn],
-                ),
-                statement(
-                    "OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]
-                ),
-            ],
-        ).role
+        )
         self.job_role, self.job_role_policy, _ = role_with_policy(
             self,
             "job-role",
             name=f"{props.name}-job",
-            trust=assume_role_policy(ECS_TASKS, account_id=props.account_id),
+            trust=task_trust(props.account_id),
             description=f"{props.name}: the job's own AWS calls",
             statements=list(props.job_policy_statements),
         )
@@ -149,18 +132,14 @@ class BatchJobDefinition(Construct):
             "privileged": False,
             "user": props.user,
             "linuxParameters": {"initProcessEnabled": True},
-            # The one writable place (the image declares it as a VOLUME, see modules/constructs/fargate_service.py).
+            # The one writable place (the image declares it as a VOLUME, see modules/constructs/fargate_task.py).
             "volumes": [{"name": SCRATCH_VOLUME}],
-            "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
-            "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": props.region,
-                    "awslogs-stream-prefix": props.name,
-                },
-            },
+            **scratch_environment_and_logs(
+                environment=props.environment,
+                log_group_name=self.log_group.name,
+                region=props.region,
+                stream_prefix=props.name,
+            ),
         }
 
 
@@ -171,8 +150,6 @@ def _validate(id_: str, props: BatchJobDefinitionProps) -> None:
         problems.append(f"vcpu must be one of Fargate's vCPU values, got {props.vcpu}")
     else:
         problems += memory_problems(int(units), props.memory)
-    if props.cpu_architecture not in ("X86_64", "ARM64"):
-        problems.append(f"cpu_architecture must be X86_64 or ARM64, got {props.cpu_architecture!r}")
     low, high = BATCH_RETRY_ATTEMPTS.value
     if not low <= props.retry_attempts <= high:
         problems.append(f"retry_attempts must be {low}-{high}, got {props.retry_attempts}")
@@ -185,9 +162,7 @@ def _validate(id_: str, props: BatchJobDefinitionProps) -> None:
         problems.append(
             f"timeout_seconds must be at least {BATCH_JOB_TIMEOUT_MINIMUM.value}, got {props.timeout_seconds}"
         )
-    problems += log_group_problems("log_retention_days", props.log_retention_days)
-    if props.user.split(":")[0] in ("", "0", "root"):
-        problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
+    problems += container_problems(props)
     if not props.command:
         problems.append("command is required (the image's batch mode and its arguments)")
     if problems:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from constructs import Construct
 
 from modules import aws
@@ -17,16 +19,30 @@ def count_bounds_problem(min_count: int, max_count: int) -> str | None:
     return None
 
 
-def ecs_service_target(
-    scope: Construct, *, cluster_name: str, service_name: str, min_count: int, max_count: int
-) -> aws.appautoscaling_target.AppautoscalingTarget:
-    """Register SERVICE_NAME's desired count between MIN_COUNT and MAX_COUNT (construct id `target`)."""
+class ScaledService(Protocol):
+    """What both scaling styles' props say about the service they scale (read-only, as in their frozen props)."""
+
+    @property
+    def cluster_name(self) -> str: ...
+
+    @property
+    def service_name(self) -> str: ...  # the service resource's name attribute (a token): the target follows it
+
+    @property
+    def min_count(self) -> int: ...
+
+    @property
+    def max_count(self) -> int: ...
+
+
+def ecs_service_target(scope: Construct, service: ScaledService) -> aws.appautoscaling_target.AppautoscalingTarget:
+    """Register SERVICE's desired count between its min_count and max_count (construct id `target`)."""
     return aws.appautoscaling_target.AppautoscalingTarget(
         scope,
         "target",
         service_namespace="ecs",
         scalable_dimension="ecs:service:DesiredCount",
-        resource_id=f"service/{cluster_name}/{service_name}",
-        min_capacity=min_count,
-        max_capacity=max_count,
+        resource_id=f"service/{service.cluster_name}/{service.service_name}",
+        min_capacity=service.min_count,
+        max_capacity=service.max_count,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
+from modules.constructs.scaling_policy import scaling_policy
 from modules.limits import ENDPOINT_MODES, EndpointMode, either
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"
@@ -58,30 +59,24 @@ class EndpointAutoscaling(Construct):
             scale_out_cooldown=props.scale_out_cooldown_seconds,
             **_metric(props),
         )
-        self.policy = aws.appautoscaling_policy.AppautoscalingPolicy(
+        self.policy = scaling_policy(
             self,
             "target-tracking",
+            target=self.target,
             name=f"{_metric_name(props)}-target-tracking",
-            policy_type="TargetTrackingScaling",
-            service_namespace=self.target.service_namespace,
-            resource_id=self.target.resource_id,
-            scalable_dimension=self.target.scalable_dimension,
-            target_tracking_scaling_policy_configuration=tracking,
+            target_tracking=tracking,
         )
         self.wake_policy = self.wake_alarm = None
         if props.mode == "async":
             self._wake_from_zero(props)
 
     def _wake_from_zero(self, props: EndpointAutoscalingProps) -> None:
-        self.wake_policy = aws.appautoscaling_policy.AppautoscalingPolicy(
+        self.wake_policy = scaling_policy(
             self,
             "wake-from-zero",
+            target=self.target,
             name="HasBacklogWithoutCapacity-step",
-            policy_type="StepScaling",
-            service_namespace=self.target.service_namespace,
-            resource_id=self.target.resource_id,
-            scalable_dimension=self.target.scalable_dimension,
-            step_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
+            step_scaling=aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
                 adjustment_type="ChangeInCapacity",
                 cooldown=props.scale_out_cooldown_seconds,
                 metric_aggregation_type="Average",

@@ -19,21 +19,15 @@ from constructs import Construct
 from modules import aws
 from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
 from modules.constructs.aws_api_egress import allow_https_to_aws_apis, aws_api_egress_problems
-from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
-from modules.constructs.policy_statements import statement
-from modules.constructs.service_roles import assume_role_policy, role_with_policy
+from modules.constructs.fargate_task import (
+    SCRATCH_VOLUME,
+    container_problems,
+    logs_and_execution_role,
+    scratch_environment_and_logs,
+    task_trust,
+)
+from modules.constructs.service_roles import role_with_policy
 from modules.limits import FARGATE_STOP_TIMEOUT
-
-# The read-only root filesystem leaves one writable place: a task (bind-mount) volume at SCRATCH_PATH. AWS's ECS
-# developer guide, "Use bind mounts with Amazon ECS" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/
-# bind-mounts.html), says: "If the absolute path that's specified in the VOLUME directive is the same as the
-# containerPath that's specified in the task definition, the data in the VOLUME directive path is copied to the
-# data volume" and "By default, the volume permissions are set to 0755 and the owner as root. These permissions
-# can be customized in the Dockerfile." A non-root container user therefore cannot write to the volume unless the
-# image declares SCRATCH_PATH as a VOLUME with a mode it may write (containers/inference/Dockerfile does;
-# tests/stacks/test_compute.py checks that the image and this mount agree).
-SCRATCH_PATH = "/tmp"
-SCRATCH_VOLUME = "scratch"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,38 +76,20 @@ class FargateService(Construct):
         _validate(id_, props)
         self.name = props.name
         self.container_name = props.name
-        self.log_group = encrypted_log_group(
+        self.log_group, self.execution_role = logs_and_execution_role(
             self,
-            "log-group",
-            name=f"/ecs/{props.name}",
-            retention_days=props.log_retention_days,
-            kms_key_arn=props.kms_key_arn,
-        )
-        self.execution_role = self._role(
-            "execution-role",
-            f"{props.name}-execution",
             props,
-            [
-                # GetAuthorizationToken has no resource-level permissions.
-                statement("EcrToken", ["ecr:GetAuthorizationToken"], ["*"]),
-                statement(
-                    "PullOwnImage",
-                    ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-                    [props.repository_arn],
-                ),
-                statement(
-                    "OwnLogGroupOnly", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self.log_group.arn}:*"]
-                ),
-            ],
-            "ECS agent: pulls the image and writes the container's logs",
+            log_group_name=f"/ecs/{props.name}",
+            description=f"{props.name}: ECS agent: pulls the image and writes the container's logs",
         )
-        self.task_role = self._role(
+        self.task_role = role_with_policy(
+            self,
             "task-role",
-            f"{props.name}-task",
-            props,
-            list(props.task_policy_statements),
-            "the container's own AWS calls",
-        )
+            name=f"{props.name}-task",
+            description=f"{props.name}: the container's own AWS calls",
+            trust=task_trust(props.account_id),
+            statements=list(props.task_policy_statements),
+        ).role
         self.task_definition = aws.ecs_task_definition.EcsTaskDefinition(
             self,
             "task-definition",
@@ -183,16 +159,6 @@ class FargateService(Construct):
         sees tasks that do not start or stay unhealthy (service_deployment_alarms.py says which alarms)."""
         self.service.put_alarms(alarm_names=[alarm.alarm_name for alarm in alarms], enable=True, rollback=True)
 
-    def _role(self, id_: str, name: str, props: FargateServiceProps, statements: list, purpose: str):
-        return role_with_policy(
-            self,
-            id_,
-            name=name,
-            description=f"{props.name}: {purpose}",
-            trust=assume_role_policy("ecs-tasks.amazonaws.com", account_id=props.account_id),
-            statements=statements,
-        ).role
-
     def _container(self, props: FargateServiceProps) -> dict[str, Any]:
         container: dict[str, Any] = {
             "name": self.container_name,
@@ -202,16 +168,12 @@ class FargateService(Construct):
             "user": props.user,
             "privileged": False,
             "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
-            "mountPoints": [{"sourceVolume": SCRATCH_VOLUME, "containerPath": SCRATCH_PATH, "readOnly": False}],
-            "environment": [{"name": key, "value": value} for key, value in sorted(props.environment.items())],
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {
-                    "awslogs-group": self.log_group.name,
-                    "awslogs-region": props.region,
-                    "awslogs-stream-prefix": props.name,
-                },
-            },
+            **scratch_environment_and_logs(
+                environment=props.environment,
+                log_group_name=self.log_group.name,
+                region=props.region,
+                stream_prefix=props.name,
+            ),
         }
         if props.container_port is not None:
             container["portMappings"] = [{"containerPort": props.container_port, "protocol": "tcp"}]
@@ -255,12 +217,8 @@ class FargateService(Construct):
 
 def _validate(id_: str, props: FargateServiceProps) -> None:
     problems = list(memory_problems(props.cpu, props.memory))
-    if props.cpu_architecture not in ("X86_64", "ARM64"):
-        problems.append(f"cpu_architecture must be X86_64 or ARM64, got {props.cpu_architecture!r}")
-    problems += log_group_problems("log_retention_days", props.log_retention_days)
+    problems += container_problems(props)
     problems += aws_api_egress_problems(props.vpc_cidr)
-    if props.user.split(":")[0] in ("", "0", "root"):
-        problems.append(f"user must be a non-root uid[:gid], got {props.user!r}")
     if props.target_group_arn and props.container_port is None:
         problems.append("target_group_arn needs container_port")
     if props.desired_count < 0:

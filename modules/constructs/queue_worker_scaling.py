@@ -16,11 +16,13 @@ stops only idle tasks and waits for the busy ones (containers/inference/queue_wo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from constructs import Construct
 
 from modules import aws
 from modules.constructs.ecs_service_target import count_bounds_problem, ecs_service_target
+from modules.constructs.scaling_policy import scaling_policy
 
 _CUSTOM_METRIC = "AppautoscalingPolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecification"
 
@@ -60,41 +62,21 @@ class QueueWorkerScaling(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: QueueWorkerScalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.target = ecs_service_target(
-            self,
-            cluster_name=props.cluster_name,
-            service_name=props.service_name,
-            min_count=props.min_count,
-            max_count=props.max_count,
-        )
-        self.tracking_policy = aws.appautoscaling_policy.AppautoscalingPolicy(
+        metrics = _metrics(props)
+        self.target = ecs_service_target(self, props)
+        self.tracking_policy = scaling_policy(
             self,
             "backlog-per-task",
+            target=self.target,
             name=f"{props.name}-backlog-per-task",
-            policy_type="TargetTrackingScaling",
-            service_namespace=self.target.service_namespace,
-            scalable_dimension=self.target.scalable_dimension,
-            resource_id=self.target.resource_id,
-            target_tracking_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+            target_tracking=aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
                 target_value=props.messages_per_task,
                 scale_in_cooldown=props.cooldown_seconds,
                 scale_out_cooldown=props.cooldown_seconds,
                 customized_metric_specification=_metric_struct("")(
                     metrics=[
-                        self._tracking_metric(
-                            "visible",
-                            "AWS/SQS",
-                            "ApproximateNumberOfMessagesVisible",
-                            {"QueueName": props.queue_name},
-                            "Sum",
-                        ),
-                        self._tracking_metric(
-                            "running",
-                            "ECS/ContainerInsights",
-                            "RunningTaskCount",
-                            {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
-                            "Average",
-                        ),
+                        _tracking_metric("visible", metrics["visible"], "Sum"),
+                        _tracking_metric("running", metrics["running"], "Average"),
                         _metric_struct("Metrics")(
                             id="backlog_per_task",
                             expression=BACKLOG_PER_TASK_EXPRESSION,
@@ -136,87 +118,39 @@ class QueueWorkerScaling(Construct):
                 ),
             ],
         )
-        self.backlog_alarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-            self,
+        self.backlog_alarm = self._math_alarm(
             "backlog-alarm",
-            alarm_name=f"{props.name}-backlog",
-            alarm_description=f"messages waiting in {props.queue_name} and no {props.name} task running: start "
+            name=f"{props.name}-backlog",
+            description=f"messages waiting in {props.queue_name} and no {props.name} task running: start "
             "tasks (target tracking takes over from one task)",
-            evaluation_periods=props.scale_out_evaluation_minutes,
+            evaluation_minutes=props.scale_out_evaluation_minutes,
             threshold=1,
-            comparison_operator="GreaterThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            metric_query=[
-                self._alarm_metric(
-                    "visible",
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesVisible",
-                    {"QueueName": props.queue_name},
-                    "Maximum",
-                ),
-                self._alarm_metric(
-                    "running",
-                    "ECS/ContainerInsights",
-                    "RunningTaskCount",
-                    {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
-                    "Maximum",
-                ),
-                aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
-                    id="waiting_without_tasks",
-                    expression=WAKE_EXPRESSION,
-                    label="messages visible while no task runs",
-                    return_data=True,
-                ),
-            ],
-            alarm_actions=[self.scale_out_policy.arn],
+            comparison="GreaterThanOrEqualToThreshold",
+            inputs={name: metrics[name] for name in ("visible", "running")},
+            result=("waiting_without_tasks", WAKE_EXPRESSION, "messages visible while no task runs"),
+            policy=self.scale_out_policy,
         )
-        self.idle_alarm = aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
-            self,
+        self.idle_alarm = self._math_alarm(
             "idle-alarm",
-            alarm_name=f"{props.name}-idle",
-            alarm_description=f"{props.queue_name} empty with nothing in flight: scale {props.name} to "
-            f"{props.min_count}",
-            evaluation_periods=props.scale_in_evaluation_minutes,
+            name=f"{props.name}-idle",
+            description=f"{props.queue_name} empty with nothing in flight: scale {props.name} to {props.min_count}",
+            evaluation_minutes=props.scale_in_evaluation_minutes,
             threshold=0,
-            comparison_operator="LessThanOrEqualToThreshold",
-            treat_missing_data="notBreaching",
-            metric_query=[
-                self._alarm_metric(
-                    "visible",
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesVisible",
-                    {"QueueName": props.queue_name},
-                    "Maximum",
-                ),
-                self._alarm_metric(
-                    "in_flight",
-                    "AWS/SQS",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    {"QueueName": props.queue_name},
-                    "Maximum",
-                ),
-                aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
-                    id="backlog",
-                    expression="visible + in_flight",
-                    label="messages waiting or being processed",
-                    return_data=True,
-                ),
-            ],
-            alarm_actions=[self.scale_in_policy.arn],
+            comparison="LessThanOrEqualToThreshold",
+            inputs={name: metrics[name] for name in ("visible", "in_flight")},
+            result=("backlog", "visible + in_flight", "messages waiting or being processed"),
+            policy=self.scale_in_policy,
         )
 
     def _step_policy(
         self, id_: str, props: QueueWorkerScalingProps, adjustment_type: str, steps: list
     ) -> aws.appautoscaling_policy.AppautoscalingPolicy:
-        return aws.appautoscaling_policy.AppautoscalingPolicy(
+        return scaling_policy(
             self,
             id_,
+            target=self.target,
             name=f"{props.name}-{id_}",
-            policy_type="StepScaling",
-            service_namespace=self.target.service_namespace,
-            scalable_dimension=self.target.scalable_dimension,
-            resource_id=self.target.resource_id,
-            step_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
+            step_scaling=aws.appautoscaling_policy.AppautoscalingPolicyStepScalingPolicyConfiguration(
                 adjustment_type=adjustment_type,
                 cooldown=props.cooldown_seconds,
                 metric_aggregation_type="Maximum",
@@ -224,35 +158,87 @@ class QueueWorkerScaling(Construct):
             ),
         )
 
-    @staticmethod
-    def _tracking_metric(id_: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str):
-        return _metric_struct("Metrics")(
-            id=id_,
-            return_data=False,
-            metric_stat=_metric_struct("MetricsMetricStat")(
-                stat=stat,
-                metric=_metric_struct("MetricsMetricStatMetric")(
-                    namespace=namespace,
-                    metric_name=metric,
-                    dimensions=[
-                        _metric_struct("MetricsMetricStatMetricDimensions")(name=name, value=value)
-                        for name, value in dimensions.items()
-                    ],
+    def _math_alarm(
+        self,
+        id_: str,
+        *,
+        name: str,
+        description: str,
+        evaluation_minutes: int,
+        threshold: int,
+        comparison: str,
+        inputs: dict[str, _Metric],
+        result: tuple[str, str, str],
+        policy: aws.appautoscaling_policy.AppautoscalingPolicy,
+    ) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm:
+        """Alarm NAME on RESULT (id, expression over the INPUTS' ids, label), each input its per-minute maximum;
+        beyond THRESHOLD by COMPARISON for EVALUATION_MINUTES it applies POLICY. No data is no breach."""
+        result_id, expression, label = result
+        return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarm(
+            self,
+            id_,
+            alarm_name=name,
+            alarm_description=description,
+            evaluation_periods=evaluation_minutes,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data="notBreaching",
+            metric_query=[
+                *(_alarm_metric(metric_id, metric, "Maximum") for metric_id, metric in inputs.items()),
+                aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
+                    id=result_id, expression=expression, label=label, return_data=True
                 ),
-            ),
+            ],
+            alarm_actions=[policy.arn],
         )
 
-    @staticmethod
-    def _alarm_metric(
-        id_: str, namespace: str, metric: str, dimensions: dict[str, str], stat: str
-    ) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery:
-        return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
-            id=id_,
-            return_data=False,
-            metric=aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric(
-                namespace=namespace, metric_name=metric, dimensions=dimensions, period=60, stat=stat
+
+class _Metric(NamedTuple):
+    namespace: str
+    name: str
+    dimensions: dict[str, str]
+
+
+def _metrics(props: QueueWorkerScalingProps) -> dict[str, _Metric]:
+    """The metrics the policies and alarms read, by the ids their math expressions use."""
+    queue = {"QueueName": props.queue_name}
+    return {
+        "visible": _Metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", queue),
+        "in_flight": _Metric("AWS/SQS", "ApproximateNumberOfMessagesNotVisible", queue),
+        "running": _Metric(
+            "ECS/ContainerInsights",
+            "RunningTaskCount",
+            {"ClusterName": props.cluster_name, "ServiceName": props.service_name},
+        ),
+    }
+
+
+def _tracking_metric(id_: str, metric: _Metric, stat: str):
+    return _metric_struct("Metrics")(
+        id=id_,
+        return_data=False,
+        metric_stat=_metric_struct("MetricsMetricStat")(
+            stat=stat,
+            metric=_metric_struct("MetricsMetricStatMetric")(
+                namespace=metric.namespace,
+                metric_name=metric.name,
+                dimensions=[
+                    _metric_struct("MetricsMetricStatMetricDimensions")(name=name, value=value)
+                    for name, value in metric.dimensions.items()
+                ],
             ),
-        )
+        ),
+    )
+
+
+def _alarm_metric(id_: str, metric: _Metric, stat: str) -> aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery:
+    return aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQuery(
+        id=id_,
+        return_data=False,
+        metric=aws.cloudwatch_metric_alarm.CloudwatchMetricAlarmMetricQueryMetric(
+            namespace=metric.namespace, metric_name=metric.name, dimensions=metric.dimensions, period=60, stat=stat
+        ),
+    )
 
 
 def _validate(id_: str, props: QueueWorkerScalingProps) -> None:

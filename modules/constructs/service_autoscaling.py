@@ -12,6 +12,7 @@ from constructs import Construct
 
 from modules import aws
 from modules.constructs.ecs_service_target import count_bounds_problem, ecs_service_target
+from modules.constructs.scaling_policy import scaling_policy
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,13 +37,7 @@ class ServiceAutoscaling(Construct):
     def __init__(self, scope: Construct, id_: str, *, props: ServiceAutoscalingProps) -> None:
         super().__init__(scope, id_)
         _validate(id_, props)
-        self.target = ecs_service_target(
-            self,
-            cluster_name=props.cluster_name,
-            service_name=props.service_name,
-            min_count=props.min_count,
-            max_count=props.max_count,
-        )
+        self.target = ecs_service_target(self, props)
         self.cpu_policy = self._tracking(
             "cpu",
             props,
@@ -66,15 +61,12 @@ class ServiceAutoscaling(Construct):
     def _tracking(
         self, id_: str, props: ServiceAutoscalingProps, target: int, metric
     ) -> aws.appautoscaling_policy.AppautoscalingPolicy:
-        return aws.appautoscaling_policy.AppautoscalingPolicy(
+        return scaling_policy(
             self,
             id_,
+            target=self.target,
             name=f"{id_}-target-tracking",
-            policy_type="TargetTrackingScaling",
-            service_namespace=self.target.service_namespace,
-            scalable_dimension=self.target.scalable_dimension,
-            resource_id=self.target.resource_id,
-            target_tracking_scaling_policy_configuration=aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
+            target_tracking=aws.appautoscaling_policy.AppautoscalingPolicyTargetTrackingScalingPolicyConfiguration(
                 target_value=target,
                 predefined_metric_specification=metric,
                 scale_in_cooldown=props.scale_in_cooldown_seconds,
