@@ -53,6 +53,7 @@ from modules.limits import (
     SAGEMAKER_INVOCATION_TIMEOUT,
     SAGEMAKER_REALTIME_PAYLOAD,
     SAGEMAKER_SERVERLESS_PAYLOAD,
+    SQS_VISIBILITY_TIMEOUT_FACTOR,
     TARGET_GROUP_NAME,
     Limit,
     name_problem,
@@ -517,6 +518,27 @@ class ComputeConfig(StrictModel):
                 "(the queue worker)"
             )
         return problems + self._worker_reservation_problems(len(function))
+
+    def visibility_problems(self, visibility: dict[str, tuple[str, int]]) -> list[str]:
+        """Every queue the worker function consumes hides a received message for at least 6x the function's
+        timeout (limits.SQS_VISIBILITY_TIMEOUT_FACTOR): a batch Lambda retries after a throttle would otherwise
+        reappear while it still runs and be processed twice. VISIBILITY maps each work queue's name to its config
+        field and its visibility timeout. (The event source construct refuses the same, naming no config field.)"""
+        lambdas, factor = self.lambdas, SQS_VISIBILITY_TIMEOUT_FACTOR.value
+        timeout = lambdas.sizing(WORKER).timeout_seconds
+        needed = factor * timeout
+        problems = []
+        for queue in self.lambda_worker_queues(tuple(visibility)):
+            if queue not in visibility:  # an unknown queue name: consumer_problems names it
+                continue
+            field, seconds = visibility[queue]
+            if seconds < needed:
+                problems.append(
+                    f"{field}: {seconds} s is under {factor} x the worker function's timeout of {timeout} s "
+                    f"({lambdas.timeout_field(WORKER)}) = {needed} s, so a batch could reappear while it still "
+                    f"runs; allowed: at least {needed} s, or a shorter worker timeout"
+                )
+        return problems
 
     def _worker_reservation_problems(self, queues: int) -> list[str]:
         """The worker's reserved concurrency must cover what its event sources may invoke at once

@@ -100,6 +100,17 @@ class PipelineConfig(StrictModel):
             )
         )
         problems.extend(
+            self.compute.visibility_problems(
+                {
+                    queue.name: (
+                        f"messaging.queues.{index}.visibility_timeout_seconds",
+                        queue.visibility_timeout_seconds,
+                    )
+                    for index, queue in enumerate(self.messaging.queues)
+                }
+            )
+        )
+        problems.extend(
             self.compute.orchestrator_problems(account_id=self.account_id, predict_backend=self.api.predict_backend)
         )
         problems.extend(self.inference.problems(self.production))

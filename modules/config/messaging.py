@@ -49,7 +49,8 @@ class QueueConfig(StrictModel):
         default=180,
         ge=0,
         le=43200,
-        description="how long a received message stays hidden; the compute stack enforces >= 6x the consumer timeout",
+        description="how long a received message stays hidden; at least 6x the worker function's timeout on a queue it "
+        "consumes (checked at synth)",
     )
     receive_wait_time_seconds: int = Field(
         default=20, ge=0, le=20, description="long polling wait (20: fewest empty receives)"

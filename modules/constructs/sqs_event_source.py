@@ -12,12 +12,12 @@ from typing import Any
 from constructs import Construct
 
 from modules import aws
-from modules.limits import SQS_VISIBILITY_TIMEOUT_FACTOR
+from modules.limits import SQS_EVENT_SOURCE_MAX_CONCURRENCY, SQS_VISIBILITY_TIMEOUT_FACTOR
 
 VISIBILITY_TIMEOUT_FACTOR = SQS_VISIBILITY_TIMEOUT_FACTOR.value  # AWS's advice (modules/limits.py)
 BATCH_SIZE = (1, 10000)
 BATCHING_WINDOW_SECONDS = (0, 300)
-MAXIMUM_CONCURRENCY = (2, 1000)  # what Lambda accepts for SQS scaling_config
+MAXIMUM_CONCURRENCY = SQS_EVENT_SOURCE_MAX_CONCURRENCY.value  # what Lambda accepts for SQS scaling_config
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -99,13 +99,16 @@ class StorageStack(PipelineStack):
             self.output(f"{purpose}_bucket_arn", bucket.arn, f"ARN of the {purpose.replace('_', ' ')} bucket")
 
     def _load_balancer_log_delivery(self, bucket_name: str):
-        """ALB access logs (compute stack) land under `alb/`. Regions older than August 2022 deliver as the
-        region's Elastic Load Balancing account, newer ones as the log-delivery service: both may write there only.
+        """ALB access logs (compute stack) land under `alb/<load balancer>/AWSLogs/<account>/`. Regions older than
+        August 2022 deliver as the region's Elastic Load Balancing account, newer ones as the log-delivery service:
+        both may write there only, and only under this account's `AWSLogs/` folder, as AWS's example policy has it
+        (the delivery principals are shared by every AWS customer, so a wider path would accept other accounts'
+        load balancers' logs).
         """
         elb_account = aws.data_aws_elb_service_account.DataAwsElbServiceAccount(self, "elb-account")
         return statement(
             "LoadBalancerAccessLogDelivery",
             ["s3:PutObject"],
-            [f"arn:{self.partition}:s3:::{bucket_name}/{LOAD_BALANCER_LOG_PREFIX}/*"],
+            [f"arn:{self.partition}:s3:::{bucket_name}/{LOAD_BALANCER_LOG_PREFIX}/*/AWSLogs/{self.account_id}/*"],
             principals={"AWS": [elb_account.arn], "Service": ["logdelivery.elasticloadbalancing.amazonaws.com"]},
         )

@@ -585,12 +585,12 @@ def test_a_queue_visibility_under_six_times_the_worker_timeout_stops_synth(tmp_p
     assert "visibility_timeout_seconds = 120" in text
     path = tmp_path / "dev.toml"
     path.write_text(text)
-    with pytest.raises(
-        ValueError,
-        match=r"visibility timeout 120 s, under 6 x the timeout of function "
-        r".*\(30 s\) = 180 s",
-    ):
-        _compose(load_config(path))
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    assert (
+        "messaging.queues.1.visibility_timeout_seconds: 120 s is under 6 x the worker function's timeout of 30 s "
+        "(compute.lambdas.functions.worker.timeout_seconds) = 180 s"
+    ) in str(refused.value)
 
 
 # --- config checks ----------------------------------------------------------------------------------------------
@@ -758,10 +758,8 @@ def test_synth_refuses_a_worker_timeout_the_queue_visibility_cannot_cover(tmp_pa
     )
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert (
-        "queue 'inference-short-priority' has visibility timeout 180 s, under 6 x the timeout of function "
-        "'inference-short-worker' (60 s) = 360 s"
-    ) in line
+    assert line.startswith(f"error: {config}: messaging.queues.1.visibility_timeout_seconds: 180 s is under 6 x ")
+    assert "(compute.lambdas.functions.worker.timeout_seconds) = 360 s" in line and "allowed: at least 360 s" in line
     assert "TfToken" not in line and not (tmp_path / "out").exists()
 
 

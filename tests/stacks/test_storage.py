@@ -107,13 +107,14 @@ def test_bucket_names_and_arns_are_outputs(env, synthesized):
     assert "storage_kms_key_arn" in outputs
 
 
-def test_load_balancers_may_write_access_logs_only_under_the_alb_prefix(synthesized):
+def test_load_balancers_may_write_access_logs_only_under_the_alb_prefix_in_this_accounts_folder(synthesized):
     doc = _storage(synthesized, "prod")
     documents = [d for name, d in doc["data"]["aws_iam_policy_document"].items() if name.startswith("access-logs")]
     grant = next(s for s in documents[0]["statement"] if s["sid"] == "LoadBalancerAccessLogDelivery")
     assert grant["actions"] == ["s3:PutObject"]
     assert grant["resources"] == [
-        "arn:${data.aws_partition.partition.partition}:s3:::inference-prod-access-logs-222222222222/alb/*"
+        "arn:${data.aws_partition.partition.partition}:s3:::inference-prod-access-logs-222222222222/alb/*/AWSLogs/"
+        "${data.aws_caller_identity.caller.account_id}/*"
     ]
     assert {p["type"] for p in grant["principals"]} == {"AWS", "Service"}
     compute = json.loads((synthesized["prod"] / "stacks" / "compute" / "cdk.tf.json").read_text())
