@@ -20,7 +20,7 @@ Around it, what a container consumer owes the queue and the service:
   let the jobs in hand finish (each bounded by its deadline, which synth keeps under the task's stop timeout),
   make every message received but not started visible again at once, clear task protection, exit 0;
 - task scale-in protection (task_protection.py) while it holds messages, cleared when a receive finds the queue
-  empty, so scale-in only ever stops idle tasks;
+  empty and no job is in hand, so scale-in only ever stops idle tasks;
 - JSON log lines (lambdas.json_logs.json_logger), and a heartbeat file for the health check (health.py).
 
 Environment: QUEUE_URL, QUEUE_BATCH_SIZE and the job variables of lambdas/contract.py (RESULTS_BUCKET,
@@ -172,16 +172,19 @@ class Consumer:
         running: set[Future[None]] = set()
         while not self.stopping.is_set():
             beat(self.settings.health_file, self.settings.wait_seconds + HEALTH_MARGIN_SECONDS)
+            running = {future for future in running if not future.done()}  # a finished job frees its slot
             free = self.settings.batch_size - len(running)
             if free <= 0:
-                done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
                 continue
             messages = self._receive(min(free, SQS_MAX_BATCH))
             if self.stopping.is_set():
                 self._release(messages, "received while stopping")
                 break
             if not messages:
-                if not running:
+                # An empty queue and no job in hand (jobs may have ended during the long poll): the task is idle,
+                # so scale-in may stop it now, not only once its protection expires.
+                if all(future.done() for future in running):
                     self.protection.release()
                 continue
             self.protection.protect()
@@ -194,7 +197,6 @@ class Consumer:
                 with self._lock:
                     self._held[held.message_id] = held
                 running.add(pool.submit(self._work, held, message.get("Body", "")))
-            running = {future for future in running if not future.done()}
 
     # --- one job ----------------------------------------------------------------------------------------------
 

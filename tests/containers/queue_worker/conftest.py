@@ -95,15 +95,27 @@ def make_consumer(pipeline, tmp_path: Path, fake_agent: FakeAgent) -> Callable[.
 
 
 def run_until(consumer: Consumer, done: Callable[[], bool], timeout: float = 30.0) -> float:
-    """Run CONSUMER in this (main) thread until DONE() holds, then stop it as SIGTERM would; the seconds it ran."""
+    """Run CONSUMER in this (main) thread until DONE() holds, then stop it as SIGTERM would; the seconds it ran.
+
+    DONE() must hold BEFORE the stop: it is recorded then, not after `run()` returned, because the stop's own
+    clean-up (finishing jobs, releasing the task protection) could make it true and hide a consumer that never got
+    there by itself. A condition not met within TIMEOUT fails the test."""
     began = time.monotonic()
+    met = threading.Event()
+    returned = threading.Event()
 
     def watch() -> None:
-        while not done() and time.monotonic() - began < timeout:
+        while not returned.is_set() and time.monotonic() - began < timeout:
+            if done():
+                met.set()
+                break
             time.sleep(0.05)
         consumer.stop()
 
     threading.Thread(target=watch, daemon=True).start()
-    assert consumer.run() == 0
-    assert done(), f"not done within {timeout} s"
+    try:
+        assert consumer.run() == 0
+    finally:
+        returned.set()
+    assert met.is_set(), f"not done within {timeout} s (checked before the consumer was stopped)"
     return time.monotonic() - began

@@ -124,6 +124,27 @@ def test_a_duplicate_delivery_gives_one_result_and_one_notice(pipeline, http_mod
     assert len(pipeline.receive(pipeline.notifications_queue)) == 1
 
 
+def test_a_finished_job_frees_its_slot_for_the_next_receive(
+    pipeline, http_model, make_consumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN two slots and one job WHEN the job has ended and the queue is empty THEN the next receives ask for two
+    messages again, not one."""
+    send(pipeline, job())
+    consumer = make_consumer(batch_size=2)
+    asked: list[int] = []
+    real_receive = consumer._receive
+
+    def counting_receive(count: int) -> list[dict]:
+        asked.append(count)
+        return real_receive(count)
+
+    monkeypatch.setattr(consumer, "_receive", counting_receive)
+
+    run_until(consumer, lambda: pipeline.count(pipeline.work_queue) == 0 and len(asked) >= 3)
+
+    assert asked[0] == 2 and asked[-1] == 2, asked
+
+
 # --- failures ---------------------------------------------------------------------------------------------------
 
 
