@@ -271,9 +271,10 @@ class Consumer:
             with self._lock:
                 for held in list(self._held.values()):
                     self._change_visibility(held, self.settings.lease_seconds)
-                busy = bool(self._held)
-            if busy:
-                self.protection.protect()
+                # Under the lock: a job that ends meanwhile waits to be forgotten, so an idle loop's release can
+                # never be followed by a renewal for a job already done.
+                if self._held:
+                    self.protection.protect()
 
 
 def main() -> int:
