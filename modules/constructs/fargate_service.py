@@ -17,7 +17,6 @@ from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import aws
-from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
 from modules.constructs.aws_api_egress import allow_https_to_aws_apis, aws_api_egress_problems
 from modules.constructs.fargate_task import (
     SCRATCH_VOLUME,
@@ -27,7 +26,7 @@ from modules.constructs.fargate_task import (
     task_trust,
 )
 from modules.constructs.service_roles import role_with_policy
-from modules.limits import FARGATE_STOP_TIMEOUT
+from modules.limits import FARGATE_STOP_TIMEOUT, fargate_size_problems
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,7 +215,7 @@ class FargateService(Construct):
 
 
 def _validate(id_: str, props: FargateServiceProps) -> None:
-    problems = list(memory_problems(props.cpu, props.memory))
+    problems = fargate_size_problems(props.cpu, props.memory)
     problems += container_problems(props)
     problems += aws_api_egress_problems(props.vpc_cidr)
     if props.target_group_arn and props.container_port is None:
@@ -238,4 +237,4 @@ def _validate(id_: str, props: FargateServiceProps) -> None:
         raise ValueError(f"{id_}: " + "; ".join(problems))
 
 
-__all__ = ["FARGATE_MEMORY_BY_CPU", "FargateService", "FargateServiceProps"]
+__all__ = ["FargateService", "FargateServiceProps"]
