@@ -566,6 +566,14 @@ EKS_CONTROL_PLANE_LOGS = Limit(
     why="enabled_cluster_log_types accepts only these; eks.control_plane_logs chooses among them",
 )
 
+VPC_FLOW_LOG_AGGREGATION_INTERVALS = Limit(
+    name="VPC flow log maximum aggregation interval",
+    value=(60, 600),
+    unit="s",
+    doc="https://docs.aws.amazon.com/vpc/latest/APIReference/API_CreateFlowLogs.html",
+    why="MaxAggregationInterval accepts only these: network.flow_logs_aggregation_seconds chooses one",
+)
+
 # --- VPC interface endpoints --------------------------------------------------------------------------------
 
 # The interface endpoints the pipeline builds by default (com.amazonaws.<region>.<service>), and those it allows on
@@ -617,6 +625,7 @@ LIMITS: tuple[Limit, ...] = (
     EKS_AUTO_MODE_MIN_VERSION,
     EKS_NVIDIA_GPU_INSTANCE_FAMILIES,
     EKS_CONTROL_PLANE_LOGS,
+    VPC_FLOW_LOG_AGGREGATION_INTERVALS,
     CLOUDWATCH_LOG_RETENTION,
     FARGATE_SPOT_ARCHITECTURES,
     BATCH_ARRAY_SIZE,

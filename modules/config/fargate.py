@@ -59,6 +59,12 @@ class InferenceServiceConfig(FargateTaskConfig):
     )
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="wait after a scale-in")
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="wait after a scale-out")
+    health_check_grace_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="time a new task has to load the model before the load balancer's health checks count",
+    )
     max_payload_bytes: int | None = Field(
         default=None,
         ge=1024,

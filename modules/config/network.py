@@ -18,6 +18,7 @@ from modules.limits import (
     IAM_ROLE_NAME,
     INTERFACE_ENDPOINT_SERVICES,
     OPTIONAL_INTERFACE_ENDPOINT_SERVICES,
+    VPC_FLOW_LOG_AGGREGATION_INTERVALS,
     name_problem,
 )
 
@@ -79,6 +80,10 @@ class NetworkConfig(StrictModel):
     flow_logs: bool = Field(default=True, description="VPC flow logs (all traffic) to an encrypted log group")
     flow_logs_retention_days: RetentionDays | None = Field(
         default=None, description="retention of the flow-log group; default: log_retention_days"
+    )
+    flow_logs_aggregation_seconds: Literal[VPC_FLOW_LOG_AGGREGATION_INTERVALS.value] = Field(  # type: ignore[valid-type]
+        default=600,
+        description="longest a flow is aggregated before it is recorded: 600, or 60 for faster, costlier records",
     )
 
     @field_validator("cidr")

@@ -50,7 +50,9 @@ class FargateServiceProps:
     container_port: int | None  # None: the service takes no inbound traffic (queue worker)
     ingress_security_group_id: str | None = None  # the only source admitted on container_port (the ALB's group)
     target_group_arn: str | None = None  # register tasks in this target group
-    health_check_grace_seconds: int = 60  # time to load the model before ALB health checks count
+    health_check_grace_seconds: int | None = (
+        None  # with target_group_arn: time to load the model before ALB health checks count
+    )
     command: tuple[str, ...] = ()  # command override; empty: the image's CMD
     # (capacity provider, base, weight) shares, e.g. (("FARGATE", 1, 0), ("FARGATE_SPOT", 0, 1)); empty: launch type
     # FARGATE (on-demand only). The cluster must have the providers attached before the service is created.
@@ -220,6 +222,8 @@ def _validate(id_: str, props: FargateServiceProps) -> None:
     problems += aws_api_egress_problems(props.vpc_cidr)
     if props.target_group_arn and props.container_port is None:
         problems.append("target_group_arn needs container_port")
+    if props.target_group_arn and props.health_check_grace_seconds is None:
+        problems.append("target_group_arn needs health_check_grace_seconds (time to start before checks count)")
     if props.desired_count < 0:
         problems.append(f"desired_count must be >= 0, got {props.desired_count}")
     providers = [provider for provider, _, _ in props.capacity_provider_strategy]
