@@ -269,3 +269,17 @@ def test_the_e2e_rollback_simulation_is_caught_by_verify_and_leaves_the_release_
 
     assert line.startswith(f"DIFFERS endpoint {ENDPOINT} serves configuration {before.configuration_name} (deleted: ")
     assert sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"] == applied.configuration_name
+
+
+def test_make_verify_local_without_a_local_deployment_says_so_and_exits_1(monkeypatch, capsys):
+    """`make verify-local` runs `python -m tools.release verify --local`: its code path imports the local loop's
+    verification for real (a wrong import once made it crash), and with no deployment recorded it names the fix."""
+    import tools.local.__main__ as local_loop
+    from tools.release import cli
+
+    monkeypatch.setenv("PIPELINE_ENV", "local")
+    monkeypatch.setattr(local_loop, "read_session", lambda: None)
+
+    assert cli.main(["verify", "--local"]) == cli.EXIT_REFUSED
+    said = capsys.readouterr().out
+    assert "DIFFERS no local deployment recorded (.build/local-deploy.json): run `make deploy-local` first" in said

@@ -141,7 +141,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     config = _config()
     if args.local:
-        from tools.local.verify import verify_local
+        from tools.local.release import verify_local
 
         differences = verify_local(config, smoke=not args.no_smoke, report=say)
     else:
