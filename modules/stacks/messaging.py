@@ -20,7 +20,8 @@ from modules.constructs.encrypted_queue import EncryptedQueue, EncryptedQueuePro
 from modules.constructs.encrypted_topic import EncryptedTopic, EncryptedTopicProps
 from modules.stacks.base import PipelineStack
 
-# SNS encrypts into the queues, SQS reads its own messages, CloudWatch publishes alarms to the encrypted topic.
+# SNS encrypts into the queues and CloudWatch publishes alarms to the encrypted topic. SQS itself is kept although no
+# call proves it needed (tools/access_check/accepted_unused.yaml says why: dead-letter moves).
 # The Lambdas that consume or publish are granted kms:Decrypt/GenerateDataKey in IAM by the compute stack.
 KEY_SERVICE_PRINCIPALS = ("sns.amazonaws.com", "sqs.amazonaws.com", "cloudwatch.amazonaws.com")
 # With the batch stack, EventBridge publishes batch completions to the results topic (its job-state rule).
@@ -171,6 +172,9 @@ class MessagingStack(PipelineStack):
                 region=config.region,
                 partition=self.partition,
                 source_topic_arn=topic.arn,
+                visibility_timeout_seconds=messaging.async_notifications_queue.visibility_timeout_seconds,
+                receive_wait_time_seconds=messaging.async_notifications_queue.receive_wait_time_seconds,
+                message_retention_seconds=messaging.async_notifications_queue.message_retention_seconds,
                 max_receive_count=messaging.max_receive_count,
                 alarm_topic_arn=self.alarm_topic.arn,
                 oldest_message_age_alarm_seconds=messaging.oldest_message_age_alarm_seconds,

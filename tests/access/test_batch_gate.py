@@ -3,15 +3,8 @@ copy of dev, and the gate must name principal and action."""
 
 from __future__ import annotations
 
-from tests.access.mutations import (
-    component_role,
-    edit_policy,
-    identity_policy_blocks,
-    inventory_of,
-    without_action,
-    without_service_principal,
-)
-from tests.access.test_gate import allowed, denials_of
+from tests.access.gate_runs import allowed, denials_of, gate_without_action
+from tests.access.mutations import component_role, edit_policy, inventory_of, without_service_principal
 from tools.access_check import check
 from tools.access_check.report import denial_line
 
@@ -48,23 +41,18 @@ def test_a_results_topic_without_the_eventbridge_grant_loses_the_completion_mess
 def test_a_batch_job_role_without_its_output_prefix_cannot_write_a_part(stacks_copy) -> None:
     copy = stacks_copy("dev")
     role = component_role(copy, "batch-job")
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy", without_action("s3:PutObject"))
 
-    result = check.run(copy.root)
+    result, denials = gate_without_action(copy, role, "s3:PutObject")
 
-    lines = [denial_line(result, d) for d in denials_of(result, role, "s3:PutObject")]
+    lines = [denial_line(result, d) for d in denials]
     assert any("batch-job:" in line and "results/batches/" in line for line in lines)
 
 
 def test_a_submit_function_without_submitjob_is_denied_on_the_queue_and_the_job_definition(stacks_copy) -> None:
     copy = stacks_copy("dev")
     role = component_role(copy, "batch-submit")
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy", without_action("batch:SubmitJob"))
 
-    result = check.run(copy.root)
+    result, denials = gate_without_action(copy, role, "batch:SubmitJob")
 
-    denials = denials_of(result, role, "batch:SubmitJob")
     assert sorted(d.request.resource.split(":")[5].split("/")[0] for d in denials) == ["job-definition", "job-queue"]
     assert all("batch-submit" in denial_line(result, d) for d in denials)

@@ -6,8 +6,11 @@ The mutation tests prove it would catch the defects again, naming principal and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tests.access.gate_runs import allowed, denials_of, gate_without_action
 from tests.access.mutations import (
     StacksCopy,
     component_role,
@@ -15,7 +18,6 @@ from tests.access.mutations import (
     eni_grant_only_with_vpc_condition,
     identity_policy_blocks,
     inventory_of,
-    without_action,
     without_service_principal,
 )
 from tests.conftest import EKS_ENVIRONMENTS, ENVIRONMENTS
@@ -24,30 +26,13 @@ from tools.access_check.evaluate import Decision
 from tools.access_check.report import denial_line
 
 
-def denials_of(result: check.Result, principal: str, action: str) -> list:
-    return [d for d in result.denials if d.request.principal == principal and d.request.action == action]
-
-
-def allowed(result: check.Result, principal: str, action: str, resource: str) -> bool:
-    return any(
-        d.allowed
-        for d in result.evaluation.decisions
-        if (d.request.principal, d.request.action, d.request.resource) == (principal, action, resource)
-    )
-
-
 def gate_without_reads_under(copy: StacksCopy, role: str, prefix: str) -> tuple[check.Result, Decision]:
     """Take s3:GetObject on keys under PREFIX out of ROLE's identity policies in COPY and run the gate: its result,
     and the one read under PREFIX it denies (the async endpoint and its translator differ only in the prefix)."""
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(
-            copy,
-            block,
-            "policy",
-            without_action("s3:GetObject", lambda resources: any(prefix in resource for resource in resources)),
-        )
-    result = check.run(copy.root)
-    [denial] = [d for d in denials_of(result, role, "s3:GetObject") if prefix in d.request.resource]
+    result, denials = gate_without_action(
+        copy, role, "s3:GetObject", lambda resources: any(prefix in resource for resource in resources)
+    )
+    [denial] = [d for d in denials if prefix in d.request.resource]
     return result, denial
 
 
@@ -101,12 +86,10 @@ def test_every_deployed_runtime_has_a_manifest_and_the_services_acting_for_us_ar
 def test_a_worker_without_list_bucket_is_denied_because_s3_answers_403_for_a_missing_result(stacks_copy) -> None:
     copy = stacks_copy("dev")
     role = component_role(copy, "worker")
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy", without_action("s3:ListBucket"))
 
-    result = check.run(copy.root)
+    result, denials = gate_without_action(copy, role, "s3:ListBucket")
 
-    [denial] = [d for d in denials_of(result, role, "s3:ListBucket") if "worker:" in d.request.origin]
+    [denial] = [d for d in denials if "worker:" in d.request.origin]
     assert denial.request.resource == "arn:aws:s3:::" + denial.request.resource.rsplit(":", 1)[-1]
     line = denial_line(result, denial)
     assert "worker-lambda" in line and "s3:ListBucket" in line and "HeadObject" in line
@@ -149,17 +132,12 @@ def test_a_publisher_without_generate_data_key_on_the_topic_key_is_denied(gate, 
     key = inventory.topic_key(inventory.attr(topic, "arn"))
     assert key, "the requests topic is encrypted with a customer key"
     assert allowed(gate["dev"], role, "kms:GenerateDataKey", key), "before the mutation submit may use the key"
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(
-            copy,
-            block,
-            "policy",
-            without_action("kms:GenerateDataKey", lambda resources: key in resources or "*" in resources),
-        )
 
-    result = check.run(copy.root)
+    result, denials = gate_without_action(
+        copy, role, "kms:GenerateDataKey", lambda resources: key in resources or "*" in resources
+    )
 
-    [denial] = [d for d in denials_of(result, role, "kms:GenerateDataKey") if d.request.resource == key]
+    [denial] = [d for d in denials if d.request.resource == key]
     line = denial_line(result, denial)
     assert "submit-lambda" in line and "kms:GenerateDataKey" in line and "sns:Publish" in line
 
@@ -218,12 +196,9 @@ def test_a_queue_worker_pod_identity_without_receive_message_is_denied(stacks_co
     copy = stacks_copy(EKS_ENVIRONMENTS[0])
     role = component_role(copy, "queue-worker")
     assert "queue-worker-pod" in role
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy", without_action("sqs:ReceiveMessage"))
 
-    result = check.run(copy.root)
+    _, [denial] = gate_without_action(copy, role, "sqs:ReceiveMessage")
 
-    [denial] = denials_of(result, role, "sqs:ReceiveMessage")
     assert "queue-worker:" in denial.request.origin
 
 
@@ -273,12 +248,9 @@ def test_on_a_node_group_the_load_balancer_controller_may_bind_exactly_the_infer
 def test_a_queue_worker_without_task_protection_is_denied_what_its_agent_does_for_it(gate, stacks_copy) -> None:
     copy = stacks_copy("prod")
     role = component_role(copy, "queue-worker")
-    for block in identity_policy_blocks(copy, role):
-        edit_policy(copy, block, "policy", without_action("ecs:UpdateTaskProtection"))
 
-    result = check.run(copy.root)
+    result, [denial] = gate_without_action(copy, role, "ecs:UpdateTaskProtection")
 
-    [denial] = denials_of(result, role, "ecs:UpdateTaskProtection")
     assert ":task/inference-prod/" in denial.request.resource
     assert "ecs-agent-sets-task-protection" in denial_line(result, denial)
 
@@ -308,3 +280,25 @@ def test_a_translator_that_cannot_read_the_endpoints_answer_is_denied(gate, stac
 
     result, denial = gate_without_reads_under(copy, role, "/async/output/")
     assert "async-results" in denial_line(result, denial)
+
+
+def test_a_service_a_key_policy_names_but_no_call_comes_from_is_an_unused_grant(stacks_copy) -> None:
+    """Least privilege both ways covers principals too: a service added to the messaging key's ServiceUse statement
+    that no recorded or declared call comes from is reported, unexplained; the services that do call are not."""
+    copy = stacks_copy("dev")
+    messaging = copy.load("messaging")
+    [key] = messaging["resource"]["aws_kms_key"].values()
+    policy = json.loads(key["policy"])
+    [service_use] = [s for s in policy["Statement"] if s.get("Sid") == "ServiceUse"]
+    service_use["Principal"]["Service"].append("s3.amazonaws.com")
+    key["policy"] = json.dumps(policy)
+    copy.save("messaging", messaging)
+
+    result = check.run(copy.root)
+
+    flagged = {grant.principal: grant for grant in result.unused if grant.sid == "ServiceUse"}
+    assert flagged["s3.amazonaws.com"].describe() == (
+        "messaging/messaging-key/key (key policy) / ServiceUse: principal s3.amazonaws.com (no call comes from it)"
+    )
+    assert not flagged["s3.amazonaws.com"].explanation
+    assert "sns.amazonaws.com" not in flagged and "cloudwatch.amazonaws.com" not in flagged

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.access.gate_runs import denials_of
 from tests.access.mutations import edit_policy, identity_policy_blocks, inventory_of
-from tests.access.test_gate import denials_of
 from tests.conftest import ENVIRONMENTS
 from tools.access_check import check
 from tools.access_check.report import denial_line

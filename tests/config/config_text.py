@@ -1,11 +1,13 @@
-"""Config tests start from a shipped environment's TOML, change a line, and load the result: the shipped text and
-the load from text live here so that each test file says only what it changes."""
+"""Config tests start from a shipped environment's TOML, change a line, and load the result: the shipped text, the
+load from text and the one-line refusal live here so that each test file says only what it changes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from modules.config import PipelineConfig, load_config
+import pytest
+
+from modules.config import ConfigError, PipelineConfig, load_config
 from tests.conftest import PROJECT_ROOT
 
 
@@ -19,3 +21,12 @@ def load_config_text(tmp_path: Path, text: str, name: str = "dev.toml") -> Pipel
     path = tmp_path / name
     path.write_text(text)
     return load_config(path)
+
+
+def refusal(tmp_path: Path, text: str, name: str = "dev.toml") -> str:
+    """The ConfigError that loading TEXT as NAME raises, checked to be the one line every refusal must be."""
+    with pytest.raises(ConfigError) as error:
+        load_config_text(tmp_path, text, name)
+    message = str(error.value)
+    assert "\n" not in message
+    return message

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from modules.config import load_config
 from modules.config.batch import OUTPUT_GROWTH, OUTPUT_PART_BYTES, BatchConfig
 from modules.limits import S3_MULTIPART_PART_SIZE, S3_MULTIPART_PARTS
-from tests.config.test_limits_config import _refused
-from tests.conftest import PROJECT_ROOT
+from tests.config.config_text import load_config_text, refusal, shipped_config_text
 
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-DEV = (PROJECT_ROOT / "config" / "dev.toml").read_text()
+LOCAL = shipped_config_text("local")
+DEV = shipped_config_text("dev")
 
 
 def _batch(text: str, *lines: str) -> str:
@@ -59,14 +57,13 @@ def _batch(text: str, *lines: str) -> str:
     ],
 )
 def test_a_batch_setting_aws_would_refuse_is_one_line_naming_the_field(tmp_path, lines, expected) -> None:
-    assert expected in _refused(tmp_path, _batch(DEV, *lines))
+    assert expected in refusal(tmp_path, _batch(DEV, *lines))
 
 
 def test_arm64_is_accepted_once_spot_is_off(tmp_path) -> None:
-    path = tmp_path / "dev.toml"
-    path.write_text(_batch(DEV.replace("spot_percent = 75\n", ""), 'cpu_architecture = "ARM64"', "spot_percent = 0"))
+    text = _batch(DEV.replace("spot_percent = 75\n", ""), 'cpu_architecture = "ARM64"', "spot_percent = 0")
 
-    assert load_config(path).batch.on_demand_vcpus == 32
+    assert load_config_text(tmp_path, text).batch.on_demand_vcpus == 32
 
 
 def test_batch_functions_in_a_vpc_without_nat_need_the_batch_endpoint(tmp_path) -> None:
@@ -75,13 +72,13 @@ def test_batch_functions_in_a_vpc_without_nat_need_the_batch_endpoint(tmp_path) 
     assert (
         "network.interface_endpoints: the batch functions run in the VPC (compute.lambdas.in_vpc) without NAT "
         '(network.nat = "none") and call the AWS Batch API: add "batch"'
-    ) in _refused(tmp_path, text, "local.toml")
+    ) in refusal(tmp_path, text, "local.toml")
 
 
 def test_the_completion_message_needs_a_standard_results_topic(tmp_path) -> None:
     text = DEV.replace("[messaging]\n", "[messaging]\nfifo_topics = true\n", 1)
 
-    assert "messaging.fifo_topics: the batch completion message comes from an EventBridge rule" in _refused(
+    assert "messaging.fifo_topics: the batch completion message comes from an EventBridge rule" in refusal(
         tmp_path, text
     )
 
@@ -91,7 +88,7 @@ def test_a_long_prefix_is_refused_for_the_names_the_batch_stack_builds(tmp_path)
         'project = "inference"', 'project = "' + "p" * 32 + '"\nenvironment = "' + "e" * 20 + '"'
     ).replace("[inference]\n", '[inference]\nendpoint_name = "short"\n', 1)
 
-    message = _refused(tmp_path, text)
+    message = refusal(tmp_path, text)
     assert "IAM role name" in message and "<project>-<environment>-batch-submit-lambda" in message
 
 

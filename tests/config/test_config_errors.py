@@ -6,20 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from modules.config import ConfigError, config_path_from_env, load_config
+from tests.config.config_text import load_config_text, shipped_config_text
 from tests.conftest import PROJECT_ROOT
 
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-
-
-def _load(tmp_path: Path, text: str, name: str = "broken.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return load_config(path)
+LOCAL = shipped_config_text("local")
 
 
 @pytest.mark.parametrize("env", ["local", "dev", "prod", "local-eks"])
@@ -83,7 +77,7 @@ def test_every_shipped_environment_is_valid(env):
 )
 def test_a_bad_config_is_one_line_naming_file_field_and_allowed_values(tmp_path, text, expected):
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text)
+        load_config_text(tmp_path, text, "broken.toml")
     message = str(error.value)
     assert message.startswith(str(tmp_path / "broken.toml") + ": ") or message.startswith("broken.toml")
     assert expected in message
@@ -125,13 +119,13 @@ def test_synth_with_a_bad_config_exits_2_with_one_line_and_keeps_the_previous_ou
 
 
 def test_the_environment_name_defaults_to_the_file_name_even_a_short_one(tmp_path):
-    assert _load(tmp_path, LOCAL, "qa.toml").environment == "qa"
+    assert load_config_text(tmp_path, LOCAL, "qa.toml").environment == "qa"
 
 
 @pytest.mark.parametrize("file_name", ["x.toml", "Q.toml", "staging_eu.toml", "9lives.toml"])
 def test_an_invalid_environment_name_taken_from_the_file_name_says_so_and_how_to_choose_another(tmp_path, file_name):
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, LOCAL, file_name)
+        load_config_text(tmp_path, LOCAL, file_name)
     message = str(error.value)
     stem = file_name.removesuffix(".toml")
     assert (
@@ -147,13 +141,13 @@ def test_an_invalid_environment_name_taken_from_the_file_name_says_so_and_how_to
 
 @pytest.mark.parametrize("file_name", ["x.toml", "staging-eu-west.toml", "Any_File.Name.toml"])
 def test_any_file_name_works_when_the_file_names_its_environment(tmp_path, file_name):
-    config = _load(tmp_path, 'environment = "qa"\n' + LOCAL, file_name)
+    config = load_config_text(tmp_path, 'environment = "qa"\n' + LOCAL, file_name)
     assert config.environment == "qa" and config.name_prefix == "inference-qa"
 
 
 def test_a_name_too_long_because_of_the_file_name_names_the_settings_and_where_the_environment_came_from(tmp_path):
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, LOCAL, "staging-eu-west.toml")
+        load_config_text(tmp_path, LOCAL, "staging-eu-west.toml")
     message = str(error.value)
     assert (
         ": project, environment: load balancer name 'inference-staging-eu-west-inference' is 35 characters, "
@@ -165,7 +159,7 @@ def test_a_name_too_long_because_of_the_file_name_names_the_settings_and_where_t
 
 def test_an_environment_set_in_the_file_is_not_blamed_on_the_file_name(tmp_path):
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, 'environment = "staging-eu-west"\n' + LOCAL, "qa.toml")
+        load_config_text(tmp_path, 'environment = "staging-eu-west"\n' + LOCAL, "qa.toml")
     assert "project, environment: load balancer name" in str(error.value)
     assert "file name" not in str(error.value)
 
@@ -236,7 +230,7 @@ def test_a_wrongly_typed_value_is_refused_never_converted(tmp_path, field, value
     text = _set(LOCAL, field, value)
     text = "\n".join(line for line in text.splitlines() if not _repeats(line, field, value)) + "\n"
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text)
+        load_config_text(tmp_path, text, "broken.toml")
     message = str(error.value)
     assert expected in message
     assert message.startswith(str(tmp_path / "broken.toml") + ": ") and "\n" not in message
@@ -254,7 +248,7 @@ def test_the_types_toml_has_still_load_arrays_tables_integers_floats_and_boolean
         "network.availability_zones",
         '["eu-west-1a", "eu-west-1b"]',
     )
-    config = _load(tmp_path, text)
+    config = load_config_text(tmp_path, text, "broken.toml")
     assert config.api.alarm_5xx_rate_percent == 2.0  # an integer is a number: the one widening TOML users expect
     assert config.network.availability_zones == ("eu-west-1a", "eu-west-1b")
     assert config.messaging.queues[0].filter == {"priority": ("normal",)}

@@ -7,20 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from modules.config import ConfigError, load_config
+from modules.config import ConfigError, PipelineConfig, load_config
 from modules.config.eks import KUBERNETES_VERSIONS, is_arm_instance, is_gpu_instance
 from modules.limits import EKS_AUTO_MODE_MIN_VERSION
+from tests.config.config_text import load_config_text, shipped_config_text
 from tests.conftest import PROJECT_ROOT
 
-LOCAL_EKS = (PROJECT_ROOT / "config" / "local-eks.toml").read_text()
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
+LOCAL_EKS = shipped_config_text("local-eks")
+LOCAL = shipped_config_text("local")
 EKS_SECTION = "[compute.eks]\n"
 
 
-def _load(tmp_path: Path, text: str):
-    path = tmp_path / "local-eks.toml"
-    path.write_text(text)
-    return load_config(path)
+def _load(tmp_path: Path, text: str) -> PipelineConfig:
+    """TEXT loaded as local-eks.toml, the environment these cases change."""
+    return load_config_text(tmp_path, text, "local-eks.toml")
 
 
 def _with_eks(extra: str) -> str:

@@ -8,13 +8,10 @@ import pytest
 
 from modules.config import ConfigError, load_config
 from modules.config.image_tag import IMAGE_TAG_ENV, MOVING_TAGS
+from tests.config.config_text import load_config_text, shipped_config_text
 from tests.conftest import ENVIRONMENTS, PROJECT_ROOT
 
 TAG_FIELDS = ("compute.inference_service", "compute.queue_worker", "inference")
-
-
-def _text(env: str) -> str:
-    return (PROJECT_ROOT / "config" / f"{env}.toml").read_text()
 
 
 def _with_tag(text: str, section: str, tag: str) -> str:
@@ -27,12 +24,6 @@ def _with_tag(text: str, section: str, tag: str) -> str:
     end = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
     body = [line for line in lines[start:end] if not line.startswith("image_tag")]
     return "\n".join([*lines[:start], f'image_tag = "{tag}"', *body, *lines[end:]]) + "\n"
-
-
-def _load(tmp_path, text: str, env: str):
-    path = tmp_path / f"{env}.toml"
-    path.write_text(text)
-    return load_config(path)
 
 
 def _tags(config) -> dict[str, str]:
@@ -58,7 +49,7 @@ def test_a_moving_tag_is_refused_in_every_environment(tmp_path, monkeypatch, env
     validation refuses it in one line naming the field (the second push of `latest` would fail)."""
     monkeypatch.delenv(IMAGE_TAG_ENV, raising=False)
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, _with_tag(_text(env), section, tag), env)
+        load_config_text(tmp_path, _with_tag(shipped_config_text(env), section, tag), f"{env}.toml")
     assert f"{section}.image_tag: '{tag}' is a moving tag, refused in every environment" in str(error.value)
     assert "\n" not in str(error.value)
 
@@ -71,12 +62,12 @@ def test_production_refuses_a_tag_that_does_not_look_immutable(tmp_path, monkeyp
         match=rf"{section}.image_tag: 'my-feature' does not look immutable, refused "
         r"when production = true",
     ):
-        _load(tmp_path, _with_tag(_text("prod"), section, "my-feature"), "prod")
+        load_config_text(tmp_path, _with_tag(shipped_config_text("prod"), section, "my-feature"), "prod.toml")
 
 
 def test_a_branch_like_tag_is_fine_outside_production(tmp_path, monkeypatch):
     monkeypatch.delenv(IMAGE_TAG_ENV, raising=False)
-    config = _load(tmp_path, _with_tag(_text("dev"), "inference", "my-feature"), "dev")
+    config = load_config_text(tmp_path, _with_tag(shipped_config_text("dev"), "inference", "my-feature"), "dev.toml")
     assert config.inference.image_tag == "my-feature"
 
 
@@ -84,7 +75,7 @@ def test_a_branch_like_tag_is_fine_outside_production(tmp_path, monkeypatch):
 @pytest.mark.parametrize("section", TAG_FIELDS)
 def test_production_accepts_versions_shas_and_digests(tmp_path, monkeypatch, section, tag):
     monkeypatch.delenv(IMAGE_TAG_ENV, raising=False)
-    config = _load(tmp_path, _with_tag(_text("prod"), section, tag), "prod")
+    config = load_config_text(tmp_path, _with_tag(shipped_config_text("prod"), section, tag), "prod.toml")
     assert _tags(config)[section] == tag
 
 

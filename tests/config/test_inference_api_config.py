@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from modules.config import ConfigError, load_config
-from tests.conftest import PROJECT_ROOT
+from modules.config import ConfigError, PipelineConfig
+from tests.config.config_text import load_config_text, shipped_config_text
 
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
+LOCAL = shipped_config_text("local")
+PROD = shipped_config_text("prod")
 # local.toml runs an asynchronous endpoint; the serverless knobs are checked on the same file in serverless mode.
 SERVERLESS = LOCAL.replace(
     'mode = "async"\nimage_tag = "1.0.0"\ninstance_type = "ml.m5.large"',
@@ -17,10 +17,9 @@ SERVERLESS = LOCAL.replace(
 )
 
 
-def _load(tmp_path, text: str, name: str = "broken.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return load_config(path)
+def _load(tmp_path, text: str, name: str = "broken.toml") -> PipelineConfig:
+    """TEXT loaded as NAME: by default broken.toml, an environment that is none of the shipped ones."""
+    return load_config_text(tmp_path, text, name)
 
 
 def _with_inference(text: str, knobs: str) -> str:

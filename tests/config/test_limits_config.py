@@ -10,25 +10,14 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-from modules.config import ConfigError, load_config
-from tests.config.config_text import load_config_text, shipped_config_text
+from modules.config import load_config
+from tests.config.config_text import load_config_text, refusal, shipped_config_text
 from tests.conftest import PROJECT_ROOT
 
 LOCAL = shipped_config_text("local")
 DEV = shipped_config_text("dev")
 PROD = shipped_config_text("prod")
-
-
-def _refused(tmp_path: Path, text: str, name: str = "dev.toml") -> str:
-    with pytest.raises(ConfigError) as error:
-        load_config_text(tmp_path, text, name)
-    message = str(error.value)
-    assert "\n" not in message
-    return message
 
 
 def _with(text: str, section: str, line: str) -> str:
@@ -41,7 +30,7 @@ def _with(text: str, section: str, line: str) -> str:
 
 
 def test_six_mib_is_refused_where_the_endpoint_is_serverless(tmp_path):
-    message = _refused(tmp_path, _with(DEV, "compute.lambdas", "max_payload_bytes = 6291456"))
+    message = refusal(tmp_path, _with(DEV, "compute.lambdas", "max_payload_bytes = 6291456"))
     assert (
         "compute.lambdas.max_payload_bytes: 6291456 bytes is more than POST /v1/jobs can carry on AWS: at most "
         "4000000 bytes, bounded by a serverless SageMaker endpoint; allowed: 1024-4000000"
@@ -55,7 +44,7 @@ def test_a_body_that_fits_a_real_time_endpoint_but_not_a_lambda_event_is_refused
         "compute.lambdas",
         "max_payload_bytes = 5000000",
     )
-    message = _refused(tmp_path, text, "prod.toml")
+    message = refusal(tmp_path, text, "prod.toml")
     assert re.search(
         r"compute.lambdas.max_payload_bytes: 5000000 bytes is more than POST /v1/\w+ can carry on AWS: "
         r"at most 4669440 bytes, bounded by a Lambda event",
@@ -64,7 +53,7 @@ def test_a_body_that_fits_a_real_time_endpoint_but_not_a_lambda_event_is_refused
 
 
 def test_the_inference_service_may_not_accept_more_than_api_gateway_carries(tmp_path):
-    message = _refused(tmp_path, _with(PROD, "compute.inference_service", "max_payload_bytes = 20000000"), "prod.toml")
+    message = refusal(tmp_path, _with(PROD, "compute.inference_service", "max_payload_bytes = 20000000"), "prod.toml")
     assert (
         "compute.inference_service.max_payload_bytes: 20000000 bytes is more than can reach the service: at most "
         "10000000 bytes, bounded by API Gateway's HTTP API payload"
@@ -84,7 +73,7 @@ def test_a_payload_limit_within_every_route_is_used_as_configured(tmp_path):
 
 
 def test_a_model_timeout_no_worker_invocation_can_fit_is_refused(tmp_path):
-    message = _refused(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 29"))
+    message = refusal(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 29"))
     assert (
         "compute.model_timeout_seconds: 29 s plus 2 s per job is not less than the worker's timeout of 30 s "
         "(compute.lambdas.functions.worker.timeout_seconds): no job could ever finish"
@@ -94,7 +83,7 @@ def test_a_model_timeout_no_worker_invocation_can_fit_is_refused(tmp_path):
 def test_a_job_time_equal_to_the_worker_timeout_is_refused(tmp_path):
     """The handler starts a job only while a whole job's time is left, and some time has always passed by then: a
     timeout exactly equal to one job's time would hand every record back until it reached the dead-letter queue."""
-    message = _refused(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 28"))
+    message = refusal(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 28"))
     assert "compute.model_timeout_seconds: 28 s plus 2 s per job is not less than the worker's timeout of 30 s" in (
         message
     )
@@ -102,7 +91,7 @@ def test_a_job_time_equal_to_the_worker_timeout_is_refused(tmp_path):
 
 def test_a_batch_the_worker_cannot_finish_in_its_timeout_is_refused(tmp_path):
     """The defect's own shape: a batch of 5 run one after another in a 30 s function."""
-    message = _refused(tmp_path, _with(DEV, "compute.lambdas", "worker_batch_size = 5"))
+    message = refusal(tmp_path, _with(DEV, "compute.lambdas", "worker_batch_size = 5"))
     assert (
         "compute.lambdas.worker_batch_size: a batch of 5 jobs run one after another needs 5 x (10 s model timeout "
         "+ 2 s) = 60 s, not less than the worker's timeout of 30 s"
@@ -115,13 +104,13 @@ def test_a_batch_that_exactly_fills_the_worker_timeout_is_refused(tmp_path):
         _with(DEV, "compute.lambdas", "worker_batch_size = 2")
         + "\n[compute.lambdas.functions.worker]\ntimeout_seconds = 24\n"
     )
-    message = _refused(tmp_path, text)
+    message = refusal(tmp_path, text)
     assert "2 x (10 s model timeout + 2 s) = 24 s, not less than the worker's timeout of 24 s" in message
     assert "allowed: at most 1 jobs" in message
 
 
 def test_a_function_behind_the_api_that_outlives_the_integration_is_refused(tmp_path):
-    message = _refused(tmp_path, DEV + "\n[compute.lambdas.functions.predict]\ntimeout_seconds = 30\n")
+    message = refusal(tmp_path, DEV + "\n[compute.lambdas.functions.predict]\ntimeout_seconds = 30\n")
     assert (
         "compute.lambdas.functions.predict.timeout_seconds: predict's 30 s plus 2 s headroom is more than "
         "api.integration_timeout_ms (29000 ms): API Gateway would cut the call"
@@ -129,7 +118,7 @@ def test_a_function_behind_the_api_that_outlives_the_integration_is_refused(tmp_
 
 
 def test_the_default_timeout_of_api_functions_is_checked_against_a_shorter_integration(tmp_path):
-    message = _refused(tmp_path, _with(DEV, "api", "integration_timeout_ms = 10000"))
+    message = refusal(tmp_path, _with(DEV, "api", "integration_timeout_ms = 10000"))
     for function in ("submit", "status", "predict"):
         assert f"compute.lambdas.defaults.timeout_seconds: {function}'s 25 s plus 2 s headroom" in message
 
@@ -137,7 +126,7 @@ def test_the_default_timeout_of_api_functions_is_checked_against_a_shorter_integ
 def test_a_model_timeout_predict_cannot_wait_for_is_refused(tmp_path):
     text = _with(_with(DEV, "compute", "model_timeout_seconds = 25"), "compute.lambdas", "worker_batch_size = 1")
     text += "\n[compute.lambdas.functions.worker]\ntimeout_seconds = 30\n"
-    message = _refused(tmp_path, text)
+    message = refusal(tmp_path, text)
     assert (
         "compute.model_timeout_seconds: 25 s plus 1 s to answer is more than predict's timeout of 25 s "
         "(compute.lambdas.defaults.timeout_seconds)"
@@ -153,12 +142,12 @@ def test_predicts_timeout_is_not_checked_when_fargate_answers_the_route(tmp_path
 
 
 def test_a_model_timeout_past_what_sagemaker_waits_for_is_refused(tmp_path):
-    message = _refused(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 61"))
+    message = refusal(tmp_path, _with(DEV, "compute", "model_timeout_seconds = 61"))
     assert "compute.model_timeout_seconds: Input should be less than or equal to 60" in message
 
 
 def test_an_integration_timeout_past_the_http_api_maximum_is_refused(tmp_path):
-    message = _refused(tmp_path, _with(DEV, "api", "integration_timeout_ms = 30001"))
+    message = refusal(tmp_path, _with(DEV, "api", "integration_timeout_ms = 30001"))
     assert "api.integration_timeout_ms: Input should be less than or equal to 30000" in message
 
 
@@ -178,7 +167,7 @@ def test_the_shipped_environments_fit_every_budget():
 
 
 def test_a_load_balancer_name_over_32_characters_names_project_and_environment(tmp_path):
-    message = _refused(tmp_path, LOCAL, "integration-test.toml")
+    message = refusal(tmp_path, LOCAL, "integration-test.toml")
     assert (
         "project, environment: load balancer name 'inference-integration-test-inference' is 36 characters, over "
         "the 32 AWS allows"
@@ -188,7 +177,7 @@ def test_a_load_balancer_name_over_32_characters_names_project_and_environment(t
 
 
 def test_a_derived_endpoint_name_over_52_characters_names_project_and_environment_not_a_field_never_written(tmp_path):
-    message = _refused(
+    message = refusal(
         tmp_path,
         LOCAL.replace('project = "inference"', 'project = "a-rather-long-project-name"'),
         "environment-name-x.toml",
@@ -209,7 +198,7 @@ def test_an_iam_role_name_over_64_characters_is_refused(tmp_path):
     environment = "e" * 32
     text = LOCAL.replace("[compute.inference_service]\n", "[compute.inference_service]\nenabled = false\n", 1)
     text = text.replace('model_backend = "http"', 'model_backend = "sagemaker"')
-    message = _refused(tmp_path, text, f"{environment}.toml")
+    message = refusal(tmp_path, text, f"{environment}.toml")
     assert (
         f"project, environment: IAM role name 'inference-{environment}-queue-worker-execution' is 65 characters, "
         "over the 64 AWS allows"
@@ -220,7 +209,7 @@ def test_an_iam_role_name_over_64_characters_is_refused(tmp_path):
 def test_a_lambda_function_name_over_64_characters_is_refused(tmp_path):
     text = LOCAL.replace('project = "inference"', f'project = "{"p" * 32}"')
     text = _with(text, "inference", 'endpoint_name = "ep"')  # else the derived endpoint name is refused first
-    message = _refused(tmp_path, text, f"{'e' * 24}.toml")
+    message = refusal(tmp_path, text, f"{'e' * 24}.toml")
     assert f"Lambda function name '{'p' * 32}-{'e' * 24}-predict' is 65 characters, over the 64" in message
 
 

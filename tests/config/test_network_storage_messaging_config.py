@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from modules.config import ConfigError, load_config
 from modules.config.network import NetworkConfig
-from tests.conftest import PROJECT_ROOT
+from tests.config.config_text import load_config_text, refusal, shipped_config_text
 
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
+LOCAL = shipped_config_text("local")
+PROD = shipped_config_text("prod")
 
 
 def _error(tmp_path, text: str) -> str:
-    path = tmp_path / "broken.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as error:
-        load_config(path)
-    message = str(error.value)
-    assert "\n" not in message
-    return message
+    """The one-line refusal of TEXT as broken.toml: the environment "broken" that the names in some messages carry."""
+    return refusal(tmp_path, text, "broken.toml")
 
 
 def _network(**fields) -> str:
@@ -198,16 +192,14 @@ def test_each_alarm_subscription_endpoint_is_checked_against_its_protocol(tmp_pa
 
 
 def test_every_protocol_accepts_its_endpoint(tmp_path):
-    path = tmp_path / "local.toml"
-    path.write_text(
-        _subscriptions(
-            '{ protocol = "email", endpoint = "oncall@example.com" }, '
-            '{ protocol = "https", endpoint = "https://global.sns-api.chatbot.amazonaws.com" }, '
-            '{ protocol = "lambda", endpoint = "arn:aws:lambda:eu-west-1:111111111111:function:pager" }, '
-            '{ protocol = "sqs", endpoint = "arn:aws:sqs:eu-west-1:111111111111:alarms" }'
-        )
+    text = _subscriptions(
+        '{ protocol = "email", endpoint = "oncall@example.com" }, '
+        '{ protocol = "https", endpoint = "https://global.sns-api.chatbot.amazonaws.com" }, '
+        '{ protocol = "lambda", endpoint = "arn:aws:lambda:eu-west-1:111111111111:function:pager" }, '
+        '{ protocol = "sqs", endpoint = "arn:aws:sqs:eu-west-1:111111111111:alarms" }'
     )
-    assert [s.protocol for s in load_config(path).messaging.alarm_subscriptions] == ["email", "https", "lambda", "sqs"]
+    config = load_config_text(tmp_path, text, "local.toml")
+    assert [s.protocol for s in config.messaging.alarm_subscriptions] == ["email", "https", "lambda", "sqs"]
 
 
 def test_alarm_email_is_refused_naming_what_replaced_it(tmp_path):
@@ -225,9 +217,8 @@ def test_production_alarms_must_reach_at_least_one_subscriber(tmp_path):
 
 
 def test_fifo_queues_are_accepted_with_fifo_topics(tmp_path):
-    path = tmp_path / "fifo.toml"
-    path.write_text(_queue_section('[[messaging.queues]]\nname = "jobs.fifo"\n', "fifo_topics = true"))
-    assert load_config(path).messaging.queues[0].fifo is True
+    text = _queue_section('[[messaging.queues]]\nname = "jobs.fifo"\n', "fifo_topics = true")
+    assert load_config_text(tmp_path, text, "fifo.toml").messaging.queues[0].fifo is True
 
 
 def test_production_never_force_destroys_buckets(tmp_path):

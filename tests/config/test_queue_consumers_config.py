@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from modules.config import ConfigError, load_config
+from modules.config import ConfigError
 from modules.config.compute import ComputeConfig
-from tests.conftest import PROJECT_ROOT
+from tests.config.config_text import load_config_text, shipped_config_text
 
-DEV = (PROJECT_ROOT / "config" / "dev.toml").read_text()
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
+DEV = shipped_config_text("dev")
+LOCAL = shipped_config_text("local")
 QUEUES = ("default", "priority")
-
-
-def _load(tmp_path, text: str, name: str = "dev.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return load_config(path)
 
 
 def _refused(tmp_path, text: str, name: str = "dev.toml") -> str:
     with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text, name)
+        load_config_text(tmp_path, text, name)
     return str(error.value)
 
 
@@ -114,7 +108,9 @@ def test_a_reservation_too_small_for_the_worker_stops_synth_naming_the_field(tmp
 
 
 def test_the_queue_worker_may_take_another_queue(tmp_path) -> None:
-    config = _load(tmp_path, DEV.replace("[compute.queue_worker]\n", '[compute.queue_worker]\nqueue = "priority"\n'))
+    config = load_config_text(
+        tmp_path, DEV.replace("[compute.queue_worker]\n", '[compute.queue_worker]\nqueue = "priority"\n')
+    )
     queues = tuple(queue.name for queue in config.messaging.queues)
 
     assert config.compute.lambda_worker_queues(queues) == ("default",)
@@ -179,7 +175,7 @@ def test_an_http_queue_worker_needs_something_to_call(tmp_path) -> None:
 
 
 def test_the_local_loop_hands_its_queue_workers_jobs_to_an_asynchronous_endpoint(tmp_path) -> None:
-    config = _load(tmp_path, LOCAL, "local.toml")
+    config = load_config_text(tmp_path, LOCAL, "local.toml")
 
     assert config.inference.mode == "async"
     assert config.compute.queue_worker_model_backend == "sagemaker"

@@ -8,26 +8,13 @@ import re
 
 import pytest
 
-from modules.config import ConfigError, load_config
+from modules.config import load_config
+from tests.config.config_text import load_config_text, refusal, shipped_config_text
 from tests.conftest import PROJECT_ROOT
 
-LOCAL = (PROJECT_ROOT / "config" / "local.toml").read_text()
-DEV = (PROJECT_ROOT / "config" / "dev.toml").read_text()
-PROD = (PROJECT_ROOT / "config" / "prod.toml").read_text()
-
-
-def _load(tmp_path, text: str, name: str = "dev.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return load_config(path)
-
-
-def _error(tmp_path, text: str, name: str = "dev.toml") -> str:
-    with pytest.raises(ConfigError) as error:
-        _load(tmp_path, text, name)
-    message = str(error.value)
-    assert "\n" not in message
-    return message
+LOCAL = shipped_config_text("local")
+DEV = shipped_config_text("dev")
+PROD = shipped_config_text("prod")
 
 
 def _with(text: str, section: str, lines: str) -> str:
@@ -45,7 +32,7 @@ def test_the_account_id_is_the_first_allowed_account_and_none_without_one():
 
 
 def test_default_bucket_names_end_in_the_account_id(tmp_path):
-    config = _load(tmp_path, DEV)
+    config = load_config_text(tmp_path, DEV)
     assert config.state_bucket_name == "inference-dev-tfstate-111111111111"
     assert config.state_access_log_bucket_name == "inference-dev-tfstate-access-logs-111111111111"
     assert (
@@ -65,7 +52,7 @@ def test_the_local_environment_keeps_its_names():
 
 def test_a_configured_suffix_and_state_bucket_name_win_over_the_account_id(tmp_path):
     text = _with(_with(DEV, "storage", 'bucket_suffix = "acme"'), "state", 'bucket_name = "acme-dev-state"')
-    config = _load(tmp_path, text)
+    config = load_config_text(tmp_path, text)
     assert config.storage.bucket_name(config.name_prefix, "results", config.account_id) == "inference-dev-results-acme"
     assert (config.state_bucket_name, config.state_access_log_bucket_name) == (
         "acme-dev-state",
@@ -75,19 +62,19 @@ def test_a_configured_suffix_and_state_bucket_name_win_over_the_account_id(tmp_p
 
 
 def test_the_backend_defaults_to_the_state_stacks_bucket_and_key_alias(tmp_path):
-    config = _load(tmp_path, DEV)
+    config = load_config_text(tmp_path, DEV)
     assert config.backend.bucket is None
     assert config.backend_bucket == config.state_bucket_name
     assert config.backend_kms_key_id == "arn:aws:kms:eu-west-1:111111111111:alias/inference-dev-tfstate"
 
 
 def test_a_backend_bucket_naming_the_state_bucket_is_accepted(tmp_path):
-    config = _load(tmp_path, _with(DEV, "backend", 'bucket = "inference-dev-tfstate-111111111111"'))
+    config = load_config_text(tmp_path, _with(DEV, "backend", 'bucket = "inference-dev-tfstate-111111111111"'))
     assert config.backend_bucket == "inference-dev-tfstate-111111111111"
 
 
 def test_a_backend_bucket_other_than_the_state_bucket_is_refused(tmp_path):
-    message = _error(tmp_path, _with(DEV, "backend", 'bucket = "inference-dev-tfstate"'))
+    message = refusal(tmp_path, _with(DEV, "backend", 'bucket = "inference-dev-tfstate"'))
     assert (
         "backend.bucket: 'inference-dev-tfstate' is not the state stack's bucket "
         "'inference-dev-tfstate-111111111111'; leave backend.bucket out"
@@ -96,13 +83,13 @@ def test_a_backend_bucket_other_than_the_state_bucket_is_refused(tmp_path):
 
 
 def test_a_backend_region_other_than_the_state_stacks_is_refused(tmp_path):
-    message = _error(tmp_path, _with(DEV, "backend", 'region = "us-east-1"'))
+    message = refusal(tmp_path, _with(DEV, "backend", 'region = "us-east-1"'))
     assert "backend.region: 'us-east-1' is not 'eu-west-1', where the state stack creates the state bucket" in message
 
 
 def test_an_explicit_key_arn_is_used_as_configured(tmp_path):
     key = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-    assert _load(tmp_path, _with(DEV, "backend", f'kms_key_id = "{key}"')).backend_kms_key_id == key
+    assert load_config_text(tmp_path, _with(DEV, "backend", f'kms_key_id = "{key}"')).backend_kms_key_id == key
 
 
 @pytest.mark.parametrize(
@@ -118,14 +105,14 @@ def test_an_explicit_key_arn_is_used_as_configured(tmp_path):
     ids=["another-alias", "not-an-arn"],
 )
 def test_a_backend_key_that_is_not_the_state_key_is_refused(tmp_path, kms_key_id, expected):
-    assert expected in _error(tmp_path, _with(DEV, "backend", f'kms_key_id = "{kms_key_id}"'))
+    assert expected in refusal(tmp_path, _with(DEV, "backend", f'kms_key_id = "{kms_key_id}"'))
 
 
 def test_a_storage_name_made_too_long_by_the_account_id_names_every_setting_it_is_made_of(tmp_path):
     text = _with(
         DEV.replace('project = "inference"', f'project = "{"p" * 32}"'), "inference", 'endpoint_name = "short-endpoint"'
     )  # the derived endpoint name would be too long first
-    message = _error(tmp_path, text, name=f"{'e' * 10}.toml")
+    message = refusal(tmp_path, text, name=f"{'e' * 10}.toml")
     assert (
         "project, environment, allowed_account_ids: bucket names '"
         + "p" * 32
@@ -140,7 +127,7 @@ def test_a_storage_name_made_too_long_by_the_account_id_names_every_setting_it_i
 
 def test_a_state_name_made_too_long_by_the_account_id_names_every_setting_it_is_made_of(tmp_path):
     text = DEV.replace('project = "inference"', f'project = "{"p" * 28}"')
-    message = _error(tmp_path, text)
+    message = refusal(tmp_path, text)
     assert (
         "project, environment, allowed_account_ids: state bucket name '"
         + "p" * 28
@@ -154,7 +141,7 @@ def test_a_state_name_made_too_long_by_the_account_id_names_every_setting_it_is_
 
 
 def test_a_state_bucket_name_too_long_for_its_log_bucket_is_named(tmp_path):
-    message = _error(tmp_path, _with(DEV, "state", f'bucket_name = "{"s" * 60}"'))
+    message = refusal(tmp_path, _with(DEV, "state", f'bucket_name = "{"s" * 60}"'))
     assert (
         "state.bucket_name: state bucket name '" + "s" * 60 + "-access-logs' is 72 characters, over the 63" in message
     )
@@ -163,7 +150,7 @@ def test_a_state_bucket_name_too_long_for_its_log_bucket_is_named(tmp_path):
 
 def test_production_requires_the_principals_allowed_on_the_state_bucket(tmp_path):
     text = PROD[: PROD.index("allowed_principal_arns")] + PROD[PROD.index("[registry]") :]
-    assert "state.allowed_principal_arns: required when production = true" in _error(tmp_path, text, "prod.toml")
+    assert "state.allowed_principal_arns: required when production = true" in refusal(tmp_path, text, "prod.toml")
 
 
 @pytest.mark.parametrize(
@@ -189,7 +176,7 @@ def test_a_principal_the_state_bucket_cannot_name_is_refused(tmp_path, arn, expe
         + f'allowed_principal_arns = ["{arn}"]\n\n'
         + PROD[PROD.index("[registry]") :]
     )
-    assert expected in _error(tmp_path, text, "prod.toml")
+    assert expected in refusal(tmp_path, text, "prod.toml")
 
 
 def test_wildcards_in_a_role_name_are_accepted(tmp_path):
@@ -199,15 +186,15 @@ def test_wildcards_in_a_role_name_are_accepted(tmp_path):
         + f'allowed_principal_arns = ["{arn}"]\n\n'
         + PROD[PROD.index("[registry]") :]
     )
-    assert _load(tmp_path, text, "prod.toml").state.allowed_principal_arns == (arn,)
+    assert load_config_text(tmp_path, text, "prod.toml").state.allowed_principal_arns == (arn,)
 
 
 def test_a_self_managed_state_stack_needs_the_s3_backend(tmp_path):
-    message = _error(tmp_path, _with(LOCAL, "state", "self_managed = true"), "local.toml")
+    message = refusal(tmp_path, _with(LOCAL, "state", "self_managed = true"), "local.toml")
     assert "state.self_managed: needs backend.type = 's3'" in message
 
 
 @pytest.mark.parametrize("field", ["data_capture_expiry_days", "access_log_expiry_days"])
 def test_expiry_days_outside_what_s3_lifecycle_takes_are_refused(tmp_path, field):
-    message = _error(tmp_path, DEV.replace(f"{field} = ", f"{field} = 0  # was "))
+    message = refusal(tmp_path, DEV.replace(f"{field} = ", f"{field} = 0  # was "))
     assert f"storage.{field}: Input should be greater than or equal to 1" in message

@@ -13,8 +13,9 @@ import tomllib
 
 import pytest
 
-from modules.config import ConfigError, load_config
+from modules.config import load_config
 from modules.config.loader import toml_value
+from tests.config.config_text import refusal, shipped_config_text
 from tests.conftest import PROJECT_ROOT
 
 _HEADER = re.compile(r"^\[(\[)?\s*([\w.-]+)\s*\]\]?\s*(#.*)?$")
@@ -42,7 +43,7 @@ def _cases() -> list[tuple[str, int, str, str]]:
     for env in ("local", "dev", "prod"):
         section, tables = "", {}
         config = load_config(PROJECT_ROOT / "config" / f"{env}.toml")
-        for number, line in enumerate((PROJECT_ROOT / "config" / f"{env}.toml").read_text().splitlines()):
+        for number, line in enumerate(shipped_config_text(env).splitlines()):
             if header := _HEADER.match(line):
                 section = header[2]
                 if header[1]:  # [[array.of.tables]]: the n-th entry is <array>.<n>
@@ -138,12 +139,8 @@ def test_the_generated_cases_cover_every_section_of_the_shipped_files():
 def test_a_wrongly_typed_value_of_any_shipped_setting_is_refused_in_one_line_naming_it(
     tmp_path, env, number, setting, wrong
 ):
-    lines = (PROJECT_ROOT / "config" / f"{env}.toml").read_text().splitlines()
+    lines = shipped_config_text(env).splitlines()
     lines[number] = f"{_ASSIGNMENT.match(lines[number])[1]} = {wrong}"
-    path = tmp_path / f"{env}.toml"
-    path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ConfigError) as error:
-        load_config(path)
-    message = str(error.value)
-    assert message.startswith(f"{path}: ") and "\n" not in message
+    message = refusal(tmp_path, "\n".join(lines) + "\n", f"{env}.toml")  # refused in one line
+    assert message.startswith(f"{tmp_path / f'{env}.toml'}: ")
     assert re.search(rf"(^|: |; ){re.escape(setting)}: ", message), message

@@ -1,6 +1,6 @@
-"""Fixtures for the queue consumer of the inference image: the emulator, the pipeline's resources and the model
-server of tests/lambdas (the consumer runs the same job library as the worker function), a fake ECS agent, and a
-consumer with test-sized timings.
+"""Fixtures for the queue consumer of the inference image: the emulator, the pipeline's resources, the model
+server and the SageMaker endpoint's canned answer of tests/lambdas (the consumer runs the same job library as the
+worker function), a fake ECS agent, and a consumer with test-sized timings.
 
 The access gate records the consumer's AWS calls here, as it does for the Lambda handlers: they are the
 queue-worker manifest (tools/access_check/manifests/queue-worker.json).
@@ -27,6 +27,7 @@ from tests.lambdas.conftest import (  # noqa: F401  (fixtures)
     model_server,
     moto_endpoint,
     pipeline,
+    sagemaker_model,
     unreachable_model,
 )
 from tools.access_check.pytest_plugin import aws_call_recorder, record_aws_calls  # noqa: F401  (fixtures)

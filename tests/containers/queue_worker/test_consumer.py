@@ -10,8 +10,8 @@ import os
 import signal
 import threading
 import time
-import urllib.request
 import uuid
+from typing import Any
 
 import pytest
 
@@ -77,26 +77,14 @@ def test_a_large_job_reads_its_inputs_from_the_stored_request(pipeline, http_mod
 
 
 def test_the_sagemaker_backend_calls_the_endpoint_named_in_the_environment(
-    pipeline, aws_environment: str, monkeypatch: pytest.MonkeyPatch, make_consumer
+    pipeline, sagemaker_model: dict[str, Any], make_consumer
 ) -> None:
-    canned = {"predictions": [{"label": "setosa"}], "model_version": "sm-1"}
-    urllib.request.urlopen(
-        urllib.request.Request(
-            f"{aws_environment}/moto-api/static/sagemaker/endpoint-results",
-            data=json.dumps({"results": [{"Body": json.dumps(canned)}]}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        ),
-        timeout=10,
-    ).close()
-    monkeypatch.setenv(contract.MODEL_BACKEND, contract.BACKEND_SAGEMAKER)
-    monkeypatch.setenv(contract.ENDPOINT_NAME, "iris-endpoint")
     work = job()
     send(pipeline, work)
 
     run_until(make_consumer(), lambda: pipeline.count(pipeline.work_queue) == 0)
 
-    assert pipeline.read_json(contract.result_key(work["job_id"]))["result"] == canned
+    assert pipeline.read_json(contract.result_key(work["job_id"]))["result"] == sagemaker_model
 
 
 def test_an_async_endpoint_gets_the_job_and_the_message_is_deleted_once_handed_off(
