@@ -31,6 +31,17 @@ def test_validate_fails_on_an_invalid_manifest(eks_env, synthesized, tmp_path, c
     assert "INVALID 20-inference.k8s.yaml: PodDisruptionBudget/inference" in capsys.readouterr().err
 
 
+def test_an_object_that_fails_its_crd_schema_is_not_counted_as_valid(eks_env, synthesized, tmp_path, capsys):
+    source = synthesized["local-eks"] / "k8s" / "local-eks"
+    for path in source.glob("*.yaml"):
+        (tmp_path / path.name).write_text(path.read_text().replace("minReplicaCount: 0", "minReplicaCount: 9"))
+
+    assert cli.main(["validate", "--folder", str(tmp_path)]) == cli.EXIT_FAILED
+    out = capsys.readouterr().out
+    assert "15 object(s) valid, 1 problem(s)" in out
+    assert "ScaledObject/queue-worker" not in out
+
+
 def test_an_environment_on_ecs_has_nothing_to_validate(monkeypatch, capsys):
     monkeypatch.setenv("PIPELINE_ENV", "dev")
 
