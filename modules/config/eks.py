@@ -62,7 +62,13 @@ class NodeGroupConfig(StrictModel):
         default=2, ge=1, le=450, description="nodes at creation; afterwards whatever scales the group owns the count"
     )
     max_size: int = Field(default=4, ge=1, le=450, description="most nodes")
-    disk_size_gb: int = Field(default=50, ge=20, le=16384, description="root volume (encrypted with the cluster key)")
+    disk_size_gb: int = Field(
+        default=50,
+        ge=20,
+        le=16384,
+        description="root volume in GiB (gp3, encrypted with the account's default EBS key, aws/ebs unless the "
+        "account set another; not the cluster key, which would have to admit the Auto Scaling service-linked role)",
+    )
 
     def problems(self) -> list[str]:
         problems = []
