@@ -178,6 +178,26 @@ class EksStack(PipelineStack):
                 disk_size_gb=group.disk_size_gb,
             ),
         )
+        # GPU nodes are tainted: CoreDNS, KEDA, the load balancer controller and the queue worker need untainted
+        # nodes, a small on-demand CPU group. A CPU node group runs them itself.
+        self.system_node_group = None
+        if group.gpu:
+            self.system_node_group = EksNodeGroup(
+                self,
+                "system-node-group",
+                props=EksNodeGroupProps(
+                    name=f"{name}-system",
+                    cluster_name=self.cluster.cluster.name,
+                    node_role_arn=self.cluster.node_role.arn,
+                    subnet_ids=self.network.private_subnet_ids,
+                    instance_types=group.system_instance_types,
+                    min_size=group.system_size,
+                    desired_size=group.system_size,
+                    max_size=group.system_size,
+                    disk_size_gb=group.disk_size_gb,
+                ),
+            )
+        untainted = (self.system_node_group or self.node_group).node_group
         for addon, settings in NODE_GROUP_ADDONS.items():
             aws.eks_addon.EksAddon(
                 self,
@@ -187,8 +207,9 @@ class EksStack(PipelineStack):
                 configuration_values=settings,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
-                # CoreDNS needs nodes to become ACTIVE; the others must be there before pods start.
-                depends_on=[self.node_group.node_group] if addon == "coredns" else None,
+                # CoreDNS needs nodes it may run on (untainted) to become ACTIVE; the others (DaemonSets on every
+                # node) must be there before pods start.
+                depends_on=[untainted] if addon == "coredns" else None,
             )
 
     # --- load balancer ------------------------------------------------------------------------------------------

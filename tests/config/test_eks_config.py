@@ -130,6 +130,30 @@ def test_a_gpu_node_group_with_gpu_pods_is_accepted(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            'compute = "node-group"\nnode_group = { system_size = 3 }',
+            "compute.eks.node_group.system_size: applies only with GPU instance_types",
+        ),
+        (
+            'compute = "node-group"\ninference_gpus = 1\n'
+            'node_group = { instance_types = ["g5.xlarge"], system_instance_types = ["g5.xlarge"] }',
+            "compute.eks.node_group.system_instance_types: g5.xlarge not an x86_64 CPU type",
+        ),
+        (
+            'compute = "node-group"\ninference_gpus = 1\n'
+            'node_group = { instance_types = ["g5.xlarge"], system_instance_types = ["m7g.large"] }',
+            "compute.eks.node_group.system_instance_types: m7g.large not an x86_64 CPU type",
+        ),
+    ],
+)
+def test_the_system_node_group_settings_fit_only_beside_gpu_nodes_and_only_with_cpu_types(tmp_path, extra, expected):
+    with pytest.raises(ConfigError, match=expected):
+        _load(tmp_path, _with_eks(extra))
+
+
+@pytest.mark.parametrize(
     ("replace", "by", "expected"),
     [
         ('predict_backend = "eks"', 'predict_backend = "fargate"', "api.predict_backend: 'fargate' is the ECS service"),

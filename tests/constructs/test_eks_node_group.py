@@ -55,6 +55,8 @@ def test_gpu_nodes_run_the_nvidia_ami_and_admit_only_pods_that_tolerate_the_gpu_
 
     assert group["ami_type"] == "AL2023_x86_64_NVIDIA"
     assert group["taint"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    # What the NVIDIA device plugin chart's default node affinity selects (no Node Feature Discovery installed).
+    assert group["labels"] == {"nvidia.com/gpu.present": "true"}
 
 
 @pytest.mark.parametrize(
