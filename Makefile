@@ -143,7 +143,7 @@ k8s-apply: install ## EKS environments: synth, validate, kubectl apply the manif
 	$(SYNTH)
 	$(VENV_PY) -m tools.kubernetes apply --dry-run=$(or $(DRY_RUN),none)
 
-k8s-install: install ## EKS environments: install the pinned cluster add-ons with Helm (KEDA; the AWS Load Balancer Controller on node groups: VPC_ID=...)
+k8s-install: install ## EKS environments: install the pinned cluster add-ons with Helm (KEDA; the AWS Load Balancer Controller on node groups: VPC_ID=...; the NVIDIA device plugin for GPU pods)
 	$(VENV_PY) -m tools.kubernetes install
 
 emulator-start: install ## start the local AWS emulator (moto) on loopback, recorded in .build/emulator.json

@@ -79,6 +79,29 @@ def test_a_node_group_cluster_also_gets_the_pinned_load_balancer_controller():
         cli.install_commands(config, None)
 
 
+def _node_group_config(**node_group):
+    from modules.config import load_config
+    from tests.conftest import PROJECT_ROOT
+
+    config = load_config(PROJECT_ROOT / "config" / "local-eks.toml")
+    eks = config.compute.eks
+    eks = eks.model_copy(update={"compute": "node-group", "node_group": eks.node_group.model_copy(update=node_group)})
+    if eks.node_group.gpu:
+        eks = eks.model_copy(update={"inference_gpus": 1})
+    assert eks.problems() == []
+    return config.model_copy(update={"compute": config.compute.model_copy(update={"eks": eks})})
+
+
+def test_gpu_pods_get_the_pinned_nvidia_device_plugin_and_cpu_pods_do_not():
+    gpu = cli.install_commands(_node_group_config(instance_types=("g5.xlarge",)), "vpc-0abc")
+    cpu = cli.install_commands(_node_group_config(), "vpc-0abc")
+
+    [plugin] = [c for c in gpu if "nvidia-device-plugin" in c]
+    assert plugin[plugin.index("--repo") + 1] == "https://nvidia.github.io/k8s-device-plugin"
+    assert plugin[plugin.index("--version") + 1] == "0.17.1"
+    assert not [c for c in cpu if "nvidia-device-plugin" in c] and len(cpu) == 2
+
+
 def test_crd_drift_finds_an_invented_field_a_wrong_type_and_a_foreign_enum_value():
     transcribed = json.loads((CRDS_DIR / "keda.sh_v1alpha1_triggerauthentication.json").read_text())
     upstream = copy.deepcopy(transcribed["properties"]["spec"])

@@ -3,8 +3,9 @@
 validate   check the synthesized manifests of PIPELINE_ENV offline (tools/kubernetes/validate.py); exit 1 on a problem
 apply      validate, then `kubectl apply --server-side` every file in order (00-cluster needs a cluster admin;
            the rest is what the deploy roles may apply); --dry-run=server asks the API server without changing it
-install    the cluster add-ons the manifests rely on, each a pinned Helm chart: KEDA, and on a node-group cluster
-           the AWS Load Balancer Controller (Auto Mode has its own); --print shows the commands only
+install    the cluster add-ons the manifests rely on, each a pinned Helm chart: KEDA, on a node-group cluster
+           the AWS Load Balancer Controller (Auto Mode has its own), and when the inference pods ask for GPUs the
+           NVIDIA device plugin (without it no node offers nvidia.com/gpu); --print shows the commands only
 crd-drift  compare a transcribed CRD schema (tools/kubernetes/crds/) with the upstream CRD file of a release
 
 Exit codes: 0 done, 1 invalid manifests or a failed command, 2 bad input (config, missing tool or folder).
@@ -40,6 +41,17 @@ LB_CONTROLLER_CHART = {
     "repository": "https://aws.github.io/eks-charts",
     "chart": "aws-load-balancer-controller",
     "version": "3.5.0",
+    "namespace": "kube-system",
+}
+
+# Advertises the GPUs of the NVIDIA nodes as nvidia.com/gpu (the EKS AL2023 NVIDIA AMI has the driver and the
+# container toolkit, not the plugin). Its default node affinity selects the nvidia.com/gpu.present label the GPU
+# node group carries, and its default tolerations admit the GPU taint.
+NVIDIA_DEVICE_PLUGIN_CHART = {
+    "release": "nvidia-device-plugin",
+    "repository": "https://nvidia.github.io/k8s-device-plugin",
+    "chart": "nvidia-device-plugin",
+    "version": "0.17.1",
     "namespace": "kube-system",
 }
 
@@ -134,6 +146,8 @@ def install_commands(config: Any, vpc_id: str | None) -> list[list[str]]:
                 ],
             )
         )
+    if config.compute.inference_service.enabled and config.compute.eks.inference_gpus:
+        charts.append((NVIDIA_DEVICE_PLUGIN_CHART, []))
     return [
         [
             "helm",
