@@ -56,6 +56,30 @@ def test_apply_without_kubectl_fails_clearly(eks_env, monkeypatch, capsys):
     assert "kubectl is not on PATH" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("only", "applied"),
+    [
+        ([], ["00-cluster", "10-access", "20-inference", "30-queue-worker"]),
+        (["--only", "admin"], ["00-cluster", "10-access"]),
+        (["--only", "deployer"], ["20-inference", "30-queue-worker"]),
+    ],
+)
+def test_apply_can_take_only_the_files_a_cluster_admin_or_a_deploy_role_applies(
+    eks_env, monkeypatch, tmp_path, only, applied
+):
+    log = tmp_path / "kubectl.log"
+    kubectl = tmp_path / "bin" / "kubectl"
+    kubectl.parent.mkdir()
+    kubectl.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    kubectl.chmod(0o755)
+    monkeypatch.setenv("PATH", str(kubectl.parent))
+
+    assert cli.main(["apply", "--dry-run=server", *only]) == cli.EXIT_OK
+    calls = log.read_text().splitlines()
+    assert [call.split(" -f ")[1].rsplit("/", 1)[1].split(".")[0] for call in calls] == applied
+    assert all("--dry-run=server" in call for call in calls)
+
+
 def test_install_pins_keda_and_on_auto_mode_installs_no_load_balancer_controller(eks_env, capsys):
     assert cli.main(["install", "--print"]) == cli.EXIT_OK
 
