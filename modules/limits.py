@@ -396,7 +396,10 @@ ENDPOINT_MODES: dict[EndpointMode, EndpointModeRules] = {
     ),
     "serverless": EndpointModeRules(
         instances=False,
-        guardrails=False,  # SageMaker updates a serverless endpoint in place, without deployment configuration
+        # AWS's exclusions page refuses serverless only for rolling updates; it does not say that blue/green
+        # shifting and auto-rollback work on a serverless variant (no instances to count steps in), and nothing
+        # here can try it: refused until proven on AWS (docs/releases.md).
+        guardrails=False,
         shadow_variant=False,
         data_capture=False,
         settings=(

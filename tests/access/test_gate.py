@@ -6,6 +6,8 @@ The mutation tests prove it would catch the defects again, naming principal and 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.access.gate_runs import allowed, denials_of, gate_without_action
@@ -278,3 +280,25 @@ def test_a_translator_that_cannot_read_the_endpoints_answer_is_denied(gate, stac
 
     result, denial = gate_without_reads_under(copy, role, "/async/output/")
     assert "async-results" in denial_line(result, denial)
+
+
+def test_a_service_a_key_policy_names_but_no_call_comes_from_is_an_unused_grant(stacks_copy) -> None:
+    """Least privilege both ways covers principals too: a service added to the messaging key's ServiceUse statement
+    that no recorded or declared call comes from is reported, unexplained; the services that do call are not."""
+    copy = stacks_copy("dev")
+    messaging = copy.load("messaging")
+    [key] = messaging["resource"]["aws_kms_key"].values()
+    policy = json.loads(key["policy"])
+    [service_use] = [s for s in policy["Statement"] if s.get("Sid") == "ServiceUse"]
+    service_use["Principal"]["Service"].append("s3.amazonaws.com")
+    key["policy"] = json.dumps(policy)
+    copy.save("messaging", messaging)
+
+    result = check.run(copy.root)
+
+    flagged = {grant.principal: grant for grant in result.unused if grant.sid == "ServiceUse"}
+    assert flagged["s3.amazonaws.com"].describe() == (
+        "messaging/messaging-key/key (key policy) / ServiceUse: principal s3.amazonaws.com (no call comes from it)"
+    )
+    assert not flagged["s3.amazonaws.com"].explanation
+    assert "sns.amazonaws.com" not in flagged and "cloudwatch.amazonaws.com" not in flagged

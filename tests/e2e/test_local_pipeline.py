@@ -17,6 +17,7 @@ import pytest
 @pytest.mark.terraform
 def test_a_job_flows_through_the_deployed_pipeline_and_everything_is_destroyed_after(terraform, capsys):
     from tools.local.__main__ import run_e2e
+    from tools.readme_examples import shell_blocks
 
     lines: list[str] = []
     passed, steps, times = run_e2e(report=lines.append)
@@ -30,5 +31,8 @@ def test_a_job_flows_through_the_deployed_pipeline_and_everything_is_destroyed_a
     assert any(name.startswith("verify fails (exit 1, naming both configurations)") for name in names)
     assert any("serving the released version" in name for name in names), "no job through the released model"
     assert any(name.startswith("destroy every stack") for name in names), "the deployment was not destroyed"
+    runnable = {f"README {block.where}" for block in shell_blocks() if block.run == "local"}
+    ran = {name.split(": ", 1)[0] for name in names if name.startswith("README ")}
+    assert runnable and ran == runnable, f"run=local examples that did not run: {sorted(runnable - ran)}"
     paths = ("worker function path", "queue worker path", "async endpoint path")
     assert all(any(name.startswith(path) for name in names) for path in paths), "a consumer path did not run"

@@ -232,6 +232,46 @@ def test_the_cost_drivers_are_what_dev_prod_and_the_cheaper_dev_synthesize(synth
             assert (f"{provisioned} provisioned concurrency" if provisioned else "none provisioned") in cell
 
 
+# The price column's dollar figures, in order, and the keys of the plan review's price table they quote.
+COST_PRICE_KEYS = {
+    "NAT gateways": ("nat_gateway_hour",),
+    "interface endpoint ENIs (endpoints × AZs)": ("interface_endpoint_hour",),
+    "application load balancers": ("alb_hour",),
+    "Fargate tasks always running (vCPU / GB each)": ("fargate_vcpu_hour", "fargate_gb_hour"),
+    "SageMaker endpoint capacity": (("sagemaker_instance_hour", "ml.m5.large"),),
+    "KMS customer keys": ("kms_key_month",),
+    "CloudWatch alarms": ("alarm_metric_month",),
+    "CloudWatch dashboards": ("dashboard_month",),
+}
+
+
+def test_the_cost_pages_prices_are_the_plan_reviews_price_table_for_its_region():
+    """docs/operations.md quotes prices by hand; they must be the ones plan review prices a plan with
+    (tools/plan_review/prices.toml), in the region of dev and prod, rounded as written."""
+    from decimal import Decimal
+
+    from tools.plan_review.prices import default_price_table
+
+    region = load_config(PROJECT_ROOT / "config" / "prod.toml").region
+    table = default_price_table()
+    section = COSTS_PAGE.read_text().split("## Costs, briefly", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[0]: cells[-1]
+        for cells in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in section.splitlines()
+            if line.startswith("| ")
+        )
+    }
+    assert set(COST_PRICE_KEYS) <= set(rows), sorted(set(COST_PRICE_KEYS) - set(rows))
+    for driver, keys in COST_PRICE_KEYS.items():
+        quoted = [Decimal(figure) for figure in re.findall(r"\$([0-9]+(?:\.[0-9]+)?)", rows[driver])][: len(keys)]
+        for figure, key in zip(quoted, keys, strict=True):
+            price = table.price(region, *key) if isinstance(key, tuple) else table.price(region, key)
+            assert price is not None, (driver, key)
+            assert price.usd.quantize(figure) == figure, (driver, key, str(figure), str(price.usd))
+
+
 # --- the Makefile's help -------------------------------------------------------------------------------------------
 
 

@@ -283,3 +283,40 @@ def test_make_verify_local_without_a_local_deployment_says_so_and_exits_1(monkey
     assert cli.main(["verify", "--local"]) == cli.EXIT_REFUSED
     said = capsys.readouterr().out
     assert "DIFFERS no local deployment recorded (.build/local-deploy.json): run `make deploy-local` first" in said
+
+
+def test_a_local_release_goes_to_the_recorded_emulator_and_without_one_is_refused(
+    emulator, tmp_path, monkeypatch, capsys
+):
+    """`make release` on an environment without allowed_account_ids (local) uploads to the emulator of
+    `make deploy-local`, never to the account the shell's credentials reach (local's bucket names carry no account
+    id); with no deployment recorded it is refused before any call."""
+    import tools.local.__main__ as local_loop
+    from tools.release import cli
+
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "metadata.json").write_text('{"model_version": "iris-x"}\n')
+    config = tmp_path / "local.toml"
+    config.write_text((PROJECT_ROOT / "config" / "local.toml").read_text())
+    monkeypatch.delenv("PIPELINE_ENV", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("PIPELINE_CONFIG", str(config))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALLOOKING00000")  # what a shell with real credentials has
+    monkeypatch.setattr(local_loop, "read_session", lambda: None)
+    archive_args = ["package", str(tmp_path / "model"), "--output", str(tmp_path)]
+    assert cli.main(archive_args) == 0
+    archive = str(tmp_path / "model.tar.gz")
+
+    assert cli.main(["upload", archive, "--version", "9.9.9"]) == cli.EXIT_REFUSED
+    assert "no local deployment is recorded (.build/local-deploy.json): run `make deploy-local` first" in (
+        capsys.readouterr().err
+    )
+
+    s3 = boto3.client(
+        "s3", endpoint_url=emulator.url, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    s3.create_bucket(Bucket="inference-local-artifacts", CreateBucketConfiguration={"LocationConstraint": REGION})
+    monkeypatch.setattr(local_loop, "read_session", lambda: {"emulator_url": emulator.url})
+
+    assert cli.main(["upload", archive, "--version", "9.9.9"]) == 0
+    s3.head_object(Bucket="inference-local-artifacts", Key="models/inference/9.9.9/model.tar.gz")

@@ -143,7 +143,8 @@ def test_the_deploy_gates_honour_the_merged_pull_requests_labels_on_both_paths()
 def test_the_deploy_ends_with_the_applied_review_then_the_release_verification_after_both_paths() -> None:
     deploy = load("deploy.yml")
     deployed = deploy["jobs"]["deployed"]
-    assert deployed["needs"] == ["apply-reviewed", "apply-replanned"]
+    assert deployed["needs"] == ["prepare", "apply-reviewed", "apply-replanned"]
+    assert "needs.prepare.result == 'success'" in deployed["if"]  # a blocked gate skips the applies: no verify
     names = [s["name"] for s in steps_of(deploy, "deployed") if "name" in s]
     assert names.index("Summarize what was applied") < len(names) - 1
     assert names[-1].startswith("Verify the release")

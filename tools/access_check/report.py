@@ -124,7 +124,14 @@ def render_json(result: Result) -> str:
         "unproven_runtimes": result.unproven,
         "allowed": [decision_json(d) for d in result.evaluation.decisions if d.allowed],
         "unused_grants": [
-            {"policy": g.policy, "sid": g.sid, "action": g.action, "resource": g.resource, "explanation": g.explanation}
+            {
+                "policy": g.policy,
+                "sid": g.sid,
+                "action": g.action,
+                "resource": g.resource,
+                "principal": g.principal,
+                "explanation": g.explanation,
+            }
             for g in result.unused
         ],
         "components": [

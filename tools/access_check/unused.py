@@ -1,4 +1,5 @@
-"""Unused grants: actions (and resources) an Allow statement grants that no recorded or declared call needs.
+"""Unused grants: actions, resources and principals an Allow statement grants that no recorded or declared call
+needs (a principal: a service or another account named by a resource or key policy that no call comes from).
 
 Least privilege both ways: a denial is a call the policies miss, an unused grant is a policy the calls don't
 need. Accepted ones are listed, each with its reason, in accepted_unused.yaml.
@@ -24,12 +25,18 @@ EXPLANATIONS_FILE = Path(__file__).resolve().parent / "accepted_unused.yaml"
 class UnusedGrant:
     policy: str  # the policy's label (construct path, environment-independent)
     sid: str
-    action: str  # the granted action pattern, or "" when only a resource is unused
+    action: str  # the granted action pattern, or "" when only a resource or a principal is unused
     resource: str  # the granted resource pattern, or "" when the whole action is unused
     explanation: str = ""
+    principal: str = ""  # a resource or key policy's principal no call comes from
 
     def describe(self) -> str:
-        what = f"{self.action} (no call needs it)" if self.action else f"resource {self.resource} (no call reaches it)"
+        if self.principal:
+            what = f"principal {self.principal} (no call comes from it)"
+        elif self.action:
+            what = f"{self.action} (no call needs it)"
+        else:
+            what = f"resource {self.resource} (no call reaches it)"
         return f"{self.policy} / {self.sid}: {what}"
 
 
@@ -40,6 +47,7 @@ class Explanation:
     action: str
     resource: str
     reason: str
+    principal: str = ""
 
     def covers(self, grant: UnusedGrant) -> bool:
         return (
@@ -47,6 +55,7 @@ class Explanation:
             and self.sid == grant.sid
             and (not self.action or self.action == grant.action)
             and (not self.resource or fnmatch.fnmatchcase(grant.resource, self.resource))
+            and self.principal == grant.principal
         )
 
 
@@ -60,6 +69,7 @@ def load_explanations(path: Path = EXPLANATIONS_FILE) -> list[Explanation]:
                 item.get("action", ""),
                 item.get("resource", ""),
                 " ".join(str(item["reason"]).split()),
+                item.get("principal", ""),
             )
             for item in raw
         ]
@@ -70,6 +80,7 @@ def load_explanations(path: Path = EXPLANATIONS_FILE) -> list[Explanation]:
 def unused_grants(policies: Policies, evaluation: Evaluation, explanations: list[Explanation]) -> list[UnusedGrant]:
     used_actions: set[tuple[str, int, str]] = set()
     used_resources: set[tuple[str, int, str]] = set()
+    used_principals: set[tuple[str, int, str]] = set()
     for decision in evaluation.decisions:
         if not decision.allowed:
             continue
@@ -80,6 +91,8 @@ def unused_grants(policies: Policies, evaluation: Evaluation, explanations: list
             )
             used_actions.update((policy_id, statement["index"], action) for action in statement["actions"])
             used_resources.update((policy_id, statement["index"], resource) for resource in statement["resources"])
+            if statement["kind"] == "resource":
+                used_principals.add((policy_id, statement["index"], decision.request.principal))
     found = []
     for policy in policies.all:
         for index, statement in enumerate(policy.document["Statement"], start=1):
@@ -94,7 +107,21 @@ def unused_grants(policies: Policies, evaluation: Evaluation, explanations: list
                 for resource in _as_list(statement.get("Resource")):
                     if (policy.id, index, resource) not in used_resources:
                         found.append(UnusedGrant(policy.label, sid, "", resource))
+            if policy.kind != "identity":
+                for principal in _named_principals(statement.get("Principal")):
+                    if (policy.id, index, principal) not in used_principals:
+                        found.append(UnusedGrant(policy.label, sid, "", "", principal=principal))
     return [_explained(grant, explanations) for grant in found]
+
+
+def _named_principals(principal: Any) -> list[str]:
+    """The services and the principals of other accounts a resource or key policy statement names; an account's
+    root (or its bare id) delegates to that account's IAM, which the identity policies then decide."""
+    if not isinstance(principal, dict):
+        return []
+    named = list(_as_list(principal.get("Service")))
+    named += [arn for arn in _as_list(principal.get("AWS")) if not (arn.endswith(":root") or arn.isdigit())]
+    return named
 
 
 def _explained(grant: UnusedGrant, explanations: list[Explanation]) -> UnusedGrant:

@@ -40,7 +40,8 @@ RELEASE_OUTDIR = BUILD_DIR / "cdktf.out.local-e2e-release"
 METADATA_FILE = "metadata.json"
 
 
-def _client(service: str, url: str, region: str) -> Any:
+def emulator_client(service: str, url: str, region: str) -> Any:
+    """A boto3 client on the emulator at URL, with its placeholder credentials."""
     import boto3
 
     session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=region)
@@ -80,13 +81,13 @@ def verify_deployment(
     from tools.release.verify import Applied, endpoint_differences
 
     applied = Applied.from_outputs(outputs)
-    differences = endpoint_differences(_client("sagemaker", url, config.region), applied)
+    differences = endpoint_differences(emulator_client("sagemaker", url, config.region), applied)
     if not differences:
         report(f"endpoint {applied.endpoint_name} serves {applied.configuration_name} (model {applied.model_name})")
     response = None
     if smoke:
         problems, response = smoke_through_the_api(
-            _client("s3", url, config.region), applied, json.loads(config.inference.smoke_request)
+            emulator_client("s3", url, config.region), applied, json.loads(config.inference.smoke_request)
         )
         differences += problems
         if response is not None and not problems:
@@ -138,7 +139,10 @@ def run_release(
     from tools.release.verify import Applied
 
     shutil.rmtree(WORK_DIR, ignore_errors=True)
-    s3, sagemaker = _client("s3", emulator_url, config.region), _client("sagemaker", emulator_url, config.region)
+    s3, sagemaker = (
+        emulator_client("s3", emulator_url, config.region),
+        emulator_client("sagemaker", emulator_url, config.region),
+    )
     before = Applied.from_outputs(outputs)
     # What SageMaker would roll back to; the apply deletes it (create_before_destroy), so keep its description.
     rolled_back_to = _describe_release(sagemaker, before)

@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,38 @@ def _config():
     return load_config(_config_path())
 
 
+@dataclass(frozen=True)
+class EmulatorSession:
+    """What `_session` gives an emulator-only environment: every client reaches the recorded emulator."""
+
+    url: str
+    region: str
+
+    def client(self, service: str) -> Any:
+        from tools.local.release import emulator_client
+
+        return emulator_client(service, self.url, self.region)
+
+
 def _session(config) -> Any:
+    """boto3 for CONFIG's environment. One without allowed_account_ids (local) exists only on the emulator of
+    `make deploy-local`, so its release goes there, never to whatever account the shell's credentials reach
+    (its bucket names carry no account id and could be anyone's); with no deployment recorded it is refused.
+    An explicit AWS_ENDPOINT_URL (the e2e's private emulator) is used as given."""
     import boto3
 
-    return boto3.session.Session(region_name=config.region)
+    if config.allowed_account_ids or os.environ.get("AWS_ENDPOINT_URL"):
+        return boto3.session.Session(region_name=config.region)
+    from tools.local.__main__ import read_session
+
+    recorded = read_session()
+    if recorded is None:
+        raise ReleaseError(
+            f"{config.environment} has no allowed_account_ids: it is released onto the emulator of "
+            "`make deploy-local`, and no local deployment is recorded (.build/local-deploy.json): run "
+            "`make deploy-local` first"
+        )
+    return EmulatorSession(recorded["emulator_url"], config.region)
 
 
 def artifacts_bucket(config) -> str:
