@@ -218,6 +218,21 @@ FARGATE_TASK_SIZES = Limit(
     why="RegisterTaskDefinition refuses any other pair ('No Fargate configuration exists for given values')",
 )
 
+# CPU units -> the memory values (MiB) Fargate accepts with them: the table above as a lookup.
+FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = dict(FARGATE_TASK_SIZES.value)
+
+
+def fargate_size_problems(cpu: int, memory: int) -> list[str]:
+    """Why CPU/MEMORY is not a Fargate task size, naming what would be (empty when it is one): the one check of
+    the config schema (Fargate services, the batch job) and of the constructs that register task definitions."""
+    if cpu not in FARGATE_MEMORY_BY_CPU:
+        return [f"cpu: {cpu} is not a Fargate CPU value; allowed: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"]
+    allowed = FARGATE_MEMORY_BY_CPU[cpu]
+    if memory not in allowed:
+        return [f"memory: {memory} MiB is not allowed with cpu {cpu}; allowed: {', '.join(map(str, allowed))}"]
+    return []
+
+
 FARGATE_SPOT_ARCHITECTURES = Limit(
     name="Fargate Spot CPU architectures (Linux)",
     value=("X86_64",),
@@ -546,6 +561,30 @@ EKS_NVIDIA_GPU_INSTANCE_FAMILIES = Limit(
     why="a node group of these runs the NVIDIA AMI (AL2023_x86_64_NVIDIA) that exposes nvidia.com/gpu to pods",
 )
 
+EKS_CONTROL_PLANE_LOGS = Limit(
+    name="EKS control-plane log types",
+    value=("api", "audit", "authenticator", "controllerManager", "scheduler"),
+    unit="log types",
+    doc="https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html",
+    why="enabled_cluster_log_types accepts only these; eks.control_plane_logs chooses among them",
+)
+
+VPC_FLOW_LOG_AGGREGATION_INTERVALS = Limit(
+    name="VPC flow log maximum aggregation interval",
+    value=(60, 600),
+    unit="s",
+    doc="https://docs.aws.amazon.com/vpc/latest/APIReference/API_CreateFlowLogs.html",
+    why="MaxAggregationInterval accepts only these: network.flow_logs_aggregation_seconds chooses one",
+)
+
+# --- VPC interface endpoints --------------------------------------------------------------------------------
+
+# The interface endpoints the pipeline builds by default (com.amazonaws.<region>.<service>), and those it allows on
+# top: the config schema refuses any other service, and the endpoints construct refuses the same.
+INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "sqs", "sns", "sts", "sagemaker.runtime")
+# Allowed on top, not built by default: the AWS Batch API, for the batch functions in a VPC without NAT.
+OPTIONAL_INTERFACE_ENDPOINT_SERVICES = ("batch",)
+
 LIMITS: tuple[Limit, ...] = (
     API_GATEWAY_HTTP_PAYLOAD,
     LAMBDA_SYNC_PAYLOAD,
@@ -588,6 +627,8 @@ LIMITS: tuple[Limit, ...] = (
     EKS_CLUSTER_NAME,
     EKS_AUTO_MODE_MIN_VERSION,
     EKS_NVIDIA_GPU_INSTANCE_FAMILIES,
+    EKS_CONTROL_PLANE_LOGS,
+    VPC_FLOW_LOG_AGGREGATION_INTERVALS,
     CLOUDWATCH_LOG_RETENTION,
     FARGATE_SPOT_ARCHITECTURES,
     BATCH_ARRAY_SIZE,

@@ -9,6 +9,7 @@ also those inside functions.
 from __future__ import annotations
 
 import ast
+import importlib
 
 import pytest
 
@@ -122,5 +123,68 @@ def test_imports_the_layers_allow_pass():
                 ("tools/x.py", "import main\nfrom modules.config import load_config\n"),
             ]
         )
+        == []
+    )
+
+
+CONSTRUCTS = "modules/constructs/"
+
+
+def config_values_in_constructs(sources: list[tuple[str, str]]) -> list[str]:
+    """One line per name a construct imports from modules.config that is not a type (a class).
+
+    Why: a construct may type a prop with a config class (a subnet plan), but the numbers and lists both sides
+    check against (Fargate sizes, log types, endpoint services) are AWS facts and shared rules, whose one home is
+    modules/limits.py (or modules/defaults.py); read from the schema, they would have two."""
+    problems = []
+    for relative, source in sources:
+        if not relative.startswith(CONSTRUCTS):
+            continue
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                problems += [
+                    f"{relative}:{node.lineno} imports {alias.name}: import only types from modules.config"
+                    for alias in node.names
+                    if _allowed(alias.name, ("modules.config",))
+                ]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [(node.module, alias.name) for alias in node.names]
+                if node.module == "modules":
+                    names = [(f"modules.{name}", None) for _, name in names if name == "config"]
+                for module, name in names:
+                    if not _allowed(module, ("modules.config",)):
+                        continue
+                    value = getattr(importlib.import_module(module), name) if name else None
+                    if not isinstance(value, type):
+                        what = f"{module}.{name}" if name else module
+                        problems.append(
+                            f"{relative}:{node.lineno} imports {what}, not a type: AWS facts and shared "
+                            "rules come from modules.limits or modules.defaults"
+                        )
+    return problems
+
+
+def test_constructs_take_only_types_from_the_config_schema():
+    assert config_values_in_constructs(_sources()) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from modules.config.fargate import FARGATE_STOP_TIMEOUT\n", "imports modules.config.fargate.FARGATE_STOP"),
+        ("from modules.config.eks import CONTROL_PLANE_LOGS\n", "imports modules.config.eks.CONTROL_PLANE_LOGS"),
+        ("import modules.config.network\n", "imports modules.config.network: import only types"),
+        ("from modules import config\n", "imports modules.config, not a type"),
+    ],
+)
+def test_a_value_a_construct_takes_from_the_schema_is_named_with_its_line(source, expected):
+    assert [
+        problem for problem in config_values_in_constructs([("modules/constructs/x.py", source)]) if expected in problem
+    ]
+
+
+def test_a_config_type_a_construct_takes_passes():
+    assert (
+        config_values_in_constructs([("modules/constructs/x.py", "from modules.config.network import SubnetPlan\n")])
         == []
     )

@@ -66,11 +66,13 @@ def test_the_numbers_are_the_documented_ones(limit: Limit, value: object) -> Non
     assert limit.value == value
 
 
-def test_the_fargate_sizes_of_config_validation_are_the_tables() -> None:
-    from modules.config.fargate import FARGATE_MEMORY_BY_CPU
-
-    assert FARGATE_MEMORY_BY_CPU == dict(limits.FARGATE_TASK_SIZES.value)
-    assert FARGATE_MEMORY_BY_CPU[8192] == tuple(range(16384, 61440 + 1, 4096))
+def test_the_fargate_size_check_reads_the_table_and_names_what_would_fit() -> None:
+    assert limits.FARGATE_MEMORY_BY_CPU == dict(limits.FARGATE_TASK_SIZES.value)
+    assert limits.fargate_size_problems(8192, 61440) == []
+    assert limits.fargate_size_problems(256, 4096) == [
+        "memory: 4096 MiB is not allowed with cpu 256; allowed: 512, 1024, 2048"
+    ]
+    assert limits.fargate_size_problems(300, 512)[0].startswith("cpu: 300 is not a Fargate CPU value; allowed: 256,")
 
 
 def test_the_queue_event_source_enforces_the_tables_visibility_factor() -> None:

@@ -13,7 +13,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
-from modules.config.fargate import FARGATE_MEMORY_BY_CPU
 from modules.config.image_tag import ImageTag, image_tag_problems
 from modules.limits import (
     BATCH_ARRAY_SIZE,
@@ -21,6 +20,7 @@ from modules.limits import (
     BATCH_NAME,
     BATCH_RETRY_ATTEMPTS,
     EVENTBRIDGE_RULE_NAME,
+    FARGATE_MEMORY_BY_CPU,
     FARGATE_SPOT_ARCHITECTURES,
     IAM_ROLE_NAME,
     LAMBDA_FUNCTION_NAME,

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from modules.config.base import StrictModel
-from modules.limits import EKS_AUTO_MODE_MIN_VERSION, EKS_NVIDIA_GPU_INSTANCE_FAMILIES
+from modules.limits import EKS_AUTO_MODE_MIN_VERSION, EKS_CONTROL_PLANE_LOGS, EKS_NVIDIA_GPU_INSTANCE_FAMILIES
 
 # The Kubernetes versions a cluster may pin: from the oldest EKS Auto Mode runs (modules/limits.py) to the newest
 # whose JSON schemas the pinned kubernetes-validate (1.37.0) ships, so the manifests are always validated against
@@ -26,7 +26,7 @@ KUBERNETES_VERSIONS = tuple(
     f"1.{minor}" for minor in range(EKS_AUTO_MODE_MIN_VERSION.value[1], NEWEST_VALIDATED_MINOR + 1)
 )
 DEFAULT_KUBERNETES_VERSION = "1.35"
-CONTROL_PLANE_LOGS = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+CONTROL_PLANE_LOGS = EKS_CONTROL_PLANE_LOGS.value
 # A Kubernetes namespace or service account name: an RFC 1123 label.
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$"

@@ -12,20 +12,7 @@ from pydantic import Field, model_validator
 
 from modules.config.base import StrictModel
 from modules.config.image_tag import ImageTag
-from modules.limits import FARGATE_STOP_TIMEOUT, FARGATE_TASK_SIZES, SQS_RECEIVE_BATCH
-
-# Fargate task sizes (Linux): CPU units -> the memory values (MiB) it accepts; the data is the limits table's.
-FARGATE_MEMORY_BY_CPU: dict[int, tuple[int, ...]] = dict(FARGATE_TASK_SIZES.value)
-
-
-def memory_problems(cpu: int, memory: int) -> list[str]:
-    """Why CPU/MEMORY is not a Fargate size, naming what would be (empty when it is one)."""
-    if cpu not in FARGATE_MEMORY_BY_CPU:
-        return [f"cpu: {cpu} is not a Fargate CPU value; allowed: {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"]
-    allowed = FARGATE_MEMORY_BY_CPU[cpu]
-    if memory not in allowed:
-        return [f"memory: {memory} MiB is not allowed with cpu {cpu}; allowed: {', '.join(map(str, allowed))}"]
-    return []
+from modules.limits import FARGATE_MEMORY_BY_CPU, FARGATE_STOP_TIMEOUT, SQS_RECEIVE_BATCH, fargate_size_problems
 
 
 class FargateTaskConfig(StrictModel):
@@ -51,7 +38,7 @@ class FargateTaskConfig(StrictModel):
 
     @model_validator(mode="after")
     def _size_and_counts(self) -> FargateTaskConfig:
-        problems = memory_problems(self.cpu, self.memory)
+        problems = fargate_size_problems(self.cpu, self.memory)
         if not self.min_count <= self.desired_count <= self.max_count:
             problems.append(
                 f"min_count/desired_count/max_count: must satisfy min_count <= desired_count <= max_count, got "
@@ -72,6 +59,12 @@ class InferenceServiceConfig(FargateTaskConfig):
     )
     scale_in_cooldown_seconds: int = Field(default=300, ge=0, le=3600, description="wait after a scale-in")
     scale_out_cooldown_seconds: int = Field(default=60, ge=0, le=3600, description="wait after a scale-out")
+    health_check_grace_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="time a new task has to load the model before the load balancer's health checks count",
+    )
     max_payload_bytes: int | None = Field(
         default=None,
         ge=1024,

@@ -16,8 +16,10 @@ from modules.limits import (
     DEAD_LETTER_SUFFIX,
     FIFO_SUFFIX,
     QUEUE_NAME,
+    SQS_LONG_POLL,
     SQS_MESSAGE_RETENTION,
     SQS_QUEUE_NAME,
+    SQS_VISIBILITY_TIMEOUT,
     dead_letter_queue_name,
     name_problem,
 )
@@ -35,6 +37,33 @@ def physical_queue_name(name_prefix: str, name: str, *, dead_letter: bool = Fals
     return dead_letter_queue_name(physical) if dead_letter else physical
 
 
+# The settings every queue of the pipeline has, declared once for the work queues and the notifications queue.
+VISIBILITY_TIMEOUT = Field(
+    default=180,
+    ge=0,
+    le=SQS_VISIBILITY_TIMEOUT.value,
+    description="how long a received message stays hidden; at least 6x the timeout of the function that consumes "
+    "the queue (checked at synth)",
+)
+RECEIVE_WAIT_TIME = Field(
+    default=20, ge=0, le=SQS_LONG_POLL.value, description="long polling wait (20: fewest empty receives)"
+)
+MESSAGE_RETENTION = Field(
+    default=345_600,
+    ge=60,
+    le=SQS_MAX_RETENTION_SECONDS,
+    description="how long an unprocessed message is kept (default 4 days)",
+)
+
+
+class QueueTimings(StrictModel):
+    """How long a queue hides, waits for and keeps messages."""
+
+    visibility_timeout_seconds: int = VISIBILITY_TIMEOUT
+    receive_wait_time_seconds: int = RECEIVE_WAIT_TIME
+    message_retention_seconds: int = MESSAGE_RETENTION
+
+
 class QueueConfig(StrictModel):
     """One work queue subscribed to the requests topic; every queue gets its own dead-letter queue."""
 
@@ -45,22 +74,9 @@ class QueueConfig(StrictModel):
         default_factory=dict,
         description=f"SNS filter on message attributes ({', '.join(FILTER_ATTRIBUTES)}); empty: every request",
     )
-    visibility_timeout_seconds: int = Field(
-        default=180,
-        ge=0,
-        le=43200,
-        description="how long a received message stays hidden; at least 6x the worker function's timeout on a queue it "
-        "consumes (checked at synth)",
-    )
-    receive_wait_time_seconds: int = Field(
-        default=20, ge=0, le=20, description="long polling wait (20: fewest empty receives)"
-    )
-    message_retention_seconds: int = Field(
-        default=345_600,
-        ge=60,
-        le=SQS_MAX_RETENTION_SECONDS,
-        description="how long an unprocessed message is kept (default 4 days)",
-    )
+    visibility_timeout_seconds: int = VISIBILITY_TIMEOUT
+    receive_wait_time_seconds: int = RECEIVE_WAIT_TIME
+    message_retention_seconds: int = MESSAGE_RETENTION
 
     @field_validator("name")
     @classmethod
@@ -146,6 +162,11 @@ class MessagingConfig(StrictModel):
     fifo_topics: bool = Field(default=False, description="FIFO requests/results topics (needed by .fifo queues)")
     queues: tuple[QueueConfig, ...] = Field(
         default_factory=_default_queues, description="work queues fed by the requests topic"
+    )
+    async_notifications_queue: QueueTimings = Field(
+        default_factory=QueueTimings,
+        description="[inference.mode = async] the queue of the endpoint's notifications, which the async_results "
+        "function consumes",
     )
     max_receive_count: int = Field(
         default=5, ge=1, le=1000, description="receives before a message moves to the queue's dead-letter queue"

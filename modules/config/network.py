@@ -14,7 +14,13 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from modules.config.base import RetentionDays, StrictModel
-from modules.limits import IAM_ROLE_NAME, name_problem
+from modules.limits import (
+    IAM_ROLE_NAME,
+    INTERFACE_ENDPOINT_SERVICES,
+    OPTIONAL_INTERFACE_ENDPOINT_SERVICES,
+    VPC_FLOW_LOG_AGGREGATION_INTERVALS,
+    name_problem,
+)
 
 # Availability zones a new account can use, per region (AWS's published counts). Most regions have 3;
 # us-west-1 has 3 names but any one account sees only 2; ap-northeast-1's "1b" is closed to new accounts.
@@ -28,11 +34,6 @@ REGION_AZ_COUNTS: dict[str, int] = {
 DEFAULT_REGION_AZ_COUNT = 3
 # Letters of the default AZs where "a, b, c" is not what a new account gets.
 DEFAULT_AZ_LETTERS: dict[str, str] = {"us-west-1": "bc", "ap-northeast-1": "acd"}
-
-# Interface endpoints the pipeline's private workloads need, as `com.amazonaws.<region>.<service>` suffixes.
-INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "sqs", "sns", "sts", "sagemaker.runtime")
-# Allowed on top, not built by default: the AWS Batch API, for the batch functions in a VPC without NAT.
-OPTIONAL_INTERFACE_ENDPOINT_SERVICES = ("batch",)
 
 MIN_VPC_PREFIX, MAX_VPC_PREFIX = 16, 28  # the sizes AWS accepts for a VPC CIDR block
 MAX_SUBNET_PREFIX = 28  # the smallest subnet AWS accepts
@@ -79,6 +80,10 @@ class NetworkConfig(StrictModel):
     flow_logs: bool = Field(default=True, description="VPC flow logs (all traffic) to an encrypted log group")
     flow_logs_retention_days: RetentionDays | None = Field(
         default=None, description="retention of the flow-log group; default: log_retention_days"
+    )
+    flow_logs_aggregation_seconds: Literal[VPC_FLOW_LOG_AGGREGATION_INTERVALS.value] = Field(  # type: ignore[valid-type]
+        default=600,
+        description="longest a flow is aggregated before it is recorded: 600, or 60 for faster, costlier records",
     )
 
     @field_validator("cidr")

@@ -26,7 +26,7 @@ class ApiAlarmsProps:
     stage_name: str = "$default"
     alarm_topic_arn: str  # SNS topic receiving ALARM and OK transitions
     server_error_rate_percent: float  # 5xx share (0-100] per 5 minutes
-    latency_p99_ms: int = 5000  # p99 of Latency and of IntegrationLatency
+    latency_p99_ms: int  # p99 of Latency and of IntegrationLatency
 
 
 class ApiAlarms(Construct):

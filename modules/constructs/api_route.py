@@ -14,10 +14,11 @@ from typing import Literal
 from constructs import Construct
 
 from modules import aws
+from modules.limits import API_GATEWAY_HTTP_INTEGRATION_TIMEOUT
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PATH = re.compile(r"^(/([A-Za-z0-9._-]+|\{[A-Za-z0-9_]+\}))+$")
-MAX_TIMEOUT_MS = 30_000  # HTTP API integration limit
+MAX_TIMEOUT_MS = API_GATEWAY_HTTP_INTEGRATION_TIMEOUT.value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,7 +31,7 @@ class ApiRouteProps:
     path: str  # e.g. /v1/jobs/{id}
     authorization_type: Literal["AWS_IAM", "JWT", "NONE"]  # HttpApi.authorization_type
     authorizer_id: str | None = None  # HttpApi.authorizer_id, required with JWT
-    timeout_ms: int = 29_000  # 50-30000
+    timeout_ms: int  # 50 ms to the HTTP API's maximum (modules/limits.py)
     # Lambda integration
     function_name: str | None = None  # the function the permission is granted on
     function_invoke_arn: str | None = None  # its invoke ARN (integration URI)

@@ -17,7 +17,6 @@ from typing import Any
 from constructs import Construct
 
 from modules import aws
-from modules.config.fargate import memory_problems
 from modules.constructs.fargate_task import (
     SCRATCH_VOLUME,
     container_problems,
@@ -26,7 +25,12 @@ from modules.constructs.fargate_task import (
     task_trust,
 )
 from modules.constructs.service_roles import role_with_policy
-from modules.limits import BATCH_EVALUATE_ON_EXIT, BATCH_JOB_TIMEOUT_MINIMUM, BATCH_RETRY_ATTEMPTS
+from modules.limits import (
+    BATCH_EVALUATE_ON_EXIT,
+    BATCH_JOB_TIMEOUT_MINIMUM,
+    BATCH_RETRY_ATTEMPTS,
+    fargate_size_problems,
+)
 
 # Status reasons of failed attempts that the infrastructure caused (glob patterns, AWS Batch's RetryStrategy):
 # - a Fargate Spot task reclaimed by AWS (ECS's stopped reason for a Spot interruption);
@@ -149,7 +153,7 @@ def _validate(id_: str, props: BatchJobDefinitionProps) -> None:
     if units != int(units):
         problems.append(f"vcpu must be one of Fargate's vCPU values, got {props.vcpu}")
     else:
-        problems += memory_problems(int(units), props.memory)
+        problems += fargate_size_problems(int(units), props.memory)
     low, high = BATCH_RETRY_ATTEMPTS.value
     if not low <= props.retry_attempts <= high:
         problems.append(f"retry_attempts must be {low}-{high}, got {props.retry_attempts}")

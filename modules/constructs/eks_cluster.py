@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
-from modules.config.eks import CONTROL_PLANE_LOGS
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import statement
 from modules.constructs.service_roles import assume_role_policy, role_with_policy
+from modules.limits import EKS_CONTROL_PLANE_LOGS
+
+CONTROL_PLANE_LOGS = EKS_CONTROL_PLANE_LOGS.value
 
 # AWS managed policies (arn:<partition>:iam::aws:policy/<name>): maintained by AWS as EKS evolves.
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)

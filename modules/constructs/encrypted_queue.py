@@ -35,9 +35,9 @@ class EncryptedQueueProps:
     region: str
     partition: str = "aws"
     source_topic_arn: str | None = None  # the only SNS topic allowed to send (aws:SourceArn); None: IAM senders only
-    visibility_timeout_seconds: int = 180  # >= 6x the consumer's timeout (enforced by the compute stack)
-    receive_wait_time_seconds: int = 20  # long polling
-    message_retention_seconds: int = 345_600  # 4 days
+    visibility_timeout_seconds: int  # >= 6x the consumer's timeout (the event source refuses less)
+    receive_wait_time_seconds: int  # long polling, 0-20
+    message_retention_seconds: int
     max_receive_count: int  # receives before a message moves to the dead-letter queue
     dead_letter_retention_seconds: int = DEAD_LETTER_RETENTION_SECONDS  # >= message_retention_seconds
     alarm_topic_arn: str | None = None  # SNS topic notified by both alarms (alarm and back to OK)

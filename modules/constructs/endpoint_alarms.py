@@ -33,7 +33,7 @@ class EndpointAlarmsProps:
     mode: EndpointMode
     alarm_topic_arn: str  # SNS topic receiving ALARM and OK transitions
     errors_threshold: int  # errors per 5 minutes
-    latency_p99_ms: int = 2000  # ModelLatency p99 in milliseconds
+    latency_p99_ms: int  # ModelLatency p99 in milliseconds
     shadow: bool = False  # a shadow variant: own alarm names, never a rollback trigger
 
 

@@ -19,6 +19,9 @@ from modules import aws
 
 # At most two of the BATCH_COMPUTE_ENVIRONMENTS_PER_QUEUE (modules/limits.py) a queue may order.
 SPOT, ON_DEMAND = "FARGATE_SPOT", "FARGATE"
+# The queue has its compute environments to itself, so its priority (which orders queues sharing them) orders
+# nothing: a fixed value, not a setting.
+PRIORITY = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +34,6 @@ class FargateJobQueueProps:
     spot_vcpus: int  # max_vcpus of the Fargate Spot environment (0: none)
     on_demand_vcpus: int  # max_vcpus of the on-demand Fargate environment (0: none)
     service_role_arn: str | None = None  # None: AWS Batch's service-linked role (AWSServiceRoleForBatch)
-    priority: int = 1
 
 
 class FargateJobQueue(Construct):
@@ -63,7 +65,7 @@ class FargateJobQueue(Construct):
             "job-queue",
             name=props.name,
             state="ENABLED",
-            priority=props.priority,
+            priority=PRIORITY,
             compute_environment_order=[
                 aws.batch_job_queue.BatchJobQueueComputeEnvironmentOrder(
                     order=order, compute_environment=environment.arn

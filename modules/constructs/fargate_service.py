@@ -17,7 +17,6 @@ from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from modules import aws
-from modules.config.fargate import FARGATE_MEMORY_BY_CPU, memory_problems
 from modules.constructs.aws_api_egress import allow_https_to_aws_apis, aws_api_egress_problems
 from modules.constructs.fargate_task import (
     SCRATCH_VOLUME,
@@ -27,7 +26,7 @@ from modules.constructs.fargate_task import (
     task_trust,
 )
 from modules.constructs.service_roles import role_with_policy
-from modules.limits import FARGATE_STOP_TIMEOUT
+from modules.limits import FARGATE_STOP_TIMEOUT, fargate_size_problems
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,7 +50,9 @@ class FargateServiceProps:
     container_port: int | None  # None: the service takes no inbound traffic (queue worker)
     ingress_security_group_id: str | None = None  # the only source admitted on container_port (the ALB's group)
     target_group_arn: str | None = None  # register tasks in this target group
-    health_check_grace_seconds: int = 60  # time to load the model before ALB health checks count
+    health_check_grace_seconds: int | None = (
+        None  # with target_group_arn: time to load the model before ALB health checks count
+    )
     command: tuple[str, ...] = ()  # command override; empty: the image's CMD
     # (capacity provider, base, weight) shares, e.g. (("FARGATE", 1, 0), ("FARGATE_SPOT", 0, 1)); empty: launch type
     # FARGATE (on-demand only). The cluster must have the providers attached before the service is created.
@@ -216,11 +217,13 @@ class FargateService(Construct):
 
 
 def _validate(id_: str, props: FargateServiceProps) -> None:
-    problems = list(memory_problems(props.cpu, props.memory))
+    problems = fargate_size_problems(props.cpu, props.memory)
     problems += container_problems(props)
     problems += aws_api_egress_problems(props.vpc_cidr)
     if props.target_group_arn and props.container_port is None:
         problems.append("target_group_arn needs container_port")
+    if props.target_group_arn and props.health_check_grace_seconds is None:
+        problems.append("target_group_arn needs health_check_grace_seconds (time to start before checks count)")
     if props.desired_count < 0:
         problems.append(f"desired_count must be >= 0, got {props.desired_count}")
     providers = [provider for provider, _, _ in props.capacity_provider_strategy]
@@ -238,4 +241,4 @@ def _validate(id_: str, props: FargateServiceProps) -> None:
         raise ValueError(f"{id_}: " + "; ".join(problems))
 
 
-__all__ = ["FARGATE_MEMORY_BY_CPU", "FargateService", "FargateServiceProps"]
+__all__ = ["FargateService", "FargateServiceProps"]

@@ -10,9 +10,10 @@ from modules import aws
 from modules.constructs.encrypted_log_group import encrypted_log_group, log_group_problems
 from modules.constructs.policy_statements import Condition, policy_document, statement
 from modules.constructs.service_roles import role_with_policy
+from modules.limits import VPC_FLOW_LOG_AGGREGATION_INTERVALS
 
 TRAFFIC_TYPES = ("ALL", "ACCEPT", "REJECT")
-AGGREGATION_INTERVALS = (60, 600)
+AGGREGATION_INTERVALS = VPC_FLOW_LOG_AGGREGATION_INTERVALS.value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,7 +29,7 @@ class VpcFlowLogsProps:
     region: str  # scopes the service's assume-role to this region's flow logs
     partition: str = "aws"
     traffic_type: str = "ALL"  # ALL: accepted and rejected traffic (rejected alone hides exfiltration)
-    max_aggregation_interval: int = 600  # seconds: 60 for faster, costlier records
+    max_aggregation_interval: int  # seconds, one of VPC_FLOW_LOG_AGGREGATION_INTERVALS (modules/limits.py)
 
 
 class VpcFlowLogs(Construct):
@@ -103,7 +104,10 @@ def _validate(id_: str, props: VpcFlowLogsProps) -> None:
     if props.traffic_type not in TRAFFIC_TYPES:
         problems.append(f"traffic_type must be one of {', '.join(TRAFFIC_TYPES)}, got {props.traffic_type!r}")
     if props.max_aggregation_interval not in AGGREGATION_INTERVALS:
-        problems.append(f"max_aggregation_interval must be 60 or 600, got {props.max_aggregation_interval}")
+        problems.append(
+            f"max_aggregation_interval must be one of {', '.join(map(str, AGGREGATION_INTERVALS))}, "
+            f"got {props.max_aggregation_interval}"
+        )
     if not props.kms_key_arn:
         problems.append("kms_key_arn is required (log groups are encrypted with a customer key)")
     if problems:

@@ -35,8 +35,8 @@ class LambdaFunctionProps:
     partition: str = "aws"
     runtime: str = "python3.12"  # one of PYTHON_RUNTIMES
     architecture: str = "arm64"  # one of ARCHITECTURES (Graviton: cheaper per ms)
-    memory_mb: int = 256  # 128-10240
-    timeout_seconds: int = 30  # 1-900
+    memory_mb: int  # 128-10240
+    timeout_seconds: int  # 1-900
     # None: no reservation (Lambda refuses reservations that leave < 100 unreserved); N caps and guarantees N; 0 stops it
     reserved_concurrency: int | None = None
     log_retention_days: int  # one of CloudWatch's retention values

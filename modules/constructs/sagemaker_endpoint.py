@@ -58,8 +58,8 @@ class EndpointDeployment:
     strategy: Literal["all-at-once", "canary", "linear", "rolling"] = "all-at-once"
     step_size: int | None = None  # canary size, linear step or rolling batch (required unless all-at-once)
     step_unit: Literal["instances", "percent"] = "instances"
-    wait_interval_seconds: int = 0  # baking period after each step (0-3600)
-    termination_wait_seconds: int = 0  # blue/green: the old fleet stays this long after the last shift
+    wait_interval_seconds: int  # baking period after each step (0-3600)
+    termination_wait_seconds: int  # blue/green: the old fleet stays this long after the last shift
     maximum_execution_timeout_seconds: int | None = None  # 600-14400; None: SageMaker's default
     rollback_step_size: int | None = None  # rolling only; None: the whole old fleet at once
     rollback_alarm_names: tuple[str, ...] = ()  # alarms watched while baking (1-10); empty: no auto-rollback
@@ -81,7 +81,7 @@ class SagemakerEndpointProps:
     initial_instance_count: int | None = None  # instances at creation
     # real-time
     data_capture_s3_uri: str | None = None  # s3://<results bucket>/data-capture/
-    data_capture_sampling_percentage: int = 0  # 0: no data capture
+    data_capture_sampling_percentage: int | None = None  # None or 0: no data capture
     data_capture_kms_key_arn: str | None = None  # CMK of the captured objects
     # serverless
     memory_size_mb: int | None = None  # 1024-6144 in 1 GB steps
@@ -99,8 +99,8 @@ class SagemakerEndpointProps:
     # shadow variant (real-time): a candidate model answering copies of the production requests
     shadow_model_name: str | None = None  # SagemakerModel.name of the candidate; None: no shadow variant
     shadow_instance_type: str | None = None  # default: instance_type
-    shadow_initial_instance_count: int = 1
-    shadow_sampling_percentage: int = 100  # share of production requests copied to the shadow (1-100)
+    shadow_initial_instance_count: int | None = None  # required with shadow_model_name
+    shadow_sampling_percentage: int | None = None  # share of production requests copied to the shadow (1-100)
 
 
 class SagemakerEndpoint(Construct):
@@ -321,7 +321,7 @@ def _validate(id_: str, props: SagemakerEndpointProps) -> None:
         problems.append(f"instance_type must match ^ml\\.[a-z0-9]+\\.[a-z0-9]+$, got {props.instance_type!r}")
     if props.initial_instance_count is not None and not 1 <= props.initial_instance_count <= 100:
         problems.append(f"initial_instance_count must be 1-100, got {props.initial_instance_count}")
-    if not 0 <= props.data_capture_sampling_percentage <= 100:
+    if props.data_capture_sampling_percentage is not None and not 0 <= props.data_capture_sampling_percentage <= 100:
         problems.append(f"data_capture_sampling_percentage must be 0-100, got {props.data_capture_sampling_percentage}")
     if props.data_capture_sampling_percentage and not props.data_capture_s3_uri:
         problems.append("data_capture_s3_uri is required when data_capture_sampling_percentage > 0")
@@ -411,10 +411,12 @@ def _shadow_problems(props: SagemakerEndpointProps) -> list[str]:
         problems.append(
             f"shadow_instance_type must match ^ml\\.[a-z0-9]+\\.[a-z0-9]+$, got {props.shadow_instance_type!r}"
         )
-    if not 1 <= props.shadow_initial_instance_count <= 100:
-        problems.append(f"shadow_initial_instance_count must be 1-100, got {props.shadow_initial_instance_count}")
-    if not 1 <= props.shadow_sampling_percentage <= 100:
-        problems.append(f"shadow_sampling_percentage must be 1-100, got {props.shadow_sampling_percentage}")
+    for name in ("shadow_initial_instance_count", "shadow_sampling_percentage"):
+        value = getattr(props, name)
+        if value is None:
+            problems.append(f"{name} is required with shadow_model_name")
+        elif not 1 <= value <= 100:
+            problems.append(f"{name} must be 1-100, got {value}")
     return problems
 
 

@@ -38,7 +38,7 @@ class SecureBucketProps:
     partition: str = "aws"
     force_destroy: bool = False  # let destroy empty the bucket; never in prod
     prevent_destroy: bool = False  # Terraform refuses any plan that destroys it (state bucket)
-    noncurrent_version_days: int = 90  # how long overwritten/deleted versions are kept
+    noncurrent_version_days: int  # how long overwritten/deleted versions are kept
     expiry_rules: tuple[ExpiryRule, ...] = ()
     extra_policy_statements: tuple[Any, ...] = ()  # policy_statements.statement(...) grants, e.g. log delivery
 

@@ -31,7 +31,7 @@ class ServiceDeploymentAlarmsProps:
     service_name: str  # plain; alarm names are <service>-<what>
     alarm_topic_arn: str  # SNS topic receiving ALARM and OK transitions
     errors_threshold: int  # 5xx answers or error log lines per 5 minutes
-    latency_p99_ms: int = 2000  # target response time p99 (load-balanced services)
+    latency_p99_ms: int  # target response time p99 (load-balanced services)
     load_balancer_arn_suffix: str | None = None  # with target_group_arn_suffix: alarm on the targets' answers
     target_group_arn_suffix: str | None = None
     log_group_name: str | None = None  # without a load balancer: alarm on the service's error log lines

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from constructs import Construct
 
 from modules import aws
-from modules.config.network import INTERFACE_ENDPOINT_SERVICES, OPTIONAL_INTERFACE_ENDPOINT_SERVICES
-
-HTTPS = 443
+from modules.limits import HTTPS_PORT, INTERFACE_ENDPOINT_SERVICES, OPTIONAL_INTERFACE_ENDPOINT_SERVICES
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,8 +49,8 @@ class VpcEndpoints(Construct):
             security_group_id=self.security_group_id,
             cidr_ipv4=props.vpc_cidr,
             ip_protocol="tcp",
-            from_port=HTTPS,
-            to_port=HTTPS,
+            from_port=HTTPS_PORT,
+            to_port=HTTPS_PORT,
             description="HTTPS from the VPC CIDR",
         )
 

@@ -500,6 +500,7 @@ class ComputeStack(PipelineStack):
                 container_port=contract.MODEL_SERVER_PORT,
                 ingress_security_group_id=alb.security_group_id,
                 target_group_arn=alb.target_group.arn,
+                health_check_grace_seconds=service_config.health_check_grace_seconds,
                 environment={
                     contract.MAX_PAYLOAD_BYTES: str(
                         config.compute.inference_service_payload_bytes(

@@ -182,7 +182,7 @@ class InferenceStack(PipelineStack):
                 instance_type=inference.instance_type if mode.instances else None,
                 initial_instance_count=inference.initial_instance_count if mode.instances else None,
                 data_capture_s3_uri=f"{results_uri}{DATA_CAPTURE_PREFIX}" if capture else None,
-                data_capture_sampling_percentage=inference.data_capture_sampling_percentage if capture else 0,
+                data_capture_sampling_percentage=inference.data_capture_sampling_percentage if capture else None,
                 data_capture_kms_key_arn=storage.key.arn if capture else None,
                 memory_size_mb=inference.memory_size_mb if inference.mode == "serverless" else None,
                 max_concurrency=inference.max_concurrency if inference.mode == "serverless" else None,

@@ -58,6 +58,7 @@ class NetworkStack(PipelineStack):
                     vpc_id=self.vpc_id,
                     log_group_name=f"/aws/vpc/{prefix}/flow-logs",
                     retention_days=network.flow_logs_retention_days or config.log_retention_days,
+                    max_aggregation_interval=network.flow_logs_aggregation_seconds,
                     kms_key_arn=key.arn,
                     role_name=network.flow_logs_role_name(prefix),
                     account_id=self.account_id,

@@ -7,7 +7,14 @@ TOPIC = "arn:aws:sns:eu-west-1:123456789012:alarms"
 
 
 def _alarms(**overrides) -> dict:
-    props = {"name": "api", "api_id": "abc123", "alarm_topic_arn": TOPIC, "server_error_rate_percent": 1.0, **overrides}
+    props = {
+        "name": "api",
+        "api_id": "abc123",
+        "alarm_topic_arn": TOPIC,
+        "server_error_rate_percent": 1.0,
+        "latency_p99_ms": 5000,
+        **overrides,
+    }
     doc = synth_with(lambda s: ApiAlarms(s, "alarms", props=ApiAlarmsProps(**props)))
     return {a["alarm_name"]: a for a in doc["resource"]["aws_cloudwatch_metric_alarm"].values()}
 

@@ -13,6 +13,7 @@ def _synth(**overrides) -> dict:
         "method": "GET",
         "path": "/v1/jobs/{id}",
         "authorization_type": "AWS_IAM",
+        "timeout_ms": 29_000,
         "function_name": "status",
         "function_invoke_arn": "arn:invoke",
         **overrides,

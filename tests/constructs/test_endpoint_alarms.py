@@ -12,6 +12,7 @@ def _alarms(mode, **overrides) -> dict:
         "mode": mode,
         "alarm_topic_arn": TOPIC,
         "errors_threshold": 5,
+        "latency_p99_ms": 2000,
         **overrides,
     }
     doc = synth_with(lambda s: EndpointAlarms(s, "alarms", props=EndpointAlarmsProps(**props)))

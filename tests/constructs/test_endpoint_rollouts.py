@@ -12,6 +12,13 @@ from tests.constructs.helpers import only, synth_with
 from tests.constructs.sagemaker_fixtures import KEY, TOPIC, unhashed_arguments
 
 ALARMS = ("ep-Invocation5XXErrors", "ep-InvocationModelErrors", "ep-ModelLatency")
+
+
+def _deployment(**fields) -> EndpointDeployment:
+    """A rollout without baking or a kept old fleet unless FIELDS say otherwise."""
+    return EndpointDeployment(**{"wait_interval_seconds": 0, "termination_wait_seconds": 0, **fields})
+
+
 REAL_TIME = {
     "endpoint_name": "ep",
     "model_name": "ep-model",
@@ -23,10 +30,8 @@ REAL_TIME = {
     "initial_instance_count": 4,
 }
 ROLLOUTS = {
-    "all-at-once": EndpointDeployment(
-        wait_interval_seconds=900, termination_wait_seconds=300, rollback_alarm_names=ALARMS
-    ),
-    "canary": EndpointDeployment(
+    "all-at-once": _deployment(wait_interval_seconds=900, termination_wait_seconds=300, rollback_alarm_names=ALARMS),
+    "canary": _deployment(
         strategy="canary",
         step_size=1,
         wait_interval_seconds=900,
@@ -34,10 +39,10 @@ ROLLOUTS = {
         maximum_execution_timeout_seconds=3600,
         rollback_alarm_names=ALARMS,
     ),
-    "linear": EndpointDeployment(
+    "linear": _deployment(
         strategy="linear", step_size=25, step_unit="percent", wait_interval_seconds=900, rollback_alarm_names=ALARMS
     ),
-    "rolling": EndpointDeployment(
+    "rolling": _deployment(
         strategy="rolling", step_size=1, wait_interval_seconds=900, rollback_step_size=2, rollback_alarm_names=ALARMS
     ),
 }
@@ -91,12 +96,12 @@ def test_blue_green_modes_shift_traffic_and_rolling_replaces_batches_each_watchi
 
 def test_without_a_deployment_the_endpoint_gets_sagemakers_default_update_and_no_rollback_alarms():
     assert "deployment_config" not in only(_endpoint(), "aws_sagemaker_endpoint")
-    no_alarms = only(_endpoint(deployment=EndpointDeployment(wait_interval_seconds=600)), "aws_sagemaker_endpoint")
+    no_alarms = only(_endpoint(deployment=_deployment(wait_interval_seconds=600)), "aws_sagemaker_endpoint")
     assert "auto_rollback_configuration" not in no_alarms["deployment_config"]
 
 
 def test_a_shadow_variant_gets_its_share_of_copied_requests_as_weight_and_renames_the_configuration():
-    doc = _endpoint(shadow_model_name="ep-candidate", shadow_sampling_percentage=20)
+    doc = _endpoint(shadow_model_name="ep-candidate", shadow_initial_instance_count=1, shadow_sampling_percentage=20)
     config = only(doc, "aws_sagemaker_endpoint_configuration")
     assert config["shadow_production_variants"] == [
         {
@@ -121,29 +126,29 @@ def test_a_shadow_variant_gets_its_share_of_copied_requests_as_weight_and_rename
                 "initial_instance_count": None,
                 "memory_size_mb": 2048,
                 "max_concurrency": 5,
-                "deployment": EndpointDeployment(),
+                "deployment": _deployment(),
             },
             "deployment applies only to mode real-time or async (SageMaker deployment guardrails), not to mode 'serverless'",
         ),
         (
-            {"deployment": EndpointDeployment(strategy="rolling", step_size=1), "shadow_model_name": "ep-candidate"},
+            {"deployment": _deployment(strategy="rolling", step_size=1), "shadow_model_name": "ep-candidate"},
             "deployment.strategy rolling cannot update an endpoint with a shadow variant",
         ),
         (
-            {"deployment": EndpointDeployment(strategy="canary")},
+            {"deployment": _deployment(strategy="canary")},
             "deployment.step_size is required with strategy canary, linear or rolling and refused with all-at-once, "
             "got None with 'canary'",
         ),
         (
-            {"deployment": EndpointDeployment(wait_interval_seconds=3601)},
+            {"deployment": _deployment(wait_interval_seconds=3601)},
             "deployment.wait_interval_seconds must be 0-3600",
         ),
         (
-            {"deployment": EndpointDeployment(maximum_execution_timeout_seconds=599)},
+            {"deployment": _deployment(maximum_execution_timeout_seconds=599)},
             "deployment.maximum_execution_timeout_seconds must be 600-14400, got 599",
         ),
         (
-            {"deployment": EndpointDeployment(rollback_alarm_names=tuple(f"a{i}" for i in range(11)))},
+            {"deployment": _deployment(rollback_alarm_names=tuple(f"a{i}" for i in range(11)))},
             "deployment.rollback_alarm_names holds at most 10 alarms, got 11",
         ),
         (
@@ -159,8 +164,12 @@ def test_a_shadow_variant_gets_its_share_of_copied_requests_as_weight_and_rename
             "shadow_model_name applies only to mode real-time (a shadow variant needs instances), not to mode 'async'",
         ),
         (
-            {"shadow_model_name": "ep-candidate", "shadow_sampling_percentage": 0},
+            {"shadow_model_name": "ep-candidate", "shadow_initial_instance_count": 1, "shadow_sampling_percentage": 0},
             "shadow_sampling_percentage must be 1-100",
+        ),
+        (
+            {"shadow_model_name": "ep-candidate", "shadow_sampling_percentage": 20},
+            "shadow_initial_instance_count is required with shadow_model_name",
         ),
     ],
 )
@@ -173,7 +182,13 @@ def test_a_shadow_variant_alarms_under_its_own_names_and_never_rolls_production_
     built = {}
 
     def build(stack):
-        common = {"endpoint_name": "ep", "mode": "real-time", "alarm_topic_arn": TOPIC, "errors_threshold": 5}
+        common = {
+            "endpoint_name": "ep",
+            "mode": "real-time",
+            "alarm_topic_arn": TOPIC,
+            "errors_threshold": 5,
+            "latency_p99_ms": 2000,
+        }
         built["primary"] = EndpointAlarms(stack, "alarms", props=EndpointAlarmsProps(variant_name="primary", **common))
         built["shadow"] = EndpointAlarms(
             stack, "shadow-alarms", props=EndpointAlarmsProps(variant_name="shadow", shadow=True, **common)

@@ -125,11 +125,14 @@ def test_a_capacity_provider_strategy_replaces_the_launch_type_and_the_container
     assert container["stopTimeout"] == 120
 
 
-def test_the_target_group_registers_the_container():
-    service = only(synth_with(lambda s: _service(s, target_group_arn="arn:tg")), "aws_ecs_service")
+def test_the_target_group_registers_the_container_after_its_grace_period():
+    service = only(
+        synth_with(lambda s: _service(s, target_group_arn="arn:tg", health_check_grace_seconds=90)), "aws_ecs_service"
+    )
     assert service["load_balancer"] == [
         {"target_group_arn": "arn:tg", "container_name": "p-inference", "container_port": 8080}
     ]
+    assert service["health_check_grace_period_seconds"] == 90
 
 
 @pytest.mark.parametrize(
@@ -146,6 +149,7 @@ def test_the_target_group_registers_the_container():
             "only one provider may have a base",
         ),
         ({"stop_timeout_seconds": 121}, "stop_timeout_seconds must be 2-120"),
+        ({"target_group_arn": "arn:tg"}, "target_group_arn needs health_check_grace_seconds"),
     ],
 )
 def test_invalid_settings_are_refused(overrides, message):

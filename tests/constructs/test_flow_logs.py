@@ -15,6 +15,7 @@ def _flow_logs(stack, **overrides):
         "role_name": "x-flow-logs",
         "account_id": "123456789012",
         "region": "eu-west-1",
+        "max_aggregation_interval": 600,
         **overrides,
     }
     return VpcFlowLogs(stack, "flow-logs", props=VpcFlowLogsProps(**props))
@@ -69,7 +70,7 @@ def test_every_bad_setting_is_named_in_one_error():
         "retention_days must be one of the CloudWatch retention values 1, 3, 5, 7",
         "got 8",
         "traffic_type must be one of ALL, ACCEPT, REJECT",
-        "max_aggregation_interval must be 60 or 600, got 5",
+        "max_aggregation_interval must be one of 60, 600, got 5",
         "kms_key_arn is required",
     ):
         assert part in message

@@ -19,6 +19,8 @@ def _function(stack, **overrides):
         "account_id": "123456789012",
         "region": "eu-west-1",
         "log_retention_days": 30,
+        "memory_mb": 256,
+        "timeout_seconds": 30,
         **overrides,
     }
     return LambdaFunction(stack, "fn", props=LambdaFunctionProps(**props))

@@ -9,7 +9,13 @@ KEY = "arn:aws:kms:eu-west-1:123456789012:key/abc"
 
 
 def _bucket(stack, **overrides):
-    props = {"bucket_name": "b", "kms_key_arn": KEY, "access_log_bucket": "logs", **overrides}
+    props = {
+        "bucket_name": "b",
+        "kms_key_arn": KEY,
+        "access_log_bucket": "logs",
+        "noncurrent_version_days": 90,
+        **overrides,
+    }
     return SecureBucket(stack, "bucket", props=SecureBucketProps(**props))
 
 

@@ -1,7 +1,7 @@
 import pytest
 
-from modules.config.network import INTERFACE_ENDPOINT_SERVICES
 from modules.constructs.vpc_endpoints import VpcEndpoints, VpcEndpointsProps
+from modules.limits import INTERFACE_ENDPOINT_SERVICES
 from tests.constructs.helpers import only, synth_with
 
 

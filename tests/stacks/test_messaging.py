@@ -136,3 +136,26 @@ def _config(env):
     from tests.conftest import PROJECT_ROOT
 
     return load_config(PROJECT_ROOT / "config" / f"{env}.toml")
+
+
+def test_the_notifications_queue_takes_its_timings_from_config(tmp_path):
+    """GIVEN [messaging.async_notifications_queue] in the local (async) environment, THEN its queue hides a message
+    and keeps it as configured, not as the queue construct once defaulted."""
+    from cdktf import App, Testing
+
+    import main
+    from modules.config import load_config
+    from tests.conftest import PROJECT_ROOT
+
+    path = tmp_path / "local.toml"
+    path.write_text(
+        (PROJECT_ROOT / "config" / "local.toml").read_text()
+        + "\n[messaging.async_notifications_queue]\nvisibility_timeout_seconds = 300\nmessage_retention_seconds = 86400\n"
+    )
+    app = App(context={"excludeStackIdFromLogicalIds": "true", "allowSepCharsInLogicalIds": "true"})
+    doc = json.loads(Testing.synth(main.compose(app, load_config(path))["messaging"]))
+    [queue] = [
+        q for q in doc["resource"]["aws_sqs_queue"].values() if q["name"] == "inference-local-async-notifications"
+    ]
+    assert (queue["visibility_timeout_seconds"], queue["message_retention_seconds"]) == (300, 86400)
+    assert queue["receive_wait_time_seconds"] == 20
