@@ -69,7 +69,6 @@ class NodeGroupConfig(StrictModel):
         description="root volume in GiB (gp3, encrypted with the account's default EBS key, aws/ebs unless the "
         "account set another; not the cluster key, which would have to admit the Auto Scaling service-linked role)",
     )
-
     system_instance_types: tuple[str, ...] = Field(
         default=("m6i.large",),
         min_length=1,
