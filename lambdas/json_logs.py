@@ -31,6 +31,10 @@ class JsonLineFormatter(logging.Formatter):
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
+        return self.encode(line)
+
+    def encode(self, line: dict[str, Any]) -> str:
+        """The line as JSON text (the model server's formatter encodes with orjson: see its json_logging)."""
         return json.dumps(line, default=str)
 
 
