@@ -139,11 +139,11 @@ k8s-validate: install ## EKS environments: synth PIPELINE_ENV, then validate its
 	$(SYNTH)
 	$(VENV_PY) -m tools.kubernetes validate
 
-k8s-apply: install ## EKS environments: synth, validate, kubectl apply the manifests in order (DRY_RUN=server to only ask the API server)
+k8s-apply: install ## EKS environments: synth, validate, kubectl apply the manifests in order (DRY_RUN=server to only ask the API server; ONLY=admin or ONLY=deployer for one role's files)
 	$(SYNTH)
-	$(VENV_PY) -m tools.kubernetes apply --dry-run=$(or $(DRY_RUN),none)
+	$(VENV_PY) -m tools.kubernetes apply --dry-run=$(or $(DRY_RUN),none) $(if $(ONLY),--only=$(ONLY))
 
-k8s-install: install ## EKS environments: install the pinned cluster add-ons with Helm (KEDA; the AWS Load Balancer Controller on node groups: VPC_ID=...)
+k8s-install: install ## EKS environments: install the pinned cluster add-ons with Helm (KEDA; the AWS Load Balancer Controller on node groups: VPC_ID=...; the NVIDIA device plugin for GPU pods)
 	$(VENV_PY) -m tools.kubernetes install
 
 emulator-start: install ## start the local AWS emulator (moto) on loopback, recorded in .build/emulator.json

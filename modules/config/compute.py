@@ -78,6 +78,19 @@ def lambda_event_body_max() -> int:
 
 # The queue worker's Fargate capacity-provider shares: meaningless on EKS, so refused there rather than ignored.
 FARGATE_CAPACITY_SETTINGS = frozenset({"fargate_base", "fargate_weight", "fargate_spot_weight"})
+# The ECS Application Auto Scaling knobs that no Kubernetes object carries (the eks stack's _workloads maps
+# min/max counts, cpu_target_percent, messages_per_task, scale_in_evaluation_minutes and stop_timeout_seconds onto
+# the HorizontalPodAutoscaler and the ScaledObject; the autoscalers own the replica count, so no desired_count):
+# refused on EKS when set to anything but their default, rather than silently doing nothing.
+ECS_ONLY_SCALING_SETTINGS = {
+    "inference_service": (
+        "desired_count",
+        "requests_per_target",
+        "scale_in_cooldown_seconds",
+        "scale_out_cooldown_seconds",
+    ),
+    "queue_worker": ("cooldown_seconds", "desired_count", "scale_out_evaluation_minutes"),
+}
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,14 @@ class ComputeConfig(StrictModel):
                 "providers); on EKS the pods run on the cluster's nodes (Auto Mode's, or compute.eks.node_group's, "
                 "whose capacity_type chooses Spot); remove it"
             )
+        for section, names in ECS_ONLY_SCALING_SETTINGS.items():
+            settings = getattr(self, section)
+            for name in names:
+                if getattr(settings, name) != type(settings).model_fields[name].default:
+                    problems.append(
+                        f"compute.{section}.{name}: does nothing on EKS (ECS autoscaling only; the pods' "
+                        "HorizontalPodAutoscaler or KEDA ScaledObject has no such setting); remove it"
+                    )
         if predict_backend == "fargate":
             problems.append(
                 "api.predict_backend: 'fargate' is the ECS service, but compute.orchestrator = 'eks': "

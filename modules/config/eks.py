@@ -62,7 +62,26 @@ class NodeGroupConfig(StrictModel):
         default=2, ge=1, le=450, description="nodes at creation; afterwards whatever scales the group owns the count"
     )
     max_size: int = Field(default=4, ge=1, le=450, description="most nodes")
-    disk_size_gb: int = Field(default=50, ge=20, le=16384, description="root volume (encrypted with the cluster key)")
+    disk_size_gb: int = Field(
+        default=50,
+        ge=20,
+        le=16384,
+        description="root volume in GiB (gp3, encrypted with the account's default EBS key, aws/ebs unless the "
+        "account set another; not the cluster key, which would have to admit the Auto Scaling service-linked role)",
+    )
+    system_instance_types: tuple[str, ...] = Field(
+        default=("m6i.large",),
+        min_length=1,
+        description="[GPU instance_types] x86_64 CPU types of the untainted system node group that runs what asks "
+        "for no GPU (CoreDNS, KEDA, the AWS Load Balancer Controller, the queue worker): the GPU nodes are tainted, "
+        "so without it those pods would have nowhere to run",
+    )
+    system_size: int = Field(
+        default=2,
+        ge=1,
+        le=450,
+        description="[GPU instance_types] nodes of the system node group (on-demand; min = desired = max)",
+    )
 
     def problems(self) -> list[str]:
         problems = []
@@ -83,6 +102,22 @@ class NodeGroupConfig(StrictModel):
             problems.append(
                 f"compute.eks.node_group.instance_types: {', '.join(sorted(gpus))} mixed with CPU types: "
                 "one node group runs one AMI (the NVIDIA one for GPUs); use only GPU or only CPU types"
+            )
+        if not self.gpu:
+            system = sorted(self.model_fields_set & {"system_instance_types", "system_size"})
+            if system:
+                problems.append(
+                    f"compute.eks.node_group.{system[0]}: applies only with GPU instance_types (the untainted "
+                    "system node group next to the tainted GPU one); a CPU node group runs everything itself: "
+                    "remove it"
+                )
+            return problems
+        unfit = [kind for kind in self.system_instance_types if is_gpu_instance(kind) or is_arm_instance(kind)]
+        if unfit:
+            problems.append(
+                f"compute.eks.node_group.system_instance_types: {', '.join(unfit)} not an x86_64 CPU type (the "
+                "system nodes run the CPU pods: KEDA, the load balancer controller, the queue worker's x86_64 "
+                "image); allowed: types such as m6i.large"
             )
         return problems
 

@@ -1,6 +1,7 @@
 """A managed node group (the alternative to EKS Auto Mode, and the way to GPU instances): nodes from a launch
 template that requires IMDSv2 with a hop limit of 1 (pods cannot borrow the node role; they use pod identity) and
-encrypts the root volume; GPU nodes run the NVIDIA AMI and are tainted, so only pods asking for a GPU land there.
+encrypts the root volume; GPU nodes run the NVIDIA AMI and are tainted, so only pods asking for a GPU land there,
+and carry the label the NVIDIA device plugin's chart selects its nodes by (without Node Feature Discovery).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from modules import aws
 
 AMI_TYPES = {False: "AL2023_x86_64_STANDARD", True: "AL2023_x86_64_NVIDIA"}
 GPU_TAINT_KEY = "nvidia.com/gpu"
+# The nvidia-device-plugin chart's default node affinity admits nodes with this label (or NFD's PCI vendor label).
+GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 ROOT_DEVICE = "/dev/xvda"  # the root device of the AL2023 EKS AMIs
 
 
@@ -90,7 +93,7 @@ class EksNodeGroup(Construct):
             launch_template=aws.eks_node_group.EksNodeGroupLaunchTemplate(
                 id=self.launch_template.id, version=str(self.launch_template.latest_version)
             ),
-            labels=props.labels or None,
+            labels={**({GPU_PRESENT_LABEL: "true"} if props.gpu else {}), **props.labels} or None,
             taint=[aws.eks_node_group.EksNodeGroupTaint(key=GPU_TAINT_KEY, value="true", effect="NO_SCHEDULE")]
             if props.gpu
             else None,

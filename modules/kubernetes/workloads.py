@@ -1,6 +1,7 @@
 """The workloads on EKS as Kubernetes manifests, synthesized with cdk8s from a WorkloadsSpec.
 
-One file per chart, applied in name order (`make k8s-apply`):
+One file per chart, applied in name order (`make k8s-apply`; ADMIN_CHARTS by a cluster admin, the rest by a deploy
+role: `make k8s-apply ONLY=admin|deployer`):
 - 00-cluster:      the namespace (Pod Security "restricted" enforced) and, on Auto Mode, the switch that turns
                    on NetworkPolicy enforcement; cluster-scoped, so an admin applies it;
 - 10-access:       the service accounts, and the deployers' Role: exactly the kinds these manifests contain, in
@@ -37,6 +38,15 @@ GPU_RESOURCE = "nvidia.com/gpu"
 # The namespaced kinds the manifests contain, as RBAC names them (API group, resource): the deployers' Role.
 DEPLOYER_VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 READ_VERBS = ["get", "list", "watch"]
+# The charts only a cluster admin may apply: 00-cluster is cluster-scoped (and on Auto Mode writes kube-system), and
+# 10-access holds the deployers' own Role and RoleBinding, which the Role never grants (no RBAC for deployers). The
+# other charts hold only kinds the deployers' Role grants (tests/kubernetes/test_workloads.py proves both).
+ADMIN_CHARTS = ("00-cluster", "10-access")
+
+
+def applied_by_admin(file: Path) -> bool:
+    """Whether FILE (a chart's manifest file) needs a cluster admin, not a deploy role."""
+    return file.name.split(".", 1)[0] in ADMIN_CHARTS
 
 
 def write_manifests(spec: WorkloadsSpec, outdir: Path) -> list[Path]:

@@ -161,23 +161,30 @@ class EksStack(PipelineStack):
 
     def _node_group(self, name: str) -> None:
         group = self.config.compute.eks.node_group
-        self.node_group = EksNodeGroup(
-            self,
+        self.node_group = self._nodes(
             "node-group",
-            props=EksNodeGroupProps(
-                name=f"{name}-nodes",
-                cluster_name=self.cluster.cluster.name,
-                node_role_arn=self.cluster.node_role.arn,
-                subnet_ids=self.network.private_subnet_ids,
-                instance_types=group.instance_types,
-                gpu=group.gpu,
-                capacity_type=group.capacity_type,
-                min_size=group.min_size,
-                desired_size=group.desired_size,
-                max_size=group.max_size,
-                disk_size_gb=group.disk_size_gb,
-            ),
+            name=f"{name}-nodes",
+            instance_types=group.instance_types,
+            gpu=group.gpu,
+            capacity_type=group.capacity_type,
+            min_size=group.min_size,
+            desired_size=group.desired_size,
+            max_size=group.max_size,
         )
+        # GPU nodes are tainted: CoreDNS, KEDA, the load balancer controller and the queue worker need untainted
+        # nodes, a small on-demand CPU group. A CPU node group runs them itself.
+        self.system_node_group = None
+        if group.gpu:
+            size = group.system_size
+            self.system_node_group = self._nodes(
+                "system-node-group",
+                name=f"{name}-system",
+                instance_types=group.system_instance_types,
+                min_size=size,
+                desired_size=size,
+                max_size=size,
+            )
+        untainted = (self.system_node_group or self.node_group).node_group
         for addon, settings in NODE_GROUP_ADDONS.items():
             aws.eks_addon.EksAddon(
                 self,
@@ -187,9 +194,24 @@ class EksStack(PipelineStack):
                 configuration_values=settings,
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
-                # CoreDNS needs nodes to become ACTIVE; the others must be there before pods start.
-                depends_on=[self.node_group.node_group] if addon == "coredns" else None,
+                # CoreDNS needs nodes it may run on (untainted) to become ACTIVE; the others (DaemonSets on every
+                # node) must be there before pods start.
+                depends_on=[untainted] if addon == "coredns" else None,
             )
+
+    def _nodes(self, id_: str, **props) -> EksNodeGroup:
+        """A managed node group of this cluster: its node role, the private subnets, node_group.disk_size_gb."""
+        return EksNodeGroup(
+            self,
+            id_,
+            props=EksNodeGroupProps(
+                cluster_name=self.cluster.cluster.name,
+                node_role_arn=self.cluster.node_role.arn,
+                subnet_ids=self.network.private_subnet_ids,
+                disk_size_gb=self.config.compute.eks.node_group.disk_size_gb,
+                **props,
+            ),
+        )
 
     # --- load balancer ------------------------------------------------------------------------------------------
 

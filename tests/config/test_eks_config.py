@@ -130,6 +130,30 @@ def test_a_gpu_node_group_with_gpu_pods_is_accepted(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            'compute = "node-group"\nnode_group = { system_size = 3 }',
+            "compute.eks.node_group.system_size: applies only with GPU instance_types",
+        ),
+        (
+            'compute = "node-group"\ninference_gpus = 1\n'
+            'node_group = { instance_types = ["g5.xlarge"], system_instance_types = ["g5.xlarge"] }',
+            "compute.eks.node_group.system_instance_types: g5.xlarge not an x86_64 CPU type",
+        ),
+        (
+            'compute = "node-group"\ninference_gpus = 1\n'
+            'node_group = { instance_types = ["g5.xlarge"], system_instance_types = ["m7g.large"] }',
+            "compute.eks.node_group.system_instance_types: m7g.large not an x86_64 CPU type",
+        ),
+    ],
+)
+def test_the_system_node_group_settings_fit_only_beside_gpu_nodes_and_only_with_cpu_types(tmp_path, extra, expected):
+    with pytest.raises(ConfigError, match=expected):
+        _load(tmp_path, _with_eks(extra))
+
+
+@pytest.mark.parametrize(
     ("replace", "by", "expected"),
     [
         ('predict_backend = "eks"', 'predict_backend = "fargate"', "api.predict_backend: 'fargate' is the ECS service"),
@@ -139,8 +163,8 @@ def test_a_gpu_node_group_with_gpu_pods_is_accepted(tmp_path):
             "allowed_account_ids: required with compute.orchestrator = 'eks'",
         ),
         (
-            "[compute.inference_service]\nmin_count = 1\ndesired_count = 1",
-            "[compute.inference_service]\nmin_count = 0\ndesired_count = 1",
+            "[compute.inference_service]\nmin_count = 1\n",
+            "[compute.inference_service]\nmin_count = 0\n",
             "compute.inference_service.min_count: 0 is not possible on EKS",
         ),
         (
@@ -153,6 +177,42 @@ def test_a_gpu_node_group_with_gpu_pods_is_accepted(tmp_path):
 def test_what_depends_on_the_orchestrator_must_agree_with_it(tmp_path, replace, by, expected):
     with pytest.raises(ConfigError, match=expected):
         _load(tmp_path, LOCAL_EKS.replace(replace, by))
+
+
+@pytest.mark.parametrize(
+    ("section", "setting"),
+    [
+        ("inference_service", "requests_per_target = 50"),
+        ("inference_service", "scale_in_cooldown_seconds = 600"),
+        ("inference_service", "scale_out_cooldown_seconds = 30"),
+        ("inference_service", "desired_count = 2"),
+        ("queue_worker", "cooldown_seconds = 30"),
+        ("queue_worker", "scale_out_evaluation_minutes = 3"),
+        ("queue_worker", "desired_count = 1"),
+    ],
+)
+def test_an_ecs_autoscaling_setting_that_does_nothing_on_eks_is_refused(tmp_path, section, setting):
+    header = f"[compute.{section}]\n"
+    with pytest.raises(ConfigError) as error:
+        _load(tmp_path, LOCAL_EKS.replace(header, header + setting + "\n", 1))
+
+    name = setting.split(" = ")[0]
+    assert f"compute.{section}.{name}: does nothing on EKS" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_the_scaling_settings_the_manifests_carry_are_accepted_on_eks_and_defaults_may_be_spelled_out(tmp_path):
+    text = LOCAL_EKS.replace(
+        "[compute.inference_service]\n", "[compute.inference_service]\ncpu_target_percent = 70\ndesired_count = 1\n"
+    ).replace(
+        "[compute.queue_worker]\n",
+        "[compute.queue_worker]\nmessages_per_task = 3\nscale_in_evaluation_minutes = 5\ncooldown_seconds = 120\n",
+    )
+
+    config = _load(tmp_path, text)
+
+    assert config.compute.inference_service.cpu_target_percent == 70
+    assert config.compute.queue_worker.scale_in_evaluation_minutes == 5
 
 
 def test_an_eks_section_or_backend_on_ecs_is_refused(tmp_path):

@@ -41,11 +41,22 @@ def test_nodes_require_imdsv2_with_hop_limit_one_and_encrypt_their_root_volume()
     assert "remote_access" not in group
 
 
+def test_the_root_volume_uses_the_key_the_disk_size_setting_documents():
+    from modules.config.eks import NodeGroupConfig
+
+    ebs = only(synth_with(_group), "aws_launch_template")["block_device_mappings"][0]["ebs"]
+    documented = NodeGroupConfig.model_fields["disk_size_gb"].description
+
+    assert "kms_key_id" not in ebs and "default EBS key" in documented and "not the cluster key" in documented
+
+
 def test_gpu_nodes_run_the_nvidia_ami_and_admit_only_pods_that_tolerate_the_gpu_taint():
     group = only(synth_with(lambda s: _group(s, instance_types=("g5.xlarge",), gpu=True)), "aws_eks_node_group")
 
     assert group["ami_type"] == "AL2023_x86_64_NVIDIA"
     assert group["taint"] == [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
+    # What the NVIDIA device plugin chart's default node affinity selects (no Node Feature Discovery installed).
+    assert group["labels"] == {"nvidia.com/gpu.present": "true"}
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from modules.kubernetes.spec import ContainerSpec, InferenceSpec, QueueWorkerSpec, WorkloadsSpec
-from modules.kubernetes.workloads import write_manifests
+from modules.kubernetes.workloads import _resource, applied_by_admin, write_manifests
 
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/p/inference:1.0.0"
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/p-default"
@@ -226,6 +226,33 @@ def test_deployers_may_change_exactly_the_kinds_of_the_manifests_and_never_rbac(
         ("policy", "poddisruptionbudgets"),
     }
     assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "p-deployers"}]
+
+
+@pytest.mark.parametrize("auto_mode", [True, False])
+def test_a_deploy_role_may_apply_every_object_of_its_files_and_each_admin_file_needs_an_admin(tmp_path, auto_mode):
+    files = write_manifests(_spec(auto_mode=auto_mode), tmp_path / "k8s")
+    documents = {path.name: list(yaml.safe_load_all(path.read_text())) for path in files}
+    [role] = [d for d in documents["10-access.k8s.yaml"] if d["kind"] == "Role"]
+    writable = {
+        (group, resource)
+        for rule in role["rules"]
+        if {"create", "patch"} <= set(rule["verbs"])
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+
+    def deployer_may(document) -> bool:
+        api = document["apiVersion"]
+        group = api.split("/", 1)[0] if "/" in api else ""
+        in_namespace = document["metadata"].get("namespace") == role["metadata"]["namespace"]
+        return in_namespace and (group, _resource(document["kind"])) in writable
+
+    deployer = [name for name in documents if not applied_by_admin(tmp_path / name)]
+    admin = [name for name in documents if applied_by_admin(tmp_path / name)]
+    assert deployer == ["20-inference.k8s.yaml", "30-queue-worker.k8s.yaml"]
+    assert admin == ["00-cluster.k8s.yaml", "10-access.k8s.yaml"]
+    assert all(deployer_may(d) for name in deployer for d in documents[name])
+    assert all(not all(deployer_may(d) for d in documents[name]) for name in admin)
 
 
 def test_without_a_queue_worker_there_is_no_scaler_and_no_worker_account(tmp_path):

@@ -86,7 +86,11 @@ def test_the_api_routes_predict_through_the_vpc_link_to_the_eks_listener_with_th
     assert {route["authorization_type"] for route in routes.values()} == {"AWS_IAM"}
     assert "POST /v1/predict" in routes
     assert _resources(api, "aws_cloudwatch_metric_alarm"), "the API alarms stay"
-    assert _resources(api, "aws_apigatewayv2_stage")
+    [stage] = _resources(api, "aws_apigatewayv2_stage").values()
+    config = load_config(PROJECT_ROOT / "config" / f"{ENV}.toml")
+    route_settings = stage["default_route_settings"]
+    throttling = (route_settings["throttling_rate_limit"], route_settings["throttling_burst_limit"])
+    assert throttling == (config.api.throttling_rate_limit, config.api.throttling_burst_limit) == (10, 20)
 
 
 def test_the_load_balancer_lives_where_no_pod_does_and_only_it_reaches_the_pods(synthesized):

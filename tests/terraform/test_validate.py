@@ -55,6 +55,17 @@ def test_an_eks_cluster_on_a_gpu_node_group_is_valid_terraform_with_valid_manife
     assert report["valid"], report["diagnostics"]
     doc = json.loads((stack / "cdk.tf.json").read_text())
     assert {"aws_eks_node_group", "aws_launch_template", "aws_eks_addon"} <= set(doc["resource"])
+    # The GPU nodes are tainted: an untainted CPU group runs CoreDNS, the add-ons and the queue worker, and CoreDNS
+    # waits for it (not for the GPU group, where it could never run).
+    groups = {g["node_group_name"]: g for g in doc["resource"]["aws_eks_node_group"].values()}
+    untainted = [name for name, g in groups.items() if not g.get("taint")]
+    assert untainted == ["inference-local-eks-system"], sorted(groups)
+    assert groups["inference-local-eks-system"]["ami_type"] == "AL2023_x86_64_STANDARD"
+    assert groups["inference-local-eks-system"]["instance_types"] == ["m6i.large"]
+    assert groups["inference-local-eks-nodes"]["labels"] == {"nvidia.com/gpu.present": "true"}
+    [coredns] = [a for a in doc["resource"]["aws_eks_addon"].values() if a["addon_name"] == "coredns"]
+    [waits_for] = coredns["depends_on"]
+    assert waits_for.startswith("aws_eks_node_group.") and "system-node-group" in waits_for
     assert {a["service_account"] for a in doc["resource"]["aws_eks_pod_identity_association"].values()} == {
         "queue-worker",
         "keda-operator",

@@ -1,10 +1,12 @@
 """`python -m tools.kubernetes validate | apply | install | crd-drift`: the EKS workloads' manifests.
 
 validate   check the synthesized manifests of PIPELINE_ENV offline (tools/kubernetes/validate.py); exit 1 on a problem
-apply      validate, then `kubectl apply --server-side` every file in order (00-cluster needs a cluster admin;
-           the rest is what the deploy roles may apply); --dry-run=server asks the API server without changing it
-install    the cluster add-ons the manifests rely on, each a pinned Helm chart: KEDA, and on a node-group cluster
-           the AWS Load Balancer Controller (Auto Mode has its own); --print shows the commands only
+apply      validate, then `kubectl apply --server-side` every file in order; --only admin applies the files a
+           cluster admin must (00-cluster, 10-access: cluster-scoped objects and the deployers' RBAC), --only
+           deployer the rest (what the deploy roles' Role admits); --dry-run=server asks the API server only
+install    the cluster add-ons the manifests rely on, each a pinned Helm chart: KEDA, on a node-group cluster
+           the AWS Load Balancer Controller (Auto Mode has its own), and when the inference pods ask for GPUs the
+           NVIDIA device plugin (without it no node offers nvidia.com/gpu); --print shows the commands only
 crd-drift  compare a transcribed CRD schema (tools/kubernetes/crds/) with the upstream CRD file of a release
 
 Exit codes: 0 done, 1 invalid manifests or a failed command, 2 bad input (config, missing tool or folder).
@@ -40,6 +42,17 @@ LB_CONTROLLER_CHART = {
     "repository": "https://aws.github.io/eks-charts",
     "chart": "aws-load-balancer-controller",
     "version": "3.5.0",
+    "namespace": "kube-system",
+}
+
+# Advertises the GPUs of the NVIDIA nodes as nvidia.com/gpu (the EKS AL2023 NVIDIA AMI has the driver and the
+# container toolkit, not the plugin). Its default node affinity selects the nvidia.com/gpu.present label the GPU
+# node group carries, and its default tolerations admit the GPU taint.
+NVIDIA_DEVICE_PLUGIN_CHART = {
+    "release": "nvidia-device-plugin",
+    "repository": "https://nvidia.github.io/k8s-device-plugin",
+    "chart": "nvidia-device-plugin",
+    "version": "0.17.1",
     "namespace": "kube-system",
 }
 
@@ -91,12 +104,22 @@ def _tool(name: str) -> str:
     return found
 
 
+def files_to_apply(folder: Path, only: str | None = None) -> list[Path]:
+    """The manifest files in apply order; ONLY "admin" or "deployer" keeps the files that one applies."""
+    from modules.kubernetes.workloads import applied_by_admin
+
+    files = sorted(folder.glob("*.yaml"))
+    if only is None:
+        return files
+    return [path for path in files if applied_by_admin(path) == (only == "admin")]
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     if cmd_validate(args) != EXIT_OK:
         return EXIT_FAILED
     config = _config()
     kubectl = _tool("kubectl")
-    for path in sorted(manifests_folder(config, args.folder).glob("*.yaml")):
+    for path in files_to_apply(manifests_folder(config, args.folder), args.only):
         command = [kubectl, "apply", "--server-side", f"--field-manager={FIELD_MANAGER}", "-f", str(path)]
         if args.dry_run != "none":
             command.append(f"--dry-run={args.dry_run}")
@@ -134,6 +157,8 @@ def install_commands(config: Any, vpc_id: str | None) -> list[list[str]]:
                 ],
             )
         )
+    if config.compute.inference_service.enabled and config.compute.eks.inference_gpus:
+        charts.append((NVIDIA_DEVICE_PLUGIN_CHART, []))
     return [
         [
             "helm",
@@ -232,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("--kubernetes-version", help="default: compute.eks.kubernetes_version of the config")
         if name == "apply":
             command.add_argument("--dry-run", choices=("none", "server", "client"), default="none")
+            command.add_argument(
+                "--only",
+                choices=("admin", "deployer"),
+                help="apply only a cluster admin's files (00-cluster, 10-access) or only a deploy role's (the "
+                "rest); default: all, in order (as a cluster admin)",
+            )
         command.set_defaults(handler=handler)
     install = commands.add_parser("install", help="install the pinned add-ons with Helm")
     install.add_argument("--vpc-id", default=os.environ.get("VPC_ID"), help="node-group clusters: the VPC id")

@@ -51,7 +51,7 @@ class Checked:
 
 @dataclass
 class Report:
-    checked: list[Checked] = field(default_factory=list)
+    checked: list[Checked] = field(default_factory=list)  # the objects found valid (an invalid one is a problem)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -81,7 +81,7 @@ def validate_folder(folder: Path, kubernetes_version: str) -> Report:
         where = f"{file}: {document.get('kind')}/{document.get('metadata', {}).get('name')}"
         schema, problems = validate_document(document, kubernetes_version)
         report.problems += [f"{where}: {problem}" for problem in problems]
-        if schema:
+        if schema and not problems:  # checked against its schema and found valid: what the CLI counts as valid
             report.checked.append(Checked(file, document["kind"], document["metadata"]["name"], schema))
     report.problems += reference_problems([document for _, document in documents])
     return report
