@@ -129,3 +129,59 @@ def test_the_health_check_of_the_task_definition_runs_in_the_image(image_program
     checked = _run(image_program, "-m", "queue_worker.health", env={"HEALTH_FILE": str(tmp_path / "health")})
 
     assert checked.returncode == 1 and "no heartbeat file" in checked.stderr
+
+
+def test_the_image_serves_on_a_read_only_root_filesystem_with_only_tmp_writable(
+    image_program: Path, model_dir: Path
+) -> None:
+    """The task definitions set readonlyRootFilesystem with one writable scratch volume at /tmp (and /dev/shm):
+    the image's server must start and answer there. Rebuilt /opt/program and the model are staged outside /tmp,
+    then run in a mount namespace (util-linux `unshare`, unprivileged) whose root is remounted read-only and whose
+    /tmp is an empty tmpfs, with the repository off the import path, as the image's ENTRYPOINT runs it."""
+    import json
+    import signal
+    import time
+    import urllib.request
+
+    from tests.containers.model_server_process import free_port, http_request
+    from tools.local.smoke import serve_arguments
+
+    unshare = shutil.which("unshare")
+    assert unshare, "util-linux's `unshare` is needed to mount the root filesystem read-only for this test"
+    staging = PROJECT_ROOT / ".build" / f"read-only-root-{os.getpid()}"  # /tmp is hidden in the namespace
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(image_program, staging / "program")
+    shutil.copytree(model_dir, staging / "model")
+    port = free_port()
+    script = 'mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp && mount -o remount,bind,ro / && exec "$@"'
+    command = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
+    command += [sys.executable, "serve.py", "serve", *serve_arguments(staging / "model", port, 1)]
+    clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "QUEUE_URL")}
+    log = staging / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=staging / "program",
+            env={**clean, "PYTHONDONTWRITEBYTECODE": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline, answered = time.monotonic() + 60, False
+        while time.monotonic() < deadline and process.poll() is None and not answered:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as response:
+                    answered = response.status == 200
+            except OSError:
+                time.sleep(0.3)
+        assert answered, f"no /ping answer on a read-only root:\n{log.read_text()[-3000:]}"
+        body = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode()
+        answer = http_request(f"http://127.0.0.1:{port}/invocations", method="POST", body=body)
+        assert answer.status == 200 and answer.body["predictions"][0]["label"] == "setosa", answer
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert any(line.get("path") == "/invocations" and line.get("status") == 200 for line in lines), lines[-5:]
+    assert "Read-only file system" not in log.read_text()
+    shutil.rmtree(staging, ignore_errors=True)
