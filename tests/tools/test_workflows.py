@@ -138,6 +138,10 @@ def test_the_deploy_gates_honour_the_merged_pull_requests_labels_on_both_paths()
     for gate in (reviewed_gate, replan_gate):
         assert "--fail-on-destroy --fail-on-cost-increase" in gate["run"] and '--labels "$LABELS"' in gate["run"]
     assert "GITHUB_STEP_SUMMARY" in replan_gate["run"]
+    # one cost gate over the whole merge: the re-planned stacks with the reviewed ones applied before them
+    assert 'plans+=("saved/$stack/plan.json")' in replan_gate["run"] and "$APPLY_SAVED" in replan_gate["run"]
+    download = step(deploy, "replan", "Download the reviewed plans")
+    assert download["with"]["path"] == "saved" and download["with"]["name"].startswith("reviewed-plans-")
 
 
 def test_the_deploy_ends_with_the_applied_review_then_the_release_verification_after_both_paths() -> None:
