@@ -56,13 +56,25 @@ def write_stacks(outdir: Path, stacks: dict[str, tuple[list[str], dict]]) -> Non
     (outdir / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_a_reference_to_the_whole_outputs_or_an_unknown_remote_state_reads_any_output(tmp_path: Path) -> None:
+def test_a_whole_outputs_reference_reads_any_output_and_an_unknown_remote_state_reads_from_every_dependency(
+    tmp_path: Path,
+) -> None:
     remote = {"backend": "s3", "config": {"key": "somewhere/else.tfstate"}}
     write_stacks(
         tmp_path,
         {
             "up": ([], {"output": {"a": {"value": "1"}}}),
             "other": ([], {}),
+            "state": ([], {"output": {"state_bucket": {"value": "b"}}}),
+            "boot": (
+                ["state", "up"],
+                {
+                    "data": {"terraform_remote_state": {"cross-stack-reference-input-state": remote}},
+                    "locals": {
+                        "b": "${data.terraform_remote_state.cross-stack-reference-input-state.outputs.state_bucket}"
+                    },
+                },
+            ),
             "whole": (
                 ["up"],
                 {
@@ -82,6 +94,7 @@ def test_a_reference_to_the_whole_outputs_or_an_unknown_remote_state_reads_any_o
     reads = outputs_read(ci_stacks(tmp_path))
     assert reads["whole"] == {"up": frozenset({ANY_OUTPUT})}
     assert reads["unknown"] == {"up": frozenset({"a"}), "other": frozenset({"a"})}
+    assert reads["boot"] == {"up": frozenset()}  # the bootstrap is not planned by CI: its outputs do not count
 
 
 def test_a_model_release_leaves_the_saved_plans_of_batch_and_api_applicable(synthesized: dict[str, Path]) -> None:

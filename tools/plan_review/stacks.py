@@ -69,15 +69,16 @@ def outputs_read(stacks: dict[str, StackInfo]) -> dict[str, dict[str, frozenset[
 
     Why: cdktf hands values between stacks through outputs that the downstream plan reads from the upstream's
     state, so a downstream plan is stale only when an output it reads changes. A reference that names no output
-    (the whole `outputs` object) or a remote state whose stack cannot be told reads ANY_OUTPUT: every change
-    counts, as it did before the names were known."""
+    (the whole `outputs` object) reads ANY_OUTPUT; a remote state whose stack cannot be told counts as a read
+    from every stack it depends on (an over-cautious re-plan costs an approval, a missed one a stale apply).
+    Reads from the bootstrap stack are left out: CI never plans it."""
     found: dict[str, dict[str, frozenset[str]]] = {}
     for name, info in stacks.items():
         dependencies = {d for d in info.dependencies if d in stacks}
         doc = _stack_json(info.directory)
         sources = (doc.get("data") or {}).get("terraform_remote_state") or {}
         upstream_of = {
-            data_id: _upstream_of(data_id, (source or {}).get("config") or {}, dependencies)
+            data_id: _upstream_of(data_id, (source or {}).get("config") or {}, set(info.dependencies))
             for data_id, source in sources.items()
         }
         reads: dict[str, set[str]] = {d: set() for d in dependencies}
@@ -86,7 +87,7 @@ def outputs_read(stacks: dict[str, StackInfo]) -> dict[str, dict[str, frozenset[
             if data_id not in upstream_of:
                 continue
             targets = [upstream_of[data_id]] if upstream_of[data_id] else sorted(dependencies)
-            for upstream in targets:
+            for upstream in (t for t in targets if t in dependencies):
                 reads[upstream].add(output or ANY_OUTPUT)
         found[name] = {upstream: frozenset(names) for upstream, names in reads.items()}
     return found
