@@ -124,13 +124,13 @@ def test_each_saved_plan_carries_what_proves_it_still_applies(live: Live, tmp_pa
     change(live, own="b")
     save_plans(live, tmp_path, stacks=("down",))
     meta = json.loads((tmp_path / "down" / "meta.json").read_text())
-    assert {k: meta[k] for k in ("stack", "head_sha", "tree", "pipeline_env", "changes", "output_changes")} == {
+    assert {k: meta[k] for k in ("stack", "head_sha", "tree", "pipeline_env", "changes", "changed_outputs")} == {
         "stack": "down",
         "head_sha": CONTEXT.head_sha,
         "tree": CONTEXT.tree,
         "pipeline_env": "prod",
         "changes": True,
-        "output_changes": False,
+        "changed_outputs": [],
     }
     assert meta["lineage"] and meta["serial"] > 0 and len(meta["synth_digest"]) == 64
     assert {p.name for p in (tmp_path / "down").iterdir()} == {
@@ -207,8 +207,10 @@ def test_a_stack_whose_upstream_changes_outputs_is_not_applied_from_its_saved_pl
     save_plans(live, tmp_path)
     found = decisions(live, tmp_path)
     assert found["up"][0] == APPLY_SAVED
-    assert found["down"] == (REPLAN, "it reads up, whose reviewed plan changes outputs")
-    with pytest.raises(SavedPlanError, match="down: up changed outputs it reads, so its plan is stale"):
+    assert found["down"] == (REPLAN, "it reads up's version, which its reviewed plan changes")
+    with pytest.raises(
+        SavedPlanError, match=r"down: up changed outputs it reads, so its plan is stale \(up: version\)"
+    ):
         apply_plans(live.terraform, live.outdir, tmp_path, ["up", "down"], CONTEXT)
     assert parameter(live, "/up/version") == "v2"  # up was applied, down was not
     assert parameter(live, "/down/own") != "g"

@@ -8,10 +8,11 @@ applies a saved plan only when all of that still holds:
 - the merged tree is the reviewed tree, the environment and the synthesized stack are the same;
 - the stack's state has the same lineage and serial (Terraform refuses a stale plan too; checking first turns a
   failed apply into a re-plan);
-- every stack it reads from is applied from its reviewed plan as well, and none of those plans changes an output
-  (cdktf passes values between stacks through outputs read at plan time: a changed output makes the plan stale).
+- every stack it reads from directly is applied from its reviewed plan as well, and none of those plans changes
+  an output this stack reads (cdktf passes values between stacks through outputs read at plan time: a changed
+  output that it reads makes the plan stale; one it does not read changes nothing in it).
 Anything else is re-planned, reviewed in the job summary, and applied after the environment's approval; while
-applying approved plans, a stack whose upstream just changed its outputs is planned again and applied only if it
+applying approved plans, a stack whose upstream just changed outputs it reads is planned again and applied only if it
 still makes the same changes (address, deposed key and actions) as the plan that was approved.
 
 `python -m tools.plan_review.saved plan|decide|apply ...` (see --help of each).
@@ -26,6 +27,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from typing import Any
 
 from tools.local.deploy import read_stacks
 from tools.plan_review.classify import Kind, kind_of
-from tools.plan_review.stacks import ci_stacks, dependency_order, upstreams
+from tools.plan_review.stacks import ANY_OUTPUT, ci_stacks, dependency_order, outputs_read
 from tools.terraform_cli import TerraformNotFound, toolchain
 
 META_FILE = "meta.json"
@@ -108,11 +110,16 @@ class Meta:
     serial: int
     refresh_only: bool
     changes: bool  # Terraform's -detailed-exitcode said 2
-    output_changes: bool
+    changed_outputs: tuple[str, ...]  # names of the outputs the plan changes
 
     @classmethod
     def read(cls, folder: Path) -> Meta:
-        return cls(**json.loads((folder / META_FILE).read_text()))
+        """The meta.json in FOLDER. Those written before the names were recorded say only whether any output
+        changes (`output_changes`: true or false): true reads as every output changed, so they stay safe."""
+        fields = json.loads((folder / META_FILE).read_text())
+        if "output_changes" in fields:
+            fields["changed_outputs"] = [ANY_OUTPUT] if fields.pop("output_changes") else []
+        return cls(**{**fields, "changed_outputs": tuple(fields["changed_outputs"])})
 
     def write(self, folder: Path) -> None:
         (folder / META_FILE).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -129,7 +136,7 @@ class Decision:
 class Applied:
     stacks: list[str] = field(default_factory=list)
     replanned: list[str] = field(default_factory=list)
-    with_output_changes: set[str] = field(default_factory=set)
+    changed_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stack -> outputs its apply changed
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
@@ -178,10 +185,13 @@ def state_identity(tf: Terraform, stack_dir: Path) -> StateIdentity:
     return StateIdentity(str(state.get("lineage", "")), int(state.get("serial", 0)))
 
 
-def _has_output_changes(plan_json: dict[str, Any]) -> bool:
-    return any(
-        kind_of(change.get("actions", [])) is not Kind.NO_OP
-        for change in (plan_json.get("output_changes") or {}).values()
+def _changed_outputs(plan_json: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(
+        sorted(
+            name
+            for name, change in (plan_json.get("output_changes") or {}).items()
+            if kind_of(change.get("actions", [])) is not Kind.NO_OP
+        )
     )
 
 
@@ -219,7 +229,7 @@ def plan_stack(
         serial=identity.serial,
         refresh_only=refresh_only,
         changes=code == 2,
-        output_changes=_has_output_changes(json.loads(shown)),
+        changed_outputs=_changed_outputs(json.loads(shown)),
     )
     meta.write(out)
     return meta
@@ -246,24 +256,46 @@ def _why_not(meta: Meta | None, stack_dir: Path, tf: Terraform, context: PlanCon
     return None
 
 
+def outputs_affected(read: Collection[str], changed: Collection[str]) -> list[str]:
+    """The outputs a stack READs that an upstream's plan CHANGED (ANY_OUTPUT on either side stands for all)."""
+    if ANY_OUTPUT in changed:
+        return sorted(read)
+    if ANY_OUTPUT in read:
+        return sorted(changed)
+    return sorted(set(read) & set(changed))
+
+
+def upstream_reason(
+    reads: Mapping[str, Collection[str]], replanned: Collection[str], changed: Mapping[str, Collection[str]]
+) -> str | None:
+    """Why a stack's saved plan is stale because of the stacks it reads directly, or None.
+
+    READS: each direct upstream -> the names of its outputs the stack reads; REPLANNED: the upstreams that are
+    re-planned (their new outputs are not known yet: the stack is re-planned too, and so, one direct read at a
+    time, is everything downstream of it); CHANGED: the outputs each upstream's applied-as-reviewed plan changes."""
+    for upstream in sorted(reads):
+        if upstream in replanned:
+            return f"it reads {upstream}, which is re-planned"
+        affected = outputs_affected(reads[upstream], changed.get(upstream, ()))
+        if affected:
+            return f"it reads {upstream}'s {', '.join(affected)}, which its reviewed plan changes"
+    return None
+
+
 def decide(outdir: Path, saved: Path, tf: Terraform, context: PlanContext) -> list[Decision]:
     """For each stack, in dependency order: apply the saved plan, or re-plan (with the reason)."""
     stacks = ci_stacks(outdir)
-    reads = upstreams(stacks)
-    metas: dict[str, Meta | None] = {}
+    reads = outputs_read(stacks)
+    changed: dict[str, tuple[str, ...]] = {}
     decisions: dict[str, Decision] = {}
     for stack in dependency_order(stacks):
         folder = saved / stack
-        metas[stack] = Meta.read(folder) if (folder / META_FILE).is_file() and (folder / PLAN_FILE).is_file() else None
-        reason = _why_not(metas[stack], stacks[stack].directory, tf, context)
-        for upstream in sorted(reads[stack]):
-            upstream_meta = metas[upstream]
-            if reason is not None:
-                break
-            if decisions[upstream].action != APPLY_SAVED:
-                reason = f"it reads {upstream}, which is re-planned"
-            elif upstream_meta is not None and upstream_meta.output_changes:
-                reason = f"it reads {upstream}, whose reviewed plan changes outputs"
+        meta = Meta.read(folder) if (folder / META_FILE).is_file() and (folder / PLAN_FILE).is_file() else None
+        changed[stack] = meta.changed_outputs if meta is not None else (ANY_OUTPUT,)
+        replanned = {name for name, d in decisions.items() if d.action != APPLY_SAVED}
+        reason = _why_not(meta, stacks[stack].directory, tf, context) or upstream_reason(
+            reads[stack], replanned, changed
+        )
         decisions[stack] = Decision(
             stack,
             APPLY_SAVED if reason is None else REPLAN,
@@ -307,10 +339,10 @@ def apply_plans(
     applied_to: Path | None = None,
 ) -> Applied:
     """Apply each stack's plan under PLANS, in the given (dependency) order, stopping at the first that may not
-    be applied. A stack whose upstream changed outputs in this run is re-planned when REPLAN_IF_UPSTREAM_CHANGED
-    and applied only if its fingerprint matches the plan under PLANS."""
+    be applied. A stack whose direct upstream changed outputs it reads in this run is re-planned when
+    REPLAN_IF_UPSTREAM_CHANGED and applied only if its fingerprint matches the plan under PLANS."""
     infos = ci_stacks(outdir)
-    reads = upstreams(infos)
+    reads = outputs_read(infos)
     applied = Applied()
     for stack in stacks:
         stack_dir, folder = infos[stack].directory, plans / stack
@@ -329,11 +361,18 @@ def apply_plans(
             )
         verify_rendering(tf, stack_dir, folder)
         plan_dir = folder
-        changed_upstream = sorted(reads[stack] & applied.with_output_changes)
+        affected = {
+            upstream: names
+            for upstream, read in sorted(reads[stack].items())
+            if (names := outputs_affected(read, applied.changed_outputs.get(upstream, ())))
+        }
+        changed_upstream = list(affected)
         if changed_upstream:
             if not replan_if_upstream_changed:
                 raise SavedPlanError(
-                    f"{stack}: {', '.join(changed_upstream)} changed outputs it reads, so its plan is stale"
+                    f"{stack}: {', '.join(changed_upstream)} changed outputs it reads, so its plan is stale ("
+                    + "; ".join(f"{upstream}: {', '.join(names)}" for upstream, names in affected.items())
+                    + ")"
                 )
             plan_dir = folder / "replanned"
             plan_stack(tf, stack_dir, plan_dir, stack=stack, context=context)
@@ -351,8 +390,7 @@ def apply_plans(
             ["apply", "-input=false", "-no-color", "-auto-approve", str((plan_dir / PLAN_FILE).resolve())], stack_dir
         )
         applied.stacks.append(stack)
-        if Meta.read(plan_dir).output_changes:
-            applied.with_output_changes.add(stack)
+        applied.changed_outputs[stack] = Meta.read(plan_dir).changed_outputs
         if applied_to is not None:
             (applied_to / stack).mkdir(parents=True, exist_ok=True)
             shutil.copy2(plan_dir / JSON_FILE, applied_to / stack / JSON_FILE)
