@@ -132,12 +132,13 @@ def test_the_health_check_of_the_task_definition_runs_in_the_image(image_program
 
 
 def test_the_image_serves_on_a_read_only_root_filesystem_with_only_tmp_writable(
-    image_program: Path, model_dir: Path
+    image_program: Path, model_dir: Path, tmp_path: Path
 ) -> None:
     """The task definitions set readonlyRootFilesystem with one writable scratch volume at /tmp (and /dev/shm):
-    the image's server must start and answer there. Rebuilt /opt/program and the model are staged outside /tmp,
-    then run in a mount namespace (util-linux `unshare`, unprivileged) whose root is remounted read-only and whose
-    /tmp is an empty tmpfs, with the repository off the import path, as the image's ENTRYPOINT runs it."""
+    the image's server must start and answer there. It runs in a mount namespace (util-linux `unshare`,
+    unprivileged) whose root is remounted read-only while /tmp stays writable, except the staged /opt/program, the
+    model and the interpreter's environment, which are remounted read-only too (a checkout or its environment may
+    itself live under /tmp); the repository is off the import path, as the image's ENTRYPOINT runs it."""
     import json
     import signal
     import time
@@ -148,24 +149,21 @@ def test_the_image_serves_on_a_read_only_root_filesystem_with_only_tmp_writable(
 
     unshare = shutil.which("unshare")
     assert unshare, "util-linux's `unshare` is needed to mount the root filesystem read-only for this test"
-    staging = PROJECT_ROOT / ".build" / f"read-only-root-{os.getpid()}"  # /tmp is hidden in the namespace
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = tmp_path / "staged"
     shutil.copytree(image_program, staging / "program")
     shutil.copytree(model_dir, staging / "model")
     port = free_port()
-    script = 'mount -t tmpfs -o size=64m,mode=1777 tmpfs /tmp && mount -o remount,bind,ro / && exec "$@"'
+    script = (
+        'mount --bind /tmp /tmp && mount -o remount,bind,ro / && for d in "$STAGING" "$PREFIX"; do '
+        'mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 1; done && exec "$@"'
+    )
     command = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
     command += [sys.executable, "serve.py", "serve", *serve_arguments(staging / "model", port, 1)]
     clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "QUEUE_URL")}
-    log = staging / "server.log"
+    env = {**clean, "PYTHONDONTWRITEBYTECODE": "1", "STAGING": str(staging), "PREFIX": sys.prefix}
+    log = tmp_path / "server.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=staging / "program",
-            env={**clean, "PYTHONDONTWRITEBYTECODE": "1"},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        process = subprocess.Popen(command, cwd=staging / "program", env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline, answered = time.monotonic() + 60, False
         while time.monotonic() < deadline and process.poll() is None and not answered:
@@ -184,4 +182,43 @@ def test_the_image_serves_on_a_read_only_root_filesystem_with_only_tmp_writable(
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     assert any(line.get("path") == "/invocations" and line.get("status") == 200 for line in lines), lines[-5:]
     assert "Read-only file system" not in log.read_text()
-    shutil.rmtree(staging, ignore_errors=True)
+
+
+def test_the_read_only_namespace_of_that_test_refuses_writes_outside_tmp(tmp_path: Path) -> None:
+    """The namespace the test above runs the server in is read-only where it says: the root and a staged folder
+    under /tmp refuse writes ("Read-only file system"), the rest of /tmp takes them."""
+    unshare = shutil.which("unshare")
+    assert unshare, "util-linux's `unshare` is needed to mount the root filesystem read-only for this test"
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    script = (
+        'mount --bind /tmp /tmp && mount -o remount,bind,ro / && mount --bind "$STAGING" "$STAGING" '
+        '&& mount -o remount,bind,ro "$STAGING" && exec "$@"'
+    )
+    probe = (
+        "import sys\n"
+        "for path in sys.argv[1:]:\n"
+        "    try:\n"
+        "        open(path, 'w').close()\n"
+        "        print(path, 'written', sep='\\t')\n"
+        "    except OSError as error:\n"
+        "        print(path, error.strerror, sep='\\t')\n"
+    )
+    root_probe, staged_probe, scratch_probe = "/read-only-probe", str(staged / "probe"), str(tmp_path / "probe")
+    command = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", sys.executable, "-c", probe]
+    done = subprocess.run(
+        [*command, root_probe, staged_probe, scratch_probe],
+        env={**os.environ, "STAGING": str(staged)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    Path(root_probe).unlink(missing_ok=True)  # only there if the test fails
+
+    assert done.returncode == 0, done.stderr
+    said = dict(line.split("\t", 1) for line in done.stdout.splitlines())
+    assert said == {
+        root_probe: "Read-only file system",
+        staged_probe: "Read-only file system",
+        scratch_probe: "written",
+    }
