@@ -131,6 +131,20 @@ def test_the_health_check_of_the_task_definition_runs_in_the_image(image_program
     assert checked.returncode == 1 and "no heartbeat file" in checked.stderr
 
 
+def _read_only_root(*read_only: Path | str) -> tuple[list[str], dict[str, str]]:
+    """The command prefix and environment that run a command in an unprivileged mount namespace (util-linux
+    `unshare`) whose root is remounted read-only, /tmp stays writable (a checkout or its environment may live under
+    it), and each of READ_ONLY is remounted read-only too."""
+    unshare = shutil.which("unshare")
+    assert unshare, "util-linux's `unshare` is needed to mount the root filesystem read-only for this test"
+    script = (
+        "mount --bind /tmp /tmp && mount -o remount,bind,ro / && IFS=: && for d in $READ_ONLY; do "
+        'mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 1; done && exec "$@"'
+    )
+    prefix = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
+    return prefix, {"READ_ONLY": ":".join(str(path) for path in read_only)}
+
+
 def test_the_image_serves_on_a_read_only_root_filesystem_with_only_tmp_writable(
     image_program: Path, model_dir: Path, tmp_path: Path
 ) -> None:
@@ -147,20 +161,14 @@ def test_the_image_serves_on_a_read_only_root_filesystem_with_only_tmp_writable(
     from tests.containers.model_server_process import free_port, http_request
     from tools.local.smoke import serve_arguments
 
-    unshare = shutil.which("unshare")
-    assert unshare, "util-linux's `unshare` is needed to mount the root filesystem read-only for this test"
     staging = tmp_path / "staged"
     shutil.copytree(image_program, staging / "program")
     shutil.copytree(model_dir, staging / "model")
     port = free_port()
-    script = (
-        'mount --bind /tmp /tmp && mount -o remount,bind,ro / && for d in "$STAGING" "$PREFIX"; do '
-        'mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" || exit 1; done && exec "$@"'
-    )
-    command = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
-    command += [sys.executable, "serve.py", "serve", *serve_arguments(staging / "model", port, 1)]
+    prefix, namespace_env = _read_only_root(staging, sys.prefix)
+    command = [*prefix, sys.executable, "serve.py", "serve", *serve_arguments(staging / "model", port, 1)]
     clean = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "QUEUE_URL")}
-    env = {**clean, "PYTHONDONTWRITEBYTECODE": "1", "STAGING": str(staging), "PREFIX": sys.prefix}
+    env = {**clean, "PYTHONDONTWRITEBYTECODE": "1", **namespace_env}
     log = tmp_path / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=staging / "program", env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -185,16 +193,11 @@ def test_the_image_serves_on_a_read_only_root_filesystem_with_only_tmp_writable(
 
 
 def test_the_read_only_namespace_of_that_test_refuses_writes_outside_tmp(tmp_path: Path) -> None:
-    """The namespace the test above runs the server in is read-only where it says: the root and a staged folder
+    """The namespace the test above runs the server in (_read_only_root) is read-only where it says: the root and a staged folder
     under /tmp refuse writes ("Read-only file system"), the rest of /tmp takes them."""
-    unshare = shutil.which("unshare")
-    assert unshare, "util-linux's `unshare` is needed to mount the root filesystem read-only for this test"
     staged = tmp_path / "staged"
     staged.mkdir()
-    script = (
-        'mount --bind /tmp /tmp && mount -o remount,bind,ro / && mount --bind "$STAGING" "$STAGING" '
-        '&& mount -o remount,bind,ro "$STAGING" && exec "$@"'
-    )
+    prefix, namespace_env = _read_only_root(staged)
     probe = (
         "import sys\n"
         "for path in sys.argv[1:]:\n"
@@ -205,10 +208,9 @@ def test_the_read_only_namespace_of_that_test_refuses_writes_outside_tmp(tmp_pat
         "        print(path, error.strerror, sep='\\t')\n"
     )
     root_probe, staged_probe, scratch_probe = "/read-only-probe", str(staged / "probe"), str(tmp_path / "probe")
-    command = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh", sys.executable, "-c", probe]
     done = subprocess.run(
-        [*command, root_probe, staged_probe, scratch_probe],
-        env={**os.environ, "STAGING": str(staged)},
+        [*prefix, sys.executable, "-c", probe, root_probe, staged_probe, scratch_probe],
+        env={**os.environ, **namespace_env},
         capture_output=True,
         text=True,
         timeout=60,
